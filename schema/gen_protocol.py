@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""Generate C++ validators and the method/event tables from schema/protocol.schema.json.
+
+Owns: turning the JSON Schema subset clawgate uses (draft-07: type, const, enum, anyOf, $ref,
+properties/required/additionalProperties/patternProperties, items/minItems/maxItems/uniqueItems,
+minLength/maxLength/pattern, minimum/maximum) into straight-line C++ over nlohmann::json.
+Fails: with a message and exit 1 on any keyword it does not understand, so the schema can never
+silently mean more than the generated code checks.
+
+Error texts follow the upstream gateway (ajv wording): "at /text: must be string",
+"at root: unexpected property 'x'", "must have required property 'text'".
+"""
+import json
+import sys
+
+KNOWN = {"type", "const", "enum", "anyOf", "$ref", "properties", "required", "additionalProperties",
+         "patternProperties", "items", "minItems", "maxItems", "uniqueItems", "minLength", "maxLength",
+         "pattern", "minimum", "maximum", "default", "$comment"}
+
+
+def cpp_str(s):
+    return json.dumps(s, ensure_ascii=True)
+
+
+class Gen:
+    def __init__(self, doc):
+        self.doc = doc
+        self.defs = doc["definitions"]
+        self.funcs = []  # (name, body)
+        self.counter = 0
+        self.regexes = []
+
+    def fresh(self):
+        self.counter += 1
+        return "v%d" % self.counter
+
+    def ref_name(self, ref):
+        prefix = "#/definitions/"
+        if not ref.startswith(prefix) or ref[len(prefix):] not in self.defs:
+            sys.exit("gen_protocol: unresolved $ref %s" % ref)
+        return "def_" + ref[len(prefix):].replace(".", "_")
+
+    def node(self, s, where):
+        """Emits a function validating schema s; returns its name."""
+        if s is True or s == {}:
+            return "accept_any"
+        unknown = set(s) - KNOWN
+        if unknown:
+            sys.exit("gen_protocol: %s: unsupported keywords %s" % (where, sorted(unknown)))
+        name = self.fresh()
+        body = []
+        if "$ref" in s:
+            body.append("  %s(v, p, e);" % self.ref_name(s["$ref"]))
+            self.funcs.append((name, "\n".join(body)))
+            return name
+        types = s.get("type")
+        if isinstance(types, str):
+            types = [types]
+        if types:
+            cond = " || ".join("is_%s(v)" % t for t in types)
+            body.append("  if (!(%s)) { e.add(p, %s); return; }" % (cond, cpp_str("must be " + ",".join(types))))
+        if "const" in s:
+            body.append("  if (v != Json::parse(%s)) { e.add(p, \"must be equal to constant\"); return; }"
+                        % cpp_str(json.dumps(s["const"])))
+        if "enum" in s:
+            vals = s["enum"]
+            if all(isinstance(x, str) for x in vals):
+                arr = ", ".join(cpp_str(x) for x in vals)
+                body.append("  static constexpr std::string_view kAllowed[] = {%s};" % arr)
+                body.append("  if (!one_of_strings(v, kAllowed)) { e.add(p, \"must be equal to one of the allowed values\"); return; }")
+            else:
+                body.append("  static const Json kAllowed = Json::parse(%s);" % cpp_str(json.dumps(vals)))
+                body.append("  if (std::find(kAllowed.begin(), kAllowed.end(), v) == kAllowed.end()) { e.add(p, \"must be equal to one of the allowed values\"); return; }")
+        if "anyOf" in s:
+            subs = [self.node(x, where + "/anyOf") for x in s["anyOf"]]
+            body.append("  {")
+            body.append("    bool matched = false;")
+            for sub in subs:
+                body.append("    if (!matched) { Errors t; %s(v, p, t); matched = t.ok(); }" % sub)
+            body.append("    if (!matched) { e.add(p, \"must match a schema in anyOf\"); return; }")
+            body.append("  }")
+        # strings
+        if any(k in s for k in ("minLength", "maxLength", "pattern")):
+            body.append("  if (v.is_string()) {")
+            body.append("    const auto& str = v.get_ref<const std::string&>();")
+            if "minLength" in s or "maxLength" in s:
+                body.append("    const size_t n = utf8_length(str);")
+            if "minLength" in s:
+                m = s["minLength"]
+                body.append("    if (n < %d) e.add(p, %s);" % (m, cpp_str("must NOT have fewer than %d characters" % m)))
+            if "maxLength" in s:
+                m = s["maxLength"]
+                body.append("    if (n > %d) e.add(p, %s);" % (m, cpp_str("must NOT have more than %d characters" % m)))
+            if "pattern" in s:
+                body.append("    static const std::regex re(%s, std::regex::ECMAScript | std::regex::optimize);" % cpp_str(s["pattern"]))
+                body.append("    if (!std::regex_search(str, re)) e.add(p, %s);" % cpp_str('must match pattern "%s"' % s["pattern"]))
+            body.append("  }")
+        # numbers
+        if "minimum" in s or "maximum" in s:
+            body.append("  if (v.is_number()) {")
+            body.append("    const double d = v.get<double>();")
+            if "minimum" in s:
+                body.append("    if (d < %r) e.add(p, %s);" % (float(s["minimum"]), cpp_str("must be >= %s" % s["minimum"])))
+            if "maximum" in s:
+                body.append("    if (d > %r) e.add(p, %s);" % (float(s["maximum"]), cpp_str("must be <= %s" % s["maximum"])))
+            body.append("  }")
+        # objects
+        if any(k in s for k in ("properties", "required", "additionalProperties", "patternProperties")):
+            props = s.get("properties", {})
+            body.append("  if (v.is_object()) {")
+            for r in s.get("required", []):
+                body.append("    if (!v.contains(%s)) e.add(p, %s);" % (cpp_str(r), cpp_str("must have required property '%s'" % r)))
+            extra = s.get("additionalProperties", True)
+            pattern = s.get("patternProperties")
+            extra_fn = None
+            if pattern:
+                if list(pattern) != ["^.*$"]:
+                    sys.exit("gen_protocol: %s: only patternProperties ^.*$ is supported" % where)
+                extra_fn = self.node(pattern["^.*$"], where + "/patternProperties")
+            elif isinstance(extra, dict):
+                extra_fn = self.node(extra, where + "/additionalProperties")
+            prop_fns = {k: self.node(v, where + "/" + k) for k, v in props.items()}
+            body.append("    for (auto it = v.begin(); it != v.end(); ++it) {")
+            body.append("      const std::string& k = it.key();")
+            body.append("      const Path cp{&p, k, 0};")
+            first = True
+            for k, fn in prop_fns.items():
+                kw = "if" if first else "} else if"
+                body.append("      %s (k == %s) {" % (kw, cpp_str(k)))
+                body.append("        %s(it.value(), cp, e);" % fn)
+                first = False
+            if extra_fn:
+                tail = "%s(it.value(), cp, e);" % extra_fn
+            elif extra is False and not pattern:
+                tail = "e.add(p, \"unexpected property '\" + k + \"'\");"
+            else:
+                tail = "(void)cp;"
+            if first:
+                body.append("      " + tail)
+            else:
+                body.append("      } else {")
+                body.append("        " + tail)
+                body.append("      }")
+            body.append("      if (e.full()) return;")
+            body.append("    }")
+            body.append("  }")
+        # arrays
+        if any(k in s for k in ("items", "minItems", "maxItems", "uniqueItems")):
+            body.append("  if (v.is_array()) {")
+            if "minItems" in s:
+                m = s["minItems"]
+                body.append("    if (v.size() < %d) e.add(p, %s);" % (m, cpp_str("must NOT have fewer than %d items" % m)))
+            if "maxItems" in s:
+                m = s["maxItems"]
+                body.append("    if (v.size() > %d) e.add(p, %s);" % (m, cpp_str("must NOT have more than %d items" % m)))
+            if s.get("uniqueItems"):
+                body.append("    if (!all_unique(v)) e.add(p, \"must NOT have duplicate items\");")
+            if "items" in s:
+                fn = self.node(s["items"], where + "/items")
+                body.append("    for (size_t i = 0; i < v.size() && !e.full(); ++i) {")
+                body.append("      const Path cp{&p, {}, i};")
+                body.append("      %s(v[i], cp, e);" % fn)
+                body.append("    }")
+            body.append("  }")
+        if not body:
+            body.append("  (void)v; (void)p; (void)e;")
+        self.funcs.append((name, "\n".join(body)))
+        return name
+
+
+def pascal_enum(name):
+    return name
+
+
+def main():
+    src, out_hpp, out_cpp = sys.argv[1:4]
+    doc = json.load(open(src))
+    g = Gen(doc)
+    def_names = list(doc["definitions"])
+    def_fns = {}
+    for d in def_names:
+        def_fns[d] = g.node(doc["definitions"][d], d)
+
+    for m, spec in doc["methods"].items():
+        for k in ("params", "result"):
+            if k in spec and spec[k] not in doc["definitions"]:
+                sys.exit("gen_protocol: method %s: unknown %s definition %s" % (m, k, spec[k]))
+    for ev, spec in doc["events"].items():
+        if spec["payload"] not in doc["definitions"]:
+            sys.exit("gen_protocol: event %s: unknown payload definition %s" % (ev, spec["payload"]))
+
+    h = []
+    h.append("// Generated by schema/gen_protocol.py from schema/protocol.schema.json. Do not edit.")
+    h.append("#pragma once")
+    h.append("#include <array>\n#include <string>\n#include <string_view>\n#include <vector>")
+    h.append("#include <nlohmann/json.hpp>")
+    h.append("namespace clawgate::schema {")
+    h.append("using Json = nlohmann::json;")
+    h.append("enum class Def {")
+    for d in def_names:
+        h.append("  %s," % d)
+    h.append("};")
+    h.append("std::string_view def_name(Def d);")
+    h.append("""
+// Validation errors in the upstream (ajv) wording. Collection stops after kMax.
+struct Errors {
+  static constexpr size_t kMax = 8;
+  std::vector<std::string> items;
+  bool ok() const { return items.empty(); }
+  bool full() const { return items.size() >= kMax; }
+  std::string text() const;  // "at /a: must be string; must have required property 'b'"
+};
+
+// Validates v against definition d; returns true when valid, else fills e.
+bool validate(Def d, const Json& v, Errors& e);
+
+struct MethodSpec {
+  std::string_view name;
+  std::string_view scope;  // operator.read / operator.write / operator.admin / ...
+  bool scopeExempt;        // callable with no scopes at all (upstream: health)
+  Def params;
+  bool hasResult;
+  Def result;
+};
+
+struct EventSpec {
+  std::string_view name;
+  Def payload;
+  bool dropIfSlow;    // skipped for a client whose send buffer is over the limit
+  bool stateVersion;  // carries {presence, health}
+  bool preAuth;       // sent before hello-ok, without seq
+};
+""")
+    h.append("inline constexpr size_t kMethodCount = %d;" % len(doc["methods"]))
+    h.append("inline constexpr size_t kEventCount = %d;" % len(doc["events"]))
+    h.append("extern const std::array<MethodSpec, kMethodCount> kMethods;")
+    h.append("extern const std::array<EventSpec, kEventCount> kEvents;")
+    h.append("const MethodSpec* find_method(std::string_view name);")
+    h.append("const EventSpec* find_event(std::string_view name);")
+    h.append("}  // namespace clawgate::schema")
+
+    c = []
+    c.append("// Generated by schema/gen_protocol.py from schema/protocol.schema.json. Do not edit.")
+    c.append('#include "protocol_gen.hpp"')
+    c.append("#include <algorithm>\n#include <cmath>\n#include <regex>")
+    c.append("namespace clawgate::schema {")
+    c.append("namespace {")
+    c.append("""
+struct Path {
+  const Path* parent;
+  std::string_view key;
+  size_t index;
+};
+
+std::string render(const Path& p) {
+  std::vector<const Path*> chain;
+  for (const Path* q = &p; q && q->parent; q = q->parent) chain.push_back(q);
+  if (chain.empty()) return "root";
+  std::string out;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    out += '/';
+    if ((*it)->key.data()) out += (*it)->key; else out += std::to_string((*it)->index);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Errors::text() const {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += "; ";
+    out += s;
+  }
+  return out;
+}
+
+namespace {
+
+struct E {
+  Errors& errs;
+  bool full() const { return errs.full(); }
+  bool ok() const { return errs.ok(); }
+  void add(const Path& p, std::string msg) {
+    if (errs.full()) return;
+    // Upstream omits the location for a missing property at the root.
+    if (!p.parent && msg.rfind("must have required", 0) == 0) errs.items.push_back(std::move(msg));
+    else errs.items.push_back("at " + render(p) + ": " + msg);
+  }
+};
+
+inline bool is_string(const Json& v) { return v.is_string(); }
+inline bool is_boolean(const Json& v) { return v.is_boolean(); }
+inline bool is_null(const Json& v) { return v.is_null(); }
+inline bool is_object(const Json& v) { return v.is_object(); }
+inline bool is_array(const Json& v) { return v.is_array(); }
+inline bool is_number(const Json& v) { return v.is_number(); }
+inline bool is_integer(const Json& v) {
+  if (v.is_number_integer()) return true;
+  if (!v.is_number_float()) return false;
+  const double d = v.get<double>();
+  return std::isfinite(d) && std::floor(d) == d;
+}
+
+size_t utf8_length(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+template <size_t N>
+bool one_of_strings(const Json& v, const std::string_view (&allowed)[N]) {
+  if (!v.is_string()) return false;
+  const auto& s = v.get_ref<const std::string&>();
+  for (auto a : allowed) if (a == s) return true;
+  return false;
+}
+
+bool all_unique(const Json& v) {
+  for (size_t i = 0; i < v.size(); ++i)
+    for (size_t j = i + 1; j < v.size(); ++j)
+      if (v[i] == v[j]) return false;
+  return true;
+}
+
+void accept_any(const Json&, const Path&, E&) {}
+""")
+    for name, _ in g.funcs:
+        c.append("void %s(const Json& v, const Path& p, E& e);" % name)
+    for d in def_names:
+        c.append("void def_%s(const Json& v, const Path& p, E& e) { %s(v, p, e); }" % (d.replace(".", "_"), def_fns[d]))
+    for name, body in g.funcs:
+        c.append("void %s(const Json& v, const Path& p, E& e) {\n%s\n}" % (name, body))
+    # Errors used as a scratch type for anyOf: adapt
+    c.append("}  // namespace")
+    c.append("std::string_view def_name(Def d) {\n  switch (d) {")
+    for d in def_names:
+        c.append("    case Def::%s: return %s;" % (d, cpp_str(d)))
+    c.append("  }\n  return {};\n}")
+    c.append("bool validate(Def d, const Json& v, Errors& errors) {")
+    c.append("  E e{errors};\n  const Path root{nullptr, {}, 0};\n  switch (d) {")
+    for d in def_names:
+        c.append("    case Def::%s: def_%s(v, root, e); break;" % (d, d.replace(".", "_")))
+    c.append("  }\n  return errors.ok();\n}")
+    c.append("const std::array<MethodSpec, kMethodCount> kMethods = {{")
+    for m, spec in doc["methods"].items():
+        res = spec.get("result")
+        c.append("  {%s, %s, %s, Def::%s, %s, Def::%s}," % (
+            cpp_str(m), cpp_str(spec["scope"]), "true" if spec.get("scopeExempt") else "false",
+            spec["params"], "true" if res else "false", res or spec["params"]))
+    c.append("}};")
+    c.append("const std::array<EventSpec, kEventCount> kEvents = {{")
+    for ev, spec in doc["events"].items():
+        c.append("  {%s, Def::%s, %s, %s, %s}," % (
+            cpp_str(ev), spec["payload"], "true" if spec.get("dropIfSlow") else "false",
+            "true" if spec.get("stateVersion") else "false", "true" if spec.get("preAuth") else "false"))
+    c.append("}};")
+    c.append("""const MethodSpec* find_method(std::string_view name) {
+  for (const auto& m : kMethods) if (m.name == name) return &m;
+  return nullptr;
+}
+const EventSpec* find_event(std::string_view name) {
+  for (const auto& ev : kEvents) if (ev.name == name) return &ev;
+  return nullptr;
+}""")
+    c.append("}  // namespace clawgate::schema")
+
+    src_c = "\n".join(c) + "\n"
+    # The anyOf scratch uses `Errors t; fn(v, p, t)`: wrap it so fn receives an E.
+    src_c = src_c.replace("{ Errors t; ", "{ Errors te; E t{te}; ")
+    open(out_hpp, "w").write("\n".join(h) + "\n")
+    open(out_cpp, "w").write(src_c)
+
+
+if __name__ == "__main__":
+    main()
