@@ -1,0 +1,216 @@
+// clawgate: the one command users type. `gateway` runs the gateway in the foreground; `call`,
+// `health` and `status` are protocol clients. main only parses arguments and wires.
+// Exit codes: 0 ok, 1 request/transport failure, 2 usage error, 78 config error.
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli_flags.hpp"
+#include "config.hpp"
+#include "front_runner.hpp"
+#include "fs.hpp"
+#include "ws_client.hpp"
+
+namespace {
+
+using clawgate::Json;
+
+constexpr const char* kUsage = R"(usage: clawgate <command> [options]
+
+commands:
+  gateway [run]   run the gateway in the foreground (logs to stdout)
+                  --port N (18789)  --bind loopback|lan|<addr>  --token T  --password P  --config FILE
+  call <method>   call a gateway method and print its result as JSON
+                  --params JSON  --url URL  --token T  --password P  --timeout MS
+  health          gateway health (--json for the raw payload)
+  status          gateway status (--json for the raw payload)
+
+The client commands find the gateway at $OPENCLAW_GATEWAY_URL or ws://127.0.0.1:18789 and the
+token in --token, $OPENCLAW_GATEWAY_TOKEN, $CLAWGATE_GATEWAY_TOKEN or the local state directory.
+)";
+
+struct ClientArgs {
+  std::string method;
+  Json params = Json::object();
+  std::string url, token, password;
+  int timeout_ms = 10000;
+  bool json = false;
+};
+
+bool parse_client_args(const std::vector<std::string>& args, ClientArgs& out, std::string& error) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string& dst) {
+      if (i + 1 >= args.size()) {
+        error = a + " needs a value";
+        return false;
+      }
+      dst = args[++i];
+      return true;
+    };
+    std::string v;
+    if (a == "--json") out.json = true;
+    else if (a == "--url") {
+      if (!value(out.url)) return false;
+    } else if (a == "--token") {
+      if (!value(out.token)) return false;
+    } else if (a == "--password") {
+      if (!value(out.password)) return false;
+    } else if (a == "--timeout") {
+      if (!value(v)) return false;
+      out.timeout_ms = std::atoi(v.c_str());
+      if (out.timeout_ms <= 0) {
+        error = "--timeout must be a positive number of milliseconds";
+        return false;
+      }
+    } else if (a == "--params") {
+      if (!value(v)) return false;
+      out.params = Json::parse(v, nullptr, false);
+      if (out.params.is_discarded()) {
+        error = "--params is not valid JSON: " + v;
+        return false;
+      }
+    } else if (out.method.empty() && a.rfind("--", 0) != 0) {
+      out.method = a;
+    } else {
+      error = "unexpected argument: " + a;
+      return false;
+    }
+  }
+  return true;
+}
+
+void fill_defaults(ClientArgs& a, const clawgate::Environment& env) {
+  auto get = [&](const char* k) -> std::string {
+    auto it = env.find(k);
+    return it == env.end() ? "" : it->second;
+  };
+  if (a.url.empty()) a.url = get("OPENCLAW_GATEWAY_URL");
+  if (a.url.empty()) {
+    const std::string port = get("OPENCLAW_GATEWAY_PORT");
+    a.url = "ws://127.0.0.1:" + (port.empty() ? std::string("18789") : port);
+  }
+  if (a.token.empty()) a.token = get("OPENCLAW_GATEWAY_TOKEN");
+  if (a.token.empty()) a.token = get("CLAWGATE_GATEWAY_TOKEN");
+  if (a.password.empty()) a.password = get("OPENCLAW_GATEWAY_PASSWORD");
+  if (a.token.empty() && a.password.empty()) {
+    // Same machine as the gateway: use the token it generated.
+    try {
+      if (auto t = clawgate::read_file(clawgate::resolve_state_dir(env) + "/gateway-token")) {
+        a.token = *t;
+        while (!a.token.empty() && (a.token.back() == '\n' || a.token.back() == ' ')) a.token.pop_back();
+      }
+    } catch (const std::exception&) {
+    }
+  }
+}
+
+void print_human(const std::string& command, const Json& p) {
+  if (command == "health") {
+    std::cout << "ok: " << (p.value("ok", false) ? "yes" : "no") << "\n";
+    if (p.contains("eventLoop")) {
+      const Json& el = p["eventLoop"];
+      std::cout << "event loop: delay p99 " << el.value("delayP99Ms", 0.0) << " ms, cpu "
+                << el.value("cpuCoreRatio", 0.0) * 100 << "%" << (el.value("degraded", false) ? " (degraded)" : "")
+                << "\n";
+    }
+    std::cout << "channels: " << (p.value("channelOrder", Json::array()).empty() ? "none configured" : p["channelOrder"].dump())
+              << "\n";
+    return;
+  }
+  if (command == "status") {
+    const Json server = p.value("server", Json::object());
+    std::cout << "gateway: " << server.value("name", "clawgate") << " " << server.value("version", "?")
+              << " (pid " << p.value("pid", 0) << ", up " << p.value("uptimeMs", 0) / 1000 << " s)\n";
+    const Json gw = p.value("gateway", Json::object());
+    std::cout << "bind: " << gw.value("bind", "?") << ", auth: " << gw.value("authMode", "?") << "\n";
+    const Json c = p.value("connections", Json::object());
+    std::cout << "connections: " << c.value("ready", 0) << " ready, " << c.value("handshaking", 0)
+              << " handshaking\n";
+    std::cout << "memory: " << p.value("processMemory", Json::object()).value("rssBytes", 0) / 1024 << " KiB RSS\n";
+    if (p.contains("stateDir")) std::cout << "state: " << p["stateDir"].get<std::string>() << "\n";
+    return;
+  }
+  std::cout << p.dump(2) << "\n";
+}
+
+int run_client(const std::string& command, const std::vector<std::string>& args) {
+  ClientArgs a;
+  std::string error;
+  if (!parse_client_args(args, a, error)) {
+    std::cerr << "clawgate " << command << ": " << error << "\n";
+    return 2;
+  }
+  if (command == "call" && a.method.empty()) {
+    std::cerr << "clawgate call: which method? (e.g. clawgate call health)\n";
+    return 2;
+  }
+  if (command != "call") {
+    if (!a.method.empty()) {
+      std::cerr << "clawgate " << command << ": unexpected argument: " << a.method << "\n";
+      return 2;
+    }
+    a.method = command;
+  }
+  fill_defaults(a, clawgate::current_environment());
+  clawgate::WsClient ws;
+  clawgate::GatewayClient client(ws);
+  clawgate::ConnectOptions o;
+  o.url = a.url;
+  o.token = a.token;
+  o.password = a.password;
+  o.timeout_ms = a.timeout_ms;
+  try {
+    client.connect(o);
+    const Json payload = client.call(a.method, a.params, a.timeout_ms);
+    if (command == "call" || a.json) std::cout << payload.dump(2) << "\n";
+    else print_human(command, payload);
+    ws.close();
+    return 0;
+  } catch (const clawgate::GatewayError& e) {
+    std::cerr << "error: " << e.code << ": " << e.message;
+    if (!e.details.is_null()) std::cerr << " " << e.details.dump();
+    std::cerr << "\n";
+  } catch (const clawgate::TimeoutError& e) {
+    std::cerr << "error: timed out talking to " << a.url << " (" << e.what() << ")\n";
+  } catch (const std::exception& e) {
+    std::cerr << "error: cannot reach the gateway at " << a.url << ": " << e.what() << "\n";
+  }
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string command = argv[1];
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (command == "--version" || command == "version") {
+    std::cout << "clawgate 0.1.0\n";
+    return 0;
+  }
+  if (command == "gateway") {
+    int first = 2;
+    if (argc > 2 && std::string(argv[2]) == "run") first = 3;
+    clawgate::GatewayFlags flags;
+    std::string error;
+    if (!clawgate::parse_gateway_flags(argc - first, argv + first, flags, error)) {
+      std::cerr << "clawgate gateway: " << error << "\n";
+      return 2;
+    }
+    return clawgate::front::run_front(flags, clawgate::current_environment());
+  }
+  if (command == "call" || command == "health" || command == "status") {
+    return run_client(command, std::vector<std::string>(argv + 2, argv + argc));
+  }
+  std::cerr << "clawgate: unknown command: " << command << "\n\n" << kUsage;
+  return 2;
+}

@@ -1,0 +1,218 @@
+// Gateway configuration: see config.hpp.
+#include "config.hpp"
+
+#include <arpa/inet.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "fs.hpp"
+
+extern char** environ;
+
+namespace clawgate {
+namespace {
+
+using Json = nlohmann::json;
+
+// Top-level sections OpenClaw knows. Sections clawgate does not implement yet are accepted
+// silently; anything else is reported as an unknown key.
+const std::set<std::string> kKnownSections = {
+    "gateway", "channels", "agents", "session", "models", "logging", "cron", "hooks",
+    "messages", "commands", "tools", "skills", "plugins", "browser", "canvasHost", "talk",
+    "ui", "wizard", "meta", "auth", "env", "diagnostics", "update", "web", "discovery",
+    "broadcast", "audio", "media", "approvals", "bindings", "secrets", "memory", "nodeHost",
+    "$schema"};
+
+std::string where(const std::string& path, const std::string& key) {
+  return (path.empty() ? std::string("config") : path) + ": " + key;
+}
+
+int get_port(const Json& v, const std::string& path, const std::string& key) {
+  if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 65535)
+    throw ConfigError(where(path, key) + " must be an integer port between 0 and 65535");
+  return v.get<int>();
+}
+
+std::string get_string(const Json& v, const std::string& path, const std::string& key) {
+  if (!v.is_string()) throw ConfigError(where(path, key) + " must be a string");
+  return v.get<std::string>();
+}
+
+int64_t get_positive(const Json& v, const std::string& path, const std::string& key) {
+  if (!v.is_number_integer() || v.get<int64_t>() < 1)
+    throw ConfigError(where(path, key) + " must be a positive integer");
+  return v.get<int64_t>();
+}
+
+bool get_bool(const Json& v, const std::string& path, const std::string& key) {
+  if (!v.is_boolean()) throw ConfigError(where(path, key) + " must be true or false");
+  return v.get<bool>();
+}
+
+void require_object(const Json& v, const std::string& path, const std::string& key) {
+  if (!v.is_object()) throw ConfigError(where(path, key) + " must be an object");
+}
+
+AuthMode parse_auth_mode(const std::string& s, const std::string& path) {
+  if (s == "token") return AuthMode::token;
+  if (s == "password") return AuthMode::password;
+  if (s == "none") return AuthMode::none;
+  throw ConfigError(where(path, "gateway.auth.mode") + " must be one of token, password, none (got \"" + s +
+                    "\")");
+}
+
+std::optional<std::string> env_get(const Environment& env, const char* key) {
+  auto it = env.find(key);
+  if (it == env.end() || it->second.empty()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace
+
+Environment current_environment() {
+  Environment env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+std::string resolve_bind_address(const std::string& bind) {
+  if (bind == "loopback" || bind.empty()) return "127.0.0.1";
+  if (bind == "lan") return "0.0.0.0";
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, bind.c_str(), buf) == 1 || inet_pton(AF_INET6, bind.c_str(), buf) == 1)
+    return bind;
+  throw ConfigError("bind must be loopback, lan or an IP address (got \"" + bind + "\")");
+}
+
+std::string resolve_state_dir(const Environment& env) {
+  if (auto v = env_get(env, "CLAWGATE_STATE_DIR")) return *v;
+  if (auto v = env_get(env, "STATE_DIRECTORY")) {
+    // systemd may pass several colon-separated directories; the first is ours.
+    return v->substr(0, v->find(':'));
+  }
+  if (auto v = env_get(env, "HOME")) return *v + "/.local/state/clawgate";
+  throw ConfigError("cannot find a state directory: set CLAWGATE_STATE_DIR or HOME");
+}
+
+void apply_config_text(const std::string& text, const std::string& path, GatewaySettings& out,
+                       std::string* token_from_file, std::string* password_from_file) {
+  Json root;
+  try {
+    root = Json::parse(text, nullptr, true, /*ignore_comments=*/true);
+  } catch (const Json::parse_error& e) {
+    throw ConfigError((path.empty() ? std::string("config") : path) + ": not valid JSON: " + e.what());
+  }
+  if (!root.is_object()) throw ConfigError(where(path, "<root>") + " must be an object");
+  for (auto& [key, _] : root.items())
+    if (!kKnownSections.count(key)) out.warnings.push_back("unknown config key: " + key);
+  if (!root.contains("gateway")) return;
+  const Json& gw = root["gateway"];
+  require_object(gw, path, "gateway");
+  for (auto& [key, v] : gw.items()) {
+    const std::string k = "gateway." + key;
+    if (key == "port") {
+      out.port = get_port(v, path, k);
+    } else if (key == "bind") {
+      const std::string b = get_string(v, path, k);
+      try {
+        out.bind_address = resolve_bind_address(b == "custom" ? "" : b);
+      } catch (const ConfigError& e) {
+        throw ConfigError(where(path, k) + ": " + e.what());
+      }
+    } else if (key == "auth") {
+      require_object(v, path, k);
+      for (auto& [ak, av] : v.items()) {
+        const std::string akk = k + "." + ak;
+        if (ak == "mode") out.auth_mode = parse_auth_mode(get_string(av, path, akk), path);
+        else if (ak == "token") *token_from_file = get_string(av, path, akk);
+        else if (ak == "password") *password_from_file = get_string(av, path, akk);
+        else if (ak == "rateLimit") {
+          require_object(av, path, akk);
+          for (auto& [rk, rv] : av.items()) {
+            const std::string rkk = akk + "." + rk;
+            if (rk == "maxAttempts") out.rate_limit.max_attempts = static_cast<int>(get_positive(rv, path, rkk));
+            else if (rk == "windowMs") out.rate_limit.window_ms = get_positive(rv, path, rkk);
+            else if (rk == "lockoutMs") out.rate_limit.lockout_ms = get_positive(rv, path, rkk);
+            else if (rk == "exemptLoopback") out.rate_limit.exempt_loopback = get_bool(rv, path, rkk);
+            else out.warnings.push_back("unknown config key: " + rkk);
+          }
+        } else if (ak == "allowTailscale" || ak == "trustedProxy") {
+          out.warnings.push_back(akk + " is not supported by clawgate; ignored");
+        } else {
+          out.warnings.push_back("unknown config key: " + akk);
+        }
+      }
+    } else if (key == "controlUi") {
+      require_object(v, path, k);
+      for (auto& [ck, cv] : v.items()) {
+        const std::string ckk = k + "." + ck;
+        if (ck == "allowedOrigins") {
+          if (!cv.is_array()) throw ConfigError(where(path, ckk) + " must be an array of strings");
+          for (const auto& o : cv) out.allowed_origins.push_back(get_string(o, path, ckk));
+        } else if (ck != "enabled" && ck != "basePath") {
+          out.warnings.push_back("unknown config key: " + ckk);
+        }
+      }
+    } else if (key == "mode" || key == "remote" || key == "reload" || key == "tls" ||
+               key == "tailscale" || key == "nodes" || key == "http") {
+      // Known OpenClaw keys for features clawgate does not implement yet.
+    } else {
+      out.warnings.push_back("unknown config key: " + k);
+    }
+  }
+}
+
+GatewaySettings resolve_gateway_settings(const GatewayFlags& flags, const Environment& env) {
+  GatewaySettings s;
+  std::string file_token, file_password;
+  std::optional<std::string> path = flags.config_path;
+  if (!path) path = env_get(env, "CLAWGATE_CONFIG_PATH");
+  if (!path) path = env_get(env, "OPENCLAW_CONFIG_PATH");
+  if (path) {
+    auto text = read_file(*path);
+    if (!text) throw ConfigError(*path + ": config file not found");
+    s.config_path = *path;
+    apply_config_text(*text, *path, s, &file_token, &file_password);
+  }
+
+  if (auto v = env_get(env, "OPENCLAW_GATEWAY_PORT")) {
+    try {
+      s.port = std::stoi(*v);
+    } catch (...) {
+      throw ConfigError("OPENCLAW_GATEWAY_PORT must be a port number");
+    }
+  }
+  if (flags.port) s.port = *flags.port;
+  if (s.port < 0 || s.port > 65535) throw ConfigError("port must be between 0 and 65535");
+  if (flags.bind) s.bind_address = resolve_bind_address(*flags.bind);
+
+  s.token = file_token;
+  if (auto v = env_get(env, "CLAWGATE_GATEWAY_TOKEN")) s.token = *v;
+  if (auto v = env_get(env, "OPENCLAW_GATEWAY_TOKEN")) s.token = *v;
+  if (flags.token) s.token = *flags.token;
+  s.password = file_password;
+  if (auto v = env_get(env, "OPENCLAW_GATEWAY_PASSWORD")) s.password = *v;
+  if (flags.password) s.password = *flags.password;
+  // Upstream default: password mode when only a password is configured.
+  if (!s.password.empty() && s.token.empty() && s.auth_mode == AuthMode::token && !flags.token)
+    s.auth_mode = AuthMode::password;
+  if (s.auth_mode == AuthMode::password && s.password.empty())
+    throw ConfigError("gateway.auth.mode is password but no password is set (--password, "
+                      "OPENCLAW_GATEWAY_PASSWORD or gateway.auth.password)");
+  const bool loopback = s.bind_address.rfind("127.", 0) == 0 || s.bind_address == "::1";
+  if (s.auth_mode == AuthMode::none && !loopback)
+    throw ConfigError("gateway.auth.mode none is only allowed on a loopback bind");
+
+  s.state_dir = resolve_state_dir(env);
+  if (auto v = env_get(env, "CLAWGATE_TICK_INTERVAL_MS")) s.tick_interval_ms = std::max(10L, std::stol(*v));
+  if (auto v = env_get(env, "OPENCLAW_HANDSHAKE_TIMEOUT_MS"))
+    s.handshake_timeout_ms = std::max(100L, std::stol(*v));
+  return s;
+}
+
+}  // namespace clawgate

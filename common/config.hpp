@@ -1,0 +1,69 @@
+// Gateway configuration: OpenClaw's `openclaw.json` key names (JSON with comments), command-line
+// flags and environment, resolved into one settings struct with the upstream precedence
+// (flag > env > file > default).
+// Fails: ConfigError naming the offending key; callers exit 78 (EX_CONFIG). Unknown keys are
+// warnings, never errors, so an existing OpenClaw config can be pointed at clawgate.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace clawgate {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr int kExitConfig = 78;
+
+struct RateLimitSettings {
+  int max_attempts = 10;
+  int64_t window_ms = 60'000;
+  int64_t lockout_ms = 300'000;
+  bool exempt_loopback = true;
+};
+
+enum class AuthMode { token, password, none };
+
+struct GatewaySettings {
+  int port = 18789;
+  std::string bind_address = "127.0.0.1";
+  AuthMode auth_mode = AuthMode::token;
+  std::string token;     // empty: generate one in the state dir
+  std::string password;  // required when auth_mode == password
+  RateLimitSettings rate_limit;
+  std::vector<std::string> allowed_origins;  // gateway.controlUi.allowedOrigins
+  std::string config_path;                   // "" when running without a file
+  std::string state_dir;
+  int64_t tick_interval_ms = 30'000;
+  int64_t handshake_timeout_ms = 15'000;
+  std::vector<std::string> warnings;  // unknown keys and other non-fatal findings
+};
+
+// What the command line said; unset fields fall through to env, file, default.
+struct GatewayFlags {
+  std::optional<int> port;
+  std::optional<std::string> bind;
+  std::optional<std::string> token;
+  std::optional<std::string> password;
+  std::optional<std::string> config_path;
+};
+
+using Environment = std::map<std::string, std::string>;
+Environment current_environment();
+
+// Resolves settings. Does not touch the filesystem except to read the config file.
+GatewaySettings resolve_gateway_settings(const GatewayFlags& flags, const Environment& env);
+
+// Parses config text (JSON with comments) into settings; `path` is used in messages only.
+void apply_config_text(const std::string& text, const std::string& path, GatewaySettings& out,
+                       std::string* token_from_file, std::string* password_from_file);
+
+std::string resolve_state_dir(const Environment& env);
+std::string resolve_bind_address(const std::string& bind);  // loopback|lan|<addr>
+
+}  // namespace clawgate

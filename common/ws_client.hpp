@@ -1,0 +1,127 @@
+// WebSocket client (Boost.Beast, blocking calls with timeouts) and an OpenClaw protocol client
+// on top of it. Used by the CLI, the tests and the benchmark tools. Raw sends are not validated,
+// so tests can deliver broken frames (invalid UTF-8, non-JSON, oversize) on purpose.
+// Fails: WsError for transport problems (with the HTTP status when an upgrade was refused),
+// GatewayError for a protocol-level error response, TimeoutError when nothing arrives in time.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace clawgate {
+
+using Json = nlohmann::json;
+
+class WsError : public std::runtime_error {
+ public:
+  WsError(const std::string& what, int http_status = 0)
+      : std::runtime_error(what), http_status(http_status) {}
+  int http_status;  // non-zero when the server refused the upgrade
+};
+
+class TimeoutError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct WsUrl {
+  std::string host, port, path;
+};
+WsUrl parse_ws_url(const std::string& url);  // ws://host:port/path; throws WsError
+
+struct WsMessage {
+  bool closed = false;          // the connection ended; see close_code/close_reason
+  uint16_t close_code = 0;      // 1006 when the TCP connection dropped without a close frame
+  std::string close_reason;
+  bool binary = false;
+  std::string data;
+};
+
+class WsClient {
+ public:
+  struct Options {
+    std::string origin;     // sent as the Origin header when not empty
+    std::string source_ip;  // bind the local end to this address (tests use 127.0.0.x)
+    int timeout_ms = 5000;
+    size_t max_message = 64 * 1024 * 1024;
+  };
+  WsClient();
+  ~WsClient();
+  WsClient(const WsClient&) = delete;
+  WsClient& operator=(const WsClient&) = delete;
+
+  void connect(const std::string& url, const Options& opts);
+  void connect(const std::string& url) { connect(url, Options{}); }
+  void send_text(const std::string& data);
+  void send_binary(const std::string& data);
+  // Waits up to timeout_ms for the next message or the close; throws TimeoutError.
+  WsMessage read(int timeout_ms);
+  void close(uint16_t code = 1000, const std::string& reason = "");
+  bool is_open() const;
+  // Raw TCP access for tests that hold a socket without sending anything.
+  std::string local_address() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct GatewayError : std::runtime_error {
+  GatewayError(std::string code, std::string message, Json details, uint16_t close_code = 0)
+      : std::runtime_error(code + ": " + message),
+        code(std::move(code)),
+        message(std::move(message)),
+        details(std::move(details)),
+        close_code(close_code) {}
+  std::string code, message;
+  Json details;
+  uint16_t close_code;  // set when the server closed the connection after the error
+};
+
+struct ConnectOptions {
+  std::string url = "ws://127.0.0.1:18789";
+  std::string token, password;
+  std::string client_id = "cli", client_mode = "cli", role = "operator";
+  std::string client_version = "0.1.0", platform = "linux";
+  int min_protocol = 3, max_protocol = 4;
+  std::vector<std::string> scopes = {"operator.admin", "operator.read", "operator.write",
+                                     "operator.approvals", "operator.pairing"};
+  bool send_scopes = true;
+  int timeout_ms = 10000;
+  WsClient::Options ws;
+};
+
+// A protocol client: handshake, requests by id, events kept in arrival order (bounded).
+class GatewayClient {
+ public:
+  static constexpr size_t kMaxBufferedEvents = 10000;
+
+  explicit GatewayClient(WsClient& ws) : ws_(ws) {}
+  // Runs the whole handshake; returns the hello-ok payload.
+  Json connect(const ConnectOptions& opts);
+  // Sends a request and waits for its response; returns the whole res frame.
+  Json request_frame(const std::string& method, const Json& params, int timeout_ms = 10000);
+  // Like request_frame but returns the payload, or throws GatewayError for ok:false.
+  Json call(const std::string& method, const Json& params = Json::object(), int timeout_ms = 10000);
+  // Next event frame (from the buffer first); throws TimeoutError.
+  Json next_event(int timeout_ms);
+  // Waits for an event with this name, discarding others; throws TimeoutError.
+  Json wait_event(const std::string& name, int timeout_ms);
+  const Json& challenge() const { return challenge_; }
+  std::optional<WsMessage> close_info() const { return close_; }
+
+ private:
+  Json read_frame(int timeout_ms);
+  WsClient& ws_;
+  std::deque<Json> events_;
+  Json challenge_;
+  uint64_t next_id_ = 1;
+  std::optional<WsMessage> close_;
+};
+
+}  // namespace clawgate

@@ -1,0 +1,471 @@
+// Gateway protocol core: connection lifecycle, handshake, dispatch and broadcast.
+// See gateway.hpp for what it owns; methods.cpp holds the method handlers.
+#include "gateway.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "crypto.hpp"
+#include "wire.hpp"
+
+namespace clawgate::front {
+
+namespace asio = boost::asio;
+
+Gateway::Gateway(asio::io_context& io, const Clock& clock, Logger& log, LogRing& ring,
+                 FrontSettings settings)
+    : io_(io),
+      clock_(clock),
+      log_(log),
+      ring_(ring),
+      cfg_(std::move(settings)),
+      limiter_(clock, cfg_.gateway.rate_limit),
+      loop_monitor_(clock),
+      started_wall_ms_(clock.wall_ms()),
+      started_steady_ms_(clock.steady_ms()),
+      boot_id_(uuid_v4()),
+      tick_timer_(io),
+      sweep_timer_(io),
+      health_timer_(io),
+      loop_timer_(io),
+      shutdown_timer_(io) {
+  presence_.set_self(self_presence_entry(cfg_.version, boot_id_, started_wall_ms_));
+}
+
+Gateway::~Gateway() = default;
+
+void Gateway::attach(Transport* transport) { transport_ = transport; }
+
+size_t Gateway::ready_count() const {
+  size_t n = 0;
+  for (const auto& [_, s] : sessions_) n += s.phase == Phase::ready;
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers
+
+void Gateway::start() {
+  refresh_health();
+  arm_timers();
+}
+
+void Gateway::arm_timers() {
+  arm_timers_tick();
+  arm_sweep();
+  arm_health();
+  arm_loop_monitor();
+}
+
+void Gateway::arm_timers_tick() {
+  tick_timer_.expires_after(std::chrono::milliseconds(cfg_.gateway.tick_interval_ms));
+  tick_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || shutting_down_) return;
+    broadcast("tick", Json{{"ts", clock_.wall_ms()}});
+    arm_timers_tick();
+  });
+}
+
+void Gateway::arm_sweep() {
+  sweep_timer_.expires_after(std::chrono::milliseconds(250));
+  sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    sweep_handshakes();
+    arm_sweep();
+  });
+}
+
+void Gateway::arm_health() {
+  health_timer_.expires_after(std::chrono::milliseconds(cfg_.limits.health_refresh_ms));
+  health_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || shutting_down_) return;
+    refresh_health();
+    push_health();
+    arm_health();
+  });
+}
+
+void Gateway::arm_loop_monitor() {
+  constexpr int64_t kEvery = 1000;
+  const int64_t due = clock_.steady_ms() + kEvery;
+  loop_timer_.expires_after(std::chrono::milliseconds(kEvery));
+  loop_timer_.async_wait([this, due](const boost::system::error_code& ec) {
+    if (ec) return;
+    loop_monitor_.sample(due);
+    arm_loop_monitor();
+  });
+}
+
+void Gateway::sweep_handshakes() {
+  const int64_t now = clock_.steady_ms();
+  while (!handshake_deadlines_.empty() && handshake_deadlines_.front().first <= now) {
+    const ConnId id = handshake_deadlines_.front().second;
+    handshake_deadlines_.pop_front();
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) continue;
+    Session& s = it->second;
+    if (s.phase == Phase::awaiting_connect || s.phase == Phase::upgrading) {
+      log_.info("front", "handshake timeout from " + s.peer.ip);
+      close_session(s, 1000, "");  // upstream: 1000 with an empty reason, no error frame
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection lifecycle
+
+TransportHandler::Refusal Gateway::on_upgrade(ConnId id, const PeerInfo& peer) {
+  if (shutting_down_) return {503, "gateway stopping"};
+  if (!peer.origin.empty() && !origin_allowed(peer.origin, cfg_.gateway.allowed_origins)) {
+    log_.warn("front", "refused upgrade from " + peer.ip + ": origin not allowed: " + peer.origin);
+    return {403, "origin not allowed"};
+  }
+  size_t& pending = preauth_per_ip_[peer.ip];
+  if (pending >= cfg_.limits.max_preauth_per_ip) {
+    return {429, "too many unauthenticated connections from this address"};
+  }
+  ++pending;
+  Session& s = sessions_[id];
+  s.id = id;
+  s.peer = peer;
+  s.deadline_steady = clock_.steady_ms() + cfg_.gateway.handshake_timeout_ms;
+  handshake_deadlines_.emplace_back(s.deadline_steady, id);
+  return {};
+}
+
+void Gateway::on_open(ConnId id) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return;
+  Session& s = it->second;
+  s.phase = Phase::awaiting_connect;
+  s.nonce = uuid_v4();
+  s.conn_id = uuid_v4();
+  transport_->set_max_message_size(id, cfg_.limits.preauth_max_payload);
+  Json challenge = {{"nonce", s.nonce}, {"ts", clock_.wall_ms()}};
+  send_frame(s, event_frame("connect.challenge", challenge.dump(), std::nullopt, nullptr), false);
+}
+
+void Gateway::release_preauth(Session& s) {
+  if (s.phase == Phase::ready) return;
+  auto it = preauth_per_ip_.find(s.peer.ip);
+  if (it == preauth_per_ip_.end()) return;
+  if (--it->second == 0) preauth_per_ip_.erase(it);
+}
+
+void Gateway::on_close(ConnId id) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return;
+  Session& s = it->second;
+  if (!s.counted_ready) release_preauth(s);
+  const std::string key = s.presence_key;
+  sessions_.erase(it);
+  if (!key.empty() && presence_.disconnect(key, id, clock_.wall_ms())) {
+    bump_presence();
+    broadcast("presence", Json{{"presence", presence_.list()}});
+  }
+  if (shutting_down_ && sessions_.empty()) finish_shutdown();
+}
+
+void Gateway::close_session(Session& s, uint16_t code, const std::string& reason) {
+  if (s.phase == Phase::closing) return;
+  s.phase = Phase::closing;
+  transport_->close(s.id, code, truncate_close_reason(reason));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+void Gateway::send_frame(Session& s, std::string&& text, bool droppable) {
+  if (s.phase == Phase::closing) return;
+  if (transport_->buffered_amount(s.id) > cfg_.limits.max_buffered_bytes) {
+    if (droppable) return;
+    log_.warn("front", "closing slow consumer " + s.peer.ip + " (conn " + s.conn_id + ")");
+    close_session(s, 1008, "slow consumer");
+    return;
+  }
+  transport_->send(s.id, std::move(text));
+}
+
+void Gateway::send_response(Session& s, const std::string& id, const MethodResult& r) {
+  if (r.error) {
+    send_frame(s, response_error_frame(id, error_json(*r.error)), false);
+  } else {
+    send_frame(s, response_ok_frame(id, r.payload ? r.payload->dump(-1, ' ', false, Json::error_handler_t::replace)
+                                                   : std::string("null")),
+               false);
+  }
+}
+
+void Gateway::broadcast(const std::string& event, const Json& payload) {
+  const schema::EventSpec* spec = schema::find_event(event);
+  const std::string body = payload.dump(-1, ' ', false, Json::error_handler_t::replace);
+  const std::optional<std::string> sv =
+      spec && spec->stateVersion ? std::optional<std::string>(state_version().dump()) : std::nullopt;
+  const bool droppable = spec && spec->dropIfSlow;
+  for (auto& [_, s] : sessions_) {
+    if (s.phase != Phase::ready) continue;
+    if (droppable && transport_->buffered_amount(s.id) > cfg_.limits.max_buffered_bytes) continue;
+    send_frame(s, event_frame(event, body, s.seq + 1, sv ? &*sv : nullptr), droppable);
+    ++s.seq;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input
+
+void Gateway::on_message(ConnId id, std::string&& data, bool binary) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return;
+  Session& s = it->second;
+  switch (s.phase) {
+    case Phase::awaiting_connect:
+      handle_connect_frame(s, data, binary);
+      break;
+    case Phase::ready:
+      if (binary) {
+        log_.debug("front", "ignored a binary frame from " + s.peer.ip);
+        break;
+      }
+      handle_request(s, data);
+      break;
+    case Phase::upgrading:
+    case Phase::closing:
+      break;
+  }
+}
+
+void Gateway::fail_handshake(Session& s, const std::string& req_id, Json error, uint16_t close_code) {
+  const std::string reason = error.value("message", "");
+  if (!req_id.empty()) send_frame(s, response_error_frame(req_id, error.dump()), false);
+  log_.info("front", "connect refused for " + s.peer.ip + ": " + reason);
+  close_session(s, close_code, reason);
+}
+
+void Gateway::handle_connect_frame(Session& s, const std::string& data, bool binary) {
+  if (binary) return close_session(s, 1008, "invalid handshake: first frame must be a text JSON frame");
+  if (!json_depth_within(data, cfg_.limits.max_json_depth))
+    return close_session(s, 1008, "invalid handshake: frame nested too deeply");
+  Json frame = Json::parse(data, nullptr, false);
+  if (frame.is_discarded()) return close_session(s, 1008, "invalid handshake: first frame is not valid JSON");
+
+  schema::Errors errs;
+  if (!schema::validate(schema::Def::RequestFrame, frame, errs)) {
+    return close_session(s, 1008, "invalid handshake: first frame must be a connect request");
+  }
+  const std::string req_id = frame["id"].get<std::string>();
+  if (frame["method"] != "connect") {
+    return fail_handshake(s, req_id, error_object("INVALID_REQUEST", "invalid handshake: first request must be connect"),
+                          1008);
+  }
+  const Json params = frame.value("params", Json::object());
+  if (!schema::validate(schema::Def::ConnectParams, params, errs)) {
+    return fail_handshake(s, req_id, error_object("INVALID_REQUEST", "invalid connect params: " + errs.text()), 1008);
+  }
+
+  const int64_t cmin = params["minProtocol"].get<int64_t>(), cmax = params["maxProtocol"].get<int64_t>();
+  const std::optional<int> protocol = negotiate_protocol(cmin, cmax);
+  if (!protocol) {
+    Json details = {{"code", "PROTOCOL_MISMATCH"},
+                    {"clientMinProtocol", cmin},
+                    {"clientMaxProtocol", cmax},
+                    {"expectedProtocol", kMaxProtocol},
+                    {"minimumProtocol", kMinProtocol}};
+    return fail_handshake(s, req_id, error_object("INVALID_REQUEST", "protocol mismatch", details), 1002);
+  }
+
+  const std::string role = params.value("role", "operator");
+  if (role != "operator" && role != "node")
+    return fail_handshake(s, req_id, error_object("INVALID_REQUEST", "invalid role"), 1008);
+
+  if (const int64_t wait = limiter_.retry_after_ms(s.peer.ip); wait > 0) {
+    Json err = error_object("INVALID_REQUEST", "unauthorized: too many failed authentication attempts (retry later)",
+                            {{"code", "AUTH_RATE_LIMITED"}, {"authReason", "rate_limited"},
+                             {"recommendedNextStep", "wait_then_retry"}});
+    err["retryable"] = true;
+    err["retryAfterMs"] = wait;
+    return fail_handshake(s, req_id, err, 1008);
+  }
+
+  const Json& auth = params.value("auth", Json::object());
+  auto opt_str = [&](const char* k) -> std::optional<std::string> {
+    if (!auth.contains(k)) return std::nullopt;
+    return auth[k].get<std::string>();
+  };
+  const AuthResult ar = check_shared_secret(cfg_.gateway.auth_mode, cfg_.gateway.token, cfg_.gateway.password,
+                                            opt_str("token"), opt_str("password"));
+  if (!ar.ok) {
+    limiter_.record_failure(s.peer.ip);
+    const bool missing = ar.reason == "token_missing" || ar.reason == "password_missing";
+    Json details = {{"code", ar.code},
+                    {"authReason", ar.reason},
+                    {"canRetryWithDeviceToken", false},
+                    {"recommendedNextStep", missing ? "update_auth_configuration" : "update_auth_credentials"}};
+    return fail_handshake(s, req_id, error_object("INVALID_REQUEST", ar.message, details), 1008);
+  }
+  limiter_.record_success(s.peer.ip);
+
+  const bool has_device = params.contains("device");
+  if (role == "node" && !has_device) {
+    return fail_handshake(s, req_id,
+                          error_object("NOT_PAIRED", "device identity required", {{"code", "DEVICE_IDENTITY_REQUIRED"}}),
+                          1008);
+  }
+
+  const Json& client = params["client"];
+  s.client_id = client["id"].get<std::string>();
+  s.client_mode = client["mode"].get<std::string>();
+  s.role = role;
+  s.protocol = *protocol;
+  // Device signatures are not verified yet, so a device block grants nothing beyond the
+  // device-less rule: requested scopes survive only for the local CLI/backend with the secret.
+  const bool local = is_loopback_ip(s.peer.ip) && !s.peer.forwarded;
+  if (role == "operator" && deviceless_keeps_scopes(s.client_id, s.client_mode, local, ar.ok)) {
+    for (const auto& sc : params.value("scopes", Json::array())) s.scopes.push_back(sc.get<std::string>());
+  }
+
+  release_preauth(s);
+  s.counted_ready = true;
+  s.phase = Phase::ready;
+  transport_->set_max_message_size(s.id, cfg_.limits.max_payload);
+
+  const bool tracked = s.client_mode != "cli";
+  if (tracked) {
+    std::string key = s.conn_id;
+    if (has_device) key = params["device"]["id"].get<std::string>();
+    else if (client.contains("instanceId")) key = client["instanceId"].get<std::string>();
+    s.presence_key = key;
+    presence_.upsert(key, presence_entry_for(s, params), s.id);
+    bump_presence();
+  }
+  send_frame(s, response_ok_frame(req_id, build_hello(s).dump(-1, ' ', false, Json::error_handler_t::replace)),
+             false);
+  log_.info("front", "client connected: " + s.client_id + "/" + s.client_mode + " role=" + role +
+                         " protocol=" + std::to_string(s.protocol) + " from " + s.peer.ip);
+  if (tracked) broadcast("presence", Json{{"presence", presence_.list()}});
+  schedule_health_push();
+}
+
+void Gateway::handle_request(Session& s, const std::string& data) {
+  if (!json_depth_within(data, cfg_.limits.max_json_depth)) {
+    send_response(s, "invalid", MethodResult::fail("INVALID_REQUEST", "invalid request frame: nested too deeply"));
+    return;
+  }
+  Json frame = Json::parse(data, nullptr, false);
+  if (frame.is_discarded()) {
+    log_.debug("front", "ignored a non-JSON frame from " + s.peer.ip);  // upstream: no reply
+    return;
+  }
+  schema::Errors errs;
+  if (!schema::validate(schema::Def::RequestFrame, frame, errs)) {
+    std::string id = "invalid";
+    if (frame.is_object() && frame.contains("id") && frame["id"].is_string() && !frame["id"].get_ref<const std::string&>().empty())
+      id = frame["id"].get<std::string>();
+    send_response(s, id, MethodResult::fail("INVALID_REQUEST", "invalid request frame: " + errs.text()));
+    return;
+  }
+  const std::string id = frame["id"].get<std::string>();
+  const std::string& method = frame["method"].get_ref<const std::string&>();
+  if (method == "connect") {
+    send_response(s, id, MethodResult::fail("INVALID_REQUEST", "connect is only valid as the first request"));
+    return;
+  }
+  const schema::MethodSpec* spec = schema::find_method(method);
+  if (!spec) {
+    send_response(s, id, MethodResult::fail("INVALID_REQUEST", "unknown method: " + method));
+    return;
+  }
+  // Roles first, then scopes, then params (upstream order: a request without the scope gets
+  // FORBIDDEN whatever its params).
+  if (s.role != "operator") {
+    if (++s.unauthorized_calls > cfg_.limits.max_unauthorized_calls) {
+      close_session(s, 1008, "repeated unauthorized calls");
+      return;
+    }
+    send_response(s, id, MethodResult::fail("INVALID_REQUEST", "unauthorized role: " + s.role));
+    return;
+  }
+  s.unauthorized_calls = 0;
+  if (!spec->scopeExempt && !scope_satisfies(s.scopes, std::string(spec->scope))) {
+    Json details = {{"code", "MISSING_SCOPE"},
+                    {"missingScope", spec->scope},
+                    {"requiredScopes", Json::array({spec->scope})}};
+    // Protocol 3 clients know this as INVALID_REQUEST; protocol 4 adds FORBIDDEN.
+    send_response(s, id, MethodResult::fail(s.protocol >= 4 ? "FORBIDDEN" : "INVALID_REQUEST",
+                                            "missing scope: " + std::string(spec->scope), details));
+    return;
+  }
+  const Json params = frame.contains("params") && !frame["params"].is_null() ? frame["params"] : Json::object();
+  if (!schema::validate(spec->params, params, errs)) {
+    send_response(s, id, MethodResult::fail("INVALID_REQUEST", "invalid " + method + " params: " + errs.text()));
+    return;
+  }
+  if (contains_nul(params)) {
+    send_response(s, id,
+                  MethodResult::fail("INVALID_REQUEST", "invalid " + method + " params: strings must not contain NUL"));
+    return;
+  }
+  MethodResult r;
+  try {
+    r = dispatch(s, *spec, params);
+  } catch (const std::exception& e) {
+    log_.error("front", "method " + method + " failed: " + e.what());
+    r = MethodResult::fail("UNAVAILABLE", std::string("internal error in ") + method);
+  }
+  send_response(s, id, r);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shutdown
+
+void Gateway::shutdown(const std::string& reason, std::optional<int64_t> restart_expected_ms,
+                       std::function<void()> done) {
+  if (shutting_down_) return;
+  Json payload = {{"reason", reason}};
+  if (restart_expected_ms) payload["restartExpectedMs"] = *restart_expected_ms;
+  broadcast("shutdown", payload);
+  shutting_down_ = true;
+  shutdown_done_ = std::move(done);
+  transport_->stop_listening();
+  tick_timer_.cancel();
+  health_timer_.cancel();
+  for (auto& [_, s] : sessions_) close_session(s, 1012, "service restart");
+  if (sessions_.empty()) return finish_shutdown();
+  // A peer that never answers the close handshake must not hold the process.
+  shutdown_timer_.expires_after(std::chrono::milliseconds(3000));
+  shutdown_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) finish_shutdown();
+  });
+}
+
+void Gateway::finish_shutdown() {
+  sweep_timer_.cancel();
+  loop_timer_.cancel();
+  shutdown_timer_.cancel();
+  if (auto done = std::move(shutdown_done_)) {
+    shutdown_done_ = nullptr;
+    done();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health pushes
+
+void Gateway::schedule_health_push() {
+  const int64_t now = clock_.steady_ms();
+  if (health_push_pending_) return;
+  if (last_health_push_ >= 0 && now - last_health_push_ < cfg_.limits.health_refresh_ms) return;
+  health_push_pending_ = true;
+  // Posted so the push follows the hello-ok that triggered it.
+  asio::post(io_, [this] {
+    health_push_pending_ = false;
+    if (shutting_down_) return;
+    refresh_health();
+    push_health();
+  });
+}
+
+void Gateway::push_health() {
+  last_health_push_ = clock_.steady_ms();
+  broadcast("health", health_cache_);
+}
+
+}  // namespace clawgate::front

@@ -1,0 +1,167 @@
+// Gateway: the protocol core of the front process. Owns every client connection's protocol
+// state (challenge, handshake deadline, negotiated version, role/scopes, per-connection event
+// seq), dispatches requests through the generated method table, and broadcasts events with the
+// slow-consumer policy. Runs on one Asio loop thread; the transport calls in on that thread.
+// Fails: bad input from a client ends in an error response or the documented close code and
+// never affects another connection. Handler exceptions become UNAVAILABLE responses.
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "auth.hpp"
+#include "clock.hpp"
+#include "config.hpp"
+#include "health.hpp"
+#include "log.hpp"
+#include "presence.hpp"
+#include "protocol_gen.hpp"
+#include "transport.hpp"
+
+namespace clawgate::front {
+
+using Json = nlohmann::json;
+
+struct Limits {
+  size_t max_payload = 26'214'400;        // 25 MiB, after hello-ok
+  size_t max_buffered_bytes = 52'428'800;  // 50 MiB send buffer before "slow consumer"
+  size_t preauth_max_payload = 64 * 1024;  // before hello-ok
+  size_t max_preauth_per_ip = 32;
+  int max_json_depth = 64;
+  int max_unauthorized_calls = 10;  // consecutive role errors before close 1008
+  int64_t health_refresh_ms = 60'000;
+};
+
+struct FrontSettings {
+  GatewaySettings gateway;  // port, auth, origins, intervals, paths
+  Limits limits;
+  std::string version = "0.1.0";
+};
+
+// A method's outcome: a payload, or an error (code/message/details) for the res frame.
+struct MethodError {
+  std::string code, message;
+  Json details;  // null: omitted
+};
+struct MethodResult {
+  std::optional<Json> payload;
+  std::optional<MethodError> error;
+  static MethodResult ok(Json p) { return {std::move(p), std::nullopt}; }
+  static MethodResult fail(std::string code, std::string msg, Json details = nullptr) {
+    return {std::nullopt, MethodError{std::move(code), std::move(msg), std::move(details)}};
+  }
+};
+
+class Gateway final : public TransportHandler {
+ public:
+  Gateway(boost::asio::io_context& io, const Clock& clock, Logger& log, LogRing& ring,
+          FrontSettings settings);
+  ~Gateway() override;
+
+  void attach(Transport* transport);  // before any connection arrives
+  void start();                       // timers
+  // Broadcasts `shutdown`, closes every connection 1012 and stops accepting. `done` runs once
+  // every connection is gone or after the deadline.
+  void shutdown(const std::string& reason, std::optional<int64_t> restart_expected_ms,
+                std::function<void()> done);
+
+  // TransportHandler
+  Refusal on_upgrade(ConnId id, const PeerInfo& peer) override;
+  void on_open(ConnId id) override;
+  void on_message(ConnId id, std::string&& data, bool binary) override;
+  void on_close(ConnId id) override;
+
+  // Introspection for status/tests.
+  size_t connection_count() const { return sessions_.size(); }
+  size_t ready_count() const;
+
+ private:
+  enum class Phase { upgrading, awaiting_connect, ready, closing };
+  struct Session {
+    ConnId id = 0;
+    Phase phase = Phase::upgrading;
+    PeerInfo peer;
+    std::string nonce;
+    std::string conn_id;  // uuid shown to the client
+    int64_t deadline_steady = 0;
+    int protocol = 0;
+    std::string role;
+    std::vector<std::string> scopes;
+    std::string client_id, client_mode;
+    std::string presence_key;  // "" when not tracked
+    uint64_t seq = 0;
+    int unauthorized_calls = 0;
+    bool counted_ready = false;  // released its pre-auth slot
+  };
+
+  // Handshake
+  void handle_connect_frame(Session& s, const std::string& data, bool binary);
+  void fail_handshake(Session& s, const std::string& req_id, Json error, uint16_t close_code);
+  Json build_hello(const Session& s) const;
+  Json build_snapshot(const Session& s) const;
+  Json presence_entry_for(const Session& s, const Json& connect_params) const;
+
+  // Requests
+  void handle_request(Session& s, const std::string& data);
+  MethodResult dispatch(Session& s, const schema::MethodSpec& m, const Json& params);
+  MethodResult m_health(const Json& params);
+  MethodResult m_status(const Session& s);
+  MethodResult m_system_event(const Json& params);
+  MethodResult m_logs_tail(const Json& params) const;
+
+  // Output
+  void send_response(Session& s, const std::string& id, const MethodResult& r);
+  void send_frame(Session& s, std::string&& text, bool droppable);
+  void send_event(Session& s, const schema::EventSpec& ev, const std::string& payload_json);
+  void broadcast(const std::string& event, const Json& payload);
+  void close_session(Session& s, uint16_t code, const std::string& reason);
+
+  // State
+  Json health_summary();  // cached HealthSummary, refreshed when stale
+  void refresh_health();
+  void schedule_health_push();
+  void bump_presence() { ++state_presence_; }
+  void arm_timers();
+  void arm_timers_tick();
+  void arm_sweep();
+  void arm_health();
+  void arm_loop_monitor();
+  void push_health();
+  void finish_shutdown();
+  void sweep_handshakes();
+  void release_preauth(Session& s);
+  Json state_version() const { return {{"presence", state_presence_}, {"health", state_health_}}; }
+
+  boost::asio::io_context& io_;
+  const Clock& clock_;
+  Logger& log_;
+  LogRing& ring_;
+  FrontSettings cfg_;
+  Transport* transport_ = nullptr;
+  AuthRateLimiter limiter_;
+  PresenceTable presence_;
+  EventLoopMonitor loop_monitor_;
+  std::unordered_map<ConnId, Session> sessions_;
+  std::unordered_map<std::string, size_t> preauth_per_ip_;
+  std::deque<std::pair<int64_t, ConnId>> handshake_deadlines_;  // in deadline order
+  int64_t state_presence_ = 1, state_health_ = 1;
+  int64_t started_wall_ms_, started_steady_ms_;
+  Json health_cache_;
+  int64_t health_cached_at_ = -1;
+  bool health_push_pending_ = false;
+  int64_t last_health_push_ = -1;
+  std::string boot_id_;
+  Json last_heartbeat_ = nullptr;
+  bool shutting_down_ = false;
+  boost::asio::steady_timer tick_timer_, sweep_timer_, health_timer_, loop_timer_, shutdown_timer_;
+  std::function<void()> shutdown_done_;
+};
+
+}  // namespace clawgate::front

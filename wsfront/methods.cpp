@@ -1,0 +1,202 @@
+// Method handlers and the payloads the front builds (hello-ok, snapshot, health, status,
+// presence entries). Params arrive validated against the schema; handlers only apply meaning.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "gateway.hpp"
+#include "wire.hpp"
+
+namespace clawgate::front {
+
+MethodResult Gateway::dispatch(Session& s, const schema::MethodSpec& m, const Json& params) {
+  const std::string_view name = m.name;
+  if (name == "health") return m_health(params);
+  if (name == "status") return m_status(s);
+  if (name == "system-presence") return MethodResult::ok(presence_.list());
+  if (name == "system-event") return m_system_event(params);
+  if (name == "last-heartbeat") return MethodResult::ok(last_heartbeat_);
+  if (name == "logs.tail") return m_logs_tail(params);
+  // The schema lists a method this build has no handler for: a bug, reported as such.
+  return MethodResult::fail("UNAVAILABLE", "method not available: " + std::string(name));
+}
+
+// ---------------------------------------------------------------------------------------------
+// health / status
+
+void Gateway::refresh_health() {
+  const int64_t t0 = clock_.steady_ms();
+  Json h = {{"ok", true},
+            {"ts", clock_.wall_ms()},
+            {"eventLoop", loop_monitor_.to_json()},
+            {"channels", Json::object()},
+            {"channelOrder", Json::array()},
+            {"channelLabels", Json::object()},
+            {"defaultAgentId", "main"}};
+  h["durationMs"] = clock_.steady_ms() - t0;
+  health_cache_ = std::move(h);
+  health_cached_at_ = clock_.steady_ms();
+  ++state_health_;
+}
+
+Json Gateway::health_summary() {
+  if (health_cached_at_ < 0 || clock_.steady_ms() - health_cached_at_ >= cfg_.limits.health_refresh_ms)
+    refresh_health();
+  return health_cache_;
+}
+
+MethodResult Gateway::m_health(const Json& params) {
+  if (params.value("probe", false)) {
+    refresh_health();
+    push_health();
+  }
+  return MethodResult::ok(health_summary());
+}
+
+MethodResult Gateway::m_status(const Session& s) {
+  size_t ready = 0, pending = 0;
+  for (const auto& [_, x] : sessions_) (x.phase == Phase::ready ? ready : pending)++;
+  const char* auth_mode = cfg_.gateway.auth_mode == AuthMode::token      ? "token"
+                          : cfg_.gateway.auth_mode == AuthMode::password ? "password"
+                                                                         : "none";
+  Json out = {{"ts", clock_.wall_ms()},
+              {"server", {{"name", "clawgate"}, {"version", cfg_.version}, {"bootId", boot_id_}}},
+              {"pid", static_cast<int64_t>(::getpid())},
+              {"uptimeMs", clock_.steady_ms() - started_steady_ms_},
+              {"gateway", {{"bind", cfg_.gateway.bind_address}, {"authMode", auth_mode}}},
+              {"connections", {{"ready", ready}, {"handshaking", pending}}},
+              {"presence", {{"count", presence_.size() + 1}, {"stateVersion", state_version()}}},
+              {"processMemory", {{"rssBytes", process_rss_bytes()}}},
+              {"eventLoop", loop_monitor_.to_json()},
+              {"channels", Json::object()},
+              {"logs", {{"size", ring_.tail(-1, 0, 0).size}}}};
+  if (scope_satisfies(s.scopes, "operator.admin")) {
+    out["stateDir"] = cfg_.gateway.state_dir;
+    if (!cfg_.gateway.config_path.empty()) out["configPath"] = cfg_.gateway.config_path;
+  }
+  return MethodResult::ok(std::move(out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// presence
+
+Json Gateway::presence_entry_for(const Session& s, const Json& params) const {
+  const Json& client = params["client"];
+  const int64_t now = clock_.wall_ms();
+  const std::string host = client.value("displayName", s.client_id);
+  Json e = {{"host", host},
+            {"ip", s.peer.ip},
+            {"version", client["version"]},
+            {"platform", client["platform"]},
+            {"mode", s.client_mode},
+            {"reason", "connect"},
+            {"roles", Json::array({s.role})},
+            {"text", (s.role == "node" ? "Node: " : "Client: ") + host + " · mode " + s.client_mode},
+            {"ts", now},
+            {"onlineSince", now}};
+  for (const char* k : {"deviceFamily", "modelIdentifier", "instanceId", "timeZone"})
+    if (client.contains(k)) e[k] = client[k];
+  if (!s.scopes.empty()) e["scopes"] = s.scopes;
+  if (params.contains("device")) e["deviceId"] = params["device"]["id"];
+  return e;
+}
+
+MethodResult Gateway::m_system_event(const Json& params) {
+  const std::string text = params["text"].get<std::string>();
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+    return MethodResult::fail("INVALID_REQUEST", "text required");
+  // Copy only what a PresenceEntry may hold (non-empty strings, a non-negative integer).
+  Json e = {{"text", text}, {"ts", clock_.wall_ms()}};
+  for (const char* k : {"host", "ip", "version", "platform", "deviceFamily", "modelIdentifier", "mode", "reason",
+                        "deviceId", "instanceId"}) {
+    if (params.contains(k) && !params[k].get_ref<const std::string&>().empty()) e[k] = params[k];
+  }
+  if (params.contains("lastInputSeconds")) {
+    const double v = params["lastInputSeconds"].get<double>();
+    if (std::isfinite(v) && v >= 0) e["lastInputSeconds"] = static_cast<int64_t>(v);
+  }
+  for (const char* k : {"roles", "scopes", "tags"}) {
+    if (!params.contains(k)) continue;
+    Json arr = Json::array();
+    for (const auto& x : params[k])
+      if (!x.get_ref<const std::string&>().empty()) arr.push_back(x);
+    if (!arr.empty()) e[k] = std::move(arr);
+  }
+  std::string key;
+  for (const char* k : {"deviceId", "instanceId", "host"})
+    if (e.contains(k)) {
+      key = e[k].get<std::string>();
+      break;
+    }
+  if (key.empty()) key = "event:" + text.substr(0, 200);
+  presence_.upsert(key, std::move(e), 0);
+  log_.info("system-event", text);
+  bump_presence();
+  // Upstream order: the presence broadcast goes out before the response.
+  broadcast("presence", Json{{"presence", presence_.list()}});
+  return MethodResult::ok(Json{{"ok", true}});
+}
+
+// ---------------------------------------------------------------------------------------------
+// logs.tail
+
+MethodResult Gateway::m_logs_tail(const Json& params) const {
+  const int64_t cursor = params.contains("cursor") ? params["cursor"].get<int64_t>() : -1;
+  const size_t limit = params.value("limit", 500);
+  const size_t max_bytes = params.value("maxBytes", 250'000);
+  const LogRing::Tail t = ring_.tail(cursor, limit, max_bytes);
+  Json out = {{"file", "clawgate:gateway.log"},
+              {"cursor", t.cursor},
+              {"size", t.size},
+              {"lines", t.lines},
+              {"truncated", t.truncated},
+              {"reset", t.reset}};
+  return MethodResult::ok(std::move(out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// hello-ok
+
+Json Gateway::build_snapshot(const Session& s) const {
+  Json snap = {{"presence", presence_.list()},
+               {"health", health_cache_},
+               {"stateVersion", state_version()},
+               {"uptimeMs", clock_.steady_ms() - started_steady_ms_},
+               {"sessionDefaults",
+                {{"defaultAgentId", "main"},
+                 {"mainKey", "main"},
+                 {"mainSessionKey", "agent:main:main"},
+                 {"scope", "per-sender"}}}};
+  if (scope_satisfies(s.scopes, "operator.admin")) {
+    snap["stateDir"] = cfg_.gateway.state_dir;
+    if (!cfg_.gateway.config_path.empty()) snap["configPath"] = cfg_.gateway.config_path;
+    snap["authMode"] = cfg_.gateway.auth_mode == AuthMode::token      ? "token"
+                       : cfg_.gateway.auth_mode == AuthMode::password ? "password"
+                                                                      : "none";
+  }
+  return snap;
+}
+
+Json Gateway::build_hello(const Session& s) const {
+  Json methods = Json::array(), events = Json::array();
+  for (const auto& m : schema::kMethods) methods.push_back(m.name);
+  for (const auto& e : schema::kEvents) events.push_back(e.name);
+  Json hello = {{"type", "hello-ok"},
+                {"protocol", s.protocol},
+                {"server", {{"version", cfg_.version}, {"connId", s.conn_id}}},
+                {"features", {{"methods", methods}, {"events", events}}},
+                {"snapshot", build_snapshot(s)},
+                {"policy",
+                 {{"maxPayload", cfg_.limits.max_payload},
+                  {"maxBufferedBytes", cfg_.limits.max_buffered_bytes},
+                  {"tickIntervalMs", cfg_.gateway.tick_interval_ms}}}};
+  if (s.protocol >= 4) {
+    hello["server"]["bootId"] = boot_id_;
+    // v4 always reports the live grant; v3 sends `auth` only with a device token.
+    hello["auth"] = {{"role", s.role}, {"scopes", s.scopes}};
+  }
+  return hello;
+}
+
+}  // namespace clawgate::front

@@ -1,0 +1,48 @@
+// The seam between the protocol core (Gateway) and the WebSocket library. The core never sees
+// websocketpp; the transport never sees JSON. Connection ids are never reused.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace clawgate::front {
+
+using ConnId = uint64_t;
+
+struct PeerInfo {
+  std::string ip;      // normalised (IPv4-mapped IPv6 shown as IPv4)
+  std::string origin;  // Origin header, "" when absent
+  std::string host;    // Host header
+  std::string user_agent;
+  bool forwarded = false;  // X-Forwarded-For / Forwarded present
+};
+
+// Implemented by the WebSocket server; called by the core on the loop thread.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual void send(ConnId id, std::string&& text) = 0;
+  virtual void close(ConnId id, uint16_t code, std::string_view reason) = 0;
+  virtual size_t buffered_amount(ConnId id) const = 0;
+  virtual void set_max_message_size(ConnId id, size_t bytes) = 0;
+  virtual void stop_listening() = 0;
+};
+
+// Implemented by the core; called by the transport on the loop thread.
+class TransportHandler {
+ public:
+  virtual ~TransportHandler() = default;
+  struct Refusal {
+    int http_status = 0;  // 0: accept
+    std::string reason;
+  };
+  // Before the upgrade response: may refuse (origin, per-IP pre-auth limit).
+  virtual Refusal on_upgrade(ConnId id, const PeerInfo& peer) = 0;
+  virtual void on_open(ConnId id) = 0;
+  virtual void on_message(ConnId id, std::string&& data, bool binary) = 0;
+  // After on_upgrade accepted: the connection is gone (closed, failed or never opened).
+  virtual void on_close(ConnId id) = 0;
+};
+
+}  // namespace clawgate::front

@@ -1,0 +1,240 @@
+// WsTransport: the only translation unit that includes websocketpp (each one costs ~35 s and
+// ~1.2 GB to compile). It accepts TCP connections on its own Asio acceptor (so a listening
+// socket can also be adopted from systemd), runs the HTTP upgrade and WebSocket framing, and
+// forwards connection events to the protocol core. UTF-8 validation of text frames (close 1007)
+// and the message size limit (close 1009) are enforced here by websocketpp.
+// Fails: accept errors are logged and retried after a pause; per-connection errors close only
+// that connection.
+#include "ws_transport.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <unordered_map>
+#include <websocketpp/concurrency/none.hpp>
+#include <websocketpp/config/asio_no_tls.hpp>
+#include <websocketpp/server.hpp>
+
+#include "auth.hpp"
+
+namespace clawgate::front {
+
+namespace {
+
+struct ConnectionData {
+  ConnId clawgate_id = 0;
+  bool upgrade_accepted = false;
+};
+
+struct FrontConfig : websocketpp::config::asio {
+  typedef FrontConfig type;
+  typedef websocketpp::config::asio base;
+  // One loop thread: no locks anywhere in the transport.
+  typedef websocketpp::concurrency::none concurrency_type;
+  typedef websocketpp::log::basic<concurrency_type, websocketpp::log::elevel> elog_type;
+  typedef websocketpp::log::basic<concurrency_type, websocketpp::log::alevel> alog_type;
+  typedef base::request_type request_type;
+  typedef base::response_type response_type;
+  typedef base::message_type message_type;
+  typedef base::con_msg_manager_type con_msg_manager_type;
+  typedef base::endpoint_msg_manager_type endpoint_msg_manager_type;
+  typedef base::rng_type rng_type;
+  typedef ConnectionData connection_base;
+  static bool const enable_multithreading = false;
+
+  struct transport_config : public base::transport_config {
+    typedef type::concurrency_type concurrency_type;
+    typedef type::alog_type alog_type;
+    typedef type::elog_type elog_type;
+    typedef type::request_type request_type;
+    typedef type::response_type response_type;
+    typedef websocketpp::transport::asio::basic_socket::endpoint socket_type;
+    static bool const enable_multithreading = false;
+    static const long timeout_socket_shutdown = 1000;
+  };
+  typedef websocketpp::transport::asio::endpoint<transport_config> transport_type;
+
+  // Small per-connection read buffer: most frames are a few hundred bytes, and idle
+  // connections must stay cheap (goal: <= 8 KB each).
+  static const size_t connection_read_buffer_size = 2048;
+  static const long timeout_open_handshake = 10000;
+  static const long timeout_close_handshake = 2000;
+  static const size_t max_message_size = 26'214'400;
+  static const size_t max_http_body_size = 64 * 1024;
+};
+
+using Server = websocketpp::server<FrontConfig>;
+using ConnectionPtr = Server::connection_ptr;
+namespace asio = boost::asio;
+
+}  // namespace
+
+struct WsTransport::Impl : Transport {
+  Impl(asio::io_context& io, TransportHandler& handler, Logger& log)
+      : io(io), handler(handler), log(log), acceptor(io), retry_timer(io) {}
+
+  asio::io_context& io;
+  TransportHandler& handler;
+  Logger& log;
+  Server server;
+  asio::ip::tcp::acceptor acceptor;
+  asio::steady_timer retry_timer;
+  std::unordered_map<ConnId, ConnectionPtr> connections;
+  ConnId next_id = 1;
+  bool listening = false;
+
+  void setup() {
+    server.clear_access_channels(websocketpp::log::alevel::all);
+    server.clear_error_channels(websocketpp::log::elevel::all);
+    server.set_error_channels(websocketpp::log::elevel::fatal);
+    server.init_asio(&io);
+    server.set_validate_handler([this](websocketpp::connection_hdl h) { return on_validate(h); });
+    server.set_open_handler([this](websocketpp::connection_hdl h) {
+      auto con = server.get_con_from_hdl(h);
+      handler.on_open(con->clawgate_id);
+    });
+    server.set_message_handler([this](websocketpp::connection_hdl h, Server::message_ptr msg) {
+      auto con = server.get_con_from_hdl(h);
+      const bool binary = msg->get_opcode() == websocketpp::frame::opcode::binary;
+      handler.on_message(con->clawgate_id, std::move(msg->get_raw_payload()), binary);
+    });
+    server.set_close_handler([this](websocketpp::connection_hdl h) { on_gone(h); });
+    server.set_fail_handler([this](websocketpp::connection_hdl h) { on_gone(h); });
+    server.set_http_handler([this](websocketpp::connection_hdl h) { on_http(h); });
+  }
+
+  bool on_validate(websocketpp::connection_hdl h) {
+    auto con = server.get_con_from_hdl(h);
+    PeerInfo peer;
+    boost::system::error_code ec;
+    const auto remote = con->get_raw_socket().remote_endpoint(ec);
+    peer.ip = ec ? std::string("unknown") : normalize_ip(remote.address().to_string());
+    peer.origin = con->get_request_header("Origin");
+    peer.host = con->get_request_header("Host");
+    peer.user_agent = con->get_request_header("User-Agent");
+    peer.forwarded = !con->get_request_header("X-Forwarded-For").empty() ||
+                     !con->get_request_header("Forwarded").empty();
+    const ConnId id = next_id++;
+    con->clawgate_id = id;
+    const TransportHandler::Refusal r = handler.on_upgrade(id, peer);
+    if (r.http_status != 0) {
+      con->set_status(static_cast<websocketpp::http::status_code::value>(r.http_status));
+      con->set_body(r.reason + "\n");
+      return false;
+    }
+    con->upgrade_accepted = true;
+    connections.emplace(id, con);
+    return true;
+  }
+
+  void on_gone(websocketpp::connection_hdl h) {
+    auto con = server.get_con_from_hdl(h);
+    if (!con->upgrade_accepted) return;
+    con->upgrade_accepted = false;
+    connections.erase(con->clawgate_id);
+    handler.on_close(con->clawgate_id);
+  }
+
+  void on_http(websocketpp::connection_hdl h) {
+    auto con = server.get_con_from_hdl(h);
+    const std::string resource = con->get_resource();
+    if (resource == "/healthz") {
+      con->set_status(websocketpp::http::status_code::ok);
+      con->append_header("Content-Type", "application/json");
+      con->set_body("{\"ok\":true}\n");
+      return;
+    }
+    con->set_status(websocketpp::http::status_code::upgrade_required);
+    con->append_header("Content-Type", "text/plain; charset=utf-8");
+    con->set_body("clawgate: this port speaks the OpenClaw gateway protocol over WebSocket.\n");
+  }
+
+  void start_accept() {
+    if (!listening) return;
+    ConnectionPtr con = server.get_connection();
+    acceptor.async_accept(con->get_raw_socket(), [this, con](const boost::system::error_code& ec) {
+      if (!listening) return;
+      if (ec) {
+        if (ec == asio::error::operation_aborted) return;
+        // EMFILE and friends: back off instead of spinning on the error.
+        log.warn("front", "accept failed: " + ec.message());
+        retry_timer.expires_after(std::chrono::milliseconds(100));
+        retry_timer.async_wait([this](const boost::system::error_code& e) {
+          if (!e) start_accept();
+        });
+        return;
+      }
+      boost::system::error_code ignored;
+      con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+      con->start();
+      start_accept();
+    });
+  }
+
+  ConnectionPtr find(ConnId id) const {
+    auto it = connections.find(id);
+    return it == connections.end() ? nullptr : it->second;
+  }
+
+  // Transport
+  void send(ConnId id, std::string&& text) override {
+    if (auto con = find(id)) {
+      websocketpp::lib::error_code ec;
+      con->send(text, websocketpp::frame::opcode::text);
+    }
+  }
+  void close(ConnId id, uint16_t code, std::string_view reason) override {
+    if (auto con = find(id)) {
+      websocketpp::lib::error_code ec;
+      con->close(code, std::string(reason), ec);
+      if (ec) con->terminate(ec);
+    }
+  }
+  size_t buffered_amount(ConnId id) const override {
+    auto con = find(id);
+    return con ? con->get_buffered_amount() : 0;
+  }
+  void set_max_message_size(ConnId id, size_t bytes) override {
+    if (auto con = find(id)) con->set_max_message_size(bytes);
+  }
+  void stop_listening() override {
+    listening = false;
+    boost::system::error_code ec;
+    acceptor.close(ec);
+    retry_timer.cancel();
+  }
+};
+
+WsTransport::WsTransport(asio::io_context& io, TransportHandler& handler, Logger& log)
+    : impl_(std::make_unique<Impl>(io, handler, log)) {
+  impl_->setup();
+}
+
+WsTransport::~WsTransport() = default;
+
+Transport& WsTransport::transport() { return *impl_; }
+
+uint16_t WsTransport::listen(const std::string& address, uint16_t port) {
+  using asio::ip::tcp;
+  const tcp::endpoint ep(asio::ip::make_address(address), port);
+  impl_->acceptor.open(ep.protocol());
+  impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
+  impl_->acceptor.bind(ep);
+  impl_->acceptor.listen(1024);
+  impl_->listening = true;
+  impl_->start_accept();
+  return impl_->acceptor.local_endpoint().port();
+}
+
+uint16_t WsTransport::adopt(int fd) {
+  using asio::ip::tcp;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    throw std::system_error(errno, std::generic_category(), "getsockname on inherited fd");
+  impl_->acceptor.assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd);
+  impl_->listening = true;
+  impl_->start_accept();
+  return impl_->acceptor.local_endpoint().port();
+}
+
+}  // namespace clawgate::front

@@ -1,0 +1,27 @@
+// WsTransport: the WebSocket server behind the Transport seam (websocketpp inside, hidden).
+// Fails: listen()/adopt() throw boost::system::system_error (address in use, bad fd).
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "log.hpp"
+#include "transport.hpp"
+
+namespace clawgate::front {
+
+class WsTransport {
+ public:
+  WsTransport(boost::asio::io_context& io, TransportHandler& handler, Logger& log);
+  ~WsTransport();
+  Transport& transport();
+  uint16_t listen(const std::string& address, uint16_t port);  // returns the bound port
+  uint16_t adopt(int listening_fd);                             // systemd socket activation
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace clawgate::front
