@@ -73,6 +73,7 @@ void WsClient::connect(const std::string& url, const Options& opts) {
   if (ec) throw WsError("resolve " + u.host + ": " + ec.message());
   const tcp::endpoint ep = *results.begin();
   sock.open(ep.protocol());
+  if (opts.recv_buffer > 0) sock.set_option(asio::socket_base::receive_buffer_size(opts.recv_buffer));
   if (!opts.source_ip.empty()) {
     sock.bind(tcp::endpoint(asio::ip::make_address(opts.source_ip), 0), ec);
     if (ec) throw WsError("bind " + opts.source_ip + ": " + ec.message());
@@ -150,11 +151,11 @@ WsMessage WsClient::read(int timeout_ms) {
   if (im.read_ec) {
     im.open = false;
     m.closed = true;
+    // A received close frame counts even when the teardown after it fails (the peer may have
+    // dropped TCP first); without one the connection was lost (1006).
     const auto& r = im.ws.reason();
-    m.close_code = im.read_ec == websocket::error::closed && r.code ? static_cast<uint16_t>(r.code) : 1006;
-    if (im.read_ec == websocket::error::closed) m.close_code = r.code ? static_cast<uint16_t>(r.code) : 1005;
-    m.close_reason = std::string(r.reason.c_str());
-    if (im.read_ec != websocket::error::closed) m.close_reason = im.read_ec.message();
+    m.close_code = r.code ? static_cast<uint16_t>(r.code) : 1006;
+    m.close_reason = r.code ? std::string(r.reason.c_str()) : im.read_ec.message();
     return m;
   }
   m.binary = im.ws.got_binary();

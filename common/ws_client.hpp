@@ -48,6 +48,7 @@ class WsClient {
     std::string origin;     // sent as the Origin header when not empty
     std::string source_ip;  // bind the local end to this address (tests use 127.0.0.x)
     int timeout_ms = 5000;
+    int recv_buffer = 0;    // SO_RCVBUF when > 0 (tests make slow consumers with it)
     size_t max_message = 64 * 1024 * 1024;
   };
   WsClient();

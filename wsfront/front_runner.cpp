@@ -45,6 +45,11 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     return kExitConfig;
   }
   settings.version = kVersion;
+  // Tuning knob for operators and tests: the per-client send buffer limit (default 50 MiB).
+  if (auto it = env.find("CLAWGATE_MAX_BUFFERED_BYTES"); it != env.end()) {
+    const long long v = std::atoll(it->second.c_str());
+    if (v > 0) settings.limits.max_buffered_bytes = static_cast<size_t>(v);
+  }
   for (const auto& w : settings.gateway.warnings) log.warn("config", w);
 
   std::signal(SIGPIPE, SIG_IGN);

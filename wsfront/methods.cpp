@@ -191,11 +191,9 @@ Json Gateway::build_hello(const Session& s) const {
                  {{"maxPayload", cfg_.limits.max_payload},
                   {"maxBufferedBytes", cfg_.limits.max_buffered_bytes},
                   {"tickIntervalMs", cfg_.gateway.tick_interval_ms}}}};
-  if (s.protocol >= 4) {
-    hello["server"]["bootId"] = boot_id_;
-    // v4 always reports the live grant; v3 sends `auth` only with a device token.
-    hello["auth"] = {{"role", s.role}, {"scopes", s.scopes}};
-  }
+  hello["server"]["bootId"] = boot_id_;
+  // The live grant, for every protocol version: the published HelloOk schema requires it.
+  hello["auth"] = {{"role", s.role}, {"scopes", s.scopes}};
   return hello;
 }
 

@@ -56,16 +56,19 @@ for (const [clientId, mode, expectedScopes] of [
     assert.equal(res.ok, true, `connect failed: ${JSON.stringify(res.error)}`);
     assert.equal(res.payload?.type, "hello-ok");
     assert.equal(res.payload?.protocol, 3);
-    assert.equal(res.payload?.auth?.role, "operator");
-    assert.deepEqual(
-      res.payload?.auth?.scopes,
-      expectedScopes,
-      `scopes for a device-less ${clientId}/${mode} client on loopback with the shared token`,
-    );
 
     const h = await c.request("health", {});
     assert.equal(h.ok, true, `health failed: ${JSON.stringify(h.error)}`);
     assert.equal(h.payload?.ok, true);
+
+    // hello-ok.auth is required by the published (v4) HelloOk schema
+    assert.ok(res.payload?.auth, `hello-ok has no auth block: ${JSON.stringify(Object.keys(res.payload ?? {}))}`);
+    assert.equal(res.payload.auth.role, "operator");
+    assert.deepEqual(
+      res.payload.auth.scopes,
+      expectedScopes,
+      `scopes for a device-less ${clientId}/${mode} client on loopback with the shared token`,
+    );
     await c.close();
   });
 }

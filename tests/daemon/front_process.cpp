@@ -1,0 +1,127 @@
+// Test harness: see front_process.hpp.
+#include "front_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <stdexcept>
+#include <vector>
+
+extern char** environ;
+
+namespace clawgate::test {
+
+FrontProcess::FrontProcess(std::map<std::string, std::string> extra_env, const std::string& config_json,
+                           const std::string& token)
+    : token_(token) {
+  char dir[] = "/tmp/clawgate-test-XXXXXX";
+  if (!mkdtemp(dir)) throw std::runtime_error("mkdtemp failed");
+  state_dir_ = dir;
+  std::vector<std::string> args = {CLAWGATE_BIN, "gateway", "--port", "0"};
+  if (!token.empty()) {
+    args.push_back("--token");
+    args.push_back(token);
+  }
+  if (!config_json.empty()) {
+    const std::string path = state_dir_ + "/clawgate.json";
+    std::ofstream(path) << config_json;
+    args.push_back("--config");
+    args.push_back(path);
+  }
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  env.erase("OPENCLAW_GATEWAY_TOKEN");
+  env.erase("CLAWGATE_GATEWAY_TOKEN");
+  env["CLAWGATE_STATE_DIR"] = state_dir_;
+  for (auto& [k, v] : extra_env) env[k] = v;
+  std::vector<std::string> env_strings;
+  for (auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> argv, envp;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
+  const int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  if (rc != 0) throw std::runtime_error("cannot spawn " + std::string(CLAWGATE_BIN));
+  out_fd_ = fds[0];
+  fcntl(out_fd_, F_SETFL, O_NONBLOCK);
+
+  const std::regex re("listening on (ws://[^ ]+)");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::smatch m;
+  while (!std::regex_search(out_, m, re)) {
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("gateway did not start: " + out_);
+    read_available(100);
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      read_available(0);
+      throw std::runtime_error("gateway exited with " +
+                               std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ": " + out_);
+    }
+  }
+  url_ = m[1];
+}
+
+void FrontProcess::read_available(int timeout_ms) {
+  pollfd p{out_fd_, POLLIN, 0};
+  if (poll(&p, 1, timeout_ms) <= 0) return;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(out_fd_, buf, sizeof buf);
+    if (n <= 0) break;
+    out_.append(buf, static_cast<size_t>(n));
+  }
+}
+
+std::string FrontProcess::output() {
+  read_available(0);
+  return out_;
+}
+
+int FrontProcess::terminate(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      read_available(0);
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    read_available(20);
+  }
+  return -1;
+}
+
+FrontProcess::~FrontProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (out_fd_ >= 0) close(out_fd_);
+  std::system(("rm -rf '" + state_dir_ + "'").c_str());
+}
+
+}  // namespace clawgate::test

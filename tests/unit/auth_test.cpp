@@ -1,0 +1,126 @@
+// Unit tests: protocol negotiation, shared-secret auth, the failed-auth rate limiter, IP
+// normalisation and scope rules (virtual time via FakeClock).
+#include <gtest/gtest.h>
+
+#include "auth.hpp"
+
+namespace clawgate::front {
+namespace {
+
+TEST(Negotiate, PicksHighestCommonVersion) {
+  EXPECT_EQ(negotiate_protocol(3, 3), 3);
+  EXPECT_EQ(negotiate_protocol(3, 4), 4);
+  EXPECT_EQ(negotiate_protocol(4, 4), 4);
+  EXPECT_EQ(negotiate_protocol(1, 9), 4);
+  EXPECT_EQ(negotiate_protocol(2, 3), 3);
+}
+
+TEST(Negotiate, RejectsRangesWithoutOverlap) {
+  EXPECT_FALSE(negotiate_protocol(5, 6));
+  EXPECT_FALSE(negotiate_protocol(1, 2));
+  EXPECT_FALSE(negotiate_protocol(4, 3));  // inverted range
+}
+
+TEST(NormalizeIp, MapsIpv4MappedIpv6ToIpv4) {
+  EXPECT_EQ(normalize_ip("::ffff:10.1.2.3"), "10.1.2.3");
+  EXPECT_EQ(normalize_ip("[::FFFF:127.0.0.1]"), "127.0.0.1");
+  EXPECT_EQ(normalize_ip("fe80::1%eth0"), "fe80::1");
+  EXPECT_EQ(normalize_ip("::1"), "::1");
+  EXPECT_TRUE(is_loopback_ip(normalize_ip("::ffff:127.0.0.5")));
+  EXPECT_FALSE(is_loopback_ip("10.0.0.1"));
+}
+
+TEST(SharedSecret, TokenOutcomesCarryUpstreamCodes) {
+  auto r = check_shared_secret(AuthMode::token, "secret", "", std::string("secret"), std::nullopt);
+  EXPECT_TRUE(r.ok);
+  r = check_shared_secret(AuthMode::token, "secret", "", std::string("nope"), std::nullopt);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.code, "AUTH_TOKEN_MISMATCH");
+  EXPECT_EQ(r.reason, "token_mismatch");
+  r = check_shared_secret(AuthMode::token, "secret", "", std::nullopt, std::nullopt);
+  EXPECT_EQ(r.code, "AUTH_TOKEN_MISSING");
+  r = check_shared_secret(AuthMode::token, "secret", "", std::string("secret-but-longer"), std::nullopt);
+  EXPECT_FALSE(r.ok) << "a token with the right prefix must not pass";
+  r = check_shared_secret(AuthMode::token, "", "", std::string("x"), std::nullopt);
+  EXPECT_EQ(r.code, "AUTH_TOKEN_NOT_CONFIGURED");
+}
+
+TEST(SharedSecret, PasswordAndNone) {
+  auto r = check_shared_secret(AuthMode::password, "", "pw", std::nullopt, std::string("pw"));
+  EXPECT_TRUE(r.ok);
+  r = check_shared_secret(AuthMode::password, "", "pw", std::string("pw"), std::nullopt);
+  EXPECT_EQ(r.code, "AUTH_PASSWORD_MISSING") << "a token does not satisfy password mode";
+  r = check_shared_secret(AuthMode::password, "", "pw", std::nullopt, std::string("PW"));
+  EXPECT_EQ(r.code, "AUTH_PASSWORD_MISMATCH");
+  EXPECT_TRUE(check_shared_secret(AuthMode::none, "", "", std::nullopt, std::nullopt).ok);
+}
+
+TEST(RateLimiter, LocksOutAfterMaxAttemptsAndReleasesAfterLockout) {
+  FakeClock clock;
+  AuthRateLimiter rl(clock, RateLimitSettings{3, 60'000, 300'000, true});
+  const std::string ip = "10.0.0.7";
+  rl.record_failure(ip);
+  rl.record_failure(ip);
+  EXPECT_EQ(rl.retry_after_ms(ip), 0);
+  rl.record_failure(ip);
+  EXPECT_EQ(rl.retry_after_ms(ip), 300'000);
+  clock.advance(299'999);
+  EXPECT_EQ(rl.retry_after_ms(ip), 1);
+  clock.advance(1);
+  EXPECT_EQ(rl.retry_after_ms(ip), 0);
+  EXPECT_EQ(rl.retry_after_ms("10.0.0.8"), 0) << "other addresses are not affected";
+}
+
+TEST(RateLimiter, FailuresOutsideTheWindowDoNotCount) {
+  FakeClock clock;
+  AuthRateLimiter rl(clock, RateLimitSettings{3, 60'000, 300'000, true});
+  rl.record_failure("10.0.0.1");
+  rl.record_failure("10.0.0.1");
+  clock.advance(60'000);
+  rl.record_failure("10.0.0.1");
+  EXPECT_EQ(rl.retry_after_ms("10.0.0.1"), 0);
+}
+
+TEST(RateLimiter, LoopbackExemptionIsConfigurable) {
+  FakeClock clock;
+  AuthRateLimiter exempt(clock, RateLimitSettings{1, 60'000, 1000, true});
+  exempt.record_failure("127.0.0.1");
+  EXPECT_EQ(exempt.retry_after_ms("127.0.0.1"), 0);
+  AuthRateLimiter strict(clock, RateLimitSettings{1, 60'000, 1000, false});
+  strict.record_failure("127.0.0.1");
+  EXPECT_EQ(strict.retry_after_ms("127.0.0.1"), 1000);
+}
+
+TEST(RateLimiter, MemoryIsBounded) {
+  FakeClock clock;
+  AuthRateLimiter rl(clock, RateLimitSettings{100, 60'000, 1000, false});
+  for (size_t i = 0; i < AuthRateLimiter::kMaxTracked + 50; ++i) {
+    rl.record_failure("10." + std::to_string(i / 65536) + "." + std::to_string((i / 256) % 256) + "." +
+                      std::to_string(i % 256));
+    clock.advance(1);
+  }
+  EXPECT_LE(rl.tracked(), AuthRateLimiter::kMaxTracked);
+}
+
+TEST(Scopes, AdminCoversAllWriteCoversRead) {
+  EXPECT_TRUE(scope_satisfies({"operator.admin"}, "operator.read"));
+  EXPECT_TRUE(scope_satisfies({"operator.admin"}, "operator.pairing"));
+  EXPECT_TRUE(scope_satisfies({"operator.write"}, "operator.read"));
+  EXPECT_FALSE(scope_satisfies({"operator.read"}, "operator.write"));
+  EXPECT_FALSE(scope_satisfies({"operator.write"}, "operator.admin"));
+  EXPECT_FALSE(scope_satisfies({}, "operator.read"));
+  EXPECT_TRUE(scope_satisfies({"operator.pairing"}, "operator.pairing"));
+}
+
+TEST(Scopes, DevicelessClientsKeepScopesOnlyAsLocalCliOrBackendWithSecret) {
+  EXPECT_TRUE(deviceless_keeps_scopes("cli", "cli", true, true));
+  EXPECT_TRUE(deviceless_keeps_scopes("gateway-client", "backend", true, true));
+  EXPECT_FALSE(deviceless_keeps_scopes("cli", "cli", false, true)) << "remote";
+  EXPECT_FALSE(deviceless_keeps_scopes("cli", "cli", true, false)) << "no shared secret";
+  EXPECT_FALSE(deviceless_keeps_scopes("openclaw-probe", "probe", true, true));
+  EXPECT_FALSE(deviceless_keeps_scopes("gateway-client", "cli", true, true));
+  EXPECT_FALSE(deviceless_keeps_scopes("test", "test", true, true));
+}
+
+}  // namespace
+}  // namespace clawgate::front
