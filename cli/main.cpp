@@ -51,7 +51,8 @@ bool parse_client_args(const std::vector<std::string>& args, ClientArgs& out, st
       return true;
     };
     std::string v;
-    if (a == "--json") out.json = true;
+    if (a == "--json")
+      out.json = true;
     else if (a == "--url") {
       if (!value(out.url)) return false;
     } else if (a == "--token") {
@@ -100,7 +101,8 @@ void fill_defaults(ClientArgs& a, const clawgate::Environment& env) {
     try {
       if (auto t = clawgate::read_file(clawgate::resolve_state_dir(env) + "/gateway-token")) {
         a.token = *t;
-        while (!a.token.empty() && (a.token.back() == '\n' || a.token.back() == ' ')) a.token.pop_back();
+        while (!a.token.empty() && (a.token.back() == '\n' || a.token.back() == ' '))
+          a.token.pop_back();
       }
     } catch (const std::exception&) {
     }
@@ -113,23 +115,28 @@ void print_human(const std::string& command, const Json& p) {
     if (p.contains("eventLoop")) {
       const Json& el = p["eventLoop"];
       std::cout << "event loop: delay p99 " << el.value("delayP99Ms", 0.0) << " ms, cpu "
-                << el.value("cpuCoreRatio", 0.0) * 100 << "%" << (el.value("degraded", false) ? " (degraded)" : "")
-                << "\n";
+                << el.value("cpuCoreRatio", 0.0) * 100 << "%"
+                << (el.value("degraded", false) ? " (degraded)" : "") << "\n";
     }
-    std::cout << "channels: " << (p.value("channelOrder", Json::array()).empty() ? "none configured" : p["channelOrder"].dump())
+    std::cout << "channels: "
+              << (p.value("channelOrder", Json::array()).empty() ? "none configured"
+                                                                 : p["channelOrder"].dump())
               << "\n";
     return;
   }
   if (command == "status") {
     const Json server = p.value("server", Json::object());
-    std::cout << "gateway: " << server.value("name", "clawgate") << " " << server.value("version", "?")
-              << " (pid " << p.value("pid", 0) << ", up " << p.value("uptimeMs", 0) / 1000 << " s)\n";
+    std::cout << "gateway: " << server.value("name", "clawgate") << " "
+              << server.value("version", "?") << " (pid " << p.value("pid", 0) << ", up "
+              << p.value("uptimeMs", 0) / 1000 << " s)\n";
     const Json gw = p.value("gateway", Json::object());
-    std::cout << "bind: " << gw.value("bind", "?") << ", auth: " << gw.value("authMode", "?") << "\n";
+    std::cout << "bind: " << gw.value("bind", "?") << ", auth: " << gw.value("authMode", "?")
+              << "\n";
     const Json c = p.value("connections", Json::object());
     std::cout << "connections: " << c.value("ready", 0) << " ready, " << c.value("handshaking", 0)
               << " handshaking\n";
-    std::cout << "memory: " << p.value("processMemory", Json::object()).value("rssBytes", 0) / 1024 << " KiB RSS\n";
+    std::cout << "memory: " << p.value("processMemory", Json::object()).value("rssBytes", 0) / 1024
+              << " KiB RSS\n";
     if (p.contains("stateDir")) std::cout << "state: " << p["stateDir"].get<std::string>() << "\n";
     return;
   }
@@ -165,8 +172,10 @@ int run_client(const std::string& command, const std::vector<std::string>& args)
   try {
     client.connect(o);
     const Json payload = client.call(a.method, a.params, a.timeout_ms);
-    if (command == "call" || a.json) std::cout << payload.dump(2) << "\n";
-    else print_human(command, payload);
+    if (command == "call" || a.json)
+      std::cout << payload.dump(2) << "\n";
+    else
+      print_human(command, payload);
     ws.close();
     return 0;
   } catch (const clawgate::GatewayError& e) {

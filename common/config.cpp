@@ -18,11 +18,11 @@ using Json = nlohmann::json;
 // Top-level sections OpenClaw knows. Sections clawgate does not implement yet are accepted
 // silently; anything else is reported as an unknown key.
 const std::set<std::string> kKnownSections = {
-    "gateway", "channels", "agents", "session", "models", "logging", "cron", "hooks",
-    "messages", "commands", "tools", "skills", "plugins", "browser", "canvasHost", "talk",
-    "ui", "wizard", "meta", "auth", "env", "diagnostics", "update", "web", "discovery",
-    "broadcast", "audio", "media", "approvals", "bindings", "secrets", "memory", "nodeHost",
-    "$schema"};
+    "gateway",     "channels", "agents",   "session",   "models",    "logging", "cron",
+    "hooks",       "messages", "commands", "tools",     "skills",    "plugins", "browser",
+    "canvasHost",  "talk",     "ui",       "wizard",    "meta",      "auth",    "env",
+    "diagnostics", "update",   "web",      "discovery", "broadcast", "audio",   "media",
+    "approvals",   "bindings", "secrets",  "memory",    "nodeHost",  "$schema"};
 
 std::string where(const std::string& path, const std::string& key) {
   return (path.empty() ? std::string("config") : path) + ": " + key;
@@ -58,8 +58,8 @@ AuthMode parse_auth_mode(const std::string& s, const std::string& path) {
   if (s == "token") return AuthMode::token;
   if (s == "password") return AuthMode::password;
   if (s == "none") return AuthMode::none;
-  throw ConfigError(where(path, "gateway.auth.mode") + " must be one of token, password, none (got \"" + s +
-                    "\")");
+  throw ConfigError(where(path, "gateway.auth.mode") +
+                    " must be one of token, password, none (got \"" + s + "\")");
 }
 
 std::optional<std::string> env_get(const Environment& env, const char* key) {
@@ -105,7 +105,8 @@ void apply_config_text(const std::string& text, const std::string& path, Gateway
   try {
     root = Json::parse(text, nullptr, true, /*ignore_comments=*/true);
   } catch (const Json::parse_error& e) {
-    throw ConfigError((path.empty() ? std::string("config") : path) + ": not valid JSON: " + e.what());
+    throw ConfigError((path.empty() ? std::string("config") : path) +
+                      ": not valid JSON: " + e.what());
   }
   if (!root.is_object()) throw ConfigError(where(path, "<root>") + " must be an object");
   for (auto& [key, _] : root.items())
@@ -128,18 +129,26 @@ void apply_config_text(const std::string& text, const std::string& path, Gateway
       require_object(v, path, k);
       for (auto& [ak, av] : v.items()) {
         const std::string akk = k + "." + ak;
-        if (ak == "mode") out.auth_mode = parse_auth_mode(get_string(av, path, akk), path);
-        else if (ak == "token") *token_from_file = get_string(av, path, akk);
-        else if (ak == "password") *password_from_file = get_string(av, path, akk);
+        if (ak == "mode")
+          out.auth_mode = parse_auth_mode(get_string(av, path, akk), path);
+        else if (ak == "token")
+          *token_from_file = get_string(av, path, akk);
+        else if (ak == "password")
+          *password_from_file = get_string(av, path, akk);
         else if (ak == "rateLimit") {
           require_object(av, path, akk);
           for (auto& [rk, rv] : av.items()) {
             const std::string rkk = akk + "." + rk;
-            if (rk == "maxAttempts") out.rate_limit.max_attempts = static_cast<int>(get_positive(rv, path, rkk));
-            else if (rk == "windowMs") out.rate_limit.window_ms = get_positive(rv, path, rkk);
-            else if (rk == "lockoutMs") out.rate_limit.lockout_ms = get_positive(rv, path, rkk);
-            else if (rk == "exemptLoopback") out.rate_limit.exempt_loopback = get_bool(rv, path, rkk);
-            else out.warnings.push_back("unknown config key: " + rkk);
+            if (rk == "maxAttempts")
+              out.rate_limit.max_attempts = static_cast<int>(get_positive(rv, path, rkk));
+            else if (rk == "windowMs")
+              out.rate_limit.window_ms = get_positive(rv, path, rkk);
+            else if (rk == "lockoutMs")
+              out.rate_limit.lockout_ms = get_positive(rv, path, rkk);
+            else if (rk == "exemptLoopback")
+              out.rate_limit.exempt_loopback = get_bool(rv, path, rkk);
+            else
+              out.warnings.push_back("unknown config key: " + rkk);
           }
         } else if (ak == "allowTailscale" || ak == "trustedProxy") {
           out.warnings.push_back(akk + " is not supported by clawgate; ignored");
@@ -202,14 +211,16 @@ GatewaySettings resolve_gateway_settings(const GatewayFlags& flags, const Enviro
   if (!s.password.empty() && s.token.empty() && s.auth_mode == AuthMode::token && !flags.token)
     s.auth_mode = AuthMode::password;
   if (s.auth_mode == AuthMode::password && s.password.empty())
-    throw ConfigError("gateway.auth.mode is password but no password is set (--password, "
-                      "OPENCLAW_GATEWAY_PASSWORD or gateway.auth.password)");
+    throw ConfigError(
+        "gateway.auth.mode is password but no password is set (--password, "
+        "OPENCLAW_GATEWAY_PASSWORD or gateway.auth.password)");
   const bool loopback = s.bind_address.rfind("127.", 0) == 0 || s.bind_address == "::1";
   if (s.auth_mode == AuthMode::none && !loopback)
     throw ConfigError("gateway.auth.mode none is only allowed on a loopback bind");
 
   s.state_dir = resolve_state_dir(env);
-  if (auto v = env_get(env, "CLAWGATE_TICK_INTERVAL_MS")) s.tick_interval_ms = std::max(10L, std::stol(*v));
+  if (auto v = env_get(env, "CLAWGATE_TICK_INTERVAL_MS"))
+    s.tick_interval_ms = std::max(10L, std::stol(*v));
   if (auto v = env_get(env, "OPENCLAW_HANDSHAKE_TIMEOUT_MS"))
     s.handshake_timeout_ms = std::max(100L, std::stol(*v));
   return s;

@@ -58,7 +58,9 @@ std::string uuid_v4() {
   return out;
 }
 
-std::string random_token() { return base64url(random_bytes(32)); }
+std::string random_token() {
+  return base64url(random_bytes(32));
+}
 
 namespace {
 std::string sha256(std::string_view data) {

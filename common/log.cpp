@@ -66,10 +66,14 @@ std::string iso8601_ms(int64_t epoch_ms) {
 namespace {
 const char* level_name(LogLevel l) {
   switch (l) {
-    case LogLevel::debug: return "debug";
-    case LogLevel::info: return "info";
-    case LogLevel::warn: return "warn";
-    case LogLevel::error: return "error";
+    case LogLevel::debug:
+      return "debug";
+    case LogLevel::info:
+      return "info";
+    case LogLevel::warn:
+      return "warn";
+    case LogLevel::error:
+      return "error";
   }
   return "info";
 }
@@ -98,10 +102,8 @@ void Logger::log(LogLevel level, std::string_view subsystem, std::string_view ms
   // One write(2) per line keeps lines whole when several processes share stdout.
   [[maybe_unused]] const ssize_t n = ::write(STDOUT_FILENO, line.data(), line.size());
   if (ring_) {
-    nlohmann::json rec = {{"time", ts},
-                          {"level", level_name(level)},
-                          {"subsystem", subsystem},
-                          {"message", msg}};
+    nlohmann::json rec = {
+        {"time", ts}, {"level", level_name(level)}, {"subsystem", subsystem}, {"message", msg}};
     ring_->append(rec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
 }

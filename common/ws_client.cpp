@@ -73,7 +73,8 @@ void WsClient::connect(const std::string& url, const Options& opts) {
   if (ec) throw WsError("resolve " + u.host + ": " + ec.message());
   const tcp::endpoint ep = *results.begin();
   sock.open(ep.protocol());
-  if (opts.recv_buffer > 0) sock.set_option(asio::socket_base::receive_buffer_size(opts.recv_buffer));
+  if (opts.recv_buffer > 0)
+    sock.set_option(asio::socket_base::receive_buffer_size(opts.recv_buffer));
   if (!opts.source_ip.empty()) {
     sock.bind(tcp::endpoint(asio::ip::make_address(opts.source_ip), 0), ec);
     if (ec) throw WsError("bind " + opts.source_ip + ": " + ec.message());
@@ -107,8 +108,8 @@ void WsClient::connect(const std::string& url, const Options& opts) {
   }
   if (ec) {
     const int status = static_cast<int>(res.result_int());
-    throw WsError("WebSocket upgrade refused (HTTP " + std::to_string(status) + "): " + ec.message(),
-                  status);
+    throw WsError(
+        "WebSocket upgrade refused (HTTP " + std::to_string(status) + "): " + ec.message(), status);
   }
   impl_->open = true;
 }
@@ -168,16 +169,19 @@ void WsClient::close(uint16_t code, const std::string& reason) {
   if (!impl_->open) return;
   beast::error_code ec;
   bool done = false;
-  impl_->ws.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason), [&](beast::error_code e) {
-    ec = e;
-    done = true;
-  });
+  impl_->ws.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
+                        [&](beast::error_code e) {
+                          ec = e;
+                          done = true;
+                        });
   impl_->run_until([&] { return done; }, 2000);
   impl_->open = false;
   impl_->ws.next_layer().close(ec);
 }
 
-bool WsClient::is_open() const { return impl_->open; }
+bool WsClient::is_open() const {
+  return impl_->open;
+}
 
 std::string WsClient::local_address() const {
   beast::error_code ec;
@@ -190,7 +194,8 @@ Json GatewayClient::read_frame(int timeout_ms) {
   WsMessage m = ws_.read(timeout_ms);
   if (m.closed) {
     close_ = m;
-    throw WsError("connection closed (" + std::to_string(m.close_code) + " " + m.close_reason + ")");
+    throw WsError("connection closed (" + std::to_string(m.close_code) + " " + m.close_reason +
+                  ")");
   }
   Json f = Json::parse(m.data, nullptr, false);
   if (f.is_discarded() || !f.is_object()) throw WsError("server sent a non-JSON frame");
@@ -206,14 +211,17 @@ Json GatewayClient::connect(const ConnectOptions& o) {
                  {"version", o.client_version},
                  {"platform", o.platform},
                  {"mode", o.client_mode}};
-  Json params = {{"minProtocol", o.min_protocol}, {"maxProtocol", o.max_protocol}, {"client", client},
+  Json params = {{"minProtocol", o.min_protocol},
+                 {"maxProtocol", o.max_protocol},
+                 {"client", client},
                  {"role", o.role}};
   if (o.send_scopes) params["scopes"] = o.scopes;
   Json auth = Json::object();
   if (!o.token.empty()) auth["token"] = o.token;
   if (!o.password.empty()) auth["password"] = o.password;
   if (!auth.empty()) params["auth"] = auth;
-  ws_.send_text(Json{{"type", "req"}, {"id", "connect"}, {"method", "connect"}, {"params", params}}.dump());
+  ws_.send_text(
+      Json{{"type", "req"}, {"id", "connect"}, {"method", "connect"}, {"params", params}}.dump());
   for (;;) {
     Json f;
     try {

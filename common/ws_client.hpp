@@ -35,8 +35,8 @@ struct WsUrl {
 WsUrl parse_ws_url(const std::string& url);  // ws://host:port/path; throws WsError
 
 struct WsMessage {
-  bool closed = false;          // the connection ended; see close_code/close_reason
-  uint16_t close_code = 0;      // 1006 when the TCP connection dropped without a close frame
+  bool closed = false;      // the connection ended; see close_code/close_reason
+  uint16_t close_code = 0;  // 1006 when the TCP connection dropped without a close frame
   std::string close_reason;
   bool binary = false;
   std::string data;
@@ -48,7 +48,7 @@ class WsClient {
     std::string origin;     // sent as the Origin header when not empty
     std::string source_ip;  // bind the local end to this address (tests use 127.0.0.x)
     int timeout_ms = 5000;
-    int recv_buffer = 0;    // SO_RCVBUF when > 0 (tests make slow consumers with it)
+    int recv_buffer = 0;  // SO_RCVBUF when > 0 (tests make slow consumers with it)
     size_t max_message = 64 * 1024 * 1024;
   };
   WsClient();

@@ -29,7 +29,9 @@ std::string normalize_ip(const std::string& raw) {
   return ip;
 }
 
-bool is_loopback_ip(const std::string& ip) { return ip.rfind("127.", 0) == 0 || ip == "::1"; }
+bool is_loopback_ip(const std::string& ip) {
+  return ip.rfind("127.", 0) == 0 || ip == "::1";
+}
 
 AuthResult check_shared_secret(AuthMode mode, const std::string& configured_token,
                                const std::string& configured_password,
@@ -46,10 +48,12 @@ AuthResult check_shared_secret(AuthMode mode, const std::string& configured_toke
              "unauthorized: gateway token not configured on the gateway (set gateway.auth.token)"};
       } else if (!token || token->empty()) {
         r = {false, "AUTH_TOKEN_MISSING", "token_missing",
-             "unauthorized: gateway token missing (set gateway.remote.token to match gateway.auth.token)"};
+             "unauthorized: gateway token missing (set gateway.remote.token to match "
+             "gateway.auth.token)"};
       } else if (!secrets_equal(*token, configured_token)) {
         r = {false, "AUTH_TOKEN_MISMATCH", "token_mismatch",
-             "unauthorized: gateway token mismatch (use this gateway's gateway.auth.token or pair the "
+             "unauthorized: gateway token mismatch (use this gateway's gateway.auth.token or pair "
+             "the "
              "device)"};
       } else {
         r.ok = true;
@@ -83,9 +87,9 @@ int64_t AuthRateLimiter::retry_after_ms(const std::string& ip) const {
 
 void AuthRateLimiter::evict_if_full() {
   if (entries_.size() < kMaxTracked) return;
-  auto stalest = std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
-    return a.second.last_seen < b.second.last_seen;
-  });
+  auto stalest = std::min_element(
+      entries_.begin(), entries_.end(),
+      [](const auto& a, const auto& b) { return a.second.last_seen < b.second.last_seen; });
   entries_.erase(stalest);
 }
 

@@ -69,22 +69,24 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
       port = ws.listen(settings.gateway.bind_address, static_cast<uint16_t>(settings.gateway.port));
     }
   } catch (const std::exception& e) {
-    std::cerr << "clawgate: cannot listen on " << settings.gateway.bind_address << ":" << settings.gateway.port
-              << ": " << e.what()
+    std::cerr << "clawgate: cannot listen on " << settings.gateway.bind_address << ":"
+              << settings.gateway.port << ": " << e.what()
               << " (is another gateway already running? `clawgate status` asks it)\n";
     return 1;
   }
   const std::string host = settings.gateway.bind_address.find(':') != std::string::npos
                                ? "[" + settings.gateway.bind_address + "]"
                                : settings.gateway.bind_address;
-  log.info("front", "listening on ws://" + host + ":" + std::to_string(port) + " (clawgate " + kVersion + ")");
+  log.info("front", "listening on ws://" + host + ":" + std::to_string(port) + " (clawgate " +
+                        kVersion + ")");
   gateway.start();
   sd_notify(0, "READY=1\nSTATUS=accepting connections");
 
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
-    log.info("front", std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", shutting down");
+    log.info("front", std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                          ", shutting down");
     sd_notify(0, "STOPPING=1");
     gateway.shutdown("gateway stopping", std::nullopt, [&io] { io.stop(); });
   });

@@ -33,7 +33,9 @@ Gateway::Gateway(asio::io_context& io, const Clock& clock, Logger& log, LogRing&
 
 Gateway::~Gateway() = default;
 
-void Gateway::attach(Transport* transport) { transport_ = transport; }
+void Gateway::attach(Transport* transport) {
+  transport_ = transport;
+}
 
 size_t Gateway::ready_count() const {
   size_t n = 0;
@@ -189,8 +191,10 @@ void Gateway::send_response(Session& s, const std::string& id, const MethodResul
   if (r.error) {
     send_frame(s, response_error_frame(id, error_json(*r.error)), false);
   } else {
-    send_frame(s, response_ok_frame(id, r.payload ? r.payload->dump(-1, ' ', false, Json::error_handler_t::replace)
-                                                   : std::string("null")),
+    send_frame(s,
+               response_ok_frame(
+                   id, r.payload ? r.payload->dump(-1, ' ', false, Json::error_handler_t::replace)
+                                 : std::string("null")),
                false);
   }
 }
@@ -198,8 +202,9 @@ void Gateway::send_response(Session& s, const std::string& id, const MethodResul
 void Gateway::broadcast(const std::string& event, const Json& payload) {
   const schema::EventSpec* spec = schema::find_event(event);
   const std::string body = payload.dump(-1, ' ', false, Json::error_handler_t::replace);
-  const std::optional<std::string> sv =
-      spec && spec->stateVersion ? std::optional<std::string>(state_version().dump()) : std::nullopt;
+  const std::optional<std::string> sv = spec && spec->stateVersion
+                                            ? std::optional<std::string>(state_version().dump())
+                                            : std::nullopt;
   const bool droppable = spec && spec->dropIfSlow;
   for (auto& [_, s] : sessions_) {
     if (s.phase != Phase::ready) continue;
@@ -233,7 +238,8 @@ void Gateway::on_message(ConnId id, std::string&& data, bool binary) {
   }
 }
 
-void Gateway::fail_handshake(Session& s, const std::string& req_id, Json error, uint16_t close_code) {
+void Gateway::fail_handshake(Session& s, const std::string& req_id, Json error,
+                             uint16_t close_code) {
   const std::string reason = error.value("message", "");
   if (!req_id.empty()) send_frame(s, response_error_frame(req_id, error.dump()), false);
   log_.info("front", "connect refused for " + s.peer.ip + ": " + reason);
@@ -241,11 +247,13 @@ void Gateway::fail_handshake(Session& s, const std::string& req_id, Json error, 
 }
 
 void Gateway::handle_connect_frame(Session& s, const std::string& data, bool binary) {
-  if (binary) return close_session(s, 1008, "invalid handshake: first frame must be a text JSON frame");
+  if (binary)
+    return close_session(s, 1008, "invalid handshake: first frame must be a text JSON frame");
   if (!json_depth_within(data, cfg_.limits.max_json_depth))
     return close_session(s, 1008, "invalid handshake: frame nested too deeply");
   Json frame = Json::parse(data, nullptr, false);
-  if (frame.is_discarded()) return close_session(s, 1008, "invalid handshake: first frame is not valid JSON");
+  if (frame.is_discarded())
+    return close_session(s, 1008, "invalid handshake: first frame is not valid JSON");
 
   schema::Errors errs;
   if (!schema::validate(schema::Def::RequestFrame, frame, errs)) {
@@ -253,15 +261,18 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
   }
   const std::string req_id = frame["id"].get<std::string>();
   if (frame["method"] != "connect") {
-    return fail_handshake(s, req_id, error_object("INVALID_REQUEST", "invalid handshake: first request must be connect"),
-                          1008);
+    return fail_handshake(
+        s, req_id,
+        error_object("INVALID_REQUEST", "invalid handshake: first request must be connect"), 1008);
   }
   const Json params = frame.value("params", Json::object());
   if (!schema::validate(schema::Def::ConnectParams, params, errs)) {
-    return fail_handshake(s, req_id, error_object("INVALID_REQUEST", "invalid connect params: " + errs.text()), 1008);
+    return fail_handshake(
+        s, req_id, error_object("INVALID_REQUEST", "invalid connect params: " + errs.text()), 1008);
   }
 
-  const int64_t cmin = params["minProtocol"].get<int64_t>(), cmax = params["maxProtocol"].get<int64_t>();
+  const int64_t cmin = params["minProtocol"].get<int64_t>(),
+                cmax = params["maxProtocol"].get<int64_t>();
   const std::optional<int> protocol = negotiate_protocol(cmin, cmax);
   if (!protocol) {
     Json details = {{"code", "PROTOCOL_MISMATCH"},
@@ -269,7 +280,8 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
                     {"clientMaxProtocol", cmax},
                     {"expectedProtocol", kMaxProtocol},
                     {"minimumProtocol", kMinProtocol}};
-    return fail_handshake(s, req_id, error_object("INVALID_REQUEST", "protocol mismatch", details), 1002);
+    return fail_handshake(s, req_id, error_object("INVALID_REQUEST", "protocol mismatch", details),
+                          1002);
   }
 
   const std::string role = params.value("role", "operator");
@@ -277,8 +289,10 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
     return fail_handshake(s, req_id, error_object("INVALID_REQUEST", "invalid role"), 1008);
 
   if (const int64_t wait = limiter_.retry_after_ms(s.peer.ip); wait > 0) {
-    Json err = error_object("INVALID_REQUEST", "unauthorized: too many failed authentication attempts (retry later)",
-                            {{"code", "AUTH_RATE_LIMITED"}, {"authReason", "rate_limited"},
+    Json err = error_object("INVALID_REQUEST",
+                            "unauthorized: too many failed authentication attempts (retry later)",
+                            {{"code", "AUTH_RATE_LIMITED"},
+                             {"authReason", "rate_limited"},
                              {"recommendedNextStep", "wait_then_retry"}});
     err["retryable"] = true;
     err["retryAfterMs"] = wait;
@@ -290,15 +304,17 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
     if (!auth.contains(k)) return std::nullopt;
     return auth[k].get<std::string>();
   };
-  const AuthResult ar = check_shared_secret(cfg_.gateway.auth_mode, cfg_.gateway.token, cfg_.gateway.password,
-                                            opt_str("token"), opt_str("password"));
+  const AuthResult ar =
+      check_shared_secret(cfg_.gateway.auth_mode, cfg_.gateway.token, cfg_.gateway.password,
+                          opt_str("token"), opt_str("password"));
   if (!ar.ok) {
     limiter_.record_failure(s.peer.ip);
     const bool missing = ar.reason == "token_missing" || ar.reason == "password_missing";
-    Json details = {{"code", ar.code},
-                    {"authReason", ar.reason},
-                    {"canRetryWithDeviceToken", false},
-                    {"recommendedNextStep", missing ? "update_auth_configuration" : "update_auth_credentials"}};
+    Json details = {
+        {"code", ar.code},
+        {"authReason", ar.reason},
+        {"canRetryWithDeviceToken", false},
+        {"recommendedNextStep", missing ? "update_auth_configuration" : "update_auth_credentials"}};
     return fail_handshake(s, req_id, error_object("INVALID_REQUEST", ar.message, details), 1008);
   }
   limiter_.record_success(s.peer.ip);
@@ -306,7 +322,8 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
   const bool has_device = params.contains("device");
   if (role == "node" && !has_device) {
     return fail_handshake(s, req_id,
-                          error_object("NOT_PAIRED", "device identity required", {{"code", "DEVICE_IDENTITY_REQUIRED"}}),
+                          error_object("NOT_PAIRED", "device identity required",
+                                       {{"code", "DEVICE_IDENTITY_REQUIRED"}}),
                           1008);
   }
 
@@ -319,7 +336,8 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
   // device-less rule: requested scopes survive only for the local CLI/backend with the secret.
   const bool local = is_loopback_ip(s.peer.ip) && !s.peer.forwarded;
   if (role == "operator" && deviceless_keeps_scopes(s.client_id, s.client_mode, local, ar.ok)) {
-    for (const auto& sc : params.value("scopes", Json::array())) s.scopes.push_back(sc.get<std::string>());
+    for (const auto& sc : params.value("scopes", Json::array()))
+      s.scopes.push_back(sc.get<std::string>());
   }
 
   release_preauth(s);
@@ -330,13 +348,17 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
   const bool tracked = s.client_mode != "cli";
   if (tracked) {
     std::string key = s.conn_id;
-    if (has_device) key = params["device"]["id"].get<std::string>();
-    else if (client.contains("instanceId")) key = client["instanceId"].get<std::string>();
+    if (has_device)
+      key = params["device"]["id"].get<std::string>();
+    else if (client.contains("instanceId"))
+      key = client["instanceId"].get<std::string>();
     s.presence_key = key;
     presence_.upsert(key, presence_entry_for(s, params), s.id);
     bump_presence();
   }
-  send_frame(s, response_ok_frame(req_id, build_hello(s).dump(-1, ' ', false, Json::error_handler_t::replace)),
+  send_frame(s,
+             response_ok_frame(req_id,
+                               build_hello(s).dump(-1, ' ', false, Json::error_handler_t::replace)),
              false);
   log_.info("front", "client connected: " + s.client_id + "/" + s.client_mode + " role=" + role +
                          " protocol=" + std::to_string(s.protocol) + " from " + s.peer.ip);
@@ -346,7 +368,9 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
 
 void Gateway::handle_request(Session& s, const std::string& data) {
   if (!json_depth_within(data, cfg_.limits.max_json_depth)) {
-    send_response(s, "invalid", MethodResult::fail("INVALID_REQUEST", "invalid request frame: nested too deeply"));
+    send_response(
+        s, "invalid",
+        MethodResult::fail("INVALID_REQUEST", "invalid request frame: nested too deeply"));
     return;
   }
   Json frame = Json::parse(data, nullptr, false);
@@ -357,15 +381,18 @@ void Gateway::handle_request(Session& s, const std::string& data) {
   schema::Errors errs;
   if (!schema::validate(schema::Def::RequestFrame, frame, errs)) {
     std::string id = "invalid";
-    if (frame.is_object() && frame.contains("id") && frame["id"].is_string() && !frame["id"].get_ref<const std::string&>().empty())
+    if (frame.is_object() && frame.contains("id") && frame["id"].is_string() &&
+        !frame["id"].get_ref<const std::string&>().empty())
       id = frame["id"].get<std::string>();
-    send_response(s, id, MethodResult::fail("INVALID_REQUEST", "invalid request frame: " + errs.text()));
+    send_response(s, id,
+                  MethodResult::fail("INVALID_REQUEST", "invalid request frame: " + errs.text()));
     return;
   }
   const std::string id = frame["id"].get<std::string>();
   const std::string& method = frame["method"].get_ref<const std::string&>();
   if (method == "connect") {
-    send_response(s, id, MethodResult::fail("INVALID_REQUEST", "connect is only valid as the first request"));
+    send_response(
+        s, id, MethodResult::fail("INVALID_REQUEST", "connect is only valid as the first request"));
     return;
   }
   const schema::MethodSpec* spec = schema::find_method(method);
@@ -389,18 +416,24 @@ void Gateway::handle_request(Session& s, const std::string& data) {
                     {"missingScope", spec->scope},
                     {"requiredScopes", Json::array({spec->scope})}};
     // Protocol 3 clients know this as INVALID_REQUEST; protocol 4 adds FORBIDDEN.
-    send_response(s, id, MethodResult::fail(s.protocol >= 4 ? "FORBIDDEN" : "INVALID_REQUEST",
-                                            "missing scope: " + std::string(spec->scope), details));
+    send_response(s, id,
+                  MethodResult::fail(s.protocol >= 4 ? "FORBIDDEN" : "INVALID_REQUEST",
+                                     "missing scope: " + std::string(spec->scope), details));
     return;
   }
-  const Json params = frame.contains("params") && !frame["params"].is_null() ? frame["params"] : Json::object();
+  const Json params =
+      frame.contains("params") && !frame["params"].is_null() ? frame["params"] : Json::object();
   if (!schema::validate(spec->params, params, errs)) {
-    send_response(s, id, MethodResult::fail("INVALID_REQUEST", "invalid " + method + " params: " + errs.text()));
+    send_response(
+        s, id,
+        MethodResult::fail("INVALID_REQUEST", "invalid " + method + " params: " + errs.text()));
     return;
   }
   if (contains_nul(params)) {
-    send_response(s, id,
-                  MethodResult::fail("INVALID_REQUEST", "invalid " + method + " params: strings must not contain NUL"));
+    send_response(
+        s, id,
+        MethodResult::fail("INVALID_REQUEST",
+                           "invalid " + method + " params: strings must not contain NUL"));
     return;
   }
   MethodResult r;

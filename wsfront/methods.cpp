@@ -41,7 +41,8 @@ void Gateway::refresh_health() {
 }
 
 Json Gateway::health_summary() {
-  if (health_cached_at_ < 0 || clock_.steady_ms() - health_cached_at_ >= cfg_.limits.health_refresh_ms)
+  if (health_cached_at_ < 0 ||
+      clock_.steady_ms() - health_cached_at_ >= cfg_.limits.health_refresh_ms)
     refresh_health();
   return health_cache_;
 }
@@ -85,16 +86,17 @@ Json Gateway::presence_entry_for(const Session& s, const Json& params) const {
   const Json& client = params["client"];
   const int64_t now = clock_.wall_ms();
   const std::string host = client.value("displayName", s.client_id);
-  Json e = {{"host", host},
-            {"ip", s.peer.ip},
-            {"version", client["version"]},
-            {"platform", client["platform"]},
-            {"mode", s.client_mode},
-            {"reason", "connect"},
-            {"roles", Json::array({s.role})},
-            {"text", (s.role == "node" ? "Node: " : "Client: ") + host + " · mode " + s.client_mode},
-            {"ts", now},
-            {"onlineSince", now}};
+  Json e = {
+      {"host", host},
+      {"ip", s.peer.ip},
+      {"version", client["version"]},
+      {"platform", client["platform"]},
+      {"mode", s.client_mode},
+      {"reason", "connect"},
+      {"roles", Json::array({s.role})},
+      {"text", (s.role == "node" ? "Node: " : "Client: ") + host + " · mode " + s.client_mode},
+      {"ts", now},
+      {"onlineSince", now}};
   for (const char* k : {"deviceFamily", "modelIdentifier", "instanceId", "timeZone"})
     if (client.contains(k)) e[k] = client[k];
   if (!s.scopes.empty()) e["scopes"] = s.scopes;
@@ -108,8 +110,8 @@ MethodResult Gateway::m_system_event(const Json& params) {
     return MethodResult::fail("INVALID_REQUEST", "text required");
   // Copy only what a PresenceEntry may hold (non-empty strings, a non-negative integer).
   Json e = {{"text", text}, {"ts", clock_.wall_ms()}};
-  for (const char* k : {"host", "ip", "version", "platform", "deviceFamily", "modelIdentifier", "mode", "reason",
-                        "deviceId", "instanceId"}) {
+  for (const char* k : {"host", "ip", "version", "platform", "deviceFamily", "modelIdentifier",
+                        "mode", "reason", "deviceId", "instanceId"}) {
     if (params.contains(k) && !params[k].get_ref<const std::string&>().empty()) e[k] = params[k];
   }
   if (params.contains("lastInputSeconds")) {
@@ -146,12 +148,9 @@ MethodResult Gateway::m_logs_tail(const Json& params) const {
   const size_t limit = params.value("limit", 500);
   const size_t max_bytes = params.value("maxBytes", 250'000);
   const LogRing::Tail t = ring_.tail(cursor, limit, max_bytes);
-  Json out = {{"file", "clawgate:gateway.log"},
-              {"cursor", t.cursor},
-              {"size", t.size},
-              {"lines", t.lines},
-              {"truncated", t.truncated},
-              {"reset", t.reset}};
+  Json out = {
+      {"file", "clawgate:gateway.log"}, {"cursor", t.cursor}, {"size", t.size}, {"lines", t.lines},
+      {"truncated", t.truncated},       {"reset", t.reset}};
   return MethodResult::ok(std::move(out));
 }
 

@@ -43,7 +43,8 @@ Json PresenceTable::list() const {
   std::vector<const Slot*> slots;
   slots.reserve(entries_.size());
   for (const auto& [_, s] : entries_) slots.push_back(&s);
-  std::sort(slots.begin(), slots.end(), [](const Slot* a, const Slot* b) { return a->order > b->order; });
+  std::sort(slots.begin(), slots.end(),
+            [](const Slot* a, const Slot* b) { return a->order > b->order; });
   Json out = Json::array();
   if (!self_.is_null()) out.push_back(self_);
   for (const Slot* s : slots) out.push_back(s->entry);

@@ -12,7 +12,9 @@
 namespace clawgate::front {
 
 namespace {
-std::string quote(const std::string& s) { return Json(s).dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string quote(const std::string& s) {
+  return Json(s).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 }  // namespace
 
 std::string response_ok_frame(const std::string& id, const std::string& payload_json) {
@@ -62,7 +64,8 @@ Json error_object(const std::string& code, const std::string& message, Json deta
 }
 
 std::string error_json(const MethodError& e) {
-  return error_object(e.code, e.message, e.details).dump(-1, ' ', false, Json::error_handler_t::replace);
+  return error_object(e.code, e.message, e.details)
+      .dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 std::string truncate_close_reason(const std::string& reason) {
@@ -78,12 +81,16 @@ bool json_depth_within(std::string_view text, int max_depth) {
   bool in_string = false, escaped = false;
   for (const char c : text) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
-    if (c == '"') in_string = true;
+    if (c == '"')
+      in_string = true;
     else if (c == '{' || c == '[') {
       if (++depth > max_depth) return false;
     } else if (c == '}' || c == ']') {
@@ -123,7 +130,8 @@ bool origin_allowed(const std::string& origin, const std::vector<std::string>& a
   }
   if (host == "localhost" || host == "[::1]") return true;
   if (host.size() > 10 && host.compare(host.size() - 10, 10, ".localhost") == 0) return true;
-  if (host.rfind("127.", 0) == 0 && host.find_first_not_of("0123456789.") == std::string::npos) return true;
+  if (host.rfind("127.", 0) == 0 && host.find_first_not_of("0123456789.") == std::string::npos)
+    return true;
   return false;
 }
 
@@ -140,7 +148,8 @@ Json self_presence_entry(const std::string& version, const std::string& instance
           {"mode", "gateway"},
           {"reason", "self"},
           {"instanceId", instance_id},
-          {"text", std::string("Gateway: ") + host + " · app " + version + " · mode gateway · reason self"},
+          {"text",
+           std::string("Gateway: ") + host + " · app " + version + " · mode gateway · reason self"},
           {"ts", ts}};
 }
 

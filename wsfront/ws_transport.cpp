@@ -211,7 +211,9 @@ WsTransport::WsTransport(asio::io_context& io, TransportHandler& handler, Logger
 
 WsTransport::~WsTransport() = default;
 
-Transport& WsTransport::transport() { return *impl_; }
+Transport& WsTransport::transport() {
+  return *impl_;
+}
 
 uint16_t WsTransport::listen(const std::string& address, uint16_t port) {
   using asio::ip::tcp;

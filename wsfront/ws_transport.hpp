@@ -17,7 +17,7 @@ class WsTransport {
   ~WsTransport();
   Transport& transport();
   uint16_t listen(const std::string& address, uint16_t port);  // returns the bound port
-  uint16_t adopt(int listening_fd);                             // systemd socket activation
+  uint16_t adopt(int listening_fd);                            // systemd socket activation
 
  private:
   struct Impl;

@@ -18,8 +18,8 @@ extern char** environ;
 
 namespace clawgate::test {
 
-FrontProcess::FrontProcess(std::map<std::string, std::string> extra_env, const std::string& config_json,
-                           const std::string& token)
+FrontProcess::FrontProcess(std::map<std::string, std::string> extra_env,
+                           const std::string& config_json, const std::string& token)
     : token_(token) {
   char dir[] = "/tmp/clawgate-test-XXXXXX";
   if (!mkdtemp(dir)) throw std::runtime_error("mkdtemp failed");
@@ -70,14 +70,16 @@ FrontProcess::FrontProcess(std::map<std::string, std::string> extra_env, const s
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   std::smatch m;
   while (!std::regex_search(out_, m, re)) {
-    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("gateway did not start: " + out_);
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("gateway did not start: " + out_);
     read_available(100);
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
       read_available(0);
       throw std::runtime_error("gateway exited with " +
-                               std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ": " + out_);
+                               std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ": " +
+                               out_);
     }
   }
   url_ = m[1];

@@ -13,7 +13,8 @@ class FrontProcess {
  public:
   // extra_env: added to the child's environment. config_json: written to a file and passed
   // with --config when not empty.
-  explicit FrontProcess(std::map<std::string, std::string> extra_env = {}, const std::string& config_json = "",
+  explicit FrontProcess(std::map<std::string, std::string> extra_env = {},
+                        const std::string& config_json = "",
                         const std::string& token = "test-token");
   ~FrontProcess();
   FrontProcess(const FrontProcess&) = delete;

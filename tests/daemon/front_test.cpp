@@ -54,8 +54,8 @@ WsMessage read_until_close(WsClient& ws, Json* last_frame = nullptr) {
   return {};
 }
 
-std::string connect_frame(const std::string& token, int min = 3, int max = 4, const std::string& id = "cli",
-                          const std::string& mode = "cli") {
+std::string connect_frame(const std::string& token, int min = 3, int max = 4,
+                          const std::string& id = "cli", const std::string& mode = "cli") {
   return Json{{"type", "req"},
               {"id", "c1"},
               {"method", "connect"},
@@ -96,12 +96,14 @@ TEST_F(Front, ChallengeThenHelloOkForProtocol4) {
   EXPECT_EQ(hello["type"], "hello-ok");
   EXPECT_EQ(hello["protocol"], 4);
   EXPECT_EQ(hello["auth"]["role"], "operator");
-  EXPECT_EQ(hello["auth"]["scopes"], Json::array({"operator.admin", "operator.read", "operator.write",
-                                                   "operator.approvals", "operator.pairing"}));
+  EXPECT_EQ(hello["auth"]["scopes"],
+            Json::array({"operator.admin", "operator.read", "operator.write", "operator.approvals",
+                         "operator.pairing"}));
   EXPECT_EQ(hello["policy"]["maxPayload"], 26214400);
   EXPECT_EQ(hello["policy"]["tickIntervalMs"], 300);
   const Json methods = hello["features"]["methods"];
-  for (const char* m : {"health", "status", "system-presence", "system-event", "last-heartbeat", "logs.tail"})
+  for (const char* m :
+       {"health", "status", "system-presence", "system-event", "last-heartbeat", "logs.tail"})
     EXPECT_NE(std::find(methods.begin(), methods.end(), m), methods.end()) << m;
   EXPECT_EQ(methods.size(), 6u) << "only implemented methods are advertised";
   EXPECT_EQ(hello["snapshot"]["presence"][0]["reason"], "self");
@@ -302,7 +304,8 @@ TEST_F(Front, RequestErrorsKeepTheConnectionOpen) {
   r = c.request_frame("system-event", Json{{"text", 123}});
   EXPECT_EQ(r["error"]["message"], "invalid system-event params: at /text: must be string");
   r = c.request_frame("system-event", Json{{"text", "x"}, {"bogusField", 1}});
-  EXPECT_EQ(r["error"]["message"], "invalid system-event params: at root: unexpected property 'bogusField'");
+  EXPECT_EQ(r["error"]["message"],
+            "invalid system-event params: at root: unexpected property 'bogusField'");
   r = c.request_frame("logs.tail", Json{{"limit", 0}});
   EXPECT_EQ(r["error"]["message"], "invalid logs.tail params: at /limit: must be >= 1");
   r = c.request_frame("system-event", Json{{"text", std::string("a\0b", 3)}});
@@ -359,9 +362,12 @@ TEST_F(Front, SystemEventBroadcastsPresenceBeforeItsResponse) {
   GatewayClient c(ws);
   c.connect(options(gw));
   const std::string id = "se1";
-  ws.send_text(Json{{"type", "req"}, {"id", id}, {"method", "system-event"}, {"params", {{"text", "hello"}}}}.dump());
+  ws.send_text(
+      Json{{"type", "req"}, {"id", id}, {"method", "system-event"}, {"params", {{"text", "hello"}}}}
+          .dump());
   Json first = Json::parse(ws.read(kWait).data);
-  while (first["event"] == "health" || first["event"] == "tick") first = Json::parse(ws.read(kWait).data);
+  while (first["event"] == "health" || first["event"] == "tick")
+    first = Json::parse(ws.read(kWait).data);
   EXPECT_EQ(first["event"], "presence") << first.dump();
   EXPECT_EQ(Json::parse(ws.read(kWait).data)["id"], id);
 
@@ -398,12 +404,15 @@ TEST_F(Front, LogsTailServesTheGatewayLog) {
   c.connect(options(gw));
   const Json t = c.call("logs.tail", Json{{"limit", 50}});
   bool saw_listening = false;
-  for (const auto& l : t["lines"]) saw_listening |= Json::parse(l.get<std::string>())["message"].get<std::string>().find("listening on") != std::string::npos;
+  for (const auto& l : t["lines"])
+    saw_listening |= Json::parse(l.get<std::string>())["message"].get<std::string>().find(
+                         "listening on") != std::string::npos;
   EXPECT_TRUE(saw_listening);
   c.call("system-event", Json{{"text", "marker-42"}});
   const Json more = c.call("logs.tail", Json{{"cursor", t["cursor"]}});
   bool saw_marker = false;
-  for (const auto& l : more["lines"]) saw_marker |= l.get<std::string>().find("marker-42") != std::string::npos;
+  for (const auto& l : more["lines"])
+    saw_marker |= l.get<std::string>().find("marker-42") != std::string::npos;
   EXPECT_TRUE(saw_marker);
 }
 
@@ -423,7 +432,8 @@ TEST_F(Front, SigtermBroadcastsShutdownThenCloses1012) {
 // --- configurations ---------------------------------------------------------------------------
 
 TEST(FrontConfig, FailedAuthIsRateLimitedPerAddress) {
-  FrontProcess gw({}, R"({"gateway":{"auth":{"rateLimit":{"maxAttempts":3,"exemptLoopback":false}}}})");
+  FrontProcess gw({},
+                  R"({"gateway":{"auth":{"rateLimit":{"maxAttempts":3,"exemptLoopback":false}}}})");
   for (int i = 0; i < 3; ++i) {
     WsClient ws;
     GatewayClient c(ws);

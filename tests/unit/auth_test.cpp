@@ -39,7 +39,8 @@ TEST(SharedSecret, TokenOutcomesCarryUpstreamCodes) {
   EXPECT_EQ(r.reason, "token_mismatch");
   r = check_shared_secret(AuthMode::token, "secret", "", std::nullopt, std::nullopt);
   EXPECT_EQ(r.code, "AUTH_TOKEN_MISSING");
-  r = check_shared_secret(AuthMode::token, "secret", "", std::string("secret-but-longer"), std::nullopt);
+  r = check_shared_secret(AuthMode::token, "secret", "", std::string("secret-but-longer"),
+                          std::nullopt);
   EXPECT_FALSE(r.ok) << "a token with the right prefix must not pass";
   r = check_shared_secret(AuthMode::token, "", "", std::string("x"), std::nullopt);
   EXPECT_EQ(r.code, "AUTH_TOKEN_NOT_CONFIGURED");
@@ -95,8 +96,8 @@ TEST(RateLimiter, MemoryIsBounded) {
   FakeClock clock;
   AuthRateLimiter rl(clock, RateLimitSettings{100, 60'000, 1000, false});
   for (size_t i = 0; i < AuthRateLimiter::kMaxTracked + 50; ++i) {
-    rl.record_failure("10." + std::to_string(i / 65536) + "." + std::to_string((i / 256) % 256) + "." +
-                      std::to_string(i % 256));
+    rl.record_failure("10." + std::to_string(i / 65536) + "." + std::to_string((i / 256) % 256) +
+                      "." + std::to_string(i % 256));
     clock.advance(1);
   }
   EXPECT_LE(rl.tracked(), AuthRateLimiter::kMaxTracked);

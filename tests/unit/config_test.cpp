@@ -17,7 +17,9 @@ std::string write_temp(const std::string& text) {
   return path;
 }
 
-Environment base_env() { return {{"HOME", "/tmp"}, {"CLAWGATE_STATE_DIR", "/tmp/cg-state"}}; }
+Environment base_env() {
+  return {{"HOME", "/tmp"}, {"CLAWGATE_STATE_DIR", "/tmp/cg-state"}};
+}
 
 TEST(Config, DefaultsWithoutAFile) {
   const GatewaySettings s = resolve_gateway_settings({}, base_env());

@@ -34,20 +34,38 @@ TEST(Schema, UnknownFieldInClosedObjectIsRejected) {
 }
 
 TEST(Schema, MissingRequiredAndWrongTypesUseUpstreamWording) {
-  EXPECT_EQ(errors_of(Def::SystemEventParams, Json::object()), "must have required property 'text'");
+  EXPECT_EQ(errors_of(Def::SystemEventParams, Json::object()),
+            "must have required property 'text'");
   EXPECT_EQ(errors_of(Def::SystemEventParams, Json{{"text", 123}}), "at /text: must be string");
   EXPECT_EQ(errors_of(Def::LogsTailParams, Json{{"limit", 0}}), "at /limit: must be >= 1");
   EXPECT_EQ(errors_of(Def::LogsTailParams, Json{{"limit", 5001}}), "at /limit: must be <= 5000");
   EXPECT_EQ(errors_of(Def::LogsTailParams, Json{{"limit", 1.5}}), "at /limit: must be integer");
   Errors e;
-  EXPECT_TRUE(validate(Def::LogsTailParams, Json{{"limit", 2.0}}, e)) << "2.0 is an integer in JSON Schema";
+  EXPECT_TRUE(validate(Def::LogsTailParams, Json{{"limit", 2.0}}, e))
+      << "2.0 is an integer in JSON Schema";
 }
 
 TEST(Schema, EveryHistoricalClientIdAndModeIsAccepted) {
-  for (const char* id : {"webchat-ui", "openclaw-control-ui", "openclaw-browser-copilot", "openclaw-tui", "webchat",
-                         "cli", "gateway-client", "openclaw-macos", "openclaw-linux", "openclaw-ios",
-                         "openclaw-watchos", "openclaw-android", "node-host", "openclaw-worker", "test",
-                         "fingerprint", "openclaw-probe", "moltbot-macos", "moltbot-control-ui", "clawdbot-ios"}) {
+  for (const char* id : {"webchat-ui",
+                         "openclaw-control-ui",
+                         "openclaw-browser-copilot",
+                         "openclaw-tui",
+                         "webchat",
+                         "cli",
+                         "gateway-client",
+                         "openclaw-macos",
+                         "openclaw-linux",
+                         "openclaw-ios",
+                         "openclaw-watchos",
+                         "openclaw-android",
+                         "node-host",
+                         "openclaw-worker",
+                         "test",
+                         "fingerprint",
+                         "openclaw-probe",
+                         "moltbot-macos",
+                         "moltbot-control-ui",
+                         "clawdbot-ios"}) {
     Json p = connect_params();
     p["client"]["id"] = id;
     Errors e;
@@ -61,13 +79,16 @@ TEST(Schema, EveryHistoricalClientIdAndModeIsAccepted) {
   }
   Json p = connect_params();
   p["client"]["id"] = "CLI";
-  EXPECT_EQ(errors_of(Def::ConnectParams, p), "at /client/id: must be equal to one of the allowed values");
+  EXPECT_EQ(errors_of(Def::ConnectParams, p),
+            "at /client/id: must be equal to one of the allowed values");
 }
 
 TEST(Schema, DeviceBlockShapeIsChecked) {
   Json p = connect_params();
-  p["device"] = {{"id", "abc"}, {"publicKey", "k"}, {"signature", "s"}, {"signedAt", 1}, {"nonce", ""}};
-  EXPECT_EQ(errors_of(Def::ConnectParams, p), "at /device/nonce: must NOT have fewer than 1 characters");
+  p["device"] = {
+      {"id", "abc"}, {"publicKey", "k"}, {"signature", "s"}, {"signedAt", 1}, {"nonce", ""}};
+  EXPECT_EQ(errors_of(Def::ConnectParams, p),
+            "at /device/nonce: must NOT have fewer than 1 characters");
   p["device"]["nonce"] = "n";
   p["device"]["signedAt"] = -1;
   EXPECT_EQ(errors_of(Def::ConnectParams, p), "at /device/signedAt: must be >= 0");
@@ -75,7 +96,8 @@ TEST(Schema, DeviceBlockShapeIsChecked) {
 
 TEST(Schema, FramesAreDiscriminatedAndClosed) {
   Errors e;
-  EXPECT_TRUE(validate(Def::RequestFrame, Json::parse(R"({"type":"req","id":"1","method":"health"})"), e));
+  EXPECT_TRUE(
+      validate(Def::RequestFrame, Json::parse(R"({"type":"req","id":"1","method":"health"})"), e));
   EXPECT_EQ(errors_of(Def::RequestFrame, Json::parse(R"({"type":"event","event":"x"})")),
             "must have required property 'id'; must have required property 'method'; "
             "at root: unexpected property 'event'; at /type: must be equal to constant");

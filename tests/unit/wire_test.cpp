@@ -7,10 +7,12 @@ namespace clawgate::front {
 namespace {
 
 TEST(Wire, FramesAreCompactJsonInUpstreamKeyOrder) {
-  EXPECT_EQ(response_ok_frame("a\"b", "{\"x\":1}"), R"({"type":"res","id":"a\"b","ok":true,"payload":{"x":1}})");
+  EXPECT_EQ(response_ok_frame("a\"b", "{\"x\":1}"),
+            R"({"type":"res","id":"a\"b","ok":true,"payload":{"x":1}})");
   const std::string sv = R"({"presence":2,"health":3})";
-  EXPECT_EQ(event_frame("presence", "{}", 7, &sv),
-            R"({"type":"event","event":"presence","payload":{},"seq":7,"stateVersion":{"presence":2,"health":3}})");
+  EXPECT_EQ(
+      event_frame("presence", "{}", 7, &sv),
+      R"({"type":"event","event":"presence","payload":{},"seq":7,"stateVersion":{"presence":2,"health":3}})");
   EXPECT_EQ(event_frame("connect.challenge", "{}", std::nullopt, nullptr),
             R"({"type":"event","event":"connect.challenge","payload":{}})");
 }
