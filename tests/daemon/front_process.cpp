@@ -1,6 +1,8 @@
 // Test harness: see front_process.hpp.
 #include "front_process.hpp"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -118,10 +120,16 @@ int FrontProcess::terminate(int timeout_ms) {
 }
 
 FrontProcess::~FrontProcess() {
-  if (pid_ > 0) {
+  // Stop it the way an operator would, so sanitizer builds get to report at exit.
+  if (pid_ > 0 && terminate(3000) < 0) {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+  const std::string out = output();
+  if (out.find("ERROR: AddressSanitizer") != std::string::npos ||
+      out.find("ERROR: LeakSanitizer") != std::string::npos ||
+      out.find("runtime error:") != std::string::npos)
+    ADD_FAILURE() << "the gateway reported a sanitizer error:\n" << out;
   if (out_fd_ >= 0) close(out_fd_);
   std::system(("rm -rf '" + state_dir_ + "'").c_str());
 }
