@@ -63,20 +63,23 @@ int main(int argc, char** argv) {
     server.init_asio();
     server.set_reuse_addr(true);
     server.set_listen_backlog(1024);
-    server.set_socket_init_handler([](websocketpp::connection_hdl, websocketpp::lib::asio::ip::tcp::socket& s) {
-      websocketpp::lib::asio::error_code ignored;
-      s.set_option(websocketpp::lib::asio::ip::tcp::no_delay(true), ignored);
-    });
+    server.set_socket_init_handler(
+        [](websocketpp::connection_hdl, websocketpp::lib::asio::ip::tcp::socket& s) {
+          websocketpp::lib::asio::error_code ignored;
+          s.set_option(websocketpp::lib::asio::ip::tcp::no_delay(true), ignored);
+        });
     server.set_message_handler([&server](websocketpp::connection_hdl h, Server::message_ptr msg) {
       websocketpp::lib::error_code send_ec;
       server.send(h, msg->get_payload(), msg->get_opcode(), send_ec);
       // A failed send means the connection is going away; websocketpp closes it.
     });
-    server.listen(websocketpp::lib::asio::ip::tcp::endpoint(addr, static_cast<unsigned short>(port)));
+    server.listen(
+        websocketpp::lib::asio::ip::tcp::endpoint(addr, static_cast<unsigned short>(port)));
     server.start_accept();
     const auto local = server.get_local_endpoint(ec);
     if (ec) {
-      std::fprintf(stderr, "clawgate-echo: cannot read the listening port: %s\n", ec.message().c_str());
+      std::fprintf(stderr, "clawgate-echo: cannot read the listening port: %s\n",
+                   ec.message().c_str());
       return 1;
     }
     std::printf("listening on ws://%s:%u\n", bind.c_str(), static_cast<unsigned>(local.port()));

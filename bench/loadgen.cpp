@@ -144,7 +144,8 @@ Target parse_target(const std::string& url) {
   if (host == "localhost") host = "127.0.0.1";
   beast::error_code ec;
   const auto addr = asio::ip::make_address_v4(host, ec);
-  if (ec || (addr.to_uint() >> 24) != 127) throw UsageError("target must be in 127.0.0.0/8: " + url);
+  if (ec || (addr.to_uint() >> 24) != 127)
+    throw UsageError("target must be in 127.0.0.0/8: " + url);
   long port = 0;
   try {
     port = std::stol(hostport.substr(colon + 1));
@@ -175,6 +176,68 @@ size_t nofile_limit() {
   return getrlimit(RLIMIT_NOFILE, &rl) == 0 ? static_cast<size_t>(rl.rlim_cur) : 1024;
 }
 
+std::string fmt(double v, int prec = 3) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", prec, v);
+  return b;
+}
+
+// CPU time (user + system) of a process, in ms; -1 when unreadable. Tick resolution (10 ms).
+double proc_cpu_ms(long pid) {
+  if (pid <= 0) return -1;
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const auto rp = stat.rfind(')');
+  if (rp == std::string::npos) return -1;
+  std::istringstream is(stat.substr(rp + 2));
+  std::string field;
+  double utime = -1, stime = -1;
+  for (int i = 3; i <= 15 && is >> field; ++i) {  // fields 14 and 15: utime, stime
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) stime = std::stod(field);
+  }
+  if (utime < 0 || stime < 0) return -1;
+  return (utime + stime) * 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double self_cpu_ms() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto ms = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) / 1e3;
+  };
+  return ms(ru.ru_utime) + ms(ru.ru_stime);
+}
+
+// Who was busy during a measurement: the server (with --pid) and this tool, as a share of one
+// core, so a reader can tell a server-bound figure from a client-bound one.
+struct CpuMeter {
+  long pid = 0;
+  double server0 = -1, self0 = 0;
+  TimePoint t0{};
+  void start(long p) {
+    pid = p;
+    server0 = proc_cpu_ms(pid);
+    self0 = self_cpu_ms();
+    t0 = SteadyClock::now();
+  }
+  // "server 97% of a core (6.4 us per request), clawgate-bench 81%"
+  std::string report(double units, const char* unit) const {
+    const double wall = ms_between(t0, SteadyClock::now());
+    const double self = self_cpu_ms() - self0;
+    std::string out;
+    if (pid > 0 && server0 >= 0) {
+      const double server = proc_cpu_ms(pid) - server0;
+      out += "server CPU " + fmt(100 * server / wall, 0) + "% of a core";
+      if (units > 0) out += " (" + fmt(server * 1000 / units, 1) + " us per " + unit + ")";
+      out += ", ";
+    }
+    out += "clawgate-bench CPU " + fmt(100 * self / wall, 0) + "% of a core";
+    if (units > 0) out += " (" + fmt(self * 1000 / units, 1) + " us per " + unit + ")";
+    return out;
+  }
+};
+
 // Nearest-rank percentile of an already sorted vector.
 double pct(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
@@ -183,17 +246,13 @@ double pct(const std::vector<double>& sorted, double p) {
   return sorted[idx];
 }
 
-std::string fmt(double v, int prec = 3) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*f", prec, v);
-  return b;
-}
-
 std::string clip(Frame f, size_t n = 160) {
   return std::string(f.substr(0, n)) + (f.size() > n ? "..." : "");
 }
 
-bool starts_with(Frame f, Frame p) { return f.size() >= p.size() && f.compare(0, p.size(), p) == 0; }
+bool starts_with(Frame f, Frame p) {
+  return f.size() >= p.size() && f.compare(0, p.size(), p) == 0;
+}
 
 std::string connect_request(const std::string& token) {
   // The token is the caller's own and simple; escape the two characters that would break JSON.
@@ -246,8 +305,8 @@ class Conn {
 
   // TCP connect (from `src` when given), WebSocket upgrade and, with a token, the gateway
   // handshake up to hello-ok. `done` runs exactly once, never from inside open().
-  void open(const Target& t, const asio::ip::address* src, const std::string* token,
-            int timeout_ms, Done done) {
+  void open(const Target& t, const asio::ip::address* src, const std::string* token, int timeout_ms,
+            Done done) {
     done_ = std::move(done);
     phase_ = "socket";
     auto& sock = ws_.next_layer();
@@ -256,8 +315,8 @@ class Conn {
     if (!ec && src) {
 #ifdef IP_BIND_ADDRESS_NO_PORT
       // Let connect() pick the port per destination: many more ports per source address.
-      sock.set_option(asio::detail::socket_option::boolean<IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT>(true),
-                      ec);
+      sock.set_option(
+          asio::detail::socket_option::boolean<IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT>(true), ec);
 #endif
       if (!ec) sock.bind(tcp::endpoint(*src, 0), ec);
     }
@@ -309,7 +368,8 @@ class Conn {
   }
 
   // Reads frames until the connection ends; `on_error` runs once when it does (not after stop()).
-  void read_loop(std::function<void(Frame)> on_frame, std::function<void(const std::string&)> on_error) {
+  void read_loop(std::function<void(Frame)> on_frame,
+                 std::function<void(const std::string&)> on_error) {
     on_frame_ = std::move(on_frame);
     on_error_ = std::move(on_error);
     read_next();
@@ -372,7 +432,8 @@ class Conn {
         buf_.consume(buf_.size());
         return read_hello();
       }
-      const bool ok = f.find(R"("id":"c")") != Frame::npos && f.find(R"("ok":true)") != Frame::npos &&
+      const bool ok = f.find(R"("id":"c")") != Frame::npos &&
+                      f.find(R"("ok":true)") != Frame::npos &&
                       f.find(R"("type":"hello-ok")") != Frame::npos;
       std::string err = ok ? "" : "connect refused: " + clip(f);
       buf_.consume(buf_.size());
@@ -411,7 +472,7 @@ class Conn {
   // the frames it just handled produced in one go.
   void schedule_flush() {
     flush_scheduled_ = true;
-    flush_seen_ = frames_;
+    flush_seen_ = frames_ - 1;  // the first check always yields once
     flush_spins_ = 0;
     asio::post(io_, [this] { flush_check(); });
   }
@@ -434,15 +495,16 @@ class Conn {
     std::swap(pending_, inflight_);
     pending_.clear();
     writing_ = true;
-    asio::async_write(ws_.next_layer(), asio::buffer(inflight_), [this](beast::error_code e, size_t) {
-      writing_ = false;
-      if (e) {
-        if (!stopped_ && on_error_) on_error_("write: " + e.message());
-        stopped_ = true;
-        return;
-      }
-      if (!pending_.empty() && !stopped_) flush_raw();
-    });
+    asio::async_write(ws_.next_layer(), asio::buffer(inflight_),
+                      [this](beast::error_code e, size_t) {
+                        writing_ = false;
+                        if (e) {
+                          if (!stopped_ && on_error_) on_error_("write: " + e.message());
+                          stopped_ = true;
+                          return;
+                        }
+                        if (!pending_.empty() && !stopped_) flush_raw();
+                      });
   }
 
   void write_next() {
@@ -566,7 +628,8 @@ class Opener {
       // The failed Conn may still be unwinding its callback: replace it only later.
       if (attempts_[i] < o_.attempts) {
         ++retries_;
-        auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(20 * attempts_[i]));
+        auto timer =
+            std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(20 * attempts_[i]));
         timer->async_wait([this, timer, i, k](beast::error_code) {
           queues_[k].push_front(i);
           pump();
@@ -608,15 +671,18 @@ bool run_until(asio::io_context& io, Pred done, int timeout_ms) {
 // ---------------------------------------------------------------------------------------------
 // handshake: sequential connect + challenge + connect + hello-ok
 
+// Without --token: the WebSocket upgrade only (a reference against the echo server).
 int cmd_handshake(const Args& a) {
   const Target t = parse_target(a.required("url"));
-  const std::string token = a.required("token");
+  const std::string token = a.str("token", "");
   const long n = a.num("n", 2000, 1, 1'000'000);
   const long warmup = a.num("warmup", 50, 0, 100'000);
   const int timeout_ms = static_cast<int>(a.num("timeout-ms", 5000, 100, 600'000));
+  const long pid = a.num("pid", 0, 0, 1L << 31);
   a.check_all_used();
 
   asio::io_context io(1);
+  CpuMeter cpu;
   std::vector<double> lat;
   lat.reserve(static_cast<size_t>(n));
   std::map<std::string, size_t> errors;
@@ -628,11 +694,13 @@ int cmd_handshake(const Args& a) {
     bool done = false;
     std::string err;
     const auto t0 = SteadyClock::now();
-    c->open(t, &src, &token, timeout_ms, [&](const std::string& e) {
+    c->open(t, &src, token.empty() ? nullptr : &token, timeout_ms, [&](const std::string& e) {
       err = e;
       done = true;
     });
-    if (!run_until(io, [&] { return done; }, timeout_ms + 1000)) err = "no completion";
+    if (!run_until(
+            io, [&] { return done; }, timeout_ms + 1000))
+      err = "no completion";
     const auto t1 = SteadyClock::now();
     if (!err.empty()) {
       ++failures;
@@ -640,20 +708,26 @@ int cmd_handshake(const Args& a) {
       if (failures > 50 && failures > static_cast<size_t>(i) / 2) break;  // the server is gone
       continue;
     }
+    if (i == warmup - 1 || (warmup == 0 && i == 0)) cpu.start(pid);
     if (i >= warmup) lat.push_back(ms_between(t0, t1));
     bool closed = false;
     c->close_gracefully(1000, [&] { closed = true; });
-    run_until(io, [&] { return closed; }, 2000);
+    run_until(
+        io, [&] { return closed; }, 2000);
     c.reset();
     io.poll();  // let the aborted operations of the closed connection unwind
   }
   const double total_s = ms_between(t_all, SteadyClock::now()) / 1000.0;
+  const std::string cpu_text = cpu.report(static_cast<double>(lat.size()), "handshake");
   std::sort(lat.begin(), lat.end());
-  std::cout << "handshake: " << lat.size() << " sequential connect+challenge+connect+hello-ok ("
-            << warmup << " warm-up not counted), " << failures << " failed, " << fmt(total_s, 1)
-            << " s\n"
+  std::cout << "handshake: " << lat.size() << " sequential "
+            << (token.empty() ? "TCP connect+WebSocket upgrade"
+                              : "connect+challenge+connect+hello-ok")
+            << " (" << warmup << " warm-up not counted), " << failures << " failed, "
+            << fmt(total_s, 1) << " s\n"
             << "  p50 " << fmt(pct(lat, 0.5)) << " ms   p90 " << fmt(pct(lat, 0.9)) << " ms   p99 "
-            << fmt(pct(lat, 0.99)) << " ms   max " << fmt(lat.empty() ? 0 : lat.back()) << " ms\n";
+            << fmt(pct(lat, 0.99)) << " ms   max " << fmt(lat.empty() ? 0 : lat.back()) << " ms\n"
+            << "  " << cpu_text << " (includes each close handshake)\n";
   for (const auto& [m, c] : errors) std::cout << "  " << c << " x " << m << "\n";
   std::cout << "RESULT handshake n=" << lat.size() << " failures=" << failures
             << " p50_ms=" << fmt(pct(lat, 0.5)) << " p90_ms=" << fmt(pct(lat, 0.9))
@@ -676,8 +750,14 @@ struct PipeRun {
 
 class PipeClient {
  public:
-  PipeClient(Conn& c, PipeRun& run, size_t depth, bool gateway, bool beast_writes, const std::string& method)
-      : c_(c), run_(run), depth_(depth), gateway_(gateway), beast_writes_(beast_writes), method_(method) {
+  PipeClient(Conn& c, PipeRun& run, size_t depth, bool gateway, bool beast_writes,
+             const std::string& method)
+      : c_(c),
+        run_(run),
+        depth_(depth),
+        gateway_(gateway),
+        beast_writes_(beast_writes),
+        method_(method) {
     size_t cap = 1;
     while (cap < depth * 2) cap <<= 1;
     sent_.resize(cap);
@@ -699,15 +779,18 @@ class PipeClient {
     req_.clear();
     req_ += R"({"type":"req","id":")";
     char num[24];
-    const int len = std::snprintf(num, sizeof num, "%llu", static_cast<unsigned long long>(next_id_));
+    const int len =
+        std::snprintf(num, sizeof num, "%llu", static_cast<unsigned long long>(next_id_));
     req_.append(num, static_cast<size_t>(len));
     req_ += R"(","method":")";
     req_ += method_;
     req_ += R"(","params":{}})";
     sent_[next_id_ & mask_] = SteadyClock::now();
     ++next_id_;
-    if (beast_writes_) c_.send_text(req_);
-    else c_.raw_send(req_);
+    if (beast_writes_)
+      c_.send_text(req_);
+    else
+      c_.raw_send(req_);
   }
 
   void bad(uint64_t& counter, Frame f) {
@@ -760,9 +843,11 @@ int cmd_pipeline(const Args& a, bool gateway) {
   const double warmup = a.real("warmup", 0.5, 0, 60);
   const std::string method = gateway ? a.str("method", "health") : "health";
   const std::string writes = a.str("writes", "raw");
+  const long pid = a.num("pid", 0, 0, 1L << 31);
   a.check_all_used();
   for (char ch : method)
-    if (ch == '"' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20) throw UsageError("bad --method");
+    if (ch == '"' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20)
+      throw UsageError("bad --method");
   if (writes != "raw" && writes != "beast") throw UsageError("--writes is raw or beast");
   if (clients + 64 > nofile_limit()) throw UsageError("too many clients for the open-file limit");
 
@@ -775,7 +860,8 @@ int cmd_pipeline(const Args& a, bool gateway) {
     std::cout << (gateway ? "rpc" : "echo") << ": " << opener.failed() << " of " << clients
               << " connections failed to open:\n";
     opener.print_errors(std::cout);
-    std::cout << "RESULT " << (gateway ? "rpc" : "echo") << " open_failures=" << opener.failed() << "\n";
+    std::cout << "RESULT " << (gateway ? "rpc" : "echo") << " open_failures=" << opener.failed()
+              << "\n";
     return 1;
   }
 
@@ -787,6 +873,8 @@ int cmd_pipeline(const Args& a, bool gateway) {
   for (auto& p : pcs) p->start();
 
   TimePoint t_start{}, t_end{};
+  CpuMeter cpu;
+  std::string cpu_text;
   asio::steady_timer warm(io), stop(io);
   warm.expires_after(std::chrono::microseconds(static_cast<long>(warmup * 1e6)));
   warm.async_wait([&](beast::error_code) {
@@ -794,9 +882,11 @@ int cmd_pipeline(const Args& a, bool gateway) {
     run.completed = run.not_ok = run.mismatched = run.malformed = 0;
     run.first_bad.clear();
     t_start = SteadyClock::now();
+    cpu.start(pid);
     stop.expires_after(std::chrono::microseconds(static_cast<long>(seconds * 1e6)));
     stop.async_wait([&](beast::error_code) {
       t_end = SteadyClock::now();
+      cpu_text = cpu.report(static_cast<double>(run.completed), gateway ? "request" : "message");
       run.measuring = false;
       run.running = false;
       io.stop();
@@ -819,10 +909,11 @@ int cmd_pipeline(const Args& a, bool gateway) {
             << fmt(secs, 2) << " s measured after " << fmt(warmup, 1) << " s warm-up\n"
             << "  " << fmt(rate, 0) << (gateway ? " req/s" : " msgs/s") << "   " << run.completed
             << " completed   errors " << errors << " (ok:false " << run.not_ok << ", mismatched id "
-            << run.mismatched << ", malformed " << run.malformed << ", connection " << run.conn_errors
-            << ")\n"
+            << run.mismatched << ", malformed " << run.malformed << ", connection "
+            << run.conn_errors << ")\n"
             << "  latency p50 " << fmt(pct(lat, 0.5)) << " ms   p99 " << fmt(pct(lat, 0.99))
-            << " ms   max " << fmt(lat.empty() ? 0 : lat.back()) << " ms\n";
+            << " ms   max " << fmt(lat.empty() ? 0 : lat.back()) << " ms\n"
+            << "  " << cpu_text << "\n";
   if (!run.first_bad.empty()) std::cout << "  first bad frame: " << run.first_bad << "\n";
   for (const auto& [m, c] : run.error_texts) std::cout << "  " << c << " x " << m << "\n";
   std::cout << "RESULT " << name << " clients=" << clients << " depth=" << depth
@@ -842,6 +933,7 @@ int cmd_fanout(const Args& a) {
   const long warmup = a.num("warmup", 10, 0, 100'000);
   const int round_timeout_ms = static_cast<int>(a.num("round-timeout-ms", 5000, 10, 600'000));
   const int gap_ms = static_cast<int>(a.num("gap-ms", 2, 0, 10'000));
+  const long pid = a.num("pid", 0, 0, 1L << 31);
   a.check_all_used();
   if (m + 64 > nofile_limit()) throw UsageError("too many clients for the open-file limit");
 
@@ -852,7 +944,8 @@ int cmd_fanout(const Args& a) {
   Opener opener(io, t, &token, oo);
   opener.run(nullptr);
   if (opener.failed() > 0) {
-    std::cout << "fanout: " << opener.failed() << " of " << m + 1 << " connections failed to open:\n";
+    std::cout << "fanout: " << opener.failed() << " of " << m + 1
+              << " connections failed to open:\n";
     opener.print_errors(std::cout);
     std::cout << "RESULT fanout open_failures=" << opener.failed() << "\n";
     return 1;
@@ -867,6 +960,8 @@ int cmd_fanout(const Args& a) {
   std::string fail_text;
   TimePoint t_send{}, t_all{};
   std::vector<double> lat;
+  CpuMeter cpu;
+  std::string cpu_text;
   asio::steady_timer round_timer(io), gap_timer(io);
   std::function<void()> start_round;
 
@@ -874,7 +969,9 @@ int cmd_fanout(const Args& a) {
     if (!(caller_done && all_received)) return;
     round_timer.cancel();
     if (round > warmup) lat.push_back(ms_between(t_send, t_all));
+    if (round == warmup) cpu.start(pid);
     if (round >= warmup + rounds) {
+      cpu_text = cpu.report(static_cast<double>(rounds), "round");
       io.stop();
       return;
     }
@@ -936,9 +1033,9 @@ int cmd_fanout(const Args& a) {
     round_timer.expires_after(std::chrono::milliseconds(round_timeout_ms));
     round_timer.async_wait([&](beast::error_code e) {
       if (e) return;
-      fail_text = "round " + std::to_string(round) + " timed out: " + std::to_string(received) + "/" +
-                  std::to_string(m) + " clients got presence, caller answered: " +
-                  (caller_done ? "yes" : "no");
+      fail_text = "round " + std::to_string(round) + " timed out: " + std::to_string(received) +
+                  "/" + std::to_string(m) +
+                  " clients got presence, caller answered: " + (caller_done ? "yes" : "no");
       failed = true;
       io.stop();
     });
@@ -946,6 +1043,7 @@ int cmd_fanout(const Args& a) {
     caller.send_text(R"({"type":"req","id":")" + id +
                      R"(","method":"system-event","params":{"text":"bench fanout"}})");
   };
+  if (warmup == 0) cpu.start(pid);
   start_round();
   io.run();
   for (auto& c : conns) c->close_now();
@@ -959,11 +1057,14 @@ int cmd_fanout(const Args& a) {
             << "  send -> all " << m << " got presence: p50 " << fmt(pct(lat, 0.5)) << " ms   p90 "
             << fmt(pct(lat, 0.9)) << " ms   p99 " << fmt(pct(lat, 0.99)) << " ms   max "
             << fmt(lat.empty() ? 0 : lat.back()) << " ms\n";
+  if (!cpu_text.empty())
+    std::cout << "  " << cpu_text << " (rounds back to back, " << gap_ms << " ms apart)\n";
   if (dup) std::cout << "  " << dup << " duplicate presence events within a round\n";
   if (failed) std::cout << "  FAILED: " << fail_text << "\n";
-  std::cout << "RESULT fanout clients=" << m << " rounds=" << lat.size() << " failed=" << (failed ? 1 : 0)
-            << " p50_ms=" << fmt(pct(lat, 0.5)) << " p99_ms=" << fmt(pct(lat, 0.99))
-            << " max_ms=" << fmt(lat.empty() ? 0 : lat.back()) << "\n";
+  std::cout << "RESULT fanout clients=" << m << " rounds=" << lat.size()
+            << " failed=" << (failed ? 1 : 0) << " p50_ms=" << fmt(pct(lat, 0.5))
+            << " p99_ms=" << fmt(pct(lat, 0.99)) << " max_ms=" << fmt(lat.empty() ? 0 : lat.back())
+            << "\n";
   return failed || lat.empty() ? 1 : 0;
 }
 
@@ -1032,19 +1133,21 @@ int cmd_idle(const Args& a) {
     if (c) c->close_now();
   io.poll();
 
-  const double per_conn = held > 0 ? static_cast<double>(after - before) / static_cast<double>(held) : 0;
+  const double per_conn =
+      held > 0 ? static_cast<double>(after - before) / static_cast<double>(held) : 0;
   std::cout << "idle: " << held << " of " << oo.n << " connections held (handshake complete) from "
             << opener.source_ips() << " source addresses; opened in " << fmt(opener.seconds(), 2)
-            << " s (" << fmt(static_cast<double>(opener.opened()) / std::max(opener.seconds(), 1e-9), 0)
+            << " s ("
+            << fmt(static_cast<double>(opener.opened()) / std::max(opener.seconds(), 1e-9), 0)
             << " handshakes/s), " << opener.failed() << " failed, " << opener.retries()
             << " retried, " << lost << " lost afterwards\n"
             << "  server RSS " << before << " KB -> " << after << " KB: " << fmt(per_conn, 2)
             << " KB per connection\n";
   opener.print_errors(std::cout);
   if (lost) std::cout << "  first loss: " << lost_text << "\n";
-  std::cout << "RESULT idle n=" << held << " failed=" << opener.failed() << " retries=" << opener.retries()
-            << " lost=" << lost << " rss_before_kb=" << before << " rss_after_kb=" << after
-            << " kb_per_conn=" << fmt(per_conn, 2) << "\n";
+  std::cout << "RESULT idle n=" << held << " failed=" << opener.failed()
+            << " retries=" << opener.retries() << " lost=" << lost << " rss_before_kb=" << before
+            << " rss_after_kb=" << after << " kb_per_conn=" << fmt(per_conn, 2) << "\n";
   return opener.failed() == 0 && lost == 0 && held == oo.n ? 0 : 1;
 }
 
@@ -1056,9 +1159,11 @@ struct Child {
   int out_fd = -1;
 };
 
-Child spawn_gateway(const std::string& bin, const std::string& state_dir, const std::string& token) {
+Child spawn_gateway(const std::string& bin, const std::string& state_dir,
+                    const std::string& token) {
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe: " + std::string(std::strerror(errno)));
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe: " + std::string(std::strerror(errno)));
   std::vector<std::string> env_store;
   for (char** e = environ; *e; ++e)
     if (std::strncmp(*e, "CLAWGATE_STATE_DIR=", 19) != 0) env_store.emplace_back(*e);
@@ -1091,7 +1196,9 @@ std::string wait_listening(int fd, TimePoint deadline, std::string& seen) {
       const auto end = seen.find_first_of(" \n", p + 13);
       if (end != std::string::npos) return seen.substr(p + 13, end - (p + 13));
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now())
+            .count();
     if (left <= 0) return "";
     pollfd pfd{fd, POLLIN, 0};
     if (poll(&pfd, 1, static_cast<int>(std::min<long>(left, 100))) < 0 && errno != EINTR) return "";
@@ -1148,7 +1255,8 @@ int cmd_startup(const Args& a) {
   asio::io_context io(1);
   for (long i = 0; i < n; ++i) {
     std::string tmpl = (std::filesystem::temp_directory_path() / "clawgate-bench-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp: " + std::string(std::strerror(errno)));
+    if (!mkdtemp(tmpl.data()))
+      throw std::runtime_error("mkdtemp: " + std::string(std::strerror(errno)));
     const auto t0 = SteadyClock::now();
     Child child = spawn_gateway(bin, tmpl, token);
     const auto deadline = t0 + std::chrono::milliseconds(timeout_ms);
@@ -1168,7 +1276,8 @@ int cmd_startup(const Args& a) {
           err = e;
           done = true;
         });
-        run_until(io, [&] { return done; }, timeout_ms + 1000);
+        run_until(
+            io, [&] { return done; }, timeout_ms + 1000);
         if (done && err.empty()) {
           ready = true;
           lat.push_back(ms_between(t0, SteadyClock::now()));
@@ -1195,8 +1304,9 @@ int cmd_startup(const Args& a) {
   std::sort(to_listen.begin(), to_listen.end());
   std::cout << "startup: " << lat.size() << " of " << n << " cold starts ready (exec -> hello-ok), "
             << failures << " failed\n"
-            << "  ready: p50 " << fmt(pct(lat, 0.5)) << " ms   max " << fmt(lat.empty() ? 0 : lat.back())
-            << " ms   (exec -> 'listening' line: p50 " << fmt(pct(to_listen, 0.5)) << " ms)\n";
+            << "  ready: p50 " << fmt(pct(lat, 0.5)) << " ms   max "
+            << fmt(lat.empty() ? 0 : lat.back()) << " ms   (exec -> 'listening' line: p50 "
+            << fmt(pct(to_listen, 0.5)) << " ms)\n";
   for (const auto& [m, c] : errors) std::cout << "  " << c << " x " << m << "\n";
   std::cout << "RESULT startup n=" << lat.size() << " failures=" << failures
             << " p50_ms=" << fmt(pct(lat, 0.5)) << " max_ms=" << fmt(lat.empty() ? 0 : lat.back())
@@ -1206,15 +1316,21 @@ int cmd_startup(const Args& a) {
 
 void usage(std::ostream& os) {
   os << "usage: clawgate-bench <command> [--option value ...]\n"
-        "  handshake --url U --token T [--n 2000] [--warmup 50]\n"
+        "  handshake --url U [--token T] [--n 2000] [--warmup 50] [--pid P]   (no token: upgrade "
+        "only)\n"
         "  rpc       --url U --token T [--clients 4] [--depth 32] [--seconds 5] [--method health]\n"
-        "            [--warmup 0.5] [--writes raw|beast]\n"
+        "            [--warmup 0.5] [--writes raw|beast] [--pid P]\n"
         "  fanout    --url U --token T [--clients 1000] [--rounds 200] [--warmup 10] [--gap-ms 2]\n"
+        "            [--pid P]\n"
         "  idle      --url U --token T --pid P [--n 10000] [--per-ip 1000] [--per-ip-window 16]\n"
         "            [--window 64] [--settle-ms 1000] [--hold-ms 0]\n"
-        "  echo      --url U [--clients 4] [--depth 32] [--seconds 5] [--warmup 0.5] [--writes raw|beast]\n"
+        "  echo      --url U [--clients 4] [--depth 32] [--seconds 5] [--warmup 0.5] [--writes "
+        "raw|beast]\n"
+        "            [--pid P]\n"
         "  startup   --bin PATH [--n 20]\n"
-        "URLs must be ws://127.x.y.z:port. Exit: 0 clean run, 1 errors observed, 2 usage.\n";
+        "URLs must be ws://127.x.y.z:port. --pid P (the server's pid) adds its CPU use to the "
+        "figures.\n"
+        "Exit: 0 clean run, 1 errors observed, 2 usage.\n";
 }
 
 }  // namespace

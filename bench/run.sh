@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# bench/run.sh: runs every clawgate benchmark once and prints a summary table against the aims.
+# Owns: starting the gateway and the bare echo server (ephemeral ports on 127.0.0.1, temp state
+# dirs), driving clawgate-bench against them, and stopping everything it started. Builds nothing.
+# Usage: bench/run.sh [BUILD_DIR]          (default: build/release next to this script's parent)
+# Fails: exit 2 when a binary is missing or a server does not come up within 10 s; a benchmark
+# that fails or misses its aim is marked in the table and the script exits 1. Every process it
+# started is stopped on exit (TERM, then KILL after 3 s), every wait is bounded, and nothing
+# outside 127.0.0.0/8 is touched. The whole run takes well under 3 minutes.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${1:-$ROOT/build/release}
+BIN=$BUILD/bin
+BENCH=$BIN/clawgate-bench
+GATEWAY=$BIN/clawgate
+ECHO=$BIN/clawgate-echo
+for b in "$BENCH" "$GATEWAY" "$ECHO"; do
+  if [[ ! -x $b ]]; then
+    echo "run.sh: missing $b (build the clawgate, clawgate-bench and clawgate-echo targets first)" >&2
+    exit 2
+  fi
+done
+command -v timeout >/dev/null || { echo "run.sh: needs timeout(1)" >&2; exit 2; }
+
+# 10,000 held connections need more descriptors than the usual soft limit, on both sides.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# Nothing from the caller's environment may point the gateways elsewhere.
+unset CLAWGATE_CONFIG_PATH CLAWGATE_GATEWAY_TOKEN CLAWGATE_GATEWAY_PASSWORD CLAWGATE_STATE_DIR
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/clawgate-bench.XXXXXX") || exit 2
+PIDS=()      # servers
+BENCH_PID="" # the running benchmark (timeout(1) runs it in a process group of its own)
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  local p i
+  [[ -n $BENCH_PID ]] && kill -TERM "$BENCH_PID" 2>/dev/null
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do
+    for ((i = 0; i < 30; i++)); do
+      kill -0 "$p" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+URL=""
+PID=""
+# start_server NAME CMD...: starts CMD in the background (stdout+stderr to $WORK/NAME.log),
+# waits up to 10 s for its "listening on ws://127.0.0.1:PORT" line; sets URL and PID.
+start_server() {
+  local name=$1 i line
+  shift
+  "$@" >"$WORK/$name.log" 2>&1 &
+  PID=$!
+  PIDS+=("$PID")
+  URL=""
+  for ((i = 0; i < 100; i++)); do
+    line=$(grep -o -m1 'listening on ws://127\.0\.0\.1:[0-9]*' "$WORK/$name.log" 2>/dev/null)
+    if [[ -n $line ]]; then
+      URL=${line#listening on }
+      return 0
+    fi
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "run.sh: $name did not start; its output:" >&2
+  sed 's/^/  /' "$WORK/$name.log" >&2
+  exit 2
+}
+
+TOKEN="bench-$$-$RANDOM"
+start_gateway() {  # NAME
+  mkdir -p "$WORK/$1-state"
+  start_server "$1" env CLAWGATE_STATE_DIR="$WORK/$1-state" "$GATEWAY" gateway --bind 127.0.0.1 --port 0 --token "$TOKEN"
+}
+
+# bench NAME LIMIT_S ARGS...: runs clawgate-bench (bounded by LIMIT_S), shows its output and
+# keeps it in $WORK/NAME.out.
+bench() {
+  local name=$1 limit=$2 rc
+  shift 2
+  echo "== $name: clawgate-bench $*"
+  timeout -k 5 "$limit" "$BENCH" "$@" >"$WORK/$name.out" 2>&1 &
+  BENCH_PID=$!
+  wait "$BENCH_PID"
+  rc=$?
+  BENCH_PID=""
+  sed 's/^/   /' "$WORK/$name.out"
+  [[ $rc -eq 124 || $rc -eq 137 ]] && echo "   (killed after ${limit} s)"
+  return 0
+}
+
+# field NAME KEY: a value from the RESULT line of benchmark NAME ("" when absent).
+field() {
+  grep -m1 '^RESULT ' "$WORK/$1.out" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1
+}
+
+echo "clawgate benchmarks: $(nproc) CPU(s), load average $(cut -d' ' -f1-3 /proc/loadavg), build $BUILD"
+echo
+
+bench startup 60 startup --bin "$GATEWAY" --n 20
+
+start_gateway gateway
+GW_URL=$URL
+GW_PID=$PID
+echo "gateway $GW_URL (pid $GW_PID)"
+start_server echo "$ECHO" --port 0
+ECHO_URL=$URL
+echo "echo server $ECHO_URL (pid $PID)"
+echo
+
+bench handshake 60 handshake --url "$GW_URL" --token "$TOKEN" --n 2000
+bench rpc 60 rpc --url "$GW_URL" --token "$TOKEN" --clients 4 --depth 32 --seconds 10 --method health
+bench rpc512 60 rpc --url "$GW_URL" --token "$TOKEN" --clients 1 --depth 512 --seconds 5 --method health
+bench echo 60 echo --url "$ECHO_URL" --clients 4 --depth 32 --seconds 10
+bench fanout 60 fanout --url "$GW_URL" --token "$TOKEN" --clients 1000 --rounds 300
+if ! kill -0 "$GW_PID" 2>/dev/null; then echo "run.sh: the gateway died during the run" >&2; fi
+
+# Memory per idle connection on a fresh gateway, so earlier runs' heap does not hide growth.
+start_gateway gateway-idle
+echo "fresh gateway for idle $URL (pid $PID)"
+bench idle 90 idle --url "$URL" --token "$TOKEN" --n 10000 --pid "$PID"
+if ! kill -0 "$PID" 2>/dev/null; then echo "run.sh: the idle gateway died during the run" >&2; fi
+echo
+
+# ---- summary ------------------------------------------------------------------------------
+FAILED=0
+# row LABEL VALUE UNIT AIM_TEXT OP LIMIT [EXTRA_OK]: prints one line; OP is le or ge.
+row() {
+  local label=$1 value=$2 unit=$3 aim=$4 op=$5 limit=$6 extra_ok=${7:-1} verdict
+  if [[ -z $value ]]; then
+    verdict="FAIL (no result)"
+    value="-"
+    FAILED=1
+  elif [[ $extra_ok != 1 ]]; then
+    verdict="FAIL (errors)"
+    FAILED=1
+  elif awk -v v="$value" -v l="$limit" -v op="$op" 'BEGIN { exit !((op == "le") ? v <= l : v >= l) }'; then
+    verdict="ok"
+  else
+    verdict="MISSED"
+    FAILED=1
+  fi
+  printf '%-34s %14s %-8s %-18s %s\n' "$label" "$value" "$unit" "$aim" "$verdict"
+}
+zero() { [[ ${1:-x} == 0 ]] && echo 1 || echo 0; }
+
+printf '%-34s %14s %-8s %-18s %s\n' "benchmark" "figure" "" "aim" "verdict"
+printf '%-34s %14s %-8s %-18s %s\n' "---------" "------" "" "---" "-------"
+row "handshake p50 (2000 sequential)" "$(field handshake p50_ms)" ms "<= 0.3 ms" le 0.3 \
+  "$(zero "$(field handshake failures)")"
+printf '%-34s %14s %-8s\n' "  handshake p99 / max" "$(field handshake p99_ms) / $(field handshake max_ms)" ms
+row "health req/s (4 clients x 32)" "$(field rpc rate)" req/s ">= 150000" ge 150000 "$(zero "$(field rpc errors)")"
+printf '%-34s %14s %-8s\n' "  rpc latency p50 / p99" "$(field rpc p50_ms) / $(field rpc p99_ms)" ms
+row "errors, 512 in flight on 1 client" "$(field rpc512 errors)" "" "0" le 0
+printf '%-34s %14s %-8s\n' "  req/s at depth 512" "$(field rpc512 rate)" req/s
+row "fan-out to 1000 clients p50" "$(field fanout p50_ms)" ms "<= 2.5 ms" le 2.5 "$(zero "$(field fanout failed)")"
+printf '%-34s %14s %-8s\n' "  fan-out p99 / max" "$(field fanout p99_ms) / $(field fanout max_ms)" ms
+idle_ok=0
+[[ $(field idle failed) == 0 && $(field idle lost) == 0 && $(field idle n) == 10000 ]] && idle_ok=1
+row "memory per idle connection" "$(field idle kb_per_conn)" KB "<= 8 KB (10,000)" le 8 "$idle_ok"
+row "ready after exec p50 (20 starts)" "$(field startup p50_ms)" ms "< 100 ms" le 99.999 \
+  "$(zero "$(field startup failures)")"
+printf '%-34s %14s %-8s\n' "  ready after exec max" "$(field startup max_ms)" ms
+ECHO_RATE=$(field echo rate)
+RPC_RATE=$(field rpc rate)
+printf '%-34s %14s %-8s\n' "echo ceiling (4 clients x 32)" "${ECHO_RATE:--}" msgs/s
+if [[ -n $ECHO_RATE && -n $RPC_RATE && $ECHO_RATE != 0 ]]; then
+  printf '%-34s %14s %-8s\n' "gateway / echo throughput" "$(awk -v a="$RPC_RATE" -v b="$ECHO_RATE" 'BEGIN { printf "%.2f", a / b }')" ""
+fi
+exit $FAILED
