@@ -668,6 +668,23 @@ bool run_until(asio::io_context& io, Pred done, int timeout_ms) {
   return true;
 }
 
+// Close handshakes on every connection (bounded), then drops whatever is left, so the servers
+// see orderly goodbyes rather than resets with responses still in flight.
+void close_all(asio::io_context& io, std::vector<std::unique_ptr<Conn>>& conns, int timeout_ms) {
+  auto pending = std::make_shared<size_t>(0);
+  for (auto& c : conns) {
+    if (!c) continue;
+    ++*pending;
+    c->close_gracefully(timeout_ms, [pending] { --*pending; });
+  }
+  run_until(
+      io, [&] { return *pending == 0; }, timeout_ms + 500);
+  for (auto& c : conns)
+    if (c) c->close_now();
+  io.restart();
+  io.poll();
+}
+
 // ---------------------------------------------------------------------------------------------
 // handshake: sequential connect + challenge + connect + hello-ok
 
@@ -767,12 +784,16 @@ class PipeClient {
   void start() {
     c_.read_loop([this](Frame f) { on_frame(f); },
                  [this](const std::string& e) {
+                   dead_ = true;
                    if (!run_.running) return;
                    ++run_.conn_errors;
                    ++run_.error_texts["connection: " + e];
                  });
     for (size_t i = 0; i < depth_; ++i) send_one();
   }
+
+  // Requests sent and not answered yet (0 for a connection that died).
+  uint64_t outstanding() const { return dead_ ? 0 : next_id_ - expect_; }
 
  private:
   void send_one() {
@@ -832,6 +853,7 @@ class PipeClient {
   std::string method_, req_;
   std::vector<TimePoint> sent_;
   uint64_t mask_ = 0, next_id_ = 0, expect_ = 0;
+  bool dead_ = false;
 };
 
 int cmd_pipeline(const Args& a, bool gateway) {
@@ -893,9 +915,16 @@ int cmd_pipeline(const Args& a, bool gateway) {
     });
   });
   io.run();
-  for (auto& c : opener.conns()) c->close_now();
-  io.restart();
-  io.poll();
+  // Let the requests still in flight come back (bounded), then close cleanly.
+  run_until(
+      io,
+      [&] {
+        for (const auto& p : pcs)
+          if (p->outstanding() > 0) return false;
+        return true;
+      },
+      3000);
+  close_all(io, opener.conns(), 1000);
 
   const double secs = ms_between(t_start, t_end) / 1000.0;
   const double rate = secs > 0 ? static_cast<double>(run.completed) / secs : 0;
@@ -1046,9 +1075,7 @@ int cmd_fanout(const Args& a) {
   if (warmup == 0) cpu.start(pid);
   start_round();
   io.run();
-  for (auto& c : conns) c->close_now();
-  io.restart();
-  io.poll();
+  close_all(io, conns, 1000);
 
   std::sort(lat.begin(), lat.end());
   std::cout << "fanout: " << m << " passive clients + 1 admin caller, " << lat.size()

@@ -113,14 +113,19 @@ GW_PID=$PID
 echo "gateway $GW_URL (pid $GW_PID)"
 start_server echo "$ECHO" --port 0
 ECHO_URL=$URL
-echo "echo server $ECHO_URL (pid $PID)"
+ECHO_PID=$PID
+echo "echo server $ECHO_URL (pid $ECHO_PID)"
 echo
 
-bench handshake 60 handshake --url "$GW_URL" --token "$TOKEN" --n 2000
-bench rpc 60 rpc --url "$GW_URL" --token "$TOKEN" --clients 4 --depth 32 --seconds 10 --method health
-bench rpc512 60 rpc --url "$GW_URL" --token "$TOKEN" --clients 1 --depth 512 --seconds 5 --method health
-bench echo 60 echo --url "$ECHO_URL" --clients 4 --depth 32 --seconds 10
-bench fanout 60 fanout --url "$GW_URL" --token "$TOKEN" --clients 1000 --rounds 300
+# --pid makes each figure say how busy the server and the load tool were (server- or client-bound).
+bench handshake 60 handshake --url "$GW_URL" --token "$TOKEN" --n 2000 --pid "$GW_PID"
+bench upgrade 60 handshake --url "$ECHO_URL" --n 2000 --pid "$ECHO_PID"
+bench rpc 60 rpc --url "$GW_URL" --token "$TOKEN" --clients 4 --depth 32 --seconds 10 --method health \
+  --pid "$GW_PID"
+bench rpc512 60 rpc --url "$GW_URL" --token "$TOKEN" --clients 1 --depth 512 --seconds 5 \
+  --method health --pid "$GW_PID"
+bench echo 60 echo --url "$ECHO_URL" --clients 4 --depth 32 --seconds 10 --pid "$ECHO_PID"
+bench fanout 60 fanout --url "$GW_URL" --token "$TOKEN" --clients 1000 --rounds 300 --pid "$GW_PID"
 if ! kill -0 "$GW_PID" 2>/dev/null; then echo "run.sh: the gateway died during the run" >&2; fi
 
 # Memory per idle connection on a fresh gateway, so earlier runs' heap does not hide growth.
@@ -128,6 +133,15 @@ start_gateway gateway-idle
 echo "fresh gateway for idle $URL (pid $PID)"
 bench idle 90 idle --url "$URL" --token "$TOKEN" --n 10000 --pid "$PID"
 if ! kill -0 "$PID" 2>/dev/null; then echo "run.sh: the idle gateway died during the run" >&2; fi
+
+# Anything the servers complained about while under load.
+for log in gateway gateway-idle echo; do
+  n=$(grep -c -E ' (warn|error|fatal) |\[(warning|error|fatal)\]' "$WORK/$log.log")
+  if [[ $n -gt 0 ]]; then
+    echo "$log log: $n warning/error lines, e.g.:"
+    grep -E ' (warn|error|fatal) |\[(warning|error|fatal)\]' "$WORK/$log.log" | sed -E 's/^(\[[^]]*\]|[0-9][0-9T:.Z-]*) //' | sort | uniq -c | sort -rn | head -3 | sed 's/^/  /'
+  fi
+done
 echo
 
 # ---- summary ------------------------------------------------------------------------------
@@ -157,6 +171,7 @@ printf '%-34s %14s %-8s %-18s %s\n' "---------" "------" "" "---" "-------"
 row "handshake p50 (2000 sequential)" "$(field handshake p50_ms)" ms "<= 0.3 ms" le 0.3 \
   "$(zero "$(field handshake failures)")"
 printf '%-34s %14s %-8s\n' "  handshake p99 / max" "$(field handshake p99_ms) / $(field handshake max_ms)" ms
+printf '%-34s %14s %-8s\n' "  upgrade only, echo server p50" "$(field upgrade p50_ms)" ms
 row "health req/s (4 clients x 32)" "$(field rpc rate)" req/s ">= 150000" ge 150000 "$(zero "$(field rpc errors)")"
 printf '%-34s %14s %-8s\n' "  rpc latency p50 / p99" "$(field rpc p50_ms) / $(field rpc p99_ms)" ms
 row "errors, 512 in flight on 1 client" "$(field rpc512 errors)" "" "0" le 0
