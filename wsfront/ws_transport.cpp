@@ -85,7 +85,8 @@ struct WsTransport::Impl : Transport {
   void setup() {
     server.clear_access_channels(websocketpp::log::alevel::all);
     server.clear_error_channels(websocketpp::log::elevel::all);
-    server.set_error_channels(websocketpp::log::elevel::fatal);
+    // websocketpp logs every peer disconnect mid-write as "fatal"; the core logs what matters.
+    server.set_error_channels(websocketpp::log::elevel::none);
     server.init_asio(&io);
     server.set_validate_handler([this](websocketpp::connection_hdl h) { return on_validate(h); });
     server.set_open_handler([this](websocketpp::connection_hdl h) {
