@@ -128,6 +128,12 @@ void WsClient::send_binary(const std::string& data) {
   if (ec) throw WsError("send: " + ec.message());
 }
 
+void WsClient::send_raw(const std::string& bytes) {
+  beast::error_code ec;
+  asio::write(beast::get_lowest_layer(impl_->ws), asio::buffer(bytes), ec);
+  if (ec) throw WsError("send: " + ec.message());
+}
+
 WsMessage WsClient::read(int timeout_ms) {
   Impl& im = *impl_;
   if (!im.open) {

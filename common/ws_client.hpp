@@ -60,6 +60,8 @@ class WsClient {
   void connect(const std::string& url) { connect(url, Options{}); }
   void send_text(const std::string& data);
   void send_binary(const std::string& data);
+  // Writes bytes straight to the TCP socket, for tests sending what a WS library will not.
+  void send_raw(const std::string& bytes);
   // Waits up to timeout_ms for the next message or the close; throws TimeoutError.
   WsMessage read(int timeout_ms);
   void close(uint16_t code = 1000, const std::string& reason = "");
