@@ -9,8 +9,8 @@
 
 #include "cli_flags.hpp"
 #include "config.hpp"
-#include "front_runner.hpp"
 #include "fs.hpp"
+#include "run.hpp"
 #include "ws_client.hpp"
 
 namespace {
@@ -215,7 +215,7 @@ int main(int argc, char** argv) {
       std::cerr << "clawgate gateway: " << error << "\n";
       return 2;
     }
-    return clawgate::front::run_front(flags, clawgate::current_environment());
+    return clawgate::supervisor::run_supervisor(flags, clawgate::current_environment());
   }
   if (command == "call" || command == "health" || command == "status") {
     return run_client(command, std::vector<std::string>(argv + 2, argv + argc));

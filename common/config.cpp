@@ -68,6 +68,84 @@ std::optional<std::string> env_get(const Environment& env, const char* key) {
   return it->second;
 }
 
+const std::set<std::string> kDmPolicies = {"pairing", "allowlist", "open", "disabled"};
+const std::set<std::string> kDmScopes = {"main", "per-peer", "per-channel-peer",
+                                         "per-account-channel-peer"};
+// Channels OpenClaw has that this build has no worker for yet: accepted with a warning.
+const std::set<std::string> kOtherChannels = {"whatsapp", "discord", "slack",      "signal",
+                                              "imessage", "webchat", "googlechat", "msteams"};
+
+void parse_telegram(const Json& sec, const std::string& path, ChannelSettings& c,
+                    std::vector<std::string>& warnings) {
+  for (auto& [key, v] : sec.items()) {
+    const std::string k = "channels.telegram." + key;
+    if (key == "enabled") {
+      c.enabled = get_bool(v, path, k);
+    } else if (key == "botToken" || key == "tokenFile") {
+      get_string(v, path, k);
+    } else if (key == "apiRoot") {
+      const std::string root = get_string(v, path, k);
+      if (root.rfind("http://", 0) != 0 && root.rfind("https://", 0) != 0)
+        throw ConfigError(where(path, k) + " must start with http:// or https://");
+    } else if (key == "dmPolicy") {
+      c.dm_policy = get_string(v, path, k);
+      if (!kDmPolicies.count(c.dm_policy))
+        throw ConfigError(where(path, k) + " must be one of pairing, allowlist, open, disabled");
+    } else if (key == "allowFrom") {
+      if (!v.is_array()) throw ConfigError(where(path, k) + " must be an array");
+      for (const auto& e : v) {
+        if (e.is_number_integer()) {
+          c.allow_from.push_back(std::to_string(e.get<int64_t>()));
+        } else {
+          c.allow_from.push_back(get_string(e, path, k));
+        }
+      }
+    } else if (key == "pollTimeoutSeconds") {
+      if (get_positive(v, path, k) > 50) throw ConfigError(where(path, k) + " must be 1..50");
+    } else if (key == "textChunkLimit") {
+      if (get_positive(v, path, k) > 4096) throw ConfigError(where(path, k) + " must be 1..4096");
+    } else {
+      warnings.push_back("unknown or unsupported config key: " + k);
+    }
+  }
+}
+
+void parse_channels(const Json& root, const std::string& path, GatewaySettings& out) {
+  if (root.contains("session")) {
+    const Json& se = root["session"];
+    require_object(se, path, "session");
+    if (se.contains("dmScope")) {
+      out.dm_scope = get_string(se["dmScope"], path, "session.dmScope");
+      if (!kDmScopes.count(out.dm_scope))
+        throw ConfigError(where(path, "session.dmScope") +
+                          " must be one of main, per-peer, per-channel-peer, "
+                          "per-account-channel-peer");
+    }
+  }
+  if (!root.contains("channels")) return;
+  const Json& chs = root["channels"];
+  require_object(chs, path, "channels");
+  for (auto& [name, sec] : chs.items()) {
+    const std::string k = "channels." + name;
+    if (name == "defaults") continue;
+    require_object(sec, path, k);
+    if (name == "telegram") {
+      ChannelSettings c;
+      c.name = name;
+      parse_telegram(sec, path, c, out.warnings);
+      if (c.dm_policy == "allowlist" && c.allow_from.empty())
+        out.warnings.push_back(
+            k + ".dmPolicy is allowlist but allowFrom is empty: every DM is refused");
+      c.section_json = sec.dump();
+      out.channels.push_back(std::move(c));
+    } else if (kOtherChannels.count(name)) {
+      out.warnings.push_back(k + ": this build has no worker for this channel yet; ignored");
+    } else {
+      out.warnings.push_back("unknown config key: " + k);
+    }
+  }
+}
+
 }  // namespace
 
 Environment current_environment() {
@@ -111,6 +189,7 @@ void apply_config_text(const std::string& text, const std::string& path, Gateway
   if (!root.is_object()) throw ConfigError(where(path, "<root>") + " must be an object");
   for (auto& [key, _] : root.items())
     if (!kKnownSections.count(key)) out.warnings.push_back("unknown config key: " + key);
+  parse_channels(root, path, out);
   if (!root.contains("gateway")) return;
   const Json& gw = root["gateway"];
   require_object(gw, path, "gateway");

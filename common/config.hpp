@@ -29,6 +29,16 @@ struct RateLimitSettings {
 
 enum class AuthMode { token, password, none };
 
+// One `channels.<name>` section. Only channels with a worker in this build are listed.
+struct ChannelSettings {
+  std::string name;  // "telegram"
+  std::string account_id = "default";
+  bool enabled = true;
+  std::string dm_policy = "pairing";  // pairing | allowlist | open | disabled
+  std::vector<std::string> allow_from;
+  std::string section_json;  // the whole section: handed to the worker, compared on reload
+};
+
 struct GatewaySettings {
   int port = 18789;
   std::string bind_address = "127.0.0.1";
@@ -41,6 +51,8 @@ struct GatewaySettings {
   std::string state_dir;
   int64_t tick_interval_ms = 30'000;
   int64_t handshake_timeout_ms = 15'000;
+  std::vector<ChannelSettings> channels;  // enabled or not, in config order
+  std::string dm_scope = "main";      // session.dmScope: main | per-peer | per-channel-peer | ...
   std::vector<std::string> warnings;  // unknown keys and other non-fatal findings
 };
 

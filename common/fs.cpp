@@ -90,4 +90,49 @@ void make_dirs(const std::string& path, unsigned mode) {
   }
 }
 
+AppendLog::AppendLog(std::string path) : path_(std::move(path)) {
+  open_for_append();
+}
+
+AppendLog::~AppendLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void AppendLog::open_for_append() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) fail("open", path_);
+  struct stat st {};
+  size_ = ::fstat(fd_, &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
+}
+
+void AppendLog::append(const std::string& line) {
+  std::string data = line;
+  data.push_back('\n');
+  size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("write", path_);
+    off += static_cast<size_t>(n);
+  }
+  if (::fdatasync(fd_) != 0) fail("fdatasync", path_);
+  size_ += data.size();
+}
+
+void AppendLog::rewrite(const std::string& content) {
+  atomic_write_file(path_, content);
+  open_for_append();
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::vector<std::string> out;
+  const auto text = read_file(path);
+  if (!text) return out;
+  size_t start = 0;
+  for (size_t nl; (nl = text->find('\n', start)) != std::string::npos; start = nl + 1)
+    if (nl > start) out.push_back(text->substr(start, nl - start));
+  return out;
+}
+
 }  // namespace clawgate

@@ -3,11 +3,37 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace clawgate {
 
 void atomic_write_file(const std::string& path, const std::string& data, unsigned mode = 0600);
 std::optional<std::string> read_file(const std::string& path);  // nullopt if it does not exist
 void make_dirs(const std::string& path, unsigned mode = 0700);
+
+// An append-only file of lines, each made durable (fdatasync) before append() returns, so a
+// record acknowledged to anyone survives kill -9 and power loss. A torn last line (crash mid
+// write) is the reader's to skip: read_lines() drops a final line without its newline.
+class AppendLog {
+ public:
+  explicit AppendLog(std::string path);  // creates the file 0600; throws std::system_error
+  ~AppendLog();
+  AppendLog(const AppendLog&) = delete;
+  AppendLog& operator=(const AppendLog&) = delete;
+  void append(const std::string& line);  // adds the newline
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+  // Replaces the whole file atomically with `lines` (compaction) and keeps appending to it.
+  void rewrite(const std::string& content);
+
+ private:
+  void open_for_append();
+  std::string path_;
+  int fd_ = -1;
+  size_t size_ = 0;
+};
+
+// Complete lines of a file (a torn final line is dropped); empty when the file does not exist.
+std::vector<std::string> read_lines(const std::string& path);
 
 }  // namespace clawgate

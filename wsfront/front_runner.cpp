@@ -7,7 +7,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <iostream>
+#include <map>
 
+#include "child_control.hpp"
 #include "gateway.hpp"
 #include "state.hpp"
 #include "ws_transport.hpp"
@@ -57,12 +59,26 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   Gateway gateway(io, clock, log, ring, settings);
   WsTransport ws(io, gateway, log);
   gateway.attach(&ws.transport());
+  std::unique_ptr<ChannelHub> hub;
+  try {
+    hub = std::make_unique<ChannelHub>(io, clock, log, settings.gateway);
+  } catch (const std::exception& e) {
+    std::cerr << "clawgate: cannot open the state directory " << settings.gateway.state_dir << ": "
+              << e.what() << "\n";
+    return 1;
+  }
+  gateway.attach_channels(hub.get());
+  // Under the supervisor: a control channel, and the listening socket it holds for us.
+  auto control = ipc::ChildControl::from_environment(io, "front");
+  hub->set_supervised(control != nullptr);
 
   uint16_t port = 0;
   try {
-    // systemd socket activation: a socket named "gateway" (or the only one) is ours.
-    const int n = sd_listen_fds(1);
-    if (n >= 1) {
+    const char* inherited = std::getenv("CLAWGATE_LISTEN_FD");
+    if (inherited && *inherited) {
+      port = ws.adopt(std::atoi(inherited));
+    } else if (sd_listen_fds(1) >= 1) {
+      // systemd socket activation of the front alone: the first socket is ours.
       port = ws.adopt(SD_LISTEN_FDS_START);
       log.info("front", "using the listening socket passed by systemd");
     } else {
@@ -80,15 +96,81 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   log.info("front", "listening on ws://" + host + ":" + std::to_string(port) + " (clawgate " +
                         kVersion + ")");
   gateway.start();
-  sd_notify(0, "READY=1\nSTATUS=accepting connections");
+
+  bool stopping = false;
+  auto stop = [&](const std::string& why) {
+    if (stopping) return;
+    stopping = true;
+    log.info("front", why + ", shutting down");
+    if (!control) sd_notify(0, "STOPPING=1");
+    gateway.shutdown("gateway stopping", std::nullopt, [&io] { io.stop(); });
+  };
+  if (control) {
+    std::map<uint64_t, HubCallback> restarts;  // by request id
+    uint64_t next_request = 0;
+    hub->restart_child = [&](const std::string& child, HubCallback done) {
+      capnp::MallocMessageBuilder b;
+      auto rq = b.initRoot<ipc::Control>().initRestartChild();
+      rq.setRequestId(++next_request);
+      rq.setName(child);
+      restarts[next_request] = std::move(done);
+      control->send(b);
+    };
+    ipc::ChildControl::Handlers h;
+    h.on_stop = [&] { stop("asked to stop by the supervisor"); };
+    h.on_peer = [&](int fd, ipc::Peer::Reader p) {
+      hub->attach_worker(fd, p.getName(), p.getChannel(), p.getAccountId(), p.getGeneration());
+    };
+    h.on_other = [&](ipc::Control::Reader msg) {
+      if (msg.isChildren()) {
+        std::vector<ChannelHub::ChildRow> rows;
+        for (auto c : msg.getChildren()) {
+          ChannelHub::ChildRow r;
+          r.name = c.getName();
+          r.role = c.getRole();
+          r.channel = c.getChannel();
+          r.account_id = c.getAccountId();
+          static const char* kStates[] = {"starting", "running", "backoff", "failed", "stopped"};
+          r.state = kStates[static_cast<int>(c.getState()) % 5];
+          r.last_error = c.getLastError();
+          r.pid = c.getPid();
+          r.generation = c.getGeneration();
+          r.restarts = c.getRestarts();
+          r.since_ms = c.getSinceMs();
+          r.next_restart_ms = c.getNextRestartMs();
+          r.last_start_ms = c.getLastStartMs();
+          r.last_exit_ms = c.getLastExitMs();
+          r.rss = c.getRssBytes();
+          rows.push_back(std::move(r));
+        }
+        hub->set_children(std::move(rows));
+      } else if (msg.isRestartResult()) {
+        auto r = msg.getRestartResult();
+        auto it = restarts.find(r.getRequestId());
+        if (it == restarts.end()) return;
+        HubReply reply;
+        if (r.getOk()) {
+          reply.payload = Json::object();
+        } else {
+          reply.code = r.getError().getCode().size() ? "INVALID_REQUEST" : "UNAVAILABLE";
+          reply.message = r.getError().getMessage();
+        }
+        auto done = std::move(it->second);
+        restarts.erase(it);
+        done(std::move(reply));
+      }
+    };
+    h.on_lost = [&](const std::string& reason) { stop("lost the supervisor (" + reason + ")"); };
+    control->start(std::move(h));
+    control->send_ready();
+  } else {
+    sd_notify(0, "READY=1\nSTATUS=accepting connections");
+  }
 
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
-    log.info("front", std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
-                          ", shutting down");
-    sd_notify(0, "STOPPING=1");
-    gateway.shutdown("gateway stopping", std::nullopt, [&io] { io.stop(); });
+    stop(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
   });
   io.run();
   log.info("front", "stopped");

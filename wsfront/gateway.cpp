@@ -33,6 +33,11 @@ Gateway::Gateway(asio::io_context& io, const Clock& clock, Logger& log, LogRing&
 
 Gateway::~Gateway() = default;
 
+void Gateway::attach_channels(ChannelHub* hub) {
+  hub_ = hub;
+  hub_->on_change = [this] { health_cached_at_ = -1; };  // the next health call rebuilds
+}
+
 void Gateway::attach(Transport* transport) {
   transport_ = transport;
 }
@@ -434,6 +439,19 @@ void Gateway::handle_request(Session& s, const std::string& data) {
         s, id,
         MethodResult::fail("INVALID_REQUEST",
                            "invalid " + method + " params: strings must not contain NUL"));
+    return;
+  }
+  if (hub_ && (method == "send" || method.rfind("channels.", 0) == 0)) {
+    const ConnId conn = s.id;
+    hub_->call(method, params, [this, conn, id](HubReply h) {
+      auto it = sessions_.find(conn);  // the client may be gone by now; ids are never reused
+      if (it == sessions_.end() || it->second.phase != Phase::ready) return;
+      if (h.payload) return send_response(it->second, id, MethodResult::ok(std::move(*h.payload)));
+      MethodResult r = MethodResult::fail(h.code, h.message, h.details);
+      r.error->retryable = h.retryable;
+      r.error->retry_after_ms = h.retry_after_ms;
+      send_response(it->second, id, r);
+    });
     return;
   }
   MethodResult r;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "auth.hpp"
+#include "channels.hpp"
 #include "clock.hpp"
 #include "config.hpp"
 #include "health.hpp"
@@ -49,6 +50,8 @@ struct FrontSettings {
 struct MethodError {
   std::string code, message;
   Json details;  // null: omitted
+  bool retryable = false;
+  int64_t retry_after_ms = 0;  // > 0: sent as retryAfterMs
 };
 struct MethodResult {
   std::optional<Json> payload;
@@ -66,7 +69,9 @@ class Gateway final : public TransportHandler {
   ~Gateway() override;
 
   void attach(Transport* transport);  // before any connection arrives
-  void start();                       // timers
+  // Channel methods (send, channels.*) and the channel view in health/status.
+  void attach_channels(ChannelHub* hub);
+  void start();  // timers
   // Broadcasts `shutdown`, closes every connection 1012 and stops accepting. `done` runs once
   // every connection is gone or after the deadline.
   void shutdown(const std::string& reason, std::optional<int64_t> restart_expected_ms,
@@ -145,6 +150,7 @@ class Gateway final : public TransportHandler {
   LogRing& ring_;
   FrontSettings cfg_;
   Transport* transport_ = nullptr;
+  ChannelHub* hub_ = nullptr;
   AuthRateLimiter limiter_;
   PresenceTable presence_;
   EventLoopMonitor loop_monitor_;

@@ -30,10 +30,14 @@ void Gateway::refresh_health() {
   Json h = {{"ok", true},
             {"ts", clock_.wall_ms()},
             {"eventLoop", loop_monitor_.to_json()},
-            {"channels", Json::object()},
+            {"channels", hub_ ? hub_->health_channels() : Json::object()},
             {"channelOrder", Json::array()},
             {"channelLabels", Json::object()},
             {"defaultAgentId", "main"}};
+  for (auto& [name, _] : h["channels"].items()) {
+    h["channelOrder"].push_back(name);
+    h["channelLabels"][name] = name == "telegram" ? "Telegram" : name;
+  }
   h["durationMs"] = clock_.steady_ms() - t0;
   health_cache_ = std::move(h);
   health_cached_at_ = clock_.steady_ms();
@@ -70,7 +74,9 @@ MethodResult Gateway::m_status(const Session& s) {
               {"presence", {{"count", presence_.size() + 1}, {"stateVersion", state_version()}}},
               {"processMemory", {{"rssBytes", process_rss_bytes()}}},
               {"eventLoop", loop_monitor_.to_json()},
-              {"channels", Json::object()},
+              {"channels", hub_ ? hub_->health_channels() : Json::object()},
+              {"processes", hub_ ? hub_->children_json() : Json::array()},
+              {"outbound", {{"pending", hub_ ? hub_->pending_outbound() : 0}}},
               {"logs", {{"size", ring_.tail(-1, 0, 0).size}}}};
   if (scope_satisfies(s.scopes, "operator.admin")) {
     out["stateDir"] = cfg_.gateway.state_dir;

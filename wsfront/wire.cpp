@@ -64,8 +64,10 @@ Json error_object(const std::string& code, const std::string& message, Json deta
 }
 
 std::string error_json(const MethodError& e) {
-  return error_object(e.code, e.message, e.details)
-      .dump(-1, ' ', false, Json::error_handler_t::replace);
+  Json j = error_object(e.code, e.message, e.details);
+  if (e.retryable) j["retryable"] = true;
+  if (e.retry_after_ms > 0) j["retryAfterMs"] = e.retry_after_ms;
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 std::string truncate_close_reason(const std::string& reason) {

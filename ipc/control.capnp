@@ -1,0 +1,54 @@
+# Supervisor <-> child control channel (one Unix socketpair per child, inherited at spawn).
+# Every child says `hello` first, then `ready`, then `heartbeat`s; the supervisor ignores any
+# message whose generation is not the child's current one.
+@0xbb4875b3f2e2e688;
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("clawgate::ipc");
+
+using Common = import "common.capnp";
+
+struct Hello {
+  role @0 :Text;          # "front" | "channel"
+  name @1 :Text;          # child name: "front", "telegram", "telegram:work"
+  generation @2 :UInt32;  # as given by the supervisor at spawn
+  pid @3 :Int32;
+}
+
+struct Heartbeat {
+  seq @0 :UInt64;
+  rssBytes @1 :UInt64;
+}
+
+# A worker's data socket for the front; the fd travels as SCM_RIGHTS with this message.
+struct Peer {
+  name @0 :Text;
+  channel @1 :Text;
+  accountId @2 :Text;
+  generation @3 :UInt32;
+}
+
+struct RestartChild {
+  requestId @0 :UInt64;
+  name @1 :Text;
+}
+
+struct RestartResult {
+  requestId @0 :UInt64;
+  ok @1 :Bool;
+  error @2 :Common.IpcError;
+}
+
+struct Control {
+  union {
+    hello @0 :Hello;                            # child -> supervisor, first message
+    ready @1 :Void;                             # child -> supervisor
+    heartbeat @2 :Heartbeat;                    # child -> supervisor
+    stop @3 :Void;                              # supervisor -> child: finish and exit 0
+    reload @4 :Text;                            # supervisor -> child: new config (JSON)
+    peer @5 :Peer;                              # supervisor -> front (+ fd)
+    children @6 :List(Common.ChildStatus);      # supervisor -> front: the whole table
+    restartChild @7 :RestartChild;              # front -> supervisor (channels.restart)
+    restartResult @8 :RestartResult;            # supervisor -> front
+    error @9 :Common.IpcError;                  # either way: a typed failure
+  }
+}

@@ -1,0 +1,60 @@
+# Front <-> channel worker data socket (a socketpair made by the supervisor; the front's end is
+# handed over with a control `peer` message). The worker keeps every inbound message until the
+# front acknowledges it, so nothing is lost while the front restarts.
+@0xca7bbab044d05e6e;
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("clawgate::ipc");
+
+using Common = import "common.capnp";
+
+struct DataHello {
+  channel @0 :Text;
+  accountId @1 :Text;
+  generation @2 :UInt32;
+}
+
+struct Inbound {
+  id @0 :Text;              # unique per channel account (Telegram: update_id); the ack key
+  chatId @1 :Text;
+  chatType @2 :Text;        # "direct" | "group"
+  senderId @3 :Text;
+  senderName @4 :Text;
+  senderUsername @5 :Text;
+  text @6 :Text;
+  messageId @7 :Text;
+  tsMs @8 :Int64;
+}
+
+struct Outbound {
+  deliveryId @0 :Text;      # the front's queue id; results name it
+  to @1 :Text;
+  text @2 :Text;
+  replyToId @3 :Text;
+}
+
+struct Delivery {
+  deliveryId @0 :Text;
+  ok @1 :Bool;
+  messageIds @2 :List(Text);  # one per chunk sent
+  error @3 :Common.IpcError;
+}
+
+struct WorkerStatus {
+  connected @0 :Bool;
+  detail @1 :Text;          # e.g. "polling as @my_bot"
+  lastError @2 :Common.IpcError;
+  lastInboundMs @3 :Int64;
+  lastOutboundMs @4 :Int64;
+  botUsername @5 :Text;
+}
+
+struct Data {
+  union {
+    hello @0 :DataHello;      # worker -> front, first message
+    inbound @1 :Inbound;      # worker -> front
+    inboundAck @2 :Text;      # front -> worker: persisted, may be forgotten
+    outbound @3 :Outbound;    # front -> worker
+    delivery @4 :Delivery;    # worker -> front
+    status @5 :WorkerStatus;  # worker -> front, on change
+  }
+}

@@ -1,0 +1,246 @@
+// run_supervisor: the `clawgate gateway` process. Wires config, the host lock, the listening
+// socket (from systemd or bound here), the children table and the signals to a Supervisor, and
+// speaks sd_notify (READY once the front accepts, STATUS, WATCHDOG, STOPPING).
+// Fails: config error -> exit 78; lock held or address in use -> a clear message and exit 1,
+// before any child is spawned.
+#include "run.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "host_lock.hpp"
+#include "supervisor.hpp"
+
+namespace clawgate::supervisor {
+
+namespace {
+
+std::string self_dir() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string p(buf, static_cast<size_t>(n));
+  return p.substr(0, p.rfind('/'));
+}
+
+// The socket systemd passed: the one named "gateway", else the only one. -1 when none.
+int systemd_socket(Logger& log) {
+  char** names = nullptr;
+  const int n = sd_listen_fds_with_names(1, &names);
+  int fd = -1;
+  for (int i = 0; i < n; ++i) {
+    const bool named = names && names[i] && std::strcmp(names[i], "gateway") == 0;
+    if (named || (n == 1 && fd < 0)) fd = SD_LISTEN_FDS_START + i;
+  }
+  for (int i = 0; names && i < n; ++i) std::free(names[i]);
+  std::free(names);
+  if (n > 0 && fd < 0) log.warn("supervisor", "systemd passed sockets but none named gateway");
+  return fd;
+}
+
+int bind_listener(const std::string& address, int port) {
+  sockaddr_storage ss{};
+  socklen_t len;
+  int family;
+  if (auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+      ::inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(sockaddr_in);
+  } else if (auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+             ::inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(sockaddr_in6);
+  } else {
+    throw std::runtime_error("not an IP address: " + address);
+  }
+  const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, 511) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw std::runtime_error(std::strerror(err));
+  }
+  return fd;
+}
+
+// What the front needs to know from the config; a change restarts the front on reload.
+std::string front_config(const GatewaySettings& s) {
+  nlohmann::json j = {
+      {"port", s.port},       {"bind", s.bind_address}, {"auth", static_cast<int>(s.auth_mode)},
+      {"token", s.token},     {"password", s.password}, {"origins", s.allowed_origins},
+      {"dmScope", s.dm_scope}};
+  for (const auto& c : s.channels)
+    j["channels"][c.name] = {{"dmPolicy", c.dm_policy}, {"allowFrom", c.allow_from}};
+  return j.dump();
+}
+
+std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags& flags,
+                                    const std::string& dir) {
+  std::vector<ChildSpec> out;
+  ChildSpec front;
+  front.name = "front";
+  front.role = "front";
+  front.exe = dir + "/clawgate-front";
+  if (flags.config_path) front.args = {"--config", *flags.config_path};
+  if (flags.bind) front.args.insert(front.args.end(), {"--bind", *flags.bind});
+  if (flags.port) front.args.insert(front.args.end(), {"--port", std::to_string(*flags.port)});
+  // Secrets go by environment, never on a command line other users can read in ps.
+  if (flags.token) front.env["OPENCLAW_GATEWAY_TOKEN"] = *flags.token;
+  if (flags.password) front.env["OPENCLAW_GATEWAY_PASSWORD"] = *flags.password;
+  front.env["CLAWGATE_STATE_DIR"] = s.state_dir;
+  front.config_json = front_config(s);
+  out.push_back(std::move(front));
+  for (const auto& c : s.channels) {
+    if (!c.enabled) continue;
+    ChildSpec w;
+    w.name = c.account_id == "default" ? c.name : c.name + ":" + c.account_id;
+    w.role = "channel";
+    w.channel = c.name;
+    w.account_id = c.account_id;
+    w.exe = dir + "/clawgate-" + c.name;
+    w.env["CLAWGATE_STATE_DIR"] = s.state_dir;
+    w.config_json = c.section_json;
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+int64_t env_ms(const Environment& env, const char* key, int64_t fallback) {
+  auto it = env.find(key);
+  if (it == env.end()) return fallback;
+  const long long v = std::atoll(it->second.c_str());
+  return v > 0 ? v : fallback;
+}
+
+}  // namespace
+
+int run_supervisor(const GatewayFlags& flags, const Environment& env) {
+  SystemClock clock;
+  Logger log(clock, nullptr);
+  if (auto it = env.find("OPENCLAW_LOG_LEVEL"); it != env.end())
+    log.set_min_level(parse_log_level(it->second, LogLevel::info));
+
+  GatewaySettings settings;
+  try {
+    settings = resolve_gateway_settings(flags, env);
+  } catch (const std::exception& e) {
+    std::cerr << "clawgate: config error: " << e.what() << "\n";
+    return kExitConfig;
+  }
+  for (const auto& w : settings.warnings) log.warn("config", w);
+
+  std::unique_ptr<HostLock> lock;
+  try {
+    lock = std::make_unique<HostLock>(settings.state_dir);
+  } catch (const std::exception& e) {
+    std::cerr << "clawgate: " << e.what() << "\n";
+    return 1;
+  }
+
+  int listen_fd = systemd_socket(log);
+  if (listen_fd >= 0) {
+    log.info("supervisor", "using the listening socket passed by systemd");
+  } else {
+    try {
+      listen_fd = bind_listener(settings.bind_address, settings.port);
+    } catch (const std::exception& e) {
+      std::cerr << "clawgate: cannot listen on " << settings.bind_address << ":" << settings.port
+                << ": " << e.what()
+                << (errno == EADDRINUSE ? " (another program holds the port; `clawgate status` "
+                                          "asks whether it is a gateway)"
+                                        : "")
+                << "\n";
+      return 1;
+    }
+  }
+
+  std::signal(SIGPIPE, SIG_IGN);
+  boost::asio::io_context io(1);
+  SupervisorOptions opts;
+  opts.listen_fd = listen_fd;
+  opts.heartbeat_interval_ms = env_ms(env, "CLAWGATE_HEARTBEAT_MS", 1000);
+  opts.policy.heartbeat_timeout_ms = env_ms(env, "CLAWGATE_HEARTBEAT_TIMEOUT_MS", 10'000);
+  opts.policy.initial_backoff_ms = env_ms(env, "CLAWGATE_RESTART_BACKOFF_MS", 250);
+  opts.policy.max_backoff_ms = env_ms(env, "CLAWGATE_RESTART_MAX_BACKOFF_MS", 60'000);
+  opts.policy.intensity_window_ms = env_ms(env, "CLAWGATE_RESTART_WINDOW_MS", 60'000);
+  opts.stop_timeout_ms = env_ms(env, "CLAWGATE_STOP_TIMEOUT_MS", 5'000);
+  Supervisor sup(io, clock, log, opts);
+
+  bool notified_ready = false;
+  sup.on_front_ready = [&] {
+    if (notified_ready) return;
+    notified_ready = true;
+    sd_notify(0, "READY=1");
+  };
+  sup.on_status = [](const std::string& line) { sd_notify(0, ("STATUS=" + line).c_str()); };
+
+  // Watchdog pings come from this loop, so a wedged supervisor is restarted by systemd.
+  boost::asio::steady_timer watchdog(io);
+  uint64_t watchdog_usec = 0;
+  std::function<void()> pet;
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+    pet = [&] {
+      sd_notify(0, "WATCHDOG=1");
+      watchdog.expires_after(std::chrono::microseconds(watchdog_usec / 2));
+      watchdog.async_wait([&](const boost::system::error_code& ec) {
+        if (!ec) pet();
+      });
+    };
+    pet();
+  }
+
+  const std::string dir = [&] {
+    auto it = env.find("CLAWGATE_LIBEXEC_DIR");
+    return it != env.end() ? it->second : self_dir();
+  }();
+  sup.start(children_for(settings, flags, dir));
+
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        sd_notify(0, "RELOADING=1");
+        log.info("supervisor", "SIGHUP: reloading the configuration");
+        try {
+          GatewaySettings next = resolve_gateway_settings(flags, env);
+          for (const auto& w : next.warnings) log.warn("config", w);
+          sup.reload(children_for(next, flags, dir));
+        } catch (const std::exception& e) {
+          log.error("config",
+                    std::string("reload refused, keeping the running configuration: ") + e.what());
+        }
+        sd_notify(0, "READY=1");
+        wait_signal();
+        return;
+      }
+      log.info("supervisor",
+               std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping");
+      sd_notify(0, "STOPPING=1");
+      signals.cancel();
+      watchdog.cancel();
+      sup.stop([&] { io.stop(); });
+    });
+  };
+  wait_signal();
+  io.run();
+  log.info("supervisor", "stopped");
+  ::close(listen_fd);
+  return 0;
+}
+
+}  // namespace clawgate::supervisor

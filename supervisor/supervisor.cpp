@@ -1,0 +1,429 @@
+// Supervisor: see supervisor.hpp.
+#include "supervisor.hpp"
+
+#include <capnp/message.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+
+namespace clawgate::supervisor {
+
+namespace {
+constexpr int64_t kWatchIntervalMs = 100;
+
+ipc::ChildState to_wire(ChildState s) {
+  switch (s) {
+    case ChildState::starting:
+      return ipc::ChildState::STARTING;
+    case ChildState::running:
+      return ipc::ChildState::RUNNING;
+    case ChildState::backoff:
+      return ipc::ChildState::BACKOFF;
+    case ChildState::failed:
+      return ipc::ChildState::FAILED;
+    case ChildState::stopped:
+      return ipc::ChildState::STOPPED;
+  }
+  return ipc::ChildState::STOPPED;
+}
+}  // namespace
+
+Supervisor::Supervisor(boost::asio::io_context& io, const Clock& clock, Logger& log,
+                       SupervisorOptions opts)
+    : io_(io),
+      clock_(clock),
+      log_(log),
+      opts_(std::move(opts)),
+      watch_timer_(io),
+      rng_(std::random_device{}()) {}
+
+Supervisor::~Supervisor() = default;
+
+Supervisor::Child* Supervisor::find(const std::string& name) {
+  auto it = children_.find(name);
+  return it == children_.end() ? nullptr : it->second.get();
+}
+
+Supervisor::Child* Supervisor::front() {
+  for (auto& [_, c] : children_)
+    if (c->spec.role == "front") return c.get();
+  return nullptr;
+}
+
+void Supervisor::start(std::vector<ChildSpec> specs) {
+  for (auto& s : specs) {
+    auto c = std::make_unique<Child>(io_);
+    c->spec = std::move(s);
+    Child& ref = *c;
+    children_[ref.spec.name] = std::move(c);
+    spawn(ref);
+  }
+  arm_watch();
+}
+
+void Supervisor::reload(std::vector<ChildSpec> specs) {
+  if (stopping_) return;
+  std::map<std::string, ChildSpec> wanted;
+  for (auto& s : specs) wanted[s.name] = std::move(s);
+  for (auto& [name, c] : children_) {
+    auto it = wanted.find(name);
+    if (it == wanted.end()) {
+      log_.info("supervisor", name + ": removed from the configuration, stopping it");
+      c->remove_on_exit = true;
+      if (c->proc) {
+        request_stop(*c, false);
+      } else {
+        c->restart_timer.cancel();
+      }
+      continue;
+    }
+    if (it->second == c->spec) {
+      wanted.erase(it);
+      continue;
+    }
+    log_.info("supervisor", name + ": configuration changed, restarting it");
+    c->spec = std::move(it->second);
+    wanted.erase(it);
+    c->history = ChildHistory{c->history.generation, c->history.restarts, 0, {}};
+    request_stop(*c, true);
+  }
+  // Children removed while not running go now.
+  for (auto it = children_.begin(); it != children_.end();) {
+    if (it->second->remove_on_exit && !it->second->proc) {
+      it = children_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [name, spec] : wanted) {
+    log_.info("supervisor", name + ": added by the configuration, starting it");
+    auto c = std::make_unique<Child>(io_);
+    c->spec = std::move(spec);
+    Child& ref = *c;
+    children_[name] = std::move(c);
+    spawn(ref);
+  }
+  push_children();
+}
+
+void Supervisor::stop(std::function<void()> done) {
+  stopping_ = true;
+  stop_done_ = std::move(done);
+  for (auto& [_, c] : children_) {
+    c->restart_timer.cancel();
+    if (c->proc) request_stop(*c, false);
+  }
+  check_stopping();
+}
+
+void Supervisor::check_stopping() {
+  if (!stopping_ || !stop_done_) return;
+  for (auto& [_, c] : children_)
+    if (c->proc) return;
+  watch_timer_.cancel();
+  auto done = std::move(stop_done_);
+  stop_done_ = nullptr;
+  done();
+}
+
+void Supervisor::spawn(Child& c) {
+  if (stopping_) return;
+  c.restart_timer.cancel();
+  c.next_restart_wall = 0;
+  if (c.history.generation > 0) ++c.history.restarts;
+  const uint32_t gen = ++c.history.generation;
+  c.stop_requested = false;
+  c.restart_on_exit = true;
+  c.ready = false;
+  c.kill_at_steady = 0;
+
+  int ctl[2];
+  ipc::make_socketpair(ctl);
+  SpawnRequest req;
+  req.exe = c.spec.exe;
+  req.args = c.spec.args;
+  req.env = c.spec.env;
+  req.env["CLAWGATE_CONTROL_FD"] = "3";
+  req.env["CLAWGATE_CHILD_NAME"] = c.spec.name;
+  req.env["CLAWGATE_GENERATION"] = std::to_string(gen);
+  req.env["CLAWGATE_HEARTBEAT_MS"] = std::to_string(opts_.heartbeat_interval_ms);
+  req.fds[3] = ctl[1];
+  if (c.spec.role == "front" && opts_.listen_fd >= 0) {
+    req.env["CLAWGATE_LISTEN_FD"] = "4";
+    req.fds[4] = opts_.listen_fd;
+  }
+  c.started_steady = c.last_beat_steady = clock_.steady_ms();
+  c.last_start_wall = clock_.wall_ms();
+  try {
+    c.proc = spawn_child(io_, req);
+  } catch (const std::exception& e) {
+    ::close(ctl[0]);
+    ::close(ctl[1]);
+    log_.error("supervisor", c.spec.name + ": cannot start " + c.spec.exe + ": " + e.what());
+    c.last_error = std::string("cannot start: ") + e.what();
+    // Treated as an immediate exit with 127 (command not runnable), under the same policy.
+    boost::asio::post(io_, [this, name = c.spec.name, gen] { on_exit(name, gen, 127 << 8); });
+    return;
+  }
+  ::close(ctl[1]);
+  c.pid = c.proc->id();
+  if (c.state != ChildState::failed) set_state(c, ChildState::starting);
+  log_.info("supervisor", c.spec.name + ": started pid " + std::to_string(c.pid) + " (generation " +
+                              std::to_string(gen) + ")");
+
+  const std::string name = c.spec.name;
+  c.link = ipc::Link::create(io_, ctl[0], ipc::Link::Options{128 * 1024, 16 << 20, name});
+  c.link->start(
+      [this, name, gen](capnp::MessageReader& r) {
+        if (Child* ch = find(name)) on_control(*ch, gen, r);
+      },
+      [this, name, gen](const std::string& reason) { on_link_closed(name, gen, reason); });
+  // The child's configuration goes first; it starts its work once it has it.
+  capnp::MallocMessageBuilder b;
+  b.initRoot<ipc::Control>().setReload(c.spec.config_json);
+  c.link->send(b);
+
+  c.proc->async_wait([this, name, gen](boost::system::error_code, int) {
+    Child* ch = find(name);
+    if (!ch || ch->history.generation != gen || !ch->proc) return;
+    on_exit(name, gen, ch->proc->native_exit_code());
+  });
+}
+
+void Supervisor::on_exit(const std::string& name, uint32_t generation, int status) {
+  Child* cp = find(name);
+  if (!cp || cp->history.generation != generation) return;
+  Child& c = *cp;
+  ChildExit e;
+  e.started_ms = c.started_steady;
+  e.exited_ms = clock_.steady_ms();
+  e.signaled = WIFSIGNALED(status);
+  e.signal = e.signaled ? WTERMSIG(status) : 0;
+  e.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  e.requested = c.stop_requested;
+  c.proc.reset();  // reaped: the pid is forgotten and may be reused by anyone
+  c.pid = 0;
+  if (c.link) c.link->close("child exited");
+  c.link.reset();
+  c.ready = false;
+  c.last_exit_wall = clock_.wall_ms();
+  const std::string how = describe_exit(e);
+  log_.info("supervisor", name + ": " + how);
+
+  if (stopping_) {
+    set_state(c, ChildState::stopped);
+    check_stopping();
+    return;
+  }
+  if (c.remove_on_exit) {
+    children_.erase(name);
+    push_children();
+    return;
+  }
+  if (e.requested && !c.restart_on_exit) {
+    set_state(c, ChildState::stopped, "stopped by request");
+    return;
+  }
+  std::uniform_real_distribution<double> uni(0.0, 1.0);
+  const RestartDecision d = decide_restart(opts_.policy, c.history, e, uni(rng_));
+  std::string error = c.last_error;
+  if (!e.requested) {
+    // A reason found before the exit (hung, garbage) says more than the signal it got.
+    error = c.last_error.empty() ? d.reason : c.last_error + "; " + d.reason;
+  }
+  c.last_error.clear();
+  if (!d.restart) {
+    log_.warn("supervisor", name + ": " + d.reason);
+    set_state(c, ChildState::stopped, error);
+    return;
+  }
+  c.next_restart_wall = clock_.wall_ms() + d.delay_ms;
+  if (!e.requested)
+    log_.warn("supervisor",
+              name + ": restarting in " + std::to_string(d.delay_ms) + " ms" +
+                  (d.state == ChildState::failed ? " (failed: " + d.reason + ")" : ""));
+  set_state(c, d.state, e.requested ? "" : error);
+  c.restart_timer.expires_after(std::chrono::milliseconds(d.delay_ms));
+  c.restart_timer.async_wait([this, name](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (Child* ch = find(name); ch && !ch->proc) spawn(*ch);
+  });
+}
+
+void Supervisor::on_control(Child& c, uint32_t generation, capnp::MessageReader& r) {
+  if (generation != c.history.generation) return;  // a message from a dead generation
+  auto msg = r.getRoot<ipc::Control>();
+  switch (msg.which()) {
+    case ipc::Control::HELLO: {
+      auto h = msg.getHello();
+      if (h.getGeneration() != generation)
+        throw std::runtime_error("hello with generation " + std::to_string(h.getGeneration()) +
+                                 ", expected " + std::to_string(generation));
+      return;
+    }
+    case ipc::Control::READY:
+      c.ready = true;
+      c.last_error.clear();
+      set_state(c, ChildState::running);
+      if (c.spec.role == "front") {
+        for (auto& [_, w] : children_)
+          if (w->spec.role != "front") connect_worker(*w);
+        if (on_front_ready) on_front_ready();
+      } else {
+        connect_worker(c);
+      }
+      return;
+    case ipc::Control::HEARTBEAT:
+      c.last_beat_steady = clock_.steady_ms();
+      c.rss = msg.getHeartbeat().getRssBytes();
+      return;
+    case ipc::Control::RESTART_CHILD: {
+      auto rq = msg.getRestartChild();
+      const std::string target = rq.getName();
+      capnp::MallocMessageBuilder b;
+      auto res = b.initRoot<ipc::Control>().initRestartResult();
+      res.setRequestId(rq.getRequestId());
+      Child* t = find(target);
+      if (c.spec.role != "front") throw std::runtime_error("restartChild from a worker");
+      if (!t || t->spec.role == "front") {
+        res.setOk(false);
+        auto err = res.initError();
+        err.setCode("NOT_FOUND");
+        err.setMessage("no such channel: " + target);
+      } else {
+        log_.info("supervisor", target + ": restart requested by an operator");
+        t->history.consecutive_failures = 0;
+        t->history.deaths.clear();
+        request_stop(*t, true);
+        res.setOk(true);
+      }
+      c.link->send(b);
+      return;
+    }
+    case ipc::Control::ERROR: {
+      auto err = msg.getError();
+      log_.warn("supervisor", c.spec.name + " reports " + std::string(err.getCode().cStr()) + ": " +
+                                  err.getMessage().cStr());
+      return;
+    }
+    default:
+      throw std::runtime_error("unexpected control message " +
+                               std::to_string(static_cast<int>(msg.which())));
+  }
+}
+
+void Supervisor::on_link_closed(const std::string& name, uint32_t generation,
+                                const std::string& reason) {
+  Child* c = find(name);
+  if (!c || c->history.generation != generation || !c->proc || c->stop_requested) return;
+  kill_now(*c, "control channel lost: " + reason);
+}
+
+void Supervisor::request_stop(Child& c, bool restart_after) {
+  if (!c.proc) {
+    if (restart_after && !stopping_) spawn(c);
+    return;
+  }
+  if (c.stop_requested) {
+    c.restart_on_exit = restart_after;
+    return;
+  }
+  c.stop_requested = true;
+  c.restart_on_exit = restart_after;
+  c.kill_at_steady = clock_.steady_ms() + opts_.stop_timeout_ms;
+  if (c.link && c.link->is_open()) {
+    capnp::MallocMessageBuilder b;
+    b.initRoot<ipc::Control>().setStop();
+    c.link->send(b);
+  }
+  signal_group(c.pid, SIGTERM);
+  signal_group(c.pid, SIGCONT);  // a stopped (SIGSTOP) child must run to act on SIGTERM
+}
+
+void Supervisor::kill_now(Child& c, const std::string& why) {
+  log_.warn("supervisor", c.spec.name + ": " + why + "; killing pid " + std::to_string(c.pid));
+  c.last_error = why;
+  signal_group(c.pid, SIGKILL);
+}
+
+void Supervisor::arm_watch() {
+  watch_timer_.expires_after(std::chrono::milliseconds(kWatchIntervalMs));
+  watch_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    const int64_t now = clock_.steady_ms();
+    for (auto& [name, c] : children_) {
+      if (!c->proc) continue;
+      if (c->kill_at_steady && now >= c->kill_at_steady) {
+        c->kill_at_steady = 0;
+        kill_now(*c, "did not stop within " + std::to_string(opts_.stop_timeout_ms) + " ms");
+      } else if (!c->stop_requested &&
+                 now - c->last_beat_steady > opts_.policy.heartbeat_timeout_ms) {
+        c->last_beat_steady = now;  // one kill per silence
+        kill_now(*c, "hung: no heartbeat for " + std::to_string(opts_.policy.heartbeat_timeout_ms) +
+                         " ms");
+      }
+    }
+    if (++watch_ticks_ % 20 == 0) push_children();  // RSS and ages stay fresh for `health`
+    arm_watch();
+  });
+}
+
+void Supervisor::set_state(Child& c, ChildState s, const std::string& error) {
+  c.state = s;
+  c.since_wall = clock_.wall_ms();
+  if (!error.empty()) c.last_error = error;
+  push_children();
+  if (on_status) {
+    std::string line;
+    for (auto& [name, ch] : children_)
+      line += (line.empty() ? "" : ", ") + name + " " + to_string(ch->state);
+    on_status(line);
+  }
+}
+
+void Supervisor::connect_worker(Child& w) {
+  Child* f = front();
+  if (!f || !f->ready || !f->link || !w.ready || !w.link) return;
+  int pair[2];
+  ipc::make_socketpair(pair);
+  for (int side = 0; side < 2; ++side) {
+    capnp::MallocMessageBuilder b;
+    auto p = b.initRoot<ipc::Control>().initPeer();
+    p.setName(w.spec.name);
+    p.setChannel(w.spec.channel);
+    p.setAccountId(w.spec.account_id);
+    p.setGeneration(w.history.generation);
+    (side == 0 ? f : &w)->link->send(b, pair[side]);
+  }
+  ::close(pair[0]);
+  ::close(pair[1]);
+}
+
+void Supervisor::push_children() {
+  Child* f = front();
+  if (!f || !f->link || !f->ready) return;
+  capnp::MallocMessageBuilder b;
+  auto list = b.initRoot<ipc::Control>().initChildren(static_cast<unsigned>(children_.size()));
+  unsigned i = 0;
+  for (auto& [name, c] : children_) {
+    auto s = list[i++];
+    s.setName(name);
+    s.setRole(c->spec.role);
+    s.setChannel(c->spec.channel);
+    s.setAccountId(c->spec.account_id);
+    s.setState(to_wire(c->state));
+    s.setPid(c->pid);
+    s.setGeneration(c->history.generation);
+    s.setRestarts(c->history.restarts);
+    s.setLastError(c->last_error);
+    s.setSinceMs(c->since_wall);
+    s.setNextRestartMs(c->next_restart_wall);
+    s.setLastStartMs(c->last_start_wall);
+    s.setLastExitMs(c->last_exit_wall);
+    s.setRssBytes(c->rss);
+  }
+  f->link->send(b);
+}
+
+}  // namespace clawgate::supervisor

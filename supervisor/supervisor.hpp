@@ -1,0 +1,106 @@
+// Supervisor: owns the children (the front and one worker per enabled channel), their control
+// links, restarts and the data-socket handoff between the front and each worker. It never
+// parses client traffic or message content; it only reads control messages.
+// Fails: nothing a child does (crash, hang, garbage, exit 78) takes the supervisor down; each
+// is logged, shown in the children table the front serves, and handled by the restart policy.
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "clock.hpp"
+#include "control.capnp.h"
+#include "link.hpp"
+#include "log.hpp"
+#include "restart_policy.hpp"
+#include "spawn.hpp"
+
+namespace clawgate::supervisor {
+
+struct ChildSpec {
+  std::string name;  // "front", "telegram"
+  std::string role;  // "front" | "channel"
+  std::string channel, account_id;
+  std::string exe;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::string config_json;  // sent after hello; a change restarts the child on reload
+  bool operator==(const ChildSpec& o) const {
+    return name == o.name && role == o.role && exe == o.exe && args == o.args && env == o.env &&
+           config_json == o.config_json;
+  }
+};
+
+struct SupervisorOptions {
+  RestartPolicy policy;
+  int64_t heartbeat_interval_ms = 1000;
+  int64_t stop_timeout_ms = 5000;  // SIGTERM -> SIGKILL for each child
+  int listen_fd = -1;              // handed to the front as fd 4
+};
+
+class Supervisor {
+ public:
+  Supervisor(boost::asio::io_context& io, const Clock& clock, Logger& log, SupervisorOptions opts);
+  ~Supervisor();
+
+  void start(std::vector<ChildSpec> specs);
+  // Restarts children whose spec changed, starts new ones, stops removed ones.
+  void reload(std::vector<ChildSpec> specs);
+  // Stops every child (front first: it says `shutdown` to clients); `done` runs when all exited.
+  void stop(std::function<void()> done);
+
+  std::function<void()> on_front_ready;               // every time a front generation reports ready
+  std::function<void(const std::string&)> on_status;  // one-line summary for STATUS=
+
+ private:
+  struct Child {
+    explicit Child(boost::asio::io_context& io) : restart_timer(io) {}
+    ChildSpec spec;
+    ChildHistory history;
+    ChildState state = ChildState::starting;
+    std::unique_ptr<Process> proc;
+    int pid = 0;
+    std::shared_ptr<ipc::Link> link;
+    bool ready = false;
+    bool stop_requested = false;  // the coming exit is one we asked for
+    bool remove_on_exit = false;  // dropped by a reload
+    bool restart_on_exit = true;
+    int64_t started_steady = 0, last_beat_steady = 0, kill_at_steady = 0;
+    int64_t since_wall = 0, next_restart_wall = 0, last_start_wall = 0, last_exit_wall = 0;
+    uint64_t rss = 0;
+    std::string last_error;
+    boost::asio::steady_timer restart_timer;
+  };
+
+  void spawn(Child& c);
+  void on_exit(const std::string& name, uint32_t generation, int native_status);
+  void on_control(Child& c, uint32_t generation, capnp::MessageReader& r);
+  void on_link_closed(const std::string& name, uint32_t generation, const std::string& reason);
+  void request_stop(Child& c, bool restart_after);
+  void kill_now(Child& c, const std::string& why);
+  void set_state(Child& c, ChildState s, const std::string& error = "");
+  void connect_worker(Child& worker);  // fresh socketpair between the front and `worker`
+  void push_children();
+  void arm_watch();
+  void check_stopping();
+  Child* find(const std::string& name);
+  Child* front();
+
+  boost::asio::io_context& io_;
+  const Clock& clock_;
+  Logger& log_;
+  SupervisorOptions opts_;
+  std::map<std::string, std::unique_ptr<Child>> children_;
+  boost::asio::steady_timer watch_timer_;
+  std::mt19937_64 rng_;
+  uint64_t watch_ticks_ = 0;
+  bool stopping_ = false;
+  std::function<void()> stop_done_;
+};
+
+}  // namespace clawgate::supervisor

@@ -1,0 +1,606 @@
+// ChannelHub: see channels.hpp.
+#include "channels.hpp"
+
+#include <capnp/message.h>
+
+#include <algorithm>
+
+#include "data.capnp.h"
+
+namespace clawgate::front {
+
+namespace {
+
+const char* label_for(const std::string& channel) {
+  if (channel == "telegram") return "Telegram";
+  return "Channel";
+}
+
+HubReply fail(std::string code, std::string message, bool retryable = false,
+              int64_t retry_after_ms = 0) {
+  HubReply r;
+  r.code = std::move(code);
+  r.message = std::move(message);
+  r.retryable = retryable;
+  r.retry_after_ms = retry_after_ms;
+  return r;
+}
+
+HubReply ok(Json payload) {
+  HubReply r;
+  r.payload = std::move(payload);
+  return r;
+}
+
+Json nullable_ms(int64_t v) {
+  return v > 0 ? Json(v) : Json(nullptr);
+}
+
+}  // namespace
+
+ChannelHub::ChannelHub(boost::asio::io_context& io, const Clock& clock, Logger& log,
+                       const GatewaySettings& settings)
+    : io_(io),
+      clock_(clock),
+      log_(log),
+      settings_(settings),
+      queue_(settings.state_dir + "/outbound", kMaxPending),
+      router_(settings.state_dir, settings),
+      retry_timer_(io) {
+  for (const auto& w : queue_.load(clock_.wall_ms())) log_.warn("outbound", w);
+  if (queue_.pending_count())
+    log_.info("outbound", std::to_string(queue_.pending_count()) +
+                              " message(s) from before the restart wait for delivery");
+}
+
+ChannelHub::~ChannelHub() {
+  for (auto& [_, w] : workers_)
+    if (w.link) w.link->close("front stopping");
+}
+
+void ChannelHub::changed() {
+  if (on_change) on_change();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker links
+
+void ChannelHub::attach_worker(int fd, const std::string& name, const std::string& channel,
+                               const std::string& account_id, uint32_t generation) {
+  if (auto it = workers_.find(name); it != workers_.end() && it->second.link)
+    it->second.link->close("replaced by generation " + std::to_string(generation));
+  Worker w;
+  w.name = name;
+  w.channel = channel;
+  w.account_id = account_id.empty() ? "default" : account_id;
+  w.generation = generation;
+  w.link = ipc::Link::create(io_, fd, ipc::Link::Options{256 * 1024, 64 << 20, "data:" + name});
+  auto link = w.link;
+  // Entries that were in flight to an older generation go again to this one.
+  for (OutboundEntry* e : queue_.pending(channel)) e->in_flight = false;
+  workers_[name] = std::move(w);
+  link->start([this, name, generation](capnp::MessageReader& r) { on_data(name, generation, r); },
+              [this, name, generation](const std::string& reason) {
+                on_link_closed(name, generation, reason);
+              });
+  log_.info("channels", name + ": data link up (generation " + std::to_string(generation) + ")");
+}
+
+ChannelHub::Worker* ChannelHub::worker_for(const std::string& channel) {
+  for (auto& [_, w] : workers_)
+    if (w.channel == channel && w.hello && w.link && w.link->is_open()) return &w;
+  return nullptr;
+}
+
+void ChannelHub::on_link_closed(const std::string& name, uint32_t generation,
+                                const std::string& reason) {
+  auto it = workers_.find(name);
+  if (it == workers_.end() || it->second.generation != generation) return;
+  const std::string channel = it->second.channel;
+  workers_.erase(it);
+  size_t again = 0;
+  for (OutboundEntry* e : queue_.pending(channel)) {
+    if (e->in_flight) ++again;
+    e->in_flight = false;
+  }
+  log_.warn(
+      "channels",
+      name + ": data link lost (" + reason + ")" +
+          (again ? "; " + std::to_string(again) + " message(s) in flight will be sent again" : ""));
+  changed();
+}
+
+void ChannelHub::on_data(const std::string& name, uint32_t generation, capnp::MessageReader& r) {
+  auto wit = workers_.find(name);
+  if (wit == workers_.end() || wit->second.generation != generation) return;
+  Worker& w = wit->second;
+  auto msg = r.getRoot<ipc::Data>();
+  if (!w.hello && msg.which() != ipc::Data::HELLO)
+    throw std::runtime_error("first data message must be hello");
+  const int64_t now = clock_.wall_ms();
+  switch (msg.which()) {
+    case ipc::Data::HELLO: {
+      auto h = msg.getHello();
+      if (std::string(h.getChannel().cStr()) != w.channel)
+        throw std::runtime_error("hello from channel " + std::string(h.getChannel().cStr()));
+      w.hello = true;
+      changed();
+      pump(w.channel);
+      return;
+    }
+    case ipc::Data::INBOUND: {
+      auto in = msg.getInbound();
+      InboundMessage m;
+      m.channel = w.channel;
+      m.account_id = w.account_id;
+      m.id = in.getId();
+      m.chat_id = in.getChatId();
+      m.chat_type = in.getChatType();
+      m.sender_id = in.getSenderId();
+      m.sender_name = in.getSenderName();
+      m.sender_username = in.getSenderUsername();
+      m.text = in.getText();
+      m.message_id = in.getMessageId();
+      m.ts_ms = in.getTsMs();
+      w.last_inbound_ms = now;
+      InboundVerdict v;
+      try {
+        v = router_.handle(m, now);
+      } catch (const std::exception& e) {
+        // Not acknowledged: the worker keeps it and offers it again.
+        log_.error("channels", "cannot store inbound " + m.id + ": " + e.what());
+        return;
+      }
+      switch (v.kind) {
+        case InboundVerdict::accepted:
+          log_.info("channels",
+                    m.channel + " message from " + m.sender_id + " -> " + v.session_key);
+          break;
+        case InboundVerdict::duplicate:
+          break;
+        case InboundVerdict::pairing_sent:
+          log_.info("channels", v.reason);
+          enqueue_reply(m, v.reply);
+          break;
+        default:
+          log_.info("channels", v.reason);
+      }
+      capnp::MallocMessageBuilder b;
+      b.initRoot<ipc::Data>().setInboundAck(m.id);
+      w.link->send(b);
+      return;
+    }
+    case ipc::Data::DELIVERY: {
+      auto d = msg.getDelivery();
+      const std::string id = d.getDeliveryId();
+      OutboundEntry* e = queue_.find(id);
+      if (w.in_flight) --w.in_flight;
+      if (!e || !e->in_flight) return;  // stale: completed or re-sent meanwhile
+      e->in_flight = false;
+      const std::string key = e->idempotency_key, channel = e->channel;
+      if (d.getOk()) {
+        Json ids = Json::array();
+        for (auto x : d.getMessageIds()) ids.push_back(std::string(x.cStr()));
+        w.last_outbound_ms = now;
+        queue_.complete(id, true, {{"messageIds", ids}, {"to", e->to}}, now);
+        finish(id, key, reply_for(*queue_.outcome_for_key(key, now)));
+      } else {
+        auto err = d.getError();
+        if (err.getRetryable() && e->attempts < 10) {
+          const int64_t wait = std::max<int64_t>(err.getRetryAfterMs(), 1000L * e->attempts);
+          e->not_before_ms = now + wait;
+          log_.warn("outbound", channel + ": delivery " + id + " will be retried in " +
+                                    std::to_string(wait) + " ms: " + err.getMessage().cStr());
+          arm_retry(wait);
+        } else {
+          Json detail = {{"code", std::string(err.getCode().cStr())},
+                         {"message", std::string(err.getMessage().cStr())}};
+          queue_.complete(id, false, detail, now);
+          log_.warn("outbound",
+                    channel + ": delivery " + id + " failed: " + err.getMessage().cStr());
+          if (const OutboundOutcome* o = queue_.outcome_for_key(key, now)) {
+            finish(id, key, reply_for(*o));
+          } else {
+            finish(id, key, fail("UNAVAILABLE", channel + ": " + err.getMessage().cStr()));
+          }
+        }
+      }
+      pump(channel);
+      return;
+    }
+    case ipc::Data::STATUS: {
+      auto s = msg.getStatus();
+      w.connected = s.getConnected();
+      w.detail = s.getDetail();
+      w.bot_username = s.getBotUsername();
+      if (s.hasLastError() && s.getLastError().getCode().size()) {
+        w.last_error = {{"code", std::string(s.getLastError().getCode().cStr())},
+                        {"message", std::string(s.getLastError().getMessage().cStr())}};
+      } else {
+        w.last_error = nullptr;
+      }
+      changed();
+      return;
+    }
+    default:
+      throw std::runtime_error("unexpected data message " +
+                               std::to_string(static_cast<int>(msg.which())));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery
+
+void ChannelHub::pump(const std::string& channel) {
+  Worker* w = worker_for(channel);
+  if (!w) return;
+  const int64_t now = clock_.wall_ms();
+  int64_t soonest = 0;
+  for (OutboundEntry* e : queue_.pending(channel)) {
+    if (w->in_flight >= kWindow) break;
+    if (e->in_flight) continue;
+    if (e->not_before_ms > now) {
+      const int64_t wait = e->not_before_ms - now;
+      soonest = soonest ? std::min(soonest, wait) : wait;
+      continue;
+    }
+    capnp::MallocMessageBuilder b;
+    auto o = b.initRoot<ipc::Data>().initOutbound();
+    o.setDeliveryId(e->id);
+    o.setTo(e->to);
+    o.setText(e->text);
+    if (!w->link->send(b)) return;
+    e->in_flight = true;
+    ++e->attempts;
+    ++w->in_flight;
+  }
+  if (soonest) arm_retry(soonest);
+}
+
+void ChannelHub::arm_retry(int64_t delay_ms) {
+  if (retry_armed_) return;
+  retry_armed_ = true;
+  retry_timer_.expires_after(std::chrono::milliseconds(delay_ms));
+  retry_timer_.async_wait([this](const boost::system::error_code& ec) {
+    retry_armed_ = false;
+    if (ec) return;
+    for (const auto& c : settings_.channels) pump(c.name);
+  });
+}
+
+void ChannelHub::enqueue_reply(const InboundMessage& m, const std::string& text) {
+  OutboundEntry e;
+  e.channel = m.channel;
+  e.account_id = m.account_id;
+  e.to = m.chat_id;
+  e.text = text;
+  try {
+    queue_.enqueue(std::move(e), clock_.wall_ms());
+  } catch (const std::exception& ex) {
+    log_.error("outbound", std::string("cannot queue a reply: ") + ex.what());
+    return;
+  }
+  pump(m.channel);
+}
+
+HubReply ChannelHub::reply_for(const OutboundOutcome& o) const {
+  if (!o.ok) {
+    return fail("UNAVAILABLE",
+                o.channel + ": delivery failed: " + o.detail.value("message", "unknown error"));
+  }
+  const Json ids = o.detail.value("messageIds", Json::array());
+  Json p = {{"runId", o.idempotency_key},
+            {"channel", o.channel},
+            {"queueId", o.id},
+            {"status", "sent"},
+            {"messageIds", ids}};
+  if (!ids.empty()) p["messageId"] = ids.back();
+  if (o.detail.contains("to")) p["chatId"] = o.detail["to"];
+  return ok(p);
+}
+
+void ChannelHub::finish(const std::string& queue_id, const std::string& key, HubReply r) {
+  if (key.empty()) return;
+  auto it = dedupe_.find(key);
+  if (it == dedupe_.end() || it->second.queue_id != queue_id) return;
+  it->second.outcome = r;
+  auto waiters = std::move(it->second.waiters);
+  it->second.waiters.clear();
+  for (auto& w : waiters) w(r);
+  sweep_dedupe();
+}
+
+void ChannelHub::wait_for(const std::string& key, HubCallback done) {
+  Dedupe& d = dedupe_[key];
+  if (d.outcome) return done(*d.outcome);
+  auto cb = std::make_shared<HubCallback>(std::move(done));
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_);
+  d.waiters.push_back([cb, timer](HubReply r) {
+    timer->cancel();
+    if (!*cb) return;
+    auto f = std::move(*cb);
+    *cb = nullptr;
+    f(std::move(r));
+  });
+  timer->expires_after(std::chrono::milliseconds(kSendWaitMs));
+  timer->async_wait([this, cb, key](const boost::system::error_code& ec) {
+    if (ec || !*cb) return;
+    auto f = std::move(*cb);
+    *cb = nullptr;
+    // Still durable and still going out; the caller learns it was accepted, not delivered.
+    const OutboundEntry* e = queue_.pending_for_key(key);
+    Json p = {{"runId", key}, {"status", "queued"}};
+    if (e) {
+      p["channel"] = e->channel;
+      p["queueId"] = e->id;
+    }
+    f(ok(p));
+  });
+}
+
+void ChannelHub::sweep_dedupe() {
+  const int64_t now = clock_.wall_ms();
+  for (auto it = dedupe_.begin(); it != dedupe_.end();) {
+    const bool expired =
+        it->second.outcome && now - it->second.created_ms >= OutboundQueue::kDedupeWindowMs;
+    it = expired ? dedupe_.erase(it) : std::next(it);
+  }
+  while (dedupe_.size() > kMaxDedupe) {  // oldest finished entries go first
+    auto oldest = dedupe_.end();
+    for (auto it = dedupe_.begin(); it != dedupe_.end(); ++it)
+      if (it->second.outcome &&
+          (oldest == dedupe_.end() || it->second.created_ms < oldest->second.created_ms))
+        oldest = it;
+    if (oldest == dedupe_.end()) break;
+    dedupe_.erase(oldest);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Methods
+
+void ChannelHub::call(const std::string& method, const Json& params, HubCallback done) {
+  if (method == "send") return m_send(params, std::move(done));
+  if (method == "channels.status") return done(ok(status_json()));
+  if (method == "channels.restart") return m_restart(params, std::move(done));
+  if (method == "channels.pairing.list") return m_pairing_list(params, std::move(done));
+  if (method == "channels.pairing.approve") return m_pairing_approve(params, std::move(done));
+  done(fail("UNAVAILABLE", "method not available: " + method));
+}
+
+void ChannelHub::m_send(const Json& params, HubCallback done) {
+  const std::string key = params.at("idempotencyKey");
+  const int64_t now = clock_.wall_ms();
+  if (auto it = dedupe_.find(key); it != dedupe_.end()) return wait_for(key, std::move(done));
+  if (const OutboundOutcome* o = queue_.outcome_for_key(key, now)) return done(reply_for(*o));
+  if (const OutboundEntry* e = queue_.pending_for_key(key)) {  // queued before a restart
+    Dedupe& d = dedupe_[key];
+    d.queue_id = e->id;
+    d.created_ms = now;
+    return wait_for(key, std::move(done));
+  }
+  std::vector<std::string> enabled;
+  for (const auto& c : settings_.channels)
+    if (c.enabled) enabled.push_back(c.name);
+  std::string channel = params.value("channel", "");
+  if (channel.empty()) {
+    if (enabled.empty())
+      return done(fail("INVALID_REQUEST",
+                       "Error: Channel is required (no configured channels detected). Enable a "
+                       "channel under channels.<name> in the config, or pass channel."));
+    if (enabled.size() > 1)
+      return done(fail("INVALID_REQUEST",
+                       "Error: Channel is required when more than one channel "
+                       "is configured; pass channel."));
+    channel = enabled.front();
+  }
+  if (std::find(enabled.begin(), enabled.end(), channel) == enabled.end())
+    return done(fail("INVALID_REQUEST", "unsupported channel: " + channel));
+  const std::string text = params.value("message", "");
+  if (text.empty()) {
+    const bool media =
+        params.contains("mediaUrl") || params.contains("mediaUrls") || params.contains("buffer");
+    return done(fail("INVALID_REQUEST", media ? "send: media is not supported yet; send text"
+                                              : "send: message is required"));
+  }
+  OutboundEntry e;
+  e.channel = channel;
+  e.account_id = params.value("accountId", "default");
+  e.to = params.at("to");
+  e.text = text;
+  e.idempotency_key = key;
+  std::string id;
+  try {
+    id = queue_.enqueue(std::move(e), now).id;
+  } catch (const QueueFull& ex) {
+    return done(fail("UNAVAILABLE", ex.what(), true, 1000));
+  } catch (const std::exception& ex) {
+    log_.error("outbound", std::string("cannot persist a send: ") + ex.what());
+    return done(fail("UNAVAILABLE", "cannot persist the message; nothing was sent", true, 1000));
+  }
+  Dedupe& d = dedupe_[key];
+  d.queue_id = id;
+  d.created_ms = now;
+  wait_for(key, std::move(done));
+  pump(channel);
+}
+
+void ChannelHub::m_restart(const Json& params, HubCallback done) {
+  const std::string channel = params.at("channel");
+  const std::string account = params.value("accountId", "");
+  const std::string child =
+      account.empty() || account == "default" ? channel : channel + ":" + account;
+  const bool known = std::any_of(children_.begin(), children_.end(),
+                                 [&](const ChildRow& r) { return r.name == child; });
+  if (!known)
+    return done(fail("INVALID_REQUEST", "unknown channel: " + child + " (not running here)"));
+  if (!restart_child)
+    return done(fail("UNAVAILABLE", "not supervised: channels cannot be restarted", false));
+  restart_child(child, [done, channel, account](HubReply r) {
+    if (!r.payload) return done(std::move(r));
+    Json p = {{"ok", true}, {"channel", channel}};
+    if (!account.empty()) p["accountId"] = account;
+    done(ok(p));
+  });
+}
+
+void ChannelHub::m_pairing_list(const Json& params, HubCallback done) {
+  const std::string only = params.value("channel", "");
+  Json accounts = Json::array(), requests = Json::array();
+  for (const auto& c : settings_.channels) {
+    if (!only.empty() && c.name != only) continue;
+    accounts.push_back({{"channel", c.name},
+                        {"channelLabel", label_for(c.name)},
+                        {"accountId", c.account_id},
+                        {"notifySupported", true}});
+  }
+  auto iso = [](int64_t ms) {
+    char buf[32];
+    const time_t t = static_cast<time_t>(ms / 1000);
+    tm g{};
+    gmtime_r(&t, &g);
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &g);
+    return std::string(buf);
+  };
+  for (const auto& p : router_.pairing_requests(clock_.wall_ms())) {
+    if (!only.empty() && p.channel != only) continue;
+    requests.push_back({{"requestId", p.code},
+                        {"channel", p.channel},
+                        {"channelLabel", label_for(p.channel)},
+                        {"accountId", p.account_id},
+                        {"senderId", p.sender_id},
+                        {"senderLabel", p.sender_label},
+                        {"createdAt", iso(p.created_ms)},
+                        {"lastSeenAt", iso(p.last_seen_ms)},
+                        {"expiresAt", iso(p.created_ms + InboundRouter::kPairingTtlMs)},
+                        {"notifySupported", true}});
+  }
+  done(ok({{"accounts", accounts},
+           {"requests", requests},
+           {"commandOwnerConfigured", false},
+           {"limits",
+            {{"pendingPerAccount", InboundRouter::kPairingPerAccount},
+             {"ttlMs", InboundRouter::kPairingTtlMs}}}}));
+}
+
+void ChannelHub::m_pairing_approve(const Json& params, HubCallback done) {
+  const std::string channel = params.at("channel");
+  const std::string code = params.at("requestId");
+  auto p = router_.approve(channel, code, clock_.wall_ms());
+  if (!p)
+    return done(fail("INVALID_REQUEST",
+                     "no pending pairing request " + code + " on " + channel + " (expired?)"));
+  log_.info("channels",
+            channel + ": approved sender " + p->sender_id + " (" + p->sender_label + ")");
+  std::string notification = "not-requested";
+  if (params.value("notify", true)) {
+    InboundMessage m;
+    m.channel = p->channel;
+    m.account_id = p->account_id;
+    m.chat_id = p->chat_id;
+    enqueue_reply(m, "clawgate: access approved. Send a message to start.");
+    notification = "sent";
+  }
+  done(ok({{"requestId", p->code},
+           {"senderId", p->sender_id},
+           {"notification", notification},
+           {"commandOwnerBootstrap", "not-requested"}}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views
+
+void ChannelHub::set_children(std::vector<ChildRow> rows) {
+  children_ = std::move(rows);
+  changed();
+}
+
+Json ChannelHub::account_json(const ChannelSettings& c) {
+  const ChildRow* row = nullptr;
+  for (const auto& r : children_)
+    if (r.channel == c.name) row = &r;
+  const Worker* w = nullptr;
+  for (const auto& [_, x] : workers_)
+    if (x.channel == c.name) w = &x;
+  std::string state = !c.enabled ? "stopped" : row ? row->state : "stopped";
+  Json a = {{"accountId", c.account_id},
+            {"enabled", c.enabled},
+            {"configured", true},
+            {"running", state == "running"},
+            {"connected", w && w->connected},
+            {"reconnectAttempts", row ? row->restarts : 0},
+            {"mode", "polling"},
+            {"dmPolicy", c.dm_policy},
+            {"allowFrom", c.allow_from},
+            {"state", state},
+            {"restarts", row ? row->restarts : 0},
+            {"lastStartAt", nullable_ms(row ? row->last_start_ms : 0)},
+            {"lastStopAt", nullable_ms(row ? row->last_exit_ms : 0)},
+            {"lastInboundAt", nullable_ms(w ? w->last_inbound_ms : 0)},
+            {"lastOutboundAt", nullable_ms(w ? w->last_outbound_ms : 0)},
+            {"since", nullable_ms(row ? row->since_ms : 0)}};
+  std::string err = row ? row->last_error : "";
+  if (w && w->last_error.is_object()) err = w->last_error.value("message", err);
+  if (!supervised_ && c.enabled) err = "not supervised: run `clawgate gateway` to start workers";
+  a["lastError"] = err.empty() ? Json(nullptr) : Json(err);
+  if (row && row->next_restart_ms) a["nextRestartAt"] = row->next_restart_ms;
+  if (w && !w->detail.empty()) a["detail"] = w->detail;
+  if (w && !w->bot_username.empty()) a["name"] = "@" + w->bot_username;
+  size_t pending = 0;
+  for (OutboundEntry* e : queue_.pending(c.name)) pending += e ? 1 : 0;
+  a["pendingOutbound"] = pending;
+  return a;
+}
+
+Json ChannelHub::status_json() {
+  Json order = Json::array(), labels = Json::object(), meta = Json::array(),
+       channels = Json::object(), accounts = Json::object(), defaults = Json::object();
+  for (const auto& c : settings_.channels) {
+    order.push_back(c.name);
+    labels[c.name] = label_for(c.name);
+    meta.push_back({{"id", c.name}, {"label", label_for(c.name)}, {"detailLabel", "Bot API"}});
+    const Json a = account_json(c);
+    accounts[c.name] = Json::array({a});
+    channels[c.name] = {{"configured", true},
+                        {"running", a["running"]},
+                        {"connected", a["connected"]},
+                        {"state", a["state"]},
+                        {"lastError", a["lastError"]}};
+    defaults[c.name] = c.account_id;
+  }
+  return {{"ts", clock_.wall_ms()},
+          {"channelOrder", order},
+          {"channelLabels", labels},
+          {"channelMeta", meta},
+          {"channels", channels},
+          {"channelAccounts", accounts},
+          {"channelDefaultAccountId", defaults}};
+}
+
+Json ChannelHub::health_channels() {
+  Json out = Json::object();
+  for (const auto& c : settings_.channels) {
+    const Json a = account_json(c);
+    out[c.name] = {{"configured", true},          {"running", a["running"]},
+                   {"connected", a["connected"]}, {"state", a["state"]},
+                   {"restarts", a["restarts"]},   {"lastError", a["lastError"]},
+                   {"accounts", Json::array({a})}};
+  }
+  return out;
+}
+
+Json ChannelHub::children_json() const {
+  Json out = Json::array();
+  for (const auto& r : children_)
+    out.push_back({{"name", r.name},
+                   {"role", r.role},
+                   {"state", r.state},
+                   {"pid", r.pid},
+                   {"generation", r.generation},
+                   {"restarts", r.restarts},
+                   {"rssBytes", r.rss},
+                   {"lastError", r.last_error}});
+  return out;
+}
+
+}  // namespace clawgate::front

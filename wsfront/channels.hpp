@@ -1,0 +1,129 @@
+// ChannelHub: the front's side of every channel worker. Holds the data links the supervisor
+// hands over (one per live worker generation), the supervisor's children table, the durable
+// outbound queue and the inbound router, and serves channels.status, channels.restart, send
+// and channels.pairing.*.
+// Delivery: each worker gets at most kWindow messages in flight; an entry in flight when its
+// worker dies is sent again to the next generation (at-least-once: a platform that cannot
+// dedupe, like Telegram, may see the one message that was mid-request again).
+// Fails: every method error is typed (INVALID_REQUEST, UNAVAILABLE with retryable, ...);
+// garbage from a worker closes its link and is logged; nothing here throws into the loop.
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "clock.hpp"
+#include "common.capnp.h"
+#include "config.hpp"
+#include "inbound.hpp"
+#include "link.hpp"
+#include "log.hpp"
+#include "outbound_queue.hpp"
+
+namespace clawgate::front {
+
+using Json = nlohmann::json;
+
+struct HubReply {
+  std::optional<Json> payload;
+  std::string code, message;  // error when !payload
+  Json details;
+  bool retryable = false;
+  int64_t retry_after_ms = 0;
+};
+using HubCallback = std::function<void(HubReply)>;
+
+class ChannelHub {
+ public:
+  static constexpr size_t kWindow = 32;
+  static constexpr size_t kMaxPending = 10'000;
+  static constexpr int64_t kSendWaitMs = 15'000;  // then `send` answers "queued"
+  static constexpr size_t kMaxDedupe = 1000;
+
+  ChannelHub(boost::asio::io_context& io, const Clock& clock, Logger& log,
+             const GatewaySettings& settings);
+  ~ChannelHub();
+
+  // Supervisor side.
+  void attach_worker(int fd, const std::string& name, const std::string& channel,
+                     const std::string& account_id, uint32_t generation);
+  struct ChildRow {
+    std::string name, role, channel, account_id, state, last_error;
+    int pid = 0;
+    uint32_t generation = 0, restarts = 0;
+    int64_t since_ms = 0, next_restart_ms = 0, last_start_ms = 0, last_exit_ms = 0;
+    uint64_t rss = 0;
+  };
+  void set_children(std::vector<ChildRow> rows);
+  bool supervised() const { return supervised_; }
+  void set_supervised(bool s) { supervised_ = s; }
+  // channels.restart goes to the supervisor through this (set by the runner).
+  std::function<void(const std::string& child, HubCallback)> restart_child;
+  std::function<void()> on_change;  // status changed: health is stale
+
+  // Methods. `done` may run now or later, always on the loop.
+  void call(const std::string& method, const Json& params, HubCallback done);
+
+  Json status_json();          // channels.status payload
+  Json health_channels();      // health.channels
+  Json children_json() const;  // status.processes
+  size_t pending_outbound() const { return queue_.pending_count(); }
+
+ private:
+  struct Worker {
+    std::string name, channel, account_id;
+    uint32_t generation = 0;
+    std::shared_ptr<ipc::Link> link;
+    bool hello = false;
+    bool connected = false;  // platform connection, from the worker's status
+    std::string detail, bot_username;
+    Json last_error;
+    int64_t last_inbound_ms = 0, last_outbound_ms = 0;
+    size_t in_flight = 0;
+  };
+  struct Dedupe {
+    std::string queue_id;
+    std::optional<HubReply> outcome;
+    std::vector<HubCallback> waiters;
+    int64_t created_ms = 0;
+  };
+
+  void m_send(const Json& params, HubCallback done);
+  void m_restart(const Json& params, HubCallback done);
+  void m_pairing_list(const Json& params, HubCallback done);
+  void m_pairing_approve(const Json& params, HubCallback done);
+
+  void on_data(const std::string& name, uint32_t generation, capnp::MessageReader& r);
+  void on_link_closed(const std::string& name, uint32_t generation, const std::string& reason);
+  void pump(const std::string& channel);
+  void arm_retry(int64_t delay_ms);
+  void finish(const std::string& queue_id, const std::string& key, HubReply r);
+  HubReply reply_for(const OutboundOutcome& o) const;
+  void wait_for(const std::string& key, HubCallback done);
+  void sweep_dedupe();
+  void enqueue_reply(const InboundMessage& m, const std::string& text);
+  Worker* worker_for(const std::string& channel);
+  Json account_json(const ChannelSettings& c);
+  void changed();
+
+  boost::asio::io_context& io_;
+  const Clock& clock_;
+  Logger& log_;
+  GatewaySettings settings_;
+  bool supervised_ = false;
+  OutboundQueue queue_;
+  InboundRouter router_;
+  std::map<std::string, Worker> workers_;  // by child name
+  std::vector<ChildRow> children_;
+  std::map<std::string, Dedupe> dedupe_;  // idempotency key
+  boost::asio::steady_timer retry_timer_;
+  bool retry_armed_ = false;
+};
+
+}  // namespace clawgate::front

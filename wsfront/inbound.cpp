@@ -1,0 +1,244 @@
+// InboundRouter: see inbound.hpp.
+#include "inbound.hpp"
+
+#include <algorithm>
+
+#include "crypto.hpp"
+
+namespace clawgate::front {
+
+using Json = nlohmann::json;
+
+namespace {
+constexpr size_t kSeenMax = 20'000;
+
+// Upstream's pairing alphabet: no 0/O/1/I, so a code survives being read aloud.
+std::string pairing_code() {
+  static const char kAlphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  const std::string r = random_bytes(8);
+  std::string code;
+  for (unsigned char c : r) code.push_back(kAlphabet[c % 32]);
+  return code;
+}
+
+std::string file_name_for(const std::string& key) {
+  std::string out;
+  for (char c : key)
+    out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
+  return out;
+}
+}  // namespace
+
+InboundRouter::InboundRouter(std::string state_dir, const GatewaySettings& settings)
+    : dir_(std::move(state_dir)), dm_scope_(settings.dm_scope), channels_(settings.channels) {
+  make_dirs(dir_ + "/sessions");
+  make_dirs(dir_ + "/pairing");
+  const std::string seen_path = dir_ + "/inbound-seen.log";
+  for (const std::string& id : read_lines(seen_path)) {
+    if (seen_.insert(id).second) seen_order_.push_back(id);
+  }
+  while (seen_order_.size() > kSeenMax) {
+    seen_.erase(seen_order_.front());
+    seen_order_.pop_front();
+  }
+  seen_log_ = std::make_unique<AppendLog>(seen_path);
+  if (seen_log_->size() > 4 * 1024 * 1024) {
+    std::string content;
+    for (const auto& id : seen_order_) content += id + "\n";
+    seen_log_->rewrite(content);
+  }
+  if (auto text = read_file(dir_ + "/pairing/pairing.json")) {
+    const Json j = Json::parse(*text, nullptr, false);
+    if (j.is_object()) {
+      const Json requests = j.value("requests", Json::array());
+      for (const auto& r : requests) {
+        PairingRequest p;
+        p.code = r.value("code", "");
+        p.channel = r.value("channel", "");
+        p.account_id = r.value("accountId", "default");
+        p.sender_id = r.value("senderId", "");
+        p.sender_label = r.value("senderLabel", "");
+        p.chat_id = r.value("chatId", "");
+        p.created_ms = r.value("createdMs", int64_t{0});
+        p.last_seen_ms = r.value("lastSeenMs", int64_t{0});
+        if (!p.code.empty() && !p.channel.empty()) pending_.push_back(p);
+      }
+      const Json approved = j.value("approved", Json::object());
+      for (auto& [ch, ids] : approved.items())
+        for (const auto& id : ids)
+          if (id.is_string()) approved_[ch].insert(id.get<std::string>());
+    }
+  }
+  if (auto text = read_file(dir_ + "/sessions/sessions.json")) {
+    index_ = Json::parse(*text, nullptr, false);
+  }
+  if (!index_.is_object()) index_ = Json::object();
+}
+
+const ChannelSettings* InboundRouter::channel_settings(const std::string& channel) const {
+  for (const auto& c : channels_)
+    if (c.name == channel) return &c;
+  return nullptr;
+}
+
+std::string InboundRouter::session_key_for(const InboundMessage& m) const {
+  if (m.chat_type == "group") return "agent:main:" + m.channel + ":group:" + m.chat_id;
+  if (dm_scope_ == "per-peer") return "agent:main:direct:" + m.sender_id;
+  if (dm_scope_ == "per-channel-peer") return "agent:main:" + m.channel + ":direct:" + m.sender_id;
+  if (dm_scope_ == "per-account-channel-peer")
+    return "agent:main:" + m.channel + ":" + m.account_id + ":direct:" + m.sender_id;
+  return "agent:main:main";
+}
+
+bool InboundRouter::allowed(const ChannelSettings& c, const InboundMessage& m) const {
+  for (const auto& a : c.allow_from) {
+    if (a == "*" || a == m.sender_id) return true;
+    if (!m.sender_username.empty() && (a == "@" + m.sender_username || a == m.sender_username))
+      return true;
+  }
+  auto it = approved_.find(c.name);
+  return it != approved_.end() && it->second.count(m.sender_id);
+}
+
+InboundVerdict InboundRouter::handle(const InboundMessage& m, int64_t now_ms) {
+  InboundVerdict v;
+  const std::string seen_key = m.channel + "/" + m.account_id + "/" + m.id;
+  if (seen_.count(seen_key)) {
+    v.kind = InboundVerdict::duplicate;
+    return v;
+  }
+  const ChannelSettings* c = channel_settings(m.channel);
+  const std::string policy = c ? c->dm_policy : "pairing";
+  bool accept = true;
+  if (m.chat_type != "group") {  // DM policy; groups have their own (not configurable yet)
+    if (policy == "disabled") {
+      accept = false;
+      v.reason = "direct messages are disabled on " + m.channel;
+    } else if (policy == "allowlist") {
+      accept = c && allowed(*c, m);
+      if (!accept) v.reason = "sender " + m.sender_id + " is not in allowFrom";
+    } else if (policy == "pairing") {
+      accept = c && allowed(*c, m);
+      if (!accept) {
+        pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                      [&](const PairingRequest& p) {
+                                        return now_ms - p.created_ms > kPairingTtlMs;
+                                      }),
+                       pending_.end());
+        auto it = std::find_if(pending_.begin(), pending_.end(), [&](const PairingRequest& p) {
+          return p.channel == m.channel && p.sender_id == m.sender_id;
+        });
+        const size_t open = static_cast<size_t>(
+            std::count_if(pending_.begin(), pending_.end(),
+                          [&](const PairingRequest& p) { return p.channel == m.channel; }));
+        if (it != pending_.end()) {
+          it->last_seen_ms = now_ms;
+          v.kind = InboundVerdict::pairing_pending;
+          v.reason = "sender " + m.sender_id + " awaits pairing approval (code " + it->code + ")";
+        } else if (open >= kPairingPerAccount) {
+          v.kind = InboundVerdict::refused;
+          v.reason =
+              "pairing queue full on " + m.channel + "; message from " + m.sender_id + " dropped";
+        } else {
+          PairingRequest p;
+          p.code = pairing_code();
+          p.channel = m.channel;
+          p.account_id = m.account_id;
+          p.sender_id = m.sender_id;
+          p.sender_label = !m.sender_username.empty() ? "@" + m.sender_username : m.sender_name;
+          if (p.sender_label.empty()) p.sender_label = m.sender_id;
+          p.chat_id = m.chat_id;
+          p.created_ms = p.last_seen_ms = now_ms;
+          pending_.push_back(p);
+          v.kind = InboundVerdict::pairing_sent;
+          v.reply = "clawgate: access not configured.\n\nYour " + m.channel +
+                    " user id: " + m.sender_id + "\nPairing code: " + p.code +
+                    "\n\nAsk the bot owner to approve with:\nclawgate pairing approve " +
+                    m.channel + " " + p.code;
+          v.reason = "pairing code issued to " + m.sender_id;
+        }
+        save_pairing();
+      }
+    }
+  }
+  if (accept) {
+    v.kind = InboundVerdict::accepted;
+    v.session_key = session_key_for(m);
+    append_transcript(v.session_key, m, now_ms);
+  } else if (v.kind == InboundVerdict::accepted) {
+    v.kind = InboundVerdict::refused;
+  }
+  seen_log_->append(seen_key);
+  seen_.insert(seen_key);
+  seen_order_.push_back(seen_key);
+  if (seen_order_.size() > kSeenMax) {
+    seen_.erase(seen_order_.front());
+    seen_order_.pop_front();
+  }
+  return v;
+}
+
+void InboundRouter::append_transcript(const std::string& key, const InboundMessage& m,
+                                      int64_t now_ms) {
+  AppendLog log(dir_ + "/sessions/" + file_name_for(key) + ".jsonl");
+  log.append(Json{
+      {"type", "message"},
+      {"role", "user"},
+      {"text", m.text},
+      {"ts", m.ts_ms ? m.ts_ms : now_ms},
+      {"channel", m.channel},
+      {"accountId", m.account_id},
+      {"from", {{"id", m.sender_id}, {"name", m.sender_name}, {"username", m.sender_username}}},
+      {"chatId", m.chat_id},
+      {"messageId", m.message_id},
+      {"inboundId",
+       m.id}}.dump(-1, ' ', false, Json::error_handler_t::replace));
+  Json& s = index_[key];
+  s["updatedAt"] = now_ms;
+  s["lastChannel"] = m.channel;
+  s["lastTo"] = m.chat_id;
+  s["lastAccountId"] = m.account_id;
+  s["messages"] = s.value("messages", 0) + 1;
+  atomic_write_file(dir_ + "/sessions/sessions.json", index_.dump(2));
+}
+
+void InboundRouter::save_pairing() {
+  Json reqs = Json::array();
+  for (const auto& p : pending_)
+    reqs.push_back({{"code", p.code},
+                    {"channel", p.channel},
+                    {"accountId", p.account_id},
+                    {"senderId", p.sender_id},
+                    {"senderLabel", p.sender_label},
+                    {"chatId", p.chat_id},
+                    {"createdMs", p.created_ms},
+                    {"lastSeenMs", p.last_seen_ms}});
+  Json approved = Json::object();
+  for (const auto& [ch, ids] : approved_) approved[ch] = ids;
+  atomic_write_file(dir_ + "/pairing/pairing.json",
+                    Json{{"requests", reqs}, {"approved", approved}}.dump(2));
+}
+
+std::vector<PairingRequest> InboundRouter::pairing_requests(int64_t now_ms) {
+  std::vector<PairingRequest> out;
+  for (const auto& p : pending_)
+    if (now_ms - p.created_ms <= kPairingTtlMs) out.push_back(p);
+  return out;
+}
+
+std::optional<PairingRequest> InboundRouter::approve(const std::string& channel,
+                                                     const std::string& code, int64_t now_ms) {
+  std::string wanted = code;
+  std::transform(wanted.begin(), wanted.end(), wanted.begin(), ::toupper);
+  auto it = std::find_if(pending_.begin(), pending_.end(), [&](const PairingRequest& p) {
+    return p.channel == channel && p.code == wanted && now_ms - p.created_ms <= kPairingTtlMs;
+  });
+  if (it == pending_.end()) return std::nullopt;
+  PairingRequest p = *it;
+  pending_.erase(it);
+  approved_[channel].insert(p.sender_id);
+  save_pairing();
+  return p;
+}
+
+}  // namespace clawgate::front

@@ -1,0 +1,75 @@
+// InboundRouter: what happens to a message a channel worker received, before any agent sees it.
+// 1. Dedupe by (channel, account, id): a worker resends what the front had not acknowledged.
+// 2. DM policy (pairing | allowlist | open | disabled): in `pairing`, an unknown sender gets an
+//    8-character code (at most 3 open per channel, 1 h each) that an operator approves with
+//    `clawgate pairing approve <channel> <code>`; approved senders are kept in the state dir.
+// 3. Routing to a session key as upstream (session.dmScope; groups by chat), appended to that
+//    session's transcript (JSONL, fdatasync) and the sessions index.
+// Fails: std::system_error when the state dir refuses a write; the caller then does not
+// acknowledge the message, so the worker keeps it and sends it again.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "fs.hpp"
+
+namespace clawgate::front {
+
+struct InboundMessage {
+  std::string channel, account_id, id, chat_id, chat_type, sender_id, sender_name, sender_username,
+      text, message_id;
+  int64_t ts_ms = 0;
+};
+
+struct PairingRequest {
+  std::string code, channel, account_id, sender_id, sender_label, chat_id;
+  int64_t created_ms = 0, last_seen_ms = 0;
+};
+
+struct InboundVerdict {
+  enum Kind { accepted, duplicate, pairing_sent, pairing_pending, refused } kind = refused;
+  std::string session_key;  // accepted
+  std::string reply;        // text to send back to the sender (pairing), "" for none
+  std::string reason;       // refused / dropped, for the log
+};
+
+class InboundRouter {
+ public:
+  static constexpr int64_t kPairingTtlMs = 60 * 60 * 1000;
+  static constexpr size_t kPairingPerAccount = 3;
+
+  InboundRouter(std::string state_dir, const GatewaySettings& settings);
+  InboundVerdict handle(const InboundMessage& m, int64_t now_ms);
+
+  std::vector<PairingRequest> pairing_requests(int64_t now_ms);
+  // Approves the request with `code` on `channel`; returns it, or nothing if unknown/expired.
+  std::optional<PairingRequest> approve(const std::string& channel, const std::string& code,
+                                        int64_t now_ms);
+  std::string session_key_for(const InboundMessage& m) const;
+  const ChannelSettings* channel_settings(const std::string& channel) const;
+
+ private:
+  bool allowed(const ChannelSettings& c, const InboundMessage& m) const;
+  void save_pairing();
+  void append_transcript(const std::string& key, const InboundMessage& m, int64_t now_ms);
+
+  std::string dir_;
+  std::string dm_scope_;
+  std::vector<ChannelSettings> channels_;
+  std::unique_ptr<AppendLog> seen_log_;
+  std::set<std::string> seen_;
+  std::deque<std::string> seen_order_;  // bounded: oldest forgotten first
+  std::vector<PairingRequest> pending_;
+  std::map<std::string, std::set<std::string>> approved_;  // channel -> sender ids
+  nlohmann::json index_;                                   // sessions.json
+};
+
+}  // namespace clawgate::front
