@@ -9,6 +9,7 @@
 
 #include "cli_flags.hpp"
 #include "config.hpp"
+#include "crypto.hpp"
 #include "fs.hpp"
 #include "run.hpp"
 #include "ws_client.hpp"
@@ -26,6 +27,13 @@ commands:
                   --params JSON  --url URL  --token T  --password P  --timeout MS
   health          gateway health (--json for the raw payload)
   status          gateway status (--json for the raw payload)
+  channels status             every channel worker: state, restarts, last error
+  channels restart <channel>  restart one channel worker (e.g. telegram)
+  pairing list [channel]      DM senders waiting for approval
+  pairing approve <channel> <code>
+                              let that sender talk to the agent
+  send --to ID --message TEXT [--channel NAME]
+                              deliver a message through a channel (durable, deduplicated)
 
 The client commands find the gateway at $OPENCLAW_GATEWAY_URL or ws://127.0.0.1:18789 and the
 token in --token, $OPENCLAW_GATEWAY_TOKEN, $CLAWGATE_GATEWAY_TOKEN or the local state directory.
@@ -140,8 +148,49 @@ void print_human(const std::string& command, const Json& p) {
     if (p.contains("stateDir")) std::cout << "state: " << p["stateDir"].get<std::string>() << "\n";
     return;
   }
+  if (command == "channels status") {
+    const Json accounts = p.value("channelAccounts", Json::object());
+    if (accounts.empty()) std::cout << "no channels configured\n";
+    for (auto& [name, list] : accounts.items()) {
+      for (const auto& acc : list) {
+        std::cout << name << " (" << acc.value("accountId", "default")
+                  << "): " << acc.value("state", "?")
+                  << (acc.value("connected", false) ? ", connected" : "") << ", restarts "
+                  << acc.value("restarts", 0);
+        if (acc.contains("detail")) std::cout << ", " << acc["detail"].get<std::string>();
+        if (acc.contains("lastError") && acc["lastError"].is_string())
+          std::cout << "\n  last error: " << acc["lastError"].get<std::string>();
+        std::cout << "\n";
+      }
+    }
+    return;
+  }
+  if (command == "pairing list") {
+    const Json reqs = p.value("requests", Json::array());
+    if (reqs.empty()) std::cout << "no pending pairing requests\n";
+    for (const auto& r : reqs)
+      std::cout << r.value("channel", "?") << " " << r.value("requestId", "?") << "  "
+                << r.value("senderLabel", "?") << " (id " << r.value("senderId", "?")
+                << "), expires " << r.value("expiresAt", "?") << "\n";
+    return;
+  }
+  if (command == "pairing approve") {
+    std::cout << "approved sender " << p.value("senderId", "?") << "\n";
+    return;
+  }
+  if (command == "channels restart") {
+    std::cout << "restarting " << p.value("channel", "?") << "\n";
+    return;
+  }
+  if (command == "send") {
+    std::cout << (p.value("status", "") == "queued" ? "queued " : "sent ")
+              << p.value("messageId", p.value("queueId", "")) << "\n";
+    return;
+  }
   std::cout << p.dump(2) << "\n";
 }
+
+int run_method(const std::string& command, ClientArgs a);
 
 int run_client(const std::string& command, const std::vector<std::string>& args) {
   ClientArgs a;
@@ -161,6 +210,66 @@ int run_client(const std::string& command, const std::vector<std::string>& args)
     }
     a.method = command;
   }
+  return run_method(command, std::move(a));
+}
+
+// `channels ...`, `pairing ...`, `send ...`: words first, then the usual client options.
+int run_subcommand(const std::string& command, std::vector<std::string> args) {
+  std::vector<std::string> words, rest;
+  Json params = Json::object();
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if ((a == "--to" || a == "--message" || a == "--channel" || a == "--account") &&
+        i + 1 < args.size()) {
+      const std::string key = a == "--account" ? "accountId" : a.substr(2);
+      params[key] = args[++i];
+    } else if (a.rfind("--", 0) == 0) {
+      rest.assign(args.begin() + static_cast<long>(i), args.end());
+      break;
+    } else {
+      words.push_back(a);
+    }
+  }
+  ClientArgs c;
+  std::string error;
+  if (!parse_client_args(rest, c, error)) {
+    std::cerr << "clawgate " << command << ": " << error << "\n";
+    return 2;
+  }
+  const std::string sub = words.empty() ? "" : words[0];
+  auto usage = [&](const char* text) {
+    std::cerr << "usage: clawgate " << text << "\n";
+    return 2;
+  };
+  if (command == "channels" && sub == "status" && words.size() == 1) {
+    c.method = "channels.status";
+  } else if (command == "channels" && sub == "restart" && words.size() == 2) {
+    c.method = "channels.restart";
+    params["channel"] = words[1];
+  } else if (command == "channels") {
+    return usage("channels status | channels restart <channel> [--account ID]");
+  } else if (command == "pairing" && sub == "list" && words.size() <= 2) {
+    c.method = "channels.pairing.list";
+    if (words.size() == 2) params["channel"] = words[1];
+  } else if (command == "pairing" && sub == "approve" && words.size() == 3) {
+    c.method = "channels.pairing.approve";
+    params["channel"] = words[1];
+    params["requestId"] = words[2];
+    if (!params.contains("accountId")) params["accountId"] = "default";
+  } else if (command == "pairing") {
+    return usage("pairing list [channel] | pairing approve <channel> <code>");
+  } else if (command == "send" && words.empty() && params.contains("to") &&
+             params.contains("message")) {
+    c.method = "send";
+    params["idempotencyKey"] = clawgate::uuid_v4();
+  } else {
+    return usage("send --to ID --message TEXT [--channel NAME] [--account ID]");
+  }
+  c.params = params;
+  return run_method(command + (sub.empty() ? "" : " " + sub), std::move(c));
+}
+
+int run_method(const std::string& command, ClientArgs a) {
   fill_defaults(a, clawgate::current_environment());
   clawgate::WsClient ws;
   clawgate::GatewayClient client(ws);
@@ -219,6 +328,9 @@ int main(int argc, char** argv) {
   }
   if (command == "call" || command == "health" || command == "status") {
     return run_client(command, std::vector<std::string>(argv + 2, argv + argc));
+  }
+  if (command == "channels" || command == "pairing" || command == "send") {
+    return run_subcommand(command, std::vector<std::string>(argv + 2, argv + argc));
   }
   std::cerr << "clawgate: unknown command: " << command << "\n\n" << kUsage;
   return 2;

@@ -183,7 +183,8 @@ void ChannelHub::on_data(const std::string& name, uint32_t generation, capnp::Me
         for (auto x : d.getMessageIds()) ids.push_back(std::string(x.cStr()));
         w.last_outbound_ms = now;
         queue_.complete(id, true, {{"messageIds", ids}, {"to", e->to}}, now);
-        finish(id, key, reply_for(*queue_.outcome_for_key(key, now)));
+        if (const OutboundOutcome* o = queue_.outcome_for_key(key, now))
+          finish(id, key, reply_for(*o));
       } else {
         auto err = d.getError();
         if (err.getRetryable() && e->attempts < 10) {

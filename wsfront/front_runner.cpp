@@ -105,9 +105,9 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     if (!control) sd_notify(0, "STOPPING=1");
     gateway.shutdown("gateway stopping", std::nullopt, [&io] { io.stop(); });
   };
+  std::map<uint64_t, HubCallback> restarts;  // channels.restart calls awaiting the supervisor
+  uint64_t next_request = 0;
   if (control) {
-    std::map<uint64_t, HubCallback> restarts;  // by request id
-    uint64_t next_request = 0;
     hub->restart_child = [&](const std::string& child, HubCallback done) {
       capnp::MallocMessageBuilder b;
       auto rq = b.initRoot<ipc::Control>().initRestartChild();

@@ -1,0 +1,42 @@
+// HttpClient: one keep-alive HTTP/1.1 connection (plain or TLS with certificate and host name
+// verification) to one base URL, on the worker's Asio loop, with one request at a time and a
+// deadline per request. Used by channel workers to speak platform APIs; the base URL is
+// configuration so tests point it at a local emulator.
+// Fails: every outcome reaches the callback exactly once: a status and body, or `error` set
+// (DNS, connect, TLS, timeout, reset). A reused connection that turns out dead is retried once
+// on a fresh one only when the server cannot have seen the request (nothing was written).
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace clawgate::workers {
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+  std::string error;  // transport failure; status is 0 then
+};
+
+class HttpClient {
+ public:
+  using Callback = std::function<void(HttpResponse)>;
+  // base_url: http[s]://host[:port][/prefix]. Throws std::invalid_argument when malformed.
+  HttpClient(boost::asio::io_context& io, const std::string& base_url);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // POSTs `body` (application/json) to prefix + path. Only one request may be outstanding.
+  void post_json(const std::string& path, const std::string& body, int timeout_ms, Callback cb);
+  void cancel();  // the outstanding request completes with error "cancelled"
+  bool busy() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace clawgate::workers

@@ -1,0 +1,76 @@
+// clawgate-telegram: the Telegram channel worker. main only wires: control channel from the
+// supervisor (config first, then data sockets to the front), the worker, signals.
+// Exit codes: 0 stopped, 78 configuration error (no or rejected token), 1 anything else.
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+
+#include "child_control.hpp"
+#include "clock.hpp"
+#include "config.hpp"
+#include "log.hpp"
+#include "telegram_worker.hpp"
+
+int main() {
+  using namespace clawgate;
+  std::signal(SIGPIPE, SIG_IGN);
+  SystemClock clock;
+  Logger log(clock, nullptr);
+  boost::asio::io_context io(1);
+  auto control = ipc::ChildControl::from_environment(io, "channel");
+  if (!control) {
+    std::cerr << "clawgate-telegram: run by `clawgate gateway`, not directly\n";
+    return 2;
+  }
+  const char* state = std::getenv("CLAWGATE_STATE_DIR");
+  std::unique_ptr<workers::TelegramWorker> worker;
+  int exit_code = 0;
+  auto quit = [&](int code) {
+    exit_code = code;
+    if (worker) worker->stop();
+    io.stop();
+  };
+
+  ipc::ChildControl::Handlers h;
+  h.on_config = [&](const std::string& section) {
+    if (worker) return;  // config changes restart us; a repeat is ignored
+    try {
+      worker = std::make_unique<workers::TelegramWorker>(
+          io, log, workers::parse_telegram_config(section, state ? state : "."));
+    } catch (const std::exception& e) {
+      log.error("telegram", std::string("configuration error: ") + e.what());
+      return quit(kExitConfig);
+    }
+    worker->on_fatal = [&](int code, const std::string& why) {
+      log.error("telegram", why);
+      quit(code);
+    };
+    worker->start();
+    control->send_ready();
+  };
+  h.on_peer = [&](int fd, ipc::Peer::Reader p) {
+    if (!worker) {
+      ::close(fd);
+      return;
+    }
+    worker->attach_front(fd, p.getGeneration());
+  };
+  h.on_stop = [&] { quit(0); };
+  h.on_lost = [&](const std::string& reason) {
+    log.error("telegram", "lost the supervisor (" + reason + ")");
+    quit(1);
+  };
+  control->start(std::move(h));
+
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec) quit(0);
+  });
+  io.run();
+  return exit_code;
+}

@@ -1,0 +1,445 @@
+// TelegramWorker: see telegram_worker.hpp.
+#include "telegram_worker.hpp"
+
+#include <capnp/message.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "data.capnp.h"
+#include "fs.hpp"
+
+namespace clawgate::workers {
+
+namespace {
+
+constexpr int kSendTimeoutMs = 30'000;
+constexpr int kMaxSendAttempts = 5;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+size_t utf8_len(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if ((lead >> 5) == 0x6) return 2;
+  if ((lead >> 4) == 0xE) return 3;
+  if ((lead >> 3) == 0x1E) return 4;
+  return 1;  // not a lead byte: count it alone rather than stall
+}
+
+}  // namespace
+
+TelegramConfig parse_telegram_config(const std::string& section_json,
+                                     const std::string& state_dir) {
+  const Json j = Json::parse(section_json.empty() ? "{}" : section_json, nullptr, false);
+  if (!j.is_object()) throw std::runtime_error("channels.telegram must be an object");
+  TelegramConfig c;
+  c.state_dir = state_dir;
+  if (j.contains("botToken") && j["botToken"].is_string()) c.token = j["botToken"];
+  if (c.token.empty() && j.contains("tokenFile") && j["tokenFile"].is_string()) {
+    const std::string path = j["tokenFile"];
+    auto text = read_file(path);
+    if (!text) throw std::runtime_error("channels.telegram.tokenFile: cannot read " + path);
+    c.token = trim(*text);
+  }
+  if (c.token.empty()) {
+    if (const char* env = std::getenv("TELEGRAM_BOT_TOKEN")) c.token = env;
+  }
+  if (c.token.empty())
+    throw std::runtime_error(
+        "no Telegram bot token: set channels.telegram.botToken, channels.telegram.tokenFile or "
+        "TELEGRAM_BOT_TOKEN");
+  if (j.contains("apiRoot") && j["apiRoot"].is_string()) c.api_root = j["apiRoot"];
+  while (!c.api_root.empty() && c.api_root.back() == '/') c.api_root.pop_back();
+  if (j.contains("pollTimeoutSeconds") && j["pollTimeoutSeconds"].is_number_integer())
+    c.poll_timeout_s = std::clamp(j["pollTimeoutSeconds"].get<int>(), 1, 50);
+  if (j.contains("textChunkLimit") && j["textChunkLimit"].is_number_integer())
+    c.chunk_limit = std::clamp<size_t>(j["textChunkLimit"].get<size_t>(), 1, 4096);
+  return c;
+}
+
+std::vector<std::string> chunk_text(const std::string& text, size_t limit) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    // Walk `limit` code points; remember the last newline and space seen.
+    size_t end = pos, count = 0, last_nl = std::string::npos, last_sp = std::string::npos;
+    while (end < text.size() && count < limit) {
+      if (text[end] == '\n') last_nl = end;
+      if (text[end] == ' ') last_sp = end;
+      end += utf8_len(static_cast<unsigned char>(text[end]));
+      ++count;
+    }
+    end = std::min(end, text.size());
+    size_t cut = end, next = end;
+    if (end < text.size()) {
+      if (last_nl != std::string::npos && last_nl > pos) {
+        cut = last_nl;
+        next = last_nl + 1;
+      } else if (last_sp != std::string::npos && last_sp > pos) {
+        cut = last_sp;
+        next = last_sp + 1;
+      }
+    }
+    if (cut > pos) out.push_back(text.substr(pos, cut - pos));
+    pos = next;
+  }
+  return out;
+}
+
+TelegramWorker::TelegramWorker(boost::asio::io_context& io, Logger& log, TelegramConfig cfg)
+    : io_(io),
+      log_(log),
+      cfg_(std::move(cfg)),
+      poll_http_(io, cfg_.api_root),
+      send_http_(io, cfg_.api_root),
+      poll_timer_(io),
+      send_timer_(io) {
+  make_dirs(cfg_.state_dir + "/telegram");
+  if (auto text = read_file(cfg_.state_dir + "/telegram/" + cfg_.account_id + ".offset")) {
+    poll_offset_ = std::atoll(text->c_str());
+    persisted_offset_ = poll_offset_;
+  }
+}
+
+TelegramWorker::~TelegramWorker() {
+  if (front_) front_->close("worker stopping");
+}
+
+void TelegramWorker::start() {
+  get_me();
+}
+
+void TelegramWorker::stop() {
+  stopping_ = true;
+  poll_timer_.cancel();
+  send_timer_.cancel();
+  poll_http_.cancel();
+  send_http_.cancel();
+}
+
+int64_t TelegramWorker::backoff_ms() {
+  const int64_t base = std::min<int64_t>(30'000, 500LL << std::min(failures_, 6));
+  std::uniform_int_distribution<int64_t> jitter(base * 8 / 10, base * 12 / 10);
+  return jitter(rng_);
+}
+
+void TelegramWorker::call(
+    HttpClient& http, const std::string& method, const Json& params, int timeout_ms,
+    std::function<void(bool, const Json&, int, const std::string&, int)> done) {
+  http.post_json("/bot" + cfg_.token + "/" + method, params.dump(), timeout_ms,
+                 [done = std::move(done), method](HttpResponse r) {
+                   if (!r.error.empty()) return done(false, Json(), 0, r.error, 0);
+                   const Json j = Json::parse(r.body, nullptr, false);
+                   if (!j.is_object())
+                     return done(false, Json(), r.status,
+                                 method + ": HTTP " + std::to_string(r.status) + " (not JSON)", 0);
+                   if (j.value("ok", false)) return done(true, j["result"], 200, "", 0);
+                   int retry_after = 0;
+                   if (j.contains("parameters") && j["parameters"].is_object())
+                     retry_after = j["parameters"].value("retry_after", 0);
+                   done(false, Json(), j.value("error_code", r.status),
+                        j.value("description", "HTTP " + std::to_string(r.status)), retry_after);
+                 });
+}
+
+void TelegramWorker::get_me() {
+  if (stopping_) return;
+  call(poll_http_, "getMe", Json::object(), 15'000,
+       [this](bool ok, const Json& res, int code, const std::string& desc, int) {
+         if (stopping_) return;
+         if (!ok) {
+           if (code == 401 || code == 404) {
+             // A wrong token never gets better by retrying: a configuration error.
+             if (on_fatal) on_fatal(78, "Telegram rejected the bot token: " + desc);
+             return;
+           }
+           ++failures_;
+           last_error_ = {{"code", "UNAVAILABLE"}, {"message", "getMe: " + desc}};
+           send_status();
+           const int64_t wait = backoff_ms();
+           log_.warn("telegram",
+                     "getMe failed (" + desc + "), retrying in " + std::to_string(wait) + " ms");
+           poll_timer_.expires_after(std::chrono::milliseconds(wait));
+           poll_timer_.async_wait([this](const boost::system::error_code& ec) {
+             if (!ec) get_me();
+           });
+           return;
+         }
+         failures_ = 0;
+         bot_username_ = res.value("username", "");
+         log_.info("telegram", "bot @" + bot_username_ + " ready; long polling");
+         detail_ = "polling as @" + bot_username_;
+         poll();
+       });
+}
+
+void TelegramWorker::poll_later(int64_t ms) {
+  polling_ = false;
+  poll_timer_.expires_after(std::chrono::milliseconds(ms));
+  poll_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) poll();
+  });
+}
+
+void TelegramWorker::poll() {
+  if (stopping_) return;
+  // Backpressure: with the front away and the queue full, stop fetching (Telegram keeps them).
+  if (inbound_.size() >= kMaxInbound) return poll_later(1000);
+  polling_ = true;
+  const Json params = {{"offset", poll_offset_},
+                       {"timeout", cfg_.poll_timeout_s},
+                       {"limit", 100},
+                       {"allowed_updates", Json::array({"message"})}};
+  call(poll_http_, "getUpdates", params, (cfg_.poll_timeout_s + 15) * 1000,
+       [this](bool ok, const Json& res, int code, const std::string& desc, int retry_after) {
+         if (stopping_) return;
+         if (ok) {
+           failures_ = 0;
+           if (!connected_ || !last_error_.is_null()) {
+             connected_ = true;
+             last_error_ = nullptr;
+             send_status();
+           }
+           on_updates(res);
+           return poll();
+         }
+         if (code == 401) {
+           if (on_fatal) on_fatal(78, "Telegram rejected the bot token: " + desc);
+           return;
+         }
+         ++failures_;
+         connected_ = false;
+         int64_t wait = backoff_ms();
+         std::string error_code = "UNAVAILABLE";
+         if (code == 409) {
+           // Another process polls this bot (or a webhook is set): typed, retried slowly.
+           error_code = "CONFLICT";
+           wait = std::max<int64_t>(wait, 5000);
+         } else if (code == 429) {
+           error_code = "RATE_LIMITED";
+           wait = std::max<int64_t>(wait, retry_after * 1000LL);
+         }
+         last_error_ = {{"code", error_code},
+                        {"message", "getUpdates: " + desc},
+                        {"retryable", true},
+                        {"retryAfterMs", wait}};
+         send_status();
+         log_.warn("telegram",
+                   "getUpdates failed (" + desc + "), retrying in " + std::to_string(wait) + " ms");
+         poll_later(wait);
+       });
+}
+
+void TelegramWorker::on_updates(const Json& updates) {
+  if (!updates.is_array()) return;
+  for (const Json& u : updates) {
+    const int64_t id = u.value("update_id", int64_t{-1});
+    if (id < poll_offset_) continue;
+    poll_offset_ = id + 1;
+    if (!u.contains("message") || !u["message"].contains("text")) continue;  // text only, for now
+    inbound_.push_back({id, u["message"], false});
+    last_inbound_ms_ = now_ms();
+  }
+  persist_offset();
+  flush_inbound();
+}
+
+void TelegramWorker::persist_offset() {
+  // Only past what the front has acknowledged: the rest is fetched again after a crash.
+  const int64_t safe = inbound_.empty() ? poll_offset_ : inbound_.front().update_id;
+  if (safe == persisted_offset_) return;
+  try {
+    atomic_write_file(cfg_.state_dir + "/telegram/" + cfg_.account_id + ".offset",
+                      std::to_string(safe) + "\n");
+    persisted_offset_ = safe;
+  } catch (const std::exception& e) {
+    log_.error("telegram", std::string("cannot persist the update offset: ") + e.what());
+  }
+}
+
+void TelegramWorker::flush_inbound() {
+  if (!front_ || !front_->is_open()) return;
+  for (Pending& p : inbound_) {
+    if (p.sent) continue;
+    const Json& m = p.message;
+    const Json chat = m.value("chat", Json::object());
+    const Json from = m.value("from", Json::object());
+    capnp::MallocMessageBuilder b;
+    auto in = b.initRoot<ipc::Data>().initInbound();
+    in.setId(std::to_string(p.update_id));
+    in.setChatId(std::to_string(chat.value("id", int64_t{0})));
+    const std::string type = chat.value("type", "private");
+    in.setChatType(type == "private" ? "direct" : "group");
+    in.setSenderId(std::to_string(from.value("id", int64_t{0})));
+    std::string name = from.value("first_name", "");
+    if (from.contains("last_name")) name += " " + from.value("last_name", "");
+    in.setSenderName(name);
+    in.setSenderUsername(from.value("username", ""));
+    in.setText(m.value("text", ""));
+    in.setMessageId(std::to_string(m.value("message_id", int64_t{0})));
+    in.setTsMs(m.value("date", int64_t{0}) * 1000);
+    if (!front_->send(b)) return;
+    p.sent = true;
+  }
+}
+
+void TelegramWorker::attach_front(int fd, uint32_t generation) {
+  if (front_) front_->close("replaced");
+  front_generation_ = generation;
+  front_ = ipc::Link::create(io_, fd, ipc::Link::Options{256 * 1024, 64 << 20, "front"});
+  for (Pending& p : inbound_) p.sent = false;  // the new front hears everything unacknowledged
+  // Deliveries not yet started are the new front's to send again; one in progress finishes
+  // and its result goes to the new front (which re-sends it; done_ answers).
+  std::deque<Delivery> keep;
+  if (!outbound_.empty() && (sending_ || outbound_.front().next > 0))
+    keep.push_back(std::move(outbound_.front()));
+  outbound_ = std::move(keep);
+  auto link = front_;
+  link->start([this](capnp::MessageReader& r) { on_front(r); },
+              [this, generation](const std::string& reason) {
+                if (generation != front_generation_) return;
+                log_.warn("telegram", "front link lost (" + reason +
+                                          "); holding inbound messages until it returns");
+              });
+  capnp::MallocMessageBuilder b;
+  auto h = b.initRoot<ipc::Data>().initHello();
+  h.setChannel("telegram");
+  h.setAccountId(cfg_.account_id);
+  h.setGeneration(generation);
+  front_->send(b);
+  send_status();
+  flush_inbound();
+}
+
+void TelegramWorker::on_front(capnp::MessageReader& r) {
+  auto msg = r.getRoot<ipc::Data>();
+  switch (msg.which()) {
+    case ipc::Data::INBOUND_ACK: {
+      const int64_t id = std::atoll(msg.getInboundAck().cStr());
+      auto it = std::find_if(inbound_.begin(), inbound_.end(),
+                             [&](const Pending& p) { return p.update_id == id; });
+      if (it != inbound_.end()) inbound_.erase(it);
+      persist_offset();
+      return;
+    }
+    case ipc::Data::OUTBOUND: {
+      auto o = msg.getOutbound();
+      Delivery d;
+      d.id = o.getDeliveryId();
+      d.to = o.getTo();
+      // Already delivered (the front restarted before hearing back): the result, not a resend.
+      if (auto it = done_.find(d.id); it != done_.end()) {
+        d.message_ids = it->second;
+        return report(d, true, "", "", false, 0);
+      }
+      for (const auto& x : outbound_)
+        if (x.id == d.id) return;  // already queued here
+      d.chunks = chunk_text(o.getText(), cfg_.chunk_limit);
+      if (d.chunks.empty()) return report(d, false, "INVALID_REQUEST", "empty message", false, 0);
+      outbound_.push_back(std::move(d));
+      send_next();
+      return;
+    }
+    default:
+      throw std::runtime_error("unexpected message from the front");
+  }
+}
+
+void TelegramWorker::send_next() {
+  if (sending_ || stopping_ || outbound_.empty()) return;
+  sending_ = true;
+  Delivery& d = outbound_.front();
+  Json params = {{"chat_id", d.to}, {"text", d.chunks[d.next]}};
+  call(send_http_, "sendMessage", params, kSendTimeoutMs,
+       [this](bool ok, const Json& res, int code, const std::string& desc, int retry_after) {
+         sending_ = false;
+         if (stopping_ || outbound_.empty()) return;
+         Delivery& d = outbound_.front();
+         auto retry_in = [this](int64_t ms) {
+           sending_ = true;  // nothing else goes out meanwhile: order is kept
+           send_timer_.expires_after(std::chrono::milliseconds(ms));
+           send_timer_.async_wait([this](const boost::system::error_code& ec) {
+             sending_ = false;
+             if (!ec) send_next();
+           });
+         };
+         if (ok) {
+           d.message_ids.push_back(std::to_string(res.value("message_id", int64_t{0})));
+           last_outbound_ms_ = now_ms();
+           d.attempts = 0;
+           if (++d.next < d.chunks.size()) return send_next();
+           Delivery done = std::move(d);
+           outbound_.pop_front();
+           done_[done.id] = done.message_ids;
+           done_order_.push_back(done.id);
+           if (done_order_.size() > kMaxRemembered) {
+             done_.erase(done_order_.front());
+             done_order_.pop_front();
+           }
+           report(done, true, "", "", false, 0);
+           return send_next();
+         }
+         ++d.attempts;
+         if (code == 429 && d.attempts <= kMaxSendAttempts) {
+           log_.warn("telegram", "rate limited; retrying in " + std::to_string(retry_after) + " s");
+           return retry_in(std::max(1, retry_after) * 1000LL);
+         }
+         const bool transient = code == 0 || code >= 500 || code == 429;
+         if (transient && d.attempts <= kMaxSendAttempts) return retry_in(500LL << d.attempts);
+         Delivery failed = std::move(d);
+         outbound_.pop_front();
+         // Permanent (400 chat not found, 403 blocked): the front records the failure.
+         report(failed, false, transient ? "UNAVAILABLE" : "INVALID_REQUEST",
+                "sendMessage: " + desc, transient, transient ? 5000 : 0);
+         send_next();
+       });
+}
+
+void TelegramWorker::report(const Delivery& d, bool ok, const std::string& code,
+                            const std::string& message, bool retryable, int64_t retry_after_ms) {
+  if (!front_ || !front_->is_open()) return;  // the next front sends it again; done_ answers
+  capnp::MallocMessageBuilder b;
+  auto r = b.initRoot<ipc::Data>().initDelivery();
+  r.setDeliveryId(d.id);
+  r.setOk(ok);
+  auto ids = r.initMessageIds(static_cast<unsigned>(d.message_ids.size()));
+  for (unsigned i = 0; i < d.message_ids.size(); ++i) ids.set(i, d.message_ids[i]);
+  if (!ok) {
+    auto e = r.initError();
+    e.setCode(code);
+    e.setMessage(message);
+    e.setRetryable(retryable);
+    e.setRetryAfterMs(static_cast<uint32_t>(retry_after_ms));
+  }
+  front_->send(b);
+}
+
+void TelegramWorker::send_status() {
+  if (!front_ || !front_->is_open()) return;
+  capnp::MallocMessageBuilder b;
+  auto s = b.initRoot<ipc::Data>().initStatus();
+  s.setConnected(connected_);
+  s.setDetail(detail_);
+  s.setBotUsername(bot_username_);
+  s.setLastInboundMs(last_inbound_ms_);
+  s.setLastOutboundMs(last_outbound_ms_);
+  if (last_error_.is_object()) {
+    auto e = s.initLastError();
+    e.setCode(last_error_.value("code", "UNAVAILABLE"));
+    e.setMessage(last_error_.value("message", ""));
+    e.setRetryable(last_error_.value("retryable", true));
+    e.setRetryAfterMs(static_cast<uint32_t>(last_error_.value("retryAfterMs", 0)));
+  }
+  front_->send(b);
+}
+
+}  // namespace clawgate::workers

@@ -1,0 +1,114 @@
+// TelegramWorker: one Telegram bot account over the Bot API (getMe, getUpdates long polling,
+// sendMessage), turning updates into typed inbound messages for the front and delivering the
+// front's outbound messages.
+// Inbound is at-least-once: an update stays in a bounded queue until the front acknowledges it,
+// and the getUpdates offset persisted in the state dir only moves past acknowledged updates, so
+// neither a front nor a worker crash loses a message (the front dedupes by update id).
+// Outbound: sendMessage per chunk of at most `chunk_limit` characters; 429 honours
+// retry_after; each delivery's result is remembered so a front that re-sends a delivery it
+// never heard back about gets the result instead of a second message.
+// Fails: 401 (bad token) and missing token are configuration errors (exit 78); 409 Conflict
+// (another poller) is a typed retryable error with a slow retry, never a crash; network and 5xx
+// errors back off with jitter.
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "http_client.hpp"
+#include "link.hpp"
+#include "log.hpp"
+
+namespace clawgate::workers {
+
+using Json = nlohmann::json;
+
+struct TelegramConfig {
+  std::string token;
+  std::string api_root = "https://api.telegram.org";
+  std::string state_dir;
+  std::string account_id = "default";
+  int poll_timeout_s = 30;
+  size_t chunk_limit = 4096;
+};
+
+// Resolves token (botToken, tokenFile, TELEGRAM_BOT_TOKEN) and options from the channel's
+// config section. Throws std::runtime_error naming the missing or bad key.
+TelegramConfig parse_telegram_config(const std::string& section_json, const std::string& state_dir);
+
+// Splits text into pieces of at most `limit` code points, preferring newlines, then spaces.
+std::vector<std::string> chunk_text(const std::string& text, size_t limit);
+
+class TelegramWorker {
+ public:
+  static constexpr size_t kMaxInbound = 1000;     // unacknowledged updates held
+  static constexpr size_t kMaxRemembered = 2000;  // delivery results kept for re-sends
+
+  TelegramWorker(boost::asio::io_context& io, Logger& log, TelegramConfig cfg);
+  ~TelegramWorker();
+
+  void start();
+  void stop();
+  void attach_front(int fd, uint32_t generation);
+  std::function<void(int exit_code, const std::string& why)> on_fatal;
+
+ private:
+  struct Pending {
+    int64_t update_id = 0;
+    Json message;
+    bool sent = false;  // on the current front link
+  };
+  struct Delivery {
+    std::string id, to;
+    std::vector<std::string> chunks;
+    size_t next = 0;
+    std::vector<std::string> message_ids;
+    int attempts = 0;
+  };
+
+  void call(HttpClient& http, const std::string& method, const Json& params, int timeout_ms,
+            std::function<void(bool ok, const Json& result, int code, const std::string& desc,
+                               int retry_after_s)>
+                done);
+  void get_me();
+  void poll();
+  void poll_later(int64_t ms);
+  void on_updates(const Json& updates);
+  void flush_inbound();
+  void on_front(capnp::MessageReader& r);
+  void send_next();
+  void report(const Delivery& d, bool ok, const std::string& code, const std::string& msg,
+              bool retryable, int64_t retry_after_ms);
+  void persist_offset();
+  void send_status();
+  int64_t backoff_ms();
+
+  boost::asio::io_context& io_;
+  Logger& log_;
+  TelegramConfig cfg_;
+  HttpClient poll_http_, send_http_;
+  std::shared_ptr<ipc::Link> front_;
+  uint32_t front_generation_ = 0;
+  std::deque<Pending> inbound_;
+  int64_t poll_offset_ = 0, persisted_offset_ = -1;
+  std::deque<Delivery> outbound_;
+  bool sending_ = false;
+  std::map<std::string, std::vector<std::string>> done_;  // delivery id -> message ids
+  std::deque<std::string> done_order_;
+  boost::asio::steady_timer poll_timer_, send_timer_;
+  bool stopping_ = false, connected_ = false, polling_ = false;
+  int failures_ = 0;
+  std::string bot_username_, detail_;
+  Json last_error_;
+  int64_t last_inbound_ms_ = 0, last_outbound_ms_ = 0;
+  std::mt19937 rng_{std::random_device{}()};
+};
+
+}  // namespace clawgate::workers
