@@ -256,17 +256,33 @@ Json GatewayClient::connect(const ConnectOptions& o) {
   }
 }
 
-Json GatewayClient::request_frame(const std::string& method, const Json& params, int timeout_ms) {
+std::string GatewayClient::send_request(const std::string& method, const Json& params) {
   const std::string id = "r" + std::to_string(next_id_++);
   ws_.send_text(Json{{"type", "req"}, {"id", id}, {"method", method}, {"params", params}}.dump());
+  outstanding_.insert(id);
+  return id;
+}
+
+Json GatewayClient::wait_response(const std::string& id, int timeout_ms) {
   for (;;) {
+    if (auto it = responses_.find(id); it != responses_.end()) {
+      Json f = std::move(it->second);
+      responses_.erase(it);
+      outstanding_.erase(id);
+      return f;
+    }
     Json f = read_frame(timeout_ms);
     if (f.value("type", "") == "event") {
       if (events_.size() < kMaxBufferedEvents) events_.push_back(std::move(f));
       continue;
     }
-    if (f.value("id", "") == id) return f;
+    const std::string rid = f.value("id", "");
+    if (outstanding_.count(rid)) responses_[rid] = std::move(f);
   }
+}
+
+Json GatewayClient::request_frame(const std::string& method, const Json& params, int timeout_ms) {
+  return wait_response(send_request(method, params), timeout_ms);
 }
 
 Json GatewayClient::call(const std::string& method, const Json& params, int timeout_ms) {

@@ -6,9 +6,11 @@
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -109,6 +111,10 @@ class GatewayClient {
   Json connect(const ConnectOptions& opts);
   // Sends a request and waits for its response; returns the whole res frame.
   Json request_frame(const std::string& method, const Json& params, int timeout_ms = 10000);
+  // Pipelining: send_request returns the id at once; wait_response collects that id's res
+  // frame, keeping responses to other outstanding ids for their own wait_response.
+  std::string send_request(const std::string& method, const Json& params);
+  Json wait_response(const std::string& id, int timeout_ms = 10000);
   // Like request_frame but returns the payload, or throws GatewayError for ok:false.
   Json call(const std::string& method, const Json& params = Json::object(), int timeout_ms = 10000);
   // Next event frame (from the buffer first); throws TimeoutError.
@@ -122,6 +128,8 @@ class GatewayClient {
   Json read_frame(int timeout_ms);
   WsClient& ws_;
   std::deque<Json> events_;
+  std::map<std::string, Json> responses_;  // arrived for an outstanding id, not yet collected
+  std::set<std::string> outstanding_;
   Json challenge_;
   uint64_t next_id_ = 1;
   std::optional<WsMessage> close_;

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <regex>
@@ -55,18 +56,20 @@ FrontProcess::FrontProcess(std::map<std::string, std::string> extra_env,
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
 
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  // Output goes to a file, not a pipe: a chatty gateway must never block on a full pipe while
+  // a test is busy elsewhere.
+  const std::string out_path = state_dir_ + "/gateway.out";
+  const int out_w = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out_w < 0) throw std::runtime_error("cannot create " + out_path);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
+  posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&fa, out_w, STDERR_FILENO);
   const int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
-  close(fds[1]);
+  close(out_w);
   if (rc != 0) throw std::runtime_error("cannot spawn " + std::string(CLAWGATE_BIN));
-  out_fd_ = fds[0];
-  fcntl(out_fd_, F_SETFL, O_NONBLOCK);
+  out_fd_ = open(out_path.c_str(), O_RDONLY | O_CLOEXEC);
 
   const std::regex re("listening on (ws://[^ ]+)");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -88,14 +91,24 @@ FrontProcess::FrontProcess(std::map<std::string, std::string> extra_env,
 }
 
 void FrontProcess::read_available(int timeout_ms) {
-  pollfd p{out_fd_, POLLIN, 0};
-  if (poll(&p, 1, timeout_ms) <= 0) return;
-  char buf[4096];
+  char buf[8192];
+  bool any = false;
   for (;;) {
     const ssize_t n = read(out_fd_, buf, sizeof buf);
     if (n <= 0) break;
     out_.append(buf, static_cast<size_t>(n));
+    any = true;
   }
+  if (!any && timeout_ms > 0) usleep(static_cast<useconds_t>(std::min(timeout_ms, 20)) * 1000);
+}
+
+bool FrontProcess::wait_output(const std::string& text, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (out_.find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    read_available(20);
+  }
+  return true;
 }
 
 std::string FrontProcess::output() {

@@ -26,6 +26,9 @@ class FrontProcess {
   // Sends SIGTERM and waits up to timeout_ms; returns the exit status (-1 on timeout).
   int terminate(int timeout_ms = 5000);
   std::string output();  // everything the child printed so far
+  // Waits until the output contains `text`; false after timeout_ms.
+  bool wait_output(const std::string& text, int timeout_ms = 5000);
+  const std::string& state_dir() const { return state_dir_; }
 
  private:
   void read_available(int timeout_ms);

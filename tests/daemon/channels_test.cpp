@@ -1,0 +1,282 @@
+// Whole-gateway channel tests: the real supervisor, front and Telegram worker processes against
+// the local Bot API emulator, driven through the protocol like a user would (send, pairing,
+// channels.status/restart) and checked at the emulator's end.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include "front_process.hpp"
+#include "telegram_emulator.hpp"
+#include "ws_client.hpp"
+
+namespace clawgate::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool eventually(const std::function<bool()>& pred, int timeout_ms = 10000) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (Clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pred();
+}
+
+std::string config_with(const Json& telegram, const Json& extra = Json::object()) {
+  Json c = {{"channels", {{"telegram", telegram}}}};
+  c.update(extra);
+  return c.dump();
+}
+
+struct Client {
+  explicit Client(const FrontProcess& gw) : gc(ws) {
+    ConnectOptions o;
+    o.url = gw.url();
+    o.token = gw.token();
+    gc.connect(o);
+  }
+  WsClient ws;
+  GatewayClient gc;
+};
+
+Json telegram_account(GatewayClient& c) {
+  return c.call("channels.status")["channelAccounts"]["telegram"][0];
+}
+
+bool telegram_connected(const FrontProcess& gw) {
+  try {
+    Client c(gw);
+    return telegram_account(c.gc).value("connected", false);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::vector<std::string> sent_texts(TelegramEmulator& emu) {
+  std::vector<std::string> out;
+  const Json sent = emu.sent();
+  for (const auto& m : sent["messages"]) out.push_back(m["text"]);
+  return out;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+Json send_params(const std::string& to, const std::string& text, const std::string& key) {
+  return {{"channel", "telegram"}, {"to", to}, {"message", text}, {"idempotencyKey", key}};
+}
+
+TEST(Channels, SendIsDeliveredOnceAndRetriesAreDeduplicated) {
+  TelegramEmulator emu;
+  FrontProcess gw({}, config_with(emu.channel_config()));
+  ASSERT_TRUE(eventually([&] { return telegram_connected(gw); })) << gw.output();
+  Client c(gw);
+  const Json r1 = c.gc.call("send", send_params("42", "hello from clawgate", "k-1"));
+  EXPECT_EQ(r1["status"], "sent");
+  EXPECT_EQ(r1["channel"], "telegram");
+  EXPECT_FALSE(r1["messageId"].get<std::string>().empty());
+  // The same key again, on another connection: the same result and no second message.
+  Client c2(gw);
+  const Json r2 = c2.gc.call("send", send_params("42", "hello from clawgate", "k-1"));
+  EXPECT_EQ(r2["messageId"], r1["messageId"]);
+  const Json sent = emu.sent()["messages"];
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0]["chat_id"], 42);
+  EXPECT_EQ(sent[0]["text"], "hello from clawgate");
+}
+
+TEST(Channels, LongMessagesAreChunkedToTheTelegramLimit) {
+  TelegramEmulator emu;
+  FrontProcess gw({}, config_with(emu.channel_config()));
+  ASSERT_TRUE(eventually([&] { return telegram_connected(gw); }));
+  Client c(gw);
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += "line " + std::to_string(i) + " of a long answer\n";
+  const Json r = c.gc.call("send", send_params("7", text, "long-1"));
+  const auto texts = sent_texts(emu);
+  ASSERT_GE(texts.size(), 6u);  // ~25 KB in chunks of at most 4096 characters
+  std::string joined;
+  for (const auto& t : texts) {
+    EXPECT_LE(t.size(), 4096u);
+    joined += (joined.empty() ? "" : "\n") + t;  // split at newlines, which are dropped
+  }
+  EXPECT_TRUE(joined == text) << "chunks rejoined differ from the message";
+  EXPECT_EQ(r["messageIds"].size(), texts.size());
+}
+
+TEST(Channels, RateLimitedSendsWaitForRetryAfterAndArrive) {
+  TelegramEmulator emu;
+  FrontProcess gw({}, config_with(emu.channel_config()));
+  ASSERT_TRUE(eventually([&] { return telegram_connected(gw); }));
+  emu.faults({{"rate_limit", {{"count", 2}, {"retry_after", 1}}}});
+  Client c(gw);
+  const auto t0 = Clock::now();
+  const Json r = c.gc.call("send", send_params("5", "after the flood", "rl-1"), 20000);
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+  EXPECT_EQ(r["status"], "sent");
+  EXPECT_GE(waited.count(), 1900) << "retry_after (1 s) honoured twice";
+  EXPECT_EQ(emu.stats()["rate_limited"], 2);
+  EXPECT_EQ(sent_texts(emu), std::vector<std::string>{"after the flood"});
+}
+
+TEST(Channels, BadRequestsGetClearErrors) {
+  TelegramEmulator emu;
+  FrontProcess gw({}, config_with(emu.channel_config()));
+  Client c(gw);
+  Json p = send_params("1", "x", "e-1");
+  p["channel"] = "nosuchchannel";
+  Json r = c.gc.request_frame("send", p);
+  EXPECT_EQ(r["error"]["code"], "INVALID_REQUEST");
+  EXPECT_EQ(r["error"]["message"], "unsupported channel: nosuchchannel");
+  r = c.gc.request_frame("send", {{"to", "1"}, {"message", "x"}});
+  EXPECT_EQ(r["error"]["code"], "INVALID_REQUEST") << "idempotencyKey is required";
+  r = c.gc.request_frame("channels.restart", {{"channel", "discord"}});
+  EXPECT_EQ(r["error"]["code"], "INVALID_REQUEST");
+  // Telegram refuses the chat: the send fails with the platform's reason, nothing is retried.
+  ASSERT_TRUE(eventually([&] { return telegram_connected(gw); }));
+  p = send_params("@nobody", "x", "e-2");
+  r = c.gc.request_frame("send", p);
+  EXPECT_FALSE(r["ok"]);
+  EXPECT_NE(r["error"]["message"].get<std::string>().find("chat not found"), std::string::npos)
+      << r.dump();
+}
+
+TEST(Channels, PairingGatesUnknownSendersUntilApproved) {
+  TelegramEmulator emu;
+  Json tg = emu.channel_config();
+  tg["dmPolicy"] = "pairing";
+  FrontProcess gw({}, config_with(tg));
+  ASSERT_TRUE(eventually([&] { return telegram_connected(gw); }));
+  emu.inject(1001, "hi, who are you?", "ann");
+  ASSERT_TRUE(eventually([&] { return !emu.sent()["messages"].empty(); }));
+  const std::string reply = emu.sent()["messages"][0]["text"];
+  EXPECT_NE(reply.find("clawgate pairing approve telegram"), std::string::npos) << reply;
+
+  Client c(gw);
+  const Json list = c.gc.call("channels.pairing.list", {{"channel", "telegram"}});
+  ASSERT_EQ(list["requests"].size(), 1u);
+  const std::string code = list["requests"][0]["requestId"];
+  EXPECT_EQ(code.size(), 8u);
+  EXPECT_NE(reply.find(code), std::string::npos);
+  EXPECT_EQ(list["requests"][0]["senderLabel"], "@ann");
+  // Nothing from the unknown sender reached a session.
+  EXPECT_EQ(read_text(gw.state_dir() + "/sessions/agent_main_main.jsonl"), "");
+
+  const Json ok =
+      c.gc.call("channels.pairing.approve",
+                {{"channel", "telegram"}, {"accountId", "default"}, {"requestId", code}});
+  EXPECT_EQ(ok["senderId"], "1001");
+  emu.inject(1001, "thanks, here is my question");
+  ASSERT_TRUE(eventually([&] {
+    return read_text(gw.state_dir() + "/sessions/agent_main_main.jsonl")
+               .find("here is my question") != std::string::npos;
+  }));
+  EXPECT_TRUE(c.gc.call("channels.pairing.list")["requests"].empty());
+}
+
+TEST(Channels, StatusAndOperatorRestart) {
+  TelegramEmulator emu;
+  FrontProcess gw({}, config_with(emu.channel_config()));
+  ASSERT_TRUE(eventually([&] { return telegram_connected(gw); }));
+  Client c(gw);
+  Json a = telegram_account(c.gc);
+  EXPECT_EQ(a["state"], "running");
+  EXPECT_EQ(a["restarts"], 0);
+  EXPECT_NE(a["detail"].get<std::string>().find("polling as @"), std::string::npos);
+  const Json health = c.gc.call("health");
+  EXPECT_EQ(health["channels"]["telegram"]["state"], "running");
+  EXPECT_EQ(health["channelOrder"], Json::array({"telegram"}));
+
+  const Json r = c.gc.call("channels.restart", {{"channel", "telegram"}});
+  EXPECT_EQ(r["ok"], true);
+  ASSERT_TRUE(eventually([&] {
+    const Json x = telegram_account(c.gc);
+    return x["restarts"] == 1 && x["state"] == "running" && x["connected"] == true;
+  }));
+  // The client that asked stays connected, and the channel still delivers.
+  EXPECT_EQ(c.gc.call("send", send_params("9", "still here", "rs-1"))["status"], "sent");
+}
+
+TEST(Channels, MissingTokenStopsTheWorkerWithoutARestartLoop) {
+  FrontProcess gw({{"TELEGRAM_BOT_TOKEN", ""}},
+                  config_with({{"apiRoot", "http://127.0.0.1:9"}, {"dmPolicy", "open"}}));
+  Client c(gw);
+  ASSERT_TRUE(eventually([&] { return telegram_account(c.gc)["state"] == "stopped"; }))
+      << gw.output();
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  const Json a = telegram_account(c.gc);
+  EXPECT_EQ(a["state"], "stopped");
+  EXPECT_EQ(a["restarts"], 0) << "exit 78 is not retried";
+  EXPECT_NE(a["lastError"].get<std::string>().find("configuration"), std::string::npos) << a.dump();
+  EXPECT_NE(gw.output().find("no Telegram bot token"), std::string::npos);
+}
+
+TEST(Channels, AnotherPollerIsATypedConflictNotARestartStorm) {
+  TelegramEmulator emu;
+  FrontProcess gw({}, config_with(emu.channel_config(5)));
+  ASSERT_TRUE(eventually([&] { return telegram_connected(gw); }));
+  // A second bot instance starts polling the same token: Telegram ends the older request 409.
+  std::thread other([&] {
+    for (int i = 0; i < 3; ++i) emu.bot_call("getUpdates", {{"timeout", 1}}, 5000);
+  });
+  Client c(gw);
+  const bool saw_conflict = eventually(
+      [&] {
+        const Json a = telegram_account(c.gc);
+        return a["lastError"].is_string() &&
+               a["lastError"].get<std::string>().find("Conflict") != std::string::npos;
+      },
+      8000);
+  other.join();
+  EXPECT_TRUE(saw_conflict);
+  EXPECT_EQ(telegram_account(c.gc)["restarts"], 0) << "409 is retried in place, not restarted";
+  EXPECT_GE(emu.stats()["conflicts"].get<int>(), 1);
+}
+
+TEST(Supervisor, OneGatewayPerStateDirectory) {
+  FrontProcess gw;
+  // A second gateway on the same state dir (another port) is refused before it binds.
+  const std::string cmd = "CLAWGATE_STATE_DIR='" + gw.state_dir() + "' " + CLAWGATE_BIN +
+                          " gateway --port 0 --token x 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int status = pclose(p);
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE(out.find("another clawgate gateway (pid " + std::to_string(gw.pid()) + ")"),
+            std::string::npos)
+      << out;
+}
+
+TEST(Supervisor, PortInUseIsAClearErrorWithoutSpawning) {
+  FrontProcess gw;
+  const std::string port = gw.url().substr(gw.url().rfind(':') + 1);
+  char dir[] = "/tmp/clawgate-test-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  const std::string cmd = std::string("CLAWGATE_STATE_DIR=") + dir + " " + CLAWGATE_BIN +
+                          " gateway --port " + port + " --token x 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int status = pclose(p);
+  std::system((std::string("rm -rf ") + dir).c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(out.find("cannot listen on 127.0.0.1:" + port), std::string::npos) << out;
+  EXPECT_EQ(out.find("started pid"), std::string::npos) << "nothing spawned";
+}
+
+}  // namespace
+}  // namespace clawgate::test
