@@ -54,7 +54,7 @@ void Link::start(MessageHandler on_message, CloseHandler on_closed) {
 }
 
 bool Link::send(capnp::MessageBuilder& msg, int fd) {
-  if (!open_) return false;
+  if (!open_ || !write_error_.empty()) return false;
   const kj::Array<capnp::word> flat = capnp::messageToFlatArray(msg);
   const auto bytes = flat.asChars();
   Outgoing o;
@@ -141,7 +141,7 @@ void Link::on_readable() {
       }
     }
     if (mh.msg_flags & MSG_CTRUNC) return fail("garbage: too many descriptors in one message");
-    if (n == 0) return fail("peer closed the connection");
+    if (n == 0) return fail(write_error_.empty() ? "peer closed the connection" : write_error_);
     inbuf_.append(data, static_cast<size_t>(n));
     parse_frames();
   }
@@ -208,6 +208,17 @@ void Link::flush() {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EPIPE || errno == ECONNRESET) {
+        // The peer is gone, but what it wrote before going is still ours to read (a worker's
+        // last delivery results, say): stop writing and let the read side reach EOF.
+        write_error_ = std::string("write: ") + std::strerror(errno);
+        for (auto& x : outq_)
+          if (x.fd >= 0) ::close(x.fd);
+        outq_.clear();
+        queued_bytes_ = 0;
+        arm_read();
+        return;
+      }
       return fail(std::string("write: ") + std::strerror(errno));
     }
     if (o.fd >= 0) {

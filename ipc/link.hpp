@@ -5,7 +5,8 @@
 // table before anything is buffered) and parsed with tight ReaderOptions.
 // Fails: a malformed or oversized message, a peer that stops reading (queue over
 // `max_queued_bytes`), EOF or a socket error all end the link: on_closed runs once with the
-// reason and no further callbacks arrive. Never throws out of the loop.
+// reason and no further callbacks arrive. A peer that died (EPIPE on write) is still read to
+// EOF first, so messages it sent before dying are delivered. Never throws out of the loop.
 #pragma once
 #include <capnp/message.h>
 
@@ -72,6 +73,7 @@ class Link : public std::enable_shared_from_this<Link> {
   std::deque<int> fds_;
   std::deque<Outgoing> outq_;
   size_t queued_bytes_ = 0;
+  std::string write_error_;  // set once the peer refused a write; reading goes on to EOF
   bool open_ = true, reading_ = false, writing_ = false;
 };
 

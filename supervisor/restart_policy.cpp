@@ -58,9 +58,11 @@ RestartDecision decide_restart(const RestartPolicy& p, ChildHistory& h, const Ch
 
   double base = static_cast<double>(p.max_backoff_ms);
   if (!failed) {
-    base = static_cast<double>(p.initial_backoff_ms) *
-           std::pow(p.multiplier, std::min(h.consecutive_failures - 1, 62));
-    base = std::min(base, static_cast<double>(p.max_backoff_ms));
+    const int step = h.consecutive_failures - (p.immediate_first_restart ? 2 : 1);
+    base = step < 0 ? 0.0
+                    : std::min(static_cast<double>(p.initial_backoff_ms) *
+                                   std::pow(p.multiplier, std::min(step, 62)),
+                               static_cast<double>(p.max_backoff_ms));
   }
   const double factor = 1.0 + p.jitter * (2.0 * std::clamp(random01, 0.0, 1.0) - 1.0);
   d.restart = true;

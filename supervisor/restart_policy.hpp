@@ -13,7 +13,10 @@ struct RestartPolicy {
   int64_t initial_backoff_ms = 250;
   int64_t max_backoff_ms = 60'000;
   double multiplier = 2.0;
-  double jitter = 0.2;                    // each delay is scaled by a factor in [1-j, 1+j]
+  double jitter = 0.2;  // each delay is scaled by a factor in [1-j, 1+j]
+  // The first death after a healthy run restarts at once: a one-off crash costs no downtime;
+  // only repeated deaths back off (initial, doubling).
+  bool immediate_first_restart = true;
   int64_t healthy_after_ms = 30'000;      // a run this long forgets earlier failures
   int intensity_deaths = 5;               // this many deaths...
   int64_t intensity_window_ms = 60'000;   // ...within this window: `failed`

@@ -11,6 +11,7 @@ namespace clawgate::supervisor {
 
 namespace {
 constexpr int64_t kWatchIntervalMs = 100;
+constexpr int64_t kLostGraceMs = 1000;  // control EOF -> kill, unless it exits by itself
 
 ipc::ChildState to_wire(ChildState s) {
   switch (s) {
@@ -136,7 +137,7 @@ void Supervisor::spawn(Child& c) {
   c.stop_requested = false;
   c.restart_on_exit = true;
   c.ready = false;
-  c.kill_at_steady = 0;
+  c.kill_at_steady = c.lost_kill_at_steady = 0;
 
   int ctl[2];
   ipc::make_socketpair(ctl);
@@ -161,7 +162,7 @@ void Supervisor::spawn(Child& c) {
     ::close(ctl[0]);
     ::close(ctl[1]);
     log_.error("supervisor", c.spec.name + ": cannot start " + c.spec.exe + ": " + e.what());
-    c.last_error = std::string("cannot start: ") + e.what();
+    c.kill_reason = std::string("cannot start: ") + e.what();
     // Treated as an immediate exit with 127 (command not runnable), under the same policy.
     boost::asio::post(io_, [this, name = c.spec.name, gen] { on_exit(name, gen, 127 << 8); });
     return;
@@ -203,6 +204,7 @@ void Supervisor::on_exit(const std::string& name, uint32_t generation, int statu
   e.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   e.requested = c.stop_requested;
   c.proc.reset();  // reaped: the pid is forgotten and may be reused by anyone
+  c.lost_kill_at_steady = 0;
   c.pid = 0;
   if (c.link) c.link->close("child exited");
   c.link.reset();
@@ -227,12 +229,9 @@ void Supervisor::on_exit(const std::string& name, uint32_t generation, int statu
   }
   std::uniform_real_distribution<double> uni(0.0, 1.0);
   const RestartDecision d = decide_restart(opts_.policy, c.history, e, uni(rng_));
-  std::string error = c.last_error;
-  if (!e.requested) {
-    // A reason found before the exit (hung, garbage) says more than the signal it got.
-    error = c.last_error.empty() ? d.reason : c.last_error + "; " + d.reason;
-  }
-  c.last_error.clear();
+  // A reason found before the exit (hung, garbage) says more than the signal it got.
+  const std::string error = c.kill_reason.empty() ? d.reason : c.kill_reason + "; " + d.reason;
+  c.kill_reason.clear();
   if (!d.restart) {
     log_.warn("supervisor", name + ": " + d.reason);
     set_state(c, ChildState::stopped, error);
@@ -243,7 +242,9 @@ void Supervisor::on_exit(const std::string& name, uint32_t generation, int statu
     log_.warn("supervisor",
               name + ": restarting in " + std::to_string(d.delay_ms) + " ms" +
                   (d.state == ChildState::failed ? " (failed: " + d.reason + ")" : ""));
-  set_state(c, d.state, e.requested ? "" : error);
+  const ChildState shown =
+      d.state == ChildState::backoff && d.delay_ms == 0 ? ChildState::starting : d.state;
+  set_state(c, shown, e.requested ? "" : error);
   c.restart_timer.expires_after(std::chrono::milliseconds(d.delay_ms));
   c.restart_timer.async_wait([this, name](const boost::system::error_code& ec) {
     if (ec) return;
@@ -263,8 +264,7 @@ void Supervisor::on_control(Child& c, uint32_t generation, capnp::MessageReader&
       return;
     }
     case ipc::Control::READY:
-      c.ready = true;
-      c.last_error.clear();
+      c.ready = true;  // lastError stays: why it last restarted is worth seeing while it runs
       set_state(c, ChildState::running);
       if (c.spec.role == "front") {
         for (auto& [_, w] : children_)
@@ -317,7 +317,16 @@ void Supervisor::on_link_closed(const std::string& name, uint32_t generation,
                                 const std::string& reason) {
   Child* c = find(name);
   if (!c || c->history.generation != generation || !c->proc || c->stop_requested) return;
-  kill_now(*c, "control channel lost: " + reason);
+  if (!c->kill_reason.empty()) return;  // we killed it: its socket closing is no news
+  const std::string why = "control channel lost: " + reason;
+  if (reason.rfind("peer closed", 0) == 0) {
+    // A child exiting on its own closes the socket a moment before it can be reaped; its own
+    // exit status (78, say) must win, so it gets a grace period before being killed.
+    c->lost_reason = why;
+    c->lost_kill_at_steady = clock_.steady_ms() + kLostGraceMs;
+    return;
+  }
+  kill_now(*c, why);  // garbage or a broken socket from a live child
 }
 
 void Supervisor::request_stop(Child& c, bool restart_after) {
@@ -343,7 +352,7 @@ void Supervisor::request_stop(Child& c, bool restart_after) {
 
 void Supervisor::kill_now(Child& c, const std::string& why) {
   log_.warn("supervisor", c.spec.name + ": " + why + "; killing pid " + std::to_string(c.pid));
-  c.last_error = why;
+  c.kill_reason = why;
   signal_group(c.pid, SIGKILL);
 }
 
@@ -354,7 +363,10 @@ void Supervisor::arm_watch() {
     const int64_t now = clock_.steady_ms();
     for (auto& [name, c] : children_) {
       if (!c->proc) continue;
-      if (c->kill_at_steady && now >= c->kill_at_steady) {
+      if (c->lost_kill_at_steady && now >= c->lost_kill_at_steady) {
+        c->lost_kill_at_steady = 0;
+        kill_now(*c, c->lost_reason);
+      } else if (c->kill_at_steady && now >= c->kill_at_steady) {
         c->kill_at_steady = 0;
         kill_now(*c, "did not stop within " + std::to_string(opts_.stop_timeout_ms) + " ms");
       } else if (!c->stop_requested &&

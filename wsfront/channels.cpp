@@ -67,52 +67,55 @@ void ChannelHub::changed() {
 
 void ChannelHub::attach_worker(int fd, const std::string& name, const std::string& channel,
                                const std::string& account_id, uint32_t generation) {
-  if (auto it = workers_.find(name); it != workers_.end() && it->second.link)
-    it->second.link->close("replaced by generation " + std::to_string(generation));
+  const std::string key = name + "#" + std::to_string(generation);
+  if (workers_.count(key)) {
+    ::close(fd);  // a repeat of a generation we already have
+    return;
+  }
   Worker w;
   w.name = name;
   w.channel = channel;
   w.account_id = account_id.empty() ? "default" : account_id;
   w.generation = generation;
-  w.link = ipc::Link::create(io_, fd, ipc::Link::Options{256 * 1024, 64 << 20, "data:" + name});
+  w.link = ipc::Link::create(io_, fd, ipc::Link::Options{256 * 1024, 64 << 20, "data:" + key});
   auto link = w.link;
-  // Entries that were in flight to an older generation go again to this one.
-  for (OutboundEntry* e : queue_.pending(channel)) e->in_flight = false;
-  workers_[name] = std::move(w);
-  link->start([this, name, generation](capnp::MessageReader& r) { on_data(name, generation, r); },
-              [this, name, generation](const std::string& reason) {
-                on_link_closed(name, generation, reason);
-              });
+  workers_[key] = std::move(w);
+  link->start([this, key](capnp::MessageReader& r) { on_data(key, r); },
+              [this, key](const std::string& reason) { on_link_closed(key, reason); });
   log_.info("channels", name + ": data link up (generation " + std::to_string(generation) + ")");
 }
 
 ChannelHub::Worker* ChannelHub::worker_for(const std::string& channel) {
+  Worker* best = nullptr;
   for (auto& [_, w] : workers_)
-    if (w.channel == channel && w.hello && w.link && w.link->is_open()) return &w;
-  return nullptr;
+    if (w.channel == channel && w.hello && w.link && w.link->is_open() &&
+        (!best || w.generation > best->generation))
+      best = &w;
+  return best;
 }
 
-void ChannelHub::on_link_closed(const std::string& name, uint32_t generation,
-                                const std::string& reason) {
-  auto it = workers_.find(name);
-  if (it == workers_.end() || it->second.generation != generation) return;
-  const std::string channel = it->second.channel;
+void ChannelHub::on_link_closed(const std::string& key, const std::string& reason) {
+  auto it = workers_.find(key);
+  if (it == workers_.end()) return;
+  const std::string channel = it->second.channel, name = it->second.name;
   workers_.erase(it);
   size_t again = 0;
   for (OutboundEntry* e : queue_.pending(channel)) {
-    if (e->in_flight) ++again;
-    e->in_flight = false;
+    if (!e->in_flight || e->in_flight_to != key) continue;
+    ++again;
+    e->in_flight = false;  // no result came: the next generation sends it again
   }
   log_.warn(
       "channels",
-      name + ": data link lost (" + reason + ")" +
+      key + ": data link closed (" + reason + ")" +
           (again ? "; " + std::to_string(again) + " message(s) in flight will be sent again" : ""));
   changed();
+  pump(channel);
 }
 
-void ChannelHub::on_data(const std::string& name, uint32_t generation, capnp::MessageReader& r) {
-  auto wit = workers_.find(name);
-  if (wit == workers_.end() || wit->second.generation != generation) return;
+void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
+  auto wit = workers_.find(key);
+  if (wit == workers_.end()) return;
   Worker& w = wit->second;
   auto msg = r.getRoot<ipc::Data>();
   if (!w.hello && msg.which() != ipc::Data::HELLO)
@@ -175,7 +178,10 @@ void ChannelHub::on_data(const std::string& name, uint32_t generation, capnp::Me
       const std::string id = d.getDeliveryId();
       OutboundEntry* e = queue_.find(id);
       if (w.in_flight) --w.in_flight;
-      if (!e || !e->in_flight) return;  // stale: completed or re-sent meanwhile
+      log_.debug("outbound", key + " reports " + id + (d.getOk() ? " delivered" : " failed"));
+      // A result from any generation counts (an older one may report what it did before
+      // dying); one for an entry already completed is stale.
+      if (!e) return;
       e->in_flight = false;
       const std::string key = e->idempotency_key, channel = e->channel;
       if (d.getOk()) {
@@ -252,6 +258,9 @@ void ChannelHub::pump(const std::string& channel) {
     o.setText(e->text);
     if (!w->link->send(b)) return;
     e->in_flight = true;
+    e->in_flight_to = w->name + "#" + std::to_string(w->generation);
+    log_.debug("outbound",
+               "to " + e->in_flight_to + ": " + e->id + " (" + e->text.substr(0, 12) + ")");
     ++e->attempts;
     ++w->in_flight;
   }
@@ -520,9 +529,9 @@ Json ChannelHub::account_json(const ChannelSettings& c) {
   const ChildRow* row = nullptr;
   for (const auto& r : children_)
     if (r.channel == c.name) row = &r;
-  const Worker* w = nullptr;
+  const Worker* w = nullptr;  // the newest generation speaks for the channel
   for (const auto& [_, x] : workers_)
-    if (x.channel == c.name) w = &x;
+    if (x.channel == c.name && (!w || x.generation > w->generation)) w = &x;
   std::string state = !c.enabled ? "stopped" : row ? row->state : "stopped";
   Json a = {{"accountId", c.account_id},
             {"enabled", c.enabled},

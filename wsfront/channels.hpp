@@ -99,8 +99,8 @@ class ChannelHub {
   void m_pairing_list(const Json& params, HubCallback done);
   void m_pairing_approve(const Json& params, HubCallback done);
 
-  void on_data(const std::string& name, uint32_t generation, capnp::MessageReader& r);
-  void on_link_closed(const std::string& name, uint32_t generation, const std::string& reason);
+  void on_data(const std::string& key, capnp::MessageReader& r);
+  void on_link_closed(const std::string& key, const std::string& reason);
   void pump(const std::string& channel);
   void arm_retry(int64_t delay_ms);
   void finish(const std::string& queue_id, const std::string& key, HubReply r);
@@ -119,7 +119,9 @@ class ChannelHub {
   bool supervised_ = false;
   OutboundQueue queue_;
   InboundRouter router_;
-  std::map<std::string, Worker> workers_;  // by child name
+  // By "name#generation": an old generation's link stays until its EOF, so delivery results it
+  // wrote before dying are still read (and not sent again).
+  std::map<std::string, Worker> workers_;
   std::vector<ChildRow> children_;
   std::map<std::string, Dedupe> dedupe_;  // idempotency key
   boost::asio::steady_timer retry_timer_;

@@ -91,10 +91,14 @@ std::string InboundRouter::session_key_for(const InboundMessage& m) const {
 }
 
 bool InboundRouter::allowed(const ChannelSettings& c, const InboundMessage& m) const {
+  auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+    return s;
+  };
+  const std::string user = lower(m.sender_username);  // Telegram usernames ignore case
   for (const auto& a : c.allow_from) {
     if (a == "*" || a == m.sender_id) return true;
-    if (!m.sender_username.empty() && (a == "@" + m.sender_username || a == m.sender_username))
-      return true;
+    if (!user.empty() && (lower(a) == "@" + user || lower(a) == user)) return true;
   }
   auto it = approved_.find(c.name);
   return it != approved_.end() && it->second.count(m.sender_id);

@@ -29,6 +29,7 @@ struct OutboundEntry {
   int64_t enqueued_ms = 0;
   // Not journalled: delivery bookkeeping of this front process.
   bool in_flight = false;
+  std::string in_flight_to;  // the worker link (name#generation) that has it
   int attempts = 0;
   int64_t not_before_ms = 0;
 };

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <stdexcept>
@@ -143,6 +144,14 @@ FrontProcess::~FrontProcess() {
       out.find("ERROR: LeakSanitizer") != std::string::npos ||
       out.find("runtime error:") != std::string::npos)
     ADD_FAILURE() << "the gateway reported a sanitizer error:\n" << out;
+  if (::testing::Test::HasFailure()) {
+    // The gateway's own account of a failed test is the first thing anyone needs.
+    size_t start = out.size(), lines = 0;
+    while (start > 0 && lines < 300)
+      if (out[--start] == '\n') ++lines;
+    std::fprintf(stderr, "---- gateway output (last %zu lines) ----\n%s\n----\n", lines,
+                 out.substr(start).c_str());
+  }
   if (out_fd_ >= 0) close(out_fd_);
   std::system(("rm -rf '" + state_dir_ + "'").c_str());
 }

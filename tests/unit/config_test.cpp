@@ -1,8 +1,11 @@
-// Unit tests: config precedence (flag > env > file > default), comments, key-naming errors.
+// Unit tests: config precedence (flag > env > file > default), comments, key-naming errors,
+// and the channels / session sections (telegram settings, other channels, dmScope).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "config.hpp"
 
@@ -82,6 +85,119 @@ TEST(Config, PasswordOnlyMeansPasswordModeAndNoneNeedsLoopback) {
   GatewayFlags flags;
   flags.config_path = write_temp(R"({"gateway":{"bind":"lan","auth":{"mode":"none"}}})");
   EXPECT_THROW(resolve_gateway_settings(flags, base_env()), ConfigError);
+}
+
+// Parses `text` as a config file; throws ConfigError like the real thing.
+GatewaySettings apply(const std::string& text) {
+  GatewaySettings s;
+  std::string token, password;
+  apply_config_text(text, "test.json", s, &token, &password);
+  return s;
+}
+
+// The ConfigError message for `text`, or "" when it parses.
+std::string config_error(const std::string& text) {
+  try {
+    apply(text);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool has_warning(const GatewaySettings& s, const std::string& part) {
+  for (const auto& w : s.warnings)
+    if (w.find(part) != std::string::npos) return true;
+  return false;
+}
+
+TEST(Config, TelegramChannelSettings) {
+  const GatewaySettings s = apply(R"({
+    "channels": {
+      "telegram": {
+        "enabled": false,
+        "botToken": "123:abc",
+        "dmPolicy": "allowlist",
+        "allowFrom": [123456789, 9007199254740, "@alice"],  // numbers as Telegram gives them
+        "apiRoot": "http://127.0.0.1:8081",
+        "pollTimeoutSeconds": 20
+      }
+    }
+  })");
+  ASSERT_EQ(s.channels.size(), 1u);
+  const ChannelSettings& c = s.channels[0];
+  EXPECT_EQ(c.name, "telegram");
+  EXPECT_EQ(c.account_id, "default");
+  EXPECT_FALSE(c.enabled);
+  EXPECT_EQ(c.dm_policy, "allowlist");
+  EXPECT_EQ(c.allow_from, (std::vector<std::string>{"123456789", "9007199254740", "@alice"}));
+  EXPECT_TRUE(s.warnings.empty()) << s.warnings[0];
+  const auto section = nlohmann::json::parse(c.section_json);
+  EXPECT_EQ(section.value("botToken", ""), "123:abc") << "the worker gets the whole section";
+  EXPECT_EQ(section.value("pollTimeoutSeconds", 0), 20);
+
+  // Defaults: enabled, pairing.
+  const GatewaySettings d = apply(R"({"channels":{"telegram":{}}})");
+  ASSERT_EQ(d.channels.size(), 1u);
+  EXPECT_TRUE(d.channels[0].enabled);
+  EXPECT_EQ(d.channels[0].dm_policy, "pairing");
+  EXPECT_TRUE(apply("{}").channels.empty());
+}
+
+TEST(Config, TelegramErrorsNameTheKey) {
+  std::string e = config_error(R"({"channels":{"telegram":{"dmPolicy":"everyone"}}})");
+  EXPECT_NE(e.find("channels.telegram.dmPolicy"), std::string::npos) << e;
+  EXPECT_NE(e.find("test.json"), std::string::npos) << e;
+  e = config_error(R"({"channels":{"telegram":{"apiRoot":"api.telegram.org"}}})");
+  EXPECT_NE(e.find("channels.telegram.apiRoot"), std::string::npos) << e;
+  e = config_error(R"({"channels":{"telegram":{"apiRoot":"ftp://x"}}})");
+  EXPECT_NE(e.find("channels.telegram.apiRoot"), std::string::npos) << e;
+  e = config_error(R"({"channels":{"telegram":{"allowFrom":"@alice"}}})");
+  EXPECT_NE(e.find("channels.telegram.allowFrom"), std::string::npos) << e;
+  e = config_error(R"({"channels":{"telegram":{"allowFrom":[true]}}})");
+  EXPECT_NE(e.find("channels.telegram.allowFrom"), std::string::npos) << e;
+  e = config_error(R"({"channels":{"telegram":{"enabled":"yes"}}})");
+  EXPECT_NE(e.find("channels.telegram.enabled"), std::string::npos) << e;
+  e = config_error(R"({"channels":{"telegram":{"pollTimeoutSeconds":90}}})");
+  EXPECT_NE(e.find("channels.telegram.pollTimeoutSeconds"), std::string::npos) << e;
+  e = config_error(R"({"channels":{"telegram":{"botToken":123}}})");
+  EXPECT_NE(e.find("channels.telegram.botToken"), std::string::npos) << e;
+  e = config_error(R"({"channels":{"telegram":"on"}})");
+  EXPECT_NE(e.find("channels.telegram"), std::string::npos) << e;
+  EXPECT_EQ(config_error(R"({"channels":{"telegram":{"apiRoot":"https://tg.example"}}})"), "");
+}
+
+TEST(Config, OtherChannelsAreWarningsNotErrors) {
+  const GatewaySettings s = apply(R"({"channels":{
+    "discord": {"token": "x"},
+    "carrierPigeon": {},
+    "defaults": {},
+    "telegram": {"dmPolicy": "open", "streamMode": "partial"}
+  }})");
+  ASSERT_EQ(s.channels.size(), 1u) << "only channels with a worker are listed";
+  EXPECT_EQ(s.channels[0].name, "telegram");
+  EXPECT_TRUE(has_warning(s, "channels.discord")) << "discord is named";
+  EXPECT_TRUE(has_warning(s, "no worker"));
+  EXPECT_TRUE(has_warning(s, "unknown config key: channels.carrierPigeon"));
+  EXPECT_TRUE(has_warning(s, "channels.telegram.streamMode"));
+  EXPECT_FALSE(has_warning(s, "defaults"));
+
+  const GatewaySettings empty_allow =
+      apply(R"({"channels":{"telegram":{"dmPolicy":"allowlist"}}})");
+  EXPECT_TRUE(has_warning(empty_allow, "allowFrom is empty"));
+}
+
+TEST(Config, SessionDmScope) {
+  EXPECT_EQ(apply("{}").dm_scope, "main");
+  for (const char* scope : {"main", "per-peer", "per-channel-peer", "per-account-channel-peer"}) {
+    EXPECT_EQ(apply(std::string(R"({"session":{"dmScope":")") + scope + "\"}}").dm_scope, scope);
+  }
+  std::string e = config_error(R"({"session":{"dmScope":"per-channel"}})");
+  EXPECT_NE(e.find("session.dmScope"), std::string::npos) << e;
+  e = config_error(R"({"session":{"dmScope":7}})");
+  EXPECT_NE(e.find("session.dmScope"), std::string::npos) << e;
+  e = config_error(R"({"session":"main"})");
+  EXPECT_NE(e.find("session"), std::string::npos) << e;
 }
 
 }  // namespace

@@ -68,6 +68,7 @@ TelegramConfig parse_telegram_config(const std::string& section_json,
 
 std::vector<std::string> chunk_text(const std::string& text, size_t limit) {
   std::vector<std::string> out;
+  limit = std::max<size_t>(limit, 1);
   size_t pos = 0;
   while (pos < text.size()) {
     // Walk `limit` code points; remember the last newline and space seen.
@@ -89,7 +90,9 @@ std::vector<std::string> chunk_text(const std::string& text, size_t limit) {
         next = last_sp + 1;
       }
     }
-    if (cut > pos) out.push_back(text.substr(pos, cut - pos));
+    // Telegram refuses a message that is only whitespace ("message text is empty").
+    const std::string piece = text.substr(pos, cut - pos);
+    if (piece.find_first_not_of(" \t\r\n") != std::string::npos) out.push_back(piece);
     pos = next;
   }
   return out;
@@ -175,9 +178,12 @@ void TelegramWorker::get_me() {
            return;
          }
          failures_ = 0;
+         connected_ = true;  // the API accepted the token; polling starts now
+         last_error_ = nullptr;
          bot_username_ = res.value("username", "");
          log_.info("telegram", "bot @" + bot_username_ + " ready; long polling");
          detail_ = "polling as @" + bot_username_;
+         send_status();
          poll();
        });
 }

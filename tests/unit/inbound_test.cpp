@@ -1,0 +1,279 @@
+// Unit tests: InboundRouter: DM policies (open, disabled, allowlist, pairing with codes and
+// approval), dedupe across restarts, session keys per dmScope, and transcript appends.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "fs.hpp"
+#include "inbound.hpp"
+
+namespace clawgate::front {
+namespace {
+
+constexpr int64_t kT0 = 1'700'000'000'000;
+const std::string kAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+class InboundTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/clawgate-inbound-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  static GatewaySettings settings(const std::string& policy,
+                                  std::vector<std::string> allow_from = {},
+                                  const std::string& dm_scope = "main") {
+    GatewaySettings s;
+    ChannelSettings c;
+    c.name = "telegram";
+    c.dm_policy = policy;
+    c.allow_from = std::move(allow_from);
+    s.channels.push_back(c);
+    s.dm_scope = dm_scope;
+    return s;
+  }
+
+  // A direct message; every call gets a fresh message id unless one is given.
+  InboundMessage dm(const std::string& sender, const std::string& username = "",
+                    const std::string& text = "hello", std::string id = "") {
+    InboundMessage m;
+    m.channel = "telegram";
+    m.account_id = "default";
+    m.id = id.empty() ? std::to_string(++next_id_) : id;
+    m.chat_id = sender;
+    m.chat_type = "direct";
+    m.sender_id = sender;
+    m.sender_name = "Name " + sender;
+    m.sender_username = username;
+    m.text = text;
+    m.message_id = "m" + m.id;
+    return m;
+  }
+
+  // The pairing code from a pairing reply (the last word of the approve command).
+  static std::string code_in(const std::string& reply) {
+    const std::string cmd = "clawgate pairing approve telegram ";
+    const auto at = reply.find(cmd);
+    if (at == std::string::npos) return "";
+    return reply.substr(at + cmd.size(), 8);
+  }
+
+  std::string dir_;
+  int next_id_ = 1000;
+};
+
+TEST_F(InboundTest, OpenPolicyAcceptsAnyone) {
+  InboundRouter r(dir_, settings("open"));
+  const InboundVerdict v = r.handle(dm("42"), kT0);
+  EXPECT_EQ(v.kind, InboundVerdict::accepted);
+  EXPECT_EQ(v.session_key, "agent:main:main");
+  EXPECT_TRUE(v.reply.empty());
+}
+
+TEST_F(InboundTest, DisabledPolicyRefusesDirectMessages) {
+  InboundRouter r(dir_, settings("disabled"));
+  const InboundVerdict v = r.handle(dm("42"), kT0);
+  EXPECT_EQ(v.kind, InboundVerdict::refused);
+  EXPECT_FALSE(v.reason.empty());
+  EXPECT_TRUE(v.reply.empty()) << "a disabled channel does not answer";
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/sessions/agent_main_main.jsonl"))
+      << "a refused message must not reach a transcript";
+}
+
+TEST_F(InboundTest, AllowlistAcceptsByIdOrUsernameAndRefusesOthers) {
+  InboundRouter r(dir_, settings("allowlist", {"123", "@alice"}));
+  EXPECT_EQ(r.handle(dm("123"), kT0).kind, InboundVerdict::accepted);
+  EXPECT_EQ(r.handle(dm("555", "alice"), kT0).kind, InboundVerdict::accepted);
+  const InboundVerdict v = r.handle(dm("777", "bob"), kT0);
+  EXPECT_EQ(v.kind, InboundVerdict::refused);
+  EXPECT_TRUE(contains(v.reason, "777")) << v.reason;
+  EXPECT_TRUE(v.reply.empty()) << "allowlist does not hand out pairing codes";
+  EXPECT_EQ(r.handle(dm("1234"), kT0).kind, InboundVerdict::refused) << "no prefix matching";
+  EXPECT_TRUE(r.pairing_requests(kT0).empty());
+
+  InboundRouter wildcard(dir_ + "/w", settings("allowlist", {"*"}));
+  EXPECT_EQ(wildcard.handle(dm("31337"), kT0).kind, InboundVerdict::accepted);
+}
+
+TEST_F(InboundTest, PairingIssuesOneCodePerSenderAndApprovalLetsThemIn) {
+  InboundRouter r(dir_, settings("pairing"));
+  const InboundVerdict first = r.handle(dm("42", "carol"), kT0);
+  ASSERT_EQ(first.kind, InboundVerdict::pairing_sent);
+  const std::string code = code_in(first.reply);
+  ASSERT_EQ(code.size(), 8u) << first.reply;
+  for (char c : code)
+    EXPECT_NE(kAlphabet.find(c), std::string::npos) << "'" << c << "' in " << code;
+  EXPECT_TRUE(contains(first.reply, "clawgate pairing approve telegram " + code)) << first.reply;
+  EXPECT_TRUE(contains(first.reply, "42")) << "the reply tells the sender their id";
+
+  const std::vector<PairingRequest> reqs = r.pairing_requests(kT0);
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].code, code);
+  EXPECT_EQ(reqs[0].sender_id, "42");
+  EXPECT_EQ(reqs[0].sender_label, "@carol");
+
+  // Asking again: no second code, no reply.
+  const InboundVerdict again = r.handle(dm("42", "carol"), kT0 + 1000);
+  EXPECT_EQ(again.kind, InboundVerdict::pairing_pending);
+  EXPECT_TRUE(again.reply.empty());
+  ASSERT_EQ(r.pairing_requests(kT0 + 1000).size(), 1u);
+  EXPECT_EQ(r.pairing_requests(kT0 + 1000)[0].code, code);
+
+  // Wrong channel or an unknown code approves nothing.
+  EXPECT_FALSE(r.approve("discord", code, kT0 + 2000).has_value());
+  EXPECT_FALSE(r.approve("telegram", "ZZZZZZZZ", kT0 + 2000).has_value());
+
+  std::string lower = code;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const auto approved = r.approve("telegram", lower, kT0 + 2000);
+  ASSERT_TRUE(approved.has_value()) << "codes are case-insensitive";
+  EXPECT_EQ(approved->sender_id, "42");
+  EXPECT_TRUE(r.pairing_requests(kT0 + 2000).empty());
+  EXPECT_FALSE(r.approve("telegram", code, kT0 + 2000).has_value()) << "a code works once";
+
+  const InboundVerdict in = r.handle(dm("42", "carol", "now let me in"), kT0 + 3000);
+  EXPECT_EQ(in.kind, InboundVerdict::accepted);
+  EXPECT_EQ(in.session_key, "agent:main:main");
+  EXPECT_EQ(r.handle(dm("43"), kT0 + 3000).kind, InboundVerdict::pairing_sent)
+      << "approval is per sender";
+}
+
+TEST_F(InboundTest, PairingQueueHoldsThreeSendersAndExpiresAfterAnHour) {
+  InboundRouter r(dir_, settings("pairing"));
+  std::set<std::string> codes;
+  for (const char* s : {"1", "2", "3"}) {
+    const InboundVerdict v = r.handle(dm(s), kT0);
+    ASSERT_EQ(v.kind, InboundVerdict::pairing_sent) << s;
+    codes.insert(code_in(v.reply));
+  }
+  EXPECT_EQ(codes.size(), 3u) << "each sender gets its own code";
+  const InboundVerdict fourth = r.handle(dm("4"), kT0 + 10);
+  EXPECT_EQ(fourth.kind, InboundVerdict::refused);
+  EXPECT_TRUE(fourth.reply.empty());
+  EXPECT_EQ(r.pairing_requests(kT0 + 10).size(), 3u);
+  EXPECT_EQ(r.handle(dm("2"), kT0 + 20).kind, InboundVerdict::pairing_pending)
+      << "a sender already waiting is still told it is pending";
+
+  // An hour later the old requests are gone: codes no longer approve, new senders get codes.
+  const int64_t later = kT0 + InboundRouter::kPairingTtlMs + 1;
+  EXPECT_TRUE(r.pairing_requests(later).empty());
+  EXPECT_FALSE(r.approve("telegram", *codes.begin(), later).has_value());
+  EXPECT_EQ(r.handle(dm("4"), later).kind, InboundVerdict::pairing_sent);
+}
+
+TEST_F(InboundTest, ApprovalsAndPendingRequestsSurviveARestart) {
+  std::string code_a, code_b;
+  {
+    InboundRouter r(dir_, settings("pairing"));
+    code_a = code_in(r.handle(dm("100"), kT0).reply);
+    code_b = code_in(r.handle(dm("200"), kT0).reply);
+    ASSERT_TRUE(r.approve("telegram", code_a, kT0 + 1).has_value());
+  }
+  InboundRouter r(dir_, settings("pairing"));
+  EXPECT_EQ(r.handle(dm("100"), kT0 + 2).kind, InboundVerdict::accepted);
+  const std::vector<PairingRequest> reqs = r.pairing_requests(kT0 + 2);
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].code, code_b);
+  EXPECT_EQ(r.handle(dm("200"), kT0 + 3).kind, InboundVerdict::pairing_pending);
+  ASSERT_TRUE(r.approve("telegram", code_b, kT0 + 4).has_value());
+  EXPECT_EQ(r.handle(dm("200"), kT0 + 5).kind, InboundVerdict::accepted);
+}
+
+TEST_F(InboundTest, DuplicateMessageIdsAreDroppedAlsoAfterARestart) {
+  {
+    InboundRouter r(dir_, settings("open"));
+    EXPECT_EQ(r.handle(dm("42", "", "once", "777"), kT0).kind, InboundVerdict::accepted);
+    EXPECT_EQ(r.handle(dm("42", "", "once", "777"), kT0 + 1).kind, InboundVerdict::duplicate);
+    // The same id on another account is another message.
+    InboundMessage other = dm("42", "", "other account", "777");
+    other.account_id = "work";
+    EXPECT_EQ(r.handle(other, kT0 + 2).kind, InboundVerdict::accepted);
+  }
+  InboundRouter r(dir_, settings("open"));
+  EXPECT_EQ(r.handle(dm("42", "", "once", "777"), kT0 + 3).kind, InboundVerdict::duplicate);
+  EXPECT_EQ(r.handle(dm("42", "", "new", "778"), kT0 + 4).kind, InboundVerdict::accepted);
+
+  const auto transcript = read_lines(dir_ + "/sessions/agent_main_main.jsonl");
+  int onces = 0;
+  for (const auto& line : transcript)
+    if (nlohmann::json::parse(line).value("text", "") == "once") ++onces;
+  EXPECT_EQ(onces, 1) << "a duplicate must not be appended twice";
+}
+
+TEST_F(InboundTest, SessionKeysFollowDmScope) {
+  const InboundMessage m = [&] {
+    InboundMessage x = dm("42");
+    x.account_id = "work";
+    return x;
+  }();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"main", "agent:main:main"},
+      {"per-peer", "agent:main:direct:42"},
+      {"per-channel-peer", "agent:main:telegram:direct:42"},
+      {"per-account-channel-peer", "agent:main:telegram:work:direct:42"},
+  };
+  for (const auto& [scope, key] : cases) {
+    InboundRouter r(dir_ + "/" + scope, settings("open", {}, scope));
+    EXPECT_EQ(r.session_key_for(m), key) << scope;
+    InboundMessage fresh = m;
+    fresh.id = "id-" + scope;
+    EXPECT_EQ(r.handle(fresh, kT0).session_key, key) << scope;
+
+    // Groups are keyed by chat whatever the DM scope.
+    InboundMessage g = dm("42");
+    g.chat_type = "group";
+    g.chat_id = "-100123";
+    EXPECT_EQ(r.session_key_for(g), "agent:main:telegram:group:-100123") << scope;
+  }
+}
+
+TEST_F(InboundTest, AcceptedMessagesAreAppendedToTheSessionTranscript) {
+  InboundRouter r(dir_, settings("open", {}, "per-channel-peer"));
+  InboundMessage m1 = dm("42", "dave", "first \"message\" é 😀");
+  m1.ts_ms = kT0 - 5;
+  ASSERT_EQ(r.handle(m1, kT0).kind, InboundVerdict::accepted);
+  ASSERT_EQ(r.handle(dm("42", "dave", "second"), kT0 + 1).kind, InboundVerdict::accepted);
+  InboundMessage g = dm("7", "", "in the group");
+  g.chat_type = "group";
+  g.chat_id = "-100";
+  ASSERT_EQ(r.handle(g, kT0 + 2).kind, InboundVerdict::accepted);
+
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ + "/sessions"))
+    if (e.path().extension() == ".jsonl") files.push_back(e.path().string());
+  ASSERT_EQ(files.size(), 2u) << "one transcript per session";
+
+  const auto text = read_file(dir_ + "/sessions/agent_main_telegram_direct_42.jsonl");
+  ASSERT_TRUE(text.has_value());
+  EXPECT_TRUE(contains(*text, "second"));
+  const auto lines = read_lines(dir_ + "/sessions/agent_main_telegram_direct_42.jsonl");
+  ASSERT_EQ(lines.size(), 2u);
+  const auto j = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(j.value("text", ""), "first \"message\" é 😀");
+  EXPECT_EQ(j.value("role", ""), "user");
+  EXPECT_EQ(j.value("ts", int64_t{0}), kT0 - 5);
+  EXPECT_EQ(j["from"].value("id", ""), "42");
+
+  const auto group = read_lines(dir_ + "/sessions/agent_main_telegram_group_-100.jsonl");
+  ASSERT_EQ(group.size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(group[0]).value("text", ""), "in the group");
+
+  const auto index = read_file(dir_ + "/sessions/sessions.json");
+  ASSERT_TRUE(index.has_value());
+  const auto idx = nlohmann::json::parse(*index);
+  ASSERT_TRUE(idx.contains("agent:main:telegram:direct:42"));
+  EXPECT_EQ(idx["agent:main:telegram:direct:42"].value("messages", 0), 2);
+}
+
+}  // namespace
+}  // namespace clawgate::front
