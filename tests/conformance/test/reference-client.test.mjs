@@ -14,7 +14,10 @@ import { PROTOCOL_VERSION } from "@openclaw/gateway-protocol/version";
 import { startGateway, TICK_INTERVAL_MS } from "../lib/gateway.mjs";
 import { Log, isPlainObject, registerFrameConformanceTest } from "../lib/conformance.mjs";
 
-const IMPLEMENTED_METHODS = ["health", "status", "system-presence", "system-event", "last-heartbeat", "logs.tail"];
+const IMPLEMENTED_METHODS = [
+  "health", "status", "system-presence", "system-event", "last-heartbeat", "logs.tail",
+  "channels.status", "channels.restart", "channels.pairing.list", "channels.pairing.approve", "send",
+];
 const EMITTED_EVENTS = ["connect.challenge", "tick", "presence", "health", "shutdown"];
 
 let gw;

@@ -50,6 +50,16 @@ test("cli/cli admin connection: every implemented method", async () => {
   assertOk(await admin.request("logs.tail", {}), "logs.tail {}");
   const tail = assertOk(await admin.request("logs.tail", { limit: 3 }), "logs.tail {limit:3}");
   assertOk(await admin.request("logs.tail", { cursor: tail.cursor, maxBytes: 4096 }), "logs.tail {cursor,maxBytes}");
+  const channels = assertOk(await admin.request("channels.status", {}), "channels.status");
+  assert.deepEqual(channels.channelOrder, [], "no channels configured");
+  assertOk(await admin.request("channels.pairing.list", {}), "channels.pairing.list");
+  // With no channel configured, send is refused (upstream's wording) and nothing is queued.
+  const send = await admin.request("send", { to: "42", message: "hi", idempotencyKey: `k-${Date.now()}` });
+  assert.equal(send.ok, false);
+  assert.equal(send.error.code, "INVALID_REQUEST");
+  assert.match(send.error.message, /Channel is required/);
+  const restart = await admin.request("channels.restart", { channel: "telegram" });
+  assert.equal(restart.ok, false, "no telegram worker here");
 
   const text = `schema conformance ${Date.now()}`;
   const presence = admin.waitEvent("presence", 5000, (f) => f.payload?.presence?.some?.((p) => p.text === text));
