@@ -2,8 +2,12 @@
 // the local Bot API emulator, driven through the protocol like a user would (send, pairing,
 // channels.status/restart) and checked at the emulator's end.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <chrono>
 #include <fstream>
@@ -276,6 +280,80 @@ TEST(Supervisor, PortInUseIsAClearErrorWithoutSpawning) {
   EXPECT_EQ(WEXITSTATUS(status), 1);
   EXPECT_NE(out.find("cannot listen on 127.0.0.1:" + port), std::string::npos) << out;
   EXPECT_EQ(out.find("started pid"), std::string::npos) << "nothing spawned";
+}
+
+int child_pid(GatewayClient& c, const std::string& name) {
+  const Json status = c.call("status");
+  for (const auto& p : status["processes"])
+    if (p["name"] == name) return p["pid"];
+  return 0;
+}
+
+TEST(Supervisor, SighupRestartsOnlyTheChildrenWhoseSectionChanged) {
+  TelegramEmulator emu;
+  FrontProcess gw({}, config_with(emu.channel_config(1)));
+  const std::string config = gw.state_dir() + "/clawgate.json";
+  Client c(gw);
+  int front = 0, worker = 0;
+  ASSERT_TRUE(eventually([&] {
+    front = child_pid(c.gc, "front");
+    worker = child_pid(c.gc, "telegram");
+    return front > 0 && worker > 0;
+  }));
+  // The Telegram section changes: only the worker is replaced.
+  std::ofstream(config) << config_with(emu.channel_config(2));
+  kill(gw.pid(), SIGHUP);
+  ASSERT_TRUE(eventually([&] {
+    const int w = child_pid(c.gc, "telegram");
+    return w > 0 && w != worker;
+  })) << gw.output();
+  EXPECT_EQ(child_pid(c.gc, "front"), front) << "the front's configuration did not change";
+  EXPECT_TRUE(c.gc.call("health")["ok"]) << "the client stayed connected";
+  // The channel disabled: its worker stops and leaves the table.
+  Json off = emu.channel_config(2);
+  off["enabled"] = false;
+  std::ofstream(config) << config_with(off);
+  kill(gw.pid(), SIGHUP);
+  ASSERT_TRUE(eventually([&] { return child_pid(c.gc, "telegram") == 0; })) << gw.output();
+  // A broken file is refused and everything keeps running.
+  std::ofstream(config) << "{ not json";
+  kill(gw.pid(), SIGHUP);
+  EXPECT_TRUE(gw.wait_output("reload refused", 5000));
+  EXPECT_EQ(child_pid(c.gc, "front"), front);
+}
+
+TEST(Supervisor, NotifiesSystemdReadyWatchdogAndStopping) {
+  char dir[] = "/tmp/clawgate-notify-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  const std::string path = std::string(dir) + "/notify.sock";
+  const int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{0, 100'000};
+  setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string got;
+  auto collect_until = [&](const std::string& want, int timeout_ms) {
+    return eventually(
+        [&] {
+          char buf[512];
+          const ssize_t n = recv(sock, buf, sizeof buf, 0);
+          if (n > 0) got.append(buf, static_cast<size_t>(n)).push_back('\n');
+          return got.find(want) != std::string::npos;
+        },
+        timeout_ms);
+  };
+  {
+    FrontProcess gw({{"NOTIFY_SOCKET", path}, {"WATCHDOG_USEC", "200000"}});
+    EXPECT_TRUE(collect_until("READY=1", 5000)) << got;
+    got.clear();
+    EXPECT_TRUE(collect_until("WATCHDOG=1", 2000)) << "pinged at half the watchdog interval";
+    EXPECT_EQ(gw.terminate(), 0);
+    EXPECT_TRUE(collect_until("STOPPING=1", 2000)) << got;
+  }
+  close(sock);
+  std::system((std::string("rm -rf ") + dir).c_str());
 }
 
 }  // namespace

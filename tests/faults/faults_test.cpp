@@ -302,5 +302,23 @@ TEST(Faults, GarbageOnTheControlSocketRestartsThatChildOnly) {
   EXPECT_EQ(processes(c.gc)["front"]["restarts"], 0);
 }
 
+TEST(Faults, ChildrenDieWithTheSupervisor) {
+  TelegramEmulator emu;
+  FrontProcess gw({}, config_with(emu.channel_config()));
+  Client c(gw);
+  const int front = pid_of(c.gc, "front"), worker = pid_of(c.gc, "telegram");
+  ASSERT_GT(front, 0);
+  ASSERT_GT(worker, 0);
+  ASSERT_EQ(kill(gw.pid(), SIGKILL), 0);
+  // No orphan keeps the port or the bot token busy.
+  // (A dead child may linger as a zombie until init reaps it: that counts as gone.)
+  auto alive = [](int pid) {
+    const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+    const size_t paren = stat.rfind(')');
+    return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+  };
+  EXPECT_TRUE(eventually([&] { return !alive(front) && !alive(worker); }, 5000));
+}
+
 }  // namespace
 }  // namespace clawgate::test
