@@ -1,11 +1,11 @@
 // clawgate-bench: the client side of every benchmark in bench/run.sh (handshake latency,
 // pipelined request throughput, broadcast fan-out, idle-connection memory, the echo ceiling and
-// cold start). One thread, one io_context. Boost.Beast does the WebSocket upgrade and reads
-// frames; on the hot path (rpc, echo) requests are hand-built masked frames, coalesced into one
-// write(2) per burst of responses handled and written straight to the socket (Beast only
-// writes control frames itself, which neither server solicits), and responses are matched
-// by a string search for "id":"..." rather than a JSON parse, so the figures describe the
-// server, not this tool.
+// cold start) and bench/channels.sh (pipelined channel sends). One thread, one io_context.
+// Boost.Beast does the WebSocket upgrade and reads frames; on the hot path (rpc, echo, send)
+// requests are hand-built masked frames, coalesced into one write(2) per burst of responses
+// handled and written straight to the socket (Beast only writes control frames itself, which
+// neither server solicits), and responses are matched by a string search for "id":"..."
+// rather than a JSON parse, so the figures describe the server, not this tool.
 // Fails: exit 2 on bad arguments or a target outside 127.0.0.0/8; connection failures, error
 // responses, mismatched ids and timeouts are counted and printed (exit 1 when a run had any).
 // Every wait has a deadline. Each subcommand ends with one machine-readable "RESULT" line.
@@ -952,6 +952,174 @@ int cmd_pipeline(const Args& a, bool gateway) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// send: N channel sends over one connection, D in flight. The gateway answers a send once the
+// channel (the Bot API) has accepted the message, so the latency covers the whole channel path:
+// front, durable queue, worker, Bot API and back.
+
+// The value of the string field `key` in a frame ("" when absent); no unescaping.
+std::string string_field(Frame f, Frame key) {
+  std::string pat = "\"";
+  pat.append(key);
+  pat += "\":\"";
+  const auto p = f.find(pat);
+  if (p == Frame::npos) return "";
+  const auto start = p + pat.size();
+  size_t end = start;
+  while (end < f.size() && f[end] != '"') end += f[end] == '\\' ? 2 : 1;
+  return std::string(f.substr(start, std::min(end, f.size()) - start));
+}
+
+int cmd_send(const Args& a) {
+  const Target t = parse_target(a.required("url"));
+  const std::string token = a.required("token");
+  const uint64_t n = static_cast<uint64_t>(a.num("n", 2000, 1, 1'000'000));
+  const uint64_t depth = static_cast<uint64_t>(a.num("depth", 64, 1, 100'000));
+  const std::string channel = a.str("channel", "telegram");
+  const std::string to = a.str("to", "42");
+  const int timeout_ms = static_cast<int>(a.num("timeout-ms", 120'000, 100, 3'600'000));
+  const long pid = a.num("pid", 0, 0, 1L << 31);
+  a.check_all_used();
+  // Both go into the request verbatim: nothing that would need escaping.
+  auto check = [](const char* name, const std::string& v) {
+    if (v.empty()) throw UsageError(std::string("--") + name + " must not be empty");
+    for (char ch : v)
+      if (ch == '"' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20)
+        throw UsageError(std::string("bad --") + name);
+  };
+  check("channel", channel);
+  check("to", to);
+  // Unique per run, so the gateway's dedupe never answers from an earlier run's outcome.
+  const std::string key_prefix =
+      "bench-" + std::to_string(getpid()) + "-" +
+      std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count()) +
+      "-";
+
+  asio::io_context io(1);
+  OpenOptions oo;
+  oo.n = 1;
+  Opener opener(io, t, &token, oo);
+  opener.run(nullptr);
+  if (opener.failed() > 0) {
+    std::cout << "send: the connection failed to open:\n";
+    opener.print_errors(std::cout);
+    std::cout << "RESULT send open_failures=1\n";
+    return 1;
+  }
+  Conn& c = *opener.conns()[0];
+
+  std::vector<TimePoint> sent_at(n);
+  std::vector<char> answered(n, 0);
+  std::vector<double> lat;
+  lat.reserve(n);
+  uint64_t next = 0, received = 0, not_ok = 0, not_sent = 0, mismatched = 0;
+  bool conn_lost = false, timed_out = false;
+  std::string first_bad, conn_error, req;
+  std::map<std::string, size_t> error_texts;
+  TimePoint t_last{};
+  auto bad = [&](uint64_t& counter, Frame f, std::string what) {
+    ++counter;
+    ++error_texts[std::move(what)];
+    if (first_bad.empty()) first_bad = clip(f, 300);
+  };
+  auto send_next = [&] {
+    const std::string i = std::to_string(next);
+    req.clear();
+    req += R"({"type":"req","id":")";
+    req += i;
+    req += R"(","method":"send","params":{"channel":")";
+    req += channel;
+    req += R"(","to":")";
+    req += to;
+    req += R"(","message":"bench )";
+    req += i;
+    req += R"(","idempotencyKey":")";
+    req += key_prefix;
+    req += i;
+    req += R"("}})";
+    sent_at[next++] = SteadyClock::now();
+    c.raw_send(req);
+  };
+
+  asio::steady_timer deadline(io);
+  c.read_loop(
+      [&](Frame f) {
+        if (!starts_with(f, R"({"type":"res")")) return;  // tick/health/presence events
+        const auto p = f.find(R"("id":")");
+        size_t q = p == Frame::npos ? f.size() : p + 6;
+        uint64_t id = 0;
+        bool digits = false;
+        while (q < f.size() && f[q] >= '0' && f[q] <= '9') {
+          id = id * 10 + static_cast<uint64_t>(f[q] - '0');
+          ++q;
+          digits = true;
+        }
+        if (!digits || q >= f.size() || f[q] != '"' || id >= next || answered[id])
+          return bad(mismatched, f, "response to an unknown or already answered id");
+        const auto now = SteadyClock::now();
+        answered[id] = 1;
+        ++received;
+        t_last = now;
+        lat.push_back(ms_between(sent_at[id], now));
+        // Answers complete in any order (each waits for its own delivery).
+        if (f.compare(q + 1, 10, R"(,"ok":true)") != 0) {
+          const std::string code = string_field(f, "code"), msg = string_field(f, "message");
+          bad(not_ok, f, "ok:false " + code + ": " + msg.substr(0, 120));
+        } else if (const std::string status = string_field(f, "status"); status != "sent") {
+          bad(not_sent, f, "status " + (status.empty() ? std::string("missing") : status));
+        }
+        if (next < n) send_next();
+        if (received == n) io.stop();
+      },
+      [&](const std::string& e) {
+        conn_lost = true;
+        conn_error = e;
+        io.stop();
+      });
+
+  CpuMeter cpu;
+  cpu.start(pid);
+  const TimePoint t0 = SteadyClock::now();
+  deadline.expires_after(std::chrono::milliseconds(timeout_ms));
+  deadline.async_wait([&](beast::error_code e) {
+    if (e) return;
+    timed_out = true;
+    io.stop();
+  });
+  while (next < std::min(n, depth)) send_next();
+  io.run();
+  deadline.cancel();
+  const std::string cpu_text = cpu.report(static_cast<double>(received), "send");
+  close_all(io, opener.conns(), 1000);
+
+  const double secs = received > 0 ? ms_between(t0, t_last) / 1000.0 : 0;
+  const double rate = secs > 0 ? static_cast<double>(received) / secs : 0;
+  const std::string rate_text = fmt(rate, rate < 100 ? 1 : 0);  // a slow channel is still visible
+  std::sort(lat.begin(), lat.end());
+  const uint64_t errors = not_ok + not_sent + mismatched;
+  const uint64_t unanswered = n - received;
+  std::cout << "send: " << n << " sends to " << channel << " chat " << to << " over 1 connection, "
+            << depth << " in flight, " << received << " answered in " << fmt(secs, 2) << " s\n"
+            << "  " << rate_text << " sends/s   errors " << errors << " (ok:false " << not_ok
+            << ", status != sent " << not_sent << ", unexpected id " << mismatched
+            << ")   unanswered " << unanswered << "\n"
+            << "  latency (request -> response, after the channel accepted it) p50 "
+            << fmt(pct(lat, 0.5)) << " ms   p99 " << fmt(pct(lat, 0.99)) << " ms   max "
+            << fmt(lat.empty() ? 0 : lat.back()) << " ms\n"
+            << "  " << cpu_text << "\n";
+  if (timed_out) std::cout << "  TIMED OUT after " << timeout_ms << " ms\n";
+  if (conn_lost) std::cout << "  connection lost: " << conn_error << "\n";
+  if (!first_bad.empty()) std::cout << "  first bad frame: " << first_bad << "\n";
+  for (const auto& [m, k] : error_texts) std::cout << "  " << k << " x " << m << "\n";
+  std::cout << "RESULT send n=" << n << " depth=" << depth << " rate=" << rate_text
+            << " completed=" << received << " errors=" << errors << " unanswered=" << unanswered
+            << " p50_ms=" << fmt(pct(lat, 0.5)) << " p99_ms=" << fmt(pct(lat, 0.99))
+            << " max_ms=" << fmt(lat.empty() ? 0 : lat.back()) << "\n";
+  return errors == 0 && unanswered == 0 ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
 // fanout: M passive clients, one admin caller sending system-event
 
 int cmd_fanout(const Args& a) {
@@ -1354,6 +1522,8 @@ void usage(std::ostream& os) {
         "  echo      --url U [--clients 4] [--depth 32] [--seconds 5] [--warmup 0.5] [--writes "
         "raw|beast]\n"
         "            [--pid P]\n"
+        "  send      --url U --token T [--n 2000] [--depth 64] [--channel telegram] [--to 42]\n"
+        "            [--timeout-ms 120000] [--pid P]\n"
         "  startup   --bin PATH [--n 20]\n"
         "URLs must be ws://127.x.y.z:port. --pid P (the server's pid) adds its CPU use to the "
         "figures.\n"
@@ -1381,6 +1551,7 @@ int main(int argc, char** argv) {
     if (cmd == "echo") return cmd_pipeline(a, false);
     if (cmd == "fanout") return cmd_fanout(a);
     if (cmd == "idle") return cmd_idle(a);
+    if (cmd == "send") return cmd_send(a);
     if (cmd == "startup") return cmd_startup(a);
     std::cerr << "clawgate-bench: unknown command " << cmd << "\n";
     usage(std::cerr);

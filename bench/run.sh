@@ -7,6 +7,8 @@
 # that fails or misses its aim is marked in the table and the script exits 1. Every process it
 # started is stopped on exit (TERM, then KILL after 3 s), every wait is bounded, and nothing
 # outside 127.0.0.0/8 is touched. The whole run takes well under 3 minutes.
+# Channel path (idle RSS per process, `send` throughput/latency against the Bot API emulator,
+# worker restart after kill -9): bench/channels.sh, same conventions, figures only.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
