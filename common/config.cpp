@@ -190,6 +190,15 @@ void apply_config_text(const std::string& text, const std::string& path, Gateway
   for (auto& [key, _] : root.items())
     if (!kKnownSections.count(key)) out.warnings.push_back("unknown config key: " + key);
   parse_channels(root, path, out);
+  {
+    Json agent = Json::object();
+    for (const char* k : {"agents", "models"}) {
+      if (!root.contains(k)) continue;
+      require_object(root[k], path, k);
+      agent[k] = root[k];
+    }
+    out.agent_config_json = agent.dump();
+  }
   if (!root.contains("gateway")) return;
   const Json& gw = root["gateway"];
   require_object(gw, path, "gateway");

@@ -52,6 +52,7 @@ struct GatewaySettings {
   int64_t tick_interval_ms = 30'000;
   int64_t handshake_timeout_ms = 15'000;
   std::vector<ChannelSettings> channels;  // enabled or not, in config order
+  std::string agent_config_json = "{}";   // {"agents": ..., "models": ...} for the agent worker
   std::string dm_scope = "main";      // session.dmScope: main | per-peer | per-channel-peer | ...
   std::vector<std::string> warnings;  // unknown keys and other non-fatal findings
 };

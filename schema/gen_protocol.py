@@ -15,7 +15,8 @@ import sys
 
 KNOWN = {"type", "const", "enum", "anyOf", "$ref", "properties", "required", "additionalProperties",
          "patternProperties", "items", "minItems", "maxItems", "uniqueItems", "minLength", "maxLength",
-         "pattern", "minimum", "maximum", "default", "$comment"}
+         "pattern", "minimum", "maximum", "default", "$comment", "maxProperties",
+         "description", "deprecated", "title"}  # the last three are annotations
 
 
 def cpp_str(s):
@@ -104,6 +105,9 @@ class Gen:
             if "maximum" in s:
                 body.append("    if (d > %r) e.add(p, %s);" % (float(s["maximum"]), cpp_str("must be <= %s" % s["maximum"])))
             body.append("  }")
+        if "maxProperties" in s:
+            m = s["maxProperties"]
+            body.append("  if (v.is_object() && v.size() > %d) e.add(p, %s);" % (m, cpp_str("must NOT have more than %d properties" % m)))
         # objects
         if any(k in s for k in ("properties", "required", "additionalProperties", "patternProperties")):
             props = s.get("properties", {})

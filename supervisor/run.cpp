@@ -104,6 +104,14 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
   front.env["CLAWGATE_STATE_DIR"] = s.state_dir;
   front.config_json = front_config(s);
   out.push_back(std::move(front));
+  ChildSpec agent;  // always there: with no model configured it answers offline
+  agent.name = "agent";
+  agent.role = "agent";
+  agent.channel = "agent";
+  agent.exe = dir + "/clawgate-agent";
+  agent.env["CLAWGATE_STATE_DIR"] = s.state_dir;
+  agent.config_json = s.agent_config_json;
+  out.push_back(std::move(agent));
   for (const auto& c : s.channels) {
     if (!c.enabled) continue;
     ChildSpec w;

@@ -39,13 +39,13 @@ Json nullable_ms(int64_t v) {
 }  // namespace
 
 ChannelHub::ChannelHub(boost::asio::io_context& io, const Clock& clock, Logger& log,
-                       const GatewaySettings& settings)
+                       const GatewaySettings& settings, SessionStore* sessions)
     : io_(io),
       clock_(clock),
       log_(log),
       settings_(settings),
       queue_(settings.state_dir + "/outbound", kMaxPending),
-      router_(settings.state_dir, settings),
+      router_(settings.state_dir, settings, sessions),
       retry_timer_(io) {
   for (const auto& w : queue_.load(clock_.wall_ms())) log_.warn("outbound", w);
   if (queue_.pending_count())
@@ -278,7 +278,19 @@ void ChannelHub::arm_retry(int64_t delay_ms) {
   });
 }
 
-void ChannelHub::enqueue_reply(const InboundMessage& m, const std::string& text) {
+bool ChannelHub::deliver(const std::string& channel, const std::string& account_id,
+                         const std::string& to, const std::string& text) {
+  const bool known = std::any_of(settings_.channels.begin(), settings_.channels.end(),
+                                 [&](const ChannelSettings& c) { return c.name == channel; });
+  if (!known || text.empty()) return false;
+  InboundMessage m;
+  m.channel = channel;
+  m.account_id = account_id.empty() ? "default" : account_id;
+  m.chat_id = to;
+  return enqueue_reply(m, text);
+}
+
+bool ChannelHub::enqueue_reply(const InboundMessage& m, const std::string& text) {
   OutboundEntry e;
   e.channel = m.channel;
   e.account_id = m.account_id;
@@ -288,9 +300,10 @@ void ChannelHub::enqueue_reply(const InboundMessage& m, const std::string& text)
     queue_.enqueue(std::move(e), clock_.wall_ms());
   } catch (const std::exception& ex) {
     log_.error("outbound", std::string("cannot queue a reply: ") + ex.what());
-    return;
+    return false;
   }
   pump(m.channel);
+  return true;
 }
 
 HubReply ChannelHub::reply_for(const OutboundOutcome& o) const {

@@ -47,7 +47,7 @@ class ChannelHub {
   static constexpr size_t kMaxDedupe = 1000;
 
   ChannelHub(boost::asio::io_context& io, const Clock& clock, Logger& log,
-             const GatewaySettings& settings);
+             const GatewaySettings& settings, SessionStore* sessions = nullptr);
   ~ChannelHub();
 
   // Supervisor side.
@@ -66,6 +66,12 @@ class ChannelHub {
   // channels.restart goes to the supervisor through this (set by the runner).
   std::function<void(const std::string& child, HubCallback)> restart_child;
   std::function<void()> on_change;  // status changed: health is stale
+  // An inbound message passed the DM policy and is in its session: the agent may answer it.
+  std::function<void(const std::string& session_key, const InboundMessage& m)> on_inbound;
+  // Queues `text` for delivery to `to` on `channel` (durable; chunked by the worker). False
+  // when the channel is unknown or the queue refused it.
+  bool deliver(const std::string& channel, const std::string& account_id, const std::string& to,
+               const std::string& text);
 
   // Methods. `done` may run now or later, always on the loop.
   void call(const std::string& method, const Json& params, HubCallback done);
@@ -107,7 +113,7 @@ class ChannelHub {
   HubReply reply_for(const OutboundOutcome& o) const;
   void wait_for(const std::string& key, HubCallback done);
   void sweep_dedupe();
-  void enqueue_reply(const InboundMessage& m, const std::string& text);
+  bool enqueue_reply(const InboundMessage& m, const std::string& text);
   Worker* worker_for(const std::string& channel);
   Json account_json(const ChannelSettings& c);
   void changed();

@@ -10,7 +10,10 @@
 #include <map>
 
 #include "child_control.hpp"
+#include "crypto.hpp"
 #include "gateway.hpp"
+#include "runs.hpp"
+#include "sessions.hpp"
 #include "state.hpp"
 #include "ws_transport.hpp"
 
@@ -59,15 +62,35 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   Gateway gateway(io, clock, log, ring, settings);
   WsTransport ws(io, gateway, log);
   gateway.attach(&ws.transport());
+  std::unique_ptr<SessionStore> sessions;
   std::unique_ptr<ChannelHub> hub;
   try {
-    hub = std::make_unique<ChannelHub>(io, clock, log, settings.gateway);
+    sessions = std::make_unique<SessionStore>(settings.gateway.state_dir);
+    hub = std::make_unique<ChannelHub>(io, clock, log, settings.gateway, sessions.get());
   } catch (const std::exception& e) {
     std::cerr << "clawgate: cannot open the state directory " << settings.gateway.state_dir << ": "
               << e.what() << "\n";
     return 1;
   }
   gateway.attach_channels(hub.get());
+  RunManager runs(io, clock, log, *sessions, hub.get(),
+                  [&gateway](const std::string& event, const Json& payload, bool droppable) {
+                    gateway.emit(event, payload, droppable);
+                  });
+  // A channel message that passed the DM policy gets an answer, delivered back to its chat.
+  hub->on_inbound = [&runs, &log](const std::string& session_key, const InboundMessage& m) {
+    RunManager::Origin o;
+    o.kind = "channel";
+    o.channel = m.channel;
+    o.account_id = m.account_id;
+    o.to = m.chat_id;
+    const std::string err = runs.start(session_key, m.text, uuid_v4(), o);
+    if (!err.empty()) log.warn("runs", "no answer for " + m.channel + " message: " + err);
+  };
+  gateway.attach_methods([&runs](const std::string& method, const Json& params,
+                                 const std::function<void(HubReply)>& reply) {
+    return runs.call(method, params, reply);
+  });
   // Under the supervisor: a control channel, and the listening socket it holds for us.
   auto control = ipc::ChildControl::from_environment(io, "front");
   hub->set_supervised(control != nullptr);
@@ -119,7 +142,11 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     ipc::ChildControl::Handlers h;
     h.on_stop = [&] { stop("asked to stop by the supervisor"); };
     h.on_peer = [&](int fd, ipc::Peer::Reader p) {
-      hub->attach_worker(fd, p.getName(), p.getChannel(), p.getAccountId(), p.getGeneration());
+      if (std::string(p.getChannel().cStr()) == "agent") {
+        runs.attach_agent(fd, p.getGeneration());
+      } else {
+        hub->attach_worker(fd, p.getName(), p.getChannel(), p.getAccountId(), p.getGeneration());
+      }
     };
     h.on_other = [&](ipc::Control::Reader msg) {
       if (msg.isChildren()) {

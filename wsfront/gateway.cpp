@@ -194,7 +194,12 @@ void Gateway::send_frame(Session& s, std::string&& text, bool droppable) {
 
 void Gateway::send_response(Session& s, const std::string& id, const MethodResult& r) {
   if (r.error) {
-    send_frame(s, response_error_frame(id, error_json(*r.error)), false);
+    send_frame(
+        s,
+        response_error_frame(
+            id, error_json(*r.error),
+            r.payload ? r.payload->dump(-1, ' ', false, Json::error_handler_t::replace) : ""),
+        false);
   } else {
     send_frame(s,
                response_ok_frame(
@@ -204,13 +209,18 @@ void Gateway::send_response(Session& s, const std::string& id, const MethodResul
   }
 }
 
-void Gateway::broadcast(const std::string& event, const Json& payload) {
+void Gateway::emit(const std::string& event, const Json& payload, bool droppable) {
+  if (!shutting_down_) broadcast(event, payload, droppable);
+}
+
+void Gateway::broadcast(const std::string& event, const Json& payload,
+                        std::optional<bool> droppable_override) {
   const schema::EventSpec* spec = schema::find_event(event);
   const std::string body = payload.dump(-1, ' ', false, Json::error_handler_t::replace);
   const std::optional<std::string> sv = spec && spec->stateVersion
                                             ? std::optional<std::string>(state_version().dump())
                                             : std::nullopt;
-  const bool droppable = spec && spec->dropIfSlow;
+  const bool droppable = droppable_override ? *droppable_override : spec && spec->dropIfSlow;
   for (auto& [_, s] : sessions_) {
     if (s.phase != Phase::ready) continue;
     if (droppable && transport_->buffered_amount(s.id) > cfg_.limits.max_buffered_bytes) continue;
@@ -441,18 +451,26 @@ void Gateway::handle_request(Session& s, const std::string& data) {
                            "invalid " + method + " params: strings must not contain NUL"));
     return;
   }
-  if (hub_ && (method == "send" || method.rfind("channels.", 0) == 0)) {
-    const ConnId conn = s.id;
-    hub_->call(method, params, [this, conn, id](HubReply h) {
-      auto it = sessions_.find(conn);  // the client may be gone by now; ids are never reused
-      if (it == sessions_.end() || it->second.phase != Phase::ready) return;
-      if (h.payload) return send_response(it->second, id, MethodResult::ok(std::move(*h.payload)));
-      MethodResult r = MethodResult::fail(h.code, h.message, h.details);
-      r.error->retryable = h.retryable;
-      r.error->retry_after_ms = h.retry_after_ms;
-      send_response(it->second, id, r);
-    });
-    return;
+  const ConnId conn = s.id;
+  auto reply = [this, conn, id](HubReply h) {
+    auto it = sessions_.find(conn);  // the client may be gone by now; ids are never reused
+    if (it == sessions_.end() || it->second.phase != Phase::ready) return;
+    if (h.code.empty()) {
+      return send_response(it->second, id, MethodResult::ok(h.payload ? *h.payload : Json()));
+    }
+    MethodResult r = MethodResult::fail(h.code, h.message, h.details);
+    r.error->retryable = h.retryable;
+    r.error->retry_after_ms = h.retry_after_ms;
+    r.payload = std::move(h.payload);
+    send_response(it->second, id, r);
+  };
+  try {
+    if (hub_ && (method == "send" || method.rfind("channels.", 0) == 0))
+      return hub_->call(method, params, reply);
+    if (extra_methods_ && extra_methods_(method, params, reply)) return;
+  } catch (const std::exception& e) {
+    log_.error("front", "method " + method + " failed: " + e.what());
+    return send_response(s, id, MethodResult::fail("UNAVAILABLE", "internal error in " + method));
   }
   MethodResult r;
   try {

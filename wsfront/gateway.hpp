@@ -54,7 +54,7 @@ struct MethodError {
   int64_t retry_after_ms = 0;  // > 0: sent as retryAfterMs
 };
 struct MethodResult {
-  std::optional<Json> payload;
+  std::optional<Json> payload;  // with an error too: sent alongside it
   std::optional<MethodError> error;
   static MethodResult ok(Json p) { return {std::move(p), std::nullopt}; }
   static MethodResult fail(std::string code, std::string msg, Json details = nullptr) {
@@ -71,6 +71,14 @@ class Gateway final : public TransportHandler {
   void attach(Transport* transport);  // before any connection arrives
   // Channel methods (send, channels.*) and the channel view in health/status.
   void attach_channels(ChannelHub* hub);
+  // Methods served outside the core (agent, chat.*, sessions.*, cron.*): `handler` returns
+  // false for a method it does not serve; `reply` may run later, and more than once (agent).
+  using ExtraMethods = std::function<bool(const std::string& method, const Json& params,
+                                          const std::function<void(HubReply)>& reply)>;
+  void attach_methods(ExtraMethods handler) { extra_methods_ = std::move(handler); }
+  // Pushes an event to every ready client; `droppable` skips clients over the buffer limit.
+  void emit(const std::string& event, const Json& payload, bool droppable);
+  void set_last_heartbeat(Json hb) { last_heartbeat_ = std::move(hb); }
   void start();  // timers
   // Broadcasts `shutdown`, closes every connection 1012 and stops accepting. `done` runs once
   // every connection is gone or after the deadline.
@@ -125,7 +133,8 @@ class Gateway final : public TransportHandler {
   void send_response(Session& s, const std::string& id, const MethodResult& r);
   void send_frame(Session& s, std::string&& text, bool droppable);
   void send_event(Session& s, const schema::EventSpec& ev, const std::string& payload_json);
-  void broadcast(const std::string& event, const Json& payload);
+  void broadcast(const std::string& event, const Json& payload,
+                 std::optional<bool> droppable = std::nullopt);
   void close_session(Session& s, uint16_t code, const std::string& reason);
 
   // State
@@ -151,6 +160,7 @@ class Gateway final : public TransportHandler {
   FrontSettings cfg_;
   Transport* transport_ = nullptr;
   ChannelHub* hub_ = nullptr;
+  ExtraMethods extra_methods_;
   AuthRateLimiter limiter_;
   PresenceTable presence_;
   EventLoopMonitor loop_monitor_;

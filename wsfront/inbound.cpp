@@ -21,17 +21,15 @@ std::string pairing_code() {
   return code;
 }
 
-std::string file_name_for(const std::string& key) {
-  std::string out;
-  for (char c : key)
-    out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
-  return out;
-}
 }  // namespace
 
-InboundRouter::InboundRouter(std::string state_dir, const GatewaySettings& settings)
-    : dir_(std::move(state_dir)), dm_scope_(settings.dm_scope), channels_(settings.channels) {
-  make_dirs(dir_ + "/sessions");
+InboundRouter::InboundRouter(std::string state_dir, const GatewaySettings& settings,
+                             SessionStore* store)
+    : dir_(std::move(state_dir)),
+      dm_scope_(settings.dm_scope),
+      channels_(settings.channels),
+      own_store_(store ? nullptr : std::make_unique<SessionStore>(dir_)),
+      store_(store ? store : own_store_.get()) {
   make_dirs(dir_ + "/pairing");
   const std::string seen_path = dir_ + "/inbound-seen.log";
   for (const std::string& id : read_lines(seen_path)) {
@@ -69,10 +67,6 @@ InboundRouter::InboundRouter(std::string state_dir, const GatewaySettings& setti
           if (id.is_string()) approved_[ch].insert(id.get<std::string>());
     }
   }
-  if (auto text = read_file(dir_ + "/sessions/sessions.json")) {
-    index_ = Json::parse(*text, nullptr, false);
-  }
-  if (!index_.is_object()) index_ = Json::object();
 }
 
 const ChannelSettings* InboundRouter::channel_settings(const std::string& channel) const {
@@ -184,26 +178,25 @@ InboundVerdict InboundRouter::handle(const InboundMessage& m, int64_t now_ms) {
 
 void InboundRouter::append_transcript(const std::string& key, const InboundMessage& m,
                                       int64_t now_ms) {
-  AppendLog log(dir_ + "/sessions/" + file_name_for(key) + ".jsonl");
-  log.append(Json{
-      {"type", "message"},
-      {"role", "user"},
-      {"text", m.text},
-      {"ts", m.ts_ms ? m.ts_ms : now_ms},
-      {"channel", m.channel},
-      {"accountId", m.account_id},
-      {"from", {{"id", m.sender_id}, {"name", m.sender_name}, {"username", m.sender_username}}},
-      {"chatId", m.chat_id},
-      {"messageId", m.message_id},
-      {"inboundId",
-       m.id}}.dump(-1, ' ', false, Json::error_handler_t::replace));
-  Json& s = index_[key];
-  s["updatedAt"] = now_ms;
-  s["lastChannel"] = m.channel;
-  s["lastTo"] = m.chat_id;
-  s["lastAccountId"] = m.account_id;
-  s["messages"] = s.value("messages", 0) + 1;
-  atomic_write_file(dir_ + "/sessions/sessions.json", index_.dump(2));
+  store_->append(
+      key,
+      Json{
+          {"type", "message"},
+          {"role", "user"},
+          {"text", m.text},
+          {"ts", m.ts_ms ? m.ts_ms : now_ms},
+          {"channel", m.channel},
+          {"accountId", m.account_id},
+          {"from", {{"id", m.sender_id}, {"name", m.sender_name}, {"username", m.sender_username}}},
+          {"chatId", m.chat_id},
+          {"messageId", m.message_id},
+          {"inboundId", m.id}},
+      Json{{"lastChannel", m.channel},
+           {"lastTo", m.chat_id},
+           {"lastAccountId", m.account_id},
+           {"chatType", m.chat_type},
+           {"channel", m.channel},
+           {"displayName", !m.sender_username.empty() ? "@" + m.sender_username : m.sender_name}});
 }
 
 void InboundRouter::save_pairing() {

@@ -20,6 +20,7 @@
 
 #include "config.hpp"
 #include "fs.hpp"
+#include "sessions.hpp"
 
 namespace clawgate::front {
 
@@ -46,7 +47,9 @@ class InboundRouter {
   static constexpr int64_t kPairingTtlMs = 60 * 60 * 1000;
   static constexpr size_t kPairingPerAccount = 3;
 
-  InboundRouter(std::string state_dir, const GatewaySettings& settings);
+  // `store`: the sessions to append to (the front shares one); null: one of its own.
+  InboundRouter(std::string state_dir, const GatewaySettings& settings,
+                SessionStore* store = nullptr);
   InboundVerdict handle(const InboundMessage& m, int64_t now_ms);
 
   std::vector<PairingRequest> pairing_requests(int64_t now_ms);
@@ -69,7 +72,8 @@ class InboundRouter {
   std::deque<std::string> seen_order_;  // bounded: oldest forgotten first
   std::vector<PairingRequest> pending_;
   std::map<std::string, std::set<std::string>> approved_;  // channel -> sender ids
-  nlohmann::json index_;                                   // sessions.json
+  std::unique_ptr<SessionStore> own_store_;
+  SessionStore* store_;
 };
 
 }  // namespace clawgate::front

@@ -28,10 +28,17 @@ std::string response_ok_frame(const std::string& id, const std::string& payload_
   return out;
 }
 
-std::string response_error_frame(const std::string& id, const std::string& error_json) {
+std::string response_error_frame(const std::string& id, const std::string& error_json,
+                                 const std::string& payload_json) {
   std::string out = R"({"type":"res","id":)";
   out += quote(id);
-  out += R"(,"ok":false,"error":)";
+  out += R"(,"ok":false,)";
+  if (!payload_json.empty()) {
+    out += R"("payload":)";
+    out += payload_json;
+    out += ',';
+  }
+  out += R"("error":)";
   out += error_json;
   out += '}';
   return out;

@@ -14,7 +14,9 @@ namespace clawgate::front {
 using Json = nlohmann::json;
 
 std::string response_ok_frame(const std::string& id, const std::string& payload_json);
-std::string response_error_frame(const std::string& id, const std::string& error_json);
+// payload_json: "" for none (upstream sends both on some failures, e.g. agent's final res).
+std::string response_error_frame(const std::string& id, const std::string& error_json,
+                                 const std::string& payload_json = "");
 // seq/state_version are omitted when empty/null (connect.challenge has neither).
 std::string event_frame(const std::string& event, const std::string& payload_json,
                         std::optional<uint64_t> seq, const std::string* state_version_json);

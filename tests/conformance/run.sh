@@ -11,6 +11,9 @@
 #                  relative to this directory)
 #   OPENCLAW_FRAMES_DIR  captured real frames for the validator self-test
 #                  (default ../../../shared/protocol/frames)
+#   CLAWGATE_CHROMIUM    Chromium for test/webchat.test.mjs (default /usr/bin/chromium; when that is
+#                  missing and we are root or have password-less sudo, Debian's `chromium` package is
+#                  installed; without any Chromium that file's tests are skipped)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,6 +41,7 @@ deps_ok() {
     [[ -f node_modules/ajv/package.json ]] &&
     [[ -f node_modules/ajv-formats/package.json ]] &&
     [[ -f node_modules/ws/package.json ]] &&
+    [[ -f node_modules/playwright-core/package.json ]] &&
     [[ -f node_modules/.package-lock.json && ! package-lock.json -nt node_modules/.package-lock.json ]]
 }
 
@@ -55,6 +59,28 @@ echo "conformance: node $("$NODE" --version), clawgate ${CLAWGATE_BIN:-$here/../
 if [[ ${#files[@]} -eq 0 ]]; then
   files=(test/*.test.mjs)
 fi
+
+# playwright-core drives a system Chromium (it downloads no browser of its own).
+ensure_chromium() {
+  [[ -n "${CLAWGATE_CHROMIUM:-}" || -x /usr/bin/chromium ]] && return 0
+  command -v apt-get >/dev/null || return 0
+  local sudo=()
+  if [[ "$(id -u)" != 0 ]]; then
+    sudo -n true 2>/dev/null || return 0
+    sudo=(sudo -n)
+  fi
+  echo "conformance: installing chromium for the WebChat browser test (apt-get)…"
+  if ! { "${sudo[@]}" apt-get update -qq &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }; then
+    echo "conformance: could not install chromium; the WebChat browser test will be skipped" >&2
+  fi
+}
+for f in "${files[@]}"; do
+  if [[ "$(basename "$f")" == webchat.test.mjs ]]; then
+    ensure_chromium
+    break
+  fi
+done
 
 # One file at a time: each file starts its own gateway and the timing checks
 # (ticks every 500 ms, shutdown within 5 s) should not compete for 2 cores.

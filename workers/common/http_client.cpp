@@ -31,6 +31,11 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   beast::flat_buffer buffer;
   http::request<http::string_body> req;
   std::optional<http::response_parser<http::string_body>> parser;
+  std::optional<http::response_parser<http::buffer_body>> sparser;  // streaming mode
+  bool streaming = false;
+  ChunkCallback on_chunk;
+  std::string error_body;  // non-2xx body in streaming mode
+  char chunk_buf[16 * 1024];
   Callback cb;
   int timeout_ms = 0;
   bool reused = false, retried = false;
@@ -123,7 +128,70 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  template <class F>
+  void with_stream(F&& f) {
+    if (tls) {
+      f(*secure);
+    } else {
+      f(*plain);
+    }
+  }
+
+  void read_stream_header() {
+    sparser.emplace();
+    sparser->body_limit(boost::none);
+    error_body.clear();
+    with_stream([&](auto& s) {
+      http::async_read_header(
+          s, buffer, *sparser, [self = shared_from_this(), g = gen](beast::error_code ec, size_t) {
+            if (g != self->gen) return;
+            if (ec) {
+              if (ec == http::error::end_of_stream && self->reused && !self->retried) {
+                self->retried = true;
+                self->reset();
+                return self->start();
+              }
+              return self->fail("read", ec);
+            }
+            self->read_stream_body();
+          });
+    });
+  }
+
+  void read_stream_body() {
+    if (sparser->is_done()) return finish_stream();
+    sparser->get().body().data = chunk_buf;
+    sparser->get().body().size = sizeof chunk_buf;
+    lowest().expires_after(std::chrono::milliseconds(timeout_ms));
+    with_stream([&](auto& s) {
+      http::async_read_some(
+          s, buffer, *sparser, [self = shared_from_this(), g = gen](beast::error_code ec, size_t) {
+            if (g != self->gen) return;
+            if (ec == http::error::need_buffer) ec = {};
+            if (ec) return self->fail("read", ec);
+            const size_t n = sizeof self->chunk_buf - self->sparser->get().body().size;
+            const int status = static_cast<int>(self->sparser->get().result_int());
+            if (n > 0) {
+              if (status / 100 == 2) {
+                self->on_chunk(std::string_view(self->chunk_buf, n));
+                if (g != self->gen) return;  // cancelled from inside the callback
+              } else if (self->error_body.size() < 64 * 1024) {
+                self->error_body.append(self->chunk_buf, n);
+              }
+            }
+            self->read_stream_body();
+          });
+    });
+  }
+
+  void finish_stream() {
+    const int status = static_cast<int>(sparser->get().result_int());
+    if (!sparser->get().keep_alive()) reset();
+    finish({status, std::move(error_body), ""});
+  }
+
   void read() {
+    if (streaming) return read_stream_header();
     parser.emplace();
     parser->body_limit(16 * 1024 * 1024);
     auto on_read = [self = shared_from_this(), g = gen](beast::error_code ec, size_t) {
@@ -189,11 +257,24 @@ bool HttpClient::busy() const {
 }
 
 void HttpClient::post_json(const std::string& path, const std::string& body, int timeout_ms,
-                           Callback cb) {
+                           Callback cb, const Headers& headers) {
+  begin(path, body, headers, timeout_ms, std::move(cb), nullptr);
+}
+
+void HttpClient::post_stream(const std::string& path, const std::string& body,
+                             const Headers& headers, int idle_timeout_ms, ChunkCallback on_chunk,
+                             Callback done) {
+  begin(path, body, headers, idle_timeout_ms, std::move(done), std::move(on_chunk));
+}
+
+void HttpClient::begin(const std::string& path, const std::string& body, const Headers& headers,
+                       int timeout_ms, Callback cb, ChunkCallback on_chunk) {
   if (impl_->cb) throw std::logic_error("HttpClient: a request is already outstanding");
   Impl& im = *impl_;
   im.cb = std::move(cb);
   ++im.gen;
+  im.streaming = static_cast<bool>(on_chunk);
+  im.on_chunk = std::move(on_chunk);
   im.timeout_ms = timeout_ms;
   im.retried = false;
   im.req = {};
@@ -203,6 +284,8 @@ void HttpClient::post_json(const std::string& path, const std::string& body, int
   im.req.set(http::field::host, im.host);
   im.req.set(http::field::user_agent, "clawgate/0.1");
   im.req.set(http::field::content_type, "application/json");
+  if (im.streaming) im.req.set(http::field::accept, "text/event-stream");
+  for (const auto& [k, v] : headers) im.req.set(k, v);
   im.req.keep_alive(true);
   im.req.body() = body;
   im.req.prepare_payload();

@@ -11,6 +11,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace clawgate::workers {
 
@@ -23,6 +26,8 @@ struct HttpResponse {
 class HttpClient {
  public:
   using Callback = std::function<void(HttpResponse)>;
+  using ChunkCallback = std::function<void(std::string_view)>;
+  using Headers = std::vector<std::pair<std::string, std::string>>;
   // base_url: http[s]://host[:port][/prefix]. Throws std::invalid_argument when malformed.
   HttpClient(boost::asio::io_context& io, const std::string& base_url);
   ~HttpClient();
@@ -30,11 +35,19 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // POSTs `body` (application/json) to prefix + path. Only one request may be outstanding.
-  void post_json(const std::string& path, const std::string& body, int timeout_ms, Callback cb);
+  void post_json(const std::string& path, const std::string& body, int timeout_ms, Callback cb,
+                 const Headers& headers = {});
+  // POSTs and hands a 2xx response body to on_chunk as it arrives (server-sent events); any
+  // other status collects the body (up to 64 KiB) into the final response. Each read must make
+  // progress within idle_timeout_ms. `done` runs once, after the last chunk.
+  void post_stream(const std::string& path, const std::string& body, const Headers& headers,
+                   int idle_timeout_ms, ChunkCallback on_chunk, Callback done);
   void cancel();  // the outstanding request completes with error "cancelled"
   bool busy() const;
 
  private:
+  void begin(const std::string& path, const std::string& body, const Headers& headers,
+             int timeout_ms, Callback cb, ChunkCallback on_chunk);
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };

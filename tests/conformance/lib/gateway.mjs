@@ -1,13 +1,16 @@
 // Starts a clawgate gateway for a test file, per the launch contract:
 //
-//   $CLAWGATE_BIN gateway --port 0 --token <tok>
+//   $CLAWGATE_BIN gateway --port 0 --token <tok> [--config <temp file>] [extraArgs...]
 //   env CLAWGATE_STATE_DIR=<fresh temp dir>, CLAWGATE_TICK_INTERVAL_MS=500
+//
+// `config` (an object) is written as JSON to a file in its own temp dir and passed with --config;
+// that dir is removed with the state dir.
 //
 // stdout is human-readable; one line contains `listening on ws://127.0.0.1:<port>`.
 // SIGTERM makes it broadcast `shutdown`, close every socket with 1012 and exit 0.
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -39,11 +42,11 @@ export function randomToken() {
 
 /**
  * @returns {Promise<{url:string, port:number, token:string, proc:import('node:child_process').ChildProcess,
- *   stateDir:string, output:string[], exited:Promise<{code:number|null, signal:string|null}>,
+ *   stateDir:string, configPath:string|null, output:string[], exited:Promise<{code:number|null, signal:string|null}>,
  *   terminate:(timeoutMs?:number)=>Promise<{code:number|null, signal:string|null}>, stop:()=>Promise<void>,
  *   logTail:(n?:number)=>string}>}
  */
-export async function startGateway({ token = randomToken(), extraEnv = {} } = {}) {
+export async function startGateway({ token = randomToken(), extraEnv = {}, config = null, extraArgs = [] } = {}) {
   const bin = clawgateBin();
   if (!existsSync(bin)) {
     throw new Error(
@@ -51,7 +54,21 @@ export async function startGateway({ token = randomToken(), extraEnv = {} } = {}
     );
   }
   const stateDir = mkdtempSync(path.join(os.tmpdir(), "clawgate-conformance-"));
-  const proc = spawn(bin, ["gateway", "--port", "0", "--token", token], {
+  let configDir = null;
+  let configPath = null;
+  const args = ["gateway", "--port", "0", "--token", token];
+  if (config !== null) {
+    configDir = mkdtempSync(path.join(os.tmpdir(), "clawgate-conformance-config-"));
+    configPath = path.join(configDir, "clawgate.json");
+    writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+    args.push("--config", configPath);
+  }
+  args.push(...extraArgs);
+  const removeDirs = () => {
+    rmSync(stateDir, { recursive: true, force: true });
+    if (configDir) rmSync(configDir, { recursive: true, force: true });
+  };
+  const proc = spawn(bin, args, {
     env: {
       ...process.env,
       CLAWGATE_STATE_DIR: stateDir,
@@ -66,6 +83,7 @@ export async function startGateway({ token = randomToken(), extraEnv = {} } = {}
     token,
     proc,
     stateDir,
+    configPath,
     output,
     url: null,
     port: null,
@@ -121,7 +139,7 @@ export async function startGateway({ token = randomToken(), extraEnv = {} } = {}
   } catch (err) {
     proc.kill("SIGKILL");
     await g.exited;
-    rmSync(stateDir, { recursive: true, force: true });
+    removeDirs();
     throw err;
   } finally {
     clearTimeout(timer);
@@ -144,10 +162,10 @@ export async function startGateway({ token = randomToken(), extraEnv = {} } = {}
     return r;
   };
 
-  /** Stop (if still running) and remove the state dir. */
+  /** Stop (if still running) and remove the state dir (and the config file, if any). */
   g.stop = async () => {
     await g.terminate();
-    rmSync(stateDir, { recursive: true, force: true });
+    removeDirs();
   };
 
   return g;

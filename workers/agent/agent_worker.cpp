@@ -1,0 +1,202 @@
+// AgentWorker: see agent_worker.hpp.
+#include "agent_worker.hpp"
+
+#include <capnp/message.h>
+
+#include <boost/asio/post.hpp>
+
+namespace clawgate::workers {
+
+const char* const kOfflineAnswer =
+    "No model is configured, so this is clawgate's offline agent answering. To get real "
+    "answers, set agents.defaults.model (for example \"openai/gpt-4o-mini\" or "
+    "\"anthropic/claude-sonnet-4-5\") and the provider's key (models.providers.<id>.apiKey, or "
+    "OPENAI_API_KEY / ANTHROPIC_API_KEY) in the gateway config, then reload it (SIGHUP).";
+
+namespace {
+constexpr int kOfflineStepMs = 25;  // one word per step: streams like a model would
+}
+
+AgentWorker::AgentWorker(boost::asio::io_context& io, Logger& log,
+                         std::optional<ProviderConfig> model, std::string system_prompt)
+    : io_(io), log_(log), model_(std::move(model)), system_(std::move(system_prompt)) {}
+
+AgentWorker::~AgentWorker() {
+  for (auto& [_, r] : running_) {
+    r->finished = true;
+    if (r->stream) r->stream->cancel();
+  }
+  if (front_) front_->close("agent stopping");
+}
+
+void AgentWorker::attach_front(int fd) {
+  if (front_) front_->close("replaced by a new front");
+  front_ = ipc::Link::create(io_, fd, ipc::Link::Options{4 * 1024 * 1024, 256 << 20, "front"});
+  front_->start([this](capnp::MessageReader& r) { on_front(r); },
+                [this](const std::string& reason) {
+                  log_.warn("agent", "front link lost (" + reason + ")");
+                });
+  capnp::MallocMessageBuilder b;
+  b.initRoot<ipc::AgentMsg>().setHello(model_label());
+  send(b);
+}
+
+void AgentWorker::send(capnp::MessageBuilder& b) {
+  if (front_) front_->send(b);
+}
+
+void AgentWorker::on_front(capnp::MessageReader& r) {
+  auto msg = r.getRoot<ipc::AgentMsg>();
+  if (msg.isRun()) {
+    auto rq = msg.getRun();
+    auto run = std::make_shared<Run>(io_);
+    run->id = rq.getRunId();
+    run->session_key = rq.getSessionKey();
+    for (auto m : rq.getMessages()) run->turns.push_back({m.getRole(), m.getText()});
+    const uint32_t timeout = rq.getTimeoutMs() ? rq.getTimeoutMs() : kDefaultTimeoutMs;
+    run->deadline.expires_after(std::chrono::milliseconds(timeout));
+    if (running_.count(run->id)) return;  // a repeat of a run already going
+    admit(std::move(run));
+  } else if (msg.isAbort()) {
+    const std::string id = msg.getAbort();
+    if (auto it = running_.find(id); it != running_.end()) {
+      finish(it->second, false, true, nullptr);
+      return;
+    }
+    for (auto it = queued_.begin(); it != queued_.end(); ++it) {
+      if ((*it)->id != id) continue;
+      auto run = *it;
+      queued_.erase(it);
+      finish(run, false, true, nullptr);
+      return;
+    }
+  } else {
+    throw std::runtime_error("unexpected message from the front");
+  }
+}
+
+void AgentWorker::admit(std::shared_ptr<Run> run) {
+  if (running_.size() < kMaxRuns) return begin(run);
+  if (queued_.size() >= kMaxQueued) {
+    RunError e{"UNAVAILABLE", "agent busy: too many runs waiting", true, 2000};
+    return finish(run, false, false, &e);
+  }
+  queued_.push_back(std::move(run));
+}
+
+void AgentWorker::begin(const std::shared_ptr<Run>& run) {
+  running_[run->id] = run;
+  {
+    capnp::MallocMessageBuilder b;
+    auto ev = b.initRoot<ipc::AgentMsg>().initEvent();
+    ev.setRunId(run->id);
+    ev.setStream("lifecycle");
+    ev.setPhase("start");
+    send(b);
+  }
+  std::weak_ptr<Run> weak = run;
+  run->deadline.async_wait([this, weak](const boost::system::error_code& ec) {
+    auto r = weak.lock();
+    if (ec || !r || r->finished) return;
+    RunError e{"TIMEOUT", "the run timed out", false, 0};
+    finish(r, false, false, &e);
+  });
+  if (!model_) return offline_step(run);
+  attempt(run);
+}
+
+void AgentWorker::attempt(const std::shared_ptr<Run>& run) {
+  ++run->attempts;
+  std::weak_ptr<Run> weak = run;
+  ModelStream::Callbacks cb;
+  cb.on_delta = [this, weak](const std::string& d) {
+    if (auto r = weak.lock()) delta(r, d);
+  };
+  cb.on_done = [this, weak](std::optional<RunError> e, int in, int out) {
+    auto r = weak.lock();
+    if (!r || r->finished) return;
+    if (!e) return finish(r, true, false, nullptr, in, out);
+    if (e->retryable && r->attempts < kMaxAttempts) {
+      const int64_t wait = std::max<int64_t>(e->retry_after_ms, 1000LL << (r->attempts - 1));
+      log_.warn("agent", "run " + r->id + ": " + e->message + "; retrying in " +
+                             std::to_string(wait) + " ms");
+      r->step.expires_after(std::chrono::milliseconds(wait));
+      r->step.async_wait([this, weak](const boost::system::error_code& ec) {
+        auto rr = weak.lock();
+        if (!ec && rr && !rr->finished) attempt(rr);
+      });
+      return;
+    }
+    finish(r, false, false, &*e);
+  };
+  // The previous attempt's stream may still be on the stack that called us: retire it later.
+  if (run->stream) boost::asio::post(io_, [old = std::move(run->stream)] {});
+  run->stream = std::make_unique<ModelStream>(io_, *model_, run->turns, system_, std::move(cb));
+  run->stream->start();
+}
+
+void AgentWorker::offline_step(const std::shared_ptr<Run>& run) {
+  const std::string all = kOfflineAnswer;
+  if (run->offline_pos >= all.size()) return finish(run, true, false, nullptr);
+  size_t end = all.find(' ', run->offline_pos + 1);
+  end = end == std::string::npos ? all.size() : end;
+  delta(run, all.substr(run->offline_pos, end - run->offline_pos));
+  run->offline_pos = end;
+  std::weak_ptr<Run> weak = run;
+  run->step.expires_after(std::chrono::milliseconds(kOfflineStepMs));
+  run->step.async_wait([this, weak](const boost::system::error_code& ec) {
+    auto r = weak.lock();
+    if (!ec && r && !r->finished) offline_step(r);
+  });
+}
+
+void AgentWorker::delta(const std::shared_ptr<Run>& run, const std::string& d) {
+  if (run->finished) return;
+  run->text += d;
+  capnp::MallocMessageBuilder b;
+  auto ev = b.initRoot<ipc::AgentMsg>().initEvent();
+  ev.setRunId(run->id);
+  ev.setStream("assistant");
+  ev.setText(run->text);
+  ev.setDelta(d);
+  send(b);
+}
+
+void AgentWorker::finish(const std::shared_ptr<Run>& run, bool ok, bool aborted,
+                         const RunError* error, int in_tokens, int out_tokens) {
+  const auto keep = run;  // `run` may be the map's own entry, erased below
+  if (run->finished) return;
+  run->finished = true;
+  run->deadline.cancel();
+  run->step.cancel();
+  if (run->stream) {
+    run->stream->cancel();
+    // Possibly inside that stream's own callback: destroy it once the stack unwinds.
+    boost::asio::post(io_, [s = std::move(run->stream)] {});
+  }
+  capnp::MallocMessageBuilder b;
+  auto d = b.initRoot<ipc::AgentMsg>().initDone();
+  d.setRunId(run->id);
+  d.setOk(ok);
+  d.setAborted(aborted);
+  d.setText(run->text);
+  d.setModel(model_label());
+  d.setInputTokens(static_cast<uint32_t>(in_tokens));
+  d.setOutputTokens(static_cast<uint32_t>(out_tokens));
+  if (error) {
+    auto e = d.initError();
+    e.setCode(error->code);
+    e.setMessage(error->message);
+    e.setRetryable(error->retryable);
+    e.setRetryAfterMs(static_cast<uint32_t>(error->retry_after_ms));
+  }
+  send(b);
+  running_.erase(keep->id);
+  while (running_.size() < kMaxRuns && !queued_.empty()) {
+    auto next = queued_.front();
+    queued_.pop_front();
+    begin(next);
+  }
+}
+
+}  // namespace clawgate::workers

@@ -1,0 +1,73 @@
+// AgentWorker: the agent process's run engine. Takes run requests from the front, answers each
+// with a model provider's stream (or the offline agent when no model is configured), and
+// reports events and exactly one `done` per run. Runs are independent; at most kMaxRuns go at
+// once and kMaxQueued wait, beyond that a run is refused at once (typed, retryable).
+// Retries 429/5xx/network failures before any text streamed (backoff 1 s, 2 s, 4 s, bounded by
+// the run's deadline); a run past its timeout or aborted stops its HTTP stream.
+// Fails: never throws into the loop; a lost front link keeps nothing (the front ends those
+// runs itself when it sees the link drop).
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "agent.capnp.h"
+#include "link.hpp"
+#include "log.hpp"
+#include "providers.hpp"
+
+namespace clawgate::workers {
+
+// The answer a fresh install gives: no model configured, said plainly, with what to do.
+extern const char* const kOfflineAnswer;
+
+class AgentWorker {
+ public:
+  static constexpr size_t kMaxRuns = 8;
+  static constexpr size_t kMaxQueued = 64;
+  static constexpr uint32_t kDefaultTimeoutMs = 600'000;
+  static constexpr int kMaxAttempts = 4;
+
+  AgentWorker(boost::asio::io_context& io, Logger& log, std::optional<ProviderConfig> model,
+              std::string system_prompt);
+  ~AgentWorker();
+  void attach_front(int fd);
+  std::string model_label() const { return model_ ? model_->label() : "offline"; }
+
+ private:
+  struct Run {
+    explicit Run(boost::asio::io_context& io) : deadline(io), step(io) {}
+    std::string id, session_key;
+    std::vector<ChatTurn> turns;
+    std::string text;
+    int attempts = 0;
+    size_t offline_pos = 0;
+    std::unique_ptr<ModelStream> stream;
+    boost::asio::steady_timer deadline, step;
+    bool finished = false;
+  };
+
+  void on_front(capnp::MessageReader& r);
+  void admit(std::shared_ptr<Run> run);
+  void begin(const std::shared_ptr<Run>& run);
+  void attempt(const std::shared_ptr<Run>& run);
+  void offline_step(const std::shared_ptr<Run>& run);
+  void delta(const std::shared_ptr<Run>& run, const std::string& d);
+  void finish(const std::shared_ptr<Run>& run, bool ok, bool aborted, const RunError* error,
+              int in_tokens = 0, int out_tokens = 0);
+  void send(capnp::MessageBuilder& b);
+
+  boost::asio::io_context& io_;
+  Logger& log_;
+  std::optional<ProviderConfig> model_;
+  std::string system_;
+  std::shared_ptr<ipc::Link> front_;
+  std::map<std::string, std::shared_ptr<Run>> running_;
+  std::deque<std::shared_ptr<Run>> queued_;
+};
+
+}  // namespace clawgate::workers

@@ -1,0 +1,76 @@
+// clawgate-agent: the agent worker. main only wires: control channel from the supervisor
+// (config first, then the data socket to the front), the run engine, signals.
+// Exit codes: 0 stopped, 78 configuration error (unusable agents/models section), 1 otherwise.
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "agent_worker.hpp"
+#include "child_control.hpp"
+#include "clock.hpp"
+#include "config.hpp"
+#include "log.hpp"
+
+namespace {
+const char* kSystemPrompt =
+    "You are a helpful personal assistant reached through clawgate, an OpenClaw-compatible "
+    "gateway, from chat apps and the web. Answer clearly and concisely.";
+}
+
+int main() {
+  using namespace clawgate;
+  std::signal(SIGPIPE, SIG_IGN);
+  SystemClock clock;
+  Logger log(clock, nullptr);
+  boost::asio::io_context io(1);
+  auto control = ipc::ChildControl::from_environment(io, "agent");
+  if (!control) {
+    std::cerr << "clawgate-agent: run by `clawgate gateway`, not directly\n";
+    return 2;
+  }
+  std::unique_ptr<workers::AgentWorker> worker;
+  int exit_code = 0;
+  auto quit = [&](int code) {
+    exit_code = code;
+    io.stop();
+  };
+  ipc::ChildControl::Handlers h;
+  h.on_config = [&](const std::string& text) {
+    if (worker) return;  // a changed config restarts this process
+    try {
+      const auto cfg = nlohmann::json::parse(text.empty() ? "{}" : text);
+      auto model = workers::resolve_model(cfg);
+      worker = std::make_unique<workers::AgentWorker>(io, log, model, kSystemPrompt);
+    } catch (const std::exception& e) {
+      log.error("agent", std::string("configuration error: ") + e.what());
+      return quit(kExitConfig);
+    }
+    log.info("agent", "answering with " + worker->model_label());
+    control->send_ready();
+  };
+  h.on_peer = [&](int fd, ipc::Peer::Reader) {
+    if (!worker) {
+      ::close(fd);
+      return;
+    }
+    worker->attach_front(fd);
+  };
+  h.on_stop = [&] { quit(0); };
+  h.on_lost = [&](const std::string& reason) {
+    log.error("agent", "lost the supervisor (" + reason + ")");
+    quit(1);
+  };
+  control->start(std::move(h));
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec) quit(0);
+  });
+  io.run();
+  worker.reset();
+  return exit_code;
+}

@@ -1,0 +1,222 @@
+// Model providers: see providers.hpp.
+#include "providers.hpp"
+
+#include <cstdlib>
+
+#include "sse.hpp"
+
+namespace clawgate::workers {
+
+using Json = nlohmann::json;
+
+namespace {
+
+constexpr int kIdleTimeoutMs = 120'000;  // a stream silent this long is dead
+
+std::string default_base_url(const std::string& id, const std::string& api) {
+  if (api == "anthropic-messages") return "https://api.anthropic.com";
+  if (id == "openrouter") return "https://openrouter.ai/api/v1";
+  if (id == "ollama") return "http://127.0.0.1:11434/v1";
+  return "https://api.openai.com/v1";
+}
+
+// "${NAME}" reads the environment; anything else is the key itself.
+std::string expand_key(const std::string& v) {
+  if (v.size() > 3 && v.rfind("${", 0) == 0 && v.back() == '}') {
+    const char* e = std::getenv(v.substr(2, v.size() - 3).c_str());
+    return e ? e : "";
+  }
+  return v;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s)
+    c = static_cast<char>(c == '-' ? '_' : std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+RunError http_error(int status, const std::string& body, const std::string& transport) {
+  RunError e;
+  if (status == 0) {
+    e.code = "UNAVAILABLE";
+    e.message = "model provider unreachable: " + transport;
+    e.retryable = true;
+    return e;
+  }
+  const Json j = Json::parse(body, nullptr, false);
+  std::string detail;
+  if (j.is_object() && j.contains("error")) {
+    const Json& err = j["error"];
+    detail = err.is_object() ? err.value("message", err.dump()) : err.dump();
+  }
+  e.message = "model provider answered HTTP " + std::to_string(status) +
+              (detail.empty() ? "" : ": " + detail);
+  if (status == 429) {
+    e.code = "RATE_LIMITED";
+    e.retryable = true;
+    e.retry_after_ms = 1000;
+  } else if (status >= 500 || status == 408) {
+    e.code = "UNAVAILABLE";
+    e.retryable = true;
+  } else {
+    e.code = status == 401 || status == 403 ? "UNAUTHORIZED" : "INVALID_REQUEST";
+  }
+  return e;
+}
+
+}  // namespace
+
+std::optional<ProviderConfig> resolve_model(const Json& config) {
+  const Json agents = config.value("agents", Json::object());
+  const Json defaults = agents.is_object() ? agents.value("defaults", Json::object()) : Json();
+  Json model = defaults.is_object() ? defaults.value("model", Json()) : Json();
+  if (model.is_object()) model = model.value("primary", Json());  // {primary, fallbacks}
+  if (model.is_null()) return std::nullopt;
+  if (!model.is_string())
+    throw std::runtime_error("agents.defaults.model must be \"provider/model\"");
+  const std::string ref = model;
+  const size_t slash = ref.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == ref.size())
+    throw std::runtime_error("agents.defaults.model must be \"provider/model\", got \"" + ref +
+                             "\"");
+  ProviderConfig p;
+  p.id = ref.substr(0, slash);
+  p.model = ref.substr(slash + 1);
+  const Json models = config.value("models", Json::object());
+  const Json providers = models.is_object() ? models.value("providers", Json::object()) : Json();
+  const Json prov = providers.is_object() ? providers.value(p.id, Json::object()) : Json::object();
+  p.api = prov.value("api", p.id == "anthropic" ? "anthropic-messages" : "openai-completions");
+  if (p.api != "openai-completions" && p.api != "anthropic-messages" && p.api != "openai-responses")
+    throw std::runtime_error("models.providers." + p.id + ".api: unsupported \"" + p.api +
+                             "\" (openai-completions or anthropic-messages)");
+  if (p.api == "openai-responses") p.api = "openai-completions";
+  p.base_url = prov.value("baseUrl", default_base_url(p.id, p.api));
+  while (!p.base_url.empty() && p.base_url.back() == '/') p.base_url.pop_back();
+  p.api_key = expand_key(prov.value("apiKey", ""));
+  if (p.api_key.empty()) {
+    if (const char* e = std::getenv((upper(p.id) + "_API_KEY").c_str())) p.api_key = e;
+  }
+  if (defaults.is_object() && defaults.contains("maxTokens") &&
+      defaults["maxTokens"].is_number_integer())
+    p.max_tokens = defaults["maxTokens"];
+  return p;
+}
+
+struct ModelStream::Parser {
+  explicit Parser(ModelStream* s)
+      : sse([s](const std::string& ev, const std::string& data) { s->on_event(ev, data); }) {}
+  SseParser sse;
+};
+
+ModelStream::ModelStream(boost::asio::io_context& io, const ProviderConfig& p,
+                         std::vector<ChatTurn> turns, std::string system_prompt, Callbacks cb)
+    : p_(p),
+      turns_(std::move(turns)),
+      system_(std::move(system_prompt)),
+      cb_(std::move(cb)),
+      http_(io, p.base_url),
+      anthropic_(p.api == "anthropic-messages"),
+      parser_(std::make_unique<Parser>(this)) {}
+
+ModelStream::~ModelStream() {
+  cancel();
+}
+
+void ModelStream::start() {
+  Json body, msgs = Json::array();
+  HttpClient::Headers headers;
+  std::string path;
+  if (anthropic_) {
+    for (const auto& t : turns_)
+      if (t.role == "user" || t.role == "assistant")
+        msgs.push_back({{"role", t.role}, {"content", t.text}});
+    body = {
+        {"model", p_.model}, {"max_tokens", p_.max_tokens}, {"messages", msgs}, {"stream", true}};
+    if (!system_.empty()) body["system"] = system_;
+    headers = {{"x-api-key", p_.api_key}, {"anthropic-version", "2023-06-01"}};
+    path = "/v1/messages";
+  } else {
+    if (!system_.empty()) msgs.push_back({{"role", "system"}, {"content", system_}});
+    for (const auto& t : turns_) msgs.push_back({{"role", t.role}, {"content", t.text}});
+    body = {{"model", p_.model},
+            {"messages", msgs},
+            {"stream", true},
+            {"stream_options", {{"include_usage", true}}}};
+    if (!p_.api_key.empty()) headers = {{"authorization", "Bearer " + p_.api_key}};
+    path = "/chat/completions";
+  }
+  http_.post_stream(
+      path, body.dump(-1, ' ', false, Json::error_handler_t::replace), headers, kIdleTimeoutMs,
+      [this](std::string_view chunk) {
+        parser_->sse.feed(chunk);
+        if (parser_->sse.error() && !finished_) {
+          stream_error_ =
+              RunError{"UNAVAILABLE", "model stream: an event exceeded 1 MiB", false, 0};
+          http_.cancel();
+        }
+      },
+      [this](HttpResponse r) {
+        if (finished_) return;
+        if (stream_error_) return finish(stream_error_);  // we cut a stream that reported one
+        if (r.status / 100 != 2 || !r.error.empty())
+          return finish(http_error(r.status, r.body, r.error));
+        finish(std::nullopt);  // the stream ended; [DONE]/message_stop already seen or not
+      });
+}
+
+void ModelStream::on_event(const std::string& event, const std::string& data) {
+  if (finished_) return;
+  if (!anthropic_ && data == "[DONE]") return;
+  const Json j = Json::parse(data, nullptr, false);
+  if (!j.is_object()) return;  // keep-alive noise
+  if (j.contains("error") || event == "error") {
+    const Json err = j.value("error", Json::object());
+    stream_error_ = RunError{
+        "UNAVAILABLE",
+        "model stream failed: " + (err.is_object() ? err.value("message", err.dump()) : err.dump()),
+        !streamed_, 0};
+    http_.cancel();  // completes through the done callback above, with stream_error_
+    return;
+  }
+  std::string delta;
+  if (anthropic_) {
+    const std::string type = j.value("type", event);
+    if (type == "content_block_delta") {
+      const Json d = j.value("delta", Json::object());
+      if (d.value("type", "") == "text_delta") delta = d.value("text", "");
+    } else if (type == "message_start") {
+      const Json u = j.value("message", Json::object()).value("usage", Json::object());
+      in_tokens_ = u.value("input_tokens", 0);
+    } else if (type == "message_delta") {
+      out_tokens_ = j.value("usage", Json::object()).value("output_tokens", out_tokens_);
+    }
+  } else {
+    const Json choices = j.value("choices", Json::array());
+    if (!choices.empty() && choices[0].is_object()) {
+      const Json d = choices[0].value("delta", Json::object());
+      if (d.contains("content") && d["content"].is_string()) delta = d["content"];
+    }
+    if (j.contains("usage") && j["usage"].is_object()) {
+      in_tokens_ = j["usage"].value("prompt_tokens", in_tokens_);
+      out_tokens_ = j["usage"].value("completion_tokens", out_tokens_);
+    }
+  }
+  if (!delta.empty()) {
+    streamed_ = true;
+    cb_.on_delta(delta);
+  }
+}
+
+void ModelStream::finish(std::optional<RunError> e) {
+  if (finished_) return;
+  finished_ = true;
+  if (e && streamed_) e->retryable = false;  // text already went out: no silent retry
+  if (cb_.on_done) cb_.on_done(std::move(e), in_tokens_, out_tokens_);
+}
+
+void ModelStream::cancel() {
+  finished_ = true;
+  http_.cancel();
+}
+
+}  // namespace clawgate::workers

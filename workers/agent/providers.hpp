@@ -1,0 +1,74 @@
+// Model providers spoken with their own streaming protocols: OpenAI-compatible Chat
+// Completions with SSE (OpenAI, OpenRouter, Ollama, llama.cpp server, vLLM) and Anthropic
+// Messages with SSE. The model is configuration, as OpenClaw names it: `agents.defaults.model`
+// ("provider/model") and `models.providers.<id>.{baseUrl, apiKey, api}`.
+// Fails: ModelStream reports exactly one outcome: done, or a typed RunError (retryable for
+// 429/5xx/network before any text streamed, with retryAfterMs when the provider said so).
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "http_client.hpp"
+
+namespace clawgate::workers {
+
+struct ProviderConfig {
+  std::string id;        // "openai", "anthropic", "ollama", any name
+  std::string api;       // "openai-completions" | "anthropic-messages"
+  std::string base_url;  // e.g. https://api.openai.com/v1
+  std::string api_key;
+  std::string model;  // as the provider names it
+  int max_tokens = 4096;
+  std::string label() const { return id + "/" + model; }
+};
+
+// Resolves the default model from the `agents`/`models` config sections (a JSON object with
+// those two keys). Nothing configured: std::nullopt (the offline agent answers). Throws
+// std::runtime_error naming the key when the configuration is unusable.
+std::optional<ProviderConfig> resolve_model(const nlohmann::json& config);
+
+struct ChatTurn {
+  std::string role, text;
+};
+
+struct RunError {
+  std::string code;  // UNAVAILABLE | RATE_LIMITED | INVALID_REQUEST | TIMEOUT
+  std::string message;
+  bool retryable = false;
+  int64_t retry_after_ms = 0;
+};
+
+class ModelStream {
+ public:
+  struct Callbacks {
+    std::function<void(const std::string& delta)> on_delta;
+    std::function<void(std::optional<RunError> error, int input_tokens, int output_tokens)> on_done;
+  };
+  ModelStream(boost::asio::io_context& io, const ProviderConfig& p, std::vector<ChatTurn> turns,
+              std::string system_prompt, Callbacks cb);
+  ~ModelStream();
+  void start();
+  void cancel();  // no callback after this
+
+ private:
+  void on_event(const std::string& event, const std::string& data);
+  void finish(std::optional<RunError> e);
+
+  const ProviderConfig& p_;
+  std::vector<ChatTurn> turns_;
+  std::string system_;
+  Callbacks cb_;
+  HttpClient http_;
+  bool anthropic_ = false, finished_ = false, streamed_ = false;
+  int in_tokens_ = 0, out_tokens_ = 0;
+  std::optional<RunError> stream_error_;
+  struct Parser;
+  std::unique_ptr<Parser> parser_;
+};
+
+}  // namespace clawgate::workers

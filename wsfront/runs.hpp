@@ -1,0 +1,122 @@
+// RunManager: agent runs as clients see them. Serves agent / agent.wait / chat.send /
+// chat.history / chat.abort and sessions.*, turns the agent worker's stream into `agent` events
+// (seq per run, from 1) and `chat` events (deltas at most one per 150 ms per run carrying the
+// whole text so far; final / error / aborted always sent), writes both sides of every run to
+// the session transcript, and delivers answers to channel messages back through the channel.
+// Runs wait in a bounded queue (kMaxQueued) while the agent worker is away; a worker that dies
+// mid-run ends its runs with an `error` (lifecycle and chat), never a silent hang.
+// Fails: every method error is typed (INVALID_REQUEST, UNAVAILABLE + retryable); transcript
+// write failures end the run with an error; nothing throws into the loop.
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "channels.hpp"
+#include "clock.hpp"
+#include "link.hpp"
+#include "log.hpp"
+#include "sessions.hpp"
+
+namespace clawgate::front {
+
+class RunManager {
+ public:
+  static constexpr int64_t kDeltaIntervalMs = 150;
+  static constexpr size_t kMaxQueued = 256;
+  static constexpr size_t kHistoryMessages = 40;
+  static constexpr size_t kHistoryChars = 100'000;
+  static constexpr int64_t kSnapshotTtlMs = 10 * 60 * 1000;
+  static constexpr size_t kMaxSnapshots = 2000;
+  static constexpr int64_t kAgentWaitDefaultMs = 30'000;
+  static constexpr size_t kHistoryMaxBytes = 6 * 1024 * 1024;
+
+  using Emit = std::function<void(const std::string& event, const Json& payload, bool droppable)>;
+  using Reply = std::function<void(HubReply)>;
+
+  RunManager(boost::asio::io_context& io, const Clock& clock, Logger& log, SessionStore& sessions,
+             ChannelHub* hub, Emit emit);
+  ~RunManager();
+
+  void attach_agent(int fd, uint32_t generation);
+  // Methods it serves; false for any other.
+  bool call(const std::string& method, const Json& params, const Reply& reply);
+
+  // What starts a run besides a client: a channel message, cron, the heartbeat.
+  struct Origin {
+    std::string kind = "chat";            // chat | agent | channel | cron | heartbeat
+    std::string channel, account_id, to;  // deliver the answer here when set
+  };
+  using DoneHook = std::function<void(bool ok, const std::string& text, const std::string& error)>;
+  // Returns the runId, or an error message when refused (queue full, bad session).
+  std::string start(const std::string& session_key, const std::string& message,
+                    const std::string& run_id, Origin origin, DoneHook on_done = nullptr,
+                    bool is_heartbeat = false);
+  bool agent_connected() const { return agent_ && agent_->is_open() && agent_hello_; }
+  const std::string& model_label() const { return model_label_; }
+  size_t active_runs() const { return runs_.size(); }
+
+ private:
+  struct Run {
+    explicit Run(boost::asio::io_context& io) : delta_timer(io) {}
+    std::string id, session_key, user_text;
+    Origin origin;
+    bool heartbeat = false;
+    bool sent = false;  // handed to the agent worker
+    uint64_t seq = 0;   // agent event seq
+    std::string text, emitted_text;
+    int64_t started_ms = 0, last_delta_ms = 0;
+    boost::asio::steady_timer delta_timer;
+    bool delta_pending = false;
+    std::vector<Reply> finals;  // `agent` callers awaiting their second res
+    DoneHook on_done;
+  };
+  struct Snapshot {
+    Json json;  // agent.wait payload
+    bool ok = false;
+    int64_t at_ms = 0;
+  };
+
+  void m_agent(const Json& params, const Reply& reply);
+  void m_agent_wait(const Json& params, const Reply& reply);
+  void m_chat_send(const Json& params, const Reply& reply);
+  void m_chat_history(const Json& params, const Reply& reply);
+  void m_chat_abort(const Json& params, const Reply& reply);
+  void m_sessions(const std::string& method, const Json& params, const Reply& reply);
+
+  void dispatch(Run& r);
+  void pump();
+  void on_agent(capnp::MessageReader& m);
+  void on_agent_lost(uint32_t generation, const std::string& reason);
+  void agent_event(Run& r, const std::string& stream, Json data);
+  void flush_delta(Run& r);
+  void finish(const std::string& run_id, bool ok, bool aborted, const std::string& text,
+              const std::string& error, const std::string& model);
+  bool abort(const std::string& run_id, const std::string& reason);
+  void remember(const std::string& run_id, Snapshot s);
+  Json chat_message(const std::string& role, const std::string& text, int64_t ts) const;
+
+  boost::asio::io_context& io_;
+  const Clock& clock_;
+  Logger& log_;
+  SessionStore& sessions_;
+  ChannelHub* hub_;
+  Emit emit_;
+  std::shared_ptr<ipc::Link> agent_;
+  uint32_t agent_generation_ = 0;
+  bool agent_hello_ = false;
+  std::string model_label_ = "unknown";
+  std::map<std::string, std::unique_ptr<Run>> runs_;  // active, by runId
+  std::deque<std::string> queue_;                     // runs not yet sent to the worker
+  std::map<std::string, Snapshot> done_;              // finished, for agent.wait and dedupe
+  std::map<std::string, std::vector<std::pair<std::shared_ptr<boost::asio::steady_timer>, Reply>>>
+      waiters_;  // agent.wait callers by runId
+};
+
+}  // namespace clawgate::front
