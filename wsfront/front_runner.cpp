@@ -17,6 +17,9 @@
 #include "state.hpp"
 #include "ws_transport.hpp"
 
+extern const char kWebchatHtml[];  // wsfront/webchat/index.html, embedded by the build
+extern const std::size_t kWebchatHtml_size;
+
 namespace clawgate::front {
 
 namespace {
@@ -62,6 +65,8 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   Gateway gateway(io, clock, log, ring, settings);
   WsTransport ws(io, gateway, log);
   gateway.attach(&ws.transport());
+  ws.serve("/", "text/html; charset=utf-8", std::string(kWebchatHtml, kWebchatHtml_size));
+  ws.serve("/index.html", "text/html; charset=utf-8", std::string(kWebchatHtml, kWebchatHtml_size));
   std::unique_ptr<SessionStore> sessions;
   std::unique_ptr<ChannelHub> hub;
   try {

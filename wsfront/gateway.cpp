@@ -353,6 +353,13 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
   if (role == "operator" && deviceless_keeps_scopes(s.client_id, s.client_mode, local, ar.ok)) {
     for (const auto& sc : params.value("scopes", Json::array()))
       s.scopes.push_back(sc.get<std::string>());
+  } else if (role == "operator" && s.client_id == "webchat-ui" && s.client_mode == "webchat" &&
+             local && ar.ok) {
+    // The bundled WebChat page (same origin, local, shared secret) may chat: read and write
+    // only, until browser device identity lands (upstream's allowInsecureAuth, narrowed).
+    for (const auto& sc : params.value("scopes", Json::array()))
+      if (sc == "operator.read" || sc == "operator.write")
+        s.scopes.push_back(sc.get<std::string>());
   }
 
   release_preauth(s);

@@ -209,7 +209,9 @@ void RunManager::agent_event(Run& r, const std::string& stream, Json data) {
              {"ts", clock_.wall_ms()},
              {"data", std::move(data)}};
   if (r.heartbeat) ev["isHeartbeat"] = true;
-  emit_("agent", ev, false);
+  // Assistant updates carry the whole text so far: a slow client may skip some (and is not
+  // closed for it); lifecycle events always go out.
+  emit_("agent", ev, stream == "assistant");
 }
 
 Json RunManager::chat_message(const std::string& role, const std::string& text, int64_t ts) const {

@@ -81,6 +81,7 @@ struct WsTransport::Impl : Transport {
   std::unordered_map<ConnId, ConnectionPtr> connections;
   ConnId next_id = 1;
   bool listening = false;
+  std::unordered_map<std::string, std::pair<std::string, std::string>> pages;  // type, body
 
   void setup() {
     server.clear_access_channels(websocketpp::log::alevel::all);
@@ -138,6 +139,28 @@ struct WsTransport::Impl : Transport {
   void on_http(websocketpp::connection_hdl h) {
     auto con = server.get_con_from_hdl(h);
     const std::string resource = con->get_resource();
+    const std::string path = resource.substr(0, resource.find('?'));
+    if (auto it = pages.find(path); it != pages.end()) {
+      const std::string method = con->get_request().get_method();
+      if (method != "GET" && method != "HEAD") {
+        con->set_status(websocketpp::http::status_code::method_not_allowed);
+        con->append_header("Allow", "GET, HEAD");
+        return;
+      }
+      con->set_status(websocketpp::http::status_code::ok);
+      con->append_header("Content-Type", it->second.first);
+      con->append_header("Cache-Control", "no-cache");
+      con->append_header("X-Content-Type-Options", "nosniff");
+      con->append_header("X-Frame-Options", "DENY");
+      con->append_header("Referrer-Policy", "no-referrer");
+      // The page's own inline script and style, and WebSockets back to this host: nothing else.
+      con->append_header("Content-Security-Policy",
+                         "default-src 'none'; script-src 'unsafe-inline'; style-src "
+                         "'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+                         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+      if (method == "GET") con->set_body(it->second.second);
+      return;
+    }
     if (resource == "/healthz") {
       con->set_status(websocketpp::http::status_code::ok);
       con->append_header("Content-Type", "application/json");
@@ -226,6 +249,11 @@ uint16_t WsTransport::listen(const std::string& address, uint16_t port) {
   impl_->listening = true;
   impl_->start_accept();
   return impl_->acceptor.local_endpoint().port();
+}
+
+void WsTransport::serve(const std::string& path, const std::string& content_type,
+                        std::string body) {
+  impl_->pages[path] = {content_type, std::move(body)};
 }
 
 uint16_t WsTransport::adopt(int fd) {

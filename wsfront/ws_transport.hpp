@@ -18,6 +18,8 @@ class WsTransport {
   Transport& transport();
   uint16_t listen(const std::string& address, uint16_t port);  // returns the bound port
   uint16_t adopt(int listening_fd);                            // systemd socket activation
+  // Serves `body` for GET/HEAD `path` (query strings ignored) to plain HTTP requests.
+  void serve(const std::string& path, const std::string& content_type, std::string body);
 
  private:
   struct Impl;
