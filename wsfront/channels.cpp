@@ -158,6 +158,7 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
         case InboundVerdict::accepted:
           log_.info("channels",
                     m.channel + " message from " + m.sender_id + " -> " + v.session_key);
+          if (on_inbound) on_inbound(v.session_key, m);
           break;
         case InboundVerdict::duplicate:
           break;

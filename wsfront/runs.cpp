@@ -57,12 +57,14 @@ void RunManager::attach_agent(int fd, uint32_t generation) {
 }
 
 void RunManager::on_agent_lost(uint32_t generation, const std::string& reason) {
-  if (generation != agent_generation_) return;
-  agent_.reset();
-  agent_hello_ = false;
+  if (generation == agent_generation_) {
+    agent_.reset();
+    agent_hello_ = false;
+  }
+  // Runs that generation had are gone with it (a replacement may already be attached).
   std::vector<std::string> lost;
   for (auto& [id, r] : runs_)
-    if (r->sent) lost.push_back(id);
+    if (r->sent && r->sent_generation == generation) lost.push_back(id);
   if (!lost.empty())
     log_.warn("runs", "agent link lost (" + reason + "); ending " + std::to_string(lost.size()) +
                           " run(s) in flight with an error");
@@ -199,6 +201,7 @@ void RunManager::dispatch(Run& r) {
     msgs[i].setText(r.user_text);
   }
   r.sent = agent_->send(b);
+  r.sent_generation = agent_generation_;
   if (!r.sent) queue_.push_front(r.id);
 }
 

@@ -68,8 +68,9 @@ class RunManager {
     std::string id, session_key, user_text;
     Origin origin;
     bool heartbeat = false;
-    bool sent = false;  // handed to the agent worker
-    uint64_t seq = 0;   // agent event seq
+    bool sent = false;             // handed to the agent worker...
+    uint32_t sent_generation = 0;  // ...of this generation
+    uint64_t seq = 0;              // agent event seq
     std::string text, emitted_text;
     int64_t started_ms = 0, last_delta_ms = 0;
     boost::asio::steady_timer delta_timer;

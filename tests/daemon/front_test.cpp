@@ -102,11 +102,35 @@ TEST_F(Front, ChallengeThenHelloOkForProtocol4) {
   EXPECT_EQ(hello["policy"]["maxPayload"], 26214400);
   EXPECT_EQ(hello["policy"]["tickIntervalMs"], 300);
   const Json methods = hello["features"]["methods"];
-  for (const char* m : {"health", "status", "system-presence", "system-event", "last-heartbeat",
-                        "logs.tail", "channels.status", "channels.restart", "channels.pairing.list",
-                        "channels.pairing.approve", "send"})
+  for (const char* m : {"health",
+                        "status",
+                        "system-presence",
+                        "system-event",
+                        "last-heartbeat",
+                        "logs.tail",
+                        "channels.status",
+                        "channels.restart",
+                        "channels.pairing.list",
+                        "channels.pairing.approve",
+                        "send",
+                        "agent",
+                        "agent.wait",
+                        "chat.send",
+                        "chat.history",
+                        "chat.abort",
+                        "sessions.list",
+                        "sessions.preview",
+                        "sessions.patch",
+                        "sessions.reset",
+                        "sessions.delete",
+                        "cron.list",
+                        "cron.add",
+                        "cron.update",
+                        "cron.remove",
+                        "cron.run",
+                        "cron.runs"})
     EXPECT_NE(std::find(methods.begin(), methods.end(), m), methods.end()) << m;
-  EXPECT_EQ(methods.size(), 11u) << "only implemented methods are advertised";
+  EXPECT_EQ(methods.size(), 27u) << "only implemented methods are advertised";
   EXPECT_EQ(hello["snapshot"]["presence"][0]["reason"], "self");
   EXPECT_TRUE(hello["snapshot"]["health"]["ok"]);
 }

@@ -26,8 +26,10 @@ namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
 using Json = nlohmann::json;
 
-TelegramEmulator::TelegramEmulator(const std::string& token) : token_(token) {
-  std::vector<std::string> args = {"python3", TELEGRAM_EMULATOR, "--port", "0", "--token", token};
+PyServer::PyServer(std::vector<std::string> script_args) {
+  std::vector<std::string> args = {"python3"};
+  args.insert(args.end(), script_args.begin(), script_args.end());
+  args.insert(args.end(), {"--port", "0"});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -36,10 +38,12 @@ TelegramEmulator::TelegramEmulator(const std::string& token) : token_(token) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+  // Not the test's stderr: a server outliving a killed test must not hold CTest's pipe open.
+  posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
   const int rc = posix_spawnp(&pid_, "python3", &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   close(fds[1]);
-  if (rc != 0) throw std::runtime_error("cannot start the Telegram emulator");
+  if (rc != 0) throw std::runtime_error("cannot start " + script_args.at(0));
   out_fd_ = fds[0];
   std::string out;
   const std::regex re("listening on http://([0-9.]+):([0-9]+)");
@@ -47,12 +51,12 @@ TelegramEmulator::TelegramEmulator(const std::string& token) : token_(token) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!std::regex_search(out, m, re)) {
     if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error("Telegram emulator did not start: " + out);
+      throw std::runtime_error(script_args.at(0) + " did not start: " + out);
     pollfd p{out_fd_, POLLIN, 0};
     if (poll(&p, 1, 100) <= 0) continue;
     char buf[512];
     const ssize_t n = read(out_fd_, buf, sizeof buf);
-    if (n <= 0) throw std::runtime_error("Telegram emulator exited: " + out);
+    if (n <= 0) throw std::runtime_error(script_args.at(0) + " exited: " + out);
     out.append(buf, static_cast<size_t>(n));
   }
   host_ = m[1];
@@ -60,7 +64,7 @@ TelegramEmulator::TelegramEmulator(const std::string& token) : token_(token) {
   url_ = "http://" + host_ + ":" + std::to_string(port_);
 }
 
-TelegramEmulator::~TelegramEmulator() {
+PyServer::~PyServer() {
   if (pid_ > 0) {
     kill(pid_, SIGTERM);
     waitpid(pid_, nullptr, 0);
@@ -68,8 +72,8 @@ TelegramEmulator::~TelegramEmulator() {
   if (out_fd_ >= 0) close(out_fd_);
 }
 
-Json TelegramEmulator::request(const std::string& method, const std::string& target,
-                               const std::string& body, int timeout_ms) {
+Json PyServer::request(const std::string& method, const std::string& target,
+                       const std::string& body, int timeout_ms) {
   boost::asio::io_context io;
   beast::tcp_stream s(io);
   s.expires_after(std::chrono::milliseconds(timeout_ms));
@@ -87,6 +91,16 @@ Json TelegramEmulator::request(const std::string& method, const std::string& tar
   Json j = Json::parse(res.body(), nullptr, false);
   if (j.is_discarded()) throw std::runtime_error("emulator: not JSON: " + res.body());
   return j;
+}
+
+TelegramEmulator::TelegramEmulator(const std::string& token)
+    : token_(token), server_({TELEGRAM_EMULATOR, "--token", token}) {}
+
+Json FakeModels::config(const std::string& api) const {
+  const std::string base = api == "anthropic-messages" ? url() : url() + "/v1";
+  return {{"agents", {{"defaults", {{"model", "fake/fake-model"}}}}},
+          {"models",
+           {{"providers", {{"fake", {{"baseUrl", base}, {"apiKey", "test-key"}, {"api", api}}}}}}}};
 }
 
 int64_t TelegramEmulator::inject(int64_t from, const std::string& text,
@@ -112,7 +126,7 @@ Json TelegramEmulator::bot_call(const std::string& method, const Json& params, i
 
 Json TelegramEmulator::channel_config(int poll_timeout_s) const {
   return {{"botToken", token_},
-          {"apiRoot", url_},
+          {"apiRoot", url()},
           {"dmPolicy", "open"},
           {"pollTimeoutSeconds", poll_timeout_s}};
 }

@@ -1,22 +1,55 @@
-// Test harness: the local Telegram Bot API emulator (tests/emulators/telegram/emulator.py) as a
-// child process on an ephemeral port, with its /_emu/ controls as C++ calls.
-// Fails: std::runtime_error when it does not start or a control call fails.
+// Test harnesses for the local emulators in tests/emulators (Python children on ephemeral
+// ports): PyServer starts one and speaks JSON over HTTP to it; TelegramEmulator (Bot API) and
+// FakeModels (OpenAI-compatible + Anthropic streaming) wrap their /_emu/ controls.
+// Fails: std::runtime_error when a server does not start or a control call fails.
 #pragma once
 #include <sys/types.h>
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace clawgate::test {
+
+class PyServer {
+ public:
+  explicit PyServer(std::vector<std::string> args);  // python3 <args...>
+  ~PyServer();
+  PyServer(const PyServer&) = delete;
+  PyServer& operator=(const PyServer&) = delete;
+  const std::string& url() const { return url_; }
+  nlohmann::json request(const std::string& method, const std::string& target,
+                         const std::string& body, int timeout_ms = 5000);
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  std::string url_, host_;
+  int port_ = 0;
+};
+
+class FakeModels {
+ public:
+  FakeModels() : server_({FAKE_MODELS}) {}
+  const std::string& url() const { return server_.url(); }
+  void script(const nlohmann::json& s) { server_.request("POST", "/_emu/script", s.dump()); }
+  nlohmann::json stats() { return server_.request("GET", "/_emu/stats", ""); }
+  nlohmann::json requests() { return server_.request("GET", "/_emu/requests", ""); }
+  // The gateway config that makes this server the default model.
+  nlohmann::json config(const std::string& api = "openai-completions") const;
+
+ private:
+  PyServer server_;
+};
 
 class TelegramEmulator {
  public:
   explicit TelegramEmulator(const std::string& token = "123456:test-token");
-  ~TelegramEmulator();
+  ~TelegramEmulator() = default;
   TelegramEmulator(const TelegramEmulator&) = delete;
   TelegramEmulator& operator=(const TelegramEmulator&) = delete;
 
-  const std::string& url() const { return url_; }  // the apiRoot
+  const std::string& url() const { return server_.url(); }  // the apiRoot
   const std::string& token() const { return token_; }
   // Queues a private-chat text message from user `from` (chat id = from); returns update_id.
   int64_t inject(int64_t from, const std::string& text, const std::string& username = "");
@@ -31,11 +64,11 @@ class TelegramEmulator {
 
  private:
   nlohmann::json request(const std::string& method, const std::string& target,
-                         const std::string& body, int timeout_ms = 5000);
-  pid_t pid_ = -1;
-  int out_fd_ = -1;
-  std::string url_, host_, token_;
-  int port_ = 0;
+                         const std::string& body, int timeout_ms = 5000) {
+    return server_.request(method, target, body, timeout_ms);
+  }
+  std::string token_;
+  PyServer server_;
 };
 
 }  // namespace clawgate::test

@@ -69,7 +69,12 @@ before(async () => {
 
 after(async () => {
   if (browser) {
-    await Promise.race([browser.close().catch(() => {}), new Promise((r) => setTimeout(r, 10_000))]);
+    let timer;
+    const gaveUp = new Promise((r) => {
+      timer = setTimeout(r, 10_000); // playwright kills the browser at exit anyway
+    });
+    await Promise.race([browser.close().catch(() => {}), gaveUp]);
+    clearTimeout(timer);
   }
   await gw?.stop();
   await fake?.stop();
@@ -187,20 +192,20 @@ test("a message sent from the page streams the fake model's reply into an assist
   if (state !== "final") assert.fail(`run ended in state ${state}: ${finalText}\n${await diagnostics()}`);
   assert.ok(finalText.includes(EXPECTED), `final text ${JSON.stringify(finalText)} lacks ${JSON.stringify(EXPECTED)}`);
 
-  // At least one intermediate state with partial text, which must be a prefix of the final text
-  // (chat deltas carry the full cumulative text so far).
+  // While streaming, the bubble showed text that is a prefix of the final text (chat deltas carry
+  // the full cumulative text so far), and at least once only part of it.
   const history = (await page.evaluate(() => window.__bubbleLog)).filter((r) => r.runId === runId);
-  const partial = history.filter((r) => r.state === "streaming" && r.text.length > 0);
-  assert.ok(
-    partial.length > 0,
-    `no partial text was shown while streaming; bubble went through ${JSON.stringify(history)}`,
-  );
-  for (const r of partial) {
+  const streamed = history.filter((r) => r.state === "streaming" && r.text.length > 0);
+  for (const r of streamed) {
     assert.ok(
-      finalText.startsWith(r.text) && r.text.length < finalText.length,
-      `streamed text ${JSON.stringify(r.text)} is not a proper prefix of the final ${JSON.stringify(finalText)}`,
+      finalText.startsWith(r.text),
+      `streamed text ${JSON.stringify(r.text)} is not a prefix of the final ${JSON.stringify(finalText)}`,
     );
   }
+  assert.ok(
+    streamed.some((r) => r.text.length < finalText.length),
+    `no partial text was shown while streaming; the bubble went through ${JSON.stringify(history)}`,
+  );
 
   // On the wire: chat.send {sessionKey:"main", idempotencyKey = runId} -> {runId, status:"started"},
   // then chat events for that runId ending with final.

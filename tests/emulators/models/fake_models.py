@@ -34,6 +34,7 @@ import argparse
 import collections
 import itertools
 import json
+import os
 import math
 import select
 import signal
@@ -637,6 +638,15 @@ def main():
     server.block_on_close = False   # open streams must not delay shutdown
     server.state = State()
     stop = threading.Event()
+    # A test killed before it could stop us must not leave us behind: exit with the parent.
+    parent = os.getppid()
+
+    def watch_parent():
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                stop.set()
+
+    threading.Thread(target=watch_parent, daemon=True).start()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()

@@ -19,6 +19,7 @@ import collections
 import email
 import itertools
 import json
+import os
 import select
 import signal
 import socket
@@ -381,6 +382,15 @@ def main():
     server.block_on_close = False  # pending long polls must not delay shutdown
     server.emu = Emulator(args.token)
     stop = threading.Event()
+    # A test killed before it could stop us must not leave us behind: exit with the parent.
+    parent = os.getppid()
+
+    def watch_parent():
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                stop.set()
+
+    threading.Thread(target=watch_parent, daemon=True).start()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     threading.Thread(target=server.serve_forever, daemon=True).start()

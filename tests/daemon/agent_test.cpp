@@ -1,0 +1,292 @@
+// Whole-gateway agent tests: supervisor, front and agent worker processes answering through the
+// local fake model server (OpenAI-compatible and Anthropic streaming), checked as a client sees
+// it: agent/chat events, the two `agent` responses, transcripts, aborts, crashes, and a Telegram
+// message answered back in Telegram.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "front_process.hpp"
+#include "telegram_emulator.hpp"
+#include "ws_client.hpp"
+
+namespace clawgate::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool eventually(const std::function<bool()>& pred, int timeout_ms = 10000) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (Clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
+struct Client {
+  explicit Client(const FrontProcess& gw) : gc(ws) {
+    ConnectOptions o;
+    o.url = gw.url();
+    o.token = gw.token();
+    gc.connect(o);
+  }
+  WsClient ws;
+  GatewayClient gc;
+};
+
+// Reads events until a chat event for `run_id` in a terminal state; returns every event seen.
+std::vector<Json> events_until_final(GatewayClient& c, const std::string& run_id,
+                                     int timeout_ms = 15000) {
+  std::vector<Json> seen;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (Clock::now() < deadline) {
+    Json e;
+    try {
+      e = c.next_event(timeout_ms);
+    } catch (const TimeoutError&) {
+      break;
+    }
+    seen.push_back(e);
+    const Json& p = e["payload"];
+    if (e["event"] == "chat" && p.value("runId", "") == run_id && p.value("state", "") != "delta")
+      return seen;
+  }
+  std::string got;
+  for (const auto& e : seen)
+    got += e["event"].get<std::string>() + " " + e["payload"].dump() + "\n";
+  ADD_FAILURE() << "no final chat event for " << run_id << "; events seen:\n"
+                << got.substr(0, 3000);
+  return seen;
+}
+
+std::vector<Json> of(const std::vector<Json>& events, const std::string& name,
+                     const std::string& run_id) {
+  std::vector<Json> out;
+  for (const auto& e : events)
+    if (e["event"] == name && e["payload"].value("runId", "") == run_id)
+      out.push_back(e["payload"]);
+  return out;
+}
+
+TEST(Agent, ChatSendStreamsDeltasThenAFinalAndKeepsTheTranscript) {
+  FakeModels models;
+  models.script({{"chunk_chars", 3}, {"delay_ms", 20}});
+  FrontProcess gw({}, models.config().dump());
+  Client c(gw);
+  const Json r = c.gc.call(
+      "chat.send", {{"sessionKey", "main"}, {"message", "hello"}, {"idempotencyKey", "run-1"}});
+  EXPECT_EQ(r["runId"], "run-1");
+  EXPECT_EQ(r["status"], "started");
+  const auto events = events_until_final(c.gc, "run-1");
+  const std::string answer = "Hello from the fake model. You said: hello";
+
+  const auto agent = of(events, "agent", "run-1");
+  ASSERT_GE(agent.size(), 3u);
+  for (size_t i = 0; i < agent.size(); ++i)
+    EXPECT_EQ(agent[i]["seq"], i + 1) << "agent seq runs from 1 without gaps";
+  EXPECT_EQ(agent.front()["stream"], "lifecycle");
+  EXPECT_EQ(agent.front()["data"]["phase"], "start");
+
+  const auto chat = of(events, "chat", "run-1");
+  ASSERT_FALSE(chat.empty());
+  const Json& final = chat.back();
+  EXPECT_EQ(final["state"], "final");
+  EXPECT_EQ(final["message"]["content"][0]["text"], answer);
+  // ~14 pieces 20 ms apart (~280 ms): deltas are throttled to one per 150 ms, each cumulative.
+  size_t deltas = 0;
+  std::string last;
+  for (const auto& e : chat) {
+    if (e["state"] != "delta") continue;
+    ++deltas;
+    const std::string text = e["message"]["content"][0]["text"];
+    EXPECT_EQ(text.rfind(last, 0), 0u) << "each delta carries the whole text so far";
+    EXPECT_EQ(text.substr(last.size()), e["deltaText"].get<std::string>());
+    last = text;
+  }
+  EXPECT_GE(deltas, 1u);
+  EXPECT_LE(deltas, 4u) << "one delta per 150 ms at most";
+
+  const Json h = c.gc.call("chat.history", {{"sessionKey", "main"}});
+  ASSERT_EQ(h["messages"].size(), 2u);
+  EXPECT_EQ(h["messages"][0]["role"], "user");
+  EXPECT_EQ(h["messages"][0]["content"][0]["text"], "hello");
+  EXPECT_EQ(h["messages"][1]["content"][0]["text"], answer);
+
+  // The same idempotency key again is the same run, not a second one.
+  const Json again = c.gc.call(
+      "chat.send", {{"sessionKey", "main"}, {"message", "hello"}, {"idempotencyKey", "run-1"}});
+  EXPECT_EQ(again["status"], "ok");
+  EXPECT_EQ(models.stats()["requests"], 1);
+}
+
+TEST(Agent, AgentMethodAnswersTwiceWithTheSameIdAndAgentWaitSeesTheEnd) {
+  FakeModels models;
+  FrontProcess gw({}, models.config("anthropic-messages").dump());
+  Client c(gw);
+  const std::string id = c.gc.send_request("agent", {{"message", "hi"}, {"idempotencyKey", "a-1"}});
+  const Json first = c.gc.wait_response(id);
+  EXPECT_TRUE(first["ok"]);
+  EXPECT_EQ(first["payload"]["status"], "accepted");
+  EXPECT_EQ(first["payload"]["runId"], "a-1");
+  // The second res for the same request id.
+  WsMessage m;
+  Json second;
+  ASSERT_TRUE(eventually(
+      [&] {
+        m = c.ws.read(5000);
+        const Json f = Json::parse(m.data, nullptr, false);
+        if (f.value("type", "") == "res" && f.value("id", "") == id) second = f;
+        return !second.is_null();
+      },
+      15000));
+  EXPECT_TRUE(second["ok"]) << second.dump();
+  EXPECT_EQ(second["payload"]["status"], "ok");
+  EXPECT_EQ(second["payload"]["result"]["payloads"][0]["text"],
+            "Hello from the fake model. You said: hi");
+  const Json w = c.gc.call("agent.wait", {{"runId", "a-1"}});
+  EXPECT_EQ(w["status"], "ok");
+  EXPECT_GT(w["endedAt"].get<int64_t>(), 0);
+  const Json t = c.gc.call("agent.wait", {{"runId", "never-started"}, {"timeoutMs", 200}});
+  EXPECT_EQ(t["status"], "timeout");
+  const Json req = models.requests()["requests"][0];
+  EXPECT_EQ(req["path"], "/v1/messages");
+  EXPECT_EQ(req["headers"]["x-api-key"], "test-key");
+}
+
+TEST(Agent, WithNoModelConfiguredTheOfflineAgentSaysSo) {
+  FrontProcess gw;
+  Client c(gw);
+  c.gc.call("chat.send",
+            {{"sessionKey", "main"}, {"message", "anyone?"}, {"idempotencyKey", "o-1"}});
+  const auto chat = of(events_until_final(c.gc, "o-1"), "chat", "o-1");
+  ASSERT_FALSE(chat.empty());
+  EXPECT_EQ(chat.back()["state"], "final");
+  const std::string text = chat.back()["message"]["content"][0]["text"];
+  EXPECT_NE(text.find("No model is configured"), std::string::npos) << text;
+  EXPECT_NE(text.find("agents.defaults.model"), std::string::npos) << text;
+}
+
+TEST(Agent, AbortStopsTheModelStream) {
+  FakeModels models;
+  models.script({{"chunk_chars", 2}, {"delay_ms", 100}});
+  FrontProcess gw({}, models.config().dump());
+  Client c(gw);
+  c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "long"}, {"idempotencyKey", "ab-1"}});
+  ASSERT_TRUE(eventually([&] { return models.stats()["streams_started"] == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const Json r = c.gc.call("chat.abort", {{"sessionKey", "main"}, {"runId", "ab-1"}});
+  EXPECT_EQ(r["aborted"], true);
+  const auto chat = of(events_until_final(c.gc, "ab-1"), "chat", "ab-1");
+  EXPECT_EQ(chat.back()["state"], "aborted");
+  EXPECT_TRUE(eventually([&] { return models.stats()["streams_aborted_by_client"] == 1; }))
+      << "the HTTP stream to the provider was cut";
+  // A wrong session for the run is refused.
+  const Json bad =
+      c.gc.request_frame("chat.abort", {{"sessionKey", "agent:main:other"}, {"runId", "ab-1"}});
+  EXPECT_TRUE(bad["ok"]) << "a finished run aborts nothing";
+}
+
+TEST(Agent, ProviderErrorsAreRetriedThenReported) {
+  FakeModels models;
+  models.script({{"status_429", 1}});
+  FrontProcess gw({}, models.config().dump());
+  Client c(gw);
+  c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "retry"}, {"idempotencyKey", "r-1"}});
+  auto chat = of(events_until_final(c.gc, "r-1"), "chat", "r-1");
+  EXPECT_EQ(chat.back()["state"], "final") << "a 429 is retried";
+  models.script({{"error_after_chunks", 2}});
+  c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "boom"}, {"idempotencyKey", "r-2"}});
+  chat = of(events_until_final(c.gc, "r-2"), "chat", "r-2");
+  EXPECT_EQ(chat.back()["state"], "error");
+  EXPECT_NE(chat.back()["errorMessage"].get<std::string>().find("fake mid-stream failure"),
+            std::string::npos);
+}
+
+TEST(Agent, AKilledAgentWorkerEndsItsRunsWithAnErrorAndComesBack) {
+  FakeModels models;
+  models.script({{"hang", true}});
+  FrontProcess gw({}, models.config().dump());
+  Client c(gw);
+  c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "hang"}, {"idempotencyKey", "k-1"}});
+  ASSERT_TRUE(eventually([&] { return models.stats()["streams_started"] == 1; }));
+  int agent_pid = 0;
+  const Json status = c.gc.call("status");
+  for (const auto& p : status["processes"])
+    if (p["name"] == "agent") agent_pid = p["pid"];
+  ASSERT_GT(agent_pid, 0);
+  ASSERT_EQ(kill(agent_pid, SIGKILL), 0);
+  const auto events = events_until_final(c.gc, "k-1");
+  ASSERT_FALSE(of(events, "chat", "k-1").empty()) << gw.output();
+  const auto chat = of(events, "chat", "k-1");
+  EXPECT_EQ(chat.back()["state"], "error");
+  const auto agent = of(events, "agent", "k-1");
+  EXPECT_EQ(agent.back()["data"]["phase"], "error");
+  // Restarted; the next run is answered.
+  models.script(Json::object());
+  c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "again"}, {"idempotencyKey", "k-2"}});
+  EXPECT_EQ(of(events_until_final(c.gc, "k-2"), "chat", "k-2").back()["state"], "final");
+}
+
+TEST(Agent, SessionsListPreviewPatchResetDelete) {
+  FakeModels models;
+  FrontProcess gw({}, models.config().dump());
+  Client c(gw);
+  c.gc.call("chat.send",
+            {{"sessionKey", "agent:main:project"}, {"message", "m1"}, {"idempotencyKey", "s-1"}});
+  events_until_final(c.gc, "s-1");
+  Json list = c.gc.call("sessions.list");
+  ASSERT_EQ(list["count"], 1);
+  EXPECT_EQ(list["sessions"][0]["key"], "agent:main:project");
+  EXPECT_EQ(list["defaults"]["model"], "fake-model");
+  const Json prev =
+      c.gc.call("sessions.preview", {{"keys", {"agent:main:project", "agent:main:x"}}});
+  EXPECT_EQ(prev["previews"][0]["status"], "ok");
+  EXPECT_EQ(prev["previews"][0]["items"].size(), 2u);
+  EXPECT_EQ(prev["previews"][1]["status"], "missing");
+  const Json patched =
+      c.gc.call("sessions.patch", {{"key", "agent:main:project"}, {"label", "Project"}});
+  EXPECT_EQ(patched["entry"]["label"], "Project");
+  c.gc.call("sessions.reset", {{"key", "agent:main:project"}});
+  EXPECT_TRUE(
+      c.gc.call("chat.history", {{"sessionKey", "agent:main:project"}})["messages"].empty());
+  const Json main_del = c.gc.request_frame("sessions.delete", {{"key", "main"}});
+  EXPECT_EQ(main_del["error"]["code"], "INVALID_REQUEST");
+  const Json del = c.gc.call("sessions.delete", {{"key", "agent:main:project"}});
+  EXPECT_EQ(del["deleted"], true);
+  EXPECT_EQ(c.gc.call("sessions.list")["count"], 0);
+}
+
+TEST(Agent, ATelegramMessageIsAnsweredInTelegram) {
+  FakeModels models;
+  TelegramEmulator emu;
+  Json cfg = models.config();
+  cfg["channels"] = {{"telegram", emu.channel_config()}};
+  FrontProcess gw({}, cfg.dump());
+  Client c(gw);
+  ASSERT_TRUE(eventually([&] {
+    return c.gc.call("channels.status")["channelAccounts"]["telegram"][0]["connected"] == true;
+  }));
+  emu.inject(4242, "what time is it?", "bob");
+  Json sent;
+  ASSERT_TRUE(eventually([&] {
+    sent = emu.sent()["messages"];
+    return !sent.empty();
+  })) << gw.output();
+  EXPECT_EQ(sent[0]["chat_id"], 4242);
+  EXPECT_EQ(sent[0]["text"], "Hello from the fake model. You said: what time is it?");
+  // Both sides are in the session transcript, and `deliver` without a target goes there too.
+  const Json h = c.gc.call("chat.history", {{"sessionKey", "main"}});
+  ASSERT_EQ(h["messages"].size(), 2u);
+  const std::string id = c.gc.send_request(
+      "agent", {{"message", "ping"}, {"idempotencyKey", "d-1"}, {"deliver", true}});
+  EXPECT_TRUE(c.gc.wait_response(id)["ok"]);
+  ASSERT_TRUE(eventually([&] { return emu.sent()["messages"].size() == 2; }));
+  EXPECT_EQ(emu.sent()["messages"][1]["text"], "Hello from the fake model. You said: ping");
+}
+
+}  // namespace
+}  // namespace clawgate::test
