@@ -10,6 +10,7 @@
 #include <map>
 
 #include "child_control.hpp"
+#include "cron.hpp"
 #include "crypto.hpp"
 #include "gateway.hpp"
 #include "runs.hpp"
@@ -92,9 +93,16 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     const std::string err = runs.start(session_key, m.text, uuid_v4(), o);
     if (!err.empty()) log.warn("runs", "no answer for " + m.channel + " message: " + err);
   };
-  gateway.attach_methods([&runs](const std::string& method, const Json& params,
-                                 const std::function<void(HubReply)>& reply) {
-    return runs.call(method, params, reply);
+  CronService cron(
+      io, clock, log, settings.gateway.state_dir, runs,
+      [&gateway](const std::string& event, const Json& payload, bool droppable) {
+        gateway.emit(event, payload, droppable);
+      },
+      settings.gateway.agent_config_json);
+  cron.on_heartbeat = [&gateway](const Json& hb) { gateway.set_last_heartbeat(hb); };
+  gateway.attach_methods([&runs, &cron](const std::string& method, const Json& params,
+                                        const std::function<void(HubReply)>& reply) {
+    return runs.call(method, params, reply) || cron.call(method, params, reply);
   });
   // Under the supervisor: a control channel, and the listening socket it holds for us.
   auto control = ipc::ChildControl::from_environment(io, "front");
@@ -124,6 +132,7 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   log.info("front", "listening on ws://" + host + ":" + std::to_string(port) + " (clawgate " +
                         kVersion + ")");
   gateway.start();
+  cron.start();
 
   bool stopping = false;
   auto stop = [&](const std::string& why) {

@@ -254,7 +254,7 @@ void RunManager::finish(const std::string& run_id, bool ok_, bool aborted, const
   std::string err = error;
   bool ok = ok_ && !aborted;
 
-  if (ok && !text.empty()) {
+  if (ok && !text.empty() && !r->heartbeat) {  // heartbeats stay out of the conversation
     try {
       sessions_.append(r->session_key, {{"type", "message"},
                                         {"role", "assistant"},

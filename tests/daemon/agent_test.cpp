@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <thread>
 
 #include "front_process.hpp"
@@ -286,6 +287,97 @@ TEST(Agent, ATelegramMessageIsAnsweredInTelegram) {
   EXPECT_TRUE(c.gc.wait_response(id)["ok"]);
   ASSERT_TRUE(eventually([&] { return emu.sent()["messages"].size() == 2; }));
   EXPECT_EQ(emu.sent()["messages"][1]["text"], "Hello from the fake model. You said: ping");
+}
+
+TEST(Cron, AnEveryJobRunsRecordsAndCanBeDisabledAndRemoved) {
+  FakeModels models;
+  FrontProcess gw({}, models.config().dump());
+  Client c(gw);
+  const Json bad =
+      c.gc.request_frame("cron.add", {{"name", "bad"},
+                                      {"schedule", {{"kind", "at"}, {"at", "tomorrow-ish"}}},
+                                      {"sessionTarget", "main"},
+                                      {"wakeMode", "now"},
+                                      {"payload", {{"kind", "agentTurn"}, {"message", "x"}}}});
+  EXPECT_EQ(bad["error"]["code"], "INVALID_REQUEST");
+  const Json job =
+      c.gc.call("cron.add", {{"name", "pulse"},
+                             {"schedule", {{"kind", "every"}, {"everyMs", 1000}}},
+                             {"sessionTarget", "isolated"},
+                             {"wakeMode", "now"},
+                             {"payload", {{"kind", "agentTurn"}, {"message", "tick"}}}});
+  const std::string id = job["id"];
+  EXPECT_GT(job["state"]["nextRunAtMs"].get<int64_t>(), 0);
+  // A `cron` finished event arrives and the run is recorded.
+  Json finished;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const Json e = c.gc.next_event(5000);
+        if (e["event"] == "cron" && e["payload"]["action"] == "finished") finished = e["payload"];
+        return !finished.is_null();
+      },
+      8000));
+  EXPECT_EQ(finished["jobId"], id);
+  EXPECT_EQ(finished["status"], "ok");
+  const Json runs = c.gc.call("cron.runs", {{"id", id}});
+  ASSERT_FALSE(runs["entries"].empty());
+  EXPECT_EQ(runs["entries"][0]["summary"], "Hello from the fake model. You said: tick");
+  const std::string session = "agent:main:cron:" + id;
+  EXPECT_FALSE(c.gc.call("chat.history", {{"sessionKey", session}})["messages"].empty());
+  // Disabled: no more runs.
+  c.gc.call("cron.update", {{"id", id}, {"patch", {{"enabled", false}}}});
+  const int before = models.stats()["requests"];
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_LE(models.stats()["requests"].get<int>(), before + 1) << "at most the run in flight";
+  EXPECT_TRUE(c.gc.call("cron.list")["jobs"].empty()) << "disabled jobs are hidden by default";
+  EXPECT_EQ(c.gc.call("cron.list", {{"includeDisabled", true}})["jobs"].size(), 1u);
+  c.gc.call("cron.remove", {{"id", id}});
+  EXPECT_TRUE(c.gc.call("cron.list", {{"includeDisabled", true}})["jobs"].empty());
+}
+
+TEST(Cron, JobsSurviveAFrontRestart) {
+  FrontProcess gw;
+  Client c(gw);
+  c.gc.call("cron.add", {{"name", "later"},
+                         {"schedule", {{"kind", "cron"}, {"expr", "0 9 * * 1"}}},
+                         {"sessionTarget", "main"},
+                         {"wakeMode", "next-heartbeat"},
+                         {"payload", {{"kind", "systemEvent"}, {"text", "weekly"}}}});
+  int front = 0;
+  const Json status = c.gc.call("status");
+  for (const auto& p : status["processes"])
+    if (p["name"] == "front") front = p["pid"];
+  ASSERT_GT(front, 0);
+  kill(front, SIGKILL);
+  std::unique_ptr<Client> again;
+  ASSERT_TRUE(eventually([&] {
+    try {
+      again = std::make_unique<Client>(gw);
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }));
+  const Json jobs = again->gc.call("cron.list")["jobs"];
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0]["name"], "later");
+  EXPECT_GT(jobs[0]["state"]["nextRunAtMs"].get<int64_t>(), 0);
+}
+
+TEST(Heartbeat, PeriodicRunsAreReportedAndLastHeartbeatKeepsTheLatest) {
+  FakeModels models;
+  models.script({{"reply", "HEARTBEAT_OK"}});
+  Json cfg = models.config();
+  cfg["agents"]["defaults"]["heartbeat"] = {{"every", "1s"}};
+  FrontProcess gw({}, cfg.dump());
+  Client c(gw);
+  EXPECT_TRUE(c.gc.call("last-heartbeat").is_null());
+  const Json hb = c.gc.wait_event("heartbeat", 5000)["payload"];
+  EXPECT_EQ(hb["status"], "ok-token");
+  EXPECT_GE(hb["durationMs"].get<int64_t>(), 0);
+  EXPECT_EQ(c.gc.call("last-heartbeat")["status"], "ok-token");
+  // The heartbeat prompt and its answer stay out of the chat transcript.
+  EXPECT_TRUE(c.gc.call("chat.history", {{"sessionKey", "main"}})["messages"].empty());
 }
 
 }  // namespace

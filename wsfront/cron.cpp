@@ -1,0 +1,508 @@
+// CronService: see cron.hpp.
+#include "cron.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <sstream>
+
+#include "crypto.hpp"
+#include "fs.hpp"
+
+namespace clawgate::front {
+
+namespace {
+
+HubReply ok(Json payload) {
+  HubReply r;
+  r.payload = std::move(payload);
+  return r;
+}
+
+HubReply invalid(std::string message) {
+  HubReply r;
+  r.code = "INVALID_REQUEST";
+  r.message = std::move(message);
+  return r;
+}
+
+// One cron field ("*", "5", "1-5", "*/15", "1,2,10-20/5") as a set of allowed values.
+bool parse_field(const std::string& f, int lo, int hi, std::vector<bool>& allowed) {
+  allowed.assign(static_cast<size_t>(hi + 1), false);
+  std::stringstream ss(f);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    int step = 1, a = lo, b = hi;
+    const size_t slash = part.find('/');
+    std::string range = part.substr(0, slash);
+    if (slash != std::string::npos) {
+      try {
+        step = std::stoi(part.substr(slash + 1));
+      } catch (...) {
+        return false;
+      }
+      if (step < 1) return false;
+    }
+    if (range != "*") {
+      const size_t dash = range.find('-');
+      try {
+        a = std::stoi(range.substr(0, dash));
+        b = dash == std::string::npos ? (slash == std::string::npos ? a : hi)
+                                      : std::stoi(range.substr(dash + 1));
+      } catch (...) {
+        return false;
+      }
+    }
+    if (a < lo || b > hi || a > b) return false;
+    for (int v = a; v <= b; v += step) allowed[static_cast<size_t>(v)] = true;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<int64_t> parse_duration_ms(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  if (i == 0) return std::nullopt;
+  const int64_t n = std::stoll(s.substr(0, i));
+  const std::string unit = s.substr(i);
+  if (unit == "ms") return n;
+  if (unit == "s" || unit.empty()) return n * 1000;
+  if (unit == "m") return n * 60'000;
+  if (unit == "h") return n * 3'600'000;
+  if (unit == "d") return n * 86'400'000;
+  return std::nullopt;
+}
+
+std::optional<int64_t> parse_iso_time_ms(const std::string& s) {
+  int y, mo, d, h = 0, mi = 0, sec = 0, consumed = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &consumed) <
+      6)
+    return std::nullopt;
+  std::string rest = s.substr(static_cast<size_t>(consumed));
+  int64_t frac_ms = 0;
+  if (!rest.empty() && rest[0] == '.') {
+    size_t k = 1;
+    int digits = 0;
+    while (k < rest.size() && std::isdigit(static_cast<unsigned char>(rest[k]))) {
+      if (digits < 3) frac_ms = frac_ms * 10 + (rest[k] - '0');
+      ++digits;
+      ++k;
+    }
+    for (; digits < 3; ++digits) frac_ms *= 10;
+    rest = rest.substr(k);
+  }
+  int64_t offset_s = 0;
+  if (rest == "Z" || rest.empty()) {
+    // UTC (no offset is taken as UTC, as upstream does for machine-written times)
+  } else if ((rest[0] == '+' || rest[0] == '-') && rest.size() == 6 && rest[3] == ':') {
+    const int oh = std::stoi(rest.substr(1, 2)), om = std::stoi(rest.substr(4, 2));
+    offset_s = (oh * 3600 + om * 60) * (rest[0] == '+' ? 1 : -1);
+  } else {
+    return std::nullopt;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  tm t{};
+  t.tm_year = y - 1900;
+  t.tm_mon = mo - 1;
+  t.tm_mday = d;
+  t.tm_hour = h;
+  t.tm_min = mi;
+  t.tm_sec = sec;
+  return (static_cast<int64_t>(timegm(&t)) - offset_s) * 1000 + frac_ms;
+}
+
+std::optional<int64_t> next_cron_ms(const std::string& expr, int64_t after_ms, bool utc) {
+  std::stringstream ss(expr);
+  std::vector<std::string> f;
+  for (std::string x; ss >> x;) f.push_back(x);
+  if (f.size() != 5) return std::nullopt;
+  std::vector<bool> minute, hour, dom, month, dow;
+  if (!parse_field(f[0], 0, 59, minute) || !parse_field(f[1], 0, 23, hour) ||
+      !parse_field(f[2], 1, 31, dom) || !parse_field(f[3], 1, 12, month) ||
+      !parse_field(f[4], 0, 7, dow))
+    return std::nullopt;
+  if (dow[7]) dow[0] = true;  // 7 is Sunday too
+  const bool dom_any = f[2] == "*", dow_any = f[4] == "*";
+  time_t t = static_cast<time_t>(after_ms / 1000 / 60 * 60 + 60);
+  for (int i = 0; i < 366 * 24 * 60; ++i, t += 60) {  // bounded: one year of minutes
+    tm c{};
+    if (utc) {
+      gmtime_r(&t, &c);
+    } else {
+      localtime_r(&t, &c);
+    }
+    if (!minute[static_cast<size_t>(c.tm_min)] || !hour[static_cast<size_t>(c.tm_hour)] ||
+        !month[static_cast<size_t>(c.tm_mon + 1)])
+      continue;
+    const bool dm = dom[static_cast<size_t>(c.tm_mday)], dw = dow[static_cast<size_t>(c.tm_wday)];
+    // Standard cron: when both day fields are restricted, either may match.
+    const bool day = dom_any && dow_any ? true : dom_any ? dw : dow_any ? dm : (dm || dw);
+    if (day) return static_cast<int64_t>(t) * 1000;
+  }
+  return std::nullopt;
+}
+
+CronService::CronService(boost::asio::io_context& io, const Clock& clock, Logger& log,
+                         const std::string& state_dir, RunManager& runs, RunManager::Emit emit,
+                         const std::string& agent_config_json)
+    : io_(io),
+      clock_(clock),
+      log_(log),
+      dir_(state_dir + "/cron"),
+      runs_(runs),
+      emit_(std::move(emit)),
+      timer_(io),
+      heartbeat_timer_(io) {
+  make_dirs(dir_ + "/runs");
+  if (auto text = read_file(dir_ + "/jobs.json")) {
+    const Json j = Json::parse(*text, nullptr, false);
+    if (j.is_object() && j.contains("jobs") && j["jobs"].is_array()) jobs_ = j["jobs"];
+  }
+  const Json cfg = Json::parse(agent_config_json, nullptr, false);
+  if (cfg.is_object() && cfg.contains("agents") && cfg["agents"].is_object()) {
+    const Json hb = cfg["agents"].value("defaults", Json::object()).value("heartbeat", Json());
+    if (hb.is_object()) {
+      if (auto every = parse_duration_ms(hb.value("every", "30m"))) heartbeat_every_ms_ = *every;
+      heartbeat_target_ = hb.value("target", "none");
+    }
+  }
+}
+
+void CronService::start() {
+  arm();
+  if (heartbeat_every_ms_ > 0) {
+    heartbeat_timer_.expires_after(std::chrono::milliseconds(heartbeat_every_ms_));
+    heartbeat_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) beat();
+    });
+  }
+}
+
+void CronService::save() {
+  try {
+    atomic_write_file(dir_ + "/jobs.json", Json{{"version", 1}, {"jobs", jobs_}}.dump(2));
+  } catch (const std::exception& e) {
+    log_.error("cron", std::string("cannot save jobs: ") + e.what());
+  }
+}
+
+void CronService::event(const std::string& job_id, const std::string& action, Json extra) {
+  extra["jobId"] = job_id;
+  extra["action"] = action;
+  emit_("cron", extra, true);
+}
+
+std::optional<int64_t> CronService::next_run(const Json& job, int64_t after_ms) const {
+  if (!job.value("enabled", true)) return std::nullopt;
+  const Json& s = job["schedule"];
+  const std::string kind = s.value("kind", "");
+  if (kind == "at") {
+    auto at = parse_iso_time_ms(s.value("at", ""));
+    if (!at || job["state"].contains("lastRunAtMs")) return std::nullopt;  // once
+    return at;
+  }
+  if (kind == "every") {
+    const int64_t every = std::max(kMinEveryMs, s.value("everyMs", kMinEveryMs));
+    const int64_t anchor = s.value("anchorMs", job.value("createdAtMs", after_ms));
+    if (after_ms < anchor) return anchor;
+    return anchor + ((after_ms - anchor) / every + 1) * every;
+  }
+  if (kind == "cron")
+    return next_cron_ms(s.value("expr", ""), after_ms, s.value("tz", "") == "UTC");
+  return std::nullopt;
+}
+
+void CronService::arm() {
+  timer_.cancel();
+  const int64_t now = clock_.wall_ms();
+  int64_t soonest = now + 60'000;  // re-check every minute: wall-clock jumps are noticed
+  for (const auto& j : jobs_)
+    if (j["state"].contains("nextRunAtMs"))
+      soonest = std::min(soonest, j["state"]["nextRunAtMs"].get<int64_t>());
+  timer_.expires_after(std::chrono::milliseconds(std::max<int64_t>(0, soonest - now)));
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) tick();
+  });
+}
+
+void CronService::tick() {
+  const int64_t now = clock_.wall_ms();
+  std::vector<std::string> due;
+  for (auto& j : jobs_)
+    if (j["state"].contains("nextRunAtMs") && j["state"]["nextRunAtMs"].get<int64_t>() <= now)
+      due.push_back(j["id"]);
+  for (const auto& id : due) run_job(id, "schedule");
+  arm();
+}
+
+void CronService::run_job(const std::string& id, const std::string& trigger) {
+  Json* jp = nullptr;
+  for (auto& j : jobs_)
+    if (j["id"] == id) jp = &j;
+  if (!jp) return;
+  Json& job = *jp;
+  const int64_t now = clock_.wall_ms();
+  job["state"]["lastRunAtMs"] = now;
+  if (auto next = next_run(job, now)) {
+    job["state"]["nextRunAtMs"] = *next;
+  } else {
+    job["state"].erase("nextRunAtMs");
+  }
+  if (running_.count(id)) {  // never stack runs of one job
+    job["state"]["lastRunStatus"] = "skipped";
+    record(id, {{"ts", now}, {"jobId", id}, {"status", "skipped"}, {"reason", "still running"}});
+    save();
+    return;
+  }
+  const Json payload = job["payload"];
+  const std::string target = job.value("sessionTarget", "main");
+  const std::string session = target == "isolated" ? "agent:main:cron:" + id
+                              : target.rfind("session:", 0) == 0
+                                  ? target.substr(8)
+                                  : std::string(SessionStore::kMainKey);
+  event(id, "started", {{"runAtMs", now}, {"sessionKey", session}});
+  if (payload.value("kind", "") == "systemEvent") {
+    job["state"]["lastRunStatus"] = "ok";
+    event(id, "finished", {{"status", "ok"}, {"runAtMs", now}, {"durationMs", 0}});
+    record(id, {{"ts", now},
+                {"jobId", id},
+                {"status", "ok"},
+                {"trigger", trigger},
+                {"summary", payload.value("text", "")}});
+    save();
+    return;
+  }
+  running_.insert(id);
+  const std::string run_id = "cron:" + id + ":" + std::to_string(++counter_) + ":" + uuid_v4();
+  RunManager::Origin o;
+  o.kind = "cron";
+  const std::string err = runs_.start(
+      session, payload.value("message", ""), run_id, o,
+      [this, id, now, session, trigger, run_id](bool okay, const std::string& text,
+                                                const std::string& error) {
+        running_.erase(id);
+        const int64_t dur = clock_.wall_ms() - now;
+        Json entry = {{"ts", clock_.wall_ms()}, {"jobId", id},
+                      {"runId", run_id},        {"status", okay ? "ok" : "error"},
+                      {"durationMs", dur},      {"sessionKey", session},
+                      {"trigger", trigger},     {"summary", text.substr(0, 200)}};
+        if (!okay) entry["error"] = error;
+        record(id, entry);
+        for (auto& j : jobs_) {
+          if (j["id"] != id) continue;
+          j["state"]["lastRunStatus"] = okay ? "ok" : "error";
+          j["state"]["lastDurationMs"] = dur;
+          if (okay) {
+            j["state"].erase("lastError");
+          } else {
+            j["state"]["lastError"] = error;
+          }
+        }
+        Json ev = {{"status", okay ? "ok" : "error"},
+                   {"durationMs", dur},
+                   {"runAtMs", now},
+                   {"sessionKey", session},
+                   {"summary", text.substr(0, 200)}};
+        if (!okay) ev["error"] = error;
+        event(id, "finished", ev);
+        // A one-shot job that asked for it goes once done.
+        jobs_.erase(std::remove_if(jobs_.begin(), jobs_.end(),
+                                   [&](const Json& j) {
+                                     return j["id"] == id && j.value("deleteAfterRun", false) &&
+                                            !j["state"].contains("nextRunAtMs");
+                                   }),
+                    jobs_.end());
+        save();
+      });
+  if (!err.empty()) {
+    running_.erase(id);
+    job["state"]["lastRunStatus"] = "error";
+    job["state"]["lastError"] = err;
+    event(id, "finished", {{"status", "error"}, {"error", err}});
+  }
+  save();
+}
+
+void CronService::record(const std::string& id, const Json& entry) {
+  try {
+    const std::string path = dir_ + "/runs/" + id + ".jsonl";
+    AppendLog log(path);
+    log.append(entry.dump(-1, ' ', false, Json::error_handler_t::replace));
+    if (log.size() > 256 * 1024) {  // keep the newest kRunsKept
+      auto lines = read_lines(path);
+      if (lines.size() > kRunsKept) lines.erase(lines.begin(), lines.end() - kRunsKept);
+      std::string content;
+      for (const auto& l : lines) content += l + "\n";
+      log.rewrite(content);
+    }
+  } catch (const std::exception& e) {
+    log_.error("cron", std::string("cannot record a run: ") + e.what());
+  }
+}
+
+void CronService::beat() {
+  heartbeat_timer_.expires_after(std::chrono::milliseconds(heartbeat_every_ms_));
+  heartbeat_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) beat();
+  });
+  const int64_t started = clock_.wall_ms();
+  if (heartbeat_running_) {
+    const Json hb = {{"ts", started}, {"status", "skipped"}, {"reason", "previous still running"}};
+    if (on_heartbeat) on_heartbeat(hb);
+    emit_("heartbeat", hb, true);
+    return;
+  }
+  heartbeat_running_ = true;
+  RunManager::Origin o;
+  o.kind = "heartbeat";
+  const std::string err = runs_.start(
+      SessionStore::kMainKey, kHeartbeatPrompt, "heartbeat:" + uuid_v4(), o,
+      [this, started](bool okay, const std::string& text, const std::string& error) {
+        heartbeat_running_ = false;
+        Json hb = {{"ts", clock_.wall_ms()}, {"durationMs", clock_.wall_ms() - started}};
+        if (!okay) {
+          hb["status"] = "failed";
+          hb["reason"] = error;
+          hb["indicatorType"] = "error";
+        } else if (text.find("HEARTBEAT_OK") != std::string::npos) {
+          hb["status"] = "ok-token";
+          hb["indicatorType"] = "ok";
+        } else if (text.empty()) {
+          hb["status"] = "ok-empty";
+          hb["indicatorType"] = "ok";
+        } else {
+          hb["status"] = heartbeat_target_ == "none" ? "skipped" : "sent";
+          hb["preview"] = text.substr(0, 200);
+          hb["indicatorType"] = "alert";
+        }
+        if (on_heartbeat) on_heartbeat(hb);
+        emit_("heartbeat", hb, true);
+      },
+      /*is_heartbeat=*/true);
+  if (!err.empty()) {
+    heartbeat_running_ = false;
+    const Json hb = {{"ts", started}, {"status", "failed"}, {"reason", err}};
+    if (on_heartbeat) on_heartbeat(hb);
+    emit_("heartbeat", hb, true);
+  }
+}
+
+Json* CronService::find(const Json& params) {
+  const std::string id = params.value("id", params.value("jobId", ""));
+  for (auto& j : jobs_)
+    if (j["id"] == id) return &j;
+  return nullptr;
+}
+
+bool CronService::call(const std::string& method, const Json& params,
+                       const RunManager::Reply& reply) {
+  const int64_t now = clock_.wall_ms();
+  if (method == "cron.list") {
+    const bool all = params.value("includeDisabled", false) || params.value("enabled", "") == "all";
+    const std::string query = params.value("query", "");
+    Json jobs = Json::array();
+    for (const auto& j : jobs_) {
+      if (!all && !j.value("enabled", true)) continue;
+      if (!query.empty() && j.value("name", "").find(query) == std::string::npos) continue;
+      jobs.push_back(j);
+    }
+    const size_t total = jobs.size();
+    const size_t offset = std::min<size_t>(params.value("offset", 0), total);
+    const size_t limit = params.value("limit", 200);
+    Json page(jobs.begin() + static_cast<long>(offset),
+              jobs.begin() + static_cast<long>(std::min(total, offset + limit)));
+    reply(ok({{"jobs", page}, {"total", total}}));
+    return true;
+  }
+  if (method == "cron.add") {
+    if (jobs_.size() >= kMaxJobs) {
+      reply(invalid("too many cron jobs (" + std::to_string(kMaxJobs) + ")"));
+      return true;
+    }
+    Json job = params;
+    job["id"] = uuid_v4();
+    job["enabled"] = params.value("enabled", true);
+    job["createdAtMs"] = job["updatedAtMs"] = now;
+    job["state"] = Json::object();
+    const std::string kind = params["schedule"].value("kind", "");
+    if (kind == "at" && !parse_iso_time_ms(params["schedule"].value("at", ""))) {
+      reply(invalid("schedule.at must be an ISO 8601 date-time"));
+      return true;
+    }
+    if (kind == "cron" && !next_cron_ms(params["schedule"].value("expr", ""), now, true)) {
+      reply(invalid("schedule.expr must be a 5-field cron expression"));
+      return true;
+    }
+    if (auto next = next_run(job, now)) job["state"]["nextRunAtMs"] = *next;
+    jobs_.push_back(job);
+    save();
+    event(job["id"], "added", {{"nextRunAtMs", job["state"].value("nextRunAtMs", Json())}});
+    arm();
+    reply(ok(job));
+    return true;
+  }
+  if (method == "cron.update" || method == "cron.remove" || method == "cron.run" ||
+      method == "cron.runs") {
+    Json* job = find(params);
+    if (!job) {
+      reply(invalid("no such cron job"));
+      return true;
+    }
+    const std::string id = (*job)["id"];
+    if (method == "cron.update") {
+      for (auto& [k, v] : params["patch"].items()) {
+        if (v.is_null()) {
+          job->erase(k);
+        } else {
+          (*job)[k] = v;
+        }
+      }
+      (*job)["updatedAtMs"] = now;
+      if (auto next = next_run(*job, now)) {
+        (*job)["state"]["nextRunAtMs"] = *next;
+      } else {
+        (*job)["state"].erase("nextRunAtMs");
+      }
+      const Json updated = *job;
+      save();
+      event(id, "updated");
+      arm();
+      reply(ok(updated));
+    } else if (method == "cron.remove") {
+      jobs_.erase(
+          std::remove_if(jobs_.begin(), jobs_.end(), [&](const Json& j) { return j["id"] == id; }),
+          jobs_.end());
+      save();
+      event(id, "removed");
+      arm();
+      reply(ok({{"ok", true}, {"removed", true}}));
+    } else if (method == "cron.run") {
+      const std::string mode = params.value("mode", "force");
+      const bool due = (*job)["state"].contains("nextRunAtMs") &&
+                       (*job)["state"]["nextRunAtMs"].get<int64_t>() <= now;
+      if ((mode == "due" && !due) || (mode == "if-enabled" && !job->value("enabled", true))) {
+        reply(
+            ok({{"ok", true}, {"ran", false}, {"reason", mode == "due" ? "not-due" : "disabled"}}));
+      } else {
+        run_job(id, "manual");
+        arm();
+        reply(ok({{"ok", true}, {"ran", true}}));
+      }
+    } else {
+      auto lines = read_lines(dir_ + "/runs/" + id + ".jsonl");
+      const size_t limit = params.value("limit", 50);
+      Json entries = Json::array();
+      for (auto it = lines.rbegin(); it != lines.rend() && entries.size() < limit; ++it) {
+        Json e = Json::parse(*it, nullptr, false);
+        if (e.is_object()) entries.push_back(e);
+      }
+      reply(ok({{"entries", entries}}));
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace clawgate::front
