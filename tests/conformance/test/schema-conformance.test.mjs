@@ -68,6 +68,47 @@ test("cli/cli admin connection: every implemented method", async () => {
   assertOk(await admin.request("system-presence", {}), "system-presence after system-event");
 });
 
+test("agent runs (offline agent): two agent res frames, agent and chat events, sessions, cron", async () => {
+  const runId = `conf-${Date.now()}`;
+  const finalChat = admin.waitEvent("chat", 15000, (f) => f.payload?.runId === runId && f.payload?.state === "final");
+  const accepted = await admin.request("agent", { message: "hello from conformance", idempotencyKey: runId });
+  assert.equal(assertOk(accepted, "agent").status, "accepted");
+  // The second res frame carries the same id.
+  const second = await admin.waitFor(
+    (f) => f.type === "res" && f.id === accepted.id && f.payload?.status !== "accepted",
+    "second agent res",
+    15000,
+  );
+  assert.equal(second.ok, true, JSON.stringify(second));
+  assert.equal(second.payload.status, "ok");
+  await finalChat;
+  const wait = assertOk(await admin.request("agent.wait", { runId }), "agent.wait");
+  assert.equal(wait.status, "ok");
+
+  const chatRun = `chat-${Date.now()}`;
+  const chatFinal = admin.waitEvent("chat", 15000, (f) => f.payload?.runId === chatRun && f.payload?.state === "final");
+  assert.equal(assertOk(await admin.request("chat.send", { sessionKey: "main", message: "hi", idempotencyKey: chatRun }), "chat.send").status, "started");
+  await chatFinal;
+  const history = assertOk(await admin.request("chat.history", { sessionKey: "main" }), "chat.history");
+  assert.ok(history.messages.length >= 4, "both runs are in the main session");
+  assertOk(await admin.request("chat.abort", { sessionKey: "main" }), "chat.abort");
+  assertOk(await admin.request("sessions.list", {}), "sessions.list");
+  assertOk(await admin.request("sessions.preview", { keys: ["main"] }), "sessions.preview");
+  const job = assertOk(
+    await admin.request("cron.add", {
+      name: "conformance",
+      schedule: { kind: "every", everyMs: 3600000 },
+      sessionTarget: "main",
+      wakeMode: "next-heartbeat",
+      payload: { kind: "systemEvent", text: "hourly" },
+    }),
+    "cron.add",
+  );
+  assert.ok(assertOk(await admin.request("cron.list", {}), "cron.list").jobs.some((j) => j.id === job.id));
+  assertOk(await admin.request("cron.runs", { id: job.id }), "cron.runs");
+  assertOk(await admin.request("cron.remove", { id: job.id }), "cron.remove");
+});
+
 test("ticks (and any health broadcast) on the admin connection", async () => {
   const before = admin.frames.length;
   await admin.waitFor(
