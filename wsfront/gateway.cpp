@@ -183,8 +183,11 @@ void Gateway::close_session(Session& s, uint16_t code, const std::string& reason
 
 void Gateway::send_frame(Session& s, std::string&& text, bool droppable) {
   if (s.phase == Phase::closing) return;
-  if (transport_->buffered_amount(s.id) > cfg_.limits.max_buffered_bytes) {
-    if (droppable) return;
+  const size_t buffered = transport_->buffered_amount(s.id);
+  // Droppable frames stop at half the limit, so the other half is left for what must arrive
+  // (responses, chat finals, lifecycle ends) before a client counts as too slow.
+  if (droppable && buffered > cfg_.limits.max_buffered_bytes / 2) return;
+  if (buffered > cfg_.limits.max_buffered_bytes) {
     log_.warn("front", "closing slow consumer " + s.peer.ip + " (conn " + s.conn_id + ")");
     close_session(s, 1008, "slow consumer");
     return;
@@ -223,7 +226,8 @@ void Gateway::broadcast(const std::string& event, const Json& payload,
   const bool droppable = droppable_override ? *droppable_override : spec && spec->dropIfSlow;
   for (auto& [_, s] : sessions_) {
     if (s.phase != Phase::ready) continue;
-    if (droppable && transport_->buffered_amount(s.id) > cfg_.limits.max_buffered_bytes) continue;
+    if (droppable && transport_->buffered_amount(s.id) > cfg_.limits.max_buffered_bytes / 2)
+      continue;
     send_frame(s, event_frame(event, body, s.seq + 1, sv ? &*sv : nullptr), droppable);
     ++s.seq;
   }

@@ -32,7 +32,8 @@ using Json = nlohmann::json;
 
 struct Limits {
   size_t max_payload = 26'214'400;         // 25 MiB, after hello-ok
-  size_t max_buffered_bytes = 52'428'800;  // 50 MiB send buffer before "slow consumer"
+  size_t max_buffered_bytes = 52'428'800;  // 50 MiB send buffer before "slow consumer";
+                                           // droppable events stop at half of it
   size_t preauth_max_payload = 64 * 1024;  // before hello-ok
   size_t max_preauth_per_ip = 32;
   int max_json_depth = 64;

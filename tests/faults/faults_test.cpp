@@ -320,5 +320,51 @@ TEST(Faults, ChildrenDieWithTheSupervisor) {
   EXPECT_TRUE(eventually([&] { return !alive(front) && !alive(worker); }, 5000));
 }
 
+TEST(Faults, ASlowWebChatClientMissesDeltasButGetsTheFinal) {
+  FakeModels models;
+  std::string answer;
+  for (int i = 0; answer.size() < 60'000; ++i) answer += "word" + std::to_string(i) + " ";
+  models.script({{"reply", answer}, {"chunk_chars", 300}, {"delay_ms", 2}});
+  FrontProcess gw({{"CLAWGATE_MAX_BUFFERED_BYTES", "262144"}}, models.config().dump());
+  // The slow one: a 4 KiB receive buffer, and it reads nothing until the run is over.
+  WsClient slow_ws;
+  GatewayClient slow(slow_ws);
+  ConnectOptions so;
+  so.url = gw.url();
+  so.token = gw.token();
+  so.client_id = "webchat-ui";
+  so.client_mode = "webchat";
+  so.scopes = {"operator.read", "operator.write"};
+  so.ws.recv_buffer = 4096;
+  slow.connect(so);
+  Client fast(gw);
+  fast.gc.call("chat.send",
+               {{"sessionKey", "main"}, {"message", "long one"}, {"idempotencyKey", "slow-1"}});
+  // The fast client sees the run end...
+  ASSERT_TRUE(eventually(
+      [&] {
+        const Json e = fast.gc.next_event(10000);
+        return e["event"] == "chat" && e["payload"]["state"] == "final";
+      },
+      20000));
+  // ...then the slow one drains its socket: some deltas were skipped, the final is whole.
+  size_t deltas = 0;
+  Json final;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const Json e = slow.next_event(10000);
+        if (e["event"] != "chat") return false;
+        if (e["payload"]["state"] == "delta") ++deltas;
+        if (e["payload"]["state"] == "final") final = e["payload"];
+        return !final.is_null();
+      },
+      20000));
+  EXPECT_TRUE(final["message"]["content"][0]["text"] == answer) << "the final carries it all";
+  EXPECT_LT(deltas, answer.size() / 300) << "deltas were dropped for the slow client";
+  EXPECT_TRUE(slow.call("health")["ok"]) << "and it was not disconnected";
+  std::printf("[ measure ] slow client: %zu of ~%zu deltas delivered, final intact\n", deltas,
+              answer.size() / 300);
+}
+
 }  // namespace
 }  // namespace clawgate::test
