@@ -232,6 +232,24 @@ TEST(Agent, AKilledAgentWorkerEndsItsRunsWithAnErrorAndComesBack) {
   EXPECT_EQ(of(events_until_final(c.gc, "k-2"), "chat", "k-2").back()["state"], "final");
 }
 
+TEST(Agent, ARunPastItsTimeoutEndsWithAnError) {
+  FakeModels models;
+  models.script({{"hang", true}});
+  Json cfg = models.config();
+  cfg["agents"]["defaults"]["timeoutSeconds"] = 1;
+  FrontProcess gw({}, cfg.dump());
+  Client c(gw);
+  const auto t0 = Clock::now();
+  c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "wait"}, {"idempotencyKey", "t-1"}});
+  const auto chat = of(events_until_final(c.gc, "t-1", 10000), "chat", "t-1");
+  ASSERT_FALSE(chat.empty());
+  EXPECT_EQ(chat.back()["state"], "error");
+  EXPECT_NE(chat.back()["errorMessage"].get<std::string>().find("timed out"), std::string::npos);
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count(), 5000);
+  EXPECT_TRUE(eventually([&] { return models.stats()["streams_aborted_by_client"] == 1; }))
+      << "the provider stream was cut";
+}
+
 TEST(Agent, SessionsListPreviewPatchResetDelete) {
   FakeModels models;
   FrontProcess gw({}, models.config().dump());

@@ -18,8 +18,13 @@ constexpr int kOfflineStepMs = 25;  // one word per step: streams like a model w
 }
 
 AgentWorker::AgentWorker(boost::asio::io_context& io, Logger& log,
-                         std::optional<ProviderConfig> model, std::string system_prompt)
-    : io_(io), log_(log), model_(std::move(model)), system_(std::move(system_prompt)) {}
+                         std::optional<ProviderConfig> model, std::string system_prompt,
+                         uint32_t default_timeout_ms)
+    : io_(io),
+      log_(log),
+      model_(std::move(model)),
+      system_(std::move(system_prompt)),
+      default_timeout_ms_(default_timeout_ms) {}
 
 AgentWorker::~AgentWorker() {
   for (auto& [_, r] : running_) {
@@ -53,7 +58,7 @@ void AgentWorker::on_front(capnp::MessageReader& r) {
     run->id = rq.getRunId();
     run->session_key = rq.getSessionKey();
     for (auto m : rq.getMessages()) run->turns.push_back({m.getRole(), m.getText()});
-    const uint32_t timeout = rq.getTimeoutMs() ? rq.getTimeoutMs() : kDefaultTimeoutMs;
+    const uint32_t timeout = rq.getTimeoutMs() ? rq.getTimeoutMs() : default_timeout_ms_;
     run->deadline.expires_after(std::chrono::milliseconds(timeout));
     if (running_.count(run->id)) return;  // a repeat of a run already going
     admit(std::move(run));

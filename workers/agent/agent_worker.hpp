@@ -33,7 +33,7 @@ class AgentWorker {
   static constexpr int kMaxAttempts = 4;
 
   AgentWorker(boost::asio::io_context& io, Logger& log, std::optional<ProviderConfig> model,
-              std::string system_prompt);
+              std::string system_prompt, uint32_t default_timeout_ms = kDefaultTimeoutMs);
   ~AgentWorker();
   void attach_front(int fd);
   std::string model_label() const { return model_ ? model_->label() : "offline"; }
@@ -65,6 +65,7 @@ class AgentWorker {
   Logger& log_;
   std::optional<ProviderConfig> model_;
   std::string system_;
+  uint32_t default_timeout_ms_;
   std::shared_ptr<ipc::Link> front_;
   std::map<std::string, std::shared_ptr<Run>> running_;
   std::deque<std::shared_ptr<Run>> queued_;

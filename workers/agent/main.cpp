@@ -45,7 +45,14 @@ int main() {
     try {
       const auto cfg = nlohmann::json::parse(text.empty() ? "{}" : text);
       auto model = workers::resolve_model(cfg);
-      worker = std::make_unique<workers::AgentWorker>(io, log, model, kSystemPrompt);
+      // agents.defaults.timeoutSeconds bounds every run (default 600 s).
+      uint32_t timeout_ms = workers::AgentWorker::kDefaultTimeoutMs;
+      const auto defaults =
+          cfg.value("agents", nlohmann::json::object()).value("defaults", nlohmann::json::object());
+      if (defaults.contains("timeoutSeconds") && defaults["timeoutSeconds"].is_number() &&
+          defaults["timeoutSeconds"].get<double>() > 0)
+        timeout_ms = static_cast<uint32_t>(defaults["timeoutSeconds"].get<double>() * 1000);
+      worker = std::make_unique<workers::AgentWorker>(io, log, model, kSystemPrompt, timeout_ms);
     } catch (const std::exception& e) {
       log.error("agent", std::string("configuration error: ") + e.what());
       return quit(kExitConfig);
