@@ -26,6 +26,15 @@ HubReply invalid(std::string message) {
   return r;
 }
 
+// A whole non-negative decimal number of at most 9 digits, nothing else.
+bool strict_int(const std::string& s, int& out) {
+  if (s.empty() || s.size() > 9) return false;
+  for (char c : s)
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  out = std::stoi(s);
+  return true;
+}
+
 // One cron field ("*", "5", "1-5", "*/15", "1,2,10-20/5") as a set of allowed values.
 bool parse_field(const std::string& f, int lo, int hi, std::vector<bool>& allowed) {
   allowed.assign(static_cast<size_t>(hi + 1), false);
@@ -34,29 +43,42 @@ bool parse_field(const std::string& f, int lo, int hi, std::vector<bool>& allowe
   while (std::getline(ss, part, ',')) {
     int step = 1, a = lo, b = hi;
     const size_t slash = part.find('/');
-    std::string range = part.substr(0, slash);
-    if (slash != std::string::npos) {
-      try {
-        step = std::stoi(part.substr(slash + 1));
-      } catch (...) {
-        return false;
-      }
-      if (step < 1) return false;
-    }
+    const std::string range = part.substr(0, slash);
+    if (slash != std::string::npos && (!strict_int(part.substr(slash + 1), step) || step < 1))
+      return false;
     if (range != "*") {
       const size_t dash = range.find('-');
-      try {
-        a = std::stoi(range.substr(0, dash));
-        b = dash == std::string::npos ? (slash == std::string::npos ? a : hi)
-                                      : std::stoi(range.substr(dash + 1));
-      } catch (...) {
+      if (!strict_int(range.substr(0, dash), a)) return false;
+      if (dash == std::string::npos) {
+        b = slash == std::string::npos ? a : hi;
+      } else if (!strict_int(range.substr(dash + 1), b)) {
         return false;
       }
     }
     if (a < lo || b > hi || a > b) return false;
-    for (int v = a; v <= b; v += step) allowed[static_cast<size_t>(v)] = true;
+    for (int64_t v = a; v <= b; v += step) allowed[static_cast<size_t>(v)] = true;
   }
   return true;
+}
+
+bool leap(int y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+int days_in_month(int y, int m) {
+  static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && leap(y) ? 29 : kDays[m - 1];
+}
+
+// Digits at the given positions of s, as a number; -1 if any is not a digit.
+int digits_at(const std::string& s, size_t pos, size_t n) {
+  if (pos + n > s.size()) return -1;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  return v;
 }
 
 }  // namespace
@@ -64,45 +86,51 @@ bool parse_field(const std::string& f, int lo, int hi, std::vector<bool>& allowe
 std::optional<int64_t> parse_duration_ms(const std::string& s) {
   size_t i = 0;
   while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  if (i == 0) return std::nullopt;
+  if (i == 0 || i > 12) return std::nullopt;  // 12 digits of days still fit in int64 ms
   const int64_t n = std::stoll(s.substr(0, i));
   const std::string unit = s.substr(i);
   if (unit == "ms") return n;
   if (unit == "s" || unit.empty()) return n * 1000;
   if (unit == "m") return n * 60'000;
   if (unit == "h") return n * 3'600'000;
-  if (unit == "d") return n * 86'400'000;
+  if (unit == "d" && n <= 100'000'000) return n * 86'400'000;
   return std::nullopt;
 }
 
 std::optional<int64_t> parse_iso_time_ms(const std::string& s) {
-  int y, mo, d, h = 0, mi = 0, sec = 0, consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &consumed) <
-      6)
+  // YYYY-MM-DDTHH:MM:SS, then an optional fraction and Z or ±HH:MM.
+  if (s.size() < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+      s[13] != ':' || s[16] != ':')
     return std::nullopt;
-  std::string rest = s.substr(static_cast<size_t>(consumed));
+  const int y = digits_at(s, 0, 4), mo = digits_at(s, 5, 2), d = digits_at(s, 8, 2),
+            h = digits_at(s, 11, 2), mi = digits_at(s, 14, 2), sec = digits_at(s, 17, 2);
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 ||
+      sec > 60 || d > days_in_month(y, mo))
+    return std::nullopt;
+  std::string rest = s.substr(19);
   int64_t frac_ms = 0;
   if (!rest.empty() && rest[0] == '.') {
     size_t k = 1;
-    int digits = 0;
+    int n = 0;
     while (k < rest.size() && std::isdigit(static_cast<unsigned char>(rest[k]))) {
-      if (digits < 3) frac_ms = frac_ms * 10 + (rest[k] - '0');
-      ++digits;
+      if (n < 3) frac_ms = frac_ms * 10 + (rest[k] - '0');
+      ++n;
       ++k;
     }
-    for (; digits < 3; ++digits) frac_ms *= 10;
+    if (n == 0) return std::nullopt;
+    for (; n < 3; ++n) frac_ms *= 10;
     rest = rest.substr(k);
   }
   int64_t offset_s = 0;
-  if (rest == "Z" || rest.empty()) {
-    // UTC (no offset is taken as UTC, as upstream does for machine-written times)
+  if (rest == "Z" || rest == "z" || rest.empty()) {
+    // UTC (no zone is taken as UTC, as upstream does for machine-written times)
   } else if ((rest[0] == '+' || rest[0] == '-') && rest.size() == 6 && rest[3] == ':') {
-    const int oh = std::stoi(rest.substr(1, 2)), om = std::stoi(rest.substr(4, 2));
+    const int oh = digits_at(rest, 1, 2), om = digits_at(rest, 4, 2);
+    if (oh < 0 || oh > 23 || om < 0 || om > 59) return std::nullopt;
     offset_s = (oh * 3600 + om * 60) * (rest[0] == '+' ? 1 : -1);
   } else {
     return std::nullopt;
   }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
   tm t{};
   t.tm_year = y - 1900;
   t.tm_mon = mo - 1;
@@ -124,7 +152,8 @@ std::optional<int64_t> next_cron_ms(const std::string& expr, int64_t after_ms, b
       !parse_field(f[4], 0, 7, dow))
     return std::nullopt;
   if (dow[7]) dow[0] = true;  // 7 is Sunday too
-  const bool dom_any = f[2] == "*", dow_any = f[4] == "*";
+  // As classic cron: a day field starting with "*" does not restrict (for the either-day rule).
+  const bool dom_any = f[2][0] == '*', dow_any = f[4][0] == '*';
   time_t t = static_cast<time_t>(after_ms / 1000 / 60 * 60 + 60);
   for (int i = 0; i < 366 * 24 * 60; ++i, t += 60) {  // bounded: one year of minutes
     tm c{};

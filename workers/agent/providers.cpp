@@ -85,6 +85,11 @@ std::optional<ProviderConfig> resolve_model(const Json& config) {
   const Json models = config.value("models", Json::object());
   const Json providers = models.is_object() ? models.value("providers", Json::object()) : Json();
   const Json prov = providers.is_object() ? providers.value(p.id, Json::object()) : Json::object();
+  const std::string where = "models.providers." + p.id;
+  if (!prov.is_object()) throw std::runtime_error(where + " must be an object");
+  for (const char* k : {"api", "baseUrl", "apiKey"})
+    if (prov.contains(k) && !prov[k].is_string())
+      throw std::runtime_error(where + "." + k + " must be a string");
   p.api = prov.value("api", p.id == "anthropic" ? "anthropic-messages" : "openai-completions");
   if (p.api != "openai-completions" && p.api != "anthropic-messages" && p.api != "openai-responses")
     throw std::runtime_error("models.providers." + p.id + ".api: unsupported \"" + p.api +
