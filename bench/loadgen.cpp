@@ -1,6 +1,7 @@
 // clawgate-bench: the client side of every benchmark in bench/run.sh (handshake latency,
 // pipelined request throughput, broadcast fan-out, idle-connection memory, the echo ceiling and
-// cold start) and bench/channels.sh (pipelined channel sends). One thread, one io_context.
+// cold start), bench/channels.sh (pipelined channel sends) and bench/agent.sh (chat.send runs
+// through the agent worker: first-token and final latency, runs/s). One thread, one io_context.
 // Boost.Beast does the WebSocket upgrade and reads frames; on the hot path (rpc, echo, send)
 // requests are hand-built masked frames, coalesced into one write(2) per burst of responses
 // handled and written straight to the socket (Beast only writes control frames itself, which
@@ -1120,6 +1121,279 @@ int cmd_send(const Args& a) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// chat: N chat.send runs over one connection, C in flight. chat.send answers at once; the run
+// then streams `agent` events (assistant text as the model produces it) and ends with a `chat`
+// event in state final / error / aborted, all on this connection. Per run: chat.send -> the
+// first `agent` assistant event (first token) and -> the `chat` final.
+
+int cmd_chat(const Args& a) {
+  const Target t = parse_target(a.required("url"));
+  const std::string token = a.required("token");
+  const uint64_t n = static_cast<uint64_t>(a.num("runs", 500, 1, 1'000'000));
+  const uint64_t conc = static_cast<uint64_t>(a.num("concurrency", 8, 1, 100'000));
+  const uint64_t sessions = static_cast<uint64_t>(a.num("sessions", 1, 1, 1'000'000));
+  const std::string session_prefix = a.str("session-prefix", "bench-");
+  const std::string message = a.str("message", "bench");
+  const int run_timeout_ms = static_cast<int>(a.num("run-timeout-ms", 30'000, 100, 3'600'000));
+  const int timeout_ms = static_cast<int>(a.num("timeout-ms", 300'000, 100, 3'600'000));
+  const long pid = a.num("pid", 0, 0, 1L << 31);
+  a.check_all_used();
+  // Both go into the request verbatim: nothing that would need escaping.
+  for (const auto& [name, v] :
+       {std::pair<const char*, const std::string&>{"session-prefix", session_prefix},
+        {"message", message}}) {
+    for (char ch : v)
+      if (ch == '"' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20)
+        throw UsageError(std::string("bad --") + name);
+  }
+  if (message.find_first_not_of(' ') == std::string::npos)
+    throw UsageError("--message must not be blank");
+  // The runId is the idempotencyKey: unique per invocation, so events map back to run numbers
+  // and the gateway's dedupe never answers from an earlier invocation's runs.
+  const std::string key_prefix =
+      "bench-" + std::to_string(getpid()) + "-" +
+      std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count()) +
+      "-";
+
+  asio::io_context io(1);
+  OpenOptions oo;
+  oo.n = 1;
+  Opener opener(io, t, &token, oo);
+  opener.run(nullptr);
+  if (opener.failed() > 0) {
+    std::cout << "chat: the connection failed to open:\n";
+    opener.print_errors(std::cout);
+    std::cout << "RESULT chat open_failures=1\n";
+    return 1;
+  }
+  Conn& c = *opener.conns()[0];
+
+  enum : char { kIdle, kFlight, kFinal, kFailed };
+  std::vector<char> state(n, kIdle), accepted(n, 0);
+  std::vector<TimePoint> sent_at(n), first_at(n);
+  std::vector<char> has_first(n, 0);
+  std::vector<double> first_lat, final_lat;
+  first_lat.reserve(n);
+  final_lat.reserve(n);
+  std::set<uint64_t> inflight;  // sent, not ended
+  uint64_t next = 0, ended = 0, finals = 0, st_error = 0, st_aborted = 0, refused = 0, missing = 0,
+           no_first = 0, strays = 0;
+  bool conn_lost = false, timed_out = false;
+  std::string first_bad, conn_error, req;
+  std::map<std::string, size_t> error_texts;
+  TimePoint t_last{};
+
+  auto session_of = [&](uint64_t i) {
+    return "agent:main:" + session_prefix + std::to_string(i % sessions);
+  };
+  auto send_next = [&] {
+    const uint64_t i = next++;
+    const std::string is = std::to_string(i);
+    req.clear();
+    req += R"({"type":"req","id":")";
+    req += is;
+    req += R"(","method":"chat.send","params":{"sessionKey":")";
+    req += session_of(i);
+    req += R"(","message":")";
+    req += message;
+    req += R"(","idempotencyKey":")";
+    req += key_prefix;
+    req += is;
+    req += R"("}})";
+    state[i] = kFlight;
+    inflight.insert(i);
+    sent_at[i] = SteadyClock::now();
+    c.raw_send(req);
+  };
+  // Ends run i (final or not) and keeps the pipeline full.
+  auto end_run = [&](uint64_t i, bool ok, TimePoint now, Frame f, std::string what) {
+    state[i] = ok ? kFinal : kFailed;
+    inflight.erase(i);
+    ++ended;
+    t_last = now;
+    if (ok) {
+      ++finals;
+      final_lat.push_back(ms_between(sent_at[i], now));
+      if (has_first[i])
+        first_lat.push_back(ms_between(sent_at[i], first_at[i]));
+      else
+        ++no_first;
+    } else {
+      ++error_texts[std::move(what)];
+      if (first_bad.empty() && !f.empty()) first_bad = clip(f, 300);
+    }
+    if (next < n) send_next();
+    if (ended == n) io.stop();
+  };
+  // The run number of an event's runId; n when it is not one of ours.
+  auto run_of = [&](Frame f) -> uint64_t {
+    const std::string id = string_field(f, "runId");
+    if (id.size() <= key_prefix.size() || id.compare(0, key_prefix.size(), key_prefix) != 0)
+      return n;
+    uint64_t i = 0;
+    for (size_t k = key_prefix.size(); k < id.size(); ++k) {
+      if (id[k] < '0' || id[k] > '9') return n;
+      i = i * 10 + static_cast<uint64_t>(id[k] - '0');
+    }
+    return i < next ? i : n;
+  };
+
+  asio::steady_timer deadline(io), sweep(io);
+  c.read_loop(
+      [&](Frame f) {
+        const auto now = SteadyClock::now();
+        if (starts_with(f, R"({"type":"event","event":"agent")")) {
+          const uint64_t i = run_of(f);
+          if (i == n) {  // not one of ours
+            ++strays;
+            return;
+          }
+          if (state[i] == kFlight && !has_first[i] &&
+              f.find(R"("stream":"assistant")") != Frame::npos) {
+            has_first[i] = 1;
+            first_at[i] = now;
+          }
+          return;
+        }
+        if (starts_with(f, R"({"type":"event","event":"chat")")) {
+          const uint64_t i = run_of(f);
+          if (i == n) {  // not one of ours
+            ++strays;
+            return;
+          }
+          if (state[i] != kFlight) return;  // already ended (timed out)
+          const std::string st = string_field(f, "state");
+          if (st == "final") return end_run(i, true, now, f, "");
+          if (st == "error") {
+            ++st_error;
+            return end_run(i, false, now, f,
+                           "state error: " + string_field(f, "errorMessage").substr(0, 120));
+          }
+          if (st == "aborted") {
+            ++st_aborted;
+            return end_run(i, false, now, f, "state aborted");
+          }
+          return;  // delta
+        }
+        if (!starts_with(f, R"({"type":"res")")) return;  // tick/health/presence events
+        if (f.find(R"("id":"a)") != Frame::npos) return;  // a chat.abort of a given-up run
+        const auto p = f.find(R"("id":")");
+        size_t q = p == Frame::npos ? f.size() : p + 6;
+        uint64_t id = 0;
+        bool digits = false;
+        while (q < f.size() && f[q] >= '0' && f[q] <= '9') {
+          id = id * 10 + static_cast<uint64_t>(f[q] - '0');
+          ++q;
+          digits = true;
+        }
+        if (!digits || q >= f.size() || f[q] != '"' || id >= next || accepted[id]) {
+          ++strays;
+          if (first_bad.empty()) first_bad = clip(f, 300);
+          return;
+        }
+        accepted[id] = 1;
+        if (f.compare(q + 1, 10, R"(,"ok":true)") != 0) {
+          ++refused;
+          if (state[id] == kFlight)
+            end_run(id, false, now, f,
+                    "chat.send ok:false " + string_field(f, "code") + ": " +
+                        string_field(f, "message").substr(0, 120));
+        } else if (const std::string s = string_field(f, "status"); s != "started") {
+          ++refused;
+          if (state[id] == kFlight)
+            end_run(id, false, now, f, "chat.send status " + (s.empty() ? "missing" : s));
+        }
+      },
+      [&](const std::string& e) {
+        conn_lost = true;
+        conn_error = e;
+        io.stop();
+      });
+
+  // Runs without a final within --run-timeout-ms are given up (counted) and replaced.
+  std::function<void()> arm_sweep = [&] {
+    sweep.expires_after(std::chrono::milliseconds(std::min(run_timeout_ms, 100)));
+    sweep.async_wait([&](beast::error_code e) {
+      if (e) return;
+      const auto now = SteadyClock::now();
+      const auto limit = std::chrono::milliseconds(run_timeout_ms);
+      std::vector<uint64_t> late;
+      for (uint64_t i : inflight)
+        if (now - sent_at[i] > limit) late.push_back(i);
+      for (uint64_t i : late) {
+        ++missing;
+        // Given up: stop it in the gateway too (its answer, id "a<i>", is not waited for).
+        c.raw_send(R"({"type":"req","id":"a)" + std::to_string(i) +
+                   R"(","method":"chat.abort","params":{"sessionKey":")" + session_of(i) +
+                   R"(","runId":")" + key_prefix + std::to_string(i) + R"("}})");
+        end_run(i, false, now, Frame(),
+                "no final within " + std::to_string(run_timeout_ms) + " ms (aborted)");
+      }
+      if (ended < n) arm_sweep();
+    });
+  };
+
+  CpuMeter cpu;
+  cpu.start(pid);
+  const TimePoint t0 = SteadyClock::now();
+  deadline.expires_after(std::chrono::milliseconds(timeout_ms));
+  deadline.async_wait([&](beast::error_code e) {
+    if (e) return;
+    timed_out = true;
+    io.stop();
+  });
+  arm_sweep();
+  while (next < std::min(n, conc)) send_next();
+  io.run();
+  deadline.cancel();
+  sweep.cancel();
+  if (missing > 0) {  // let the last chat.abort frames go out before the close
+    io.restart();
+    run_until(
+        io, [] { return false; }, 200);
+  }
+  const std::string cpu_text = cpu.report(static_cast<double>(finals), "run");
+  close_all(io, opener.conns(), 1000);
+
+  const double secs = ended > 0 ? ms_between(t0, t_last) / 1000.0 : 0;
+  const double rate = secs > 0 ? static_cast<double>(finals) / secs : 0;
+  const std::string rate_text = fmt(rate, rate < 100 ? 1 : 0);
+  std::sort(first_lat.begin(), first_lat.end());
+  std::sort(final_lat.begin(), final_lat.end());
+  const uint64_t unended = n - ended;  // only after a lost connection or the overall timeout
+  const uint64_t errors = st_error + st_aborted + refused + missing + unended;
+  std::cout << "chat: " << n << " chat.send runs over 1 connection, " << conc << " in flight, "
+            << std::min(n, sessions) << " session(s) (agent:main:" << session_prefix << "<i % "
+            << sessions << ">), " << finals << " final in " << fmt(secs, 2) << " s\n"
+            << "  " << rate_text << " runs/s   errors " << errors << " (state error " << st_error
+            << ", aborted " << st_aborted << ", chat.send refused " << refused
+            << ", no final within " << run_timeout_ms << " ms " << missing << ", never ended "
+            << unended << ")\n"
+            << "  first token (chat.send -> first agent assistant event) p50 "
+            << fmt(pct(first_lat, 0.5)) << " ms   p99 " << fmt(pct(first_lat, 0.99)) << " ms   max "
+            << fmt(first_lat.empty() ? 0 : first_lat.back()) << " ms"
+            << (no_first ? "   (" + std::to_string(no_first) + " finals had none)" : "") << "\n"
+            << "  final (chat.send -> chat final) p50 " << fmt(pct(final_lat, 0.5)) << " ms   p99 "
+            << fmt(pct(final_lat, 0.99)) << " ms   max "
+            << fmt(final_lat.empty() ? 0 : final_lat.back()) << " ms\n"
+            << "  " << cpu_text << "\n";
+  if (timed_out) std::cout << "  TIMED OUT after " << timeout_ms << " ms\n";
+  if (conn_lost) std::cout << "  connection lost: " << conn_error << "\n";
+  if (strays) std::cout << "  " << strays << " frames for unknown runs or ids (ignored)\n";
+  if (!first_bad.empty()) std::cout << "  first bad frame: " << first_bad << "\n";
+  for (const auto& [m, k] : error_texts) std::cout << "  " << k << " x " << m << "\n";
+  std::cout << "RESULT chat runs=" << n << " concurrency=" << conc << " sessions=" << sessions
+            << " rate=" << rate_text << " finals=" << finals << " errors=" << errors
+            << " ft_p50_ms=" << fmt(pct(first_lat, 0.5))
+            << " ft_p99_ms=" << fmt(pct(first_lat, 0.99))
+            << " final_p50_ms=" << fmt(pct(final_lat, 0.5))
+            << " final_p99_ms=" << fmt(pct(final_lat, 0.99)) << " no_first=" << no_first << "\n";
+  return errors == 0 && finals == n ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
 // fanout: M passive clients, one admin caller sending system-event
 
 int cmd_fanout(const Args& a) {
@@ -1524,6 +1798,9 @@ void usage(std::ostream& os) {
         "            [--pid P]\n"
         "  send      --url U --token T [--n 2000] [--depth 64] [--channel telegram] [--to 42]\n"
         "            [--timeout-ms 120000] [--pid P]\n"
+        "  chat      --url U --token T [--runs 500] [--concurrency 8] [--sessions 1]\n"
+        "            [--session-prefix bench-] [--message bench] [--run-timeout-ms 30000]\n"
+        "            [--timeout-ms 300000] [--pid P]\n"
         "  startup   --bin PATH [--n 20]\n"
         "URLs must be ws://127.x.y.z:port. --pid P (the server's pid) adds its CPU use to the "
         "figures.\n"
@@ -1552,6 +1829,7 @@ int main(int argc, char** argv) {
     if (cmd == "fanout") return cmd_fanout(a);
     if (cmd == "idle") return cmd_idle(a);
     if (cmd == "send") return cmd_send(a);
+    if (cmd == "chat") return cmd_chat(a);
     if (cmd == "startup") return cmd_startup(a);
     std::cerr << "clawgate-bench: unknown command " << cmd << "\n";
     usage(std::cerr);

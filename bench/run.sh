@@ -9,6 +9,8 @@
 # outside 127.0.0.0/8 is touched. The whole run takes well under 3 minutes.
 # Channel path (idle RSS per process, `send` throughput/latency against the Bot API emulator,
 # worker restart after kill -9): bench/channels.sh, same conventions, figures only.
+# Agent path (first-token latency the gateway adds over the model, runs/s at concurrency 1/8/32,
+# front RSS and disk per idle session, against the fake model server): bench/agent.sh, likewise.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
