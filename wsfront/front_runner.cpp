@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <iostream>
 #include <map>
@@ -133,6 +134,20 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
                         kVersion + ")");
   gateway.start();
   cron.start();
+  // A pending sessions-index change reaches the disk within a second, and at exit.
+  boost::asio::steady_timer index_timer(io);
+  std::function<void()> flush_index = [&] {
+    try {
+      sessions->flush();
+    } catch (const std::exception& e) {
+      log.error("sessions", std::string("cannot write the sessions index: ") + e.what());
+    }
+    index_timer.expires_after(std::chrono::milliseconds(SessionStore::kIndexSaveMs));
+    index_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) flush_index();
+    });
+  };
+  flush_index();
 
   bool stopping = false;
   auto stop = [&](const std::string& why) {
@@ -214,6 +229,10 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     stop(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
   });
   io.run();
+  try {
+    sessions->flush();
+  } catch (const std::exception&) {
+  }
   log.info("front", "stopped");
   return 0;
 }

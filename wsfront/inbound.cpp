@@ -197,6 +197,7 @@ void InboundRouter::append_transcript(const std::string& key, const InboundMessa
            {"chatType", m.chat_type},
            {"channel", m.channel},
            {"displayName", !m.sender_username.empty() ? "@" + m.sender_username : m.sender_name}});
+  if (own_store_) own_store_->flush();  // nobody else flushes a store of our own
 }
 
 void InboundRouter::save_pairing() {

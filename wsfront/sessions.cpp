@@ -30,7 +30,12 @@ std::string SessionStore::file_for(const std::string& key) const {
 }
 
 void SessionStore::save_index() {
-  atomic_write_file(path(), index_.dump(2));
+  atomic_write_file(path(), index_.dump(1));
+  dirty_ = false;
+}
+
+void SessionStore::flush() {
+  if (dirty_) save_index();
 }
 
 void SessionStore::append(const std::string& key, Json entry, const Json& meta) {
@@ -47,7 +52,12 @@ void SessionStore::append(const std::string& key, Json entry, const Json& meta) 
     if (preview.size() > 160) preview = preview.substr(0, 160) + "…";
     s["lastMessagePreview"] = preview;
   }
-  save_index();
+  dirty_ = true;
+  const int64_t now = ts > 0 ? ts : last_save_ms_ + kIndexSaveMs;
+  if (now - last_save_ms_ >= kIndexSaveMs) {
+    save_index();
+    last_save_ms_ = now;
+  }
 }
 
 std::vector<Json> SessionStore::read(const std::string& key, size_t limit) const {

@@ -1,6 +1,8 @@
 // SessionStore: the front's sessions: an index (sessions/sessions.json, written atomically) and
 // one append-only transcript per session (sessions/<key>.jsonl, each line fdatasync'ed), so a
 // kill -9 at any moment leaves every transcript readable (a torn last line is skipped).
+// The index is rewritten lazily (at most once a second, and on flush()), so a message costs
+// one fdatasync'ed line, not a rewrite of every session's entry.
 // Keys are upstream's: "agent:main:main" (alias "main"), "agent:main:<channel>:direct:<peer>",
 // "agent:main:<channel>:group:<chat>", ...
 // Fails: std::system_error when the disk refuses a write (callers answer UNAVAILABLE);
@@ -38,6 +40,12 @@ class SessionStore {
   // of archived files.
   std::vector<std::string> remove(const std::string& key, bool delete_transcript, int64_t now_ms);
   std::string path() const { return dir_ + "/sessions.json"; }
+  // The index is written at most once per kIndexSaveMs on appends (transcripts, fdatasync'ed
+  // line by line, are the durable record); flush() writes a pending change now. Structural
+  // changes (patch, reset, remove) are written at once.
+  static constexpr int64_t kIndexSaveMs = 1000;
+  void flush();
+  bool dirty() const { return dirty_; }
 
  private:
   std::string file_for(const std::string& key) const;
@@ -45,6 +53,8 @@ class SessionStore {
 
   std::string dir_;
   Json index_;
+  bool dirty_ = false;
+  int64_t last_save_ms_ = 0;
 };
 
 }  // namespace clawgate::front

@@ -47,6 +47,11 @@ setsid systemd-socket-activate -l "127.0.0.1:$port" --fdname=gateway \
   "$bin" gateway >"$tmp/gateway.log" 2>&1 &
 pid=$!
 # setsid execs in place (a background job of a script is not a group leader): pid is the group id.
+# (The background subshell needs a moment to exec setsid: poll, bounded.)
+for _ in $(seq 100); do
+  [[ $(awk '{ print $5 }' "/proc/$pid/stat" 2>/dev/null) == "$pid" ]] && break
+  sleep 0.02
+done
 [[ $(awk '{ print $5 }' "/proc/$pid/stat" 2>/dev/null) == "$pid" ]] || fail "setsid did not give the gateway its own process group"
 
 # Wait until the socket is bound, without connecting: LISTEN state (0A) for our port in

@@ -46,6 +46,20 @@ void AgentWorker::attach_front(int fd) {
   send(b);
 }
 
+std::unique_ptr<HttpClient> AgentWorker::borrow_http() {
+  if (idle_http_.empty()) return std::make_unique<HttpClient>(io_, model_->base_url);
+  auto h = std::move(idle_http_.back());
+  idle_http_.pop_back();
+  return h;
+}
+
+void AgentWorker::retire(std::unique_ptr<ModelStream> stream) {
+  auto http = stream->take_http();
+  if (http && idle_http_.size() < kMaxRuns) idle_http_.push_back(std::move(http));
+  // Possibly inside that stream's own callback: destroy it once the stack unwinds.
+  boost::asio::post(io_, [s = std::move(stream)] {});
+}
+
 void AgentWorker::send(capnp::MessageBuilder& b) {
   if (front_) front_->send(b);
 }
@@ -134,9 +148,9 @@ void AgentWorker::attempt(const std::shared_ptr<Run>& run) {
     }
     finish(r, false, false, &*e);
   };
-  // The previous attempt's stream may still be on the stack that called us: retire it later.
-  if (run->stream) boost::asio::post(io_, [old = std::move(run->stream)] {});
-  run->stream = std::make_unique<ModelStream>(io_, *model_, run->turns, system_, std::move(cb));
+  if (run->stream) retire(std::move(run->stream));
+  run->stream =
+      std::make_unique<ModelStream>(*model_, borrow_http(), run->turns, system_, std::move(cb));
   run->stream->start();
 }
 
@@ -174,11 +188,7 @@ void AgentWorker::finish(const std::shared_ptr<Run>& run, bool ok, bool aborted,
   run->finished = true;
   run->deadline.cancel();
   run->step.cancel();
-  if (run->stream) {
-    run->stream->cancel();
-    // Possibly inside that stream's own callback: destroy it once the stack unwinds.
-    boost::asio::post(io_, [s = std::move(run->stream)] {});
-  }
+  if (run->stream) retire(std::move(run->stream));
   capnp::MallocMessageBuilder b;
   auto d = b.initRoot<ipc::AgentMsg>().initDone();
   d.setRunId(run->id);

@@ -60,6 +60,8 @@ class AgentWorker {
   void finish(const std::shared_ptr<Run>& run, bool ok, bool aborted, const RunError* error,
               int in_tokens = 0, int out_tokens = 0);
   void send(capnp::MessageBuilder& b);
+  std::unique_ptr<HttpClient> borrow_http();
+  void retire(std::unique_ptr<ModelStream> stream);  // back to the pool, destroyed later
 
   boost::asio::io_context& io_;
   Logger& log_;
@@ -67,6 +69,7 @@ class AgentWorker {
   std::string system_;
   uint32_t default_timeout_ms_;
   std::shared_ptr<ipc::Link> front_;
+  std::vector<std::unique_ptr<HttpClient>> idle_http_;  // at most kMaxRuns, for the model
   std::map<std::string, std::shared_ptr<Run>> running_;
   std::deque<std::shared_ptr<Run>> queued_;
 };

@@ -113,13 +113,13 @@ struct ModelStream::Parser {
   SseParser sse;
 };
 
-ModelStream::ModelStream(boost::asio::io_context& io, const ProviderConfig& p,
+ModelStream::ModelStream(const ProviderConfig& p, std::unique_ptr<HttpClient> http,
                          std::vector<ChatTurn> turns, std::string system_prompt, Callbacks cb)
     : p_(p),
       turns_(std::move(turns)),
       system_(std::move(system_prompt)),
       cb_(std::move(cb)),
-      http_(io, p.base_url),
+      http_(std::move(http)),
       anthropic_(p.api == "anthropic-messages"),
       parser_(std::make_unique<Parser>(this)) {}
 
@@ -150,14 +150,14 @@ void ModelStream::start() {
     if (!p_.api_key.empty()) headers = {{"authorization", "Bearer " + p_.api_key}};
     path = "/chat/completions";
   }
-  http_.post_stream(
+  http_->post_stream(
       path, body.dump(-1, ' ', false, Json::error_handler_t::replace), headers, kIdleTimeoutMs,
       [this](std::string_view chunk) {
         parser_->sse.feed(chunk);
         if (parser_->sse.error() && !finished_) {
           stream_error_ =
               RunError{"UNAVAILABLE", "model stream: an event exceeded 1 MiB", false, 0};
-          http_.cancel();
+          http_->cancel();
         }
       },
       [this](HttpResponse r) {
@@ -180,7 +180,7 @@ void ModelStream::on_event(const std::string& event, const std::string& data) {
         "UNAVAILABLE",
         "model stream failed: " + (err.is_object() ? err.value("message", err.dump()) : err.dump()),
         !streamed_, 0};
-    http_.cancel();  // completes through the done callback above, with stream_error_
+    http_->cancel();  // completes through the done callback above, with stream_error_
     return;
   }
   std::string delta;
@@ -221,7 +221,12 @@ void ModelStream::finish(std::optional<RunError> e) {
 
 void ModelStream::cancel() {
   finished_ = true;
-  http_.cancel();
+  if (http_) http_->cancel();
+}
+
+std::unique_ptr<HttpClient> ModelStream::take_http() {
+  cancel();  // a stream still going is cut; a finished one keeps its idle connection
+  return std::move(http_);
 }
 
 }  // namespace clawgate::workers

@@ -49,11 +49,14 @@ class ModelStream {
     std::function<void(const std::string& delta)> on_delta;
     std::function<void(std::optional<RunError> error, int input_tokens, int output_tokens)> on_done;
   };
-  ModelStream(boost::asio::io_context& io, const ProviderConfig& p, std::vector<ChatTurn> turns,
-              std::string system_prompt, Callbacks cb);
+  // `http` is a client for p.base_url (a pooled one keeps its keep-alive connection, and TLS
+  // session, from run to run); take_http() hands it back once the stream is over.
+  ModelStream(const ProviderConfig& p, std::unique_ptr<HttpClient> http,
+              std::vector<ChatTurn> turns, std::string system_prompt, Callbacks cb);
   ~ModelStream();
   void start();
   void cancel();  // no callback after this
+  std::unique_ptr<HttpClient> take_http();
 
  private:
   void on_event(const std::string& event, const std::string& data);
@@ -63,7 +66,7 @@ class ModelStream {
   std::vector<ChatTurn> turns_;
   std::string system_;
   Callbacks cb_;
-  HttpClient http_;
+  std::unique_ptr<HttpClient> http_;
   bool anthropic_ = false, finished_ = false, streamed_ = false;
   int in_tokens_ = 0, out_tokens_ = 0;
   std::optional<RunError> stream_error_;
