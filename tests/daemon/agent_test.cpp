@@ -207,6 +207,20 @@ TEST(Agent, ProviderErrorsAreRetriedThenReported) {
             std::string::npos);
 }
 
+TEST(Agent, SplitWritesAndKeepAliveCommentsReassembleForBothProviders) {
+  for (const std::string api : {"openai-completions", "anthropic-messages"}) {
+    FakeModels models;
+    models.script({{"split_writes", true}, {"keepalive", true}, {"reply", "héllo ✓ — split"}});
+    FrontProcess gw({}, models.config(api).dump());
+    Client c(gw);
+    c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "x"}, {"idempotencyKey", "sp-1"}});
+    const auto chat = of(events_until_final(c.gc, "sp-1"), "chat", "sp-1");
+    ASSERT_FALSE(chat.empty()) << api;
+    EXPECT_EQ(chat.back()["state"], "final") << api;
+    EXPECT_EQ(chat.back()["message"]["content"][0]["text"], "héllo ✓ — split") << api;
+  }
+}
+
 TEST(Agent, AKilledAgentWorkerEndsItsRunsWithAnErrorAndComesBack) {
   FakeModels models;
   models.script({{"hang", true}});

@@ -366,5 +366,45 @@ TEST(Faults, ASlowWebChatClientMissesDeltasButGetsTheFinal) {
               answer.size() / 300);
 }
 
+TEST(Faults, KillingTheFrontMidConversationLeavesTranscriptsReadable) {
+  FakeModels models;
+  models.script({{"chunk_chars", 4}, {"delay_ms", 1}});
+  FrontProcess gw({}, models.config().dump());
+  std::unique_ptr<Client> c = std::make_unique<Client>(gw);
+  const int front = pid_of(c->gc, "front");
+  for (int i = 0; i < 40; ++i)
+    c->gc.send_request("chat.send", {{"sessionKey", "agent:main:s" + std::to_string(i % 4)},
+                                     {"message", "burst " + std::to_string(i)},
+                                     {"idempotencyKey", "b-" + std::to_string(i)}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  ASSERT_EQ(kill(front, SIGKILL), 0);  // mid-burst: runs streaming, lines being written
+  c.reset();
+  ASSERT_TRUE(eventually([&] {
+    try {
+      c = std::make_unique<Client>(gw);
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }));
+  // Every session reads back; every complete line on disk is valid JSON.
+  for (int s = 0; s < 4; ++s) {
+    const std::string key = "agent:main:s" + std::to_string(s);
+    const Json h = c->gc.call("chat.history", {{"sessionKey", key}});
+    EXPECT_TRUE(h["messages"].is_array()) << key;
+    const std::string text =
+        read_text(gw.state_dir() + "/sessions/agent_main_s" + std::to_string(s) + ".jsonl");
+    size_t start = 0, lines = 0;
+    for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1, ++lines)
+      EXPECT_FALSE(Json::parse(text.substr(start, nl - start), nullptr, false).is_discarded())
+          << key << " line " << lines;
+  }
+  // And the sessions still take new messages.
+  const Json r = c->gc.call(
+      "chat.send",
+      {{"sessionKey", "agent:main:s0"}, {"message", "after"}, {"idempotencyKey", "after-1"}});
+  EXPECT_EQ(r["status"], "started");
+}
+
 }  // namespace
 }  // namespace clawgate::test
