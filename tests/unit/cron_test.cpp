@@ -247,7 +247,7 @@ namespace {
 
 TEST(NextCron, HugeStepsAreRejectedOrHarmlessNeverACrash) {
   const int64_t t = 1795550000000;
-  EXPECT_FALSE(next_cron_ms("1/2147483647 * * * *", t, true));  // more digits than allowed
+  EXPECT_FALSE(next_cron_ms("1/2147483647 * * * *", t, true));   // more digits than allowed
   const auto ok = next_cron_ms("1/999999999 * * * *", t, true);  // only minute 1 matches
   ASSERT_TRUE(ok);
   EXPECT_EQ((*ok / 60000) % 60, 1);
