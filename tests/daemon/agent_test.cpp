@@ -12,32 +12,13 @@
 
 #include "front_process.hpp"
 #include "telegram_emulator.hpp"
+#include "test_support.hpp"
 #include "ws_client.hpp"
 
 namespace clawgate::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-bool eventually(const std::function<bool()>& pred, int timeout_ms = 10000) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
-}
-
-struct Client {
-  explicit Client(const FrontProcess& gw) : gc(ws) {
-    ConnectOptions o;
-    o.url = gw.url();
-    o.token = gw.token();
-    gc.connect(o);
-  }
-  WsClient ws;
-  GatewayClient gc;
-};
 
 // Reads events until a chat event for `run_id` in a terminal state; returns every event seen.
 std::vector<Json> events_until_final(GatewayClient& c, const std::string& run_id,

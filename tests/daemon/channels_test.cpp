@@ -17,6 +17,7 @@
 
 #include "front_process.hpp"
 #include "telegram_emulator.hpp"
+#include "test_support.hpp"
 #include "ws_client.hpp"
 
 namespace clawgate::test {
@@ -24,31 +25,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool eventually(const std::function<bool()>& pred, int timeout_ms = 10000) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
-
 std::string config_with(const Json& telegram, const Json& extra = Json::object()) {
   Json c = {{"channels", {{"telegram", telegram}}}};
   c.update(extra);
   return c.dump();
 }
-
-struct Client {
-  explicit Client(const FrontProcess& gw) : gc(ws) {
-    ConnectOptions o;
-    o.url = gw.url();
-    o.token = gw.token();
-    gc.connect(o);
-  }
-  WsClient ws;
-  GatewayClient gc;
-};
 
 Json telegram_account(GatewayClient& c) {
   return c.call("channels.status")["channelAccounts"]["telegram"][0];
@@ -68,13 +49,6 @@ std::vector<std::string> sent_texts(TelegramEmulator& emu) {
   const Json sent = emu.sent();
   for (const auto& m : sent["messages"]) out.push_back(m["text"]);
   return out;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 Json send_params(const std::string& to, const std::string& text, const std::string& key) {

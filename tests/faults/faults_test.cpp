@@ -16,6 +16,7 @@
 
 #include "front_process.hpp"
 #include "telegram_emulator.hpp"
+#include "test_support.hpp"
 #include "ws_client.hpp"
 
 namespace clawgate::test {
@@ -23,30 +24,16 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool eventually(const std::function<bool()>& pred, int timeout_ms = 10000) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return pred();
+constexpr int kConnectMs = 3000;  // reconnect loops retry sooner than the default
+
+// Latency figures come from these waits: poll tightly.
+bool eventually_fast(const std::function<bool()>& pred, int timeout_ms = 10000) {
+  return eventually(pred, timeout_ms, 5);
 }
 
 int64_t ms_since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
 }
-
-struct Client {
-  explicit Client(const FrontProcess& gw) : gc(ws) {
-    ConnectOptions o;
-    o.url = gw.url();
-    o.token = gw.token();
-    o.timeout_ms = 3000;
-    gc.connect(o);
-  }
-  WsClient ws;
-  GatewayClient gc;
-};
 
 std::string config_with(const Json& telegram) {
   return Json{{"channels", {{"telegram", telegram}}}}.dump();
@@ -63,7 +50,7 @@ std::map<std::string, Json> processes(GatewayClient& c) {
 // The pid of a child once the supervisor has reported it (right after start it may not have).
 int pid_of(GatewayClient& c, const std::string& name) {
   int pid = 0;
-  eventually([&] {
+  eventually_fast([&] {
     const Json p = processes(c)[name];
     pid = p.is_object() ? p.value("pid", 0) : 0;
     return pid > 0;
@@ -73,13 +60,6 @@ int pid_of(GatewayClient& c, const std::string& name) {
 
 Json telegram_account(GatewayClient& c) {
   return c.call("channels.status")["channelAccounts"]["telegram"][0];
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 // A libexec dir with the real front and a fake `clawgate-telegram` shell script.
@@ -105,16 +85,16 @@ class FakeWorkerDir {
 TEST(Faults, KillingTheTelegramWorkerMidStreamLosesNoSend) {
   TelegramEmulator emu;
   FrontProcess gw({}, config_with(emu.channel_config()));
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(eventually_fast([&] {
     try {
-      Client c(gw);
+      Client c(gw, kConnectMs);
       return telegram_account(c.gc)["connected"] == true;
     } catch (...) {
       return false;
     }
   }));
-  Client watcher(gw);  // a client that only watches: it must never be disconnected
-  Client sender(gw);
+  Client watcher(gw, kConnectMs);  // a client that only watches: it must never be disconnected
+  Client sender(gw, kConnectMs);
   const int worker_pid = pid_of(sender.gc, "telegram");
   ASSERT_GT(worker_pid, 0);
   constexpr int kSends = 300;
@@ -131,13 +111,13 @@ TEST(Faults, KillingTheTelegramWorkerMidStreamLosesNoSend) {
                                         {"idempotencyKey", "stream-" + std::to_string(i)}}));
     if (i == kSends / 3) {
       // Let deliveries get going, then kill the worker while they stream.
-      ASSERT_TRUE(eventually([&] { return emu.stats()["sendMessage"].get<int>() >= 20; }));
+      ASSERT_TRUE(eventually_fast([&] { return emu.stats()["sendMessage"].get<int>() >= 20; }));
       killed_at = Clock::now();
       ASSERT_EQ(kill(worker_pid, SIGKILL), 0);
       // Another client watches for the channel to serve again (new worker, polling).
       serving = std::thread([&] {
-        Client w(gw);
-        eventually([&] {
+        Client w(gw, kConnectMs);
+        eventually_fast([&] {
           const Json a = telegram_account(w.gc);
           return processes(w.gc)["telegram"]["pid"] != worker_pid && a["connected"] == true;
         });
@@ -153,7 +133,7 @@ TEST(Faults, KillingTheTelegramWorkerMidStreamLosesNoSend) {
 
   // Every message reached Telegram; at most the one in flight at the kill arrived twice.
   std::map<std::string, int> seen;
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(eventually_fast([&] {
     seen.clear();
     const Json sent = emu.sent();
     for (const auto& m : sent["messages"]) seen[m["text"]]++;
@@ -187,9 +167,9 @@ TEST(Faults, KillingTheFrontKeepsInboundMessagesAndClientsReconnect) {
   TelegramEmulator emu;
   FrontProcess gw({}, config_with(emu.channel_config()));
   int front_pid = 0, worker_pid = 0;
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(eventually_fast([&] {
     try {
-      Client c(gw);
+      Client c(gw, kConnectMs);
       front_pid = pid_of(c.gc, "front");
       worker_pid = pid_of(c.gc, "telegram");
       return telegram_account(c.gc)["connected"] == true;
@@ -202,9 +182,9 @@ TEST(Faults, KillingTheFrontKeepsInboundMessagesAndClientsReconnect) {
   for (int i = 0; i < 5; ++i) emu.inject(500 + i, "during the gap " + std::to_string(i));
   const auto t0 = Clock::now();
   std::unique_ptr<Client> c;
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(eventually_fast([&] {
     try {
-      c = std::make_unique<Client>(gw);
+      c = std::make_unique<Client>(gw, kConnectMs);
       return true;
     } catch (...) {
       return false;
@@ -212,7 +192,7 @@ TEST(Faults, KillingTheFrontKeepsInboundMessagesAndClientsReconnect) {
   }));
   const int64_t reconnect_ms = ms_since(t0);
   const std::string transcript = gw.state_dir() + "/sessions/agent_main_main.jsonl";
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(eventually_fast([&] {
     const std::string t = read_text(transcript);
     for (int i = 0; i < 5; ++i)
       if (t.find("during the gap " + std::to_string(i)) == std::string::npos) return false;
@@ -237,10 +217,10 @@ TEST(Faults, ACrashLoopBacksOffThenShowsFailedWithoutTouchingOthers) {
                    {"CLAWGATE_RESTART_BACKOFF_MS", "40"},
                    {"CLAWGATE_RESTART_MAX_BACKOFF_MS", "400"}},
                   config_with({{"botToken", "1:x"}}));
-  Client c(gw);
+  Client c(gw, kConnectMs);
   const int front_pid = pid_of(c.gc, "front");
   bool saw_backoff = false;
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(eventually_fast([&] {
     const Json a = telegram_account(c.gc);
     saw_backoff = saw_backoff || a["state"] == "backoff";
     return a["state"] == "failed";
@@ -251,7 +231,7 @@ TEST(Faults, ACrashLoopBacksOffThenShowsFailedWithoutTouchingOthers) {
   EXPECT_NE(a["lastError"].get<std::string>().find("exited with code 3"), std::string::npos);
   // Still retried (slowly) after `failed`.
   const int restarts = a["restarts"];
-  EXPECT_TRUE(eventually([&] { return telegram_account(c.gc)["restarts"] > restarts; }, 3000));
+  EXPECT_TRUE(eventually_fast([&] { return telegram_account(c.gc)["restarts"] > restarts; }, 3000));
   EXPECT_EQ(processes(c.gc)["front"]["pid"], front_pid);
   EXPECT_TRUE(c.gc.call("health")["ok"]);
 }
@@ -259,8 +239,8 @@ TEST(Faults, ACrashLoopBacksOffThenShowsFailedWithoutTouchingOthers) {
 TEST(Faults, ExitCode78IsNotRestarted) {
   FakeWorkerDir fake("echo 'bad config' >&2; exit 78");
   FrontProcess gw({{"CLAWGATE_LIBEXEC_DIR", fake.path()}}, config_with({{"botToken", "1:x"}}));
-  Client c(gw);
-  ASSERT_TRUE(eventually([&] { return telegram_account(c.gc)["state"] == "stopped"; }));
+  Client c(gw, kConnectMs);
+  ASSERT_TRUE(eventually_fast([&] { return telegram_account(c.gc)["state"] == "stopped"; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
   const Json a = telegram_account(c.gc);
   EXPECT_EQ(a["state"], "stopped");
@@ -272,13 +252,13 @@ TEST(Faults, AStoppedWorkerIsFoundByItsMissingHeartbeatAndRestarted) {
   TelegramEmulator emu;
   FrontProcess gw({{"CLAWGATE_HEARTBEAT_MS", "100"}, {"CLAWGATE_HEARTBEAT_TIMEOUT_MS", "600"}},
                   config_with(emu.channel_config()));
-  Client c(gw);
+  Client c(gw, kConnectMs);
   int pid = 0;
-  ASSERT_TRUE(eventually([&] { return telegram_account(c.gc)["state"] == "running"; }));
+  ASSERT_TRUE(eventually_fast([&] { return telegram_account(c.gc)["state"] == "running"; }));
   pid = pid_of(c.gc, "telegram");
   const auto t0 = Clock::now();
   ASSERT_EQ(kill(pid, SIGSTOP), 0);
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(eventually_fast([&] {
     const Json p = processes(c.gc)["telegram"];
     return p["pid"] != pid && p["state"] == "running";
   }));
@@ -294,8 +274,8 @@ TEST(Faults, GarbageOnTheControlSocketRestartsThatChildOnly) {
   FakeWorkerDir fake("printf 'this is not capnp at all, not at all' >&3; sleep 30");
   FrontProcess gw({{"CLAWGATE_LIBEXEC_DIR", fake.path()}, {"CLAWGATE_RESTART_BACKOFF_MS", "50"}},
                   config_with({{"botToken", "1:x"}}));
-  Client c(gw);
-  ASSERT_TRUE(eventually([&] { return telegram_account(c.gc)["restarts"].get<int>() >= 2; }))
+  Client c(gw, kConnectMs);
+  ASSERT_TRUE(eventually_fast([&] { return telegram_account(c.gc)["restarts"].get<int>() >= 2; }))
       << gw.output();
   EXPECT_TRUE(gw.wait_output("garbage", 1000)) << gw.output();
   EXPECT_TRUE(c.gc.call("health")["ok"]) << "supervisor and front unaffected";
@@ -305,7 +285,7 @@ TEST(Faults, GarbageOnTheControlSocketRestartsThatChildOnly) {
 TEST(Faults, ChildrenDieWithTheSupervisor) {
   TelegramEmulator emu;
   FrontProcess gw({}, config_with(emu.channel_config()));
-  Client c(gw);
+  Client c(gw, kConnectMs);
   const int front = pid_of(c.gc, "front"), worker = pid_of(c.gc, "telegram");
   ASSERT_GT(front, 0);
   ASSERT_GT(worker, 0);
@@ -317,7 +297,7 @@ TEST(Faults, ChildrenDieWithTheSupervisor) {
     const size_t paren = stat.rfind(')');
     return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
   };
-  EXPECT_TRUE(eventually([&] { return !alive(front) && !alive(worker); }, 5000));
+  EXPECT_TRUE(eventually_fast([&] { return !alive(front) && !alive(worker); }, 5000));
 }
 
 TEST(Faults, ASlowWebChatClientMissesDeltasButGetsTheFinal) {
@@ -337,11 +317,11 @@ TEST(Faults, ASlowWebChatClientMissesDeltasButGetsTheFinal) {
   so.scopes = {"operator.read", "operator.write"};
   so.ws.recv_buffer = 4096;
   slow.connect(so);
-  Client fast(gw);
+  Client fast(gw, kConnectMs);
   fast.gc.call("chat.send",
                {{"sessionKey", "main"}, {"message", "long one"}, {"idempotencyKey", "slow-1"}});
   // The fast client sees the run end...
-  ASSERT_TRUE(eventually(
+  ASSERT_TRUE(eventually_fast(
       [&] {
         const Json e = fast.gc.next_event(10000);
         return e["event"] == "chat" && e["payload"]["state"] == "final";
@@ -350,7 +330,7 @@ TEST(Faults, ASlowWebChatClientMissesDeltasButGetsTheFinal) {
   // ...then the slow one drains its socket: some deltas were skipped, the final is whole.
   size_t deltas = 0;
   Json final;
-  ASSERT_TRUE(eventually(
+  ASSERT_TRUE(eventually_fast(
       [&] {
         const Json e = slow.next_event(10000);
         if (e["event"] != "chat") return false;
@@ -370,7 +350,7 @@ TEST(Faults, KillingTheFrontMidConversationLeavesTranscriptsReadable) {
   FakeModels models;
   models.script({{"chunk_chars", 4}, {"delay_ms", 1}});
   FrontProcess gw({}, models.config().dump());
-  std::unique_ptr<Client> c = std::make_unique<Client>(gw);
+  std::unique_ptr<Client> c = std::make_unique<Client>(gw, kConnectMs);
   const int front = pid_of(c->gc, "front");
   for (int i = 0; i < 40; ++i)
     c->gc.send_request("chat.send", {{"sessionKey", "agent:main:s" + std::to_string(i % 4)},
@@ -379,9 +359,9 @@ TEST(Faults, KillingTheFrontMidConversationLeavesTranscriptsReadable) {
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   ASSERT_EQ(kill(front, SIGKILL), 0);  // mid-burst: runs streaming, lines being written
   c.reset();
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(eventually_fast([&] {
     try {
-      c = std::make_unique<Client>(gw);
+      c = std::make_unique<Client>(gw, kConnectMs);
       return true;
     } catch (...) {
       return false;
