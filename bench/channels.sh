@@ -64,68 +64,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-die() {  # MESSAGE [LOG]: exit 2 with the message and the tail of LOG
-  echo "channels.sh: $1" >&2
-  if [[ -n ${2:-} && -f $2 ]]; then
-    echo "  last lines of $(basename "$2"):" >&2
-    grep -v 'client connected' "$2" | tail -n 15 | sed 's/^/    /' >&2
-  fi
-  exit 2
-}
-
-now_us() { NOW_US=${EPOCHREALTIME/[.,]/}; }  # wall clock in microseconds, no fork
+BENCH_NAME=channels.sh
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 URL=""
 PID=""
-# start_server NAME PATTERN CMD...: starts CMD in the background (stdout+stderr to
-# $WORK/NAME.log) and waits up to 10 s for a line matching PATTERN (grep -o); sets URL to the
-# match with "listening on " removed, and PID.
-start_server() {
-  local name=$1 pattern=$2 i line
-  shift 2
-  "$@" >"$WORK/$name.log" 2>&1 &
-  PID=$!
-  PIDS+=("$PID")
-  URL=""
-  for ((i = 0; i < 100; i++)); do
-    line=$(grep -o -m1 "$pattern" "$WORK/$name.log" 2>/dev/null)
-    if [[ -n $line ]]; then
-      URL=${line#listening on }
-      return 0
-    fi
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  die "$name did not start within 10 s" "$WORK/$name.log"
-}
-
-# run_bounded NAME LIMIT_S CMD...: runs CMD (killed after LIMIT_S), output to $WORK/NAME.out.
-run_bounded() {
-  local name=$1 limit=$2 rc
-  shift 2
-  timeout -k 5 "$limit" "$@" >"$WORK/$name.out" 2>&1 &
-  BOUND_PID=$!
-  wait "$BOUND_PID"
-  rc=$?
-  BOUND_PID=""
-  [[ $rc -eq 124 || $rc -eq 137 ]] && echo "(killed after ${limit} s)" >>"$WORK/$name.out"
-  return $rc
-}
-
-# field NAME KEY: a value from the RESULT line of run NAME ("" when absent).
-field() {
-  grep -m1 '^RESULT ' "$WORK/$1.out" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1
-}
 
 TOKEN="bench-$$-$RANDOM"
 BOT_TOKEN="123:bench"
 CALL_OUT=""
-# call METHOD [TIMEOUT_MS]: `clawgate call` against the gateway; stdout in CALL_OUT.
-call() {
-  local t=${2:-5000}
-  CALL_OUT=$(timeout -k 1 $((t / 1000 + 3)) "$GATEWAY" call "$1" --url "$GW_URL" --token "$TOKEN" \
-    --timeout "$t" 2>"$WORK/call.err")
-}
 
 # Pretty-printed JSON from `clawgate call` (sorted keys): matched in bash, no fork per poll.
 CONNECTED_TRUE='"connected": true'
@@ -156,38 +104,7 @@ wait_ready() {
   return 1
 }
 
-# CPU time (utime + stime, clock ticks) of a process; 0 when it is gone.
-ticks() {
-  local stat rest
-  read -r stat <"/proc/$1/stat" 2>/dev/null || { echo 0; return; }
-  rest=${stat##*) }
-  # shellcheck disable=SC2086  # split into fields on purpose
-  set -- $rest
-  echo $((${12} + ${13}))
-}
-HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
-CPU_T0=0
-declare -A CPU0
-cpu_start() {  # PID...
-  local p
-  now_us
-  CPU_T0=$NOW_US
-  for p in "$@"; do CPU0[$p]=$(ticks "$p"); done
-}
-cpu_report() {  # LABEL=PID...: "front 54%, ..." (share of one core since cpu_start)
-  local kv out="" wall_us
-  now_us
-  wall_us=$((NOW_US - CPU_T0))
-  for kv in "$@"; do
-    local label=${kv%%=*} p=${kv#*=}
-    out+="${out:+, }$label $(awk -v d="$(($(ticks "$p") - ${CPU0[$p]:-0}))" -v hz="$HZ" -v w="$wall_us" \
-      'BEGIN { printf "%.0f%%", (w > 0) ? 100 * d / hz / (w / 1e6) : 0 }')"
-  done
-  echo "$out"
-}
-
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 log_ms() { date -u -d "$1" +%s%3N 2>/dev/null; }  # ISO-8601 log timestamp -> epoch ms
 
 echo "clawgate channel benchmarks: $(nproc) CPU(s), load average $(cut -d' ' -f1-3 /proc/loadavg), build $BUILD"
