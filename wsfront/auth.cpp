@@ -133,4 +133,16 @@ bool deviceless_keeps_scopes(const std::string& client_id, const std::string& cl
          (client_id == "gateway-client" && client_mode == "backend");
 }
 
+std::vector<std::string> deviceless_scopes(const std::string& client_id,
+                                           const std::string& client_mode, bool loopback,
+                                           bool shared_secret_ok,
+                                           const std::vector<std::string>& requested) {
+  if (deviceless_keeps_scopes(client_id, client_mode, loopback, shared_secret_ok)) return requested;
+  std::vector<std::string> out;
+  if (client_id == "webchat-ui" && client_mode == "webchat" && loopback && shared_secret_ok)
+    for (const auto& sc : requested)
+      if (sc == "operator.read" || sc == "operator.write") out.push_back(sc);
+  return out;
+}
+
 }  // namespace clawgate::front

@@ -71,4 +71,13 @@ bool scope_satisfies(const std::vector<std::string>& granted, const std::string&
 bool deviceless_keeps_scopes(const std::string& client_id, const std::string& client_mode,
                              bool loopback, bool shared_secret_ok);
 
+// The scopes a device-less operator gets from those it asked for: all of them under the rule
+// above; read and write only for the bundled WebChat page (webchat-ui/webchat, local, shared
+// secret) until browser device identity lands (upstream's allowInsecureAuth, narrowed); none
+// otherwise.
+std::vector<std::string> deviceless_scopes(const std::string& client_id,
+                                           const std::string& client_mode, bool loopback,
+                                           bool shared_secret_ok,
+                                           const std::vector<std::string>& requested);
+
 }  // namespace clawgate::front

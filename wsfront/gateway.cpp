@@ -352,18 +352,12 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
   s.role = role;
   s.protocol = *protocol;
   // Device signatures are not verified yet, so a device block grants nothing beyond the
-  // device-less rule: requested scopes survive only for the local CLI/backend with the secret.
+  // device-less rule (see deviceless_scopes).
   const bool local = is_loopback_ip(s.peer.ip) && !s.peer.forwarded;
-  if (role == "operator" && deviceless_keeps_scopes(s.client_id, s.client_mode, local, ar.ok)) {
-    for (const auto& sc : params.value("scopes", Json::array()))
-      s.scopes.push_back(sc.get<std::string>());
-  } else if (role == "operator" && s.client_id == "webchat-ui" && s.client_mode == "webchat" &&
-             local && ar.ok) {
-    // The bundled WebChat page (same origin, local, shared secret) may chat: read and write
-    // only, until browser device identity lands (upstream's allowInsecureAuth, narrowed).
-    for (const auto& sc : params.value("scopes", Json::array()))
-      if (sc == "operator.read" || sc == "operator.write")
-        s.scopes.push_back(sc.get<std::string>());
+  if (role == "operator") {
+    std::vector<std::string> requested;
+    for (const auto& sc : params.value("scopes", Json::array())) requested.push_back(sc);
+    s.scopes = deviceless_scopes(s.client_id, s.client_mode, local, ar.ok, requested);
   }
 
   release_preauth(s);

@@ -123,5 +123,15 @@ TEST(Scopes, DevicelessClientsKeepScopesOnlyAsLocalCliOrBackendWithSecret) {
   EXPECT_FALSE(deviceless_keeps_scopes("test", "test", true, true));
 }
 
+TEST(Scopes, DevicelessWebChatGetsReadAndWriteOnlyLocallyWithTheSecret) {
+  const std::vector<std::string> asked = {"operator.admin", "operator.read", "operator.write"};
+  EXPECT_EQ(deviceless_scopes("webchat-ui", "webchat", true, true, asked),
+            (std::vector<std::string>{"operator.read", "operator.write"}));
+  EXPECT_TRUE(deviceless_scopes("webchat-ui", "webchat", false, true, asked).empty()) << "remote";
+  EXPECT_TRUE(deviceless_scopes("webchat-ui", "webchat", true, false, asked).empty());
+  EXPECT_TRUE(deviceless_scopes("webchat-ui", "cli", true, true, asked).empty());
+  EXPECT_EQ(deviceless_scopes("cli", "cli", true, true, asked), asked);
+}
+
 }  // namespace
 }  // namespace clawgate::front
