@@ -77,6 +77,9 @@ const std::set<std::string> kOtherChannels = {"whatsapp", "discord", "slack",   
 
 void parse_telegram(const Json& sec, const std::string& path, ChannelSettings& c,
                     std::vector<std::string>& warnings) {
+  const bool insecure_ok = sec.contains("dangerouslyAllowInsecureHttp") &&
+                           get_bool(sec["dangerouslyAllowInsecureHttp"], path,
+                                    "channels.telegram.dangerouslyAllowInsecureHttp");
   for (auto& [key, v] : sec.items()) {
     const std::string k = "channels.telegram." + key;
     if (key == "enabled") {
@@ -87,6 +90,9 @@ void parse_telegram(const Json& sec, const std::string& path, ChannelSettings& c
       const std::string root = get_string(v, path, k);
       if (root.rfind("http://", 0) != 0 && root.rfind("https://", 0) != 0)
         throw ConfigError(where(path, k) + " must start with http:// or https://");
+      require_secure_url(root, where(path, k), insecure_ok,
+                         "channels.telegram.dangerouslyAllowInsecureHttp");
+    } else if (key == "dangerouslyAllowInsecureHttp") {
     } else if (key == "dmPolicy") {
       c.dm_policy = get_string(v, path, k);
       if (!kDmPolicies.count(c.dm_policy))
@@ -167,6 +173,35 @@ std::string resolve_bind_address(const std::string& bind) {
   throw ConfigError("bind must be loopback, lan or an IP address (got \"" + bind + "\")");
 }
 
+bool is_loopback_host(const std::string& host_in) {
+  std::string host = host_in;
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host == "localhost" || host == "::1") return true;
+  unsigned char buf[4];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 && buf[0] == 127;
+}
+
+void require_secure_url(const std::string& url, const std::string& key, bool allowed_insecure,
+                        const std::string& allow_key) {
+  if (url.rfind("http://", 0) != 0 || allowed_insecure) return;
+  std::string authority = url.substr(7);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (const auto at = authority.rfind('@'); at != std::string::npos)
+    authority = authority.substr(at + 1);
+  std::string host = authority;
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(0, host.find(']') + 1);
+  } else if (const auto colon = host.rfind(':'); colon != std::string::npos) {
+    host = host.substr(0, colon);
+  }
+  if (is_loopback_host(host)) return;
+  throw ConfigError(key + ": plain http:// to " + host +
+                    " would send credentials in clear; use https:// (http:// is accepted for "
+                    "loopback hosts only, or set " +
+                    allow_key + ": true)");
+}
+
 std::string resolve_state_dir(const Environment& env) {
   if (auto v = env_get(env, "CLAWGATE_STATE_DIR")) return *v;
   if (auto v = env_get(env, "STATE_DIRECTORY")) {
@@ -196,6 +231,22 @@ void apply_config_text(const std::string& text, const std::string& path, Gateway
       if (!root.contains(k)) continue;
       require_object(root[k], path, k);
       agent[k] = root[k];
+    }
+    // Provider keys travel to baseUrl: never in clear to another host.
+    const Json providers = agent.contains("models") && agent["models"].is_object()
+                               ? agent["models"].value("providers", Json::object())
+                               : Json::object();
+    if (providers.is_object()) {
+      for (auto& [id, prov] : providers.items()) {
+        if (!prov.is_object() || !prov.contains("baseUrl") || !prov["baseUrl"].is_string())
+          continue;
+        const std::string base = "models.providers." + id;
+        const bool ok = prov.contains("dangerouslyAllowInsecureHttp") &&
+                        get_bool(prov["dangerouslyAllowInsecureHttp"], path,
+                                 base + ".dangerouslyAllowInsecureHttp");
+        require_secure_url(prov["baseUrl"], where(path, base + ".baseUrl"), ok,
+                           base + ".dangerouslyAllowInsecureHttp");
+      }
     }
     out.agent_config_json = agent.dump();
   }

@@ -5,8 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
+
+#include "crypto.hpp"
 
 namespace clawgate {
 namespace {
@@ -25,8 +28,15 @@ std::string dirname_of(const std::string& path) {
 }  // namespace
 
 void atomic_write_file(const std::string& path, const std::string& data, unsigned mode) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  // An unpredictable name, created exclusively and never through a symlink: nobody can plant
+  // the temp file (or a link in its place) and have us write through it.
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0; fd < 0 && attempt < 8; ++attempt) {
+    tmp = path + ".tmp." + base64url(random_bytes(9));
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0 && errno != EEXIST) break;
+  }
   if (fd < 0) fail("open", tmp);
   size_t off = 0;
   while (off < data.size()) {
@@ -100,7 +110,7 @@ AppendLog::~AppendLog() {
 
 void AppendLog::open_for_append() {
   if (fd_ >= 0) ::close(fd_);
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd_ < 0) fail("open", path_);
   struct stat st {};
   size_ = ::fstat(fd_, &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
@@ -132,6 +142,56 @@ std::vector<std::string> read_lines(const std::string& path) {
   size_t start = 0;
   for (size_t nl; (nl = text->find('\n', start)) != std::string::npos; start = nl + 1)
     if (nl > start) out.push_back(text->substr(start, nl - start));
+  return out;
+}
+
+std::vector<std::string> read_last_lines(const std::string& path,
+                                         const std::function<bool(const std::string&)>& keep,
+                                         size_t max_lines, size_t max_bytes) {
+  std::vector<std::string> out;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return out;
+    fail("open", path);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    fail("stat", path);
+  }
+  // Read backwards in blocks; `carry` holds the (partial) line that starts before the block.
+  off_t pos = st.st_size;
+  const off_t floor = st.st_size > static_cast<off_t>(max_bytes) ? st.st_size - max_bytes : 0;
+  std::string carry;
+  bool at_end = true;  // the bytes after the last newline are a torn line: dropped
+  char buf[16384];
+  while (pos > floor && out.size() < max_lines) {
+    const size_t want = static_cast<size_t>(std::min<off_t>(sizeof buf, pos - floor));
+    pos -= static_cast<off_t>(want);
+    ssize_t n;
+    do n = ::pread(fd, buf, want, pos);
+    while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(want)) {
+      ::close(fd);
+      fail("read", path);
+    }
+    carry.insert(0, buf, want);
+    size_t nl;
+    while (out.size() < max_lines && (nl = carry.rfind('\n')) != std::string::npos) {
+      std::string line = carry.substr(nl + 1);
+      carry.resize(nl);
+      if (at_end) {
+        at_end = false;
+        continue;
+      }
+      if (!line.empty() && keep(line)) out.push_back(std::move(line));
+    }
+  }
+  // The file's first line (no newline before it) once everything was read.
+  if (pos == 0 && !at_end && out.size() < max_lines && !carry.empty() && keep(carry))
+    out.push_back(std::move(carry));
+  ::close(fd);
+  std::reverse(out.begin(), out.end());
   return out;
 }
 

@@ -1,6 +1,8 @@
-// Filesystem helpers: crash-safe writes (temp + fsync + rename + fsync dir) and whole-file reads.
+// Filesystem helpers: crash-safe writes (unpredictable O_EXCL|O_NOFOLLOW temp + fsync + rename +
+// fsync dir), whole-file and tail reads.
 // Fails: throws std::system_error carrying the path and errno.
 #pragma once
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,5 +37,12 @@ class AppendLog {
 
 // Complete lines of a file (a torn final line is dropped); empty when the file does not exist.
 std::vector<std::string> read_lines(const std::string& path);
+
+// The last `max_lines` complete lines for which keep(line) is true, oldest first, reading the
+// file backwards and never more than its last `max_bytes`: the cost follows what is asked for,
+// not the file's length.
+std::vector<std::string> read_last_lines(const std::string& path,
+                                         const std::function<bool(const std::string&)>& keep,
+                                         size_t max_lines, size_t max_bytes = 64u << 20);
 
 }  // namespace clawgate

@@ -11,7 +11,18 @@ Error texts follow the upstream gateway (ajv wording): "at /text: must be string
 "at root: unexpected property 'x'", "must have required property 'text'".
 """
 import json
+import os
 import sys
+
+# Patterns the schema uses, each compiled by hand to a linear-time check (name of a C++
+# predicate below). No pattern is ever given to a backtracking engine: an unknown one stops
+# the build, so adding one means writing its check here.
+PATTERNS = {
+    "\\S": "has_non_space",                      # ECMAScript \S: any non-whitespace code point
+    "^[^/\\\\]+$": "no_slashes",                # non-empty, no '/' or '\\'
+    "^[a-f0-9]{64}$": "lower_hex_64",
+    "^session:.+": "session_prefixed",             # "session:" then a non-line-terminator
+}
 
 KNOWN = {"type", "const", "enum", "anyOf", "$ref", "properties", "required", "additionalProperties",
          "patternProperties", "items", "minItems", "maxItems", "uniqueItems", "minLength", "maxLength",
@@ -86,15 +97,17 @@ class Gen:
             body.append("    const auto& str = v.get_ref<const std::string&>();")
             if "minLength" in s or "maxLength" in s:
                 body.append("    const size_t n = utf8_length(str);")
+            if "maxLength" in s:  # first: nothing else looks at an over-long string
+                m = s["maxLength"]
+                body.append("    if (n > %d) { e.add(p, %s); return; }" % (m, cpp_str("must NOT have more than %d characters" % m)))
             if "minLength" in s:
                 m = s["minLength"]
                 body.append("    if (n < %d) e.add(p, %s);" % (m, cpp_str("must NOT have fewer than %d characters" % m)))
-            if "maxLength" in s:
-                m = s["maxLength"]
-                body.append("    if (n > %d) e.add(p, %s);" % (m, cpp_str("must NOT have more than %d characters" % m)))
             if "pattern" in s:
-                body.append("    static const std::regex re(%s, std::regex::ECMAScript | std::regex::optimize);" % cpp_str(s["pattern"]))
-                body.append("    if (!std::regex_search(str, re)) e.add(p, %s);" % cpp_str('must match pattern "%s"' % s["pattern"]))
+                fn = PATTERNS.get(s["pattern"])
+                if not fn:
+                    sys.exit("gen_protocol: %s: pattern %r has no hand-compiled check in PATTERNS" % (where, s["pattern"]))
+                body.append("    if (!%s(str)) e.add(p, %s);" % (fn, cpp_str('must match pattern "%s"' % s["pattern"])))
             body.append("  }")
         # numbers
         if "minimum" in s or "maximum" in s:
@@ -154,9 +167,9 @@ class Gen:
             if "minItems" in s:
                 m = s["minItems"]
                 body.append("    if (v.size() < %d) e.add(p, %s);" % (m, cpp_str("must NOT have fewer than %d items" % m)))
-            if "maxItems" in s:
+            if "maxItems" in s:  # first: nothing else walks an over-long array
                 m = s["maxItems"]
-                body.append("    if (v.size() > %d) e.add(p, %s);" % (m, cpp_str("must NOT have more than %d items" % m)))
+                body.append("    if (v.size() > %d) { e.add(p, %s); return; }" % (m, cpp_str("must NOT have more than %d items" % m)))
             if s.get("uniqueItems"):
                 body.append("    if (!all_unique(v)) e.add(p, \"must NOT have duplicate items\");")
             if "items" in s:
@@ -172,6 +185,60 @@ class Gen:
         return name
 
 
+def apply_limits(doc, limits):
+    """Gives every string and array reachable from connect's and the methods' params a bound:
+    upstream's, else limits["paths"][path], else limits["defaults"]. Edits doc in place."""
+    defs = doc["definitions"]
+    paths = limits["paths"]
+    used = set()
+    default_len = limits["defaults"]["maxLength"]
+    default_items = limits["defaults"]["maxItems"]
+    seen = set()
+
+    def walk(n, path):
+        if not isinstance(n, dict):
+            return
+        if "$ref" in n:
+            d = n["$ref"].split("/")[-1]
+            if d not in seen:
+                seen.add(d)
+                walk(defs[d], d)
+            return
+        over = paths.get(path)
+        if over:
+            used.add(path)
+        t = n.get("type")
+        types = t if isinstance(t, list) else [t]
+        if "string" in types and "const" not in n and "enum" not in n and "maxLength" not in n:
+            n["maxLength"] = (over or {}).get("maxLength", default_len)
+        if "array" in types and "maxItems" not in n:
+            n["maxItems"] = (over or {}).get("maxItems", default_items)
+        if over and "maximum" in over:
+            n["maximum"] = over["maximum"]
+        for k, v in list(n.items()):
+            if k == "properties":
+                for kk, vv in v.items():
+                    walk(vv, path + "." + kk)
+            elif k == "patternProperties":
+                for vv in v.values():
+                    walk(vv, path + ".*")
+            elif k == "additionalProperties":
+                walk(v, path + ".*")
+            elif k == "items":
+                walk(v, path + "[]")
+            elif k == "anyOf":
+                for vv in v:
+                    walk(vv, path)
+
+    roots = {"ConnectParams"} | {m["params"] for m in doc["methods"].values()}
+    for r in sorted(roots):
+        seen.add(r)
+        walk(defs[r], r)
+    # A stale path would silently bound nothing: refuse it.
+    for pth in set(paths) - used:
+        sys.exit("gen_protocol: limits.json names %s, which no params schema has" % pth)
+
+
 def pascal_enum(name):
     return name
 
@@ -179,6 +246,7 @@ def pascal_enum(name):
 def main():
     src, out_hpp, out_cpp = sys.argv[1:4]
     doc = json.load(open(src))
+    apply_limits(doc, json.load(open(os.path.join(os.path.dirname(os.path.abspath(src)), "limits.json"))))
     g = Gen(doc)
     def_names = list(doc["definitions"])
     def_fns = {}
@@ -246,7 +314,7 @@ struct EventSpec {
     c = []
     c.append("// Generated by schema/gen_protocol.py from schema/protocol.schema.json. Do not edit.")
     c.append('#include "protocol_gen.hpp"')
-    c.append("#include <algorithm>\n#include <cmath>\n#include <regex>")
+    c.append("#include <algorithm>\n#include <cmath>\n#include <cstdint>")
     c.append("namespace clawgate::schema {")
     c.append("namespace {")
     c.append("""
@@ -299,11 +367,56 @@ inline bool is_null(const Json& v) { return v.is_null(); }
 inline bool is_object(const Json& v) { return v.is_object(); }
 inline bool is_array(const Json& v) { return v.is_array(); }
 inline bool is_number(const Json& v) { return v.is_number(); }
+// Integers must fit int64 (handlers read them with get<int64_t>()): 1e300 or 2^64 is refused
+// here, never converted.
 inline bool is_integer(const Json& v) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>() <= uint64_t(INT64_MAX);
   if (v.is_number_integer()) return true;
   if (!v.is_number_float()) return false;
   const double d = v.get<double>();
-  return std::isfinite(d) && std::floor(d) == d;
+  return std::isfinite(d) && std::floor(d) == d && d >= -9223372036854775808.0 &&
+         d < 9223372036854775808.0;
+}
+
+// Decodes the code point at s[i] (advancing i); invalid bytes read as U+FFFD. Input strings
+// were validated as UTF-8 by the JSON parser.
+char32_t next_code_point(const std::string& s, size_t& i) {
+  const unsigned char c = s[i++];
+  if (c < 0x80) return c;
+  int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+  char32_t cp = c & (0x3F >> extra);
+  for (; extra > 0 && i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80; --extra)
+    cp = (cp << 6) | (static_cast<unsigned char>(s[i++]) & 0x3F);
+  return extra ? 0xFFFD : cp;
+}
+
+// ECMAScript's WhiteSpace and LineTerminator code points.
+bool is_es_space(char32_t c) {
+  return c == 0x09 || c == 0x0A || c == 0x0B || c == 0x0C || c == 0x0D || c == 0x20 ||
+         c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+         c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000 || c == 0xFEFF;
+}
+
+// The schema's patterns, hand-compiled (see PATTERNS in gen_protocol.py): one pass each.
+bool has_non_space(const std::string& s) {
+  for (size_t i = 0; i < s.size();)
+    if (!is_es_space(next_code_point(s, i))) return true;
+  return false;
+}
+bool no_slashes(const std::string& s) {
+  return !s.empty() && s.find_first_of("/\\\\") == std::string::npos;
+}
+bool lower_hex_64(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+bool session_prefixed(const std::string& s) {
+  if (s.rfind("session:", 0) != 0 || s.size() == 8) return false;
+  size_t i = 8;
+  const char32_t c = next_code_point(s, i);
+  return c != 0x0A && c != 0x0D && c != 0x2028 && c != 0x2029;
 }
 
 size_t utf8_length(const std::string& s) {

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host_lock.hpp"
+#include "state.hpp"
 #include "supervisor.hpp"
 
 namespace clawgate::supervisor {
@@ -153,6 +154,8 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
 
   std::unique_ptr<HostLock> lock;
   try {
+    if (const std::string fixed = secure_state_dir(settings.state_dir); !fixed.empty())
+      log.warn("supervisor", fixed);
     lock = std::make_unique<HostLock>(settings.state_dir);
   } catch (const std::exception& e) {
     std::cerr << "clawgate: " << e.what() << "\n";

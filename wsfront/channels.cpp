@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "data.capnp.h"
+#include "utf8.hpp"
 
 namespace clawgate::front {
 
@@ -102,8 +103,17 @@ void ChannelHub::on_link_closed(const std::string& key, const std::string& reaso
   size_t again = 0;
   for (OutboundEntry* e : queue_.pending(channel)) {
     if (!e->in_flight || e->in_flight_to != key) continue;
+    e->in_flight = false;  // no result came: the next generation sends it again...
+    try {
+      if (queue_.lost(e->id) >= kMaxLostDeliveries) {  // ...unless it is what kills the link
+        set_aside(*e, "the " + channel + " worker went away " + std::to_string(kMaxLostDeliveries) +
+                          " times while delivering it (last: " + reason + ")");
+        continue;
+      }
+    } catch (const std::exception& ex) {
+      log_.error("outbound", std::string("cannot record a lost delivery: ") + ex.what());
+    }
     ++again;
-    e->in_flight = false;  // no result came: the next generation sends it again
   }
   log_.warn(
       "channels",
@@ -239,6 +249,18 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
 // ---------------------------------------------------------------------------------------------
 // Delivery
 
+void ChannelHub::set_aside(OutboundEntry& e, const std::string& why) {
+  const std::string id = e.id, key = e.idempotency_key, channel = e.channel;
+  const std::string message = "message set aside, not sent again: " + why;
+  log_.error("outbound", channel + ": " + id + ": " + message);
+  SetAside& s = set_aside_[channel];
+  ++s.count;
+  s.last_error = message;
+  queue_.complete(id, false, {{"code", "UNAVAILABLE"}, {"message", message}}, clock_.wall_ms());
+  finish(id, key, fail("UNAVAILABLE", channel + ": " + message));
+  changed();
+}
+
 void ChannelHub::pump(const std::string& channel) {
   Worker* w = worker_for(channel);
   if (!w) return;
@@ -247,6 +269,11 @@ void ChannelHub::pump(const std::string& channel) {
   for (OutboundEntry* e : queue_.pending(channel)) {
     if (w->in_flight >= kWindow) break;
     if (e->in_flight) continue;
+    if (e->lost >= kMaxLostDeliveries) {  // counted before a front restart
+      set_aside(*e,
+                "its worker went away " + std::to_string(e->lost) + " times while delivering it");
+      continue;
+    }
     if (e->not_before_ms > now) {
       const int64_t wait = e->not_before_ms - now;
       soonest = soonest ? std::min(soonest, wait) : wait;
@@ -260,8 +287,8 @@ void ChannelHub::pump(const std::string& channel) {
     if (!w->link->send(b)) return;
     e->in_flight = true;
     e->in_flight_to = w->name + "#" + std::to_string(w->generation);
-    log_.debug("outbound",
-               "to " + e->in_flight_to + ": " + e->id + " (" + e->text.substr(0, 12) + ")");
+    log_.debug("outbound", "to " + e->in_flight_to + ": " + e->id + " (" +
+                               utf8::truncate_bytes(e->text, 12) + ")");
     ++e->attempts;
     ++w->in_flight;
   }
@@ -292,13 +319,23 @@ bool ChannelHub::deliver(const std::string& channel, const std::string& account_
 }
 
 bool ChannelHub::enqueue_reply(const InboundMessage& m, const std::string& text) {
-  OutboundEntry e;
-  e.channel = m.channel;
-  e.account_id = m.account_id;
-  e.to = m.chat_id;
-  e.text = text;
   try {
-    queue_.enqueue(std::move(e), clock_.wall_ms());
+    // A reply longer than one outbound entry may carry goes out in parts, each cut on a line
+    // or at least a code-point boundary (the worker then chunks each to the platform's limit).
+    for (std::string_view rest = text; !rest.empty();) {
+      size_t cut = utf8::cut_bytes(rest, kMaxOutboundBytes);
+      if (cut < rest.size()) {
+        const size_t nl = rest.rfind('\n', cut);
+        if (nl != std::string_view::npos && nl > cut / 2) cut = nl + 1;
+      }
+      OutboundEntry e;
+      e.channel = m.channel;
+      e.account_id = m.account_id;
+      e.to = m.chat_id;
+      e.text = std::string(rest.substr(0, cut));
+      rest.remove_prefix(cut);
+      queue_.enqueue(std::move(e), clock_.wall_ms());
+    }
   } catch (const std::exception& ex) {
     log_.error("outbound", std::string("cannot queue a reply: ") + ex.what());
     return false;
@@ -427,6 +464,10 @@ void ChannelHub::m_send(const Json& params, HubCallback done) {
     return done(fail("INVALID_REQUEST", media ? "send: media is not supported yet; send text"
                                               : "send: message is required"));
   }
+  if (text.size() > kMaxOutboundBytes)
+    return done(fail("INVALID_REQUEST", "send: message too long for " + channel + " (" +
+                                            std::to_string(text.size()) + " bytes; at most " +
+                                            std::to_string(kMaxOutboundBytes) + ")"));
   OutboundEntry e;
   e.channel = channel;
   e.account_id = params.value("accountId", "default");
@@ -573,6 +614,11 @@ Json ChannelHub::account_json(const ChannelSettings& c) {
   size_t pending = 0;
   for (OutboundEntry* e : queue_.pending(c.name)) pending += e ? 1 : 0;
   a["pendingOutbound"] = pending;
+  if (auto s = set_aside_.find(c.name); s != set_aside_.end()) {
+    a["setAsideOutbound"] = s->second.count;
+    a["lastSetAsideError"] = s->second.last_error;
+    if (a["lastError"].is_null()) a["lastError"] = s->second.last_error;
+  }
   return a;
 }
 

@@ -45,6 +45,12 @@ class ChannelHub {
   static constexpr size_t kMaxPending = 10'000;
   static constexpr int64_t kSendWaitMs = 15'000;  // then `send` answers "queued"
   static constexpr size_t kMaxDedupe = 1000;
+  // A message whose delivery died with its worker this many times is set aside (failed), so
+  // one message can never keep a channel in a restart loop.
+  static constexpr int kMaxLostDeliveries = 3;
+  // The most one outbound entry carries over the worker link (whose messages are capped at
+  // 1 MiB); `send` refuses more, and longer agent replies are queued in parts.
+  static constexpr size_t kMaxOutboundBytes = 256 * 1024;
 
   ChannelHub(boost::asio::io_context& io, const Clock& clock, Logger& log,
              const GatewaySettings& settings, SessionStore* sessions = nullptr);
@@ -93,6 +99,10 @@ class ChannelHub {
     int64_t last_inbound_ms = 0, last_outbound_ms = 0;
     size_t in_flight = 0;
   };
+  struct SetAside {  // per channel, for channels.status
+    size_t count = 0;
+    std::string last_error;
+  };
   struct Dedupe {
     std::string queue_id;
     std::optional<HubReply> outcome;
@@ -108,6 +118,7 @@ class ChannelHub {
   void on_data(const std::string& key, capnp::MessageReader& r);
   void on_link_closed(const std::string& key, const std::string& reason);
   void pump(const std::string& channel);
+  void set_aside(OutboundEntry& e, const std::string& why);
   void arm_retry(int64_t delay_ms);
   void finish(const std::string& queue_id, const std::string& key, HubReply r);
   HubReply reply_for(const OutboundOutcome& o) const;
@@ -128,6 +139,7 @@ class ChannelHub {
   // By "name#generation": an old generation's link stays until its EOF, so delivery results it
   // wrote before dying are still read (and not sent again).
   std::map<std::string, Worker> workers_;
+  std::map<std::string, SetAside> set_aside_;  // by channel
   std::vector<ChildRow> children_;
   std::map<std::string, Dedupe> dedupe_;  // idempotency key
   boost::asio::steady_timer retry_timer_;

@@ -8,6 +8,7 @@
 
 #include "crypto.hpp"
 #include "fs.hpp"
+#include "utf8.hpp"
 
 namespace clawgate::front {
 
@@ -211,7 +212,7 @@ void CronService::start() {
 
 void CronService::save() {
   try {
-    atomic_write_file(dir_ + "/jobs.json", Json{{"version", 1}, {"jobs", jobs_}}.dump(2));
+    atomic_write_file(dir_ + "/jobs.json", dump_json(Json{{"version", 1}, {"jobs", jobs_}}, 2));
   } catch (const std::exception& e) {
     log_.error("cron", std::string("cannot save jobs: ") + e.what());
   }
@@ -316,7 +317,7 @@ void CronService::run_job(const std::string& id, const std::string& trigger) {
         Json entry = {{"ts", clock_.wall_ms()}, {"jobId", id},
                       {"runId", run_id},        {"status", okay ? "ok" : "error"},
                       {"durationMs", dur},      {"sessionKey", session},
-                      {"trigger", trigger},     {"summary", text.substr(0, 200)}};
+                      {"trigger", trigger},     {"summary", utf8::preview(text, 200)}};
         if (!okay) entry["error"] = error;
         record(id, entry);
         for (auto& j : jobs_) {
@@ -333,7 +334,7 @@ void CronService::run_job(const std::string& id, const std::string& trigger) {
                    {"durationMs", dur},
                    {"runAtMs", now},
                    {"sessionKey", session},
-                   {"summary", text.substr(0, 200)}};
+                   {"summary", utf8::preview(text, 200)}};
         if (!okay) ev["error"] = error;
         event(id, "finished", ev);
         // A one-shot job that asked for it goes once done.
@@ -358,7 +359,7 @@ void CronService::record(const std::string& id, const Json& entry) {
   try {
     const std::string path = dir_ + "/runs/" + id + ".jsonl";
     AppendLog log(path);
-    log.append(entry.dump(-1, ' ', false, Json::error_handler_t::replace));
+    log.append(dump_json(entry));
     if (log.size() > 256 * 1024) {  // keep the newest kRunsKept
       auto lines = read_lines(path);
       if (lines.size() > kRunsKept) lines.erase(lines.begin(), lines.end() - kRunsKept);
@@ -403,7 +404,7 @@ void CronService::beat() {
           hb["indicatorType"] = "ok";
         } else {
           hb["status"] = heartbeat_target_ == "none" ? "skipped" : "sent";
-          hb["preview"] = text.substr(0, 200);
+          hb["preview"] = utf8::preview(text, 200);
           hb["indicatorType"] = "alert";
         }
         if (on_heartbeat) on_heartbeat(hb);
@@ -438,8 +439,10 @@ bool CronService::call(const std::string& method, const Json& params,
       jobs.push_back(j);
     }
     const size_t total = jobs.size();
-    const size_t offset = std::min<size_t>(params.value("offset", 0), total);
-    const size_t limit = params.value("limit", 200);
+    // int64 reads: the schema bounds these, and only int64-sized integers pass it.
+    const size_t offset =
+        static_cast<size_t>(std::clamp<int64_t>(params.value("offset", int64_t{0}), 0, total));
+    const size_t limit = static_cast<size_t>(params.value("limit", int64_t{200}));
     Json page(jobs.begin() + static_cast<long>(offset),
               jobs.begin() + static_cast<long>(std::min(total, offset + limit)));
     reply(ok({{"jobs", page}, {"total", total}}));
@@ -521,7 +524,7 @@ bool CronService::call(const std::string& method, const Json& params,
       }
     } else {
       auto lines = read_lines(dir_ + "/runs/" + id + ".jsonl");
-      const size_t limit = params.value("limit", 50);
+      const size_t limit = static_cast<size_t>(params.value("limit", int64_t{50}));
       Json entries = Json::array();
       for (auto it = lines.rbegin(); it != lines.rend() && entries.size() < limit; ++it) {
         Json e = Json::parse(*it, nullptr, false);

@@ -2,6 +2,7 @@
 #include "front_runner.hpp"
 
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -39,12 +40,22 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   try {
     settings.gateway = resolve_gateway_settings(flags, env);
     if (settings.gateway.auth_mode == AuthMode::token && settings.gateway.token.empty()) {
-      const TokenLoad t = load_or_create_token(settings.gateway.state_dir);
+      std::string fixed;
+      const TokenLoad t = load_or_create_token(settings.gateway.state_dir, &fixed);
       settings.gateway.token = t.token;
+      if (!fixed.empty()) settings.gateway.warnings.push_back(fixed);
       if (t.created) {
-        // Printed once, on the run that created it; later runs read it from the file.
-        std::cout << "Generated a gateway token (saved to " << t.path << "):\n  " << t.token << "\n"
-                  << std::flush;
+        // Shown once, and only to a person at a terminal: under systemd stdout is the journal,
+        // which others may read. Later runs read it from the file.
+        if (::isatty(STDOUT_FILENO)) {
+          std::cout << "Generated a gateway token (saved to " << t.path << "):\n  " << t.token
+                    << "\n"
+                    << std::flush;
+        } else {
+          std::cout << "Generated a gateway token; it is stored in " << t.path
+                    << " (readable by this user only)\n"
+                    << std::flush;
+        }
       }
     }
   } catch (const ConfigError& e) {

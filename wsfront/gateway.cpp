@@ -6,6 +6,7 @@
 
 #include "crypto.hpp"
 #include "wire.hpp"
+#include "utf8.hpp"
 
 namespace clawgate::front {
 
@@ -260,7 +261,7 @@ void Gateway::on_message(ConnId id, std::string&& data, bool binary) {
 void Gateway::fail_handshake(Session& s, const std::string& req_id, Json error,
                              uint16_t close_code) {
   const std::string reason = error.value("message", "");
-  if (!req_id.empty()) send_frame(s, response_error_frame(req_id, error.dump()), false);
+  if (!req_id.empty()) send_frame(s, response_error_frame(req_id, dump_json(error)), false);
   log_.info("front", "connect refused for " + s.peer.ip + ": " + reason);
   close_session(s, close_code, reason);
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "crypto.hpp"
+#include "utf8.hpp"
 
 namespace clawgate::front {
 
@@ -214,7 +215,7 @@ void InboundRouter::save_pairing() {
   Json approved = Json::object();
   for (const auto& [ch, ids] : approved_) approved[ch] = ids;
   atomic_write_file(dir_ + "/pairing/pairing.json",
-                    Json{{"requests", reqs}, {"approved", approved}}.dump(2));
+                    dump_json(Json{{"requests", reqs}, {"approved", approved}}, 2));
 }
 
 std::vector<PairingRequest> InboundRouter::pairing_requests(int64_t now_ms) {

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "gateway.hpp"
+#include "utf8.hpp"
 #include "wire.hpp"
 
 namespace clawgate::front {
@@ -137,7 +138,7 @@ MethodResult Gateway::m_system_event(const Json& params) {
       key = e[k].get<std::string>();
       break;
     }
-  if (key.empty()) key = "event:" + text.substr(0, 200);
+  if (key.empty()) key = "event:" + utf8::truncate_bytes(text, 200);
   presence_.upsert(key, std::move(e), 0);
   log_.info("system-event", text);
   bump_presence();
@@ -151,8 +152,8 @@ MethodResult Gateway::m_system_event(const Json& params) {
 
 MethodResult Gateway::m_logs_tail(const Json& params) const {
   const int64_t cursor = params.contains("cursor") ? params["cursor"].get<int64_t>() : -1;
-  const size_t limit = params.value("limit", 500);
-  const size_t max_bytes = params.value("maxBytes", 250'000);
+  const size_t limit = static_cast<size_t>(params.value("limit", int64_t{500}));
+  const size_t max_bytes = static_cast<size_t>(params.value("maxBytes", int64_t{250'000}));
   const LogRing::Tail t = ring_.tail(cursor, limit, max_bytes);
   Json out = {
       {"file", "clawgate:gateway.log"}, {"cursor", t.cursor}, {"size", t.size}, {"lines", t.lines},

@@ -2,6 +2,7 @@
 #include "outbound_queue.hpp"
 
 #include "crypto.hpp"
+#include "utf8.hpp"
 
 namespace clawgate::front {
 
@@ -11,8 +12,11 @@ namespace {
 constexpr size_t kCompactBytes = 4 * 1024 * 1024;
 
 Json entry_json(const OutboundEntry& e) {
-  return {{"op", "enq"}, {"id", e.id},     {"channel", e.channel},     {"accountId", e.account_id},
-          {"to", e.to},  {"text", e.text}, {"key", e.idempotency_key}, {"ts", e.enqueued_ms}};
+  Json j = {
+      {"op", "enq"}, {"id", e.id},     {"channel", e.channel},     {"accountId", e.account_id},
+      {"to", e.to},  {"text", e.text}, {"key", e.idempotency_key}, {"ts", e.enqueued_ms}};
+  if (e.lost) j["lost"] = e.lost;
+  return j;
 }
 
 Json outcome_json(const OutboundOutcome& o) {
@@ -47,10 +51,13 @@ std::vector<std::string> OutboundQueue::load(int64_t now_ms) {
         e.text = j.at("text");
         e.idempotency_key = j.value("key", "");
         e.enqueued_ms = j.value("ts", int64_t{0});
+        e.lost = j.value("lost", 0);
         const uint64_t s = ++seq_;
         pending_by_id_[e.id] = s;
         if (!e.idempotency_key.empty()) pending_by_key_[e.idempotency_key] = e.id;
         pending_[s] = std::move(e);
+      } else if (j["op"] == "lost") {
+        if (OutboundEntry* e = find(j.at("id"))) ++e->lost;
       } else if (j["op"] == "done") {
         OutboundOutcome o;
         o.id = j.at("id");
@@ -81,7 +88,7 @@ const OutboundEntry& OutboundQueue::enqueue(OutboundEntry e, int64_t now_ms) {
                     " messages waiting for delivery)");
   e.id = uuid_v4();
   e.enqueued_ms = now_ms;
-  log_->append(entry_json(e).dump());  // durable before anyone hears "accepted"
+  log_->append(dump_json(entry_json(e)));  // durable before anyone hears "accepted"
   const uint64_t s = ++seq_;
   pending_by_id_[e.id] = s;
   if (!e.idempotency_key.empty()) pending_by_key_[e.idempotency_key] = e.id;
@@ -93,7 +100,7 @@ void OutboundQueue::complete(const std::string& id, bool ok, Json detail, int64_
   if (it == pending_by_id_.end()) return;  // already completed (a stale or repeated result)
   OutboundEntry& e = pending_[it->second];
   OutboundOutcome o{e.id, e.channel, e.idempotency_key, ok, std::move(detail), now_ms};
-  log_->append(outcome_json(o).dump());
+  log_->append(dump_json(outcome_json(o)));
   if (ok) ++delivered_;
   pending_by_key_.erase(e.idempotency_key);
   pending_.erase(it->second);
@@ -102,12 +109,19 @@ void OutboundQueue::complete(const std::string& id, bool ok, Json detail, int64_
   if (log_->size() > kCompactBytes) compact(now_ms);
 }
 
+int OutboundQueue::lost(const std::string& id) {
+  OutboundEntry* e = find(id);
+  if (!e) return 0;
+  log_->append(dump_json({{"op", "lost"}, {"id", id}}));
+  return ++e->lost;
+}
+
 void OutboundQueue::compact(int64_t now_ms) {
   for (auto it = recent_.begin(); it != recent_.end();)
     it = now_ms - it->second.done_ms >= kDedupeWindowMs ? recent_.erase(it) : std::next(it);
   std::string content;
-  for (const auto& [_, o] : recent_) content += outcome_json(o).dump() + "\n";
-  for (const auto& [_, e] : pending_) content += entry_json(e).dump() + "\n";
+  for (const auto& [_, o] : recent_) content += dump_json(outcome_json(o)) + "\n";
+  for (const auto& [_, e] : pending_) content += dump_json(entry_json(e)) + "\n";
   log_->rewrite(content);
 }
 

@@ -5,7 +5,8 @@
 // key of each message for the dedupe window, across restarts.
 // Fails: enqueue throws QueueFull past `max_pending` (nothing is written) and std::system_error
 // when the disk refuses the write (nothing was acknowledged). A corrupt journal line is skipped
-// with a warning, never fatal.
+// with a warning, never fatal. An entry whose delivery keeps dying with its worker is counted
+// (`lost` records) so the hub can set it aside after a few attempts.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -27,6 +28,9 @@ struct QueueFull : std::runtime_error {
 struct OutboundEntry {
   std::string id, channel, account_id, to, text, idempotency_key;
   int64_t enqueued_ms = 0;
+  // Deliveries lost with their worker link (journalled): past OutboundQueue's limit the entry
+  // is set aside instead of sent again, so one message can never keep a channel down.
+  int lost = 0;
   // Not journalled: delivery bookkeeping of this front process.
   bool in_flight = false;
   std::string in_flight_to;  // the worker link (name#generation) that has it
@@ -51,6 +55,9 @@ class OutboundQueue {
 
   const OutboundEntry& enqueue(OutboundEntry e, int64_t now_ms);
   void complete(const std::string& id, bool ok, nlohmann::json detail, int64_t now_ms);
+  // Records that the delivery of `id` was lost with its worker (durably); returns how many
+  // times that has happened to it.
+  int lost(const std::string& id);
 
   OutboundEntry* find(const std::string& id);
   const OutboundEntry* pending_for_key(const std::string& key) const;

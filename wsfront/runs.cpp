@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "agent.capnp.h"
+#include "utf8.hpp"
 
 namespace clawgate::front {
 
@@ -420,7 +421,10 @@ void RunManager::m_agent(const Json& params, const Reply& reply) {
 void RunManager::m_agent_wait(const Json& params, const Reply& reply) {
   const std::string run_id = params.at("runId");
   if (auto d = done_.find(run_id); d != done_.end()) return reply(ok(d->second.json));
-  const int64_t timeout = params.value("timeoutMs", kAgentWaitDefaultMs);
+  // Clamped: milliseconds past a day overflow the timer's nanoseconds, and no client waits that
+  // long.
+  const int64_t timeout =
+      std::clamp<int64_t>(params.value("timeoutMs", kAgentWaitDefaultMs), 0, kAgentWaitMaxMs);
   auto timer = std::make_shared<boost::asio::steady_timer>(io_);
   waiters_[run_id].push_back({timer, reply});
   timer->expires_after(std::chrono::milliseconds(timeout));
@@ -563,7 +567,8 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
     std::sort(rows.begin(), rows.end(), [](const Json& a, const Json& b) {
       return a.value("updatedAt", int64_t{0}) > b.value("updatedAt", int64_t{0});
     });
-    const size_t limit = params.value("limit", rows.size());
+    const size_t limit = static_cast<size_t>(
+        std::clamp<int64_t>(params.value("limit", int64_t(rows.size())), 0, int64_t(rows.size())));
     if (rows.size() > limit) rows.resize(limit);
     const size_t slash = model_label_.find('/');
     return reply(
@@ -578,8 +583,11 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
             {"sessions", rows}}));
   }
   if (method == "sessions.preview") {
-    const size_t limit = params.value("limit", 12);
-    const size_t max_chars = params.value("maxChars", 240);
+    // Clamped, not refused (upstream sets no maximum): a preview is a glance, not a history.
+    const size_t limit =
+        static_cast<size_t>(std::clamp<int64_t>(params.value("limit", int64_t{12}), 1, 100));
+    const size_t max_chars =
+        static_cast<size_t>(std::clamp<int64_t>(params.value("maxChars", int64_t{240}), 20, 4096));
     Json previews = Json::array();
     for (const auto& k : params.at("keys")) {
       Json p = {{"key", k}, {"items", Json::array()}};
@@ -595,9 +603,8 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
         p["status"] = "missing";
       } else {
         for (const auto& e : sessions_.read(canon, limit)) {
-          std::string text = e.value("text", "");
-          if (text.size() > max_chars) text = text.substr(0, max_chars) + "…";
-          p["items"].push_back({{"role", e.value("role", "user")}, {"text", text}});
+          p["items"].push_back({{"role", e.value("role", "user")},
+                                {"text", utf8::preview(e.value("text", ""), max_chars)}});
         }
         p["status"] = p["items"].empty() ? "empty" : "ok";
       }

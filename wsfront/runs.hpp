@@ -35,6 +35,7 @@ class RunManager {
   static constexpr int64_t kSnapshotTtlMs = 10 * 60 * 1000;
   static constexpr size_t kMaxSnapshots = 2000;
   static constexpr int64_t kAgentWaitDefaultMs = 30'000;
+  static constexpr int64_t kAgentWaitMaxMs = 24 * 3600 * 1000;
   static constexpr size_t kHistoryMaxBytes = 6 * 1024 * 1024;
 
   using Emit = std::function<void(const std::string& event, const Json& payload, bool droppable)>;

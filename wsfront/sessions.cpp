@@ -1,18 +1,70 @@
 // SessionStore: see sessions.hpp.
 #include "sessions.hpp"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <stdexcept>
 
 #include "crypto.hpp"
 #include "fs.hpp"
+#include "utf8.hpp"
 
 namespace clawgate::front {
+
+namespace {
+
+// The file name transcripts had before names were made injective (':' and every other
+// character but [A-Za-z0-9-] became '_', so "agent:main_main" shared main's file).
+std::string legacy_file_name(const std::string& key) {
+  std::string out;
+  for (char c : key)
+    out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
+  return out + ".jsonl";
+}
+
+}  // namespace
+
+std::string SessionStore::file_name(const std::string& key) {
+  // Injective: [A-Za-z0-9-] stand for themselves, ':' (in every key) becomes '_', and every
+  // other byte, '_' included, becomes %XX. Names that would pass 200 bytes keep a readable
+  // prefix and end in '~' + the key's SHA-256 ('~' is never produced by the escaping).
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : key) {
+    if (std::isalnum(c) || c == '-') {
+      out.push_back(static_cast<char>(c));
+    } else if (c == ':') {
+      out.push_back('_');
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  if (out.size() > 200) out = out.substr(0, 100) + "~" + sha256_hex(key);
+  return out + ".jsonl";
+}
 
 SessionStore::SessionStore(std::string state_dir) : dir_(std::move(state_dir) + "/sessions") {
   make_dirs(dir_);
   if (auto text = read_file(path())) index_ = Json::parse(*text, nullptr, false);
   if (!index_.is_object()) index_ = Json::object();
+  migrate_file_names();
+}
+
+void SessionStore::migrate_file_names() {
+  // A transcript under its legacy name moves to its injective name, unless two sessions
+  // claim the same legacy file (then nobody can tell whose it is: it stays, untouched).
+  std::map<std::string, int> claims;
+  for (const auto& [key, _] : index_.items()) ++claims[legacy_file_name(key)];
+  for (const auto& [key, _] : index_.items()) {
+    const std::string legacy = dir_ + "/" + legacy_file_name(key), now = file_for(key);
+    if (legacy == now || claims[legacy_file_name(key)] != 1) continue;
+    struct stat st {};
+    if (::stat(now.c_str(), &st) == 0 || ::stat(legacy.c_str(), &st) != 0) continue;
+    std::rename(legacy.c_str(), now.c_str());
+  }
 }
 
 std::string SessionStore::canonical(const std::string& key) {
@@ -23,14 +75,11 @@ std::string SessionStore::canonical(const std::string& key) {
 }
 
 std::string SessionStore::file_for(const std::string& key) const {
-  std::string out;
-  for (char c : key)
-    out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
-  return dir_ + "/" + out + ".jsonl";
+  return dir_ + "/" + file_name(key);
 }
 
 void SessionStore::save_index() {
-  atomic_write_file(path(), index_.dump(1));
+  atomic_write_file(path(), dump_json(index_, 1));
   dirty_ = false;
 }
 
@@ -43,14 +92,12 @@ void SessionStore::append(const std::string& key, Json entry, const Json& meta) 
   Json& s = index_[k];
   if (!s.contains("sessionId")) s["sessionId"] = uuid_v4();
   const int64_t ts = entry.value("ts", int64_t{0});
-  AppendLog(file_for(k)).append(entry.dump(-1, ' ', false, Json::error_handler_t::replace));
+  AppendLog(file_for(k)).append(dump_json(entry));
   s["updatedAt"] = ts;
   s["messages"] = s.value("messages", 0) + 1;
   for (auto& [mk, mv] : meta.items()) s[mk] = mv;
   if (entry.value("role", "") == "user" || entry.value("role", "") == "assistant") {
-    std::string preview = entry.value("text", "");
-    if (preview.size() > 160) preview = preview.substr(0, 160) + "…";
-    s["lastMessagePreview"] = preview;
+    s["lastMessagePreview"] = utf8::preview(entry.value("text", ""), kPreviewChars);
   }
   dirty_ = true;
   const int64_t now = ts > 0 ? ts : last_save_ms_ + kIndexSaveMs;
@@ -61,13 +108,19 @@ void SessionStore::append(const std::string& key, Json entry, const Json& meta) 
 }
 
 std::vector<Json> SessionStore::read(const std::string& key, size_t limit) const {
-  std::vector<Json> all;
-  for (const std::string& line : read_lines(file_for(canonical(key)))) {
-    Json j = Json::parse(line, nullptr, false);
-    if (j.is_object() && j.value("type", "") == "message") all.push_back(std::move(j));
-  }
-  if (all.size() > limit) all.erase(all.begin(), all.end() - static_cast<long>(limit));
-  return all;
+  // From the tail: the newest `limit` messages cost the same in a transcript of any length.
+  std::vector<Json> out;
+  const auto lines = read_last_lines(
+      file_for(canonical(key)),
+      [&](const std::string& line) {
+        Json j = Json::parse(line, nullptr, false);
+        if (!j.is_object() || j.value("type", "") != "message") return false;
+        out.push_back(std::move(j));
+        return true;
+      },
+      limit);
+  std::reverse(out.begin(), out.end());  // collected newest first
+  return out;
 }
 
 bool SessionStore::exists(const std::string& key) const {

@@ -1,11 +1,10 @@
 // SessionStore: the front's sessions: an index (sessions/sessions.json, written atomically) and
-// one append-only transcript per session (sessions/<key>.jsonl, each line fdatasync'ed), so a
-// kill -9 at any moment leaves every transcript readable (a torn last line is skipped).
-// The index is rewritten lazily (at most once a second, and on flush()), so a message costs
-// one fdatasync'ed line, not a rewrite of every session's entry.
-// Keys are upstream's: "agent:main:main" (alias "main"), "agent:main:<channel>:direct:<peer>",
-// "agent:main:<channel>:group:<chat>", ...
-// Fails: std::system_error when the disk refuses a write (callers answer UNAVAILABLE);
+// one append-only transcript per session (sessions/<escaped key>.jsonl, each line fdatasync'ed), so
+// a kill -9 at any moment leaves every transcript readable (a torn last line is skipped). The index
+// is rewritten lazily (at most once a second, and on flush()), so a message costs one fdatasync'ed
+// line, not a rewrite of every session's entry. Keys are upstream's: "agent:main:main" (alias
+// "main"), "agent:main:<channel>:direct:<peer>", "agent:main:<channel>:group:<chat>", ... Fails:
+// std::system_error when the disk refuses a write (callers answer UNAVAILABLE);
 // std::invalid_argument for a key that is not a session key.
 #pragma once
 #include <cstdint>
@@ -24,6 +23,9 @@ class SessionStore {
 
   // "main" and "agent:main" name the main session; anything else must look like a key.
   static std::string canonical(const std::string& key);
+  // The transcript's file name for a key: injective, at most ~270 bytes (see sessions.cpp).
+  static std::string file_name(const std::string& key);
+  static constexpr size_t kPreviewChars = 160;  // lastMessagePreview, in code points
 
   // Appends one transcript entry ({type, role, text, ts, ...}) and updates the index with
   // `meta` (lastChannel, lastTo, ...). Creates the session on first use.
@@ -49,6 +51,7 @@ class SessionStore {
 
  private:
   std::string file_for(const std::string& key) const;
+  void migrate_file_names();
   void save_index();
 
   std::string dir_;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "front_process.hpp"
+#include "shared_data.hpp"
 #include "telegram_emulator.hpp"
 #include "test_support.hpp"
 #include "ws_client.hpp"
@@ -272,6 +273,51 @@ TEST(Agent, SessionsListPreviewPatchResetDelete) {
   const Json del = c.gc.call("sessions.delete", {{"key", "agent:main:project"}});
   EXPECT_EQ(del["deleted"], true);
   EXPECT_EQ(c.gc.call("sessions.list")["count"], 0);
+}
+
+TEST(Agent, EveryScriptRoundTripsThroughChatHistoryAndPreviews) {
+  // Used to fail: ~60 Chinese characters were refused ("cannot store the message") because the
+  // session preview was cut inside a character and the index could no longer be written.
+  FakeModels models;
+  models.script({{"chunk_chars", 2000}, {"delay_ms", 0}});
+  FrontProcess gw({}, models.config().dump());
+  Client c(gw);
+  int n = 0;
+  for (const auto& [name, value] : test_data::samples().items()) {
+    if (name == "nul_and_controls") continue;  // NUL is refused at the protocol boundary
+    const std::string text = value.get<std::string>();
+    const std::string key = "agent:main:script-" + std::to_string(n);
+    const std::string run = "u-" + std::to_string(n++);
+    const Json r =
+        c.gc.call("chat.send", {{"sessionKey", key}, {"message", text}, {"idempotencyKey", run}});
+    ASSERT_EQ(r["status"], "started") << name;
+    const auto chat = of(events_until_final(c.gc, run), "chat", run);
+    ASSERT_FALSE(chat.empty()) << name;
+    EXPECT_EQ(chat.back()["state"], "final") << name;
+    EXPECT_EQ(chat.back()["message"]["content"][0]["text"],
+              "Hello from the fake model. You said: " + text)
+        << name;
+    const Json h = c.gc.call("chat.history", {{"sessionKey", key}});
+    ASSERT_EQ(h["messages"].size(), 2u) << name;
+    EXPECT_EQ(h["messages"][0]["content"][0]["text"], text) << name;
+    const Json prev = c.gc.call("sessions.preview", {{"keys", {key}}, {"maxChars", 20}});
+    const std::string p = prev["previews"][0]["items"][0]["text"];
+    EXPECT_EQ(p.find("\xEF\xBF\xBD"), std::string::npos) << name << ": no character was split";
+    if (p != text) {  // cut: a prefix of the text, plus the ellipsis
+      ASSERT_GE(p.size(), 3u) << name;
+      EXPECT_EQ(text.rfind(p.substr(0, p.size() - 3), 0), 0u) << name << ": " << p;
+    }
+  }
+  // The sessions index was written and lists every session with a whole-character preview.
+  const Json list = c.gc.call("sessions.list");
+  EXPECT_EQ(list["count"], n);
+  for (const auto& row : list["sessions"])
+    EXPECT_EQ(row.value("lastMessagePreview", "").find("\xEF\xBF\xBD"), std::string::npos) << row;
+  const Json nul =
+      c.gc.request_frame("chat.send", {{"sessionKey", "main"},
+                                       {"message", test_data::sample("nul_and_controls")},
+                                       {"idempotencyKey", "nul"}});
+  EXPECT_EQ(nul["ok"], false);
 }
 
 TEST(Agent, ATelegramMessageIsAnsweredInTelegram) {

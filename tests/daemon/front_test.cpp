@@ -2,12 +2,14 @@
 // real WebSocket client. Each bad input gets its documented error or close code, and the
 // server keeps serving other clients afterwards.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <memory>
 #include <thread>
 
 #include "front_process.hpp"
+#include "test_support.hpp"
 #include "ws_client.hpp"
 
 namespace clawgate::test {
@@ -543,13 +545,20 @@ TEST(FrontConfig, ConfigErrorExits78) {
   }
 }
 
-TEST(FrontConfig, GeneratesATokenOnceWhenNoneIsGiven) {
+TEST(FrontConfig, GeneratesATokenOnceWhenNoneIsGivenAndNeverPrintsItToALog) {
   FrontProcess gw({}, "", "");
+  ASSERT_TRUE(gw.wait_output("Generated a gateway token"));
   const std::string out = gw.output();
-  const auto at = out.find("Generated a gateway token");
-  ASSERT_NE(at, std::string::npos) << out;
-  const auto nl = out.find('\n', at);
-  std::string token = out.substr(nl + 3, out.find('\n', nl + 1) - nl - 3);
+  // stdout is a pipe here, as under systemd (the journal): the token itself stays in its file.
+  const std::string path = gw.state_dir() + "/gateway-token";
+  EXPECT_NE(out.find("stored in " + path), std::string::npos) << out;
+  std::string token = read_text(path);
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  ASSERT_EQ(token.size(), 43u);
+  EXPECT_EQ(out.find(token), std::string::npos) << "the token was printed to a non-terminal";
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
   WsClient ws;
   GatewayClient c(ws);
   ConnectOptions o;

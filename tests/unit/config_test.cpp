@@ -2,12 +2,16 @@
 // and the channels / session sections (telegram settings, other channels, dmScope).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "config.hpp"
+#include "state.hpp"
 
 namespace clawgate {
 namespace {
@@ -167,6 +171,31 @@ TEST(Config, TelegramErrorsNameTheKey) {
   EXPECT_EQ(config_error(R"({"channels":{"telegram":{"apiRoot":"https://tg.example"}}})"), "");
 }
 
+TEST(Config, KeysNeverGoInClearToAnotherHost) {
+  // The bot token is part of every Bot API URL; provider keys ride in headers.
+  std::string e = config_error(R"({"channels":{"telegram":{"apiRoot":"http://tg.example"}}})");
+  EXPECT_NE(e.find("channels.telegram.apiRoot"), std::string::npos) << e;
+  EXPECT_NE(e.find("dangerouslyAllowInsecureHttp"), std::string::npos) << e;
+  e = config_error(R"({"models":{"providers":{"openai":{"baseUrl":"http://10.0.0.5:8000/v1"}}}})");
+  EXPECT_NE(e.find("models.providers.openai.baseUrl"), std::string::npos) << e;
+  e = config_error(
+      R"({"models":{"providers":{"x":{"baseUrl":"http://evil.example@127.0.0.1.example/"}}}})");
+  EXPECT_NE(e.find("models.providers.x.baseUrl"), std::string::npos) << e;
+  // Loopback is fine (local emulators, Ollama, llama.cpp), and so is an explicit opt-in.
+  for (const char* ok :
+       {R"({"channels":{"telegram":{"apiRoot":"http://127.0.0.1:8081"}}})",
+        R"({"channels":{"telegram":{"apiRoot":"http://localhost:8081/"}}})",
+        R"({"models":{"providers":{"ollama":{"baseUrl":"http://[::1]:11434/v1"}}}})",
+        R"({"models":{"providers":{"vllm":{"baseUrl":"http://gpu-box:8000/v1",
+               "dangerouslyAllowInsecureHttp":true}}}})",
+        R"({"channels":{"telegram":{"apiRoot":"http://tg.lan",
+               "dangerouslyAllowInsecureHttp":true}}})"})
+    EXPECT_EQ(config_error(ok), "") << ok;
+  EXPECT_TRUE(is_loopback_host("127.8.9.10"));
+  EXPECT_FALSE(is_loopback_host("127.0.0.1.example"));
+  EXPECT_FALSE(is_loopback_host("localhost.example"));
+}
+
 TEST(Config, OtherChannelsAreWarningsNotErrors) {
   const GatewaySettings s = apply(R"({"channels":{
     "discord": {"token": "x"},
@@ -198,6 +227,30 @@ TEST(Config, SessionDmScope) {
   EXPECT_NE(e.find("session.dmScope"), std::string::npos) << e;
   e = config_error(R"({"session":"main"})");
   EXPECT_NE(e.find("session"), std::string::npos) << e;
+}
+
+TEST(StateDir, OpenModesAreMadePrivateAtStart) {
+  char tmpl[] = "/tmp/clawgate-state-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  ::chmod(dir.c_str(), 0755);
+  EXPECT_NE(secure_state_dir(dir).find("made private"), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_EQ(secure_state_dir(dir), "") << "nothing to fix the second time";
+
+  const TokenLoad first = load_or_create_token(dir);
+  EXPECT_TRUE(first.created);
+  ASSERT_EQ(::stat(first.path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ::chmod(first.path.c_str(), 0644);
+  std::string fixed;
+  const TokenLoad again = load_or_create_token(dir, &fixed);
+  EXPECT_EQ(again.token, first.token);
+  EXPECT_NE(fixed.find("gateway-token"), std::string::npos) << fixed;
+  ASSERT_EQ(::stat(first.path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

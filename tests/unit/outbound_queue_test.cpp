@@ -219,5 +219,26 @@ TEST_F(OutboundQueueTest, TornAndCorruptLinesAreSkippedWithAWarning) {
   EXPECT_EQ(p2[2]->id, id5);
 }
 
+TEST_F(OutboundQueueTest, LostDeliveriesAreCountedAcrossRestarts) {
+  std::string id;
+  {
+    OutboundQueue q(dir_, 100);
+    q.load(kT0);
+    id = q.enqueue(entry("111", "死循环 💥", "k1"), kT0).id;
+    EXPECT_EQ(q.lost(id), 1);
+    EXPECT_EQ(q.lost(id), 2);
+    EXPECT_EQ(q.lost("no-such-id"), 0);
+  }
+  {
+    OutboundQueue q(dir_, 100);
+    EXPECT_TRUE(q.load(kT0).empty());
+    ASSERT_NE(q.find(id), nullptr);
+    EXPECT_EQ(q.find(id)->lost, 2) << "the count survives a front restart (and a compaction)";
+    EXPECT_EQ(q.lost(id), 3);
+    q.complete(id, false, {{"message", "set aside"}}, kT0 + 1);
+    EXPECT_EQ(q.pending_count(), 0u);
+  }
+}
+
 }  // namespace
 }  // namespace clawgate::front

@@ -127,8 +127,8 @@ TEST(ResolveModel, ProviderBaseUrlAndLiteralApiKey) {
 
 TEST(ResolveModel, AllTrailingSlashesStripped) {
   Json cfg = with_model("local/m");
-  cfg["models"]["providers"]["local"] = {{"baseUrl", "http://h:1/v1///"}};
-  EXPECT_EQ(resolve_model(cfg)->base_url, "http://h:1/v1");
+  cfg["models"]["providers"]["local"] = {{"baseUrl", "http://127.0.0.1:1/v1///"}};
+  EXPECT_EQ(resolve_model(cfg)->base_url, "http://127.0.0.1:1/v1");
 }
 
 TEST(ResolveModel, CustomProviderWithAnthropicApi) {

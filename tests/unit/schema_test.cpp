@@ -119,4 +119,55 @@ TEST(Schema, MethodAndEventTablesComeFromTheSchema) {
 }
 
 }  // namespace
+TEST(Schema, AHundredThousandCharacterIdIsRefusedWithoutRecursion) {
+  // Used to crash the front: std::regex recursed once per character of a pattern-checked id.
+  const std::string id(100'000, 'a');
+  EXPECT_EQ(errors_of(Def::CronRunsParams, Json{{"id", id}}),
+            "at /id: must NOT have more than 4096 characters");
+  const std::string ok(4096, 'x');
+  EXPECT_EQ(errors_of(Def::CronRunsParams, Json{{"id", ok}}), "");
+  EXPECT_EQ(errors_of(Def::CronRunsParams, Json{{"id", "a/b"}}),
+            "at /id: must match pattern \"^[^/\\\\]+$\"");
+}
+
+TEST(Schema, PatternsBehaveAsTheirEcmaScriptRegexes) {
+  // \S: any non-whitespace character, in any script (Unicode spaces count as space).
+  const std::string spaces =
+      errors_of(Def::CronAddParams, Json{{"declarationKey", " \t\u3000\u00a0"}});
+  EXPECT_NE(spaces.find("at /declarationKey: must match pattern \"\\S\""), std::string::npos)
+      << spaces;
+  const std::string cjk = errors_of(Def::CronAddParams, Json{{"declarationKey", "你好"}});
+  EXPECT_EQ(cjk.find("/declarationKey"), std::string::npos) << cjk;
+}
+
+TEST(Schema, EveryParamsStringAndArrayIsBounded) {
+  // Long Chinese chat messages are fine (characters, not bytes, are counted)...
+  std::string cjk;
+  for (int i = 0; i < 100'000; ++i) cjk += "漢";
+  EXPECT_EQ(errors_of(Def::ChatSendParams,
+                      Json{{"sessionKey", "main"}, {"message", cjk}, {"idempotencyKey", "k"}}),
+            "");
+  // ...keys and ids are not novels, and preview batches are small.
+  EXPECT_EQ(errors_of(Def::ChatSendParams, Json{{"sessionKey", std::string(5000, 'k')},
+                                                {"message", "hi"},
+                                                {"idempotencyKey", "k"}}),
+            "at /sessionKey: must NOT have more than 512 characters");
+  Json keys = Json::array();
+  for (int i = 0; i < 65; ++i) keys.push_back("k" + std::to_string(i));
+  EXPECT_EQ(errors_of(Def::SessionsPreviewParams, Json{{"keys", keys}}),
+            "at /keys: must NOT have more than 64 items");
+}
+
+TEST(Schema, IntegersMustFitInt64BeforeAnyoneConvertsThem) {
+  Json p = connect_params();
+  p["minProtocol"] = 1e300;  // integral, but no int64 holds it: reachable before auth
+  EXPECT_EQ(errors_of(Def::ConnectParams, p), "at /minProtocol: must be integer");
+  p["minProtocol"] = Json::parse("18446744073709551615");
+  EXPECT_EQ(errors_of(Def::ConnectParams, p), "at /minProtocol: must be integer");
+  p["minProtocol"] = 9223372036854775807LL;
+  EXPECT_NE(errors_of(Def::ConnectParams, p), "at /minProtocol: must be integer");
+  EXPECT_EQ(errors_of(Def::AgentWaitParams, Json{{"runId", "r"}, {"timeoutMs", 1e19}}),
+            "at /timeoutMs: must be integer");
+}
+
 }  // namespace clawgate::schema

@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 
+#include "config.hpp"
 #include "sse.hpp"
 
 namespace clawgate::workers {
@@ -97,6 +98,9 @@ std::optional<ProviderConfig> resolve_model(const Json& config) {
   if (p.api == "openai-responses") p.api = "openai-completions";
   p.base_url = prov.value("baseUrl", default_base_url(p.id, p.api));
   while (!p.base_url.empty() && p.base_url.back() == '/') p.base_url.pop_back();
+  require_secure_url(p.base_url, where + ".baseUrl",
+                     prov.value("dangerouslyAllowInsecureHttp", false) == true,
+                     where + ".dangerouslyAllowInsecureHttp");
   p.api_key = expand_key(prov.value("apiKey", ""));
   if (p.api_key.empty()) {
     if (const char* e = std::getenv((upper(p.id) + "_API_KEY").c_str())) p.api_key = e;
