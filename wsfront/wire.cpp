@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "gateway.hpp"
+#include "utf8.hpp"
 
 namespace clawgate::front {
 
@@ -74,15 +75,11 @@ std::string error_json(const MethodError& e) {
   Json j = error_object(e.code, e.message, e.details);
   if (e.retryable) j["retryable"] = true;
   if (e.retry_after_ms > 0) j["retryAfterMs"] = e.retry_after_ms;
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return dump_json(j);
 }
 
 std::string truncate_close_reason(const std::string& reason) {
-  constexpr size_t kMax = 120;
-  if (reason.size() <= kMax) return reason;
-  size_t n = kMax;
-  while (n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;  // not mid-character
-  return reason.substr(0, n);
+  return utf8::truncate_bytes(reason, 120);  // upstream's limit; never mid-character
 }
 
 bool json_depth_within(std::string_view text, int max_depth) {
