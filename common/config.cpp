@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -75,6 +76,100 @@ const std::set<std::string> kDmScopes = {"main", "per-peer", "per-channel-peer",
 const std::set<std::string> kOtherChannels = {"whatsapp", "discord", "slack",      "signal",
                                               "imessage", "webchat", "googlechat", "msteams"};
 
+const std::set<std::string> kGroupPolicies = {"allowlist", "open", "disabled"};
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// A Telegram sender list (allowFrom, groupAllowFrom, groups.*.allowFrom): numeric user ids or
+// "*". "telegram:"/"tg:" prefixes are stripped. Anything else (an @username, a chat id) is kept
+// so the list still counts as configured, but it never matches: a username can change hands.
+std::vector<std::string> parse_sender_list(const Json& v, const std::string& path,
+                                           const std::string& k,
+                                           std::vector<std::string>& warnings) {
+  if (!v.is_array()) throw ConfigError(where(path, k) + " must be an array");
+  std::vector<std::string> out;
+  for (const auto& e : v) {
+    std::string id =
+        e.is_number_integer() ? std::to_string(e.get<int64_t>()) : get_string(e, path, k);
+    while (!id.empty() && id.back() == ' ') id.pop_back();
+    while (!id.empty() && id.front() == ' ') id.erase(0, 1);
+    std::string lower = id;
+    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    for (const char* prefix : {"telegram:", "tg:"})
+      if (lower.rfind(prefix, 0) == 0) {
+        id = id.substr(std::string(prefix).size());
+        break;
+      }
+    if (id != "*" && !all_digits(id)) {
+      if (id.rfind('-', 0) == 0 && all_digits(id.substr(1)))
+        warnings.push_back(k + ": \"" + id +
+                           "\" is a group chat id; it never matches a sender (allow groups under "
+                           "channels.telegram.groups)");
+      else
+        warnings.push_back(
+            k + ": \"" + id +
+            "\" is not a numeric Telegram user id and never matches (usernames can "
+            "change hands; use the numeric id from the pairing reply or getUpdates)");
+    }
+    out.push_back(id);
+  }
+  return out;
+}
+
+std::string parse_group_policy(const Json& v, const std::string& path, const std::string& k) {
+  std::string p = get_string(v, path, k);
+  if (!kGroupPolicies.count(p))
+    throw ConfigError(where(path, k) + " must be one of allowlist, open, disabled");
+  return p;
+}
+
+GroupEntry parse_group_entry(const Json& v, const std::string& path, const std::string& k,
+                             std::vector<std::string>& warnings) {
+  require_object(v, path, k);
+  GroupEntry g;
+  for (auto& [key, x] : v.items()) {
+    const std::string kk = k + "." + key;
+    if (key == "enabled")
+      g.enabled = get_bool(x, path, kk);
+    else if (key == "requireMention")
+      g.require_mention = get_bool(x, path, kk);
+    else if (key == "groupPolicy")
+      g.group_policy = parse_group_policy(x, path, kk);
+    else if (key == "allowFrom")
+      g.allow_from = parse_sender_list(x, path, kk, warnings);
+    else
+      warnings.push_back("unknown or unsupported config key: " + kk);
+  }
+  return g;
+}
+
+// Who may reach the agent: the keys OpenClaw accepts both at the channel root and per account.
+// Returns false for a key that is not one of them.
+bool parse_access_key(const std::string& key, const Json& v, const std::string& path,
+                      const std::string& k, ChannelSettings& c,
+                      std::vector<std::string>& warnings) {
+  if (key == "dmPolicy") {
+    c.dm_policy = get_string(v, path, k);
+    if (!kDmPolicies.count(c.dm_policy))
+      throw ConfigError(where(path, k) + " must be one of pairing, allowlist, open, disabled");
+  } else if (key == "allowFrom") {
+    c.allow_from = parse_sender_list(v, path, k, warnings);
+  } else if (key == "groupPolicy") {
+    c.group_policy = parse_group_policy(v, path, k);
+  } else if (key == "groupAllowFrom") {
+    c.group_allow_from = parse_sender_list(v, path, k, warnings);
+  } else if (key == "groups") {
+    require_object(v, path, k);
+    for (auto& [id, g] : v.items())
+      c.groups[id] = parse_group_entry(g, path, k + "." + id, warnings);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 void parse_telegram(const Json& sec, const std::string& path, ChannelSettings& c,
                     std::vector<std::string>& warnings) {
   const bool insecure_ok = sec.contains("dangerouslyAllowInsecureHttp") &&
@@ -82,6 +177,7 @@ void parse_telegram(const Json& sec, const std::string& path, ChannelSettings& c
                                     "channels.telegram.dangerouslyAllowInsecureHttp");
   for (auto& [key, v] : sec.items()) {
     const std::string k = "channels.telegram." + key;
+    if (parse_access_key(key, v, path, k, c, warnings)) continue;
     if (key == "enabled") {
       c.enabled = get_bool(v, path, k);
     } else if (key == "botToken" || key == "tokenFile") {
@@ -93,19 +189,6 @@ void parse_telegram(const Json& sec, const std::string& path, ChannelSettings& c
       require_secure_url(root, where(path, k), insecure_ok,
                          "channels.telegram.dangerouslyAllowInsecureHttp");
     } else if (key == "dangerouslyAllowInsecureHttp") {
-    } else if (key == "dmPolicy") {
-      c.dm_policy = get_string(v, path, k);
-      if (!kDmPolicies.count(c.dm_policy))
-        throw ConfigError(where(path, k) + " must be one of pairing, allowlist, open, disabled");
-    } else if (key == "allowFrom") {
-      if (!v.is_array()) throw ConfigError(where(path, k) + " must be an array");
-      for (const auto& e : v) {
-        if (e.is_number_integer()) {
-          c.allow_from.push_back(std::to_string(e.get<int64_t>()));
-        } else {
-          c.allow_from.push_back(get_string(e, path, k));
-        }
-      }
     } else if (key == "pollTimeoutSeconds") {
       if (get_positive(v, path, k) > 50) throw ConfigError(where(path, k) + " must be 1..50");
     } else if (key == "textChunkLimit") {
@@ -131,6 +214,14 @@ void parse_channels(const Json& root, const std::string& path, GatewaySettings& 
   if (!root.contains("channels")) return;
   const Json& chs = root["channels"];
   require_object(chs, path, "channels");
+  // channels.defaults.groupPolicy: the default for channels that do not set their own.
+  std::string default_group_policy = "allowlist";
+  if (chs.contains("defaults")) {
+    require_object(chs["defaults"], path, "channels.defaults");
+    if (chs["defaults"].contains("groupPolicy"))
+      default_group_policy =
+          parse_group_policy(chs["defaults"]["groupPolicy"], path, "channels.defaults.groupPolicy");
+  }
   for (auto& [name, sec] : chs.items()) {
     const std::string k = "channels." + name;
     if (name == "defaults") continue;
@@ -138,6 +229,7 @@ void parse_channels(const Json& root, const std::string& path, GatewaySettings& 
     if (name == "telegram") {
       ChannelSettings c;
       c.name = name;
+      c.group_policy = default_group_policy;
       parse_telegram(sec, path, c, out.warnings);
       if (c.dm_policy == "allowlist" && c.allow_from.empty())
         out.warnings.push_back(

@@ -29,13 +29,26 @@ struct RateLimitSettings {
 
 enum class AuthMode { token, password, none };
 
+// `channels.<name>.groups.<chatId | "*">`. Unset fields fall back as wsfront/access.hpp says.
+struct GroupEntry {
+  std::optional<bool> enabled;
+  std::optional<bool> require_mention;
+  std::optional<std::string> group_policy;             // overrides the channel's groupPolicy
+  std::optional<std::vector<std::string>> allow_from;  // replaces groupAllowFrom in this group
+};
+
 // One `channels.<name>` section. Only channels with a worker in this build are listed.
+// Sender lists hold sender ids exactly as the channel reports them (Telegram: numeric user ids,
+// "telegram:"/"tg:" prefixes stripped) or "*"; other entries are kept but never match.
 struct ChannelSettings {
   std::string name;  // "telegram"
   std::string account_id = "default";
   bool enabled = true;
   std::string dm_policy = "pairing";  // pairing | allowlist | open | disabled
   std::vector<std::string> allow_from;
+  std::string group_policy = "allowlist";                    // allowlist | open | disabled
+  std::optional<std::vector<std::string>> group_allow_from;  // unset: allowFrom
+  std::map<std::string, GroupEntry> groups;                  // chat id or "*"
   std::string section_json;  // the whole section: handed to the worker, compared on reload
 };
 

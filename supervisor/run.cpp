@@ -84,8 +84,24 @@ std::string front_config(const GatewaySettings& s) {
       {"port", s.port},       {"bind", s.bind_address}, {"auth", static_cast<int>(s.auth_mode)},
       {"token", s.token},     {"password", s.password}, {"origins", s.allowed_origins},
       {"dmScope", s.dm_scope}};
-  for (const auto& c : s.channels)
-    j["channels"][c.name] = {{"dmPolicy", c.dm_policy}, {"allowFrom", c.allow_from}};
+  for (const auto& c : s.channels) {
+    nlohmann::json groups = nlohmann::json::object();
+    for (const auto& [id, g] : c.groups) {
+      nlohmann::json e = nlohmann::json::object();
+      if (g.enabled) e["enabled"] = *g.enabled;
+      if (g.require_mention) e["requireMention"] = *g.require_mention;
+      if (g.group_policy) e["groupPolicy"] = *g.group_policy;
+      if (g.allow_from) e["allowFrom"] = *g.allow_from;
+      groups[id] = e;
+    }
+    j["channels"][c.name] = {
+        {"dmPolicy", c.dm_policy},
+        {"allowFrom", c.allow_from},
+        {"groupPolicy", c.group_policy},
+        {"groupAllowFrom",
+         c.group_allow_from ? nlohmann::json(*c.group_allow_from) : nlohmann::json()},
+        {"groups", groups}};
+  }
   return j.dump();
 }
 

@@ -135,7 +135,9 @@ TEST(Config, TelegramChannelSettings) {
   EXPECT_FALSE(c.enabled);
   EXPECT_EQ(c.dm_policy, "allowlist");
   EXPECT_EQ(c.allow_from, (std::vector<std::string>{"123456789", "9007199254740", "@alice"}));
-  EXPECT_TRUE(s.warnings.empty()) << s.warnings[0];
+  ASSERT_EQ(s.warnings.size(), 1u);
+  EXPECT_NE(s.warnings[0].find("\"@alice\""), std::string::npos) << s.warnings[0];
+  EXPECT_NE(s.warnings[0].find("usernames can change hands"), std::string::npos) << s.warnings[0];
   const auto section = nlohmann::json::parse(c.section_json);
   EXPECT_EQ(section.value("botToken", ""), "123:abc") << "the worker gets the whole section";
   EXPECT_EQ(section.value("pollTimeoutSeconds", 0), 20);
@@ -148,8 +150,64 @@ TEST(Config, TelegramChannelSettings) {
   EXPECT_TRUE(apply("{}").channels.empty());
 }
 
+TEST(Config, TelegramGroupSettings) {
+  GatewaySettings s = apply(R"({
+    "channels": {
+      "telegram": {
+        "allowFrom": ["tg:111", "TELEGRAM:222"],
+        "groupAllowFrom": [333, "-1001234567890"],
+        "groups": {
+          "-1001234567890": {"requireMention": false, "allowFrom": ["444"], "enabled": true},
+          "*": {"groupPolicy": "open", "enabled": false, "tools": {"deny": ["exec"]}}
+        }
+      }
+    }
+  })");
+  ASSERT_EQ(s.channels.size(), 1u);
+  const ChannelSettings& c = s.channels[0];
+  EXPECT_EQ(c.allow_from, (std::vector<std::string>{"111", "222"})) << "prefixes stripped";
+  EXPECT_EQ(c.group_policy, "allowlist") << "the default";
+  ASSERT_TRUE(c.group_allow_from.has_value());
+  EXPECT_EQ(*c.group_allow_from, (std::vector<std::string>{"333", "-1001234567890"}));
+  ASSERT_EQ(c.groups.size(), 2u);
+  const GroupEntry& g = c.groups.at("-1001234567890");
+  EXPECT_EQ(g.require_mention, false);
+  EXPECT_EQ(g.enabled, true);
+  EXPECT_EQ(g.allow_from, std::vector<std::string>{"444"});
+  EXPECT_FALSE(g.group_policy.has_value());
+  const GroupEntry& star = c.groups.at("*");
+  EXPECT_EQ(star.group_policy, "open");
+  EXPECT_EQ(star.enabled, false);
+  EXPECT_FALSE(star.require_mention.has_value());
+  std::string all;
+  for (const auto& w : s.warnings) all += w + "\n";
+  EXPECT_NE(all.find("group chat id"), std::string::npos)
+      << "a chat id in groupAllowFrom is a mistake worth a warning:\n"
+      << all;
+  EXPECT_NE(all.find("channels.telegram.groups.*.tools"), std::string::npos) << all;
+
+  // groupAllowFrom unset stays unset (it falls back to allowFrom at run time).
+  s = apply(R"({"channels":{"telegram":{"groupPolicy":"open"}}})");
+  EXPECT_EQ(s.channels[0].group_policy, "open");
+  EXPECT_FALSE(s.channels[0].group_allow_from.has_value());
+  // channels.defaults.groupPolicy is the default for a channel that sets none.
+  s = apply(R"({"channels":{"defaults":{"groupPolicy":"disabled"},"telegram":{}}})");
+  EXPECT_EQ(s.channels[0].group_policy, "disabled");
+  s = apply(
+      R"({"channels":{"telegram":{"groupPolicy":"open"},"defaults":{"groupPolicy":"disabled"}}})");
+  EXPECT_EQ(s.channels[0].group_policy, "open");
+}
+
 TEST(Config, TelegramErrorsNameTheKey) {
-  std::string e = config_error(R"({"channels":{"telegram":{"dmPolicy":"everyone"}}})");
+  std::string e = config_error(R"({"channels":{"telegram":{"groupPolicy":"pairing"}}})");
+  EXPECT_NE(e.find("channels.telegram.groupPolicy"), std::string::npos) << e;
+  e = config_error(R"({"channels":{"telegram":{"groups":{"-1":{"requireMention":"yes"}}}}})");
+  EXPECT_NE(e.find("channels.telegram.groups.-1.requireMention"), std::string::npos) << e;
+  e = config_error(R"({"channels":{"telegram":{"groups":{"*":{"allowFrom":"111"}}}}})");
+  EXPECT_NE(e.find("channels.telegram.groups.*.allowFrom"), std::string::npos) << e;
+  e = config_error(R"({"channels":{"telegram":{"groupAllowFrom":[1.5]}}})");
+  EXPECT_NE(e.find("channels.telegram.groupAllowFrom"), std::string::npos) << e;
+  e = config_error(R"({"channels":{"telegram":{"dmPolicy":"everyone"}}})");
   EXPECT_NE(e.find("channels.telegram.dmPolicy"), std::string::npos) << e;
   EXPECT_NE(e.find("test.json"), std::string::npos) << e;
   e = config_error(R"({"channels":{"telegram":{"apiRoot":"api.telegram.org"}}})");
