@@ -23,6 +23,10 @@ struct Inbound {
   text @6 :Text;
   messageId @7 :Text;
   tsMs @8 :Int64;
+  # Mention gating facts (groups), as the worker saw them:
+  wasMentioned @9 :Bool;    # the bot's handle is mentioned (Telegram: @username or text_mention)
+  replyToBot @10 :Bool;     # a reply to one of the bot's own messages
+  botCommand @11 :Bool;     # starts with a command meant for this bot (/cmd or /cmd@this_bot)
 }
 
 struct Outbound {

@@ -155,6 +155,9 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
       m.text = in.getText();
       m.message_id = in.getMessageId();
       m.ts_ms = in.getTsMs();
+      m.was_mentioned = in.getWasMentioned();
+      m.reply_to_bot = in.getReplyToBot();
+      m.bot_command = in.getBotCommand();
       w.last_inbound_ms = now;
       InboundVerdict v;
       try {
@@ -169,6 +172,9 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
           log_.info("channels",
                     m.channel + " message from " + m.sender_id + " -> " + v.session_key);
           if (on_inbound) on_inbound(v.session_key, m);
+          break;
+        case InboundVerdict::context:
+          log_.debug("channels", v.reason + " -> " + v.session_key);
           break;
         case InboundVerdict::duplicate:
           break;

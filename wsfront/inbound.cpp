@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "access.hpp"
 #include "crypto.hpp"
 #include "utf8.hpp"
 
@@ -86,15 +87,8 @@ std::string InboundRouter::session_key_for(const InboundMessage& m) const {
 }
 
 bool InboundRouter::allowed(const ChannelSettings& c, const InboundMessage& m) const {
-  auto lower = [](std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-    return s;
-  };
-  const std::string user = lower(m.sender_username);  // Telegram usernames ignore case
-  for (const auto& a : c.allow_from) {
-    if (a == "*" || a == m.sender_id) return true;
-    if (!user.empty() && (lower(a) == "@" + user || lower(a) == user)) return true;
-  }
+  // By id only: a username can change hands (config.cpp warns about username entries).
+  if (sender_listed(c.allow_from, m.sender_id)) return true;
   auto it = approved_.find(c.name);
   return it != approved_.end() && it->second.count(m.sender_id);
 }
@@ -108,8 +102,18 @@ InboundVerdict InboundRouter::handle(const InboundMessage& m, int64_t now_ms) {
   }
   const ChannelSettings* c = channel_settings(m.channel);
   const std::string policy = c ? c->dm_policy : "pairing";
-  bool accept = true;
-  if (m.chat_type != "group") {  // DM policy; groups have their own (not configurable yet)
+  bool accept = true, context = false;
+  if (m.chat_type == "group") {
+    if (!c) {  // no settings for this channel: fail closed
+      accept = false;
+      v.reason = m.channel + " group " + m.chat_id + ": channel not configured";
+    } else {
+      const GroupDecision g = decide_group(*c, {m.chat_id, m.sender_id, m.addressed()});
+      accept = g.kind != GroupDecision::drop;
+      context = g.kind == GroupDecision::context;
+      v.reason = g.reason;
+    }
+  } else {
     if (policy == "disabled") {
       accept = false;
       v.reason = "direct messages are disabled on " + m.channel;
@@ -161,9 +165,9 @@ InboundVerdict InboundRouter::handle(const InboundMessage& m, int64_t now_ms) {
     }
   }
   if (accept) {
-    v.kind = InboundVerdict::accepted;
+    v.kind = context ? InboundVerdict::context : InboundVerdict::accepted;
     v.session_key = session_key_for(m);
-    append_transcript(v.session_key, m, now_ms);
+    append_transcript(v.session_key, m, now_ms, context);
   } else if (v.kind == InboundVerdict::accepted) {
     v.kind = InboundVerdict::refused;
   }
@@ -178,20 +182,23 @@ InboundVerdict InboundRouter::handle(const InboundMessage& m, int64_t now_ms) {
 }
 
 void InboundRouter::append_transcript(const std::string& key, const InboundMessage& m,
-                                      int64_t now_ms) {
+                                      int64_t now_ms, bool context) {
+  Json entry = Json{
+      {"type", "message"},
+      {"role", "user"},
+      {"text", m.text},
+      {"ts", m.ts_ms ? m.ts_ms : now_ms},
+      {"channel", m.channel},
+      {"accountId", m.account_id},
+      {"from", {{"id", m.sender_id}, {"name", m.sender_name}, {"username", m.sender_username}}},
+      {"chatId", m.chat_id},
+      {"messageId", m.message_id},
+      {"inboundId", m.id}};
+  // Seen in the group but not addressed to the bot: later turns show it to the agent as
+  // context (runs.cpp), and no run answers it.
+  if (context) entry["context"] = true;
   store_->append(
-      key,
-      Json{
-          {"type", "message"},
-          {"role", "user"},
-          {"text", m.text},
-          {"ts", m.ts_ms ? m.ts_ms : now_ms},
-          {"channel", m.channel},
-          {"accountId", m.account_id},
-          {"from", {{"id", m.sender_id}, {"name", m.sender_name}, {"username", m.sender_username}}},
-          {"chatId", m.chat_id},
-          {"messageId", m.message_id},
-          {"inboundId", m.id}},
+      key, std::move(entry),
       Json{{"lastChannel", m.channel},
            {"lastTo", m.chat_id},
            {"lastAccountId", m.account_id},

@@ -3,7 +3,9 @@
 // 2. DM policy (pairing | allowlist | open | disabled): in `pairing`, an unknown sender gets an
 //    8-character code (at most 3 open per channel, 1 h each) that an operator approves with
 //    `clawgate pairing approve <channel> <code>`; approved senders are kept in the state dir.
-// 3. Routing to a session key as upstream (session.dmScope; groups by chat), appended to that
+// 3. Group policy (access.hpp): groupPolicy, groups, groupAllowFrom, mention gating. A permitted
+//    group message that is not addressed to the bot is stored as context, not answered.
+// 4. Routing to a session key as upstream (session.dmScope; groups by chat), appended to that
 //    session's transcript (JSONL, fdatasync) and the sessions index.
 // Fails: std::system_error when the state dir refuses a write; the caller then does not
 // acknowledge the message, so the worker keeps it and sends it again.
@@ -28,6 +30,11 @@ struct InboundMessage {
   std::string channel, account_id, id, chat_id, chat_type, sender_id, sender_name, sender_username,
       text, message_id;
   int64_t ts_ms = 0;
+  // What mention gating needs, as the channel worker saw it.
+  bool was_mentioned = false;  // the bot's handle is mentioned
+  bool reply_to_bot = false;   // a reply to one of the bot's messages
+  bool bot_command = false;    // a command meant for this bot
+  bool addressed() const { return was_mentioned || reply_to_bot || bot_command; }
 };
 
 struct PairingRequest {
@@ -36,8 +43,9 @@ struct PairingRequest {
 };
 
 struct InboundVerdict {
-  enum Kind { accepted, duplicate, pairing_sent, pairing_pending, refused } kind = refused;
-  std::string session_key;  // accepted
+  // context: a group message kept in the group's transcript for later turns, not answered.
+  enum Kind { accepted, context, duplicate, pairing_sent, pairing_pending, refused } kind = refused;
+  std::string session_key;  // accepted, context
   std::string reply;        // text to send back to the sender (pairing), "" for none
   std::string reason;       // refused / dropped, for the log
 };
@@ -62,7 +70,8 @@ class InboundRouter {
  private:
   bool allowed(const ChannelSettings& c, const InboundMessage& m) const;
   void save_pairing();
-  void append_transcript(const std::string& key, const InboundMessage& m, int64_t now_ms);
+  void append_transcript(const std::string& key, const InboundMessage& m, int64_t now_ms,
+                         bool context);
 
   std::string dir_;
   std::string dm_scope_;

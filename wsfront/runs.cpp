@@ -175,6 +175,19 @@ void RunManager::pump() {
   }
 }
 
+// What the agent reads for one transcript entry. Group messages the bot was not addressed in
+// are labelled, with their sender, so the model takes them as background, not as requests.
+std::string RunManager::agent_text(const Json& entry) {
+  std::string text = entry.value("text", "");
+  if (!entry.value("context", false)) return text;
+  const Json from = entry.value("from", Json::object());
+  std::string who = from.is_object() ? from.value("name", "") : "";
+  const std::string user = from.is_object() ? from.value("username", "") : "";
+  if (!user.empty()) who += (who.empty() ? "@" : " (@") + user + (who.empty() ? "" : ")");
+  if (who.empty()) who = from.is_object() ? from.value("id", "someone") : "someone";
+  return "[group message not addressed to you, for context only] " + who + ": " + text;
+}
+
 void RunManager::dispatch(Run& r) {
   std::vector<Json> history = sessions_.read(r.session_key, kHistoryMessages);
   // The newest turns first, within the character budget.
@@ -195,7 +208,7 @@ void RunManager::dispatch(Run& r) {
   unsigned i = 0;
   for (size_t k = first; k < history.size(); ++k, ++i) {
     msgs[i].setRole(history[k].value("role", "user"));
-    msgs[i].setText(history[k].value("text", ""));
+    msgs[i].setText(agent_text(history[k]));
   }
   if (r.heartbeat) {  // the heartbeat prompt is not part of the transcript
     msgs[i].setRole("user");

@@ -93,6 +93,7 @@ class RunManager {
   void m_sessions(const std::string& method, const Json& params, const Reply& reply);
 
   void dispatch(Run& r);
+  static std::string agent_text(const Json& entry);
   void pump();
   void on_agent(capnp::MessageReader& m);
   void on_agent_lost(uint32_t generation, const std::string& reason);

@@ -1,5 +1,6 @@
 // Unit tests: InboundRouter: DM policies (open, disabled, allowlist, pairing with codes and
-// approval), dedupe across restarts, session keys per dmScope, and transcript appends.
+// approval), group policy and mention gating (context-only messages), dedupe across restarts,
+// session keys per dmScope, and transcript appends.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -90,10 +91,11 @@ TEST_F(InboundTest, DisabledPolicyRefusesDirectMessages) {
       << "a refused message must not reach a transcript";
 }
 
-TEST_F(InboundTest, AllowlistAcceptsByIdOrUsernameAndRefusesOthers) {
+TEST_F(InboundTest, AllowlistAcceptsByIdOnlyAndRefusesOthers) {
   InboundRouter r(dir_, settings("allowlist", {"123", "@alice"}));
   EXPECT_EQ(r.handle(dm("123"), kT0).kind, InboundVerdict::accepted);
-  EXPECT_EQ(r.handle(dm("555", "alice"), kT0).kind, InboundVerdict::accepted);
+  EXPECT_EQ(r.handle(dm("555", "alice"), kT0).kind, InboundVerdict::refused)
+      << "usernames can change hands: an @username entry never matches";
   const InboundVerdict v = r.handle(dm("777", "bob"), kT0);
   EXPECT_EQ(v.kind, InboundVerdict::refused);
   EXPECT_TRUE(contains(v.reason, "777")) << v.reason;
@@ -238,7 +240,9 @@ TEST_F(InboundTest, SessionKeysFollowDmScope) {
 }
 
 TEST_F(InboundTest, AcceptedMessagesAreAppendedToTheSessionTranscript) {
-  InboundRouter r(dir_, settings("open", {}, "per-channel-peer"));
+  GatewaySettings s = settings("open", {}, "per-channel-peer");
+  s.channels[0].groups["-100"].require_mention = false;
+  InboundRouter r(dir_, s);
   InboundMessage m1 = dm("42", "dave", "first \"message\" é 😀");
   m1.ts_ms = kT0 - 5;
   ASSERT_EQ(r.handle(m1, kT0).kind, InboundVerdict::accepted);
@@ -273,6 +277,81 @@ TEST_F(InboundTest, AcceptedMessagesAreAppendedToTheSessionTranscript) {
   const auto idx = nlohmann::json::parse(*index);
   ASSERT_TRUE(idx.contains("agent:main:telegram:direct:42"));
   EXPECT_EQ(idx["agent:main:telegram:direct:42"].value("messages", 0), 2);
+}
+
+InboundMessage group_msg(const std::string& sender, const std::string& text, const std::string& id,
+                         bool mentioned = false) {
+  InboundMessage m;
+  m.channel = "telegram";
+  m.account_id = "default";
+  m.id = id;
+  m.chat_id = "-1001";
+  m.chat_type = "group";
+  m.sender_id = sender;
+  m.sender_name = "Name " + sender;
+  m.text = text;
+  m.message_id = "m" + id;
+  m.was_mentioned = mentioned;
+  return m;
+}
+
+TEST_F(InboundTest, GroupsAreBlockedUntilAllowedAndStrangersNeverReachTheTranscript) {
+  // The default: groupPolicy allowlist and no groups: a bot added to any group stays silent.
+  InboundRouter r(dir_, settings("open", {"111"}));
+  InboundVerdict v = r.handle(group_msg("111", "@bot 你好", "1", true), kT0);
+  EXPECT_EQ(v.kind, InboundVerdict::refused);
+  EXPECT_TRUE(contains(v.reason, "-1001")) << v.reason;
+  EXPECT_TRUE(v.reply.empty()) << "a refused group gets no answer at all";
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/sessions/agent_main_telegram_group_-1001.jsonl"));
+
+  GatewaySettings s = settings("open", {"111"});
+  s.channels[0].groups["-1001"] = GroupEntry{};
+  InboundRouter allowed(dir_ + "/2", s);
+  v = allowed.handle(group_msg("999", "@bot مرحبا", "2", true), kT0);
+  EXPECT_EQ(v.kind, InboundVerdict::refused) << "a stranger in an allowed group";
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/2/sessions/agent_main_telegram_group_-1001.jsonl"));
+}
+
+TEST_F(InboundTest, DmPairingApprovalDoesNotAuthorizeGroups) {
+  GatewaySettings s = settings("pairing");
+  s.channels[0].groups["*"] = GroupEntry{};
+  s.channels[0].group_allow_from = std::vector<std::string>{"111"};
+  InboundRouter r(dir_, s);
+  const InboundVerdict p = r.handle(dm("222"), kT0);
+  ASSERT_EQ(p.kind, InboundVerdict::pairing_sent);
+  ASSERT_TRUE(r.approve("telegram", code_in(p.reply), kT0));
+  EXPECT_EQ(r.handle(dm("222"), kT0).kind, InboundVerdict::accepted);
+  EXPECT_EQ(r.handle(group_msg("222", "@bot hi 😀", "g1", true), kT0).kind, InboundVerdict::refused);
+  EXPECT_EQ(r.handle(group_msg("111", "@bot hi 😀", "g2", true), kT0).kind,
+            InboundVerdict::accepted);
+}
+
+TEST_F(InboundTest, UnmentionedGroupMessagesAreContextInTheGroupTranscript) {
+  GatewaySettings s = settings("open", {"111", "333"});
+  s.channels[0].groups["-1001"] = GroupEntry{};
+  InboundRouter r(dir_, s);
+  InboundVerdict v = r.handle(group_msg("333", "明天下午三点开会", "1"), kT0);
+  EXPECT_EQ(v.kind, InboundVerdict::context);
+  EXPECT_EQ(v.session_key, "agent:main:telegram:group:-1001");
+  InboundMessage reply = group_msg("111", "what time is the meeting?", "2");
+  reply.reply_to_bot = true;
+  EXPECT_EQ(r.handle(reply, kT0 + 1).kind, InboundVerdict::accepted) << "a reply to the bot";
+  InboundMessage cmd = group_msg("111", "/status", "3");
+  cmd.bot_command = true;
+  EXPECT_EQ(r.handle(cmd, kT0 + 2).kind, InboundVerdict::accepted) << "a command for the bot";
+  EXPECT_EQ(r.handle(group_msg("111", "@bot 🎉 ok", "4", true), kT0 + 3).kind,
+            InboundVerdict::accepted);
+
+  const auto lines = read_lines(dir_ + "/sessions/agent_main_telegram_group_-1001.jsonl");
+  ASSERT_EQ(lines.size(), 4u);
+  const auto first = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(first.value("text", ""), "明天下午三点开会");
+  EXPECT_TRUE(first.value("context", false)) << "marked so the agent reads it as context";
+  for (size_t i = 1; i < lines.size(); ++i)
+    EXPECT_FALSE(nlohmann::json::parse(lines[i]).value("context", false)) << lines[i];
+  // The same update again is a duplicate, not a second context line.
+  EXPECT_EQ(r.handle(group_msg("333", "明天下午三点开会", "1"), kT0 + 4).kind,
+            InboundVerdict::duplicate);
 }
 
 }  // namespace

@@ -1,0 +1,186 @@
+// Unit tests: group access (wsfront/access.hpp): groupPolicy x sender allowlists x mention
+// gating x per-group overrides, one named case per row, as a channel owner would configure it.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "access.hpp"
+
+namespace clawgate::front {
+namespace {
+
+constexpr const char* kOwner = "111";     // in channels.telegram.allowFrom
+constexpr const char* kStranger = "999";  // in no list
+constexpr const char* kGroup = "-1001234567890";
+
+struct Case {
+  const char* what;
+  std::function<void(ChannelSettings&)> configure;
+  std::string sender;
+  bool addressed;
+  GroupDecision::Kind expected;
+};
+
+GroupEntry entry(std::optional<bool> require_mention = std::nullopt) {
+  GroupEntry g;
+  g.require_mention = require_mention;
+  return g;
+}
+
+TEST(GroupAccess, EveryCombinationOfPolicyAllowlistMentionAndGroupEntry) {
+  using K = GroupDecision::Kind;
+  const auto listed = [](ChannelSettings& c) { c.groups[kGroup] = entry(); };
+  const std::vector<Case> cases = {
+      // groupPolicy allowlist (the default): the chat must be listed, the sender allowed.
+      {"allowlist, no groups: every group is blocked", [](ChannelSettings&) {}, kOwner, true,
+       K::drop},
+      {"allowlist, group listed, owner mentions the bot", listed, kOwner, true, K::trigger},
+      {"allowlist, group listed, owner does not mention the bot", listed, kOwner, false,
+       K::context},
+      {"allowlist, group listed, stranger mentions the bot", listed, kStranger, true, K::drop},
+      {"allowlist, group listed, stranger talks without mention", listed, kStranger, false,
+       K::drop},
+      {"allowlist, \"*\", owner mentions", [](ChannelSettings& c) { c.groups["*"] = entry(); },
+       kOwner, true, K::trigger},
+      {"allowlist, \"*\", stranger mentions", [](ChannelSettings& c) { c.groups["*"] = entry(); },
+       kStranger, true, K::drop},
+      {"allowlist, group listed by id and no sender list at all: any member",
+       [](ChannelSettings& c) {
+         c.allow_from.clear();
+         c.groups[kGroup] = entry();
+       },
+       kStranger, true, K::trigger},
+      {"allowlist, only \"*\" and no sender list: nobody",
+       [](ChannelSettings& c) {
+         c.allow_from.clear();
+         c.groups["*"] = entry();
+       },
+       kStranger, true, K::drop},
+      {"groupAllowFrom replaces allowFrom in groups (stranger listed)",
+       [](ChannelSettings& c) {
+         c.groups[kGroup] = entry();
+         c.group_allow_from = std::vector<std::string>{kStranger};
+       },
+       kStranger, true, K::trigger},
+      {"groupAllowFrom replaces allowFrom in groups (owner not listed)",
+       [](ChannelSettings& c) {
+         c.groups[kGroup] = entry();
+         c.group_allow_from = std::vector<std::string>{kStranger};
+       },
+       kOwner, true, K::drop},
+      {"groupAllowFrom [\"*\"]: any member of an allowed group",
+       [](ChannelSettings& c) {
+         c.groups[kGroup] = entry();
+         c.group_allow_from = std::vector<std::string>{"*"};
+       },
+       kStranger, true, K::trigger},
+      {"a username entry never matches (usernames change hands)",
+       [](ChannelSettings& c) {
+         c.groups[kGroup] = entry();
+         c.group_allow_from = std::vector<std::string>{"@alice"};
+       },
+       kStranger, true, K::drop},
+      // groupPolicy open: any group, any sender; mention gating still applies.
+      {"open, no groups, stranger mentions", [](ChannelSettings& c) { c.group_policy = "open"; },
+       kStranger, true, K::trigger},
+      {"open, no groups, stranger without mention is context",
+       [](ChannelSettings& c) { c.group_policy = "open"; }, kStranger, false, K::context},
+      {"open, but a groups map lists only another group",
+       [](ChannelSettings& c) {
+         c.group_policy = "open";
+         c.groups["-42"] = entry();
+       },
+       kStranger, true, K::drop},
+      // groupPolicy disabled.
+      {"disabled, even a listed group and the owner",
+       [](ChannelSettings& c) {
+         c.group_policy = "disabled";
+         c.groups[kGroup] = entry(false);
+       },
+       kOwner, true, K::drop},
+      {"disabled for the channel, groupPolicy open for this group",
+       [](ChannelSettings& c) {
+         c.group_policy = "disabled";
+         c.groups[kGroup].group_policy = "open";
+       },
+       kStranger, true, K::trigger},
+      // Per-group entries.
+      {"group enabled: false", [](ChannelSettings& c) { c.groups[kGroup].enabled = false; }, kOwner,
+       true, K::drop},
+      {"\"*\" disabled, but the exact entry replaces \"*\"",
+       [](ChannelSettings& c) {
+         c.groups["*"].enabled = false;
+         c.groups[kGroup] = entry();
+       },
+       kOwner, true, K::trigger},
+      {"\"*\" disabled and no exact entry",
+       [](ChannelSettings& c) {
+         c.groups["*"].enabled = false;
+         c.groups["-42"] = entry();
+       },
+       kOwner, true, K::drop},
+      {"requireMention false: every allowed message triggers",
+       [](ChannelSettings& c) { c.groups[kGroup] = entry(false); }, kOwner, false, K::trigger},
+      {"requireMention false does not let strangers in",
+       [](ChannelSettings& c) { c.groups[kGroup] = entry(false); }, kStranger, false, K::drop},
+      {"requireMention from \"*\"", [](ChannelSettings& c) { c.groups["*"] = entry(false); },
+       kOwner, false, K::trigger},
+      {"an exact requireMention beats \"*\"",
+       [](ChannelSettings& c) {
+         c.groups["*"] = entry(false);
+         c.groups[kGroup] = entry(true);
+       },
+       kOwner, false, K::context},
+      {"group allowFrom lists the stranger",
+       [](ChannelSettings& c) {
+         c.groups[kGroup].allow_from = std::vector<std::string>{kStranger};
+       },
+       kStranger, true, K::trigger},
+      {"group allowFrom replaces allowFrom for the owner too",
+       [](ChannelSettings& c) {
+         c.groups[kGroup].allow_from = std::vector<std::string>{kStranger};
+       },
+       kOwner, true, K::drop},
+      {"group allowFrom applies even with groupPolicy open",
+       [](ChannelSettings& c) {
+         c.group_policy = "open";
+         c.groups[kGroup].allow_from = std::vector<std::string>{kOwner};
+       },
+       kStranger, true, K::drop},
+      {"groupPolicy open for one group: any member (docs example)",
+       [](ChannelSettings& c) {
+         c.groups[kGroup].group_policy = "open";
+         c.groups[kGroup].require_mention = false;
+       },
+       kStranger, false, K::trigger},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.what);
+    ChannelSettings c;
+    c.name = "telegram";
+    c.allow_from = {kOwner};
+    k.configure(c);
+    const GroupDecision d = decide_group(c, {kGroup, k.sender, k.addressed});
+    EXPECT_EQ(d.kind, k.expected) << d.reason;
+    if (d.kind != GroupDecision::trigger) {
+      EXPECT_FALSE(d.reason.empty());
+    }
+  }
+}
+
+TEST(GroupAccess, ReasonsNameTheGroupAndTheSender) {
+  ChannelSettings c;
+  c.name = "telegram";
+  c.allow_from = {kOwner};
+  GroupDecision d = decide_group(c, {kGroup, kOwner, true});
+  EXPECT_NE(d.reason.find(kGroup), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("groups"), std::string::npos) << "says which key to set: " << d.reason;
+  c.groups[kGroup] = entry();
+  d = decide_group(c, {kGroup, kStranger, true});
+  EXPECT_NE(d.reason.find(kStranger), std::string::npos) << d.reason;
+}
+
+}  // namespace
+}  // namespace clawgate::front
