@@ -1,5 +1,6 @@
-// Unit tests: Telegram worker helpers: chunk_text (limits in code points, newline/space
-// preference, UTF-8 safety) and parse_telegram_config (token sources, apiRoot, clamping).
+// Unit tests: Telegram worker helpers: chunk_text (limits in UTF-16 code units, newline/space
+// preference, UTF-8 safety), read_message (mention gating facts, the inbound size bound),
+// repair_json_text (invalid UTF-8, unpaired surrogates) and parse_telegram_config.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "shared_data.hpp"
 #include "telegram_worker.hpp"
+#include "utf8.hpp"
 
 namespace clawgate::workers {
 namespace {
@@ -123,15 +126,52 @@ TEST(ChunkText, NeverSplitsAUtf8Character) {
     EXPECT_EQ(join(chunks, ""), c.text);
     EXPECT_EQ(total, utf8_code_points(c.text));
   }
-  // The limit counts characters, not bytes: 4096 two-byte characters are one message.
+  // The limit counts UTF-16 units, not bytes: 4096 two-byte characters are one message.
   EXPECT_EQ(chunk_text(repeat("\xC3\xA9", 4096), 4096).size(), 1u);
 }
 
-// PRODUCT BUG (workers/telegram/telegram_worker.cpp, chunk_text): when a separator falls just
-// past the limit, or a run of separators straddles it, the rest becomes a whitespace-only chunk.
-// The worker sends every chunk as is (sendMessage), and Telegram (like tests/emulators/telegram)
-// answers 400 "message text is empty": a 4097-character reply ending in "\n" is delivered half
-// and then reported as failed. Expected: no chunk without visible text. Left enabled: it fails.
+// Telegram counts UTF-16 code units: an emoji outside the BMP is two, so 4096 emoji (8192
+// units) are refused by the real API as "message is too long" unless cut in two.
+TEST(ChunkText, LimitsAreUtf16CodeUnits) {
+  const std::string emoji = test_data::sample("long_emoji_4096_codepoints");
+  ASSERT_EQ(utf8::utf16_length(emoji), 8192u);
+  auto chunks = chunk_text(emoji, 4096);
+  ASSERT_EQ(chunks.size(), 2u);
+  for (const auto& c : chunks) {
+    EXPECT_TRUE(utf8::valid(c));
+    EXPECT_EQ(utf8::utf16_length(c), 4096u);
+  }
+  EXPECT_EQ(join(chunks, ""), emoji);
+
+  const std::string cjk = test_data::sample("long_cjk_4096_utf16");  // 4097 BMP characters
+  chunks = chunk_text(cjk, 4096);
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_EQ(utf8::utf16_length(chunks[0]), 4096u);
+  EXPECT_EQ(utf8::utf16_length(chunks[1]), 1u);
+
+  // An odd limit never splits a surrogate pair: the chunk ends one unit short instead.
+  chunks = chunk_text(repeat("\xF0\x9F\x98\x80", 10), 5);
+  ASSERT_EQ(chunks.size(), 5u);
+  for (const auto& c : chunks) EXPECT_EQ(c, repeat("\xF0\x9F\x98\x80", 2));
+  // A limit of 1 still sends an emoji (alone) rather than looping or dropping it.
+  EXPECT_EQ(chunk_text("\xF0\x9F\x98\x80", 1), std::vector<std::string>{"\xF0\x9F\x98\x80"});
+
+  // Breaks at spaces still apply to mixed scripts.
+  std::string mixed;
+  for (const char* k : {"chinese", "arabic_rtl", "emoji_zwj", "astral", "hebrew_rtl"})
+    mixed += test_data::sample(k) + " ";
+  std::string big;
+  while (utf8::utf16_length(big) < 9000) big += mixed;
+  chunks = chunk_text(big, 4096);
+  ASSERT_GE(chunks.size(), 3u);
+  for (const auto& c : chunks) {
+    EXPECT_TRUE(utf8::valid(c));
+    EXPECT_LE(utf8::utf16_length(c), 4096u);
+  }
+}
+
+// Telegram answers 400 "message text is empty" to a whitespace-only message, so a separator
+// just past the limit, or a run of them across it, must not become a chunk of its own.
 TEST(ChunkText, NoChunkIsOnlyWhitespace) {
   const std::vector<std::pair<const char*, std::string>> cases = {
       {"4096 characters then a trailing newline", std::string(4096, 'a') + "\n"},
@@ -151,6 +191,121 @@ TEST(ChunkText, NoChunkIsOnlyWhitespace) {
           << "chunk " << i << " of " << chunks.size() << " is only whitespace (" << chunks[i].size()
           << " bytes): Telegram rejects it";
   }
+}
+
+nlohmann::json message(const std::string& text, nlohmann::json entities = nullptr) {
+  nlohmann::json m = {{"message_id", 7},
+                      {"date", 1700000000},
+                      {"chat", {{"id", -100123}, {"type", "supergroup"}, {"title", "G"}}},
+                      {"from", {{"id", 42}, {"first_name", "Ann"}, {"username", "ann"}}},
+                      {"text", text}};
+  if (!entities.is_null()) m["entities"] = entities;
+  return m;
+}
+
+nlohmann::json entity(const std::string& type, size_t offset_units, size_t length_units) {
+  return {{"type", type}, {"offset", offset_units}, {"length", length_units}};
+}
+
+TEST(ReadMessage, SenderChatAndPlainText) {
+  const InboundFacts f = read_message(message(test_data::sample("arabic_rtl")), 555, "my_bot");
+  EXPECT_EQ(f.chat_id, "-100123");
+  EXPECT_EQ(f.chat_type, "group") << "supergroups are groups";
+  EXPECT_EQ(f.sender_id, "42");
+  EXPECT_EQ(f.sender_username, "ann");
+  EXPECT_EQ(f.message_id, "7");
+  EXPECT_EQ(f.ts_ms, 1700000000000);
+  EXPECT_EQ(f.text, test_data::sample("arabic_rtl"));
+  EXPECT_FALSE(f.was_mentioned || f.reply_to_bot || f.bot_command);
+  EXPECT_EQ(f.original_bytes, 0u);
+}
+
+TEST(ReadMessage, MentionOffsetsAreUtf16UnitsAfterChineseArabicAndEmoji) {
+  // Entities count UTF-16 units: "😀" is 2, each CJK or Arabic letter 1.
+  const std::string prefix = "你好 😀 مرحبا ";
+  const size_t at = utf8::utf16_length(prefix);
+  ASSERT_EQ(at, 12u);
+  EXPECT_TRUE(
+      read_message(message(prefix + "@My_Bot ping", {entity("mention", at, 7)}), 555, "my_bot")
+          .was_mentioned)
+      << "usernames compare without case";
+  EXPECT_FALSE(
+      read_message(message(prefix + "@other_bot ping", {entity("mention", at, 10)}), 555, "my_bot")
+          .was_mentioned);
+  // The same handle as plain text without an entity (e.g. inside code) is not a mention.
+  EXPECT_FALSE(read_message(message(prefix + "@my_bot"), 555, "my_bot").was_mentioned);
+  nlohmann::json tm = entity("text_mention", 0, 3);
+  tm["user"] = {{"id", 555}, {"is_bot", true}, {"first_name", "Bot"}};
+  EXPECT_TRUE(read_message(message("Bot, hi", {tm}), 555, "my_bot").was_mentioned);
+  // Offsets past the end are ignored, not trusted.
+  EXPECT_FALSE(
+      read_message(message("hi", {entity("mention", 50, 7)}), 555, "my_bot").was_mentioned);
+}
+
+TEST(ReadMessage, RepliesToTheBotAndCommandsForIt) {
+  nlohmann::json m = message("谢谢");
+  m["reply_to_message"] = {{"message_id", 3}, {"from", {{"id", 555}, {"is_bot", true}}}};
+  EXPECT_TRUE(read_message(m, 555, "my_bot").reply_to_bot);
+  m["reply_to_message"]["from"]["id"] = 42;
+  EXPECT_FALSE(read_message(m, 555, "my_bot").reply_to_bot) << "a reply to another member";
+
+  EXPECT_TRUE(
+      read_message(message("/status", {entity("bot_command", 0, 7)}), 555, "my_bot").bot_command);
+  EXPECT_TRUE(
+      read_message(message("/status@MY_BOT now", {entity("bot_command", 0, 14)}), 555, "my_bot")
+          .bot_command);
+  EXPECT_FALSE(
+      read_message(message("/status@other_bot", {entity("bot_command", 0, 17)}), 555, "my_bot")
+          .bot_command)
+      << "a command for another bot";
+  EXPECT_FALSE(read_message(message("see /status", {entity("bot_command", 4, 7)}), 555, "my_bot")
+                   .bot_command)
+      << "only a message that starts with the command";
+}
+
+TEST(ReadMessage, HugeTextIsCutOnACodePointBoundary) {
+  std::string text;
+  while (text.size() < 100 * 1024) text += "a\xF0\x9F\x98\x80\xE4\xB8\xAD";  // 1 + 4 + 3 bytes
+  const InboundFacts f = read_message(message(text), 555, "my_bot");
+  EXPECT_EQ(f.original_bytes, text.size());
+  EXPECT_LE(f.text.size(), kMaxInboundTextBytes);
+  EXPECT_GE(f.text.size(), kMaxInboundTextBytes - 3);
+  EXPECT_TRUE(utf8::valid(f.text));
+  EXPECT_EQ(text.compare(0, f.text.size(), f.text), 0) << "a prefix of the original";
+  const InboundFacts exact = read_message(message(std::string(kMaxInboundTextBytes, 'x')), 1, "b");
+  EXPECT_EQ(exact.original_bytes, 0u) << "at the bound nothing is cut";
+}
+
+TEST(RepairJsonText, InvalidBytesAndUnpairedSurrogatesBecomeReplacementCharacters) {
+  for (const auto& [bytes, what] : test_data::invalid_sequences()) {
+    SCOPED_TRACE(what);
+    const std::string body =
+        R"({"ok":true,"result":[{"update_id":5,"text":"a)" + bytes + R"(b"}]})";
+    EXPECT_TRUE(nlohmann::json::parse(body, nullptr, false).is_discarded())
+        << "the parser refuses it as it is";
+    const auto j = nlohmann::json::parse(repair_json_text(body), nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << repair_json_text(body);
+    const std::string text = j["result"][0]["text"];
+    EXPECT_TRUE(utf8::valid(text));
+    EXPECT_EQ(text.front(), 'a');
+    EXPECT_EQ(text.back(), 'b');
+    EXPECT_NE(text.find("\xEF\xBF\xBD"), std::string::npos);
+  }
+  // Escaped surrogates: a proper pair stays, lone ones (either half) become U+FFFD, and an
+  // escaped backslash before "u" is not an escape.
+  const std::string body =
+      R"({"a":"\ud83d\ude00","b":"x\ud83dy","c":"\ude00","d":"\\ud800","e":"\ud83d\u0041"})";
+  const auto j = nlohmann::json::parse(repair_json_text(body), nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << repair_json_text(body);
+  EXPECT_EQ(j["a"], "\xF0\x9F\x98\x80");
+  EXPECT_EQ(j["b"], "x\xEF\xBF\xBDy");
+  EXPECT_EQ(j["c"], "\xEF\xBF\xBD");
+  EXPECT_EQ(j["d"], "\\ud800");
+  EXPECT_EQ(j["e"],
+            "\xEF\xBF\xBD"
+            "A");
+  const std::string valid = R"({"ok":true,"text":"你好 😀 \n \" \\"})";
+  EXPECT_EQ(repair_json_text(valid), valid) << "valid bodies pass unchanged";
 }
 
 // Sets or clears an environment variable for one scope.

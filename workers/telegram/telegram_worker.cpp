@@ -4,10 +4,12 @@
 #include <capnp/message.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 
 #include "data.capnp.h"
 #include "fs.hpp"
+#include "utf8.hpp"
 
 namespace clawgate::workers {
 
@@ -15,6 +17,7 @@ namespace {
 
 constexpr int kSendTimeoutMs = 30'000;
 constexpr int kMaxSendAttempts = 5;
+constexpr int kMalformed = -1;  // `code` for an answer that is not JSON even once repaired
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -25,14 +28,6 @@ int64_t now_ms() {
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
-}
-
-size_t utf8_len(unsigned char lead) {
-  if (lead < 0x80) return 1;
-  if ((lead >> 5) == 0x6) return 2;
-  if ((lead >> 4) == 0xE) return 3;
-  if ((lead >> 3) == 0x1E) return 4;
-  return 1;  // not a lead byte: count it alone rather than stall
 }
 
 }  // namespace
@@ -64,38 +59,6 @@ TelegramConfig parse_telegram_config(const std::string& section_json,
   if (j.contains("textChunkLimit") && j["textChunkLimit"].is_number_integer())
     c.chunk_limit = std::clamp<size_t>(j["textChunkLimit"].get<size_t>(), 1, 4096);
   return c;
-}
-
-std::vector<std::string> chunk_text(const std::string& text, size_t limit) {
-  std::vector<std::string> out;
-  limit = std::max<size_t>(limit, 1);
-  size_t pos = 0;
-  while (pos < text.size()) {
-    // Walk `limit` code points; remember the last newline and space seen.
-    size_t end = pos, count = 0, last_nl = std::string::npos, last_sp = std::string::npos;
-    while (end < text.size() && count < limit) {
-      if (text[end] == '\n') last_nl = end;
-      if (text[end] == ' ') last_sp = end;
-      end += utf8_len(static_cast<unsigned char>(text[end]));
-      ++count;
-    }
-    end = std::min(end, text.size());
-    size_t cut = end, next = end;
-    if (end < text.size()) {
-      if (last_nl != std::string::npos && last_nl > pos) {
-        cut = last_nl;
-        next = last_nl + 1;
-      } else if (last_sp != std::string::npos && last_sp > pos) {
-        cut = last_sp;
-        next = last_sp + 1;
-      }
-    }
-    // Telegram refuses a message that is only whitespace ("message text is empty").
-    const std::string piece = text.substr(pos, cut - pos);
-    if (piece.find_first_not_of(" \t\r\n") != std::string::npos) out.push_back(piece);
-    pos = next;
-  }
-  return out;
 }
 
 TelegramWorker::TelegramWorker(boost::asio::io_context& io, Logger& log, TelegramConfig cfg)
@@ -138,13 +101,18 @@ int64_t TelegramWorker::backoff_ms() {
 void TelegramWorker::call(
     HttpClient& http, const std::string& method, const Json& params, int timeout_ms,
     std::function<void(bool, const Json&, int, const std::string&, int)> done) {
-  http.post_json("/bot" + cfg_.token + "/" + method, params.dump(), timeout_ms,
-                 [done = std::move(done), method](HttpResponse r) {
+  http.post_json("/bot" + cfg_.token + "/" + method, dump_json(params), timeout_ms,
+                 [this, done = std::move(done), method](HttpResponse r) {
                    if (!r.error.empty()) return done(false, Json(), 0, r.error, 0);
-                   const Json j = Json::parse(r.body, nullptr, false);
-                   if (!j.is_object())
-                     return done(false, Json(), r.status,
+                   // The parser refuses invalid UTF-8 and unpaired surrogates anywhere in
+                   // the body; repaired, one bad character costs a U+FFFD, not the response.
+                   Json j = Json::parse(r.body, nullptr, false);
+                   if (j.is_discarded()) j = Json::parse(repair_json_text(r.body), nullptr, false);
+                   if (!j.is_object()) {
+                     if (method == "getUpdates") malformed_body_ = r.body;
+                     return done(false, Json(), kMalformed,
                                  method + ": HTTP " + std::to_string(r.status) + " (not JSON)", 0);
+                   }
                    if (j.value("ok", false)) return done(true, j["result"], 200, "", 0);
                    int retry_after = 0;
                    if (j.contains("parameters") && j["parameters"].is_object())
@@ -181,6 +149,7 @@ void TelegramWorker::get_me() {
          connected_ = true;  // the API accepted the token; polling starts now
          last_error_ = nullptr;
          bot_username_ = res.value("username", "");
+         bot_id_ = res.value("id", int64_t{0});
          log_.info("telegram", "bot @" + bot_username_ + " ready; long polling");
          detail_ = "polling as @" + bot_username_;
          send_status();
@@ -203,13 +172,15 @@ void TelegramWorker::poll() {
   polling_ = true;
   const Json params = {{"offset", poll_offset_},
                        {"timeout", cfg_.poll_timeout_s},
-                       {"limit", 100},
+                       {"limit", malformed_ ? 1 : 100},
                        {"allowed_updates", Json::array({"message"})}};
   call(poll_http_, "getUpdates", params, (cfg_.poll_timeout_s + 15) * 1000,
        [this](bool ok, const Json& res, int code, const std::string& desc, int retry_after) {
          if (stopping_) return;
          if (ok) {
            failures_ = 0;
+           // One at a time until caught up, so a bad update further on is found alone too.
+           if (res.is_array() && res.empty()) malformed_ = 0;
            if (!connected_ || !last_error_.is_null()) {
              connected_ = true;
              last_error_ = nullptr;
@@ -222,6 +193,7 @@ void TelegramWorker::poll() {
            if (on_fatal) on_fatal(78, "Telegram rejected the bot token: " + desc);
            return;
          }
+         if (code == kMalformed && skip_malformed_update()) return poll();
          ++failures_;
          connected_ = false;
          int64_t wait = backoff_ms();
@@ -245,14 +217,54 @@ void TelegramWorker::poll() {
        });
 }
 
+bool TelegramWorker::skip_malformed_update() {
+  // First time: ask again for one update only, so the bad one is alone in the answer.
+  if (malformed_++ == 0) {
+    log_.warn("telegram", "getUpdates answer does not parse; retrying one update at a time");
+    return true;
+  }
+  // The id of the one update in the answer, read without a parser.
+  size_t at = malformed_body_.find("\"update_id\"");
+  if (at == std::string::npos) return false;  // back off and try again
+  at += 11;
+  while (at < malformed_body_.size() && (malformed_body_[at] == ' ' || malformed_body_[at] == ':'))
+    ++at;
+  int64_t id = 0;
+  size_t digits = 0;
+  for (; at < malformed_body_.size() && digits < 18 &&
+         std::isdigit(static_cast<unsigned char>(malformed_body_[at]));
+       ++at, ++digits)
+    id = id * 10 + (malformed_body_[at] - '0');
+  if (digits == 0 || id < poll_offset_) return false;
+  log_.error("telegram",
+             "update " + std::to_string(id) + " cannot be parsed even after repair; skipped");
+  poll_offset_ = id + 1;
+  malformed_ = 0;
+  persist_offset();
+  return true;
+}
+
 void TelegramWorker::on_updates(const Json& updates) {
   if (!updates.is_array()) return;
   for (const Json& u : updates) {
+    if (!u.is_object()) continue;
     const int64_t id = u.value("update_id", int64_t{-1});
     if (id < poll_offset_) continue;
     poll_offset_ = id + 1;
-    if (!u.contains("message") || !u["message"].contains("text")) continue;  // text only, for now
-    inbound_.push_back({id, u["message"], false});
+    if (!u.contains("message") || !u["message"].is_object() || !u["message"].contains("text"))
+      continue;  // text only, for now
+    InboundFacts f;
+    try {
+      f = read_message(u["message"], bot_id_, bot_username_);
+    } catch (const Json::exception& e) {  // a field of an unexpected type: this update only
+      log_.error("telegram", "update " + std::to_string(id) + " skipped: " + e.what());
+      continue;
+    }
+    if (f.original_bytes)
+      log_.warn("telegram", "update " + std::to_string(id) + ": text of " +
+                                std::to_string(f.original_bytes) + " bytes cut to " +
+                                std::to_string(f.text.size()));
+    inbound_.push_back({id, std::move(f), false});
     last_inbound_ms_ = now_ms();
   }
   persist_offset();
@@ -276,23 +288,21 @@ void TelegramWorker::flush_inbound() {
   if (!front_ || !front_->is_open()) return;
   for (Pending& p : inbound_) {
     if (p.sent) continue;
-    const Json& m = p.message;
-    const Json chat = m.value("chat", Json::object());
-    const Json from = m.value("from", Json::object());
+    const InboundFacts& f = p.message;
     capnp::MallocMessageBuilder b;
     auto in = b.initRoot<ipc::Data>().initInbound();
     in.setId(std::to_string(p.update_id));
-    in.setChatId(std::to_string(chat.value("id", int64_t{0})));
-    const std::string type = chat.value("type", "private");
-    in.setChatType(type == "private" ? "direct" : "group");
-    in.setSenderId(std::to_string(from.value("id", int64_t{0})));
-    std::string name = from.value("first_name", "");
-    if (from.contains("last_name")) name += " " + from.value("last_name", "");
-    in.setSenderName(name);
-    in.setSenderUsername(from.value("username", ""));
-    in.setText(m.value("text", ""));
-    in.setMessageId(std::to_string(m.value("message_id", int64_t{0})));
-    in.setTsMs(m.value("date", int64_t{0}) * 1000);
+    in.setChatId(f.chat_id);
+    in.setChatType(f.chat_type);
+    in.setSenderId(f.sender_id);
+    in.setSenderName(f.sender_name);
+    in.setSenderUsername(f.sender_username);
+    in.setText(f.text);
+    in.setMessageId(f.message_id);
+    in.setTsMs(f.ts_ms);
+    in.setWasMentioned(f.was_mentioned);
+    in.setReplyToBot(f.reply_to_bot);
+    in.setBotCommand(f.bot_command);
     if (!front_->send(b)) return;
     p.sent = true;
   }
@@ -349,7 +359,9 @@ void TelegramWorker::on_front(capnp::MessageReader& r) {
       }
       for (const auto& x : outbound_)
         if (x.id == d.id) return;  // already queued here
-      d.chunks = chunk_text(o.getText(), cfg_.chunk_limit);
+      // The agent's text may carry invalid UTF-8 from a model; Telegram would refuse it.
+      d.chunks = chunk_text(utf8::repair(std::string_view(o.getText().cStr(), o.getText().size())),
+                            cfg_.chunk_limit);
       if (d.chunks.empty()) return report(d, false, "INVALID_REQUEST", "empty message", false, 0);
       outbound_.push_back(std::move(d));
       send_next();

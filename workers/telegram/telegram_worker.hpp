@@ -4,7 +4,10 @@
 // Inbound is at-least-once: an update stays in a bounded queue until the front acknowledges it,
 // and the getUpdates offset persisted in the state dir only moves past acknowledged updates, so
 // neither a front nor a worker crash loses a message (the front dedupes by update id).
-// Outbound: sendMessage per chunk of at most `chunk_limit` characters; 429 honours
+// Text is repaired and bounded at this edge (telegram_text.hpp): invalid UTF-8 in a response
+// becomes U+FFFD, inbound text is cut at 64 KiB, and one update that cannot be parsed at all is
+// skipped (logged) instead of stalling the poll loop on it forever.
+// Outbound: sendMessage per chunk of at most `chunk_limit` UTF-16 code units; 429 honours
 // retry_after; each delivery's result is remembered so a front that re-sends a delivery it
 // never heard back about gets the result instead of a second message.
 // Fails: 401 (bad token) and missing token are configuration errors (exit 78); 409 Conflict
@@ -25,6 +28,7 @@
 #include "http_client.hpp"
 #include "link.hpp"
 #include "log.hpp"
+#include "telegram_text.hpp"
 
 namespace clawgate::workers {
 
@@ -43,9 +47,6 @@ struct TelegramConfig {
 // config section. Throws std::runtime_error naming the missing or bad key.
 TelegramConfig parse_telegram_config(const std::string& section_json, const std::string& state_dir);
 
-// Splits text into pieces of at most `limit` code points, preferring newlines, then spaces.
-std::vector<std::string> chunk_text(const std::string& text, size_t limit);
-
 class TelegramWorker {
  public:
   static constexpr size_t kMaxInbound = 1000;     // unacknowledged updates held
@@ -62,7 +63,7 @@ class TelegramWorker {
  private:
   struct Pending {
     int64_t update_id = 0;
-    Json message;
+    InboundFacts message;
     bool sent = false;  // on the current front link
   };
   struct Delivery {
@@ -81,6 +82,7 @@ class TelegramWorker {
   void poll();
   void poll_later(int64_t ms);
   void on_updates(const Json& updates);
+  bool skip_malformed_update();  // true: poll again now
   void flush_inbound();
   void on_front(capnp::MessageReader& r);
   void send_next();
@@ -105,6 +107,11 @@ class TelegramWorker {
   boost::asio::steady_timer poll_timer_, send_timer_;
   bool stopping_ = false, connected_ = false, polling_ = false;
   int failures_ = 0;
+  // getUpdates answers that do not parse: the first retry asks for one update, and if that
+  // still fails the update named in the body is skipped.
+  int malformed_ = 0;
+  std::string malformed_body_;
+  int64_t bot_id_ = 0;
   std::string bot_username_, detail_;
   Json last_error_;
   int64_t last_inbound_ms_ = 0, last_outbound_ms_ = 0;

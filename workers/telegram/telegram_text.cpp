@@ -1,0 +1,158 @@
+// Telegram text helpers: see telegram_text.hpp.
+#include "telegram_text.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "utf8.hpp"
+
+namespace clawgate::workers {
+
+using Json = nlohmann::json;
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// The part of `text` an entity covers; Bot API offsets and lengths are UTF-16 code units.
+std::string entity_text(const std::string& text, const Json& e) {
+  const int64_t off = e.value("offset", int64_t{-1}), len = e.value("length", int64_t{-1});
+  if (off < 0 || len <= 0) return "";
+  const size_t start = utf8::cut_utf16(text, static_cast<size_t>(off));
+  const std::string_view rest = std::string_view(text).substr(start);
+  return std::string(rest.substr(0, utf8::cut_utf16(rest, static_cast<size_t>(len))));
+}
+
+int hex4(const std::string& s, size_t i) {
+  if (i + 4 > s.size()) return -1;
+  int v = 0;
+  for (size_t k = i; k < i + 4; ++k) {
+    const char c = s[k];
+    v <<= 4;
+    if (c >= '0' && c <= '9')
+      v |= c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v |= c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      v |= c - 'A' + 10;
+    else
+      return -1;
+  }
+  return v;
+}
+
+}  // namespace
+
+InboundFacts read_message(const Json& m, int64_t bot_id, const std::string& bot_username,
+                          size_t max_text_bytes) {
+  InboundFacts f;
+  const Json chat = m.value("chat", Json::object());
+  const Json from = m.value("from", Json::object());
+  f.chat_id = std::to_string(chat.value("id", int64_t{0}));
+  const std::string type = chat.value("type", "private");
+  f.chat_type = type == "private" ? "direct" : "group";
+  f.sender_id = std::to_string(from.value("id", int64_t{0}));
+  f.sender_name = from.value("first_name", "");
+  if (from.contains("last_name")) f.sender_name += " " + from.value("last_name", "");
+  f.sender_username = from.value("username", "");
+  f.message_id = std::to_string(m.value("message_id", int64_t{0}));
+  f.ts_ms = m.value("date", int64_t{0}) * 1000;
+  const std::string text = m.value("text", "");
+
+  const std::string handle = "@" + lower(bot_username);
+  if (m.contains("entities") && m["entities"].is_array()) {
+    for (const Json& e : m["entities"]) {
+      if (!e.is_object()) continue;
+      const std::string kind = e.value("type", "");
+      if (kind == "mention" && !bot_username.empty()) {
+        if (lower(entity_text(text, e)) == handle) f.was_mentioned = true;
+      } else if (kind == "text_mention") {
+        const Json user = e.value("user", Json::object());
+        if (user.is_object() && user.value("id", int64_t{0}) == bot_id) f.was_mentioned = true;
+      } else if (kind == "bot_command" && e.value("offset", -1) == 0) {
+        // "/cmd" goes to every bot in the chat; "/cmd@other_bot" is someone else's.
+        const std::string cmd = entity_text(text, e);
+        const auto at = cmd.find('@');
+        if (at == std::string::npos || lower(cmd.substr(at)) == handle) f.bot_command = true;
+      }
+    }
+  }
+  if (m.contains("reply_to_message") && m["reply_to_message"].is_object()) {
+    const Json r = m["reply_to_message"].value("from", Json::object());
+    if (r.is_object() && r.value("id", int64_t{0}) == bot_id && bot_id != 0) f.reply_to_bot = true;
+  }
+  if (text.size() > max_text_bytes) {
+    f.original_bytes = text.size();
+    f.text = text.substr(0, utf8::cut_bytes(text, max_text_bytes));
+  } else {
+    f.text = text;
+  }
+  return f;
+}
+
+std::string repair_json_text(const std::string& raw) {
+  const std::string body = utf8::repair(raw);
+  if (body.find("\\u") == std::string::npos) return body;
+  std::string out;
+  out.reserve(body.size());
+  // Outside strings a valid body has no backslashes, so escapes can be read without tracking
+  // quotes; "\\" is copied as a pair so its second backslash never starts an escape.
+  for (size_t i = 0; i < body.size();) {
+    if (body[i] != '\\' || i + 1 >= body.size()) {
+      out += body[i++];
+      continue;
+    }
+    const int cp = body[i + 1] == 'u' ? hex4(body, i + 2) : -1;
+    if (cp < 0xD800 || cp > 0xDFFF) {
+      out.append(body, i, cp < 0 ? 2 : 6);
+      i += cp < 0 ? 2 : 6;
+      continue;
+    }
+    const int low = cp <= 0xDBFF && i + 7 < body.size() && body[i + 6] == '\\' && body[i + 7] == 'u'
+                        ? hex4(body, i + 8)
+                        : -1;
+    if (low >= 0xDC00 && low <= 0xDFFF) {  // a proper pair
+      out.append(body, i, 12);
+      i += 12;
+    } else {
+      out += "\\uFFFD";
+      i += 6;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> chunk_text(const std::string& text, size_t limit) {
+  std::vector<std::string> out;
+  limit = std::max<size_t>(limit, 1);
+  const std::string_view sv(text);
+  size_t pos = 0;
+  while (pos < sv.size()) {
+    size_t end = pos + utf8::cut_utf16(sv.substr(pos), limit);
+    if (end == pos) end = pos + std::max<size_t>(1, utf8::cut_utf16(sv.substr(pos), 2));
+    size_t cut = end, next = end;
+    if (end < sv.size()) {
+      // The absolute index of the last `ch` in (pos, end] (one right at the limit counts).
+      const auto last = [&](char ch) {
+        if (sv[end] == ch) return end;
+        const size_t r = sv.substr(pos, end - pos).rfind(ch);
+        return r == std::string_view::npos || r == 0 ? std::string_view::npos : pos + r;
+      };
+      size_t at = last('\n');
+      if (at == std::string_view::npos) at = last(' ');
+      if (at != std::string_view::npos) {
+        cut = at;
+        next = at + 1;
+      }
+    }
+    const std::string piece(sv.substr(pos, cut - pos));
+    if (piece.find_first_not_of(" \t\r\n") != std::string::npos) out.push_back(piece);
+    pos = next;
+  }
+  return out;
+}
+
+}  // namespace clawgate::workers
