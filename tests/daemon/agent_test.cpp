@@ -348,6 +348,81 @@ TEST(Agent, ATelegramMessageIsAnsweredInTelegram) {
   EXPECT_EQ(emu.sent()["messages"][1]["text"], "Hello from the fake model. You said: ping");
 }
 
+// Telegram groups: only allowed groups and senders reach the agent, only when the bot is
+// addressed; what allowed members say meanwhile reaches the agent as context on the next turn.
+TEST(Agent, TelegramGroupsAnswerAllowedMembersWhoMentionTheBotAndKeepTheRestAsContext) {
+  FakeModels models;
+  TelegramEmulator emu;
+  Json cfg = models.config();
+  Json tg = emu.channel_config();
+  const int64_t kOwner = 4242, kStranger = 9999, kAllowed = -1007770001, kOther = -1005550001;
+  tg["allowFrom"] = {kOwner};
+  tg["groups"] = {{std::to_string(kAllowed), {{"requireMention", true}}}};
+  cfg["channels"] = {{"telegram", tg}};
+  FrontProcess gw({}, cfg.dump());
+  Client c(gw);
+  ASSERT_TRUE(eventually([&] {
+    return c.gc.call("channels.status")["channelAccounts"]["telegram"][0]["connected"] == true;
+  }));
+  const std::string at = "@" + emu.bot_username();
+  auto group = [&](int64_t chat, int64_t from, const std::string& text) {
+    return emu.inject({{"chat_id", chat},
+                       {"chat_type", "supergroup"},
+                       {"from_id", from},
+                       {"first_name", from == kOwner ? "Owner" : "Stranger"},
+                       {"text", text}});
+  };
+  group(kOther, kOwner, at + " 你好, this group is not allowed");
+  group(kAllowed, kStranger, at + " مرحبا، أنا غريب");  // a stranger in the allowed group
+  group(kAllowed, kOwner, "明天的会议在三楼 🏢");        // not addressed: context only
+  group(kAllowed, kOwner, at + " where is the meeting?");
+  Json sent;
+  ASSERT_TRUE(eventually([&] {
+    sent = emu.sent()["messages"];
+    return !sent.empty();
+  })) << gw.output();
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // nothing else is coming
+  sent = emu.sent()["messages"];
+  ASSERT_EQ(sent.size(), 1u) << sent.dump();
+  EXPECT_EQ(sent[0]["chat_id"], kAllowed) << "answered in the group";
+  EXPECT_EQ(sent[0]["text"],
+            "Hello from the fake model. You said: " + at + " where is the meeting?");
+
+  // The model saw the unaddressed message, labelled as context, and nothing from strangers
+  // or other groups.
+  const Json reqs = models.requests()["requests"];
+  ASSERT_EQ(reqs.size(), 1u);
+  const std::string body = reqs[0]["body"].dump(-1, ' ', false);
+  EXPECT_NE(body.find("明天的会议在三楼 🏢"), std::string::npos) << body;
+  EXPECT_NE(body.find("not addressed to you"), std::string::npos) << body;
+  EXPECT_EQ(body.find("مرحبا"), std::string::npos) << body;
+  EXPECT_EQ(body.find("你好"), std::string::npos) << body;
+  // It is in the group session's history too (visible to an operator), not in the main one.
+  Json h;
+  ASSERT_TRUE(eventually([&] {
+    h = c.gc.call("chat.history",
+                  {{"sessionKey", "agent:main:telegram:group:" + std::to_string(kAllowed)}});
+    return h["messages"].size() == 3;  // context, the question, the answer
+  })) << h.dump();
+  EXPECT_EQ(h["messages"][0]["content"][0]["text"], "明天的会议在三楼 🏢");
+
+  // A reply to the bot's message counts as addressing it; a command for another bot does not.
+  emu.inject({{"chat_id", kAllowed},
+              {"chat_type", "supergroup"},
+              {"from_id", kOwner},
+              {"text", "/status@some_other_bot"}});
+  emu.inject({{"chat_id", kAllowed},
+              {"chat_type", "supergroup"},
+              {"from_id", kOwner},
+              {"text", "谢谢！"},
+              {"reply_to_message_id", sent[0]["message_id"]}});
+  ASSERT_TRUE(eventually([&] { return emu.sent()["messages"].size() >= 2; })) << gw.output();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  sent = emu.sent()["messages"];
+  ASSERT_EQ(sent.size(), 2u) << sent.dump();
+  EXPECT_EQ(sent[1]["text"], "Hello from the fake model. You said: 谢谢！");
+}
+
 TEST(Cron, AnEveryJobRunsRecordsAndCanBeDisabledAndRemoved) {
   FakeModels models;
   FrontProcess gw({}, models.config().dump());

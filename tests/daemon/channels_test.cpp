@@ -16,8 +16,10 @@
 #include <thread>
 
 #include "front_process.hpp"
+#include "shared_data.hpp"
 #include "telegram_emulator.hpp"
 #include "test_support.hpp"
+#include "utf8.hpp"
 #include "ws_client.hpp"
 
 namespace clawgate::test {
@@ -91,6 +93,77 @@ TEST(Channels, LongMessagesAreChunkedToTheTelegramLimit) {
   }
   EXPECT_TRUE(joined == text) << "chunks rejoined differ from the message";
   EXPECT_EQ(r["messageIds"].size(), texts.size());
+}
+
+// Telegram measures text in UTF-16 code units: 4096 emoji are 8192 units, which the Bot API
+// (and the emulator) refuses as "message is too long" unless the gateway cuts them in two.
+TEST(Channels, EmojiAndCjkAreChunkedInUtf16Units) {
+  TelegramEmulator emu;
+  FrontProcess gw({}, config_with(emu.channel_config()));
+  ASSERT_TRUE(eventually([&] { return telegram_connected(gw); }));
+  Client c(gw);
+  int n = 0;
+  for (const char* name : {"long_emoji_4096_codepoints", "long_cjk_4096_utf16"}) {
+    SCOPED_TRACE(name);
+    const std::string text = test_data::sample(name);
+    const size_t before = emu.sent()["messages"].size();
+    const Json r = c.gc.call("send", send_params("77", text, "u16-" + std::to_string(++n)), 20000);
+    EXPECT_EQ(r["status"], "sent") << r.dump();
+    const Json sent = emu.sent()["messages"];
+    ASSERT_EQ(sent.size(), before + 2) << "two messages, each within 4096 units";
+    std::string joined;
+    for (size_t i = before; i < sent.size(); ++i) {
+      const std::string t = sent[i]["text"];
+      EXPECT_LE(utf8::utf16_length(t), 4096u);
+      joined += t;
+    }
+    EXPECT_TRUE(joined == text) << "nothing lost or split inside a character";
+  }
+}
+
+std::vector<std::string> user_texts(GatewayClient& c, const std::string& session = "main") {
+  std::vector<std::string> out;
+  const Json h = c.call("chat.history", {{"sessionKey", session}});
+  for (const auto& m : h["messages"])
+    if (m["role"] == "user") out.push_back(m["content"][0]["text"]);
+  return out;
+}
+
+// What Telegram sends is repaired at the worker: invalid UTF-8 becomes U+FFFD, an update that
+// cannot be parsed at all is skipped (not retried forever), and huge text is cut at 64 KiB.
+TEST(Channels, BadBytesFromTelegramAreRepairedAndNeverStallPolling) {
+  TelegramEmulator emu;
+  FrontProcess gw({}, config_with(emu.channel_config()));
+  ASSERT_TRUE(eventually([&] { return telegram_connected(gw); }));
+  Client c(gw);
+  const std::string fffd = "\xEF\xBF\xBD";
+  // 你好 <0xFF> 😀: the bad byte arrives raw in the JSON body.
+  emu.inject({{"chat_id", 501}, {"text_hex", "e4bda0e5a5bdff20f09f9880"}});
+  ASSERT_TRUE(eventually([&] { return user_texts(c.gc).size() == 1; })) << gw.output();
+  EXPECT_EQ(user_texts(c.gc)[0], "你好" + fffd + " 😀");
+  // The same byte as a \udcff escape (a lone surrogate): the parser refuses it, repaired too.
+  emu.faults({{"ascii_json", true}});
+  emu.inject({{"chat_id", 502}, {"text_hex", "d985d8b1d8add8a8d8a7ff"}});  // مرحبا <0xFF>
+  ASSERT_TRUE(eventually([&] { return user_texts(c.gc).size() == 2; })) << gw.output();
+  emu.faults(Json::object());
+  EXPECT_EQ(user_texts(c.gc)[1], "مرحبا" + fffd);
+  // An update whose JSON is broken beyond repair is skipped; the next one arrives.
+  emu.inject({{"chat_id", 503}, {"text", "x"}, {"malformed", true}});
+  emu.inject({{"chat_id", 504}, {"text", "after the bad one 😀"}});
+  ASSERT_TRUE(eventually([&] { return user_texts(c.gc).size() == 3; }, 15000)) << gw.output();
+  EXPECT_EQ(user_texts(c.gc)[2], "after the bad one 😀");
+  EXPECT_NE(gw.output().find("cannot be parsed"), std::string::npos) << "the skip is logged";
+  // 100 KiB of text: cut on a code-point boundary at 64 KiB, with a log line.
+  std::string huge;
+  while (huge.size() < 100 * 1024) huge += "a😀中";
+  emu.inject({{"chat_id", 505}, {"text", huge}});
+  ASSERT_TRUE(eventually([&] { return user_texts(c.gc).size() == 4; })) << gw.output();
+  const std::string got = user_texts(c.gc)[3];
+  EXPECT_LE(got.size(), 64u * 1024);
+  EXPECT_GE(got.size(), 64u * 1024 - 3);
+  EXPECT_TRUE(utf8::valid(got));
+  EXPECT_EQ(huge.compare(0, got.size(), got), 0);
+  EXPECT_NE(gw.output().find("bytes cut to"), std::string::npos);
 }
 
 TEST(Channels, RateLimitedSendsWaitForRetryAfterAndArrive) {

@@ -110,6 +110,15 @@ int64_t TelegramEmulator::inject(int64_t from, const std::string& text,
   return request("POST", "/_emu/inject", body.dump()).at("update_id").get<int64_t>();
 }
 
+Json TelegramEmulator::inject(Json body) {
+  body["token"] = token_;
+  return request("POST", "/_emu/inject", body.dump());
+}
+
+std::string TelegramEmulator::bot_username() const {
+  return "emu" + token_.substr(0, token_.find(':')) + "_bot";  // as emulator.py names it
+}
+
 Json TelegramEmulator::sent() {
   return request("GET", "/_emu/sent?token=" + token_, "");
 }

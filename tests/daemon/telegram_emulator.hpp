@@ -53,6 +53,11 @@ class TelegramEmulator {
   const std::string& token() const { return token_; }
   // Queues a private-chat text message from user `from` (chat id = from); returns update_id.
   int64_t inject(int64_t from, const std::string& text, const std::string& username = "");
+  // Queues any message (/_emu/inject body: chat_id, chat_type, from_id, text or text_hex,
+  // reply_to_message_id, ...); returns {update_id, message_id}.
+  nlohmann::json inject(nlohmann::json body);
+  // The bot's @username as getMe reports it.
+  std::string bot_username() const;
   nlohmann::json sent();   // {messages:[{chat_id, text, message_id, ...}]}
   nlohmann::json stats();  // {getUpdates, sendMessage, conflicts, rate_limited, ...}
   void faults(const nlohmann::json& f);

@@ -8,9 +8,11 @@ Emulates /bot<token>/<method> (methods case-insensitive; parameters from the que
 urlencoded, multipart or JSON bodies): getMe; getUpdates (offset confirmation incl. negative
 offsets, limit, long polling up to 50 s, allowed_updates, 409 Conflict for the older of two
 overlapping calls); sendMessage (text/chat_id/parse_mode checks, per-chat message ids,
-replies); deleteWebhook, getWebhookInfo; 401/404/413 answers.  Does NOT emulate: webhooks,
-other update types or methods, media, entity parsing, chat membership (any integer chat_id is
-accepted), real flood limits (only injected faults), UTF-16 lengths (code points are counted).
+replies, the 4096 limit counted in UTF-16 code units); deleteWebhook, getWebhookInfo;
+401/404/413 answers.  Injected messages carry "mention" and "bot_command" entities (offsets in
+UTF-16 code units) and may reply to an earlier message.  Does NOT emulate: webhooks, other
+update types or methods, media, other entity types, parse_mode entity parsing, chat membership
+(any integer chat_id is accepted), real flood limits (only injected faults).
 Test controls (JSON, not Bot API): POST /_emu/inject, POST /_emu/faults, GET /_emu/sent,
 GET /_emu/stats -- see tests/emulators/README.md.
 """
@@ -20,6 +22,7 @@ import email
 import itertools
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -37,6 +40,13 @@ LONG_POLL_MAX = 50            # telegram-bot-api clamps getUpdates timeout to 50
 METHODS = {m.lower(): m for m in ("getMe", "getUpdates", "sendMessage", "deleteWebhook", "getWebhookInfo")}
 CONFLICT = ("Conflict: terminated by other getUpdates request; "
             "make sure that only one bot instance is running")
+TEXT_LIMIT = 4096            # sendMessage text, in UTF-16 code units
+MENTION = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{5,32}\b")
+COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{5,32})?\b")
+# Text of an update injected with "malformed": true. Its escaped form is replaced on the wire
+# by raw control characters, which no JSON parser accepts inside a string.
+MALFORMED = "\x00emu:malformed\x00"
+MALFORMED_WIRE = (json.dumps(MALFORMED).encode(), b'"\x00emu:malformed\x00"')
 STAT_KEYS = ("getUpdates", "sendMessage", "conflicts", "rate_limited", "max_concurrent_pollers")
 
 
@@ -62,6 +72,20 @@ def _json(value):  # form fields carry arrays/objects JSON-serialized, JSON bodi
         return json.loads(value) if isinstance(value, str) else value
     except ValueError:
         return None
+
+
+def utf16_len(text):
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def entities_of(text):
+    """The mention and bot_command entities Telegram would attach, offsets in UTF-16 units."""
+    out = []
+    for kind, pattern in (("mention", MENTION), ("bot_command", COMMAND)):
+        for m in pattern.finditer(text):
+            out.append({"offset": utf16_len(text[:m.start()]), "length": utf16_len(m.group()),
+                        "type": kind})
+    return sorted(out, key=lambda e: e["offset"])
 
 
 def parse_params(query, ctype, body):
@@ -196,7 +220,7 @@ class Emulator:
         text = "" if p.get("text") is None else str(p["text"])
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        if len(text) > 4096:
+        if utf16_len(text) > TEXT_LIMIT:
             raise ApiError(400, "Bad Request: message is too long")
         parse_mode = str(p.get("parse_mode") or "")
         if parse_mode.lower() not in ("", "markdown", "markdownv2", "html"):
@@ -236,7 +260,12 @@ class Emulator:
 
     def inject(self, b):
         bot = self.bot_for(b.get("token"))
-        chat_id, text = int(b["chat_id"]), str(b["text"])
+        chat_id = int(b["chat_id"])
+        # text_hex: raw bytes, possibly invalid UTF-8, sent out as they are (surrogateescape).
+        text = (bytes.fromhex(b["text_hex"]).decode("utf-8", "surrogateescape")
+                if "text_hex" in b else str(b["text"]))
+        if _bool(b.get("malformed")):  # this update's JSON will be broken on the wire
+            text = MALFORMED
         ctype = b.get("chat_type", "private")
         if ctype not in ("private", "group", "supergroup"):
             raise ValueError("chat_type must be private, group or supergroup")
@@ -248,7 +277,16 @@ class Emulator:
                 if ctype == "private" else {"title": str(b.get("title", "Test Group"))})}
         with self.cond:
             bot.chats[chat_id] = chat
+            reply_id = _int(b.get("reply_to_message_id"), 0)
+            target = bot.messages.get((chat_id, reply_id)) if reply_id else None
+            if reply_id and target is None:
+                raise ValueError(f"no message {reply_id} in chat {chat_id}")
             msg = bot.new_message(chat, user, text)
+            entities = b.get("entities", entities_of(text))
+            if entities:
+                msg["entities"] = entities
+            if target:
+                msg["reply_to_message"] = {k: v for k, v in target.items() if k != "reply_to_message"}
             if bot.allowed_updates and "message" not in bot.allowed_updates:
                 return {"update_id": None}     # filtered out, as Telegram would
             uid = bot.next_update_id
@@ -269,6 +307,8 @@ class Emulator:
                                "retry_after": max(1, int(value.get("retry_after", 1)))}
             elif key in ("slow_ms", "fail_5xx"):
                 faults[key] = max(0, int(value))
+            elif key == "ascii_json":  # \u escapes for all non-ASCII (invalid bytes: lone surrogates)
+                faults[key] = bool(value)
             else:
                 raise ValueError(f"unknown fault {key!r}")
         with self.cond:
@@ -359,7 +399,9 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, out)
 
     def _send(self, code, payload):
-        data = json.dumps(payload, ensure_ascii=False).encode()
+        ascii_json = self.server.emu.faults.get("ascii_json", False)
+        data = json.dumps(payload, ensure_ascii=ascii_json).encode("utf-8", "surrogateescape")
+        data = data.replace(*MALFORMED_WIRE)
         try:
             self.send_response(code)
             self.send_header("Content-Type", "application/json")

@@ -110,6 +110,12 @@ check "4097-char message -> 400 message is too long" is "$code == 400 and d['des
 max=$(python3 -c 'print("é" * 4096)')
 code=$(req "$tmp/r" --data-urlencode chat_id=42 --data-urlencode "text=$max" "$api/sendMessage")
 check "4096 code points (non-ASCII) accepted" is "$code == 200 and len(d['result']['text']) == 4096" "$tmp/r"
+emoji=$(python3 -c 'print("\U0001F600" * 2049)')
+code=$(req "$tmp/r" --data-urlencode chat_id=42 --data-urlencode "text=$emoji" "$api/sendMessage")
+check "2049 emoji (4098 UTF-16 units) -> 400 message is too long" is "$code == 400 and d['description'] == 'Bad Request: message is too long'" "$tmp/r"
+emoji=$(python3 -c 'print("\U0001F600" * 2048)')
+code=$(req "$tmp/r" --data-urlencode chat_id=42 --data-urlencode "text=$emoji" "$api/sendMessage")
+check "2048 emoji (4096 UTF-16 units) accepted" is "$code == 200" "$tmp/r"
 code=$(post_json "$tmp/r" "$api/sendMessage" '{"chat_id": 42, "text": ""}')
 check "empty text -> 400 message text is empty" is "$code == 400 and d['description'] == 'Bad Request: message text is empty'" "$tmp/r"
 code=$(post_json "$tmp/r" "$api/sendMessage" '{"text": "hi"}')
@@ -119,6 +125,21 @@ check "sendMessage JSON with reply_parameters" is "$code == 200 and d['result'][
 mid=$(py 'd["result"]["message_id"]' "$tmp/r")
 code=$(req "$tmp/r" -F chat_id=42 -F "text=multipart" -F parse_mode=HTML "$api/sendMessage")
 check "sendMessage multipart, message_id increases per chat" is "$code == 200 and d['result']['message_id'] == $mid + 1" "$tmp/r"
+
+# entities (UTF-16 offsets), replies to an earlier message, raw bytes
+post_json "$tmp/r" "$base/_emu/inject" '{"chat_id": -100, "chat_type": "group", "text": "\ud83d\ude00 @emu123456_bot hi"}' >/dev/null
+post_json "$tmp/r" "$base/_emu/inject" '{"chat_id": -100, "chat_type": "group", "text": "/start@emu123456_bot", "reply_to_message_id": 1}' >/dev/null
+code=$(req "$tmp/r" "$api/getUpdates")
+check "mention entity offset counts the emoji as 2 units" is "d['result'][0]['message']['entities'] == [{'offset': 3, 'length': 14, 'type': 'mention'}]" "$tmp/r"
+check "bot_command entity and reply_to_message" is "d['result'][1]['message']['entities'] == [{'offset': 0, 'length': 20, 'type': 'bot_command'}] and d['result'][1]['message']['reply_to_message']['message_id'] == 1" "$tmp/r"
+uid=$(py 'd["result"][-1]["update_id"] + 1' "$tmp/r")
+req "$tmp/r" "$api/getUpdates?offset=$uid" >/dev/null
+post_json "$tmp/r" "$base/_emu/inject" '{"chat_id": 42, "text_hex": "6869ff"}' >/dev/null
+code=$(req "$tmp/r" "$api/getUpdates")
+python3 -c 'import sys; b = open(sys.argv[1], "rb").read(); sys.exit(0 if b"\"hi\xff\"" in b else 1)' "$tmp/r" \
+  && echo "PASS: text_hex bytes go out raw" || { echo "FAIL: text_hex bytes go out raw"; failures=$((failures + 1)); }
+uid=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1], "rb").read().decode("utf-8", "replace"))["result"][-1]["update_id"] + 1)' "$tmp/r")
+req "$tmp/r" "$api/getUpdates?offset=$uid" >/dev/null
 
 # faults
 post_json "$tmp/r" "$base/_emu/faults" '{"rate_limit": {"count": 1, "retry_after": 7}}' >/dev/null
@@ -140,7 +161,7 @@ check "body over 1 MiB -> 413" is "$code == 413" "$tmp/r"
 
 # sent list and stats
 req "$tmp/sent" "$base/_emu/sent?token=$TOKEN" >/dev/null
-check "sent list holds accepted messages in order" is "[(m['chat_id'], m['text'][:11]) for m in d['messages']] == [(42, 'ééééééééééé'), (42, 'reply'), (42, 'multipart'), (42, 'after limit')] and all('message_id' in m and 'date' in m for m in d['messages'])" "$tmp/sent"
+check "sent list holds accepted messages in order" is "[(m['chat_id'], m['text'][:11]) for m in d['messages']] == [(42, 'ééééééééééé'), (42, '\U0001F600' * 11), (42, 'reply'), (42, 'multipart'), (42, 'after limit')] and all('message_id' in m and 'date' in m for m in d['messages'])" "$tmp/sent"
 req "$tmp/sent2" "$base/_emu/sent?token=$TOKEN2" >/dev/null
 check "sent list is per token" is "d['messages'] == []" "$tmp/sent2"
 req "$tmp/st" "$base/_emu/stats" >/dev/null
