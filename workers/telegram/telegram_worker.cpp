@@ -109,6 +109,13 @@ void TelegramWorker::call(
                    Json j = Json::parse(r.body, nullptr, false);
                    if (j.is_discarded()) j = Json::parse(repair_json_text(r.body), nullptr, false);
                    if (!j.is_object()) {
+                     // A 200 that does not parse is the content's fault; other statuses
+                     // (an HTML 404 or 502 from a proxy) keep their meaning.
+                     if (r.status != 200) {
+                       return done(false, Json(), r.status,
+                                   method + ": HTTP " + std::to_string(r.status) + " (not JSON)",
+                                   0);
+                     }
                      if (method == "getUpdates") malformed_body_ = r.body;
                      return done(false, Json(), kMalformed,
                                  method + ": HTTP " + std::to_string(r.status) + " (not JSON)", 0);
