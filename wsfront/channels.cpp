@@ -183,7 +183,10 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
           enqueue_reply(m, v.reply);
           break;
         default:
-          log_.info("channels", v.reason);
+          if (v.quiet)
+            log_.debug("channels", v.reason);
+          else
+            log_.info("channels", v.reason);
       }
       capnp::MallocMessageBuilder b;
       b.initRoot<ipc::Data>().setInboundAck(m.id);

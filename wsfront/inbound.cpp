@@ -112,6 +112,12 @@ InboundVerdict InboundRouter::handle(const InboundMessage& m, int64_t now_ms) {
       accept = g.kind != GroupDecision::drop;
       context = g.kind == GroupDecision::context;
       v.reason = g.reason;
+      // A refused group is reported once at info (its chat id is what an owner needs to allow
+      // it); every later message of a busy group would only flood the log.
+      const std::string key = m.channel + "/" + m.account_id + "/" + m.chat_id;
+      v.quiet = context ||
+                (!accept && (groups_reported_.count(key) || groups_reported_.size() >= kSeenMax));
+      if (!accept) groups_reported_.insert(key);
     }
   } else {
     if (policy == "disabled") {

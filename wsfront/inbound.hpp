@@ -48,6 +48,7 @@ struct InboundVerdict {
   std::string session_key;  // accepted, context
   std::string reply;        // text to send back to the sender (pairing), "" for none
   std::string reason;       // refused / dropped, for the log
+  bool quiet = false;       // routine (e.g. chatter in a group): log at debug, not info
 };
 
 class InboundRouter {
@@ -78,7 +79,8 @@ class InboundRouter {
   std::vector<ChannelSettings> channels_;
   std::unique_ptr<AppendLog> seen_log_;
   std::set<std::string> seen_;
-  std::deque<std::string> seen_order_;  // bounded: oldest forgotten first
+  std::set<std::string> groups_reported_;  // refused groups already logged at info
+  std::deque<std::string> seen_order_;     // bounded: oldest forgotten first
   std::vector<PairingRequest> pending_;
   std::map<std::string, std::set<std::string>> approved_;  // channel -> sender ids
   std::unique_ptr<SessionStore> own_store_;

@@ -303,6 +303,10 @@ TEST_F(InboundTest, GroupsAreBlockedUntilAllowedAndStrangersNeverReachTheTranscr
   EXPECT_TRUE(contains(v.reason, "-1001")) << v.reason;
   EXPECT_TRUE(v.reply.empty()) << "a refused group gets no answer at all";
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/sessions/agent_main_telegram_group_-1001.jsonl"));
+  EXPECT_FALSE(v.quiet) << "the first refusal is logged where the owner sees the chat id";
+  v = r.handle(group_msg("111", "again", "1b", true), kT0);
+  EXPECT_EQ(v.kind, InboundVerdict::refused);
+  EXPECT_TRUE(v.quiet) << "a busy refused group does not flood the log";
 
   GatewaySettings s = settings("open", {"111"});
   s.channels[0].groups["-1001"] = GroupEntry{};
