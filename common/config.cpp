@@ -160,6 +160,12 @@ bool parse_access_key(const std::string& key, const Json& v, const std::string& 
     c.group_policy = parse_group_policy(v, path, k);
   } else if (key == "groupAllowFrom") {
     c.group_allow_from = parse_sender_list(v, path, k, warnings);
+  } else if (key == "historyLimit") {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0)
+      throw ConfigError(where(path, k) + " must be a non-negative integer");
+    // OpenClaw: the JSON integer maximum selects the default; 200 is the hard ceiling.
+    const int64_t n = v.get<int64_t>();
+    c.history_limit = n == 9007199254740991 ? 50 : static_cast<int>(std::min<int64_t>(n, 200));
   } else if (key == "groups") {
     require_object(v, path, k);
     for (auto& [id, g] : v.items())

@@ -49,6 +49,8 @@ struct ChannelSettings {
   std::string group_policy = "allowlist";                    // allowlist | open | disabled
   std::optional<std::vector<std::string>> group_allow_from;  // unset: allowFrom
   std::map<std::string, GroupEntry> groups;                  // chat id or "*"
+  // historyLimit: unaddressed group messages shown to the agent as context on a turn (0: none).
+  int history_limit = 50;
   std::string section_json;  // the whole section: handed to the worker, compared on reload
 };
 

@@ -100,7 +100,8 @@ std::string front_config(const GatewaySettings& s) {
         {"groupPolicy", c.group_policy},
         {"groupAllowFrom",
          c.group_allow_from ? nlohmann::json(*c.group_allow_from) : nlohmann::json()},
-        {"groups", groups}};
+        {"groups", groups},
+        {"historyLimit", c.history_limit}};
   }
   return j.dump();
 }

@@ -96,12 +96,15 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
                     gateway.emit(event, payload, droppable);
                   });
   // A channel message that passed the DM policy gets an answer, delivered back to its chat.
-  hub->on_inbound = [&runs, &log](const std::string& session_key, const InboundMessage& m) {
+  hub->on_inbound = [&runs, &log, &settings](const std::string& session_key,
+                                             const InboundMessage& m) {
     RunManager::Origin o;
     o.kind = "channel";
     o.channel = m.channel;
     o.account_id = m.account_id;
     o.to = m.chat_id;
+    for (const auto& c : settings.gateway.channels)
+      if (c.name == m.channel) o.context_limit = static_cast<size_t>(c.history_limit);
     const std::string err = runs.start(session_key, m.text, uuid_v4(), o);
     if (!err.empty()) log.warn("runs", "no answer for " + m.channel + " message: " + err);
   };

@@ -190,6 +190,11 @@ std::string RunManager::agent_text(const Json& entry) {
 
 void RunManager::dispatch(Run& r) {
   std::vector<Json> history = sessions_.read(r.session_key, kHistoryMessages);
+  // Only the newest `context_limit` unaddressed group messages go along (historyLimit).
+  size_t context_seen = 0;
+  for (size_t k = history.size(); k-- > 0;)
+    if (history[k].value("context", false) && ++context_seen > r.origin.context_limit)
+      history.erase(history.begin() + static_cast<std::ptrdiff_t>(k));
   // The newest turns first, within the character budget.
   size_t chars = 0, first = history.size();
   while (first > 0) {

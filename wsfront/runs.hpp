@@ -53,6 +53,7 @@ class RunManager {
   struct Origin {
     std::string kind = "chat";            // chat | agent | channel | cron | heartbeat
     std::string channel, account_id, to;  // deliver the answer here when set
+    size_t context_limit = 50;            // group context messages the agent sees (historyLimit)
   };
   using DoneHook = std::function<void(bool ok, const std::string& text, const std::string& error)>;
   // Returns the runId, or an error message when refused (queue full, bad session).

@@ -358,6 +358,7 @@ TEST(Agent, TelegramGroupsAnswerAllowedMembersWhoMentionTheBotAndKeepTheRestAsCo
   const int64_t kOwner = 4242, kStranger = 9999, kAllowed = -1007770001, kOther = -1005550001;
   tg["allowFrom"] = {kOwner};
   tg["groups"] = {{std::to_string(kAllowed), {{"requireMention", true}}}};
+  tg["historyLimit"] = 1;  // the newest context message only
   cfg["channels"] = {{"telegram", tg}};
   FrontProcess gw({}, cfg.dump());
   Client c(gw);
@@ -421,6 +422,10 @@ TEST(Agent, TelegramGroupsAnswerAllowedMembersWhoMentionTheBotAndKeepTheRestAsCo
   sent = emu.sent()["messages"];
   ASSERT_EQ(sent.size(), 2u) << sent.dump();
   EXPECT_EQ(sent[1]["text"], "Hello from the fake model. You said: 谢谢！");
+  // historyLimit 1: the second turn sees the newest context message, not the older one.
+  const std::string second = models.requests()["requests"][1]["body"].dump(-1, ' ', false);
+  EXPECT_NE(second.find("/status@some_other_bot"), std::string::npos) << second;
+  EXPECT_EQ(second.find("明天的会议在三楼"), std::string::npos) << second;
 }
 
 TEST(Cron, AnEveryJobRunsRecordsAndCanBeDisabledAndRemoved) {

@@ -186,6 +186,16 @@ TEST(Config, TelegramGroupSettings) {
       << all;
   EXPECT_NE(all.find("channels.telegram.groups.*.tools"), std::string::npos) << all;
 
+  EXPECT_EQ(c.history_limit, 50) << "historyLimit default";
+  EXPECT_EQ(apply(R"({"channels":{"telegram":{"historyLimit":0}}})").channels[0].history_limit, 0);
+  EXPECT_EQ(apply(R"({"channels":{"telegram":{"historyLimit":500}}})").channels[0].history_limit,
+            200)
+      << "hard ceiling";
+  EXPECT_EQ(apply(R"({"channels":{"telegram":{"historyLimit":9007199254740991}}})")
+                .channels[0]
+                .history_limit,
+            50)
+      << "the JSON integer maximum selects the default";
   // groupAllowFrom unset stays unset (it falls back to allowFrom at run time).
   s = apply(R"({"channels":{"telegram":{"groupPolicy":"open"}}})");
   EXPECT_EQ(s.channels[0].group_policy, "open");
@@ -205,6 +215,8 @@ TEST(Config, TelegramErrorsNameTheKey) {
   EXPECT_NE(e.find("channels.telegram.groups.-1.requireMention"), std::string::npos) << e;
   e = config_error(R"({"channels":{"telegram":{"groups":{"*":{"allowFrom":"111"}}}}})");
   EXPECT_NE(e.find("channels.telegram.groups.*.allowFrom"), std::string::npos) << e;
+  e = config_error(R"({"channels":{"telegram":{"historyLimit":-1}}})");
+  EXPECT_NE(e.find("channels.telegram.historyLimit"), std::string::npos) << e;
   e = config_error(R"({"channels":{"telegram":{"groupAllowFrom":[1.5]}}})");
   EXPECT_NE(e.find("channels.telegram.groupAllowFrom"), std::string::npos) << e;
   e = config_error(R"({"channels":{"telegram":{"dmPolicy":"everyone"}}})");
