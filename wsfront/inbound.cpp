@@ -78,7 +78,8 @@ const ChannelSettings* InboundRouter::channel_settings(const std::string& channe
 }
 
 std::string InboundRouter::session_key_for(const InboundMessage& m) const {
-  if (m.chat_type == "group") return "agent:main:" + m.channel + ":group:" + m.chat_id;
+  // Anything but a direct chat is a group: an unknown chat type gets the stricter rules.
+  if (m.chat_type != "direct") return "agent:main:" + m.channel + ":group:" + m.chat_id;
   if (dm_scope_ == "per-peer") return "agent:main:direct:" + m.sender_id;
   if (dm_scope_ == "per-channel-peer") return "agent:main:" + m.channel + ":direct:" + m.sender_id;
   if (dm_scope_ == "per-account-channel-peer")
@@ -103,7 +104,7 @@ InboundVerdict InboundRouter::handle(const InboundMessage& m, int64_t now_ms) {
   const ChannelSettings* c = channel_settings(m.channel);
   const std::string policy = c ? c->dm_policy : "pairing";
   bool accept = true, context = false;
-  if (m.chat_type == "group") {
+  if (m.chat_type != "direct") {
     if (!c) {  // no settings for this channel: fail closed
       accept = false;
       v.reason = m.channel + " group " + m.chat_id + ": channel not configured";

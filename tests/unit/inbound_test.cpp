@@ -316,6 +316,15 @@ TEST_F(InboundTest, GroupsAreBlockedUntilAllowedAndStrangersNeverReachTheTranscr
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/2/sessions/agent_main_telegram_group_-1001.jsonl"));
 }
 
+TEST_F(InboundTest, AnUnknownChatTypeGetsTheGroupRulesNotTheDmPolicy) {
+  InboundRouter r(dir_, settings("open"));
+  InboundMessage m = dm("42", "", "hi");
+  m.chat_type = "channel";
+  m.chat_id = "-1009";
+  EXPECT_EQ(r.handle(m, kT0).kind, InboundVerdict::refused) << "dmPolicy open must not apply";
+  EXPECT_EQ(r.session_key_for(m), "agent:main:telegram:group:-1009");
+}
+
 TEST_F(InboundTest, DmPairingApprovalDoesNotAuthorizeGroups) {
   GatewaySettings s = settings("pairing");
   s.channels[0].groups["*"] = GroupEntry{};
