@@ -1,5 +1,6 @@
 // WebSocket and protocol client: see ws_client.hpp.
 #include "ws_client.hpp"
+#include "utf8.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -226,8 +227,8 @@ Json GatewayClient::connect(const ConnectOptions& o) {
   if (!o.token.empty()) auth["token"] = o.token;
   if (!o.password.empty()) auth["password"] = o.password;
   if (!auth.empty()) params["auth"] = auth;
-  ws_.send_text(
-      Json{{"type", "req"}, {"id", "connect"}, {"method", "connect"}, {"params", params}}.dump());
+  ws_.send_text(dump_json(
+      Json{{"type", "req"}, {"id", "connect"}, {"method", "connect"}, {"params", params}}));
   for (;;) {
     Json f;
     try {
@@ -258,7 +259,8 @@ Json GatewayClient::connect(const ConnectOptions& o) {
 
 std::string GatewayClient::send_request(const std::string& method, const Json& params) {
   const std::string id = "r" + std::to_string(next_id_++);
-  ws_.send_text(Json{{"type", "req"}, {"id", id}, {"method", method}, {"params", params}}.dump());
+  ws_.send_text(
+      dump_json(Json{{"type", "req"}, {"id", id}, {"method", method}, {"params", params}}));
   outstanding_.insert(id);
   return id;
 }

@@ -25,7 +25,7 @@ struct RunEvent {
   runId @0 :Text;
   stream @1 :Text;  # "lifecycle" | "assistant"
   phase @2 :Text;   # lifecycle: "start"
-  text @3 :Text;    # assistant: the cumulative text so far
+  text @3 :Text;    # unused: the front accumulates the deltas (kept for the wire layout)
   delta @4 :Text;   # assistant: what this event added
 }
 

@@ -21,6 +21,7 @@
 #include "host_lock.hpp"
 #include "state.hpp"
 #include "supervisor.hpp"
+#include "utf8.hpp"
 
 namespace clawgate::supervisor {
 
@@ -103,7 +104,7 @@ std::string front_config(const GatewaySettings& s) {
         {"groups", groups},
         {"historyLimit", c.history_limit}};
   }
-  return j.dump();
+  return dump_json(j);  // a token or password from the environment may be any bytes
 }
 
 std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags& flags,

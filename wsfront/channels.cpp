@@ -383,6 +383,11 @@ void ChannelHub::finish(const std::string& queue_id, const std::string& key, Hub
 void ChannelHub::wait_for(const std::string& key, HubCallback done) {
   Dedupe& d = dedupe_[key];
   if (d.outcome) return done(*d.outcome);
+  // Callers retrying one key while it is undelivered: bounded (answered ones stay counted until
+  // the delivery ends, so this is a cap on retries, not on clients).
+  if (d.waiters.size() >= kMaxSendWaiters)
+    return done(
+        fail("UNAVAILABLE", "this message is still being delivered; ask again later", true, 1000));
   auto cb = std::make_shared<HubCallback>(std::move(done));
   auto timer = std::make_shared<boost::asio::steady_timer>(io_);
   d.waiters.push_back([cb, timer](HubReply r) {

@@ -45,6 +45,7 @@ class ChannelHub {
   static constexpr size_t kMaxPending = 10'000;
   static constexpr int64_t kSendWaitMs = 15'000;  // then `send` answers "queued"
   static constexpr size_t kMaxDedupe = 1000;
+  static constexpr size_t kMaxSendWaiters = 64;  // `send` calls waiting on one idempotency key
   // A message whose delivery died with its worker this many times is set aside (failed), so
   // one message can never keep a channel in a restart loop.
   static constexpr int kMaxLostDeliveries = 3;

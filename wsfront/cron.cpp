@@ -194,7 +194,9 @@ CronService::CronService(boost::asio::io_context& io, const Clock& clock, Logger
   if (cfg.is_object() && cfg.contains("agents") && cfg["agents"].is_object()) {
     const Json hb = cfg["agents"].value("defaults", Json::object()).value("heartbeat", Json());
     if (hb.is_object()) {
-      if (auto every = parse_duration_ms(hb.value("every", "30m"))) heartbeat_every_ms_ = *every;
+      // At most a year: longer would overflow the timer's nanoseconds (and means "off").
+      if (auto every = parse_duration_ms(hb.value("every", "30m")))
+        heartbeat_every_ms_ = std::min<int64_t>(*every, kMaxHeartbeatEveryMs);
       heartbeat_target_ = hb.value("target", "none");
     }
   }

@@ -37,6 +37,7 @@ std::optional<int64_t> next_cron_ms(const std::string& expr, int64_t after_ms, b
 class CronService {
  public:
   static constexpr int64_t kMinEveryMs = 1000;
+  static constexpr int64_t kMaxHeartbeatEveryMs = 366LL * 86'400'000;
   static constexpr size_t kMaxJobs = 500;
   static constexpr size_t kRunsKept = 500;
   static constexpr const char* kHeartbeatPrompt =

@@ -118,7 +118,7 @@ InboundVerdict InboundRouter::handle(const InboundMessage& m, int64_t now_ms) {
       const std::string key = m.channel + "/" + m.account_id + "/" + m.chat_id;
       v.quiet = context ||
                 (!accept && (groups_reported_.count(key) || groups_reported_.size() >= kSeenMax));
-      if (!accept) groups_reported_.insert(key);
+      if (!accept && groups_reported_.size() < kSeenMax) groups_reported_.insert(key);
     }
   } else {
     if (policy == "disabled") {

@@ -123,7 +123,7 @@ MethodResult Gateway::m_system_event(const Json& params) {
   }
   if (params.contains("lastInputSeconds")) {
     const double v = params["lastInputSeconds"].get<double>();
-    if (std::isfinite(v) && v >= 0) e["lastInputSeconds"] = static_cast<int64_t>(v);
+    if (std::isfinite(v) && v >= 0 && v < 9.2e18) e["lastInputSeconds"] = static_cast<int64_t>(v);
   }
   for (const char* k : {"roles", "scopes", "tags"}) {
     if (!params.contains(k)) continue;

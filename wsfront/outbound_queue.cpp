@@ -1,6 +1,8 @@
 // OutboundQueue: see outbound_queue.hpp.
 #include "outbound_queue.hpp"
 
+#include <algorithm>
+
 #include "crypto.hpp"
 #include "utf8.hpp"
 
@@ -55,6 +57,7 @@ std::vector<std::string> OutboundQueue::load(int64_t now_ms) {
         const uint64_t s = ++seq_;
         pending_by_id_[e.id] = s;
         if (!e.idempotency_key.empty()) pending_by_key_[e.idempotency_key] = e.id;
+        pending_bytes_ += e.text.size();
         pending_[s] = std::move(e);
       } else if (j["op"] == "lost") {
         if (OutboundEntry* e = find(j.at("id"))) ++e->lost;
@@ -67,6 +70,7 @@ std::vector<std::string> OutboundQueue::load(int64_t now_ms) {
         o.detail = j.value("detail", Json());
         o.done_ms = j.value("ts", int64_t{0});
         if (auto it = pending_by_id_.find(o.id); it != pending_by_id_.end()) {
+          pending_bytes_ -= std::min(pending_bytes_, pending_[it->second].text.size());
           pending_.erase(it->second);
           pending_by_id_.erase(it);
         }
@@ -86,12 +90,16 @@ const OutboundEntry& OutboundQueue::enqueue(OutboundEntry e, int64_t now_ms) {
   if (pending_.size() >= max_pending_)
     throw QueueFull("outbound queue is full (" + std::to_string(max_pending_) +
                     " messages waiting for delivery)");
+  if (pending_bytes_ + e.text.size() > kMaxPendingBytes)
+    throw QueueFull("outbound queue is full (" + std::to_string(pending_bytes_ >> 20) +
+                    " MiB of messages waiting for delivery)");
   e.id = uuid_v4();
   e.enqueued_ms = now_ms;
   log_->append(dump_json(entry_json(e)));  // durable before anyone hears "accepted"
   const uint64_t s = ++seq_;
   pending_by_id_[e.id] = s;
   if (!e.idempotency_key.empty()) pending_by_key_[e.idempotency_key] = e.id;
+  pending_bytes_ += e.text.size();
   return pending_[s] = std::move(e);
 }
 
@@ -102,11 +110,14 @@ void OutboundQueue::complete(const std::string& id, bool ok, Json detail, int64_
   OutboundOutcome o{e.id, e.channel, e.idempotency_key, ok, std::move(detail), now_ms};
   log_->append(dump_json(outcome_json(o)));
   if (ok) ++delivered_;
+  pending_bytes_ -= std::min(pending_bytes_, e.text.size());
   pending_by_key_.erase(e.idempotency_key);
   pending_.erase(it->second);
   pending_by_id_.erase(it);
   if (!o.idempotency_key.empty()) recent_[o.idempotency_key] = std::move(o);
-  if (log_->size() > kCompactBytes) compact(now_ms);
+  // Compact once the journal is mostly history: a large live backlog is not rewritten on
+  // every completion.
+  if (log_->size() > std::max(kCompactBytes, 2 * live_bytes_)) compact(now_ms);
 }
 
 int OutboundQueue::lost(const std::string& id) {
@@ -123,6 +134,7 @@ void OutboundQueue::compact(int64_t now_ms) {
   for (const auto& [_, o] : recent_) content += dump_json(outcome_json(o)) + "\n";
   for (const auto& [_, e] : pending_) content += dump_json(entry_json(e)) + "\n";
   log_->rewrite(content);
+  live_bytes_ = content.size();
 }
 
 OutboundEntry* OutboundQueue::find(const std::string& id) {

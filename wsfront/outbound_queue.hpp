@@ -3,7 +3,8 @@
 // is journalled when the worker reports it; on start the journal is replayed, so a message is
 // never silently lost to a front or worker crash. The journal also remembers the idempotency
 // key of each message for the dedupe window, across restarts.
-// Fails: enqueue throws QueueFull past `max_pending` (nothing is written) and std::system_error
+// Fails: enqueue throws QueueFull past `max_pending` entries or kMaxPendingBytes of text
+// (nothing is written) and std::system_error
 // when the disk refuses the write (nothing was acknowledged). A corrupt journal line is skipped
 // with a warning, never fatal. An entry whose delivery keeps dying with its worker is counted
 // (`lost` records) so the hub can set it aside after a few attempts.
@@ -48,6 +49,7 @@ struct OutboundOutcome {
 class OutboundQueue {
  public:
   static constexpr int64_t kDedupeWindowMs = 5 * 60 * 1000;
+  static constexpr size_t kMaxPendingBytes = 64u << 20;  // of text waiting, across channels
 
   OutboundQueue(const std::string& dir, size_t max_pending);
   // Replays the journal; returns warnings about skipped lines.
@@ -73,6 +75,8 @@ class OutboundQueue {
   std::unique_ptr<AppendLog> log_;
   size_t max_pending_;
   uint64_t seq_ = 0, delivered_ = 0;
+  size_t pending_bytes_ = 0;                   // text of the pending entries
+  size_t live_bytes_ = 0;                      // the journal's size right after the last compaction
   std::map<uint64_t, OutboundEntry> pending_;  // by sequence: delivery order
   std::map<std::string, uint64_t> pending_by_id_;
   std::map<std::string, std::string> pending_by_key_;  // idempotency key -> id

@@ -91,9 +91,12 @@ void RunManager::on_agent(capnp::MessageReader& m) {
       if (stream == "lifecycle") {
         agent_event(r, "lifecycle", {{"phase", "start"}, {"startedAt", r.started_ms}});
       } else if (stream == "assistant") {
-        r.text = ev.getText();
-        agent_event(r, "assistant", {{"text", r.text}, {"delta", std::string(ev.getDelta())}});
-        if (r.heartbeat) return;
+        // Only the delta crosses the link (the worker caps the answer); the text accumulates
+        // here, and agent and chat updates both go out at most once per kDeltaIntervalMs, so
+        // an answer of many small pieces costs linear, not quadratic, work.
+        const std::string d = ev.getDelta();
+        r.text += d;
+        r.agent_delta += d;
         const int64_t now = clock_.steady_ms();
         if (now - r.last_delta_ms >= kDeltaIntervalMs) {
           flush_delta(r);
@@ -171,7 +174,12 @@ void RunManager::pump() {
   while (agent_connected() && !queue_.empty()) {
     const std::string id = queue_.front();
     queue_.pop_front();
-    if (auto it = runs_.find(id); it != runs_.end()) dispatch(*it->second);
+    auto it = runs_.find(id);
+    if (it == runs_.end()) continue;
+    dispatch(*it->second);
+    // A link that refuses a run is going away (its close is on the way, with on_agent_lost):
+    // the run is back at the head of the queue for the next agent, and nothing spins.
+    if (!it->second->sent) return;
   }
 }
 
@@ -244,7 +252,12 @@ Json RunManager::chat_message(const std::string& role, const std::string& text, 
 
 void RunManager::flush_delta(Run& r) {
   r.delta_pending = false;
-  if (r.text == r.emitted_text) return;
+  r.last_delta_ms = clock_.steady_ms();
+  if (!r.agent_delta.empty()) {
+    agent_event(r, "assistant", {{"text", r.text}, {"delta", r.agent_delta}});
+    r.agent_delta.clear();
+  }
+  if (r.heartbeat || r.text == r.emitted_text) return;
   Json ev = {{"runId", r.id},
              {"sessionKey", r.session_key},
              {"seq", r.seq},
@@ -257,7 +270,6 @@ void RunManager::flush_delta(Run& r) {
     ev["replace"] = true;
   }
   r.emitted_text = r.text;
-  r.last_delta_ms = clock_.steady_ms();
   emit_("chat", ev, true);  // a slow client may miss deltas, never the final
 }
 
@@ -269,6 +281,7 @@ void RunManager::finish(const std::string& run_id, bool ok_, bool aborted, const
   runs_.erase(it);
   queue_.erase(std::remove(queue_.begin(), queue_.end(), run_id), queue_.end());
   r->delta_timer.cancel();
+  if (!r->agent_delta.empty()) flush_delta(*r);  // the last pieces before the end
   const int64_t now = clock_.wall_ms();
   std::string err = error;
   bool ok = ok_ && !aborted;
@@ -349,6 +362,7 @@ void RunManager::remember(const std::string& run_id, Snapshot s) {
   if (auto w = waiters_.find(run_id); w != waiters_.end()) {
     auto list = std::move(w->second);
     waiters_.erase(w);
+    waiter_count_ -= list.size();
     for (auto& [timer, reply] : list) {
       timer->cancel();
       reply(ok(snap));
@@ -396,7 +410,9 @@ void RunManager::m_agent(const Json& params, const Reply& reply) {
   const int64_t now = clock_.wall_ms();
   if (auto it = runs_.find(run_id); it != runs_.end()) {  // a retry: the same run
     reply(ok({{"runId", run_id}, {"status", "accepted"}, {"acceptedAt", now}}));
-    it->second->finals.push_back(reply);
+    // Retries share the run; past the cap a retry gets the acknowledgement only (agent.wait
+    // still tells it the end), so retrying cannot grow memory without bound.
+    if (it->second->finals.size() < kMaxFinalsPerRun) it->second->finals.push_back(reply);
     return;
   }
   if (auto d = done_.find(run_id); d != done_.end()) {
@@ -443,8 +459,13 @@ void RunManager::m_agent_wait(const Json& params, const Reply& reply) {
   // long.
   const int64_t timeout =
       std::clamp<int64_t>(params.value("timeoutMs", kAgentWaitDefaultMs), 0, kAgentWaitMaxMs);
+  auto existing = waiters_.find(run_id);
+  if (waiter_count_ >= kMaxWaiters ||
+      (existing != waiters_.end() && existing->second.size() >= kMaxWaitersPerRun))
+    return reply(fail("UNAVAILABLE", "too many agent.wait calls waiting; try again later", true));
   auto timer = std::make_shared<boost::asio::steady_timer>(io_);
   waiters_[run_id].push_back({timer, reply});
+  ++waiter_count_;
   timer->expires_after(std::chrono::milliseconds(timeout));
   timer->async_wait([this, run_id, timer](const boost::system::error_code& ec) {
     if (ec) return;
@@ -455,6 +476,7 @@ void RunManager::m_agent_wait(const Json& params, const Reply& reply) {
       if (it->first != timer) continue;
       Reply rp = it->second;
       list.erase(it);
+      --waiter_count_;
       if (list.empty()) waiters_.erase(w);
       rp(ok({{"runId", run_id}, {"status", "timeout"}}));
       return;

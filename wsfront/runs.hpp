@@ -36,6 +36,10 @@ class RunManager {
   static constexpr size_t kMaxSnapshots = 2000;
   static constexpr int64_t kAgentWaitDefaultMs = 30'000;
   static constexpr int64_t kAgentWaitMaxMs = 24 * 3600 * 1000;
+  // Bounds on callers waiting for runs: per run (retries of `agent`, agent.wait) and in all.
+  static constexpr size_t kMaxFinalsPerRun = 16;
+  static constexpr size_t kMaxWaitersPerRun = 64;
+  static constexpr size_t kMaxWaiters = 4096;
   static constexpr size_t kHistoryMaxBytes = 6 * 1024 * 1024;
 
   using Emit = std::function<void(const std::string& event, const Json& payload, bool droppable)>;
@@ -74,6 +78,7 @@ class RunManager {
     uint32_t sent_generation = 0;  // ...of this generation
     uint64_t seq = 0;              // agent event seq
     std::string text, emitted_text;
+    std::string agent_delta;  // streamed since the last agent assistant event
     int64_t started_ms = 0, last_delta_ms = 0;
     boost::asio::steady_timer delta_timer;
     bool delta_pending = false;
@@ -120,7 +125,8 @@ class RunManager {
   std::deque<std::string> queue_;                     // runs not yet sent to the worker
   std::map<std::string, Snapshot> done_;              // finished, for agent.wait and dedupe
   std::map<std::string, std::vector<std::pair<std::shared_ptr<boost::asio::steady_timer>, Reply>>>
-      waiters_;  // agent.wait callers by runId
+      waiters_;              // agent.wait callers by runId
+  size_t waiter_count_ = 0;  // entries across waiters_
 };
 
 }  // namespace clawgate::front

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "front_process.hpp"
 #include "telegram_emulator.hpp"
@@ -110,6 +111,44 @@ TEST(Hardening, AMessageThatKeepsKillingItsWorkerIsSetAsideNotRetriedForever) {
   EXPECT_EQ(next["status"], "sent") << next;
   ASSERT_TRUE(eventually([&] { return emu.stats().value("sendMessage", 0) == 4; }, 2000))
       << emu.stats() << ": the set-aside message was sent again";
+}
+
+TEST(Hardening, ARunawayAnswerIsCutAtOneMebibyteAndTheRunSaysSo) {
+  FakeModels models;
+  std::string reply;
+  while (reply.size() < (1u << 20) + 100'000) reply += "无尽的回答 endless answer ";
+  models.script({{"reply", reply}, {"chunk_chars", 4000}, {"delay_ms", 0}});
+  FrontProcess gw({}, models.config().dump());
+  Client c(gw);
+  c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "go"}, {"idempotencyKey", "big"}});
+  Json final;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const Json e = c.gc.wait_event("chat", 20000);
+        if (e["payload"].value("state", "") == "delta") return false;
+        final = e["payload"];
+        return true;
+      },
+      30000));
+  EXPECT_EQ(final["state"], "error") << final.dump().substr(0, 300);
+  EXPECT_NE(final.value("errorMessage", "").find("passed 1 MiB"), std::string::npos)
+      << final.dump().substr(0, 300);
+  EXPECT_EQ(c.gc.call("health")["ok"], true);
+}
+
+TEST(Hardening, WaitingCallersAreBounded) {
+  FrontProcess gw;
+  Client c(gw);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 64; ++i)
+    ids.push_back(c.gc.send_request("agent.wait", {{"runId", "nope"}, {"timeoutMs", 60'000}}));
+  const Json over = c.gc.request_frame("agent.wait", {{"runId", "nope"}, {"timeoutMs", 60'000}});
+  EXPECT_EQ(over["ok"], false);
+  EXPECT_EQ(over["error"]["code"], "UNAVAILABLE") << over;
+  EXPECT_EQ(over["error"]["retryable"], true) << over;
+  // Another run's waiters are not affected.
+  const Json other = c.gc.call("agent.wait", {{"runId", "other"}, {"timeoutMs", 10}});
+  EXPECT_EQ(other["status"], "timeout");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // AgentWorker: see agent_worker.hpp.
 #include "agent_worker.hpp"
+#include "utf8.hpp"
 
 #include <capnp/message.h>
 
@@ -171,13 +172,22 @@ void AgentWorker::offline_step(const std::shared_ptr<Run>& run) {
 
 void AgentWorker::delta(const std::shared_ptr<Run>& run, const std::string& d) {
   if (run->finished) return;
+  if (run->text.size() + d.size() > kMaxAnswerBytes) {
+    // A runaway or hostile stream: what arrived so far is the answer, and the run says why
+    // it stopped, instead of growing until the link or the front gives out.
+    run->text.resize(utf8::cut_bytes(run->text, kMaxAnswerBytes));
+    const RunError e{"UNAVAILABLE",
+                     "the model's answer passed " + std::to_string(kMaxAnswerBytes >> 20) +
+                         " MiB; the rest was cut off",
+                     false, 0};
+    return finish(run, false, false, &e);
+  }
   run->text += d;
   capnp::MallocMessageBuilder b;
   auto ev = b.initRoot<ipc::AgentMsg>().initEvent();
   ev.setRunId(run->id);
   ev.setStream("assistant");
-  ev.setText(run->text);
-  ev.setDelta(d);
+  ev.setDelta(d);  // only what is new: the front keeps the whole text
   send(b);
 }
 

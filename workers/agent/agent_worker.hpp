@@ -28,6 +28,7 @@ extern const char* const kOfflineAnswer;
 class AgentWorker {
  public:
   static constexpr size_t kMaxRuns = 8;
+  static constexpr size_t kMaxAnswerBytes = 1 << 20;  // one answer; the run ends past it
   static constexpr size_t kMaxQueued = 64;
   static constexpr uint32_t kDefaultTimeoutMs = 600'000;
   static constexpr int kMaxAttempts = 4;

@@ -3,6 +3,7 @@
 // Exit codes: 0 stopped, 78 configuration error (unusable agents/models section), 1 otherwise.
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -50,8 +51,9 @@ int main() {
       const auto defaults =
           cfg.value("agents", nlohmann::json::object()).value("defaults", nlohmann::json::object());
       if (defaults.contains("timeoutSeconds") && defaults["timeoutSeconds"].is_number() &&
-          defaults["timeoutSeconds"].get<double>() > 0)
-        timeout_ms = static_cast<uint32_t>(defaults["timeoutSeconds"].get<double>() * 1000);
+          defaults["timeoutSeconds"].get<double>() > 0)  // at most a day: no uint32 overflow
+        timeout_ms = static_cast<uint32_t>(
+            std::min(defaults["timeoutSeconds"].get<double>(), 86'400.0) * 1000);
       worker = std::make_unique<workers::AgentWorker>(io, log, model, kSystemPrompt, timeout_ms);
     } catch (const std::exception& e) {
       log.error("agent", std::string("configuration error: ") + e.what());

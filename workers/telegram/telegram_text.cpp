@@ -55,11 +55,16 @@ InboundFacts read_message(const Json& m, int64_t bot_id, const std::string& bot_
   const std::string type = chat.value("type", "private");
   f.chat_type = type == "private" ? "direct" : "group";
   f.sender_id = std::to_string(from.value("id", int64_t{0}));
-  f.sender_name = from.value("first_name", "");
-  if (from.contains("last_name")) f.sender_name += " " + from.value("last_name", "");
-  f.sender_username = from.value("username", "");
+  // Names are labels: bounded (Telegram's own limits are 64 and 32 characters), so no answer
+  // can make one message too large for the link to the front.
+  f.sender_name = utf8::truncate_bytes(from.value("first_name", ""), 256);
+  if (from.contains("last_name"))
+    f.sender_name += " " + utf8::truncate_bytes(from.value("last_name", ""), 256);
+  f.sender_username = utf8::truncate_bytes(from.value("username", ""), 128);
   f.message_id = std::to_string(m.value("message_id", int64_t{0}));
-  f.ts_ms = m.value("date", int64_t{0}) * 1000;
+  const Json& date = m.contains("date") ? m["date"] : Json();
+  const int64_t secs = date.is_number_integer() ? date.get<int64_t>() : 0;
+  f.ts_ms = std::clamp<int64_t>(secs, 0, int64_t{1} << 40) * 1000;  // no overflow
   const std::string text = m.value("text", "");
 
   const std::string handle = "@" + lower(bot_username);
