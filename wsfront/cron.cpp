@@ -153,23 +153,31 @@ std::optional<int64_t> next_cron_ms(const std::string& expr, int64_t after_ms, b
       !parse_field(f[4], 0, 7, dow))
     return std::nullopt;
   if (dow[7]) dow[0] = true;  // 7 is Sunday too
+  for (const auto* set : {&minute, &hour, &dom, &month, &dow})
+    if (std::find(set->begin(), set->end(), true) == set->end()) return std::nullopt;
   // As classic cron: a day field starting with "*" does not restrict (for the either-day rule).
   const bool dom_any = f[2][0] == '*', dow_any = f[4][0] == '*';
+  // Hour by hour through days, months and hours that cannot match, minute by minute only inside
+  // an hour that can: five years (leap days, "0 0 29 2 *") cost ~44k steps at most.
   time_t t = static_cast<time_t>(after_ms / 1000 / 60 * 60 + 60);
-  for (int i = 0; i < 366 * 24 * 60; ++i, t += 60) {  // bounded: one year of minutes
+  const time_t end = t + time_t{5} * 366 * 86'400;
+  while (t < end) {
     tm c{};
     if (utc) {
       gmtime_r(&t, &c);
     } else {
       localtime_r(&t, &c);
     }
-    if (!minute[static_cast<size_t>(c.tm_min)] || !hour[static_cast<size_t>(c.tm_hour)] ||
-        !month[static_cast<size_t>(c.tm_mon + 1)])
-      continue;
     const bool dm = dom[static_cast<size_t>(c.tm_mday)], dw = dow[static_cast<size_t>(c.tm_wday)];
     // Standard cron: when both day fields are restricted, either may match.
     const bool day = dom_any && dow_any ? true : dom_any ? dw : dow_any ? dm : (dm || dw);
-    if (day) return static_cast<int64_t>(t) * 1000;
+    if (!day || !month[static_cast<size_t>(c.tm_mon + 1)] ||
+        !hour[static_cast<size_t>(c.tm_hour)]) {
+      t += (60 - c.tm_min) * 60;  // the next hour (re-read: DST may move the clock)
+      continue;
+    }
+    if (minute[static_cast<size_t>(c.tm_min)]) return static_cast<int64_t>(t) * 1000;
+    t += 60;
   }
   return std::nullopt;
 }

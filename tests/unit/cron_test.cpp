@@ -147,6 +147,9 @@ const int64_t kWed1007 = utc_ms(2026, 1, 7, 10, 7);
 
 TEST(NextCron, EveryFifteenMinutes) {
   EXPECT_EQ(next_cron_ms("*/15 * * * *", kWed1007, true), utc_ms(2026, 1, 7, 10, 15));
+  // Leap days are years away, not "invalid"; an impossible date is nullopt, quickly.
+  EXPECT_EQ(next_cron_ms("0 0 29 2 *", kWed1007, true), utc_ms(2028, 2, 29, 0, 0));
+  EXPECT_EQ(next_cron_ms("0 0 30 2 *", kWed1007, true), std::nullopt);
   EXPECT_EQ(next_cron_ms("*/15 * * * *", kWed1007 + 30'500, true), utc_ms(2026, 1, 7, 10, 15));
   EXPECT_EQ(next_cron_ms("*/15 * * * *", utc_ms(2026, 1, 7, 10, 50), true),
             utc_ms(2026, 1, 7, 11, 0));
