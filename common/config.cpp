@@ -8,6 +8,7 @@
 #include <set>
 
 #include "fs.hpp"
+#include "net.hpp"
 
 extern char** environ;
 
@@ -404,6 +405,17 @@ void apply_config_text(const std::string& text, const std::string& path, Gateway
           out.warnings.push_back("unknown config key: " + ckk);
         }
       }
+    } else if (key == "trustedProxies") {
+      if (!v.is_array()) throw ConfigError(where(path, k) + " must be an array of IPs or CIDRs");
+      for (const auto& e : v) {
+        const std::string range = get_string(e, path, k);
+        if (!parse_ip_range(range))
+          throw ConfigError(where(path, k) + ": not an IP address or CIDR range: \"" + range +
+                            "\"");
+        out.trusted_proxies.push_back(range);
+      }
+    } else if (key == "allowRealIpFallback") {
+      out.allow_real_ip_fallback = get_bool(v, path, k);
     } else if (key == "mode" || key == "remote" || key == "reload" || key == "tls" ||
                key == "tailscale" || key == "nodes" || key == "http") {
       // Known OpenClaw keys for features clawgate does not implement yet.
@@ -451,9 +463,7 @@ GatewaySettings resolve_gateway_settings(const GatewayFlags& flags, const Enviro
     throw ConfigError(
         "gateway.auth.mode is password but no password is set (--password, "
         "OPENCLAW_GATEWAY_PASSWORD or gateway.auth.password)");
-  const bool loopback = s.bind_address.rfind("127.", 0) == 0 || s.bind_address == "::1";
-  if (s.auth_mode == AuthMode::none && !loopback)
-    throw ConfigError("gateway.auth.mode none is only allowed on a loopback bind");
+  require_auth_unless_loopback(s, s.bind_address, "bind address");
 
   s.state_dir = resolve_state_dir(env);
   if (auto v = env_get(env, "CLAWGATE_TICK_INTERVAL_MS"))
@@ -461,6 +471,14 @@ GatewaySettings resolve_gateway_settings(const GatewayFlags& flags, const Enviro
   if (auto v = env_get(env, "OPENCLAW_HANDSHAKE_TIMEOUT_MS"))
     s.handshake_timeout_ms = std::max(100L, std::stol(*v));
   return s;
+}
+
+void require_auth_unless_loopback(const GatewaySettings& s, const std::string& bound_address,
+                                  const std::string& source) {
+  if (s.auth_mode != AuthMode::none || is_loopback_ip(bound_address)) return;
+  throw ConfigError("gateway.auth.mode none is only allowed on a loopback socket (" + source +
+                    " is " + (bound_address.empty() ? std::string("unknown") : bound_address) +
+                    "): set gateway.auth.mode to token or password");
 }
 
 }  // namespace clawgate

@@ -62,7 +62,10 @@ struct GatewaySettings {
   std::string password;  // required when auth_mode == password
   RateLimitSettings rate_limit;
   std::vector<std::string> allowed_origins;  // gateway.controlUi.allowedOrigins
-  std::string config_path;                   // "" when running without a file
+  // gateway.trustedProxies: peers (IPs or CIDRs) whose X-Forwarded-For names the client.
+  std::vector<std::string> trusted_proxies;
+  bool allow_real_ip_fallback = false;  // gateway.allowRealIpFallback: X-Real-IP without XFF
+  std::string config_path;              // "" when running without a file
   std::string state_dir;
   int64_t tick_interval_ms = 30'000;
   int64_t handshake_timeout_ms = 15'000;
@@ -100,6 +103,12 @@ bool is_loopback_host(const std::string& host);
 // dangerouslyAllowInsecureHttp). Throws ConfigError naming `key` otherwise.
 void require_secure_url(const std::string& url, const std::string& key, bool allowed_insecure,
                         const std::string& allow_key);
+
+// gateway.auth.mode none is served only on a loopback socket. `bound_address` is the address
+// the listening socket really has (bound here, or handed over by systemd or the supervisor);
+// `source` says where it came from, for the message. Throws ConfigError naming the key.
+void require_auth_unless_loopback(const GatewaySettings& s, const std::string& bound_address,
+                                  const std::string& source);
 std::string resolve_bind_address(const std::string& bind);  // loopback|lan|<addr>
 
 }  // namespace clawgate

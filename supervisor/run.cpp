@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host_lock.hpp"
+#include "net.hpp"
 #include "state.hpp"
 #include "supervisor.hpp"
 #include "utf8.hpp"
@@ -81,10 +82,15 @@ int bind_listener(const std::string& address, int port) {
 
 // What the front needs to know from the config; a change restarts the front on reload.
 std::string front_config(const GatewaySettings& s) {
-  nlohmann::json j = {
-      {"port", s.port},       {"bind", s.bind_address}, {"auth", static_cast<int>(s.auth_mode)},
-      {"token", s.token},     {"password", s.password}, {"origins", s.allowed_origins},
-      {"dmScope", s.dm_scope}};
+  nlohmann::json j = {{"port", s.port},
+                      {"bind", s.bind_address},
+                      {"auth", static_cast<int>(s.auth_mode)},
+                      {"token", s.token},
+                      {"password", s.password},
+                      {"origins", s.allowed_origins},
+                      {"dmScope", s.dm_scope},
+                      {"trustedProxies", s.trusted_proxies},
+                      {"allowRealIpFallback", s.allow_real_ip_fallback}};
   for (const auto& c : s.channels) {
     nlohmann::json groups = nlohmann::json::object();
     for (const auto& [id, g] : c.groups) {
@@ -195,6 +201,16 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
                 << "\n";
       return 1;
     }
+  }
+
+  try {
+    // The bind address was checked with the config; a socket from systemd may differ.
+    require_auth_unless_loopback(settings, socket_local_address(listen_fd),
+                                 "the listening socket's address");
+  } catch (const ConfigError& e) {
+    std::cerr << "clawgate: config error: " << e.what() << "\n";
+    ::close(listen_fd);
+    return kExitConfig;
   }
 
   std::signal(SIGPIPE, SIG_IGN);

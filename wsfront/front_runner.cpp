@@ -15,6 +15,7 @@
 #include "cron.hpp"
 #include "crypto.hpp"
 #include "gateway.hpp"
+#include "net.hpp"
 #include "runs.hpp"
 #include "sessions.hpp"
 #include "state.hpp"
@@ -126,15 +127,24 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   uint16_t port = 0;
   try {
     const char* inherited = std::getenv("CLAWGATE_LISTEN_FD");
+    int adopted = -1;
     if (inherited && *inherited) {
-      port = ws.adopt(std::atoi(inherited));
+      adopted = std::atoi(inherited);
     } else if (sd_listen_fds(1) >= 1) {
-      // systemd socket activation of the front alone: the first socket is ours.
-      port = ws.adopt(SD_LISTEN_FDS_START);
+      adopted = SD_LISTEN_FDS_START;  // systemd socket activation of the front alone
       log.info("front", "using the listening socket passed by systemd");
+    }
+    if (adopted >= 0) {
+      // The bind address was checked with the config; an inherited socket may differ.
+      require_auth_unless_loopback(settings.gateway, socket_local_address(adopted),
+                                   "the inherited listening socket's address");
+      port = ws.adopt(adopted);
     } else {
       port = ws.listen(settings.gateway.bind_address, static_cast<uint16_t>(settings.gateway.port));
     }
+  } catch (const ConfigError& e) {
+    std::cerr << "clawgate: config error: " << e.what() << "\n";
+    return kExitConfig;
   } catch (const std::exception& e) {
     std::cerr << "clawgate: cannot listen on " << settings.gateway.bind_address << ":"
               << settings.gateway.port << ": " << e.what()

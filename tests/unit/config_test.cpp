@@ -323,5 +323,32 @@ TEST(StateDir, OpenModesAreMadePrivateAtStart) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Config, TrustedProxiesAreIpsOrCidrs) {
+  const GatewaySettings s =
+      apply(R"({"gateway":{"trustedProxies":["10.0.0.1","fd00::/8"],"allowRealIpFallback":true}})");
+  EXPECT_EQ(s.trusted_proxies, (std::vector<std::string>{"10.0.0.1", "fd00::/8"}));
+  EXPECT_TRUE(s.allow_real_ip_fallback);
+  EXPECT_FALSE(apply("{}").allow_real_ip_fallback);
+  const std::string e = config_error(R"({"gateway":{"trustedProxies":["proxy.lan"]}})");
+  EXPECT_NE(e.find("gateway.trustedProxies"), std::string::npos) << e;
+  EXPECT_NE(config_error(R"({"gateway":{"trustedProxies":"10.0.0.1"}})"), "");
+}
+
+TEST(Config, AuthNoneNeedsTheSocketItselfToBeLoopback) {
+  GatewaySettings s;
+  s.auth_mode = AuthMode::none;
+  EXPECT_NO_THROW(require_auth_unless_loopback(s, "127.0.0.1", "socket"));
+  EXPECT_NO_THROW(require_auth_unless_loopback(s, "::1", "socket"));
+  try {
+    require_auth_unless_loopback(s, "0.0.0.0", "the socket passed by systemd");
+    FAIL() << "accepted a wildcard socket";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("gateway.auth.mode"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("0.0.0.0"), std::string::npos);
+  }
+  s.auth_mode = AuthMode::token;
+  EXPECT_NO_THROW(require_auth_unless_loopback(s, "0.0.0.0", "socket"));
+}
+
 }  // namespace
 }  // namespace clawgate
