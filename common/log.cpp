@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -50,6 +51,76 @@ LogRing::Tail LogRing::tail(int64_t cursor, size_t limit, size_t max_bytes) cons
   }
   if (i < entries_.size()) out.truncated = true;
   out.cursor = i < entries_.size() ? entries_[i].offset : size_;
+  return out;
+}
+
+namespace {
+
+// Length of the UTF-8 sequence at s[i] and its code point; 0 when it is not valid UTF-8
+// (overlong forms, surrogates and values past U+10FFFF included).
+size_t utf8_char(std::string_view s, size_t i, uint32_t& cp) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const unsigned char c = b(0);
+  size_t n;
+  uint32_t min;
+  if (c < 0x80) {
+    cp = c;
+    return 1;
+  } else if ((c & 0xe0) == 0xc0) {
+    n = 2, cp = c & 0x1f, min = 0x80;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 3, cp = c & 0x0f, min = 0x800;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 4, cp = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(k) & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b(k) & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+bool must_escape(uint32_t cp) {
+  return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+         (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e ||
+         cp == 0x200f || cp == 0x061c;
+}
+
+}  // namespace
+
+std::string log_value(std::string_view raw, size_t max_bytes) {
+  std::string out;
+  size_t i = 0;
+  char buf[16];
+  while (i < raw.size()) {
+    uint32_t cp = 0;
+    const size_t n = utf8_char(raw, i, cp);
+    std::string piece;
+    if (n == 0) {
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(raw[i]));
+      piece = buf;
+    } else if (cp == '\\') {
+      piece = "\\\\";
+    } else if (must_escape(cp)) {
+      if (cp < 0x80)
+        std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(cp));
+      else
+        std::snprintf(buf, sizeof buf, "\\u{%04x}", static_cast<unsigned>(cp));
+      piece = buf;
+    } else {
+      piece.assign(raw.substr(i, n));
+    }
+    if (out.size() + piece.size() > max_bytes) {
+      out += "...(" + std::to_string(raw.size() - i) + " more bytes)";
+      return out;
+    }
+    out += piece;
+    i += n == 0 ? 1 : n;
+  }
   return out;
 }
 

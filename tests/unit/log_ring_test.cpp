@@ -52,5 +52,25 @@ TEST(LogRing, OverflowDropsOldestAndStaleCursorsReset) {
   EXPECT_TRUE(future.lines.empty());
 }
 
+TEST(LogValue, EscapesControlsAndInvalidUtf8) {
+  EXPECT_EQ(log_value("https://ok.example"), "https://ok.example");
+  EXPECT_EQ(log_value("a\nb\rc\x1b[31m"), "a\\x0ab\\x0dc\\x1b[31m");
+  EXPECT_EQ(log_value("back\\slash"), "back\\\\slash");
+  EXPECT_EQ(log_value("\x7f\xff"), "\\x7f\\xff");
+  EXPECT_EQ(log_value("caf\xc3\xa9"), "caf\xc3\xa9") << "UTF-8 text stays readable";
+  EXPECT_EQ(log_value("\xc2\x85"), "\\u{0085}") << "C1 next-line";
+  EXPECT_EQ(log_value("x\xe2\x80\xaey"), "x\\u{202e}y") << "bidi override";
+  EXPECT_EQ(log_value("\xc0\xaf"), "\\xc0\\xaf") << "overlong form";
+}
+
+TEST(LogValue, CutsOnACodePointBoundary) {
+  std::string many;
+  for (int i = 0; i < 100; ++i) many += "\xc3\xa9";  // 200 bytes of é
+  const std::string v = log_value(many, 51);
+  EXPECT_EQ(v.substr(0, 50), many.substr(0, 50));
+  EXPECT_EQ(v.substr(50), "...(150 more bytes)");
+  EXPECT_LE(log_value(std::string(100000, 'A')).size(), 230u);
+}
+
 }  // namespace
 }  // namespace clawgate
