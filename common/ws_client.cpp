@@ -93,13 +93,17 @@ void WsClient::connect(const std::string& url, const Options& opts) {
   sock.set_option(tcp::no_delay(true));
   impl_->ws.read_message_max(opts.max_message);
   const std::string origin = opts.origin;
-  impl_->ws.set_option(websocket::stream_base::decorator([origin](websocket::request_type& req) {
-    req.set(beast::http::field::user_agent, "clawgate-client");
-    if (!origin.empty()) req.set(beast::http::field::origin, origin);
-  }));
+  const auto headers = opts.headers;
+  impl_->ws.set_option(
+      websocket::stream_base::decorator([origin, headers](websocket::request_type& req) {
+        req.set(beast::http::field::user_agent, "clawgate-client");
+        if (!origin.empty()) req.set(beast::http::field::origin, origin);
+        for (const auto& [name, value] : headers) req.set(name, value);
+      }));
   websocket::response_type res;
   done = false;
-  impl_->ws.async_handshake(res, u.host + ":" + u.port, u.path, [&](beast::error_code e) {
+  const std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
+  impl_->ws.async_handshake(res, host + ":" + u.port, u.path, [&](beast::error_code e) {
     ec = e;
     done = true;
   });

@@ -13,6 +13,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace clawgate {
@@ -47,7 +48,10 @@ struct WsMessage {
 class WsClient {
  public:
   struct Options {
-    std::string origin;     // sent as the Origin header when not empty
+    std::string origin;  // sent as the Origin header when not empty
+    // More request headers (tests: proxy headers, a foreign Host); a Host here replaces the
+    // one taken from the URL.
+    std::vector<std::pair<std::string, std::string>> headers;
     std::string source_ip;  // bind the local end to this address (tests use 127.0.0.x)
     int timeout_ms = 5000;
     int recv_buffer = 0;  // SO_RCVBUF when > 0 (tests make slow consumers with it)

@@ -15,24 +15,6 @@ std::optional<int> negotiate_protocol(int64_t client_min, int64_t client_max) {
   return static_cast<int>(hi);
 }
 
-std::string normalize_ip(const std::string& raw) {
-  std::string ip = raw;
-  if (!ip.empty() && ip.front() == '[') {
-    const auto close = ip.find(']');
-    ip = ip.substr(1, close == std::string::npos ? std::string::npos : close - 1);
-  }
-  const auto zone = ip.find('%');
-  if (zone != std::string::npos) ip.resize(zone);
-  std::transform(ip.begin(), ip.end(), ip.begin(), [](unsigned char c) { return std::tolower(c); });
-  const std::string mapped = "::ffff:";
-  if (ip.rfind(mapped, 0) == 0 && ip.find('.') != std::string::npos) ip = ip.substr(mapped.size());
-  return ip;
-}
-
-bool is_loopback_ip(const std::string& ip) {
-  return ip.rfind("127.", 0) == 0 || ip == "::1";
-}
-
 AuthResult check_shared_secret(AuthMode mode, const std::string& configured_token,
                                const std::string& configured_password,
                                const std::optional<std::string>& token,
@@ -77,9 +59,9 @@ AuthResult check_shared_secret(AuthMode mode, const std::string& configured_toke
   return r;
 }
 
-int64_t AuthRateLimiter::retry_after_ms(const std::string& ip) const {
-  if (exempt(ip)) return 0;
-  auto it = entries_.find(ip);
+int64_t AuthRateLimiter::retry_after_ms(const std::string& key, bool exemptable) const {
+  if (exempt(exemptable)) return 0;
+  auto it = entries_.find(key);
   if (it == entries_.end()) return 0;
   const int64_t now = clock_.steady_ms();
   return it->second.locked_until > now ? it->second.locked_until - now : 0;
@@ -93,13 +75,13 @@ void AuthRateLimiter::evict_if_full() {
   entries_.erase(stalest);
 }
 
-void AuthRateLimiter::record_failure(const std::string& ip) {
-  if (exempt(ip)) return;
+void AuthRateLimiter::record_failure(const std::string& key, bool exemptable) {
+  if (exempt(exemptable)) return;
   const int64_t now = clock_.steady_ms();
-  auto it = entries_.find(ip);
+  auto it = entries_.find(key);
   if (it == entries_.end()) {
     evict_if_full();
-    it = entries_.emplace(ip, Entry{}).first;
+    it = entries_.emplace(key, Entry{}).first;
   }
   Entry& e = it->second;
   e.last_seen = now;
@@ -113,8 +95,8 @@ void AuthRateLimiter::record_failure(const std::string& ip) {
   }
 }
 
-void AuthRateLimiter::record_success(const std::string& ip) {
-  auto it = entries_.find(ip);
+void AuthRateLimiter::record_success(const std::string& key) {
+  auto it = entries_.find(key);
   if (it != entries_.end() && it->second.locked_until <= clock_.steady_ms()) entries_.erase(it);
 }
 
@@ -126,23 +108,28 @@ bool scope_satisfies(const std::vector<std::string>& granted, const std::string&
   return false;
 }
 
-bool deviceless_keeps_scopes(const std::string& client_id, const std::string& client_mode,
-                             bool loopback, bool shared_secret_ok) {
-  if (!loopback || !shared_secret_ok) return false;
-  return (client_id == "cli" && client_mode == "cli") ||
-         (client_id == "gateway-client" && client_mode == "backend");
-}
-
 std::vector<std::string> deviceless_scopes(const std::string& client_id,
-                                           const std::string& client_mode, bool loopback,
-                                           bool shared_secret_ok,
+                                           const std::string& client_mode,
+                                           const DevicelessContext& ctx,
                                            const std::vector<std::string>& requested) {
-  if (deviceless_keeps_scopes(client_id, client_mode, loopback, shared_secret_ok)) return requested;
+  if (!ctx.local || !ctx.shared_secret_ok) return {};
+  const bool cli_or_backend = (client_id == "cli" && client_mode == "cli") ||
+                              (client_id == "gateway-client" && client_mode == "backend");
+  if (cli_or_backend && !ctx.browser) return requested;
   std::vector<std::string> out;
-  if (client_id == "webchat-ui" && client_mode == "webchat" && loopback && shared_secret_ok)
+  const bool webchat = client_id == "webchat-ui" && client_mode == "webchat";
+  if (webchat && (!ctx.browser || ctx.own_page))
     for (const auto& sc : requested)
       if (sc == "operator.read" || sc == "operator.write") out.push_back(sc);
   return out;
+}
+
+bool event_visible(bool known, std::string_view scope, bool node_event, const std::string& role,
+                   const std::vector<std::string>& scopes) {
+  if (!known) return false;
+  if (scope.empty()) return true;
+  if (role != "operator") return role == "node" && node_event;
+  return scope_satisfies(scopes, std::string(scope));
 }
 
 }  // namespace clawgate::front

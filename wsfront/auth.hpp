@@ -6,11 +6,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "clock.hpp"
 #include "config.hpp"
+#include "net.hpp"
 
 namespace clawgate::front {
 
@@ -19,10 +21,6 @@ inline constexpr int kMaxProtocol = 4;
 
 // Highest protocol in [min,max] ∩ [kMinProtocol,kMaxProtocol], or nullopt on no overlap.
 std::optional<int> negotiate_protocol(int64_t client_min, int64_t client_max);
-
-// "::ffff:1.2.3.4" -> "1.2.3.4"; strips brackets and IPv6 zone ids; lower-cases.
-std::string normalize_ip(const std::string& ip);
-bool is_loopback_ip(const std::string& normalized_ip);
 
 struct AuthResult {
   bool ok = false;
@@ -37,17 +35,19 @@ AuthResult check_shared_secret(AuthMode mode, const std::string& configured_toke
                                const std::optional<std::string>& token,
                                const std::optional<std::string>& password);
 
-// Failed-attempt limiter: max_attempts failures inside window_ms lock the IP out for lockout_ms.
-// Memory is bounded: at most kMaxTracked IPs, the stalest forgotten first.
+// Failed-attempt limiter: max_attempts failures inside window_ms lock a bucket out for
+// lockout_ms. A bucket is a client IP or a browser origin (see rate_limit_key in peer.hpp);
+// `exemptable` buckets are never limited while gateway.auth.rateLimit.exemptLoopback holds.
+// Memory is bounded: at most kMaxTracked buckets, the stalest forgotten first.
 class AuthRateLimiter {
  public:
   static constexpr size_t kMaxTracked = 10000;
   AuthRateLimiter(const Clock& clock, RateLimitSettings settings) : clock_(clock), s_(settings) {}
 
-  // Milliseconds until this IP may try again; 0 when it may try now.
-  int64_t retry_after_ms(const std::string& ip) const;
-  void record_failure(const std::string& ip);
-  void record_success(const std::string& ip);
+  // Milliseconds until this bucket may try again; 0 when it may try now.
+  int64_t retry_after_ms(const std::string& key, bool exemptable = false) const;
+  void record_failure(const std::string& key, bool exemptable = false);
+  void record_success(const std::string& key);
   size_t tracked() const { return entries_.size(); }
 
  private:
@@ -56,7 +56,7 @@ class AuthRateLimiter {
     int64_t locked_until = 0;
     int64_t last_seen = 0;
   };
-  bool exempt(const std::string& ip) const { return s_.exempt_loopback && is_loopback_ip(ip); }
+  bool exempt(bool exemptable) const { return s_.exempt_loopback && exemptable; }
   void evict_if_full();
   const Clock& clock_;
   RateLimitSettings s_;
@@ -66,18 +66,30 @@ class AuthRateLimiter {
 // Operator scopes as upstream names them, and the rules between them.
 bool scope_satisfies(const std::vector<std::string>& granted, const std::string& required);
 
-// A client without a device identity keeps its requested scopes only when it is the local CLI
-// or a local backend that proved the shared secret (OpenClaw 2026.9 rule); otherwise none.
-bool deviceless_keeps_scopes(const std::string& client_id, const std::string& client_mode,
-                             bool loopback, bool shared_secret_ok);
+// Where a device-less connection comes from, as far as scopes are concerned.
+struct DevicelessContext {
+  bool local = false;     // a loopback client talking to us directly (see peer.hpp)
+  bool browser = false;   // it sent an Origin header
+  bool own_page = false;  // the browser page is this gateway's own (same origin)
+  bool shared_secret_ok = false;
+};
 
-// The scopes a device-less operator gets from those it asked for: all of them under the rule
-// above; read and write only for the bundled WebChat page (webchat-ui/webchat, local, shared
-// secret) until browser device identity lands (upstream's allowInsecureAuth, narrowed); none
-// otherwise.
+// The scopes a device-less operator gets from those it asked for (device signatures are not
+// verified yet, so a device block changes nothing):
+//  - all of them for the local CLI (cli/cli) or a local backend (gateway-client/backend) that
+//    proved the shared secret and is not a browser: a page cannot claim to be the CLI;
+//  - read and write only for the bundled WebChat page (webchat-ui/webchat, local, shared
+//    secret), and from a browser only when the page is this gateway's own;
+//  - none otherwise.
 std::vector<std::string> deviceless_scopes(const std::string& client_id,
-                                           const std::string& client_mode, bool loopback,
-                                           bool shared_secret_ok,
+                                           const std::string& client_mode,
+                                           const DevicelessContext& ctx,
                                            const std::vector<std::string>& requested);
+
+// Whether a connection receives a broadcast event. `scope` is the event's required scope (""
+// for events every authenticated connection gets); a node receives a scoped event only when
+// it is a node event. `known` false (an event missing from the table) is refused: fail closed.
+bool event_visible(bool known, std::string_view scope, bool node_event, const std::string& role,
+                   const std::vector<std::string>& scopes);
 
 }  // namespace clawgate::front

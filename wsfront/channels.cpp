@@ -662,13 +662,21 @@ Json ChannelHub::status_json() {
 }
 
 Json ChannelHub::health_channels() {
+  // Liveness only: health needs no scope and is pushed to every connection, so nothing from
+  // the config (DM policy, allowFrom, bot name) and no error text (it can quote URLs and ids).
   Json out = Json::object();
   for (const auto& c : settings_.channels) {
     const Json a = account_json(c);
-    out[c.name] = {{"configured", true},          {"running", a["running"]},
-                   {"connected", a["connected"]}, {"state", a["state"]},
-                   {"restarts", a["restarts"]},   {"lastError", a["lastError"]},
-                   {"accounts", Json::array({a})}};
+    Json live = {{"configured", true},
+                 {"running", a["running"]},
+                 {"connected", a["connected"]},
+                 {"state", a["state"]},
+                 {"restarts", a["restarts"]}};
+    Json account = live;
+    account["accountId"] = c.account_id;
+    account["enabled"] = c.enabled;
+    live["accounts"] = Json::array({account});
+    out[c.name] = std::move(live);
   }
   return out;
 }

@@ -19,6 +19,7 @@ Gateway::Gateway(asio::io_context& io, const Clock& clock, Logger& log, LogRing&
       log_(log),
       ring_(ring),
       cfg_(std::move(settings)),
+      proxies_(proxy_policy(cfg_.gateway)),
       limiter_(clock, cfg_.gateway.rate_limit),
       loop_monitor_(clock),
       started_wall_ms_(clock.wall_ms()),
@@ -112,7 +113,7 @@ void Gateway::sweep_handshakes() {
     if (it == sessions_.end()) continue;
     Session& s = it->second;
     if (s.phase == Phase::awaiting_connect || s.phase == Phase::upgrading) {
-      log_.info("front", "handshake timeout from " + s.peer.ip);
+      log_.info("front", "handshake timeout from " + s.client.ip);
       close_session(s, 1000, "");  // upstream: 1000 with an empty reason, no error frame
     }
   }
@@ -123,11 +124,13 @@ void Gateway::sweep_handshakes() {
 
 TransportHandler::Refusal Gateway::on_upgrade(ConnId id, const PeerInfo& peer) {
   if (shutting_down_) return {503, "gateway stopping"};
+  const ClientInfo client = resolve_client(peer, proxies_);
   if (!peer.origin.empty() && !origin_allowed(peer.origin, cfg_.gateway.allowed_origins)) {
-    log_.warn("front", "refused upgrade from " + peer.ip + ": origin not allowed: " + peer.origin);
+    log_.warn("front", "refused upgrade from " + client.ip + ": origin not allowed: \"" +
+                           log_value(peer.origin) + "\"");
     return {403, "origin not allowed"};
   }
-  size_t& pending = preauth_per_ip_[peer.ip];
+  size_t& pending = preauth_per_ip_[client.ip];
   if (pending >= cfg_.limits.max_preauth_per_ip) {
     return {429, "too many unauthenticated connections from this address"};
   }
@@ -135,6 +138,7 @@ TransportHandler::Refusal Gateway::on_upgrade(ConnId id, const PeerInfo& peer) {
   Session& s = sessions_[id];
   s.id = id;
   s.peer = peer;
+  s.client = client;
   s.deadline_steady = clock_.steady_ms() + cfg_.gateway.handshake_timeout_ms;
   handshake_deadlines_.emplace_back(s.deadline_steady, id);
   return {};
@@ -154,7 +158,7 @@ void Gateway::on_open(ConnId id) {
 
 void Gateway::release_preauth(Session& s) {
   if (s.phase == Phase::ready) return;
-  auto it = preauth_per_ip_.find(s.peer.ip);
+  auto it = preauth_per_ip_.find(s.client.ip);
   if (it == preauth_per_ip_.end()) return;
   if (--it->second == 0) preauth_per_ip_.erase(it);
 }
@@ -189,7 +193,7 @@ void Gateway::send_frame(Session& s, std::string&& text, bool droppable) {
   // (responses, chat finals, lifecycle ends) before a client counts as too slow.
   if (droppable && buffered > cfg_.limits.max_buffered_bytes / 2) return;
   if (buffered > cfg_.limits.max_buffered_bytes) {
-    log_.warn("front", "closing slow consumer " + s.peer.ip + " (conn " + s.conn_id + ")");
+    log_.warn("front", "closing slow consumer " + s.client.ip + " (conn " + s.conn_id + ")");
     close_session(s, 1008, "slow consumer");
     return;
   }
@@ -227,6 +231,10 @@ void Gateway::broadcast(const std::string& event, const Json& payload,
   const bool droppable = droppable_override ? *droppable_override : spec && spec->dropIfSlow;
   for (auto& [_, s] : sessions_) {
     if (s.phase != Phase::ready) continue;
+    // Skipped events do not use up a seq number: each connection's seq stays gapless.
+    if (!event_visible(spec != nullptr, spec ? spec->scope : "", spec && spec->nodeEvent, s.role,
+                       s.scopes))
+      continue;
     if (droppable && transport_->buffered_amount(s.id) > cfg_.limits.max_buffered_bytes / 2)
       continue;
     send_frame(s, event_frame(event, body, s.seq + 1, sv ? &*sv : nullptr), droppable);
@@ -247,7 +255,7 @@ void Gateway::on_message(ConnId id, std::string&& data, bool binary) {
       break;
     case Phase::ready:
       if (binary) {
-        log_.debug("front", "ignored a binary frame from " + s.peer.ip);
+        log_.debug("front", "ignored a binary frame from " + s.client.ip);
         break;
       }
       handle_request(s, data);
@@ -262,7 +270,7 @@ void Gateway::fail_handshake(Session& s, const std::string& req_id, Json error,
                              uint16_t close_code) {
   const std::string reason = error.value("message", "");
   if (!req_id.empty()) send_frame(s, response_error_frame(req_id, dump_json(error)), false);
-  log_.info("front", "connect refused for " + s.peer.ip + ": " + reason);
+  log_.info("front", "connect refused for " + s.client.ip + ": " + log_value(reason));
   close_session(s, close_code, reason);
 }
 
@@ -308,7 +316,22 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
   if (role != "operator" && role != "node")
     return fail_handshake(s, req_id, error_object("INVALID_REQUEST", "invalid role"), 1008);
 
-  if (const int64_t wait = limiter_.retry_after_ms(s.peer.ip); wait > 0) {
+  if (!s.client.refusal.empty()) {
+    log_.warn("front", "cannot attribute a forwarded request: " + s.client.refusal +
+                           " (X-Forwarded-For \"" + log_value(s.peer.forwarded_for) + "\")");
+    return fail_handshake(
+        s, req_id,
+        error_object("INVALID_REQUEST",
+                     "unauthorized: " + s.client.refusal +
+                         "; list the proxy in gateway.trustedProxies and have it set "
+                         "X-Forwarded-For to the client's address",
+                     {{"code", "PROXY_ATTRIBUTION_REQUIRED"},
+                      {"authReason", "proxy_attribution_required"},
+                      {"recommendedNextStep", "update_auth_configuration"}}),
+        1008);
+  }
+  const RateLimitKey bucket = rate_limit_key(s.client, s.peer.origin);
+  if (const int64_t wait = limiter_.retry_after_ms(bucket.key, bucket.exemptable); wait > 0) {
     Json err = error_object("INVALID_REQUEST",
                             "unauthorized: too many failed authentication attempts (retry later)",
                             {{"code", "AUTH_RATE_LIMITED"},
@@ -328,7 +351,7 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
       check_shared_secret(cfg_.gateway.auth_mode, cfg_.gateway.token, cfg_.gateway.password,
                           opt_str("token"), opt_str("password"));
   if (!ar.ok) {
-    limiter_.record_failure(s.peer.ip);
+    limiter_.record_failure(bucket.key, bucket.exemptable);
     const bool missing = ar.reason == "token_missing" || ar.reason == "password_missing";
     Json details = {
         {"code", ar.code},
@@ -337,7 +360,7 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
         {"recommendedNextStep", missing ? "update_auth_configuration" : "update_auth_credentials"}};
     return fail_handshake(s, req_id, error_object("INVALID_REQUEST", ar.message, details), 1008);
   }
-  limiter_.record_success(s.peer.ip);
+  limiter_.record_success(bucket.key);
 
   const bool has_device = params.contains("device");
   if (role == "node" && !has_device) {
@@ -354,11 +377,11 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
   s.protocol = *protocol;
   // Device signatures are not verified yet, so a device block grants nothing beyond the
   // device-less rule (see deviceless_scopes).
-  const bool local = is_loopback_ip(s.peer.ip) && !s.peer.forwarded;
   if (role == "operator") {
     std::vector<std::string> requested;
     for (const auto& sc : params.value("scopes", Json::array())) requested.push_back(sc);
-    s.scopes = deviceless_scopes(s.client_id, s.client_mode, local, ar.ok, requested);
+    const DevicelessContext ctx{s.client.local, s.client.browser, s.client.own_page, ar.ok};
+    s.scopes = deviceless_scopes(s.client_id, s.client_mode, ctx, requested);
   }
 
   release_preauth(s);
@@ -382,7 +405,7 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
                                build_hello(s).dump(-1, ' ', false, Json::error_handler_t::replace)),
              false);
   log_.info("front", "client connected: " + s.client_id + "/" + s.client_mode + " role=" + role +
-                         " protocol=" + std::to_string(s.protocol) + " from " + s.peer.ip);
+                         " protocol=" + std::to_string(s.protocol) + " from " + s.client.ip);
   if (tracked) broadcast("presence", Json{{"presence", presence_.list()}});
   schedule_health_push();
 }
@@ -396,7 +419,7 @@ void Gateway::handle_request(Session& s, const std::string& data) {
   }
   Json frame = Json::parse(data, nullptr, false);
   if (frame.is_discarded()) {
-    log_.debug("front", "ignored a non-JSON frame from " + s.peer.ip);  // upstream: no reply
+    log_.debug("front", "ignored a non-JSON frame from " + s.client.ip);  // upstream: no reply
     return;
   }
   schema::Errors errs;

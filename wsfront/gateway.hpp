@@ -22,6 +22,7 @@
 #include "config.hpp"
 #include "health.hpp"
 #include "log.hpp"
+#include "peer.hpp"
 #include "presence.hpp"
 #include "protocol_gen.hpp"
 #include "transport.hpp"
@@ -102,6 +103,7 @@ class Gateway final : public TransportHandler {
     ConnId id = 0;
     Phase phase = Phase::upgrading;
     PeerInfo peer;
+    ClientInfo client;  // who the peer is, as far as we believe it (see peer.hpp)
     std::string nonce;
     std::string conn_id;  // uuid shown to the client
     int64_t deadline_steady = 0;
@@ -162,6 +164,7 @@ class Gateway final : public TransportHandler {
   Transport* transport_ = nullptr;
   ChannelHub* hub_ = nullptr;
   ExtraMethods extra_methods_;
+  ProxyPolicy proxies_;
   AuthRateLimiter limiter_;
   PresenceTable presence_;
   EventLoopMonitor loop_monitor_;

@@ -95,7 +95,7 @@ Json Gateway::presence_entry_for(const Session& s, const Json& params) const {
   const std::string host = client.value("displayName", s.client_id);
   Json e = {
       {"host", host},
-      {"ip", s.peer.ip},
+      {"ip", s.client.ip},
       {"version", client["version"]},
       {"platform", client["platform"]},
       {"mode", s.client_mode},

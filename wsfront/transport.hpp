@@ -10,12 +10,18 @@ namespace clawgate::front {
 
 using ConnId = uint64_t;
 
+// What the upgrade request said, raw: the core decides what to believe (see peer.hpp).
+// Header values are "" when absent.
 struct PeerInfo {
-  std::string ip;      // normalised (IPv4-mapped IPv6 shown as IPv4)
-  std::string origin;  // Origin header, "" when absent
-  std::string host;    // Host header
+  std::string socket_ip;  // the TCP peer, normalised (IPv4-mapped IPv6 shown as IPv4)
+  std::string origin;     // Origin
+  std::string host;       // Host
   std::string user_agent;
-  bool forwarded = false;  // X-Forwarded-For / Forwarded present
+  std::string forwarded_for;    // X-Forwarded-For
+  std::string real_ip;          // X-Real-IP
+  std::string forwarded;        // Forwarded (RFC 7239)
+  std::string forwarded_host;   // X-Forwarded-Host
+  std::string forwarded_proto;  // X-Forwarded-Proto
 };
 
 // Implemented by the WebSocket server; called by the core on the loop thread.

@@ -14,7 +14,7 @@
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
-#include "auth.hpp"
+#include "net.hpp"
 
 namespace clawgate::front {
 
@@ -109,12 +109,15 @@ struct WsTransport::Impl : Transport {
     PeerInfo peer;
     boost::system::error_code ec;
     const auto remote = con->get_raw_socket().remote_endpoint(ec);
-    peer.ip = ec ? std::string("unknown") : normalize_ip(remote.address().to_string());
+    peer.socket_ip = ec ? std::string("unknown") : normalize_ip(remote.address().to_string());
     peer.origin = con->get_request_header("Origin");
     peer.host = con->get_request_header("Host");
     peer.user_agent = con->get_request_header("User-Agent");
-    peer.forwarded = !con->get_request_header("X-Forwarded-For").empty() ||
-                     !con->get_request_header("Forwarded").empty();
+    peer.forwarded_for = con->get_request_header("X-Forwarded-For");
+    peer.real_ip = con->get_request_header("X-Real-IP");
+    peer.forwarded = con->get_request_header("Forwarded");
+    peer.forwarded_host = con->get_request_header("X-Forwarded-Host");
+    peer.forwarded_proto = con->get_request_header("X-Forwarded-Proto");
     const ConnId id = next_id++;
     con->clawgate_id = id;
     const TransportHandler::Refusal r = handler.on_upgrade(id, peer);
@@ -153,10 +156,12 @@ struct WsTransport::Impl : Transport {
       con->append_header("X-Content-Type-Options", "nosniff");
       con->append_header("X-Frame-Options", "DENY");
       con->append_header("Referrer-Policy", "no-referrer");
-      // The page's own inline script and style, and WebSockets back to this host: nothing else.
+      // The page's own inline script and style, and connections back to its own origin only
+      // ('self' covers ws:// and wss:// to the same host and port in CSP Level 3 browsers):
+      // an injected script cannot ship the token to another host.
       con->append_header("Content-Security-Policy",
                          "default-src 'none'; script-src 'unsafe-inline'; style-src "
-                         "'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+                         "'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
                          "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
       if (method == "GET") con->set_body(it->second.second);
       return;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "auth.hpp"
+#include "protocol_gen.hpp"
 
 namespace clawgate::front {
 namespace {
@@ -85,11 +86,20 @@ TEST(RateLimiter, FailuresOutsideTheWindowDoNotCount) {
 TEST(RateLimiter, LoopbackExemptionIsConfigurable) {
   FakeClock clock;
   AuthRateLimiter exempt(clock, RateLimitSettings{1, 60'000, 1000, true});
-  exempt.record_failure("127.0.0.1");
-  EXPECT_EQ(exempt.retry_after_ms("127.0.0.1"), 0);
+  exempt.record_failure("127.0.0.1", true);
+  EXPECT_EQ(exempt.retry_after_ms("127.0.0.1", true), 0);
   AuthRateLimiter strict(clock, RateLimitSettings{1, 60'000, 1000, false});
-  strict.record_failure("127.0.0.1");
-  EXPECT_EQ(strict.retry_after_ms("127.0.0.1"), 1000);
+  strict.record_failure("127.0.0.1", true);
+  EXPECT_EQ(strict.retry_after_ms("127.0.0.1", true), 1000);
+}
+
+TEST(RateLimiter, BucketsThatAreNotExemptableAreLimitedEvenWithTheExemption) {
+  FakeClock clock;
+  AuthRateLimiter rl(clock, RateLimitSettings{2, 60'000, 1000, true});
+  rl.record_failure("browser-origin:http://localhost:3000");
+  rl.record_failure("browser-origin:http://localhost:3000");
+  EXPECT_EQ(rl.retry_after_ms("browser-origin:http://localhost:3000"), 1000);
+  EXPECT_EQ(rl.retry_after_ms("browser-origin:http://localhost:3001"), 0) << "per origin";
 }
 
 TEST(RateLimiter, MemoryIsBounded) {
@@ -113,24 +123,63 @@ TEST(Scopes, AdminCoversAllWriteCoversRead) {
   EXPECT_TRUE(scope_satisfies({"operator.pairing"}, "operator.pairing"));
 }
 
+const std::vector<std::string> kAsked = {"operator.admin", "operator.read", "operator.write"};
+const DevicelessContext kLocal{true, false, false, true};
+
 TEST(Scopes, DevicelessClientsKeepScopesOnlyAsLocalCliOrBackendWithSecret) {
-  EXPECT_TRUE(deviceless_keeps_scopes("cli", "cli", true, true));
-  EXPECT_TRUE(deviceless_keeps_scopes("gateway-client", "backend", true, true));
-  EXPECT_FALSE(deviceless_keeps_scopes("cli", "cli", false, true)) << "remote";
-  EXPECT_FALSE(deviceless_keeps_scopes("cli", "cli", true, false)) << "no shared secret";
-  EXPECT_FALSE(deviceless_keeps_scopes("openclaw-probe", "probe", true, true));
-  EXPECT_FALSE(deviceless_keeps_scopes("gateway-client", "cli", true, true));
-  EXPECT_FALSE(deviceless_keeps_scopes("test", "test", true, true));
+  EXPECT_EQ(deviceless_scopes("cli", "cli", kLocal, kAsked), kAsked);
+  EXPECT_EQ(deviceless_scopes("gateway-client", "backend", kLocal, kAsked), kAsked);
+  EXPECT_TRUE(deviceless_scopes("cli", "cli", {false, false, false, true}, kAsked).empty())
+      << "remote";
+  EXPECT_TRUE(deviceless_scopes("cli", "cli", {true, false, false, false}, kAsked).empty())
+      << "no shared secret";
+  EXPECT_TRUE(deviceless_scopes("openclaw-probe", "probe", kLocal, kAsked).empty());
+  EXPECT_TRUE(deviceless_scopes("gateway-client", "cli", kLocal, kAsked).empty());
+  EXPECT_TRUE(deviceless_scopes("test", "test", kLocal, kAsked).empty());
+}
+
+TEST(Scopes, ABrowserPageNeverGetsTheCliGrant) {
+  const DevicelessContext page{true, true, false, true};
+  EXPECT_TRUE(deviceless_scopes("cli", "cli", page, kAsked).empty());
+  EXPECT_TRUE(deviceless_scopes("gateway-client", "backend", page, kAsked).empty());
+  const DevicelessContext own{true, true, true, true};
+  EXPECT_TRUE(deviceless_scopes("cli", "cli", own, kAsked).empty()) << "even from our origin";
 }
 
 TEST(Scopes, DevicelessWebChatGetsReadAndWriteOnlyLocallyWithTheSecret) {
-  const std::vector<std::string> asked = {"operator.admin", "operator.read", "operator.write"};
-  EXPECT_EQ(deviceless_scopes("webchat-ui", "webchat", true, true, asked),
-            (std::vector<std::string>{"operator.read", "operator.write"}));
-  EXPECT_TRUE(deviceless_scopes("webchat-ui", "webchat", false, true, asked).empty()) << "remote";
-  EXPECT_TRUE(deviceless_scopes("webchat-ui", "webchat", true, false, asked).empty());
-  EXPECT_TRUE(deviceless_scopes("webchat-ui", "cli", true, true, asked).empty());
-  EXPECT_EQ(deviceless_scopes("cli", "cli", true, true, asked), asked);
+  const std::vector<std::string> rw = {"operator.read", "operator.write"};
+  EXPECT_EQ(deviceless_scopes("webchat-ui", "webchat", kLocal, kAsked), rw);
+  EXPECT_EQ(deviceless_scopes("webchat-ui", "webchat", {true, true, true, true}, kAsked), rw)
+      << "the page this gateway served";
+  EXPECT_TRUE(deviceless_scopes("webchat-ui", "webchat", {true, true, false, true}, kAsked).empty())
+      << "a page from another origin";
+  EXPECT_TRUE(
+      deviceless_scopes("webchat-ui", "webchat", {false, false, false, true}, kAsked).empty())
+      << "remote";
+  EXPECT_TRUE(
+      deviceless_scopes("webchat-ui", "webchat", {true, false, false, false}, kAsked).empty());
+  EXPECT_TRUE(deviceless_scopes("webchat-ui", "cli", kLocal, kAsked).empty());
+}
+
+TEST(EventScopes, ChatNeedsReadNodesGetOnlyNodeEventsUnknownEventsReachNobody) {
+  const std::vector<std::string> none, read = {"operator.read"}, write = {"operator.write"},
+                                       admin = {"operator.admin"};
+  EXPECT_FALSE(event_visible(true, "operator.read", false, "operator", none));
+  EXPECT_TRUE(event_visible(true, "operator.read", false, "operator", read));
+  EXPECT_TRUE(event_visible(true, "operator.read", false, "operator", write));
+  EXPECT_TRUE(event_visible(true, "operator.read", false, "operator", admin));
+  EXPECT_FALSE(event_visible(true, "operator.read", false, "node", admin)) << "a node";
+  EXPECT_TRUE(event_visible(true, "operator.read", true, "node", none)) << "a node event";
+  EXPECT_TRUE(event_visible(true, "", false, "operator", none)) << "tick, health, shutdown";
+  EXPECT_TRUE(event_visible(true, "", false, "node", none));
+  EXPECT_FALSE(event_visible(false, "", false, "operator", admin)) << "unknown: fail closed";
+}
+
+TEST(EventScopes, TheGeneratedTableGuardsConversationEvents) {
+  for (const char* ev : {"agent", "chat", "cron"})
+    EXPECT_EQ(schema::find_event(ev)->scope, "operator.read") << ev;
+  for (const char* ev : {"tick", "health", "heartbeat", "presence", "shutdown"})
+    EXPECT_EQ(schema::find_event(ev)->scope, "") << ev;
 }
 
 }  // namespace
