@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "crypto.hpp"
 #include "fs.hpp"
 #include "run.hpp"
+#include "target.hpp"
 #include "ws_client.hpp"
 
 namespace {
@@ -25,6 +27,7 @@ commands:
                   --port N (18789)  --bind loopback|lan|<addr>  --token T  --password P  --config FILE
   call <method>   call a gateway method and print its result as JSON
                   --params JSON  --url URL  --token T  --password P  --timeout MS
+                  --dangerously-allow-insecure-ws (plain ws:// to another host)
   health          gateway health (--json for the raw payload)
   status          gateway status (--json for the raw payload)
   channels status             every channel worker: state, restarts, last error
@@ -35,8 +38,10 @@ commands:
   send --to ID --message TEXT [--channel NAME]
                               deliver a message through a channel (durable, deduplicated)
 
-The client commands find the gateway at $OPENCLAW_GATEWAY_URL or ws://127.0.0.1:18789 and the
-token in --token, $OPENCLAW_GATEWAY_TOKEN, $CLAWGATE_GATEWAY_TOKEN or the local state directory.
+The client commands find the gateway at --url, $OPENCLAW_GATEWAY_URL or ws://127.0.0.1:18789 and
+the token in --token, $OPENCLAW_GATEWAY_TOKEN, $CLAWGATE_GATEWAY_TOKEN or the local state
+directory. A --url on another host gets only an explicit --token/--password, and plain ws:// to
+another host is refused unless --dangerously-allow-insecure-ws is given.
 )";
 
 struct ClientArgs {
@@ -45,6 +50,7 @@ struct ClientArgs {
   std::string url, token, password;
   int timeout_ms = 10000;
   bool json = false;
+  bool allow_insecure_ws = false;
 };
 
 bool parse_client_args(const std::vector<std::string>& args, ClientArgs& out, std::string& error) {
@@ -61,6 +67,8 @@ bool parse_client_args(const std::vector<std::string>& args, ClientArgs& out, st
     std::string v;
     if (a == "--json")
       out.json = true;
+    else if (a == "--dangerously-allow-insecure-ws")
+      out.allow_insecure_ws = true;
     else if (a == "--url") {
       if (!value(out.url)) return false;
     } else if (a == "--token") {
@@ -91,30 +99,17 @@ bool parse_client_args(const std::vector<std::string>& args, ClientArgs& out, st
   return true;
 }
 
-void fill_defaults(ClientArgs& a, const clawgate::Environment& env) {
-  auto get = [&](const char* k) -> std::string {
-    auto it = env.find(k);
-    return it == env.end() ? "" : it->second;
-  };
-  if (a.url.empty()) a.url = get("OPENCLAW_GATEWAY_URL");
-  if (a.url.empty()) {
-    const std::string port = get("OPENCLAW_GATEWAY_PORT");
-    a.url = "ws://127.0.0.1:" + (port.empty() ? std::string("18789") : port);
-  }
-  if (a.token.empty()) a.token = get("OPENCLAW_GATEWAY_TOKEN");
-  if (a.token.empty()) a.token = get("CLAWGATE_GATEWAY_TOKEN");
-  if (a.password.empty()) a.password = get("OPENCLAW_GATEWAY_PASSWORD");
-  if (a.token.empty() && a.password.empty()) {
-    // Same machine as the gateway: use the token it generated.
-    try {
-      if (auto t = clawgate::read_file(clawgate::resolve_state_dir(env) + "/gateway-token")) {
-        a.token = *t;
-        while (!a.token.empty() && (a.token.back() == '\n' || a.token.back() == ' '))
-          a.token.pop_back();
-      }
-    } catch (const std::exception&) {
+// The token the gateway on this machine saved in its state directory, if any.
+std::optional<std::string> saved_token(const clawgate::Environment& env) {
+  try {
+    if (auto t = clawgate::read_file(clawgate::resolve_state_dir(env) + "/gateway-token")) {
+      std::string token = *t;
+      while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
+      return token;
     }
+  } catch (const std::exception&) {
   }
+  return std::nullopt;
 }
 
 void print_human(const std::string& command, const Json& p) {
@@ -270,13 +265,22 @@ int run_subcommand(const std::string& command, std::vector<std::string> args) {
 }
 
 int run_method(const std::string& command, ClientArgs a) {
-  fill_defaults(a, clawgate::current_environment());
+  const clawgate::Environment env = clawgate::current_environment();
+  clawgate::cli::Target target;
+  try {
+    target = clawgate::cli::resolve_target({a.url, a.token, a.password, a.allow_insecure_ws}, env,
+                                           [&env] { return saved_token(env); });
+  } catch (const clawgate::cli::TargetError& e) {
+    std::cerr << "clawgate " << command << ": " << e.what() << "\n";
+    return 2;
+  }
+  a.url = target.url;
   clawgate::WsClient ws;
   clawgate::GatewayClient client(ws);
   clawgate::ConnectOptions o;
-  o.url = a.url;
-  o.token = a.token;
-  o.password = a.password;
+  o.url = target.url;
+  o.token = target.token;
+  o.password = target.password;
   o.timeout_ms = a.timeout_ms;
   try {
     client.connect(o);

@@ -1,0 +1,207 @@
+// CLI credential tests: the real `clawgate` binary pointed at a small fake gateway that records
+// what each connect request carried. The saved token and the environment's token reach a
+// gateway on this machine, never one on another host; another host gets only what --token
+// names, and plain ws:// to it needs --dangerously-allow-insecure-ws.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "test_support.hpp"
+#include "ws_client.hpp"
+
+namespace clawgate::test {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+// Accepts WebSocket connections on `address`, sends a challenge, records the connect request's
+// params and answers it with an error (the CLI then exits 1).
+class FakeGateway {
+ public:
+  explicit FakeGateway(const std::string& address)
+      : acceptor_(io_, tcp::endpoint(asio::ip::make_address(address), 0)) {
+    url_ = "ws://" + address + ":" + std::to_string(acceptor_.local_endpoint().port());
+    accept();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~FakeGateway() {
+    io_.stop();
+    thread_.join();
+  }
+  const std::string& url() const { return url_; }
+  int tcp_connections() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return tcp_connections_;
+  }
+  std::vector<Json> connects() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return connects_;
+  }
+
+ private:
+  using Ws = websocket::stream<tcp::socket>;
+  void accept() {
+    acceptor_.async_accept([this](beast::error_code ec, tcp::socket s) {
+      if (ec) return;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        ++tcp_connections_;
+      }
+      serve(std::make_shared<Ws>(std::move(s)));
+      accept();
+    });
+  }
+  void serve(std::shared_ptr<Ws> ws) {
+    ws->async_accept([this, ws](beast::error_code ec) {
+      if (ec) return;
+      auto challenge = std::make_shared<std::string>(
+          R"({"type":"event","event":"connect.challenge","payload":{"nonce":"n","ts":1}})");
+      ws->async_write(
+          asio::buffer(*challenge), [this, ws, challenge](beast::error_code ec, size_t) {
+            if (ec) return;
+            auto buf = std::make_shared<beast::flat_buffer>();
+            ws->async_read(*buf, [this, ws, buf](beast::error_code ec, size_t) {
+              if (ec) return;
+              const Json frame = Json::parse(beast::buffers_to_string(buf->data()), nullptr, false);
+              {
+                std::lock_guard<std::mutex> l(mu_);
+                connects_.push_back(frame.is_object() ? frame.value("params", Json()) : Json());
+              }
+              auto res = std::make_shared<std::string>(
+                  Json{{"type", "res"},
+                       {"id", frame.is_object() ? frame.value("id", "x") : "x"},
+                       {"ok", false},
+                       {"error", {{"code", "INVALID_REQUEST"}, {"message", "fake gateway"}}}}
+                      .dump());
+              ws->async_write(asio::buffer(*res), [ws, res](beast::error_code, size_t) {
+                ws->async_close(websocket::close_code::policy_error, [ws](beast::error_code) {});
+              });
+            });
+          });
+    });
+  }
+
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::string url_;
+  mutable std::mutex mu_;
+  int tcp_connections_ = 0;
+  std::vector<Json> connects_;
+};
+
+// An IPv4 address of this machine that is not loopback; "" when it has none.
+std::string non_loopback_address() {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return "";
+  std::string out;
+  for (ifaddrs* i = list; i && out.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    if ((i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP)) continue;
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, buf, sizeof buf);
+    out = buf;
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+struct CliRun {
+  int exit_code = -1;
+  std::string output;
+};
+
+// Runs `clawgate <args>` with a state directory holding a saved token, plus `env`.
+CliRun run_cli(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  char dir[] = "/tmp/clawgate-cli-XXXXXX";
+  EXPECT_TRUE(mkdtemp(dir));
+  std::ofstream(std::string(dir) + "/gateway-token") << "saved-secret\n";
+  env["CLAWGATE_STATE_DIR"] = dir;
+  env["PATH"] = "/usr/bin:/bin";
+  std::vector<std::string> env_strings;
+  for (auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  args.insert(args.begin(), CLAWGATE_BIN);
+  std::vector<char*> argv, envp;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const std::string out = std::string(dir) + "/out";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = -1;
+  CliRun r;
+  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data()) == 0) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  posix_spawn_file_actions_destroy(&fa);
+  r.output = read_text(out);
+  return r;
+}
+
+std::string sent_token(const Json& params) {
+  return params.value("auth", Json::object()).value("token", "");
+}
+
+TEST(Cli, AGatewayOnThisMachineGetsTheSavedOrEnvironmentToken) {
+  FakeGateway local("127.0.0.2");  // loopback, though not 127.0.0.1
+  CliRun r = run_cli({"health", "--url", local.url(), "--timeout", "3000"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  r = run_cli({"health", "--url", local.url(), "--timeout", "3000"},
+              {{"OPENCLAW_GATEWAY_TOKEN", "env-secret"}});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  const auto c = local.connects();
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(sent_token(c[0]), "saved-secret");
+  EXPECT_EQ(sent_token(c[1]), "env-secret");
+}
+
+TEST(Cli, AnotherHostGetsOnlyAnExplicitTokenAndPlainWsNeedsTheDangerousFlag) {
+  const std::string address = non_loopback_address();
+  if (address.empty()) GTEST_SKIP() << "this machine has no non-loopback IPv4 address";
+  FakeGateway remote(address);
+  const std::map<std::string, std::string> env = {{"OPENCLAW_GATEWAY_TOKEN", "env-secret"}};
+
+  CliRun r = run_cli({"health", "--url", remote.url(), "--token", "typed"}, env);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--dangerously-allow-insecure-ws"), std::string::npos) << r.output;
+
+  r = run_cli({"health", "--url", remote.url(), "--dangerously-allow-insecure-ws"}, env);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--token"), std::string::npos) << r.output;
+  EXPECT_EQ(remote.tcp_connections(), 0) << "refused before connecting";
+
+  r = run_cli({"health", "--url", remote.url(), "--dangerously-allow-insecure-ws", "--token",
+               "typed", "--timeout", "3000"},
+              env);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  const auto c = remote.connects();
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(sent_token(c[0]), "typed");
+  const std::string frame = c[0].dump();
+  EXPECT_EQ(frame.find("env-secret"), std::string::npos);
+  EXPECT_EQ(frame.find("saved-secret"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace clawgate::test
