@@ -263,6 +263,8 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
         log.info("supervisor", "SIGHUP: reloading the configuration");
         try {
           GatewaySettings next = resolve_gateway_settings(flags, env);
+          require_auth_unless_loopback(next, socket_local_address(listen_fd),
+                                       "the listening socket's address");
           for (const auto& w : next.warnings) log.warn("config", w);
           sup.reload(children_for(next, flags, dir));
         } catch (const std::exception& e) {
