@@ -7,6 +7,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "utf8.hpp"
+
 namespace clawgate {
 
 void LogRing::append(std::string line) {
@@ -93,34 +95,31 @@ bool must_escape(uint32_t cp) {
 }  // namespace
 
 std::string log_value(std::string_view raw, size_t max_bytes) {
+  const size_t keep = utf8::cut_bytes(raw, max_bytes);
+  const std::string_view kept = raw.substr(0, keep);
   std::string out;
-  size_t i = 0;
   char buf[16];
-  while (i < raw.size()) {
+  for (size_t i = 0; i < kept.size();) {
     uint32_t cp = 0;
-    const size_t n = utf8_char(raw, i, cp);
-    std::string piece;
+    const size_t n = utf8_char(kept, i, cp);
     if (n == 0) {
-      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(raw[i]));
-      piece = buf;
-    } else if (cp == '\\') {
-      piece = "\\\\";
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(kept[i]));
+      out += buf;
+      ++i;
+      continue;
+    }
+    if (cp == '\\') {
+      out += "\\\\";
     } else if (must_escape(cp)) {
-      if (cp < 0x80)
-        std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(cp));
-      else
-        std::snprintf(buf, sizeof buf, "\\u{%04x}", static_cast<unsigned>(cp));
-      piece = buf;
+      std::snprintf(buf, sizeof buf, cp < 0x80 ? "\\x%02x" : "\\u{%04x}",
+                    static_cast<unsigned>(cp));
+      out += buf;
     } else {
-      piece.assign(raw.substr(i, n));
+      out.append(kept.substr(i, n));
     }
-    if (out.size() + piece.size() > max_bytes) {
-      out += "...(" + std::to_string(raw.size() - i) + " more bytes)";
-      return out;
-    }
-    out += piece;
-    i += n == 0 ? 1 : n;
+    i += n;
   }
+  if (keep < raw.size()) out += "...(" + std::to_string(raw.size() - keep) + " more bytes)";
   return out;
 }
 

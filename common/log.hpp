@@ -60,10 +60,10 @@ class Logger {
   LogLevel min_level_;
 };
 
-// A value from the network, made safe to put in a log line: ASCII and C1 control characters,
-// DEL, line/paragraph separators and bidi overrides are escaped (\xNN, \u{NNNN}), bytes that
-// are not UTF-8 are shown as \xNN, a backslash is doubled, and the result is cut to about
-// max_bytes on a code-point boundary, saying how many bytes were left out.
+// A value from the network, made safe to put in a log line: cut to max_bytes on a code-point
+// boundary (utf8::cut_bytes; the line says how many bytes were left out), then ASCII and C1
+// control characters, DEL, line/paragraph separators and bidi controls are escaped (\xNN,
+// \u{NNNN}), bytes that are not UTF-8 are shown as \xNN, and a backslash is doubled.
 std::string log_value(std::string_view raw, size_t max_bytes = 200);
 
 std::string iso8601_ms(int64_t epoch_ms);
