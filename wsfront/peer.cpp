@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "utf8.hpp"
+
 namespace clawgate::front {
 
 namespace {
@@ -106,7 +108,8 @@ ClientInfo resolve_client(const PeerInfo& peer, const ProxyPolicy& policy) {
 
 RateLimitKey rate_limit_key(const ClientInfo& client, const std::string& origin) {
   if (client.browser && is_loopback_ip(client.ip)) {
-    return {"browser-origin:" + lower(origin), false};
+    // Capped: a real origin is short, and a forged long one must not make buckets costly.
+    return {"browser-origin:" + lower(origin.substr(0, utf8::cut_bytes(origin, 200))), false};
   }
   return {client.ip, client.local && !client.browser};
 }

@@ -120,6 +120,9 @@ TEST(Peer, BrowserPagesAreLimitedPerOriginOnLoopbackAndNeverExempt) {
   const RateLimitKey k = rate_limit_key(c, p.origin);
   EXPECT_EQ(k.key, "browser-origin:http://localhost:3000");
   EXPECT_FALSE(k.exemptable);
+  p.origin = "http://localhost:3000/" + std::string(10000, 'a');
+  EXPECT_LE(rate_limit_key(resolve_client(p, {}), p.origin).key.size(), 215u)
+      << "a forged long origin does not make a costly bucket";
   PeerInfo remote = direct("198.51.100.4", "gw.example");
   remote.origin = "https://gw.example";
   EXPECT_EQ(rate_limit_key(resolve_client(remote, {}), remote.origin).key, "198.51.100.4");
