@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -340,48 +341,74 @@ TEST(Security, HostileHeaderValuesAreEscapedAndCutInTheLog) {
 
 // --- auth.mode none ----------------------------------------------------------------------------
 
-// Runs `clawgate gateway` with a listening socket inherited the way systemd passes it
-// (fd 3, LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES); returns its exit status and output.
-std::pair<int, std::string> run_with_socket(const std::string& address, const std::string& config) {
-  char dir[] = "/tmp/clawgate-sec-XXXXXX";
-  EXPECT_TRUE(mkdtemp(dir));
-  const std::string cfg = std::string(dir) + "/clawgate.json", out = std::string(dir) + "/out";
-  std::ofstream(cfg) << config;
-  const int sock = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  inet_pton(AF_INET, address.c_str(), &sa.sin_addr);
-  EXPECT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-  EXPECT_EQ(::listen(sock, 16), 0);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(o, 1);
-    dup2(o, 2);
-    dup2(sock, 3);
-    setenv("LISTEN_FDS", "1", 1);
-    setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
-    setenv("LISTEN_FDNAMES", "gateway", 1);
-    setenv("CLAWGATE_STATE_DIR", dir, 1);
-    execl(CLAWGATE_BIN, CLAWGATE_BIN, "gateway", "--config", cfg.c_str(), nullptr);
-    _exit(127);
+// `clawgate gateway` started with a listening socket inherited the way systemd passes it
+// (fd 3, LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES) and a config file it may rewrite.
+struct SocketGateway {
+  SocketGateway(const std::string& address, const std::string& config) {
+    char tmpl[] = "/tmp/clawgate-sec-XXXXXX";
+    EXPECT_TRUE(mkdtemp(tmpl));
+    dir = tmpl;
+    cfg = dir + "/clawgate.json";
+    out = dir + "/out";
+    std::ofstream(cfg) << config;
+    const int sock = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    inet_pton(AF_INET, address.c_str(), &sa.sin_addr);
+    EXPECT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    EXPECT_EQ(::listen(sock, 16), 0);
+    pid = fork();
+    if (pid == 0) {
+      const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(o, 1);
+      dup2(o, 2);
+      dup2(sock, 3);
+      setenv("LISTEN_FDS", "1", 1);
+      setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
+      setenv("LISTEN_FDNAMES", "gateway", 1);
+      setenv("CLAWGATE_STATE_DIR", dir.c_str(), 1);
+      execl(CLAWGATE_BIN, CLAWGATE_BIN, "gateway", "--config", cfg.c_str(), nullptr);
+      _exit(127);
+    }
+    ::close(sock);
   }
-  ::close(sock);
-  int status = 0;
-  bool exited = eventually([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 10000);
-  if (!exited) {
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
+  ~SocketGateway() {
+    if (pid > 0 && !exited) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
   }
-  return {exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out)};
-}
+  // The exit status once it exits within ms; -1 when it is still running.
+  int wait_exit(int ms) {
+    int status = 0;
+    exited = eventually([&] { return waitpid(pid, &status, WNOHANG) == pid; }, ms);
+    return exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  std::string output() const { return read_text(out); }
+  bool wait_output(const std::string& text, int ms = 10000) const {
+    return eventually([&] { return output().find(text) != std::string::npos; }, ms);
+  }
+  std::string dir, cfg, out;
+  pid_t pid = -1;
+  bool exited = false;
+};
 
 TEST(Security, AuthNoneIsRefusedOnASocketThatIsNotLoopback) {
-  const auto [rc, out] =
-      run_with_socket("0.0.0.0", R"({"gateway":{"bind":"loopback","auth":{"mode":"none"}}})");
-  EXPECT_EQ(rc, 78) << out;
-  EXPECT_NE(out.find("gateway.auth.mode"), std::string::npos) << out;
-  EXPECT_NE(out.find("0.0.0.0"), std::string::npos) << out;
+  SocketGateway gw("0.0.0.0", R"({"gateway":{"bind":"loopback","auth":{"mode":"none"}}})");
+  EXPECT_EQ(gw.wait_exit(10000), 78) << gw.output();
+  EXPECT_NE(gw.output().find("gateway.auth.mode"), std::string::npos) << gw.output();
+  EXPECT_NE(gw.output().find("0.0.0.0"), std::string::npos) << gw.output();
+}
+
+TEST(Security, AReloadCannotTurnAuthOffOnASocketThatIsNotLoopback) {
+  SocketGateway gw("0.0.0.0", R"({"gateway":{"auth":{"mode":"token","token":"t0ken"}}})");
+  ASSERT_TRUE(gw.wait_output("listening on")) << gw.output();
+  std::ofstream(gw.cfg) << R"({"gateway":{"auth":{"mode":"none"}}})";
+  ASSERT_EQ(kill(gw.pid, SIGHUP), 0);
+  ASSERT_TRUE(gw.wait_output("reload refused")) << gw.output();
+  EXPECT_NE(gw.output().find("gateway.auth.mode"), std::string::npos) << gw.output();
+  ASSERT_EQ(kill(gw.pid, SIGTERM), 0);
+  EXPECT_EQ(gw.wait_exit(10000), 0) << "still running the old configuration until stopped";
 }
 
 }  // namespace
