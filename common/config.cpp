@@ -272,15 +272,6 @@ std::string resolve_bind_address(const std::string& bind) {
   throw ConfigError("bind must be loopback, lan or an IP address (got \"" + bind + "\")");
 }
 
-bool is_loopback_host(const std::string& host_in) {
-  std::string host = host_in;
-  if (host.size() > 1 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  if (host == "localhost" || host == "::1") return true;
-  unsigned char buf[4];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 && buf[0] == 127;
-}
-
 void require_secure_url(const std::string& url, const std::string& key, bool allowed_insecure,
                         const std::string& allow_key) {
   if (url.rfind("http://", 0) != 0 || allowed_insecure) return;
@@ -288,13 +279,8 @@ void require_secure_url(const std::string& url, const std::string& key, bool all
   authority = authority.substr(0, authority.find_first_of("/?#"));
   if (const auto at = authority.rfind('@'); at != std::string::npos)
     authority = authority.substr(at + 1);
-  std::string host = authority;
-  if (!host.empty() && host.front() == '[') {
-    host = host.substr(0, host.find(']') + 1);
-  } else if (const auto colon = host.rfind(':'); colon != std::string::npos) {
-    host = host.substr(0, colon);
-  }
-  if (is_loopback_host(host)) return;
+  if (is_local_host(authority)) return;
+  const std::string host = split_host_port(authority).host;
   throw ConfigError(key + ": plain http:// to " + host +
                     " would send credentials in clear; use https:// (http:// is accepted for "
                     "loopback hosts only, or set " +

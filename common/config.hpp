@@ -96,8 +96,6 @@ void apply_config_text(const std::string& text, const std::string& path, Gateway
 
 std::string resolve_state_dir(const Environment& env);
 
-// True for hosts that never leave the machine: localhost, 127.0.0.0/8, ::1.
-bool is_loopback_host(const std::string& host);
 // Credentials go to `url` (a Bot API root, a model provider's baseUrl): plain http:// is
 // accepted for loopback hosts only, unless the operator set `allow_key` (a clawgate key named
 // dangerouslyAllowInsecureHttp). Throws ConfigError naming `key` otherwise.

@@ -261,9 +261,6 @@ TEST(Config, KeysNeverGoInClearToAnotherHost) {
         R"({"channels":{"telegram":{"apiRoot":"http://tg.lan",
                "dangerouslyAllowInsecureHttp":true}}})"})
     EXPECT_EQ(config_error(ok), "") << ok;
-  EXPECT_TRUE(is_loopback_host("127.8.9.10"));
-  EXPECT_FALSE(is_loopback_host("127.0.0.1.example"));
-  EXPECT_FALSE(is_loopback_host("localhost.example"));
 }
 
 TEST(Config, OtherChannelsAreWarningsNotErrors) {
