@@ -1,5 +1,5 @@
-// Spawning children: a clean environment (no systemd notify/listen/watchdog variables leak to
-// children), chosen descriptors mapped to fixed numbers and every other one closed, the child in
+// Spawning children: exactly the environment asked for (nothing of the supervisor's own is
+// inherited, see child_env.hpp), chosen descriptors mapped to fixed numbers and every other one closed, the child in
 // its own process group, and SIGKILL on the supervisor's death (PR_SET_PDEATHSIG, checked
 // against the race where the parent is already gone). The fork/exec is ours because Boost 1.81's
 // Process v2 launcher crashes on its own exec-failure path and leaves process_environment's
@@ -22,7 +22,7 @@ using Process = boost::process::v2::process;
 struct SpawnRequest {
   std::string exe;
   std::vector<std::string> args;
-  std::map<std::string, std::string> env;  // added to (and overriding) the inherited environment
+  std::map<std::string, std::string> env;  // the child's whole environment
   std::map<int, int> fds;                  // child fd number -> our fd
 };
 
