@@ -95,8 +95,8 @@ void add_path(int ruleset, const std::string& path, uint64_t access, uint64_t ha
   ::close(fd);
 }
 
-void apply_landlock(const Policy& p, Report& r) {
-  r.landlock_abi = landlock_abi();
+void apply_landlock(const Policy& p, int abi_limit, Report& r) {
+  r.landlock_abi = std::min(landlock_abi(), abi_limit);
   if (r.landlock_abi == 0) {
     r.not_applied.push_back("landlock: not available in this kernel (files, TCP ports)");
     return;
@@ -353,14 +353,14 @@ Policy agent_policy(std::vector<uint16_t> ports) {
   return p;
 }
 
-Report apply(const Policy& p) {
+Report apply(const Policy& p, int landlock_abi_limit) {
   Report r;
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0) {
     r.no_new_privs = true;
   } else {
     r.not_applied.push_back("no_new_privs: " + err_text(errno));
   }
-  apply_landlock(p, r);
+  apply_landlock(p, landlock_abi_limit, r);
   if (r.no_new_privs) {
     apply_seccomp(r);
   } else {

@@ -57,8 +57,9 @@ std::string channel_state_dir(const std::string& state_dir, const std::string& c
 // The port an http(s)://host[:port]/... URL connects to (443/80 by default); 0 when malformed.
 uint16_t url_port(const std::string& url);
 
-// Applies `p` to the calling process, irreversibly.
-Report apply(const Policy& p);
+// Applies `p` to the calling process, irreversibly. `landlock_abi_limit` makes it behave as on
+// an older kernel (tests): Landlock features above that ABI are left out and reported.
+Report apply(const Policy& p, int landlock_abi_limit = 1 << 20);
 
 // One log line for what is enforced, and a warning for each thing that is not.
 void log_report(Logger& log, const std::string& who, const Report& r);

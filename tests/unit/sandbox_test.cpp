@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -99,14 +100,15 @@ std::string try_exec() {
 
 // Applies `p` in a forked child, runs `checks` there and returns what they found, plus the
 // report as "report.*" entries.
-Results run_sandboxed(const Policy& p, const std::function<void(Results&)>& checks) {
+Results run_sandboxed(const Policy& p, const std::function<void(Results&)>& checks,
+                      int landlock_abi_limit = 1 << 20) {
   int pipe_fds[2];
   EXPECT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::close(pipe_fds[0]);
     Results r;
-    const Report rep = apply(p);
+    const Report rep = apply(p, landlock_abi_limit);
     r["report.noNewPrivs"] = rep.no_new_privs ? "true" : "false";
     r["report.seccomp"] = rep.seccomp ? "true" : "false";
     r["report.landlock"] = rep.landlock ? "true" : "false";
@@ -256,6 +258,13 @@ TEST_F(SandboxTest, ChannelWorkerSeesOnlyItsOwnAccountAndItsApiPort) {
         out["connect api port"] = try_connect(allowed_port_);
         out["connect other port"] = try_connect(other_port_);
         out["read CA bundle dir"] = outcome(::access("/etc/ssl/certs", R_OK) == 0);
+        out["read CA bundle"] = ::access("/etc/ssl/certs/ca-certificates.crt", F_OK) != 0
+                                    ? "ok"
+                                    : try_read("/etc/ssl/certs/ca-certificates.crt");
+        addrinfo* ai = nullptr;
+        const int gai = ::getaddrinfo("localhost", "443", nullptr, &ai);
+        out["resolve localhost"] = gai == 0 ? "ok" : ::gai_strerror(gai);
+        if (ai) ::freeaddrinfo(ai);
         out["execve"] = try_exec();
       });
   ASSERT_FALSE(r.empty());
@@ -265,6 +274,8 @@ TEST_F(SandboxTest, ChannelWorkerSeesOnlyItsOwnAccountAndItsApiPort) {
   EXPECT_EQ(r.at("rename own offset"), "ok");
   EXPECT_EQ(r.at("connect api port"), "ok");
   EXPECT_EQ(r.at("read CA bundle dir"), "ok");
+  EXPECT_EQ(r.at("read CA bundle"), "ok");
+  EXPECT_EQ(r.at("resolve localhost"), "ok") << "getaddrinfo needs nsswitch, hosts, NSS modules";
   EXPECT_EQ(r.at("read other account"), std::strerror(EACCES));
   EXPECT_EQ(r.at("read gateway token"), std::strerror(EACCES));
   EXPECT_EQ(r.at("read sessions"), std::strerror(EACCES));
@@ -308,6 +319,47 @@ TEST_F(SandboxTest, ThreadsStartedAfterTheSandboxInheritIt) {
     out["thread reads token"] = seen;
   });
   EXPECT_EQ(r.at("thread reads token"), std::strerror(EACCES));
+}
+
+TEST_F(SandboxTest, OnAKernelWithoutTcpRulesItRunsAndSaysWhatIsMissing) {
+  REQUIRE_LANDLOCK_ABI4();
+  // As on Linux 6.2-6.6 (Landlock ABI 3): files are confined, TCP is not, and the report says so.
+  const Results r = run_sandboxed(
+      front_policy(state_),
+      [&](Results& out) {
+        out["write session"] = try_write(state_ + "/sessions/x.jsonl");
+        out["read outside"] = try_read("/etc/passwd");
+        out["connect"] = try_connect(other_port_);
+        out["execve"] = try_exec();
+      },
+      3);
+  EXPECT_EQ(r.at("report.landlock"), "true");
+  EXPECT_EQ(r.at("report.landlockAbi"), "3");
+  EXPECT_NE(r.at("report.notApplied").find("TCP bind/connect rules need ABI 4"), std::string::npos)
+      << r.at("report.notApplied");
+  EXPECT_NE(r.at("report.notApplied").find("scoping need ABI 6"), std::string::npos);
+  EXPECT_EQ(r.at("write session"), "ok");
+  EXPECT_EQ(r.at("read outside"), std::strerror(EACCES));
+  EXPECT_EQ(r.at("connect"), "ok") << "not enforceable there, and reported as such";
+  EXPECT_EQ(r.at("execve"), std::strerror(EPERM));
+}
+
+TEST_F(SandboxTest, WithoutLandlockSeccompAndNoNewPrivsStillHold) {
+  REQUIRE_LANDLOCK_ABI4();
+  const Results r = run_sandboxed(
+      channel_policy(state_, "telegram", "default", {allowed_port_}),
+      [&](Results& out) {
+        out["read gateway token"] = try_read(state_ + "/gateway-token");
+        out["execve"] = try_exec();
+      },
+      0);
+  EXPECT_EQ(r.at("report.noNewPrivs"), "true");
+  EXPECT_EQ(r.at("report.seccomp"), "true");
+  EXPECT_EQ(r.at("report.landlock"), "false");
+  EXPECT_EQ(r.at("report.landlockAbi"), "0");
+  EXPECT_NE(r.at("report.notApplied").find("landlock: not available"), std::string::npos);
+  EXPECT_EQ(r.at("read gateway token"), "ok") << "files are not confined without Landlock";
+  EXPECT_EQ(r.at("execve"), std::strerror(EPERM));
 }
 
 TEST(SandboxPolicy, PortsOfUrls) {
