@@ -188,7 +188,7 @@ class SandboxTest : public ::testing::Test {
   uint16_t allowed_port_ = 0, other_port_ = 0;
 };
 
-TEST_F(SandboxTest, FrontKeepsItsStateDirAndAcceptsButCannotConnectOutOrExec) {
+TEST_F(SandboxTest, FrontKeepsItsStateDirButCannotConnectOutReadElsewhereOrExec) {
   REQUIRE_LANDLOCK_ABI4();
   const Results r = run_sandboxed(front_policy(state_), [&](Results& out) {
     out["read token"] = try_read(state_ + "/gateway-token");
