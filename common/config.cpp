@@ -297,6 +297,51 @@ std::string resolve_state_dir(const Environment& env) {
   throw ConfigError("cannot find a state directory: set CLAWGATE_STATE_DIR or HOME");
 }
 
+std::optional<std::string> key_reference(const std::string& v) {
+  if (v.size() > 3 && v.rfind("${", 0) == 0 && v.back() == '}') return v.substr(2, v.size() - 3);
+  return std::nullopt;
+}
+
+std::string provider_key_variable(const std::string& provider_id) {
+  std::string s = provider_id;
+  for (char& c : s)
+    c = static_cast<char>(c == '-' ? '_' : std::toupper(static_cast<unsigned char>(c)));
+  return s + "_API_KEY";
+}
+
+std::vector<std::string> provider_key_variables(const std::string& agent_config_json) {
+  const Json cfg = Json::parse(agent_config_json, nullptr, false);
+  std::set<std::string> names;
+  if (!cfg.is_object()) return {};
+  const Json models = cfg.value("models", Json::object());
+  const Json providers = models.is_object() ? models.value("providers", Json::object()) : Json();
+  std::set<std::string> with_key;
+  if (providers.is_object()) {
+    for (auto& [id, prov] : providers.items()) {
+      if (!prov.is_object()) continue;
+      const Json key = prov.value("apiKey", Json());
+      if (key.is_string() && !key.get<std::string>().empty()) {
+        with_key.insert(id);
+        if (auto ref = key_reference(key.get<std::string>())) names.insert(*ref);
+      } else {
+        names.insert(provider_key_variable(id));
+      }
+    }
+  }
+  // The default model's provider may have no section at all: its key comes from <ID>_API_KEY.
+  const Json agents = cfg.value("agents", Json::object());
+  const Json defaults = agents.is_object() ? agents.value("defaults", Json::object()) : Json();
+  Json model = defaults.is_object() ? defaults.value("model", Json()) : Json();
+  if (model.is_object()) model = model.value("primary", Json());
+  if (model.is_string()) {
+    const std::string ref = model;
+    const size_t slash = ref.find('/');
+    if (slash != std::string::npos && slash > 0 && !with_key.count(ref.substr(0, slash)))
+      names.insert(provider_key_variable(ref.substr(0, slash)));
+  }
+  return {names.begin(), names.end()};
+}
+
 void apply_config_text(const std::string& text, const std::string& path, GatewaySettings& out,
                        std::string* token_from_file, std::string* password_from_file) {
   Json root;

@@ -107,6 +107,14 @@ void require_secure_url(const std::string& url, const std::string& key, bool all
 // `source` says where it came from, for the message. Throws ConfigError naming the key.
 void require_auth_unless_loopback(const GatewaySettings& s, const std::string& bound_address,
                                   const std::string& source);
+
+// Model provider keys: "${NAME}" in models.providers.<id>.apiKey names an environment variable;
+// without an apiKey, <ID>_API_KEY is read (dashes become underscores).
+std::optional<std::string> key_reference(const std::string& api_key);
+std::string provider_key_variable(const std::string& provider_id);
+// Every environment variable the agent section ({"agents", "models"} JSON) may read a key from.
+std::vector<std::string> provider_key_variables(const std::string& agent_config_json);
+
 std::string resolve_bind_address(const std::string& bind);  // loopback|lan|<addr>
 
 }  // namespace clawgate

@@ -87,6 +87,19 @@ void ChildControl::send_ready() {
   link_->send(b);
 }
 
+void ChildControl::send_sandbox(const sandbox::Report& r) {
+  capnp::MallocMessageBuilder b;
+  auto s = b.initRoot<Control>().initSandbox();
+  s.setReported(true);
+  s.setNoNewPrivs(r.no_new_privs);
+  s.setSeccomp(r.seccomp);
+  s.setLandlockAbi(static_cast<uint32_t>(r.landlock_abi));
+  s.setLandlock(r.landlock);
+  auto list = s.initNotApplied(static_cast<unsigned>(r.not_applied.size()));
+  for (unsigned i = 0; i < list.size(); ++i) list.set(i, r.not_applied[i]);
+  link_->send(b);
+}
+
 void ChildControl::beat() {
   capnp::MallocMessageBuilder b;
   auto hb = b.initRoot<Control>().initHeartbeat();

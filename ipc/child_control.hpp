@@ -14,6 +14,7 @@
 
 #include "control.capnp.h"
 #include "link.hpp"
+#include "sandbox.hpp"
 
 namespace clawgate::ipc {
 
@@ -36,6 +37,8 @@ class ChildControl {
 
   void start(Handlers h);
   void send_ready();
+  // What this child's sandbox enforces, for the supervisor's children table (`status`).
+  void send_sandbox(const sandbox::Report& r);
   bool send(capnp::MessageBuilder& msg) { return link_->send(msg); }
   const std::string& name() const { return name_; }
   uint32_t generation() const { return generation_; }

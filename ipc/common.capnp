@@ -19,6 +19,16 @@ enum ChildState {
   stopped @4;   # exit 78 (config) or stopped by the operator: not retried until reload
 }
 
+# What a child's sandbox enforces, as the child applied it (see common/sandbox.hpp).
+struct SandboxReport {
+  reported @0 :Bool;            # false until the child has applied its sandbox
+  noNewPrivs @1 :Bool;
+  seccomp @2 :Bool;             # the syscall filter is loaded
+  landlockAbi @3 :UInt32;       # the kernel's Landlock ABI, 0 when it has none
+  landlock @4 :Bool;            # a Landlock ruleset is enforced
+  notApplied @5 :List(Text);    # what the policy wanted and the kernel could not do
+}
+
 struct ChildStatus {
   name @0 :Text;
   role @1 :Text;
@@ -34,4 +44,5 @@ struct ChildStatus {
   lastStartMs @11 :Int64;
   lastExitMs @12 :Int64;
   rssBytes @13 :UInt64;      # from the child's last heartbeat
+  sandbox @14 :SandboxReport;
 }

@@ -50,5 +50,6 @@ struct Control {
     restartChild @7 :RestartChild;              # front -> supervisor (channels.restart)
     restartResult @8 :RestartResult;            # supervisor -> front
     error @9 :Common.IpcError;                  # either way: a typed failure
+    sandbox @10 :Common.SandboxReport;          # child -> supervisor, once it is sandboxed
   }
 }

@@ -18,6 +18,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "child_env.hpp"
 #include "host_lock.hpp"
 #include "net.hpp"
 #include "state.hpp"
@@ -114,19 +115,18 @@ std::string front_config(const GatewaySettings& s) {
 }
 
 std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags& flags,
-                                    const std::string& dir) {
+                                    const Environment& env, const std::string& dir) {
   std::vector<ChildSpec> out;
   ChildSpec front;
   front.name = "front";
   front.role = "front";
   front.exe = dir + "/clawgate-front";
-  if (flags.config_path) front.args = {"--config", *flags.config_path};
+  if (!s.config_path.empty()) front.args = {"--config", s.config_path};
   if (flags.bind) front.args.insert(front.args.end(), {"--bind", *flags.bind});
   if (flags.port) front.args.insert(front.args.end(), {"--port", std::to_string(*flags.port)});
-  // Secrets go by environment, never on a command line other users can read in ps.
-  if (flags.token) front.env["OPENCLAW_GATEWAY_TOKEN"] = *flags.token;
-  if (flags.password) front.env["OPENCLAW_GATEWAY_PASSWORD"] = *flags.password;
-  front.env["CLAWGATE_STATE_DIR"] = s.state_dir;
+  // Secrets go by environment, never on a command line other users can read in ps; each
+  // child's environment is its own (child_env.hpp).
+  front.env = front_environment(s, env);
   front.config_json = front_config(s);
   out.push_back(std::move(front));
   ChildSpec agent;  // always there: with no model configured it answers offline
@@ -134,7 +134,7 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
   agent.role = "agent";
   agent.channel = "agent";
   agent.exe = dir + "/clawgate-agent";
-  agent.env["CLAWGATE_STATE_DIR"] = s.state_dir;
+  agent.env = agent_environment(s, env);
   agent.config_json = s.agent_config_json;
   out.push_back(std::move(agent));
   for (const auto& c : s.channels) {
@@ -145,7 +145,7 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
     w.channel = c.name;
     w.account_id = c.account_id;
     w.exe = dir + "/clawgate-" + c.name;
-    w.env["CLAWGATE_STATE_DIR"] = s.state_dir;
+    w.env = channel_environment(s, c, env);
     w.config_json = c.section_json;
     out.push_back(std::move(w));
   }
@@ -252,7 +252,7 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
     auto it = env.find("CLAWGATE_LIBEXEC_DIR");
     return it != env.end() ? it->second : self_dir();
   }();
-  sup.start(children_for(settings, flags, dir));
+  sup.start(children_for(settings, flags, env, dir));
 
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   std::function<void()> wait_signal = [&] {
@@ -266,7 +266,7 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
           require_auth_unless_loopback(next, socket_local_address(listen_fd),
                                        "the listening socket's address");
           for (const auto& w : next.warnings) log.warn("config", w);
-          sup.reload(children_for(next, flags, dir));
+          sup.reload(children_for(next, flags, env, dir));
         } catch (const std::exception& e) {
           log.error("config",
                     std::string("reload refused, keeping the running configuration: ") + e.what());

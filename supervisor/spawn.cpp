@@ -13,19 +13,9 @@
 #include <cstring>
 #include <system_error>
 
-extern char** environ;
-
 namespace clawgate::supervisor {
 
 namespace {
-
-bool dropped(const std::string& key) {
-  static const char* kDrop[] = {"NOTIFY_SOCKET",  "LISTEN_PID",    "LISTEN_FDS",
-                                "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"};
-  for (const char* d : kDrop)
-    if (key == d) return true;
-  return false;
-}
 
 // Between fork and exec: async-signal-safe calls only. Never returns.
 [[noreturn]] void exec_child(pid_t parent, const SpawnRequest& req, char* const* argv,
@@ -64,17 +54,9 @@ bool dropped(const std::string& key) {
 
 std::unique_ptr<Process> spawn_child(boost::asio::io_context& io, const SpawnRequest& req) {
   if (req.fds.size() > 8) throw std::invalid_argument("spawn_child: too many descriptors");
-  std::map<std::string, std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    const char* eq = std::strchr(*e, '=');
-    if (!eq) continue;
-    std::string key(*e, static_cast<size_t>(eq - *e));
-    if (!dropped(key)) env[key] = eq + 1;
-  }
-  for (const auto& [k, v] : req.env) env[k] = v;
-  // Everything the child needs is built before fork.
+  // Everything the child needs is built before fork. Nothing of ours is inherited.
   std::vector<std::string> env_list, arg_list{req.exe};
-  for (const auto& [k, v] : env) env_list.push_back(k + "=" + v);
+  for (const auto& [k, v] : req.env) env_list.push_back(k + "=" + v);
   arg_list.insert(arg_list.end(), req.args.begin(), req.args.end());
   std::vector<char*> argv, envp;
   for (auto& a : arg_list) argv.push_back(a.data());

@@ -1,10 +1,10 @@
-// Spawning children: a clean environment (no systemd notify/listen/watchdog variables leak to
-// children), chosen descriptors mapped to fixed numbers and every other one closed, the child in
-// its own process group, and SIGKILL on the supervisor's death (PR_SET_PDEATHSIG, checked
-// against the race where the parent is already gone). The fork/exec is ours because Boost 1.81's
-// Process v2 launcher crashes on its own exec-failure path and leaves process_environment's
-// setup undefined in header-only builds; the child is then watched with Boost.Process v2
-// (pidfd-based async_wait on the Asio loop).
+// Spawning children: exactly the environment asked for (nothing of the supervisor's own is
+// inherited, see child_env.hpp), chosen descriptors mapped to fixed numbers and every other one
+// closed, the child in its own process group, and SIGKILL on the supervisor's death
+// (PR_SET_PDEATHSIG, checked against the race where the parent is already gone). The fork/exec is
+// ours because Boost 1.81's Process v2 launcher crashes on its own exec-failure path and leaves
+// process_environment's setup undefined in header-only builds; the child is then watched with
+// Boost.Process v2 (pidfd-based async_wait on the Asio loop).
 // Fails: std::system_error naming the executable when it cannot be started (exec errno is
 // reported back through a close-on-exec pipe).
 #pragma once
@@ -22,7 +22,7 @@ using Process = boost::process::v2::process;
 struct SpawnRequest {
   std::string exe;
   std::vector<std::string> args;
-  std::map<std::string, std::string> env;  // added to (and overriding) the inherited environment
+  std::map<std::string, std::string> env;  // the child's whole environment
   std::map<int, int> fds;                  // child fd number -> our fd
 };
 

@@ -137,6 +137,7 @@ void Supervisor::spawn(Child& c) {
   c.stop_requested = false;
   c.restart_on_exit = true;
   c.ready = false;
+  c.sandbox.reset();
   c.kill_at_steady = c.lost_kill_at_steady = 0;
 
   int ctl[2];
@@ -209,6 +210,7 @@ void Supervisor::on_exit(const std::string& name, uint32_t generation, int statu
   if (c.link) c.link->close("child exited");
   c.link.reset();
   c.ready = false;
+  c.sandbox.reset();
   c.last_exit_wall = clock_.wall_ms();
   const std::string how = describe_exit(e);
   log_.info("supervisor", name + ": " + how);
@@ -299,6 +301,18 @@ void Supervisor::on_control(Child& c, uint32_t generation, capnp::MessageReader&
         res.setOk(true);
       }
       c.link->send(b);
+      return;
+    }
+    case ipc::Control::SANDBOX: {
+      auto sb = msg.getSandbox();
+      sandbox::Report rep;
+      rep.no_new_privs = sb.getNoNewPrivs();
+      rep.seccomp = sb.getSeccomp();
+      rep.landlock_abi = static_cast<int>(sb.getLandlockAbi());
+      rep.landlock = sb.getLandlock();
+      for (auto t : sb.getNotApplied()) rep.not_applied.emplace_back(t.cStr());
+      c.sandbox = std::move(rep);
+      push_children();
       return;
     }
     case ipc::Control::ERROR: {
@@ -434,6 +448,16 @@ void Supervisor::push_children() {
     s.setLastStartMs(c->last_start_wall);
     s.setLastExitMs(c->last_exit_wall);
     s.setRssBytes(c->rss);
+    if (c->sandbox) {
+      auto sb = s.initSandbox();
+      sb.setReported(true);
+      sb.setNoNewPrivs(c->sandbox->no_new_privs);
+      sb.setSeccomp(c->sandbox->seccomp);
+      sb.setLandlockAbi(static_cast<uint32_t>(c->sandbox->landlock_abi));
+      sb.setLandlock(c->sandbox->landlock);
+      auto na = sb.initNotApplied(static_cast<unsigned>(c->sandbox->not_applied.size()));
+      for (unsigned k = 0; k < na.size(); ++k) na.set(k, c->sandbox->not_applied[k]);
+    }
   }
   f->link->send(b);
 }

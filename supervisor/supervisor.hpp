@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "link.hpp"
 #include "log.hpp"
 #include "restart_policy.hpp"
+#include "sandbox.hpp"
 #include "spawn.hpp"
 
 namespace clawgate::supervisor {
@@ -73,8 +75,9 @@ class Supervisor {
     int64_t started_steady = 0, last_beat_steady = 0, kill_at_steady = 0;
     int64_t since_wall = 0, next_restart_wall = 0, last_start_wall = 0, last_exit_wall = 0;
     uint64_t rss = 0;
-    std::string last_error;   // shown in status until a newer one
-    std::string kill_reason;  // why we killed the current generation, if we did
+    std::optional<sandbox::Report> sandbox;  // as the current generation reported it
+    std::string last_error;                  // shown in status until a newer one
+    std::string kill_reason;                 // why we killed the current generation, if we did
     std::string lost_reason;  // control socket closed; killed at lost_kill_at_steady if alive
     int64_t lost_kill_at_steady = 0;
     boost::asio::steady_timer restart_timer;

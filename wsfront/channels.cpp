@@ -691,6 +691,7 @@ Json ChannelHub::children_json() const {
                    {"generation", r.generation},
                    {"restarts", r.restarts},
                    {"rssBytes", r.rss},
+                   {"sandbox", r.sandbox},
                    {"lastError", r.last_error}});
   return out;
 }

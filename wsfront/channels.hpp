@@ -66,6 +66,7 @@ class ChannelHub {
     uint32_t generation = 0, restarts = 0;
     int64_t since_ms = 0, next_restart_ms = 0, last_start_ms = 0, last_exit_ms = 0;
     uint64_t rss = 0;
+    Json sandbox;  // {noNewPrivs, seccomp, landlockAbi, landlock, notApplied}; null until reported
   };
   void set_children(std::vector<ChildRow> rows);
   bool supervised() const { return supervised_; }

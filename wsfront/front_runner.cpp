@@ -17,6 +17,7 @@
 #include "gateway.hpp"
 #include "net.hpp"
 #include "runs.hpp"
+#include "sandbox.hpp"
 #include "sessions.hpp"
 #include "state.hpp"
 #include "ws_transport.hpp"
@@ -156,6 +157,11 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
                                : settings.gateway.bind_address;
   log.info("front", "listening on ws://" + host + ":" + std::to_string(port) + " (clawgate " +
                         kVersion + ")");
+  // Config, token, listening socket and state files are open: from here on the state
+  // directory only, and no outgoing TCP. Before any thread exists (Landlock is per thread).
+  const sandbox::Report sandboxed =
+      sandbox::apply(sandbox::front_policy(settings.gateway.state_dir));
+  sandbox::log_report(log, "front", sandboxed);
   gateway.start();
   cron.start();
   // A pending sessions-index change reaches the disk within a second, and at exit.
@@ -221,6 +227,15 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
           r.last_start_ms = c.getLastStartMs();
           r.last_exit_ms = c.getLastExitMs();
           r.rss = c.getRssBytes();
+          if (auto sb = c.getSandbox(); sb.getReported()) {
+            Json missing = Json::array();
+            for (auto t : sb.getNotApplied()) missing.push_back(t.cStr());
+            r.sandbox = {{"noNewPrivs", sb.getNoNewPrivs()},
+                         {"seccomp", sb.getSeccomp()},
+                         {"landlockAbi", sb.getLandlockAbi()},
+                         {"landlock", sb.getLandlock()},
+                         {"notApplied", std::move(missing)}};
+          }
           rows.push_back(std::move(r));
         }
         hub->set_children(std::move(rows));
@@ -242,6 +257,7 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     };
     h.on_lost = [&](const std::string& reason) { stop("lost the supervisor (" + reason + ")"); };
     control->start(std::move(h));
+    control->send_sandbox(sandboxed);
     control->send_ready();
   } else {
     sd_notify(0, "READY=1\nSTATUS=accepting connections");

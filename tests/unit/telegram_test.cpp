@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fs.hpp"
 #include "shared_data.hpp"
 #include "telegram_worker.hpp"
 #include "utf8.hpp"
@@ -406,6 +407,32 @@ TEST(TelegramConfig, ApiRootAndLimits) {
   EXPECT_EQ(parse({{"textChunkLimit", 10000}}).chunk_limit, 4096u);
   EXPECT_EQ(parse({{"textChunkLimit", 0}}).chunk_limit, 1u);
   EXPECT_EQ(parse({{"textChunkLimit", 2000}}).chunk_limit, 2000u);
+}
+
+TEST(TelegramState, OffsetMovesIntoTheAccountDirectoryOnce) {
+  char tmpl[] = "/tmp/clawgate-tg-state-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string state = tmpl;
+  // The layout before per-account directories: state/telegram/<account>.offset.
+  make_dirs(state + "/telegram");
+  atomic_write_file(state + "/telegram/default.offset", "4242\n");
+  TelegramConfig cfg;
+  cfg.token = "1:x";
+  cfg.api_root = "http://127.0.0.1:9";
+  cfg.state_dir = state;
+  boost::asio::io_context io;
+  SystemClock clock;
+  Logger log(clock, nullptr);
+  { TelegramWorker w(io, log, cfg); }
+  EXPECT_EQ(telegram_account_dir(cfg), state + "/telegram/default");
+  EXPECT_EQ(read_file(state + "/telegram/default/offset").value_or(""), "4242\n");
+  EXPECT_FALSE(read_file(state + "/telegram/default.offset")) << "the old file is gone";
+  // A leftover old file never overwrites the newer one.
+  atomic_write_file(state + "/telegram/default/offset", "5000\n");
+  atomic_write_file(state + "/telegram/default.offset", "1\n");
+  { TelegramWorker w(io, log, cfg); }
+  EXPECT_EQ(read_file(state + "/telegram/default/offset").value_or(""), "5000\n");
+  std::system(("rm -rf '" + state + "'").c_str());
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "clock.hpp"
 #include "config.hpp"
 #include "log.hpp"
+#include "sandbox.hpp"
 
 namespace {
 const char* kSystemPrompt =
@@ -43,9 +44,11 @@ int main() {
   ipc::ChildControl::Handlers h;
   h.on_config = [&](const std::string& text) {
     if (worker) return;  // a changed config restarts this process
+    std::vector<uint16_t> ports;
     try {
       const auto cfg = nlohmann::json::parse(text.empty() ? "{}" : text);
       auto model = workers::resolve_model(cfg);
+      ports = workers::provider_ports(cfg);
       // agents.defaults.timeoutSeconds bounds every run (default 600 s).
       uint32_t timeout_ms = workers::AgentWorker::kDefaultTimeoutMs;
       const auto defaults =
@@ -60,6 +63,10 @@ int main() {
       return quit(kExitConfig);
     }
     log.info("agent", "answering with " + worker->model_label());
+    // Keys are read: from here on no state files, TCP only to the providers' ports.
+    const auto report = sandbox::apply(sandbox::agent_policy(ports));
+    sandbox::log_report(log, control->name(), report);
+    control->send_sandbox(report);
     control->send_ready();
   };
   h.on_peer = [&](int fd, ipc::Peer::Reader) {

@@ -1,9 +1,11 @@
 // Model providers: see providers.hpp.
 #include "providers.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "config.hpp"
+#include "sandbox.hpp"
 #include "sse.hpp"
 
 namespace clawgate::workers {
@@ -23,17 +25,11 @@ std::string default_base_url(const std::string& id, const std::string& api) {
 
 // "${NAME}" reads the environment; anything else is the key itself.
 std::string expand_key(const std::string& v) {
-  if (v.size() > 3 && v.rfind("${", 0) == 0 && v.back() == '}') {
-    const char* e = std::getenv(v.substr(2, v.size() - 3).c_str());
+  if (auto name = key_reference(v)) {
+    const char* e = std::getenv(name->c_str());
     return e ? e : "";
   }
   return v;
-}
-
-std::string upper(std::string s) {
-  for (char& c : s)
-    c = static_cast<char>(c == '-' ? '_' : std::toupper(static_cast<unsigned char>(c)));
-  return s;
 }
 
 RunError http_error(int status, const std::string& body, const std::string& transport) {
@@ -103,12 +99,28 @@ std::optional<ProviderConfig> resolve_model(const Json& config) {
                      where + ".dangerouslyAllowInsecureHttp");
   p.api_key = expand_key(prov.value("apiKey", ""));
   if (p.api_key.empty()) {
-    if (const char* e = std::getenv((upper(p.id) + "_API_KEY").c_str())) p.api_key = e;
+    if (const char* e = std::getenv(provider_key_variable(p.id).c_str())) p.api_key = e;
   }
   if (defaults.is_object() && defaults.contains("maxTokens") &&
       defaults["maxTokens"].is_number_integer())
     p.max_tokens = defaults["maxTokens"];
   return p;
+}
+
+std::vector<uint16_t> provider_ports(const Json& config) {
+  std::vector<uint16_t> ports;
+  auto add = [&ports](const std::string& url) {
+    const uint16_t p = sandbox::url_port(url);
+    if (p && std::find(ports.begin(), ports.end(), p) == ports.end()) ports.push_back(p);
+  };
+  if (auto model = resolve_model(config)) add(model->base_url);
+  const Json models = config.value("models", Json::object());
+  const Json providers = models.is_object() ? models.value("providers", Json::object()) : Json();
+  if (providers.is_object())
+    for (auto& [id, prov] : providers.items())
+      if (prov.is_object() && prov.contains("baseUrl") && prov["baseUrl"].is_string())
+        add(prov["baseUrl"].get<std::string>());
+  return ports;
 }
 
 struct ModelStream::Parser {

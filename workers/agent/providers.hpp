@@ -32,6 +32,10 @@ struct ProviderConfig {
 // std::runtime_error naming the key when the configuration is unusable.
 std::optional<ProviderConfig> resolve_model(const nlohmann::json& config);
 
+// Every TCP port the agent may connect to: the default model's base URL and each configured
+// provider's baseUrl (its sandbox allows these and no other). Empty when no model is configured.
+std::vector<uint16_t> provider_ports(const nlohmann::json& config);
+
 struct ChatTurn {
   std::string role, text;
 };

@@ -14,6 +14,7 @@
 #include "clock.hpp"
 #include "config.hpp"
 #include "log.hpp"
+#include "sandbox.hpp"
 #include "telegram_worker.hpp"
 
 int main() {
@@ -28,6 +29,7 @@ int main() {
     return 2;
   }
   const char* state = std::getenv("CLAWGATE_STATE_DIR");
+  const char* account = std::getenv("CLAWGATE_ACCOUNT_ID");
   std::unique_ptr<workers::TelegramWorker> worker;
   int exit_code = 0;
   auto quit = [&](int code) {
@@ -39,13 +41,21 @@ int main() {
   ipc::ChildControl::Handlers h;
   h.on_config = [&](const std::string& section) {
     if (worker) return;  // config changes restart us; a repeat is ignored
+    workers::TelegramConfig cfg;
     try {
-      worker = std::make_unique<workers::TelegramWorker>(
-          io, log, workers::parse_telegram_config(section, state ? state : "."));
+      cfg = workers::parse_telegram_config(section, state ? state : ".");
+      if (account && *account) cfg.account_id = account;
+      worker = std::make_unique<workers::TelegramWorker>(io, log, cfg);
     } catch (const std::exception& e) {
       log.error("telegram", std::string("configuration error: ") + e.what());
       return quit(kExitConfig);
     }
+    // Token, token file and offset are read: from here on, only this account's directory and
+    // the API root's port. Before start(), so the resolver thread inherits the ruleset.
+    const auto report = sandbox::apply(sandbox::channel_policy(
+        cfg.state_dir, "telegram", cfg.account_id, {sandbox::url_port(cfg.api_root)}));
+    sandbox::log_report(log, control->name(), report);
+    control->send_sandbox(report);
     worker->on_fatal = [&](int code, const std::string& why) {
       log.error("telegram", why);
       quit(code);

@@ -2,6 +2,7 @@
 #include "telegram_worker.hpp"
 
 #include <capnp/message.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -9,6 +10,7 @@
 
 #include "data.capnp.h"
 #include "fs.hpp"
+#include "sandbox.hpp"
 #include "utf8.hpp"
 
 namespace clawgate::workers {
@@ -69,11 +71,28 @@ TelegramWorker::TelegramWorker(boost::asio::io_context& io, Logger& log, Telegra
       send_http_(io, cfg_.api_root),
       poll_timer_(io),
       send_timer_(io) {
-  make_dirs(cfg_.state_dir + "/telegram");
-  if (auto text = read_file(cfg_.state_dir + "/telegram/" + cfg_.account_id + ".offset")) {
+  // Everything of this account lives in state/telegram/<account>/, the only directory its
+  // sandbox lets it see. Older versions kept state/telegram/<account>.offset: moved here once.
+  const std::string dir = telegram_account_dir(cfg_);
+  make_dirs(dir);
+  const std::string legacy = cfg_.state_dir + "/telegram/" + cfg_.account_id + ".offset";
+  if (auto old = read_file(legacy); old && !read_file(offset_path())) {
+    atomic_write_file(offset_path(), *old);
+    ::unlink(legacy.c_str());
+    log_.info("telegram", "moved the update offset to " + offset_path());
+  }
+  if (auto text = read_file(offset_path())) {
     poll_offset_ = std::atoll(text->c_str());
     persisted_offset_ = poll_offset_;
   }
+}
+
+std::string TelegramWorker::offset_path() const {
+  return telegram_account_dir(cfg_) + "/offset";
+}
+
+std::string telegram_account_dir(const TelegramConfig& c) {
+  return sandbox::channel_state_dir(c.state_dir, "telegram", c.account_id);
 }
 
 TelegramWorker::~TelegramWorker() {
@@ -283,8 +302,7 @@ void TelegramWorker::persist_offset() {
   const int64_t safe = inbound_.empty() ? poll_offset_ : inbound_.front().update_id;
   if (safe == persisted_offset_) return;
   try {
-    atomic_write_file(cfg_.state_dir + "/telegram/" + cfg_.account_id + ".offset",
-                      std::to_string(safe) + "\n");
+    atomic_write_file(offset_path(), std::to_string(safe) + "\n");
     persisted_offset_ = safe;
   } catch (const std::exception& e) {
     log_.error("telegram", std::string("cannot persist the update offset: ") + e.what());

@@ -47,6 +47,9 @@ struct TelegramConfig {
 // config section. Throws std::runtime_error naming the missing or bad key.
 TelegramConfig parse_telegram_config(const std::string& section_json, const std::string& state_dir);
 
+// state/telegram/<account>/: the account's offset file; its sandbox sees nothing else.
+std::string telegram_account_dir(const TelegramConfig& c);
+
 class TelegramWorker {
  public:
   static constexpr size_t kMaxInbound = 1000;     // unacknowledged updates held
@@ -89,6 +92,7 @@ class TelegramWorker {
   void report(const Delivery& d, bool ok, const std::string& code, const std::string& msg,
               bool retryable, int64_t retry_after_ms);
   void persist_offset();
+  std::string offset_path() const;
   void send_status();
   int64_t backoff_ms();
 

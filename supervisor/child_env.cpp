@@ -1,0 +1,61 @@
+// Child environments: see child_env.hpp.
+#include "child_env.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace clawgate::supervisor {
+
+namespace {
+
+void copy_var(const Environment& parent, Environment& out, const std::string& key) {
+  if (auto it = parent.find(key); it != parent.end()) out[key] = it->second;
+}
+
+}  // namespace
+
+Environment allowlisted_environment(const Environment& parent) {
+  Environment out;
+  for (const char* k : {"PATH", "LANG", "LANGUAGE", "TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS",
+                        "LSAN_OPTIONS", "OPENCLAW_LOG_LEVEL"})
+    copy_var(parent, out, k);
+  for (const auto& [k, v] : parent)
+    if (k.rfind("LC_", 0) == 0) out[k] = v;
+  return out;
+}
+
+Environment front_environment(const GatewaySettings& s, const Environment& parent) {
+  Environment out = allowlisted_environment(parent);
+  out["CLAWGATE_STATE_DIR"] = s.state_dir;
+  // Resolved here from flag, environment or file, so the front needs no other source.
+  if (!s.token.empty()) out["OPENCLAW_GATEWAY_TOKEN"] = s.token;
+  if (!s.password.empty()) out["OPENCLAW_GATEWAY_PASSWORD"] = s.password;
+  for (const char* k : {"OPENCLAW_GATEWAY_PORT", "CLAWGATE_TICK_INTERVAL_MS",
+                        "OPENCLAW_HANDSHAKE_TIMEOUT_MS", "CLAWGATE_MAX_BUFFERED_BYTES"})
+    copy_var(parent, out, k);
+  return out;
+}
+
+Environment channel_environment(const GatewaySettings& s, const ChannelSettings& c,
+                                const Environment& parent) {
+  Environment out = allowlisted_environment(parent);
+  for (const char* k : {"SSL_CERT_FILE", "SSL_CERT_DIR"}) copy_var(parent, out, k);
+  out["CLAWGATE_STATE_DIR"] = s.state_dir;
+  out["CLAWGATE_ACCOUNT_ID"] = c.account_id;
+  // The bot token variable only when the section names no token of its own (the worker's
+  // order: botToken, tokenFile, then the variable), and only for the default account.
+  const auto sec =
+      nlohmann::json::parse(c.section_json.empty() ? "{}" : c.section_json, nullptr, false);
+  const bool own_token = sec.is_object() && (sec.contains("botToken") || sec.contains("tokenFile"));
+  if (c.name == "telegram" && c.account_id == "default" && !own_token)
+    copy_var(parent, out, "TELEGRAM_BOT_TOKEN");
+  return out;
+}
+
+Environment agent_environment(const GatewaySettings& s, const Environment& parent) {
+  Environment out = allowlisted_environment(parent);
+  for (const char* k : {"SSL_CERT_FILE", "SSL_CERT_DIR"}) copy_var(parent, out, k);
+  for (const auto& k : provider_key_variables(s.agent_config_json)) copy_var(parent, out, k);
+  return out;
+}
+
+}  // namespace clawgate::supervisor
