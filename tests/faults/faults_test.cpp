@@ -354,11 +354,14 @@ ChatSeen read_chat_run(GatewayClient& c, const std::string& run_id, int timeout_
 TEST(Faults, ASlowWebChatClientMissesDeltasButGetsTheFinal) {
   FakeModels models;
   std::string answer;
-  for (int i = 0; answer.size() < 90'000; ++i) answer += "word" + std::to_string(i) + " ";
-  // ~200 pieces 10 ms apart: a run of about 2 s, so a client that keeps up sees a dozen
-  // (throttled, cumulative) deltas, several tens of KiB each.
-  models.script({{"reply", answer}, {"chunk_chars", 450}, {"delay_ms", 10}});
-  FrontProcess gw({{"CLAWGATE_MAX_BUFFERED_BYTES", "262144"}}, models.config().dump());
+  for (int i = 0; answer.size() < 800'000; ++i) answer += "word" + std::to_string(i) + " ";
+  // ~200 pieces 15 ms apart: a run of about 3 s, so a client that keeps up sees ~20 (throttled,
+  // cumulative) deltas. Each carries the whole text so far, twice (chat delta, agent event):
+  // ~16 MB in all, far more than the kernel's socket buffers take for a reader that does not
+  // read, so the front itself has to drop deltas for the slow client.
+  models.script({{"reply", answer}, {"chunk_chars", 4000}, {"delay_ms", 15}});
+  // Room for the 800 KB final on top of the droppable half of the limit.
+  FrontProcess gw({{"CLAWGATE_MAX_BUFFERED_BYTES", "2097152"}}, models.config().dump());
   // The slow one: a 4 KiB receive buffer, and it reads nothing until the run is over.
   WsClient slow_ws;
   GatewayClient slow(slow_ws);
