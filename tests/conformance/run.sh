@@ -13,7 +13,11 @@
 #                  (default ../../../shared/protocol/frames)
 #   CLAWGATE_CHROMIUM    Chromium for test/webchat.test.mjs (default /usr/bin/chromium; when that is
 #                  missing and we are root or have password-less sudo, Debian's `chromium` package is
-#                  installed; without any Chromium that file's tests are skipped)
+#                  installed; without any Chromium that file's tests are skipped, or fail under CI)
+#   CI             "true" (or "1"): nothing may skip. A test skipped for a missing dependency
+#                  (Chromium, shared/protocol/frames) fails the run. Outside CI every skipped test
+#                  is listed again, with its reason, in the closing lines.
+# Exit: 0 all passed, 1 a test failed (or, under CI, was skipped), 2 dependencies missing.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -60,6 +64,11 @@ if [[ ${#files[@]} -eq 0 ]]; then
   files=(test/*.test.mjs)
 fi
 
+in_ci() {
+  local ci=${CI:-}
+  [[ ${ci,,} == true || $ci == 1 ]]
+}
+
 # playwright-core drives a system Chromium (it downloads no browser of its own).
 ensure_chromium() {
   [[ -n "${CLAWGATE_CHROMIUM:-}" || -x /usr/bin/chromium ]] && return 0
@@ -72,7 +81,8 @@ ensure_chromium() {
   echo "conformance: installing chromium for the WebChat browser test (apt-get)…"
   if ! { "${sudo[@]}" apt-get update -qq &&
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }; then
-    echo "conformance: could not install chromium; the WebChat browser test will be skipped" >&2
+    echo "conformance: could not install chromium; the WebChat browser test will be" \
+      "$(in_ci && echo "FAILED (CI=true)" || echo "SKIPPED")" >&2
   fi
 }
 for f in "${files[@]}"; do
@@ -84,4 +94,32 @@ done
 
 # One file at a time: each file starts its own gateway and the timing checks
 # (ticks every 500 ms, shutdown within 5 s) should not compete for 2 cores.
-exec "$NODE" --test --test-reporter=spec --test-concurrency=1 --test-timeout=120000 "${files[@]}"
+# The spec report goes to the terminal; a TAP copy is kept for the closing lines below.
+tap=$(mktemp "${TMPDIR:-/tmp}/clawgate-conformance.XXXXXX.tap")
+trap 'rm -f "$tap"' EXIT
+rc=0
+"$NODE" --test --test-concurrency=1 --test-timeout=120000 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$tap" "${files[@]}" || rc=$?
+
+# Closing lines: the totals, and every skipped (or todo) test by name with its reason.
+count() { sed -n "s/^# $1 \([0-9][0-9]*\)\$/\1/p" "$tap" | tail -n 1; }
+tests=$(count tests) pass=$(count pass) fail=$(count fail) cancelled=$(count cancelled)
+skipped=$(count skipped) todo=$(count todo)
+echo "conformance: ${tests:-?} tests: ${pass:-?} passed, ${fail:-?} failed, ${cancelled:-?} cancelled," \
+  "${skipped:-?} skipped, ${todo:-?} todo (node exit $rc)"
+if [[ -z $tests ]]; then
+  echo "conformance: FAIL: the test runner printed no totals" >&2
+  exit 1
+fi
+if [[ ${skipped:-0} != 0 || ${todo:-0} != 0 ]]; then
+  {
+    echo "conformance: *** ${skipped:-0} test(s) SKIPPED and ${todo:-0} todo: they proved nothing ***"
+    grep -E '^ *(not )?ok [0-9]+ - .* # (SKIP|TODO)' "$tap" | sed 's/^ */conformance:   /'
+  } >&2
+  if in_ci; then
+    echo "conformance: FAIL: CI=true and tests were skipped (install what they need)" >&2
+    exit 1
+  fi
+fi
+exit "$rc"

@@ -159,18 +159,40 @@ TEST(Agent, AbortStopsTheModelStream) {
   FrontProcess gw({}, models.config().dump());
   Client c(gw);
   c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "long"}, {"idempotencyKey", "ab-1"}});
-  ASSERT_TRUE(eventually([&] { return models.stats()["streams_started"] == 1; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The run is streaming: its first delta has arrived.
+  std::vector<Json> before;
+  ASSERT_TRUE(eventually(
+      [&] {
+        before.push_back(c.gc.next_event(5000));
+        return !of(before, "chat", "ab-1").empty();
+      },
+      10000));
+  ASSERT_EQ(of(before, "chat", "ab-1").back()["state"], "delta");
+  // An abort naming another session is refused, and the run goes on.
+  const Json bad =
+      c.gc.request_frame("chat.abort", {{"sessionKey", "agent:main:other"}, {"runId", "ab-1"}});
+  EXPECT_EQ(bad["error"]["code"], "INVALID_REQUEST") << bad.dump();
+  EXPECT_EQ(models.stats()["streams_aborted_by_client"], 0);
   const Json r = c.gc.call("chat.abort", {{"sessionKey", "main"}, {"runId", "ab-1"}});
   EXPECT_EQ(r["aborted"], true);
+  EXPECT_EQ(r["runIds"], Json::array({"ab-1"}));
   const auto chat = of(events_until_final(c.gc, "ab-1"), "chat", "ab-1");
+  ASSERT_FALSE(chat.empty());
   EXPECT_EQ(chat.back()["state"], "aborted");
   EXPECT_TRUE(eventually([&] { return models.stats()["streams_aborted_by_client"] == 1; }))
       << "the HTTP stream to the provider was cut";
-  // A wrong session for the run is refused.
-  const Json bad =
-      c.gc.request_frame("chat.abort", {{"sessionKey", "agent:main:other"}, {"runId", "ab-1"}});
-  EXPECT_TRUE(bad["ok"]) << "a finished run aborts nothing";
+  EXPECT_EQ(models.stats()["streams_completed"], 0);
+  // Once it has ended, aborting it again aborts nothing.
+  const Json again = c.gc.call("chat.abort", {{"sessionKey", "main"}, {"runId", "ab-1"}});
+  EXPECT_EQ(again["aborted"], false);
+  // The next run is answered (the cut connection left nothing behind for the next request).
+  models.script(Json::object());
+  c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "next"}, {"idempotencyKey", "ab-2"}});
+  const auto next = of(events_until_final(c.gc, "ab-2"), "chat", "ab-2");
+  ASSERT_FALSE(next.empty());
+  ASSERT_EQ(next.back()["state"], "final") << next.back().dump();
+  EXPECT_EQ(next.back()["message"]["content"][0]["text"],
+            "Hello from the fake model. You said: next");
 }
 
 TEST(Agent, ProviderErrorsAreRetriedThenReported) {
@@ -180,10 +202,17 @@ TEST(Agent, ProviderErrorsAreRetriedThenReported) {
   Client c(gw);
   c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "retry"}, {"idempotencyKey", "r-1"}});
   auto chat = of(events_until_final(c.gc, "r-1"), "chat", "r-1");
+  ASSERT_FALSE(chat.empty());
   EXPECT_EQ(chat.back()["state"], "final") << "a 429 is retried";
+  EXPECT_EQ(chat.back()["message"]["content"][0]["text"],
+            "Hello from the fake model. You said: retry");
+  const Json stats = models.stats();
+  EXPECT_EQ(stats["injected_http_errors"], 1) << "the 429 was served";
+  EXPECT_EQ(stats["requests"], 2) << "and the request was made again";
   models.script({{"error_after_chunks", 2}});
   c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "boom"}, {"idempotencyKey", "r-2"}});
   chat = of(events_until_final(c.gc, "r-2"), "chat", "r-2");
+  ASSERT_FALSE(chat.empty());
   EXPECT_EQ(chat.back()["state"], "error");
   EXPECT_NE(chat.back()["errorMessage"].get<std::string>().find("fake mid-stream failure"),
             std::string::npos);
@@ -482,17 +511,23 @@ TEST(Cron, JobsSurviveAFrontRestart) {
                          {"sessionTarget", "main"},
                          {"wakeMode", "next-heartbeat"},
                          {"payload", {{"kind", "systemEvent"}, {"text", "weekly"}}}});
-  int front = 0;
-  const Json status = c.gc.call("status");
-  for (const auto& p : status["processes"])
-    if (p["name"] == "front") front = p["pid"];
+  auto front_pid = [](GatewayClient& gc) {
+    int pid = 0;
+    const Json status = gc.call("status");
+    for (const auto& p : status["processes"])
+      if (p["name"] == "front") pid = p["pid"];
+    return pid;
+  };
+  const int front = front_pid(c.gc);
   ASSERT_GT(front, 0);
-  kill(front, SIGKILL);
+  ASSERT_EQ(kill(front, SIGKILL), 0);
+  // Served by a new front (a connection accepted just before the old one died does not count).
   std::unique_ptr<Client> again;
   ASSERT_TRUE(eventually([&] {
     try {
       again = std::make_unique<Client>(gw);
-      return true;
+      const int now = front_pid(again->gc);
+      return now > 0 && now != front;
     } catch (...) {
       return false;
     }

@@ -2,13 +2,20 @@
 # socket_activation.sh CLAWGATE_BIN: the gateway serves on a listening socket it inherits the way
 # systemd passes it (LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES=gateway), answers `health` through it,
 # and exits on SIGTERM within 10 s. Uses systemd-socket-activate (package systemd) as the stand-in
-# for PID 1. Exit: 0 ok, 1 failure, 2 usage, 77 systemd-socket-activate missing.
+# for PID 1. Exit: 0 ok, 1 failure, 2 usage, 77 systemd-socket-activate missing (CTest counts
+# that as skipped; under CI=true a missing tool is a failure, exit 1).
 set -u
 
 bin=${1:-}
 [[ -n $bin && -x $bin ]] || { echo "usage: $0 CLAWGATE_BIN (an executable clawgate)" >&2; exit 2; }
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 if ! command -v systemd-socket-activate >/dev/null; then
+  ci=${CI:-}
+  if [[ ${ci,,} == true || $ci == 1 ]]; then
+    echo "socket_activation: FAIL: systemd-socket-activate not found (apt-get install systemd);" \
+      "CI=true: a missing dependency fails instead of skipping" >&2
+    exit 1
+  fi
   echo "socket_activation: SKIP: systemd-socket-activate not found (apt-get install systemd)" >&2
   exit 77
 fi

@@ -5,7 +5,8 @@
 #   2. `systemd-analyze security --offline=yes` must rate the service's exposure at most
 #      $CLAWGATE_MAX_EXPOSURE (default 2.0; 0.0 is fully locked down, 10.0 is not sandboxed).
 # Run as `verify_units.sh DIR verify` or `verify_units.sh DIR security` for one check only.
-# Exit: 0 ok, 1 a check failed, 2 usage, 77 systemd-analyze missing (CTest SKIP_RETURN_CODE).
+# Exit: 0 ok, 1 a check failed, 2 usage, 77 systemd-analyze missing (CTest SKIP_RETURN_CODE;
+# under CI=true a missing systemd-analyze is a failure, exit 1).
 set -u
 
 dir=${1:-}
@@ -17,6 +18,10 @@ fail() { echo "verify_units: FAIL: $*" >&2; exit 1; }
 [[ -n $dir ]] || { echo "usage: $0 DIR [verify|security|all]" >&2; exit 2; }
 case $what in verify|security|all) ;; *) echo "usage: $0 DIR [verify|security|all]" >&2; exit 2 ;; esac
 if ! command -v systemd-analyze >/dev/null; then
+  ci=${CI:-}
+  if [[ ${ci,,} == true || $ci == 1 ]]; then
+    fail "systemd-analyze not found (apt-get install systemd); CI=true: a missing dependency fails instead of skipping"
+  fi
   echo "verify_units: SKIP: systemd-analyze not found (apt-get install systemd)" >&2
   exit 77
 fi

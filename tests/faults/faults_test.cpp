@@ -1,6 +1,7 @@
 // Fault tests: real processes, real signals. kill -9 a worker mid-stream and the front mid-gap,
 // crash loops, exit 78, a stopped (SIGSTOP) worker and garbage on a control socket; each time
 // the rest of the gateway keeps serving and nothing accepted is lost. Every wait is bounded.
+#include <errno.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -253,19 +255,39 @@ TEST(Faults, AStoppedWorkerIsFoundByItsMissingHeartbeatAndRestarted) {
   FrontProcess gw({{"CLAWGATE_HEARTBEAT_MS", "100"}, {"CLAWGATE_HEARTBEAT_TIMEOUT_MS", "600"}},
                   config_with(emu.channel_config()));
   Client c(gw, kConnectMs);
-  int pid = 0;
   ASSERT_TRUE(eventually_fast([&] { return telegram_account(c.gc)["state"] == "running"; }));
-  pid = pid_of(c.gc, "telegram");
+  const int pid = pid_of(c.gc, "telegram");
+  ASSERT_GT(pid, 0);
   const auto t0 = Clock::now();
   ASSERT_EQ(kill(pid, SIGSTOP), 0);
+  int new_pid = 0;
   ASSERT_TRUE(eventually_fast([&] {
     const Json p = processes(c.gc)["telegram"];
-    return p["pid"] != pid && p["state"] == "running";
-  }));
+    new_pid = p.value("pid", 0);
+    return new_pid > 0 && new_pid != pid && p["state"] == "running";
+  })) << processes(c.gc)["telegram"].dump();
   const int64_t detect_ms = ms_since(t0);
   const Json p = processes(c.gc)["telegram"];
   EXPECT_NE(p["lastError"].get<std::string>().find("hung"), std::string::npos) << p.dump();
   EXPECT_EQ(p["restarts"], 1);
+  // The stopped process is gone, not left behind frozen: killed and reaped by the supervisor
+  // (kill(pid, 0) still succeeds on a zombie).
+  EXPECT_TRUE(eventually_fast([&] { return kill(pid, 0) == -1 && errno == ESRCH; }, 5000))
+      << "the stopped worker " << pid
+      << " is still there: " << read_text("/proc/" + std::to_string(pid) + "/stat");
+  EXPECT_EQ(kill(new_pid, 0), 0) << "the replacement is alive";
+  // And the replacement serves: it polls Telegram and delivers a send.
+  ASSERT_TRUE(eventually_fast([&] { return telegram_account(c.gc)["connected"] == true; }));
+  const Json r = c.gc.call("send", {{"channel", "telegram"},
+                                    {"to", "31"},
+                                    {"message", "after the stop"},
+                                    {"idempotencyKey", "st-1"}});
+  EXPECT_EQ(r["status"], "sent") << r.dump();
+  ASSERT_TRUE(eventually_fast([&] { return !emu.sent()["messages"].empty(); }));
+  const Json sent = emu.sent()["messages"];
+  ASSERT_EQ(sent.size(), 1u) << sent.dump();
+  EXPECT_EQ(sent[0]["text"], "after the stop");
+  EXPECT_EQ(processes(c.gc)["telegram"]["pid"], new_pid) << "the same replacement, not another";
   std::printf("[ measure ] SIGSTOP -> replaced by a running worker after %lld ms (timeout 600)\n",
               static_cast<long long>(detect_ms));
 }
@@ -300,12 +322,46 @@ TEST(Faults, ChildrenDieWithTheSupervisor) {
   EXPECT_TRUE(eventually_fast([&] { return !alive(front) && !alive(worker); }, 5000));
 }
 
+// What one client saw of one run's chat events.
+struct ChatSeen {
+  size_t deltas = 0;
+  std::string final_text;  // set once the final arrives
+  bool final = false;
+};
+
+// Reads `c`'s events until the chat final of `run_id` (or timeout_ms passes).
+ChatSeen read_chat_run(GatewayClient& c, const std::string& run_id, int timeout_ms) {
+  ChatSeen seen;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!seen.final && Clock::now() < deadline) {
+    Json e;
+    try {
+      e = c.next_event(1000);
+    } catch (const TimeoutError&) {
+      continue;
+    }
+    const Json& p = e["payload"];
+    if (e["event"] != "chat" || p.value("runId", "") != run_id) continue;
+    if (p["state"] == "delta") ++seen.deltas;
+    if (p["state"] == "final") {
+      seen.final = true;
+      seen.final_text = p["message"]["content"][0].value("text", "");
+    }
+  }
+  return seen;
+}
+
 TEST(Faults, ASlowWebChatClientMissesDeltasButGetsTheFinal) {
   FakeModels models;
   std::string answer;
-  for (int i = 0; answer.size() < 60'000; ++i) answer += "word" + std::to_string(i) + " ";
-  models.script({{"reply", answer}, {"chunk_chars", 300}, {"delay_ms", 2}});
-  FrontProcess gw({{"CLAWGATE_MAX_BUFFERED_BYTES", "262144"}}, models.config().dump());
+  for (int i = 0; answer.size() < 800'000; ++i) answer += "word" + std::to_string(i) + " ";
+  // ~200 pieces 15 ms apart: a run of about 3 s, so a client that keeps up sees ~20 (throttled,
+  // cumulative) deltas. Each carries the whole text so far, twice (chat delta, agent event):
+  // ~16 MB in all, far more than the kernel's socket buffers take for a reader that does not
+  // read, so the front itself has to drop deltas for the slow client.
+  models.script({{"reply", answer}, {"chunk_chars", 4000}, {"delay_ms", 15}});
+  // Room for the 800 KB final on top of the droppable half of the limit.
+  FrontProcess gw({{"CLAWGATE_MAX_BUFFERED_BYTES", "2097152"}}, models.config().dump());
   // The slow one: a 4 KiB receive buffer, and it reads nothing until the run is over.
   WsClient slow_ws;
   GatewayClient slow(slow_ws);
@@ -317,47 +373,71 @@ TEST(Faults, ASlowWebChatClientMissesDeltasButGetsTheFinal) {
   so.scopes = {"operator.read", "operator.write"};
   so.ws.recv_buffer = 4096;
   slow.connect(so);
+  // The fast one reads the same run as it streams.
   Client fast(gw, kConnectMs);
-  fast.gc.call("chat.send",
-               {{"sessionKey", "main"}, {"message", "long one"}, {"idempotencyKey", "slow-1"}});
-  // The fast client sees the run end...
-  ASSERT_TRUE(eventually_fast(
-      [&] {
-        const Json e = fast.gc.next_event(10000);
-        return e["event"] == "chat" && e["payload"]["state"] == "final";
-      },
-      20000));
-  // ...then the slow one drains its socket: some deltas were skipped, the final is whole.
-  size_t deltas = 0;
-  Json final;
-  ASSERT_TRUE(eventually_fast(
-      [&] {
-        const Json e = slow.next_event(10000);
-        if (e["event"] != "chat") return false;
-        if (e["payload"]["state"] == "delta") ++deltas;
-        if (e["payload"]["state"] == "final") final = e["payload"];
-        return !final.is_null();
-      },
-      20000));
-  EXPECT_TRUE(final["message"]["content"][0]["text"] == answer) << "the final carries it all";
-  EXPECT_LT(deltas, answer.size() / 300) << "deltas were dropped for the slow client";
+  const Json started = fast.gc.call(
+      "chat.send", {{"sessionKey", "main"}, {"message", "long one"}, {"idempotencyKey", "slow-1"}});
+  ASSERT_EQ(started["status"], "started");
+  const ChatSeen f = read_chat_run(fast.gc, "slow-1", 30000);
+  ASSERT_TRUE(f.final) << "the fast client never saw the run end";
+  // ...then the slow one drains its socket.
+  const ChatSeen s = read_chat_run(slow, "slow-1", 30000);
+  ASSERT_TRUE(s.final) << "the slow client got no final";
+  EXPECT_TRUE(f.final_text == answer) << "the fast client's final carries the whole answer";
+  EXPECT_TRUE(s.final_text == answer) << "the slow client's final carries the whole answer";
+  EXPECT_GE(f.deltas, 5u) << "the run streamed long enough for several deltas";
+  EXPECT_LT(s.deltas, f.deltas) << "deltas were dropped for the slow client only";
   EXPECT_TRUE(slow.call("health")["ok"]) << "and it was not disconnected";
-  std::printf("[ measure ] slow client: %zu of ~%zu deltas delivered, final intact\n", deltas,
-              answer.size() / 300);
+  std::printf("[ measure ] slow client: %zu deltas, fast client: %zu, both finals intact\n",
+              s.deltas, f.deltas);
 }
 
 TEST(Faults, KillingTheFrontMidConversationLeavesTranscriptsReadable) {
   FakeModels models;
-  models.script({{"chunk_chars", 4}, {"delay_ms", 1}});
+  // Each answer (~45 characters) streams 4 characters every 20 ms: ~250 ms per run, 8 runs at
+  // a time in the agent worker, so the burst below keeps runs streaming for about 1.5 s.
+  models.script({{"chunk_chars", 4}, {"delay_ms", 20}});
   FrontProcess gw({}, models.config().dump());
   std::unique_ptr<Client> c = std::make_unique<Client>(gw, kConnectMs);
   const int front = pid_of(c->gc, "front");
-  for (int i = 0; i < 40; ++i)
-    c->gc.send_request("chat.send", {{"sessionKey", "agent:main:s" + std::to_string(i % 4)},
-                                     {"message", "burst " + std::to_string(i)},
-                                     {"idempotencyKey", "b-" + std::to_string(i)}});
-  std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  ASSERT_EQ(kill(front, SIGKILL), 0);  // mid-burst: runs streaming, lines being written
+  ASSERT_GT(front, 0);
+  constexpr int kRuns = 40, kSessions = 4;
+  auto session_of = [](int i) { return "agent:main:s" + std::to_string(i % kSessions); };
+  std::vector<std::string> ids;
+  for (int i = 0; i < kRuns; ++i)
+    ids.push_back(c->gc.send_request("chat.send", {{"sessionKey", session_of(i)},
+                                                   {"message", "burst " + std::to_string(i)},
+                                                   {"idempotencyKey", "b-" + std::to_string(i)}}));
+  // Every send is accepted (its user line is on disk before the answer) before the kill.
+  for (int i = 0; i < kRuns; ++i) {
+    const Json r = c->gc.wait_response(ids[i]);
+    ASSERT_TRUE(r["ok"]) << r.dump();
+    EXPECT_EQ(r["payload"]["runId"], "b-" + std::to_string(i));
+    EXPECT_EQ(r["payload"]["status"], "started");
+  }
+  // Wait until a run is visibly streaming (a delta, no final yet), then kill the front.
+  std::set<std::string> finals;
+  std::string streaming;
+  auto note = [&](const Json& e) {
+    const Json& p = e["payload"];
+    if (e["event"] != "chat") return;
+    const std::string run = p.value("runId", "");
+    if (p["state"] == "final") finals.insert(run);
+    if (p["state"] == "delta" && !finals.count(run)) streaming = run;
+  };
+  ASSERT_TRUE(eventually_fast([&] {
+    note(c->gc.next_event(5000));
+    return !streaming.empty();
+  })) << "no run was seen streaming";
+  ASSERT_EQ(kill(front, SIGKILL), 0);
+  // What the old front sent before it died, up to the dropped connection.
+  try {
+    for (;;) note(c->gc.next_event(5000));
+  } catch (const std::exception&) {
+  }
+  EXPECT_EQ(finals.count(streaming), 0u)
+      << "run " << streaming << " ended before the kill: the kill did not land mid-run";
+  EXPECT_LT(finals.size(), static_cast<size_t>(kRuns)) << "every run had ended before the kill";
   c.reset();
   ASSERT_TRUE(eventually_fast([&] {
     try {
@@ -367,11 +447,16 @@ TEST(Faults, KillingTheFrontMidConversationLeavesTranscriptsReadable) {
       return false;
     }
   }));
+  EXPECT_NE(pid_of(c->gc, "front"), front) << "a new front serves";
   // Every session reads back; every complete line on disk is valid JSON.
-  for (int s = 0; s < 4; ++s) {
-    const std::string key = "agent:main:s" + std::to_string(s);
+  std::map<std::string, std::string> history;  // session -> its messages, as "role: text\n"
+  for (int s = 0; s < kSessions; ++s) {
+    const std::string key = session_of(s);
     const Json h = c->gc.call("chat.history", {{"sessionKey", key}});
-    EXPECT_TRUE(h["messages"].is_array()) << key;
+    ASSERT_TRUE(h["messages"].is_array()) << key;
+    for (const auto& m : h["messages"])
+      history[key] +=
+          m["role"].get<std::string>() + ": " + m["content"][0].value("text", "") + "\n";
     const std::string text =
         read_text(gw.state_dir() + "/sessions/agent_main_s" + std::to_string(s) + ".jsonl");
     size_t start = 0, lines = 0;
@@ -379,11 +464,31 @@ TEST(Faults, KillingTheFrontMidConversationLeavesTranscriptsReadable) {
       EXPECT_FALSE(Json::parse(text.substr(start, nl - start), nullptr, false).is_discarded())
           << key << " line " << lines;
   }
-  // And the sessions still take new messages.
+  // Nothing a client was told about is lost: every accepted message is in its session once,
+  // and every answer whose final was broadcast is there too.
+  for (int i = 0; i < kRuns; ++i) {
+    const std::string& h = history[session_of(i)];
+    const std::string user = "user: burst " + std::to_string(i) + "\n";
+    size_t n = 0;
+    for (size_t at = 0; (at = h.find(user, at)) != std::string::npos; at += user.size()) ++n;
+    EXPECT_EQ(n, 1u) << "accepted message " << i << " in " << session_of(i) << ":\n" << h;
+    if (!finals.count("b-" + std::to_string(i))) continue;
+    const std::string answer =
+        "assistant: Hello from the fake model. You said: burst " + std::to_string(i) + "\n";
+    EXPECT_NE(h.find(answer), std::string::npos)
+        << "answer " << i << " was final on the wire but is not in the transcript:\n"
+        << h;
+  }
+  // And the sessions still take new messages, answered in full.
   const Json r = c->gc.call(
       "chat.send",
       {{"sessionKey", "agent:main:s0"}, {"message", "after"}, {"idempotencyKey", "after-1"}});
   EXPECT_EQ(r["status"], "started");
+  const ChatSeen after = read_chat_run(c->gc, "after-1", 20000);
+  ASSERT_TRUE(after.final) << "the run after the restart never ended";
+  EXPECT_EQ(after.final_text, "Hello from the fake model. You said: after");
+  std::printf("[ measure ] front killed while %s streamed; %zu of %d runs had ended\n",
+              streaming.c_str(), finals.size(), kRuns);
 }
 
 }  // namespace

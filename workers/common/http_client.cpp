@@ -63,6 +63,9 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
     plain.reset();
     secure.reset();
     connected = false;
+    // Bytes read ahead belong to the closed connection (e.g. the rest of a cut stream): the next
+    // response, on a new connection, must not be parsed after them.
+    buffer.consume(buffer.size());
   }
 
   void start() {
