@@ -137,6 +137,7 @@ ModelStream::ModelStream(const ProviderConfig& p, std::unique_ptr<HttpClient> ht
       cb_(std::move(cb)),
       http_(std::move(http)),
       anthropic_(p.api == "anthropic-messages"),
+      decoder_(anthropic_),
       parser_(std::make_unique<Parser>(this)) {}
 
 ModelStream::~ModelStream() {
@@ -185,26 +186,21 @@ void ModelStream::start() {
       });
 }
 
-void ModelStream::on_event(const std::string& event, const std::string& data) {
-  if (finished_) return;
-  if (!anthropic_ && data == "[DONE]") return;
+StreamDecoder::Step StreamDecoder::on_event(const std::string& event, const std::string& data) {
+  Step step;
+  if (!anthropic_ && data == "[DONE]") return step;
   const Json j = Json::parse(data, nullptr, false);
-  if (!j.is_object()) return;  // keep-alive noise
+  if (!j.is_object()) return step;  // keep-alive noise
   if (j.contains("error") || event == "error") {
     const Json err = j.value("error", Json::object());
-    stream_error_ = RunError{
-        "UNAVAILABLE",
-        "model stream failed: " + (err.is_object() ? err.value("message", err.dump()) : err.dump()),
-        !streamed_, 0};
-    http_->cancel();  // completes through the done callback above, with stream_error_
-    return;
+    step.error = err.is_object() ? err.value("message", err.dump()) : err.dump();
+    return step;
   }
-  std::string delta;
   if (anthropic_) {
     const std::string type = j.value("type", event);
     if (type == "content_block_delta") {
       const Json d = j.value("delta", Json::object());
-      if (d.value("type", "") == "text_delta") delta = d.value("text", "");
+      if (d.value("type", "") == "text_delta") step.delta = d.value("text", "");
     } else if (type == "message_start") {
       const Json u = j.value("message", Json::object()).value("usage", Json::object());
       in_tokens_ = u.value("input_tokens", 0);
@@ -215,16 +211,27 @@ void ModelStream::on_event(const std::string& event, const std::string& data) {
     const Json choices = j.value("choices", Json::array());
     if (!choices.empty() && choices[0].is_object()) {
       const Json d = choices[0].value("delta", Json::object());
-      if (d.contains("content") && d["content"].is_string()) delta = d["content"];
+      if (d.contains("content") && d["content"].is_string()) step.delta = d["content"];
     }
     if (j.contains("usage") && j["usage"].is_object()) {
       in_tokens_ = j["usage"].value("prompt_tokens", in_tokens_);
       out_tokens_ = j["usage"].value("completion_tokens", out_tokens_);
     }
   }
-  if (!delta.empty()) {
+  return step;
+}
+
+void ModelStream::on_event(const std::string& event, const std::string& data) {
+  if (finished_) return;
+  StreamDecoder::Step step = decoder_.on_event(event, data);
+  if (step.error) {
+    stream_error_ = RunError{"UNAVAILABLE", "model stream failed: " + *step.error, !streamed_, 0};
+    http_->cancel();  // completes through the done callback above, with stream_error_
+    return;
+  }
+  if (!step.delta.empty()) {
     streamed_ = true;
-    cb_.on_delta(delta);
+    cb_.on_delta(step.delta);
   }
 }
 
@@ -232,7 +239,7 @@ void ModelStream::finish(std::optional<RunError> e) {
   if (finished_) return;
   finished_ = true;
   if (e && streamed_) e->retryable = false;  // text already went out: no silent retry
-  if (cb_.on_done) cb_.on_done(std::move(e), in_tokens_, out_tokens_);
+  if (cb_.on_done) cb_.on_done(std::move(e), decoder_.input_tokens(), decoder_.output_tokens());
 }
 
 void ModelStream::cancel() {

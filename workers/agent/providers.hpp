@@ -47,6 +47,25 @@ struct RunError {
   int64_t retry_after_ms = 0;
 };
 
+// Decodes one provider's stream events (OpenAI-compatible chat.completion.chunk, or Anthropic
+// Messages events) into text deltas, token counts and a mid-stream error. Pure: no I/O, so
+// tests and the fuzz targets drive it without a server.
+class StreamDecoder {
+ public:
+  explicit StreamDecoder(bool anthropic) : anthropic_(anthropic) {}
+  struct Step {
+    std::string delta;                 // the text this event added; "" for none
+    std::optional<std::string> error;  // the provider reported a failure mid-stream
+  };
+  Step on_event(const std::string& event, const std::string& data);
+  int input_tokens() const { return in_tokens_; }
+  int output_tokens() const { return out_tokens_; }
+
+ private:
+  bool anthropic_;
+  int in_tokens_ = 0, out_tokens_ = 0;
+};
+
 class ModelStream {
  public:
   struct Callbacks {
@@ -72,7 +91,7 @@ class ModelStream {
   Callbacks cb_;
   std::unique_ptr<HttpClient> http_;
   bool anthropic_ = false, finished_ = false, streamed_ = false;
-  int in_tokens_ = 0, out_tokens_ = 0;
+  StreamDecoder decoder_;
   std::optional<RunError> stream_error_;
   struct Parser;
   std::unique_ptr<Parser> parser_;
