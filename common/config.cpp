@@ -347,7 +347,7 @@ void apply_config_text(const std::string& text, const std::string& path, Gateway
   Json root;
   try {
     root = Json::parse(text, nullptr, true, /*ignore_comments=*/true);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, and out_of_range for 1e999
     throw ConfigError((path.empty() ? std::string("config") : path) +
                       ": not valid JSON: " + e.what());
   }

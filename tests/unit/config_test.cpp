@@ -82,6 +82,23 @@ TEST(Config, ErrorsNameTheKey) {
   EXPECT_THROW(resolve_gateway_settings(flags, base_env()), ConfigError);
 }
 
+// Found by fuzz_config_text: a number too large for a double is nlohmann's out_of_range, not a
+// parse_error; it escaped as a bare json exception instead of a ConfigError.
+TEST(Config, NumberOutOfRangeIsAConfigError) {
+  for (const char* text : {R"({"gateway": {"port": 1e999}})", R"({"x": -2e400})",
+                           "979999999999990000003181795799e99900000000179116318369"}) {
+    GatewaySettings s;
+    std::string token, password;
+    try {
+      apply_config_text(text, "c.json", s, &token, &password);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("c.json: not valid JSON"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(Config, PasswordOnlyMeansPasswordModeAndNoneNeedsLoopback) {
   Environment env = base_env();
   env["OPENCLAW_GATEWAY_PASSWORD"] = "pw";
