@@ -1,6 +1,7 @@
 // Unit tests: Telegram worker helpers: chunk_text (limits in UTF-16 code units, newline/space
 // preference, UTF-8 safety), read_message (mention gating facts, the inbound size bound),
-// repair_json_text (invalid UTF-8, unpaired surrogates) and parse_telegram_config.
+// repair_json_text (invalid UTF-8, unpaired surrogates), parse_telegram_config, and the Bot API
+// readers parse_api_answer and parse_updates (shapes, and garbage that must not throw).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -433,6 +434,101 @@ TEST(TelegramState, OffsetMovesIntoTheAccountDirectoryOnce) {
   { TelegramWorker w(io, log, cfg); }
   EXPECT_EQ(read_file(state + "/telegram/default/offset").value_or(""), "5000\n");
   std::system(("rm -rf '" + state + "'").c_str());
+}
+
+// --- The Bot API readers
+
+TEST(TelegramApi, AnswerOkAndErrors) {
+  ApiAnswer a = parse_api_answer("getMe", 200, R"({"ok":true,"result":{"username":"bot"}})");
+  EXPECT_TRUE(a.ok);
+  EXPECT_EQ(a.result.value("username", ""), "bot");
+  a = parse_api_answer("getUpdates", 429,
+                       R"({"ok":false,"error_code":429,"description":"Too Many Requests",)"
+                       R"("parameters":{"retry_after":7}})");
+  EXPECT_FALSE(a.ok);
+  EXPECT_EQ(a.code, 429);
+  EXPECT_EQ(a.description, "Too Many Requests");
+  EXPECT_EQ(a.retry_after_s, 7);
+  a = parse_api_answer("getUpdates", 502, "<html>Bad Gateway</html>");
+  EXPECT_FALSE(a.ok);
+  EXPECT_FALSE(a.malformed);
+  EXPECT_EQ(a.code, 502);
+  EXPECT_TRUE(contains(a.description, "getUpdates: HTTP 502 (not JSON)")) << a.description;
+  a = parse_api_answer("getUpdates", 200, "{\"ok\":tru");
+  EXPECT_TRUE(a.malformed);
+}
+
+// Found by fuzz_telegram_updates ({"ok":[]}): envelope fields of another type than the Bot
+// API documents threw nlohmann::json::type_error out of the HTTP callback, and the worker died.
+TEST(TelegramApi, AnswerWithWrongTypesIsAnErrorNotAThrow) {
+  for (const char* body :
+       {R"({"ok":[]})", R"({"ok":"true"})", R"({"ok":false,"error_code":"429"})",
+        R"({"ok":false,"description":42})", R"({"ok":false,"parameters":{"retry_after":"5"}})",
+        R"({"ok":false,"error_code":1e300,"parameters":{"retry_after":-1e300}})"}) {
+    ApiAnswer a;
+    EXPECT_NO_THROW(a = parse_api_answer("getUpdates", 400, body)) << body;
+    EXPECT_FALSE(a.ok) << body;
+    EXPECT_GE(a.retry_after_s, 0) << body;
+  }
+  ApiAnswer a;
+  EXPECT_NO_THROW(a = parse_api_answer("getUpdates", 200, R"({"ok":true})"));
+  EXPECT_TRUE(a.ok);
+  EXPECT_TRUE(a.result.is_null());
+}
+
+TEST(TelegramUpdates, TextMessagesInOrderAndTheOffsetMovesPastEveryUpdate) {
+  const Json updates = Json::parse(R"([
+    {"update_id": 10, "message": {"message_id": 3, "date": 1700000000, "text": "hi",
+      "chat": {"id": -100, "type": "supergroup"},
+      "from": {"id": 42, "first_name": "Ann", "last_name": "Lee", "username": "ann"}}},
+    {"update_id": 11, "edited_message": {"text": "edited"}},
+    {"update_id": 12, "message": {"photo": []}},
+    {"update_id": 13, "message": {"text": "dm", "chat": {"id": 42, "type": "private"}}}
+  ])");
+  int64_t offset = 0;
+  const auto in = parse_updates(updates, offset, 555, "my_bot");
+  EXPECT_EQ(offset, 14);
+  ASSERT_EQ(in.size(), 2u);
+  EXPECT_EQ(in[0].update_id, 10);
+  EXPECT_EQ(in[0].facts.chat_id, "-100");
+  EXPECT_EQ(in[0].facts.chat_type, "group");
+  EXPECT_EQ(in[0].facts.sender_name, "Ann Lee");
+  EXPECT_EQ(in[0].facts.text, "hi");
+  EXPECT_EQ(in[0].facts.ts_ms, 1'700'000'000'000);
+  EXPECT_EQ(in[1].update_id, 13);
+  EXPECT_EQ(in[1].facts.chat_type, "direct");
+  // Already seen: skipped, and the offset stays.
+  EXPECT_TRUE(parse_updates(updates, offset, 555, "my_bot").empty());
+  EXPECT_EQ(offset, 14);
+}
+
+// An update_id that is not an int64 (a string, a float, past INT64_MAX) threw
+// nlohmann::json::type_error or overflowed before any message was read; a message whose
+// fields have another type (a sender id as a string, found by fuzz_telegram_updates) is left
+// out with its reason. Nothing throws, and the offset moves past every readable id.
+TEST(TelegramUpdates, WrongTypesAndOverflowsAreSkipped) {
+  const Json updates = Json::parse(R"([
+    {"update_id": 1001, "message": {"from": {"id": "ann"}, "chat": {"id": -100, "type": "group"},
+      "date": 1700000000, "text": "found by fuzzing"}},
+    "not an update", 7, null,
+    {"update_id": "1002", "message": {"text": "id is a string"}},
+    {"update_id": 1.5e300, "message": {"text": "id is a float"}},
+    {"update_id": 18446744073709551615, "message": {"text": "id past int64"}},
+    {"update_id": 1003, "message": "text"},
+    {"update_id": 1004, "message": {"text": "ok", "date": 9223372036854775807}},
+    {"update_id": 9223372036854775807, "message": {"text": "last"}}
+  ])");
+  int64_t offset = 0;
+  std::vector<std::string> skipped;
+  std::vector<InboundUpdate> in;
+  ASSERT_NO_THROW(in = parse_updates(updates, offset, 555, "my_bot", &skipped));
+  EXPECT_EQ(offset, 1005);
+  ASSERT_EQ(in.size(), 1u);
+  EXPECT_EQ(in[0].update_id, 1004);
+  EXPECT_GT(in[0].facts.ts_ms, 0);
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_TRUE(contains(skipped[0], "update 1001 skipped")) << skipped[0];
+  EXPECT_TRUE(parse_updates(Json::object(), offset, 555, "my_bot").empty());
 }
 
 }  // namespace

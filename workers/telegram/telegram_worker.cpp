@@ -6,7 +6,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
+#include <cstdint>
 #include <cstdlib>
+#include <optional>
 
 #include "data.capnp.h"
 #include "fs.hpp"
@@ -32,7 +35,82 @@ std::string trim(std::string s) {
   return s;
 }
 
+// Bot API fields are read only when they have the documented type: an API (or a proxy or
+// emulator in front of it) that sends another type must not take the worker down (nlohmann's
+// value() throws on a mismatch, inside the HTTP callback where nothing catches).
+const Json& object_at(const Json& j, const char* key) {
+  static const Json kEmpty = Json::object();
+  const auto it = j.is_object() ? j.find(key) : j.end();
+  return it != j.end() && it->is_object() ? *it : kEmpty;
+}
+
+std::optional<std::string> string_at(const Json& j, const char* key) {
+  const auto it = j.is_object() ? j.find(key) : j.end();
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+// An integer that fits int64_t; floats and larger integers are absent.
+std::optional<int64_t> int_at(const Json& j, const char* key) {
+  const auto it = j.is_object() ? j.find(key) : j.end();
+  if (it == j.end() || !it->is_number_integer()) return std::nullopt;
+  if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{INT64_MAX}) return std::nullopt;
+  return it->get<int64_t>();
+}
+
+int clamp_int(int64_t v) {
+  return static_cast<int>(std::clamp<int64_t>(v, INT_MIN, INT_MAX));
+}
+
 }  // namespace
+
+ApiAnswer parse_api_answer(const std::string& method, int http_status, const std::string& body) {
+  ApiAnswer a;
+  // The parser refuses invalid UTF-8 and unpaired surrogates anywhere in the body; repaired,
+  // one bad character costs a U+FFFD, not the response.
+  Json j = Json::parse(body, nullptr, false);
+  if (j.is_discarded()) j = Json::parse(repair_json_text(body), nullptr, false);
+  if (!j.is_object()) {
+    // A 200 that does not parse is the content's fault; other statuses (an HTML 404 or 502
+    // from a proxy) keep their meaning.
+    a.malformed = http_status == 200;
+    a.code = a.malformed ? kMalformed : http_status;
+    a.description = method + ": HTTP " + std::to_string(http_status) + " (not JSON)";
+    return a;
+  }
+  if (const auto ok = j.find("ok"); ok != j.end() && ok->is_boolean() && ok->get<bool>()) {
+    a.ok = true;
+    if (const auto r = j.find("result"); r != j.end()) a.result = std::move(*r);
+    a.code = 200;
+    return a;
+  }
+  a.retry_after_s = clamp_int(
+      std::max<int64_t>(0, int_at(object_at(j, "parameters"), "retry_after").value_or(0)));
+  a.code = clamp_int(int_at(j, "error_code").value_or(http_status));
+  a.description = string_at(j, "description").value_or("HTTP " + std::to_string(http_status));
+  return a;
+}
+
+std::vector<InboundUpdate> parse_updates(const Json& updates, int64_t& offset, int64_t bot_id,
+                                         const std::string& bot_username,
+                                         std::vector<std::string>* skipped) {
+  std::vector<InboundUpdate> out;
+  if (!updates.is_array()) return out;
+  for (const Json& u : updates) {
+    // No usable id: nothing to acknowledge or to move the offset past.
+    const std::optional<int64_t> id = int_at(u, "update_id");
+    if (!id || *id < offset || *id == INT64_MAX) continue;
+    offset = *id + 1;
+    const Json& m = object_at(u, "message");
+    if (!m.contains("text")) continue;  // text only, for now
+    try {
+      out.push_back({*id, read_message(m, bot_id, bot_username)});
+    } catch (const Json::exception& e) {  // a field of an unexpected type: this update only
+      if (skipped) skipped->push_back("update " + std::to_string(*id) + " skipped: " + e.what());
+    }
+  }
+  return out;
+}
 
 TelegramConfig parse_telegram_config(const std::string& section_json,
                                      const std::string& state_dir) {
@@ -123,28 +201,10 @@ void TelegramWorker::call(
   http.post_json("/bot" + cfg_.token + "/" + method, dump_json(params), timeout_ms,
                  [this, done = std::move(done), method](HttpResponse r) {
                    if (!r.error.empty()) return done(false, Json(), 0, r.error, 0);
-                   // The parser refuses invalid UTF-8 and unpaired surrogates anywhere in
-                   // the body; repaired, one bad character costs a U+FFFD, not the response.
-                   Json j = Json::parse(r.body, nullptr, false);
-                   if (j.is_discarded()) j = Json::parse(repair_json_text(r.body), nullptr, false);
-                   if (!j.is_object()) {
-                     // A 200 that does not parse is the content's fault; other statuses
-                     // (an HTML 404 or 502 from a proxy) keep their meaning.
-                     if (r.status != 200) {
-                       return done(false, Json(), r.status,
-                                   method + ": HTTP " + std::to_string(r.status) + " (not JSON)",
-                                   0);
-                     }
-                     if (method == "getUpdates") malformed_body_ = r.body;
-                     return done(false, Json(), kMalformed,
-                                 method + ": HTTP " + std::to_string(r.status) + " (not JSON)", 0);
-                   }
-                   if (j.value("ok", false)) return done(true, j["result"], 200, "", 0);
-                   int retry_after = 0;
-                   if (j.contains("parameters") && j["parameters"].is_object())
-                     retry_after = j["parameters"].value("retry_after", 0);
-                   done(false, Json(), j.value("error_code", r.status),
-                        j.value("description", "HTTP " + std::to_string(r.status)), retry_after);
+                   ApiAnswer a = parse_api_answer(method, r.status, r.body);
+                   if (a.malformed && method == "getUpdates") malformed_body_ = r.body;
+                   if (a.ok) return done(true, a.result, 200, "", 0);
+                   done(false, Json(), a.code, a.description, a.retry_after_s);
                  });
 }
 
@@ -271,28 +331,16 @@ bool TelegramWorker::skip_malformed_update() {
 }
 
 void TelegramWorker::on_updates(const Json& updates) {
-  if (!updates.is_array()) return;
-  for (const Json& u : updates) {
-    if (!u.is_object()) continue;
-    const int64_t id = u.value("update_id", int64_t{-1});
-    if (id < poll_offset_) continue;
-    poll_offset_ = id + 1;
-    if (!u.contains("message") || !u["message"].is_object() || !u["message"].contains("text"))
-      continue;  // text only, for now
-    InboundFacts f;
-    try {
-      f = read_message(u["message"], bot_id_, bot_username_);
-    } catch (const Json::exception& e) {  // a field of an unexpected type: this update only
-      log_.error("telegram", "update " + std::to_string(id) + " skipped: " + e.what());
-      continue;
-    }
-    if (f.original_bytes)
-      log_.warn("telegram", "update " + std::to_string(id) + ": text of " +
-                                std::to_string(f.original_bytes) + " bytes cut to " +
-                                std::to_string(f.text.size()));
-    inbound_.push_back({id, std::move(f), false});
+  std::vector<std::string> skipped;
+  for (InboundUpdate& u : parse_updates(updates, poll_offset_, bot_id_, bot_username_, &skipped)) {
+    if (u.facts.original_bytes)
+      log_.warn("telegram", "update " + std::to_string(u.update_id) + ": text of " +
+                                std::to_string(u.facts.original_bytes) + " bytes cut to " +
+                                std::to_string(u.facts.text.size()));
+    inbound_.push_back({u.update_id, std::move(u.facts), false});
     last_inbound_ms_ = now_ms();
   }
+  for (const std::string& why : skipped) log_.error("telegram", why);
   persist_offset();
   flush_inbound();
 }

@@ -50,6 +50,31 @@ TelegramConfig parse_telegram_config(const std::string& section_json, const std:
 // state/telegram/<account>/: the account's offset file; its sandbox sees nothing else.
 std::string telegram_account_dir(const TelegramConfig& c);
 
+// A Bot API answer: {"ok": true, "result": ...}, or {"ok": false, "error_code", "description",
+// "parameters": {"retry_after"}}. A body that does not parse is repaired first
+// (repair_json_text). Never throws: fields of another type are ignored.
+struct ApiAnswer {
+  bool ok = false;
+  bool malformed = false;  // a 200 whose body is not JSON even once repaired
+  Json result;
+  int code = 0;  // error_code, else the HTTP status (-1 when malformed)
+  std::string description;
+  int retry_after_s = 0;
+};
+ApiAnswer parse_api_answer(const std::string& method, int http_status, const std::string& body);
+
+// One text message of a getUpdates result.
+struct InboundUpdate {
+  int64_t update_id = 0;
+  InboundFacts facts;
+};
+// getUpdates' result -> its text messages, in order. `offset` moves past every update seen
+// (text or not; older ones are skipped). An update whose message cannot be read is left out,
+// with the reason in `skipped`. Never throws except std::bad_alloc.
+std::vector<InboundUpdate> parse_updates(const Json& result, int64_t& offset, int64_t bot_id,
+                                         const std::string& bot_username,
+                                         std::vector<std::string>* skipped = nullptr);
+
 class TelegramWorker {
  public:
   static constexpr size_t kMaxInbound = 1000;     // unacknowledged updates held
