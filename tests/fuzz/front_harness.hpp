@@ -1,0 +1,225 @@
+// The front's protocol core in process for the fuzz targets: a Gateway with the channel hub,
+// runs, sessions and cron attached (no worker or agent processes: their links are absent),
+// behind an in-memory Transport, on a FakeClock and an io_context that is only polled. Each
+// input gets a fresh World in an emptied state directory under /dev/shm, so an input
+// reproduces alone.
+// Fails: a frame the gateway sends that is not valid JSON (hence not valid UTF-8) or a harness
+// invariant broken traps; everything else is left to the sanitizers.
+#pragma once
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "channels.hpp"
+#include "cron.hpp"
+#include "gateway.hpp"
+#include "runs.hpp"
+#include "sessions.hpp"
+
+namespace clawgate::fuzz {
+
+using front::ConnId;
+using front::Json;
+
+// Logs go to /dev/null unless CLAWGATE_FUZZ_LOG is set (they cost more than the parsing).
+inline void quiet_stdout() {
+  if (std::getenv("CLAWGATE_FUZZ_LOG")) return;
+  if (FILE* f = std::freopen("/dev/null", "w", stdout)) (void)f;
+}
+
+inline std::string fuzz_state_dir() {
+  return "/dev/shm/clawgate-fuzz-" + std::to_string(::getpid());
+}
+
+// The Transport seam, in memory: what websocketpp would do with the core's calls.
+class FakeTransport final : public front::Transport {
+ public:
+  struct Conn {
+    size_t max_message = 0;
+    bool closed = false;
+    uint16_t close_code = 0;
+    size_t frames = 0;
+    std::string last;
+  };
+  explicit FakeTransport(boost::asio::io_context& io) : io_(io) {}
+  front::TransportHandler* handler = nullptr;
+  std::unordered_map<ConnId, Conn> conns;
+
+  void send(ConnId id, std::string&& text) override {
+    Conn& c = conns[id];
+    if (c.closed) __builtin_trap();  // the core sent after closing
+    // Every frame goes out as a WebSocket text frame: it must be JSON, so valid UTF-8.
+    if (!Json::accept(text)) __builtin_trap();
+    ++c.frames;
+    c.last = std::move(text);
+  }
+  void close(ConnId id, uint16_t code, std::string_view reason) override {
+    Conn& c = conns[id];
+    if (c.closed) return;
+    if (reason.size() > 123) __builtin_trap();  // RFC 6455: a close reason fits in 123 bytes
+    c.closed = true;
+    c.close_code = code;
+    // The close handshake finishes later, on the loop, as it does in websocketpp.
+    boost::asio::post(io_, [this, id] {
+      if (handler) handler->on_close(id);
+    });
+  }
+  size_t buffered_amount(ConnId) const override { return 0; }
+  void set_max_message_size(ConnId id, size_t bytes) override { conns[id].max_message = bytes; }
+  void stop_listening() override {}
+
+ private:
+  boost::asio::io_context& io_;
+};
+
+struct WorldOptions {
+  AuthMode auth = AuthMode::token;
+};
+
+// Everything front_runner.cpp wires, minus the network and the child processes.
+class World {
+ public:
+  static constexpr const char* kToken = "fuzz-token";
+  static constexpr const char* kPassword = "fuzz-password";
+
+  explicit World(WorldOptions o = {}) : log_(clock_, &ring_, LogLevel::error) {
+    dir_ = fuzz_state_dir();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    std::filesystem::create_directories(dir_);
+    front::FrontSettings s;
+    s.gateway.state_dir = dir_;
+    s.gateway.auth_mode = o.auth;
+    s.gateway.token = kToken;
+    s.gateway.password = kPassword;
+    ChannelSettings tg;
+    tg.name = "telegram";
+    tg.dm_policy = "open";
+    s.gateway.channels.push_back(tg);
+    transport_ = std::make_unique<FakeTransport>(io_);
+    gateway_ = std::make_unique<front::Gateway>(io_, clock_, log_, ring_, s);
+    transport_->handler = gateway_.get();
+    gateway_->attach(transport_.get());
+    sessions_ = std::make_unique<front::SessionStore>(dir_);
+    hub_ = std::make_unique<front::ChannelHub>(io_, clock_, log_, s.gateway, sessions_.get());
+    gateway_->attach_channels(hub_.get());
+    auto emit = [this](const std::string& event, const Json& payload, bool droppable) {
+      gateway_->emit(event, payload, droppable);
+    };
+    runs_ = std::make_unique<front::RunManager>(io_, clock_, log_, *sessions_, hub_.get(), emit);
+    cron_ = std::make_unique<front::CronService>(io_, clock_, log_, dir_, *runs_, emit,
+                                                 s.gateway.agent_config_json);
+    cron_->on_heartbeat = [this](const Json& hb) { gateway_->set_last_heartbeat(hb); };
+    // As front_runner.cpp wires it (a counter for the run id, so an input reproduces).
+    hub_->on_inbound = [this](const std::string& session_key, const front::InboundMessage& m) {
+      front::RunManager::Origin o;
+      o.kind = "channel";
+      o.channel = m.channel;
+      o.account_id = m.account_id;
+      o.to = m.chat_id;
+      (void)runs_->start(session_key, m.text, "inbound-" + std::to_string(++inbound_runs_), o);
+    };
+    gateway_->attach_methods([this](const std::string& method, const Json& params,
+                                    const std::function<void(front::HubReply)>& reply) {
+      return runs_->call(method, params, reply) || cron_->call(method, params, reply);
+    });
+    gateway_->start();
+    cron_->start();
+  }
+
+  ~World() {
+    gateway_->attach_methods(nullptr);
+    cron_.reset();
+    runs_.reset();
+    hub_.reset();
+    sessions_.reset();
+    gateway_.reset();
+    transport_.reset();
+    // io_ goes last: handlers still queued are destroyed without running.
+  }
+
+  // Opens a connection as the transport would (upgrade accepted, then open).
+  ConnId open(const front::PeerInfo& peer) {
+    const ConnId id = next_id_++;
+    transport_->conns[id] = {};
+    const auto refusal = gateway_->on_upgrade(id, peer);
+    if (refusal.http_status != 0) return 0;
+    gateway_->on_open(id);
+    poll();
+    return id;
+  }
+
+  // Delivers one frame unless the connection is closed or the frame is over its size limit
+  // (websocketpp closes 1009 then, and the core never sees it).
+  void deliver(ConnId id, std::string frame, bool binary = false) {
+    FakeTransport::Conn& c = transport_->conns[id];
+    if (c.closed) return;
+    if (frame.size() > c.max_message) {
+      transport_->close(id, 1009, "message too big");
+    } else {
+      gateway_->on_message(id, std::move(frame), binary);
+    }
+    poll();
+  }
+
+  // Runs what is ready now, and lets virtual time pass (timers are not fired: io is polled).
+  void poll() {
+    io_.restart();
+    io_.poll();
+    clock_.advance(10);
+  }
+
+  bool closed(ConnId id) const { return transport_->conns.at(id).closed; }
+  size_t frames(ConnId id) const { return transport_->conns.at(id).frames; }
+  const std::string& last_frame(ConnId id) const { return transport_->conns.at(id).last; }
+  front::Gateway& gateway() { return *gateway_; }
+  front::ChannelHub& hub() { return *hub_; }
+  front::RunManager& runs() { return *runs_; }
+  boost::asio::io_context& io() { return io_; }
+
+ private:
+  boost::asio::io_context io_;
+  FakeClock clock_;
+  LogRing ring_;
+  Logger log_;
+  std::string dir_;
+  ConnId next_id_ = 1;
+  uint64_t inbound_runs_ = 0;
+  std::unique_ptr<FakeTransport> transport_;
+  std::unique_ptr<front::Gateway> gateway_;
+  std::unique_ptr<front::SessionStore> sessions_;
+  std::unique_ptr<front::ChannelHub> hub_;
+  std::unique_ptr<front::RunManager> runs_;
+  std::unique_ptr<front::CronService> cron_;
+};
+
+// Peer flags from one input byte: loopback or not, behind a proxy or not, with an Origin.
+inline front::PeerInfo peer_from(uint8_t flags) {
+  front::PeerInfo p;
+  p.ip = (flags & 1) ? "203.0.113.7" : "127.0.0.1";
+  p.forwarded = (flags & 2) != 0;
+  if (flags & 4) p.origin = "http://localhost:18789";
+  p.host = "127.0.0.1:18789";
+  p.user_agent = "fuzz";
+  return p;
+}
+
+// Frames in one input are separated by 0xFF, a byte no UTF-8 text frame can contain.
+template <typename F>
+void for_each_frame(std::string_view input, F&& f) {
+  size_t pos = 0;
+  while (pos <= input.size()) {
+    const size_t end = std::min(input.find('\xff', pos), input.size());
+    f(std::string(input.substr(pos, end - pos)));
+    pos = end + 1;
+  }
+}
+
+}  // namespace clawgate::fuzz

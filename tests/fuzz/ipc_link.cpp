@@ -1,0 +1,160 @@
+// Fuzz target: Cap'n Proto messages read by Link, as a peer writes them on the Unix socket (the
+// framing, the reader limits and each receiver's dispatch). The first input byte picks the
+// receiver and so the schema; the rest are the raw bytes the peer sends before closing:
+//   0  the front, from a channel worker   (data.capnp Data, ChannelHub)
+//   1  the front, from the agent worker   (agent.capnp AgentMsg, RunManager)
+//   2  a child, from the supervisor       (control.capnp Control, ChildControl + the front's
+//                                          handlers for it)
+//   3  the Telegram worker, from the front (Data, TelegramWorker)
+//   4  the agent worker, from the front   (AgentMsg, AgentWorker with the offline agent)
+// The front's receivers run in a World with an authenticated client that has a chat run
+// ("run-1") and a Telegram send in progress, so events and results have somewhere to go.
+// Not covered: the supervisor's side of control links (it needs a spawned child).
+// Fails: see front_harness.hpp; a Link must end garbage by closing, never by throwing.
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include "agent_worker.hpp"
+#include "child_control.hpp"
+#include "front_harness.hpp"
+#include "telegram_worker.hpp"
+
+namespace {
+
+using namespace clawgate;
+using namespace clawgate::fuzz;
+
+const char* kConnect =
+    R"({"type":"req","id":"c1","method":"connect","params":{"minProtocol":3,"maxProtocol":4,)"
+    R"("client":{"id":"cli","version":"1.0.0","platform":"linux","mode":"cli"},)"
+    R"("role":"operator","scopes":["operator.admin"],"auth":{"token":"fuzz-token"}}})";
+
+// Writes `bytes` into `fd` as the peer, letting `poll` run the receiver in between (the socket
+// buffer is smaller than an input may be), then closes the peer's end and lets the receiver
+// read to EOF.
+template <typename Poll>
+void play_peer(int fd, std::string_view bytes, Poll&& poll) {
+  ::fcntl(fd, F_SETFL, O_NONBLOCK);
+  char sink[65536];
+  for (int round = 0; round < 10000; ++round) {
+    if (!bytes.empty()) {
+      const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n > 0) bytes.remove_prefix(static_cast<size_t>(n));
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) bytes = {};  // receiver gone
+    }
+    while (::recv(fd, sink, sizeof sink, 0) > 0) {
+    }
+    if (bytes.empty()) break;
+    poll();
+  }
+  ::shutdown(fd, SHUT_WR);
+  for (int round = 0; round < 64; ++round) {
+    while (::recv(fd, sink, sizeof sink, 0) > 0) {
+    }
+    if (poll() == 0 && round > 2) break;
+  }
+  ::close(fd);
+}
+
+void front_side(int which, std::string_view bytes) {
+  World w;
+  const ConnId client = w.open(peer_from(0));
+  w.deliver(client, kConnect);
+  int fds[2];
+  ipc::make_socketpair(fds);
+  if (which == 0) {
+    w.hub().attach_worker(fds[0], "telegram", "telegram", "default", 1);
+    w.deliver(client,
+              R"({"type":"req","id":"s1","method":"send","params":{"to":"42","message":"hi",)"
+              R"("channel":"telegram","idempotencyKey":"send-1"}})");
+  } else {
+    w.runs().attach_agent(fds[0], 1);
+    w.deliver(client, R"({"type":"req","id":"r1","method":"chat.send","params":{)"
+                      R"("sessionKey":"main","message":"hi","idempotencyKey":"run-1"}})");
+  }
+  play_peer(fds[1], bytes, [&] {
+    w.poll();
+    return w.io().poll();
+  });
+}
+
+void child_side(std::string_view bytes) {
+  // The front's handlers for its control channel (front_runner.cpp): peers and the children
+  // table go to the hub.
+  World w;
+  int fds[2];
+  ipc::make_socketpair(fds);
+  ipc::ChildControl control(w.io(), fds[0], "front", "front", 1, 1000);
+  ipc::ChildControl::Handlers h;
+  h.on_peer = [&](int fd, ipc::Peer::Reader p) {
+    w.hub().attach_worker(fd, p.getName(), p.getChannel(), p.getAccountId(), p.getGeneration());
+  };
+  h.on_config = [](const std::string& json) { (void)Json::accept(json); };
+  h.on_other = [&](ipc::Control::Reader msg) {
+    if (!msg.isChildren()) return;
+    std::vector<front::ChannelHub::ChildRow> rows;
+    for (auto c : msg.getChildren()) {
+      front::ChannelHub::ChildRow r;
+      r.name = c.getName();
+      r.channel = c.getChannel();
+      r.state = std::to_string(static_cast<int>(c.getState()) % 5);
+      r.last_error = c.getLastError();
+      r.pid = c.getPid();
+      rows.push_back(std::move(r));
+    }
+    w.hub().set_children(std::move(rows));
+    (void)w.hub().status_json();
+  };
+  control.start(std::move(h));
+  control.send_ready();
+  play_peer(fds[1], bytes, [&] {
+    w.poll();
+    return w.io().poll();
+  });
+}
+
+void worker_side(int which, std::string_view bytes) {
+  boost::asio::io_context io;
+  FakeClock clock;
+  Logger log(clock, nullptr, LogLevel::error);
+  int fds[2];
+  ipc::make_socketpair(fds);
+  auto poll = [&io] {
+    io.restart();
+    return io.poll();
+  };
+  if (which == 3) {
+    workers::TelegramConfig cfg;
+    cfg.token = "123:fuzz";
+    cfg.api_root = "http://127.0.0.1:9";  // never reached: the worker is not started
+    cfg.state_dir = fuzz_state_dir();
+    workers::TelegramWorker worker(io, log, cfg);
+    worker.attach_front(fds[0], 1);
+    play_peer(fds[1], bytes, poll);
+  } else {
+    workers::AgentWorker worker(io, log, std::nullopt, "You are a fuzz target.", 60'000);
+    worker.attach_front(fds[0]);
+    play_peer(fds[1], bytes, poll);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  quiet_stdout();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const int which = data[0] % 5;
+  const std::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
+  if (which <= 1) {
+    front_side(which, bytes);
+  } else if (which == 2) {
+    child_side(bytes);
+  } else {
+    worker_side(which, bytes);
+  }
+  return 0;
+}
