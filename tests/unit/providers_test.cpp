@@ -1,6 +1,7 @@
 // Unit tests: resolve_model: the default model from the agents/models config sections
 // (provider defaults, object form, baseUrl and apiKey overrides, ${ENV} keys, the
-// <PROVIDER>_API_KEY fallback) and the errors naming the offending key.
+// <PROVIDER>_API_KEY fallback) and the errors naming the offending key; StreamDecoder: both
+// providers' stream events to deltas, token counts and errors, and garbage that must not throw.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -8,6 +9,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "providers.hpp"
 
@@ -221,6 +224,86 @@ TEST(ResolveModel, WrongTypesThrowRuntimeErrorNamingTheKey) {
   EXPECT_TRUE(contains(error_of(cfg), "models.providers.openai.apiKey")) << error_of(cfg);
   cfg["models"]["providers"]["openai"] = "https://example.test";
   EXPECT_TRUE(contains(error_of(cfg), "models.providers.openai")) << error_of(cfg);
+}
+
+// --- StreamDecoder
+
+// Runs `events` ({event, data}) through a decoder: the text, the first error ("" for none).
+struct Decoded {
+  std::string text, error;
+  int in = 0, out = 0;
+};
+Decoded decode(bool anthropic, const std::vector<std::pair<std::string, std::string>>& events) {
+  StreamDecoder d(anthropic);
+  Decoded r;
+  for (const auto& [ev, data] : events) {
+    const StreamDecoder::Step s = d.on_event(ev, data);
+    r.text += s.delta;
+    if (s.error && r.error.empty()) r.error = *s.error;
+  }
+  r.in = d.input_tokens();
+  r.out = d.output_tokens();
+  return r;
+}
+
+TEST(StreamDecoder, OpenAiChunks) {
+  const Decoded r = decode(false, {{"message", R"({"choices":[{"delta":{"role":"assistant"}}]})"},
+                                   {"message", R"({"choices":[{"delta":{"content":"Hel"}}]})"},
+                                   {"message", R"({"choices":[{"delta":{"content":"lo"}}]})"},
+                                   {"message", R"({"choices":[],"usage":{"prompt_tokens":9,)"
+                                               R"("completion_tokens":2}})"},
+                                   {"message", "[DONE]"}});
+  EXPECT_EQ(r.text, "Hello");
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(r.in, 9);
+  EXPECT_EQ(r.out, 2);
+  EXPECT_EQ(decode(false, {{"message", R"({"error":{"message":"overloaded"}})"}}).error,
+            "overloaded");
+}
+
+TEST(StreamDecoder, AnthropicEvents) {
+  const Decoded r = decode(
+      true,
+      {{"message_start", R"({"type":"message_start","message":{"usage":{"input_tokens":12}}})"},
+       {"ping", R"({"type":"ping"})"},
+       {"content_block_delta",
+        R"({"type":"content_block_delta","delta":{"type":"text_delta","text":"Hi"}})"},
+       {"message_delta", R"({"type":"message_delta","usage":{"output_tokens":5}})"},
+       {"message_stop", R"({"type":"message_stop"})"}});
+  EXPECT_EQ(r.text, "Hi");
+  EXPECT_EQ(r.in, 12);
+  EXPECT_EQ(r.out, 5);
+  EXPECT_EQ(decode(true, {{"error", R"({"type":"error","error":{"message":"Overloaded"}})"}}).error,
+            "Overloaded");
+}
+
+// Found by fuzz_anthropic_stream ({"type":{}}): fields of another type than the provider
+// documents threw nlohmann::json::type_error out of the decoder, inside the HTTP client's read
+// callback where nothing catches, so the agent worker died. They are ignored now, and token
+// counts that do not fit an int are clamped instead of converted with undefined behaviour.
+TEST(StreamDecoder, WrongTypesAreIgnoredNotThrown) {
+  for (const bool anthropic : {false, true}) {
+    for (const char* data :
+         {R"({"type":{}})", R"({"type":"content_block_delta","delta":"x"})",
+          R"({"type":"content_block_delta","delta":{"type":1,"text":2}})",
+          R"({"type":"content_block_delta","delta":{"type":"text_delta","text":[]}})",
+          R"({"type":"message_start","message":"x"})",
+          R"({"type":"message_start","message":{"usage":{"input_tokens":"12"}}})",
+          R"({"type":"message_start","message":{"usage":{"input_tokens":1e300}}})",
+          R"({"type":"message_delta","usage":[]})", R"({"choices":"abc"})",
+          R"({"choices":{"0":1}})", R"({"choices":[[]]})", R"({"choices":[{"delta":[]}]})",
+          R"({"usage":{"prompt_tokens":"x","completion_tokens":-5}})",
+          R"({"usage":{"prompt_tokens":99999999999999999999}})", R"({"error":{"message":7}})",
+          R"({"error":null})"}) {
+      Decoded r;
+      EXPECT_NO_THROW(r = decode(anthropic, {{"message", data}})) << data;
+      EXPECT_GE(r.in, 0) << data;
+      EXPECT_GE(r.out, 0) << data;
+    }
+  }
+  EXPECT_EQ(decode(false, {{"message", R"({"usage":{"prompt_tokens":99999999999}})"}}).in,
+            2147483647);
+  EXPECT_EQ(decode(false, {{"message", R"({"error":{"message":7}})"}}).error, R"({"message":7})");
 }
 
 }  // namespace

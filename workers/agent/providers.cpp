@@ -2,6 +2,7 @@
 #include "providers.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cstdlib>
 
 #include "config.hpp"
@@ -186,37 +187,63 @@ void ModelStream::start() {
       });
 }
 
+namespace {
+
+// Fields read only when they have the type the provider documents: a provider, or a proxy in
+// front of one, that sends another type must not take the worker down (nlohmann's value() and
+// operator[] throw on a type mismatch, and nothing catches inside the HTTP read callback).
+const Json& object_at(const Json& j, const char* key) {
+  static const Json kEmpty = Json::object();
+  if (!j.is_object()) return kEmpty;
+  const auto it = j.find(key);
+  return it != j.end() && it->is_object() ? *it : kEmpty;
+}
+
+std::string string_at(const Json& j, const char* key, const std::string& fallback = "") {
+  if (!j.is_object()) return fallback;
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+// A token count: an integer in [0, INT_MAX] (larger ones are clamped), else `fallback`.
+int count_at(const Json& j, const char* key, int fallback) {
+  if (!j.is_object()) return fallback;
+  const auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer()) return fallback;
+  if (it->is_number_unsigned())
+    return static_cast<int>(std::min<uint64_t>(it->get<uint64_t>(), INT_MAX));
+  return static_cast<int>(std::clamp<int64_t>(it->get<int64_t>(), 0, INT_MAX));
+}
+
+}  // namespace
+
 StreamDecoder::Step StreamDecoder::on_event(const std::string& event, const std::string& data) {
   Step step;
   if (!anthropic_ && data == "[DONE]") return step;
   const Json j = Json::parse(data, nullptr, false);
   if (!j.is_object()) return step;  // keep-alive noise
   if (j.contains("error") || event == "error") {
-    const Json err = j.value("error", Json::object());
-    step.error = err.is_object() ? err.value("message", err.dump()) : err.dump();
+    const Json err = j.contains("error") ? j["error"] : Json::object();
+    step.error = err.is_object() ? string_at(err, "message", err.dump()) : err.dump();
     return step;
   }
   if (anthropic_) {
-    const std::string type = j.value("type", event);
+    const std::string type = string_at(j, "type", event);
     if (type == "content_block_delta") {
-      const Json d = j.value("delta", Json::object());
-      if (d.value("type", "") == "text_delta") step.delta = d.value("text", "");
+      const Json& d = object_at(j, "delta");
+      if (string_at(d, "type") == "text_delta") step.delta = string_at(d, "text");
     } else if (type == "message_start") {
-      const Json u = j.value("message", Json::object()).value("usage", Json::object());
-      in_tokens_ = u.value("input_tokens", 0);
+      in_tokens_ = count_at(object_at(object_at(j, "message"), "usage"), "input_tokens", 0);
     } else if (type == "message_delta") {
-      out_tokens_ = j.value("usage", Json::object()).value("output_tokens", out_tokens_);
+      out_tokens_ = count_at(object_at(j, "usage"), "output_tokens", out_tokens_);
     }
   } else {
-    const Json choices = j.value("choices", Json::array());
-    if (!choices.empty() && choices[0].is_object()) {
-      const Json d = choices[0].value("delta", Json::object());
-      if (d.contains("content") && d["content"].is_string()) step.delta = d["content"];
-    }
-    if (j.contains("usage") && j["usage"].is_object()) {
-      in_tokens_ = j["usage"].value("prompt_tokens", in_tokens_);
-      out_tokens_ = j["usage"].value("completion_tokens", out_tokens_);
-    }
+    const auto choices = j.find("choices");
+    if (choices != j.end() && choices->is_array() && !choices->empty())
+      step.delta = string_at(object_at((*choices)[0], "delta"), "content");
+    const Json& usage = object_at(j, "usage");
+    in_tokens_ = count_at(usage, "prompt_tokens", in_tokens_);
+    out_tokens_ = count_at(usage, "completion_tokens", out_tokens_);
   }
   return step;
 }
