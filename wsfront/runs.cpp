@@ -4,6 +4,7 @@
 #include <capnp/message.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "agent.capnp.h"
 #include "utf8.hpp"
@@ -597,7 +598,10 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
       if (!search.empty() && key.find(search) == std::string::npos &&
           e.value("displayName", "").find(search) == std::string::npos)
         continue;
-      if (active > 0 && now - e.value("updatedAt", int64_t{0}) > active * 60'000) continue;
+      // A window past INT64_MAX ms (active * 60'000 would overflow) holds every session.
+      if (active > 0 && active <= INT64_MAX / 60'000 &&
+          now - e.value("updatedAt", int64_t{0}) > active * 60'000)
+        continue;
       Json row = e;
       row.erase("messages");
       row["key"] = key;
