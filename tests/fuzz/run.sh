@@ -5,7 +5,8 @@
 #   tests/fuzz/run.sh BUILD_DIR SECONDS [TARGET...]      (no target: all of them)
 # Crashes, leaks and timeouts are written to BUILD_DIR/crashes/<target>/ (crash-*, leak-*,
 # timeout-*, oom-*), with libFuzzer's report in BUILD_DIR/crashes/<target>.log.
-# Prints one line per target (executions, cov, ft, corpus) and exits 1 when any target failed.
+# Prints one line per target (executions, cov, ft, corpus), then "fuzz: N passed, N failed",
+# and exits 1 when any target failed.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="$(cd "$1" && pwd)"
@@ -29,6 +30,7 @@ max_len() {
 }
 
 failed=0
+passed=0
 for t in "${targets[@]}"; do
   bin="$build/bin/fuzz_$t"
   if [ ! -x "$bin" ]; then
@@ -56,7 +58,9 @@ for t in "${targets[@]}"; do
     echo "fuzz: $t: FAILED (exit $rc) after ${took}s, ${execs:-?} executions; see $log and $crashes/"
     grep -m3 -E 'ERROR: |SUMMARY: |runtime error' "$log" | sed 's/^/  /'
   else
+    passed=$((passed + 1))
     echo "fuzz: $t: ok, ${execs:-?} executions in ${took}s, cov ${cov:-?} ft ${ft:-?}, corpus ${units:-?}"
   fi
 done
+echo "fuzz: $passed passed, $((${#targets[@]} - passed)) failed"
 exit $failed
