@@ -18,12 +18,11 @@ all=(front_frames front_handshake front_connect ipc_link sse openai_stream anthr
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 
-# Per-target input size caps. The front targets stay at 4 KiB: the generated validators use
-# std::regex, which recurses once per character and overflows the stack on long strings (being
-# replaced; see README.md). The IPC target needs room for several framed messages.
+# Per-target input size caps: 16 KiB is past every bound the front checks before parsing
+# (string and array limits in schema/limits.json); the IPC target needs room for several
+# framed messages.
 max_len() {
   case "$1" in
-    front_*) echo 4096 ;;
     ipc_link) echo 65536 ;;
     *) echo 16384 ;;
   esac
