@@ -6,7 +6,7 @@
 #include "front_harness.hpp"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  clawgate::fuzz::quiet_stdout();
+  clawgate::fuzz::init_front_harness();
   return 0;
 }
 

@@ -15,7 +15,7 @@ const char* kConnect =
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  clawgate::fuzz::quiet_stdout();
+  clawgate::fuzz::init_front_harness();
   return 0;
 }
 

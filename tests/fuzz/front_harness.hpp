@@ -11,6 +11,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -28,14 +30,19 @@ namespace clawgate::fuzz {
 using front::ConnId;
 using front::Json;
 
-// Logs go to /dev/null unless CLAWGATE_FUZZ_LOG is set (they cost more than the parsing).
-inline void quiet_stdout() {
-  if (std::getenv("CLAWGATE_FUZZ_LOG")) return;
-  if (FILE* f = std::freopen("/dev/null", "w", stdout)) (void)f;
-}
-
 inline std::string fuzz_state_dir() {
   return "/dev/shm/clawgate-fuzz-" + std::to_string(::getpid());
+}
+
+// For LLVMFuzzerInitialize: logs go to /dev/null unless CLAWGATE_FUZZ_LOG is set (they cost
+// more than the parsing), and the state directory goes when the process exits.
+inline void init_front_harness() {
+  std::atexit([] {
+    std::error_code ec;
+    std::filesystem::remove_all(fuzz_state_dir(), ec);
+  });
+  if (std::getenv("CLAWGATE_FUZZ_LOG")) return;
+  if (FILE* f = std::freopen("/dev/null", "w", stdout)) (void)f;
 }
 
 // The Transport seam, in memory: what websocketpp would do with the core's calls.

@@ -141,7 +141,7 @@ void worker_side(int which, std::string_view bytes) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  quiet_stdout();
+  init_front_harness();
   return 0;
 }
 
