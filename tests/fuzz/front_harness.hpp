@@ -210,8 +210,8 @@ class World {
 // Peer flags from one input byte: loopback or not, behind a proxy or not, with an Origin.
 inline front::PeerInfo peer_from(uint8_t flags) {
   front::PeerInfo p;
-  p.ip = (flags & 1) ? "203.0.113.7" : "127.0.0.1";
-  p.forwarded = (flags & 2) != 0;
+  p.socket_ip = (flags & 1) ? "203.0.113.7" : "127.0.0.1";
+  if (flags & 2) p.forwarded_for = "198.51.100.9";
   if (flags & 4) p.origin = "http://localhost:18789";
   p.host = "127.0.0.1:18789";
   p.user_agent = "fuzz";
