@@ -63,11 +63,6 @@ uint64_t fs_rights_for_abi(int abi) {
   return r;
 }
 
-int landlock_abi() {
-  const long v = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, kCreateRulesetVersion);
-  return v < 0 ? 0 : static_cast<int>(v);
-}
-
 std::string err_text(int err) {
   return std::strerror(err);
 }
@@ -351,6 +346,11 @@ Policy agent_policy(std::vector<uint16_t> ports) {
   p.read_paths = runtime_read_paths();
   p.connect_ports = std::move(ports);
   return p;
+}
+
+int landlock_abi() {
+  const long v = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, kCreateRulesetVersion);
+  return v < 0 ? 0 : static_cast<int>(v);
 }
 
 Report apply(const Policy& p, int landlock_abi_limit) {

@@ -64,6 +64,9 @@ Report apply(const Policy& p, int landlock_abi_limit = 1 << 20);
 // One log line for what is enforced, and a warning for each thing that is not.
 void log_report(Logger& log, const std::string& who, const Report& r);
 
+// The running kernel's Landlock ABI (0: none).
+int landlock_abi();
+
 // True in AddressSanitizer builds: LeakSanitizer needs ptrace at exit, so the filter allows it.
 bool sanitizer_build();
 

@@ -19,11 +19,6 @@
 namespace clawgate::test {
 namespace {
 
-int kernel_landlock_abi() {
-  const long v = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, 1U);
-  return v < 0 ? 0 : static_cast<int>(v);
-}
-
 bool in_ci() {
   const char* ci = std::getenv("CI");
   return ci && std::string(ci) == "true";
@@ -104,7 +99,7 @@ TEST(Sandbox, EachChildsEnvironmentHoldsItsOwnSecretOnly) {
 }
 
 TEST(Sandbox, StatusShowsEachProcesssSandboxAsTheKernelEnforcesIt) {
-  const int abi = kernel_landlock_abi();
+  const int abi = sandbox::landlock_abi();
   if (abi < 4) {
     if (in_ci()) FAIL() << "this kernel has no Landlock ABI 4; CI must run on one that does";
     GTEST_SKIP() << "kernel without Landlock ABI 4";

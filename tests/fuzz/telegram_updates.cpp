@@ -23,18 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int64_t offset = 0;
   std::vector<std::string> skipped;
   for (const InboundUpdate& u : parse_updates(a.result, offset, 42, "fuzz_bot", &skipped)) {
-    const InboundFacts& f = u.facts;
-    capnp::MallocMessageBuilder b;
-    auto in = b.initRoot<clawgate::ipc::Data>().initInbound();
-    in.setId(std::to_string(u.update_id));
-    in.setChatId(f.chat_id);
-    in.setChatType(f.chat_type);
-    in.setSenderId(f.sender_id);
-    in.setSenderName(f.sender_name);
-    in.setSenderUsername(f.sender_username);
-    in.setText(f.text);
-    in.setMessageId(f.message_id);
-    in.setTsMs(f.ts_ms);
+    capnp::MallocMessageBuilder b;  // what the worker hands the front must build for any input
+    write_inbound(b, u.update_id, u.facts);
   }
   return 0;
 }

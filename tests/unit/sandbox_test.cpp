@@ -38,11 +38,6 @@ namespace {
 
 using Results = std::map<std::string, std::string>;  // check name -> "ok" or the errno text
 
-int kernel_landlock_abi() {
-  const long v = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, 1U);
-  return v < 0 ? 0 : static_cast<int>(v);
-}
-
 bool in_ci() {
   const char* ci = std::getenv("CI");
   return ci && std::string(ci) == "true";
@@ -50,7 +45,7 @@ bool in_ci() {
 
 #define REQUIRE_LANDLOCK_ABI4()                                                                 \
   do {                                                                                          \
-    if (kernel_landlock_abi() < 4) {                                                            \
+    if (sandbox::landlock_abi() < 4) {                                                          \
       if (in_ci()) FAIL() << "this kernel has no Landlock ABI 4; CI must run on one that does"; \
       GTEST_SKIP() << "kernel without Landlock ABI 4";                                          \
     }                                                                                           \
@@ -177,7 +172,7 @@ class SandboxTest : public ::testing::Test {
     EXPECT_EQ(r.at("report.noNewPrivs"), "true");
     EXPECT_EQ(r.at("report.seccomp"), "true");
     EXPECT_EQ(r.at("report.landlock"), "true");
-    EXPECT_EQ(r.at("report.landlockAbi"), std::to_string(kernel_landlock_abi()));
+    EXPECT_EQ(r.at("report.landlockAbi"), std::to_string(sandbox::landlock_abi()));
     const std::string expected_missing =
         sanitizer_build() ? "seccomp: ptrace allowed (sanitizer build: LeakSanitizer needs it); "
                           : "";

@@ -357,25 +357,28 @@ void TelegramWorker::persist_offset() {
   }
 }
 
+void write_inbound(capnp::MessageBuilder& b, int64_t update_id, const InboundFacts& f) {
+  auto in = b.initRoot<ipc::Data>().initInbound();
+  in.setId(std::to_string(update_id));
+  in.setChatId(f.chat_id);
+  in.setChatType(f.chat_type);
+  in.setSenderId(f.sender_id);
+  in.setSenderName(f.sender_name);
+  in.setSenderUsername(f.sender_username);
+  in.setText(f.text);
+  in.setMessageId(f.message_id);
+  in.setTsMs(f.ts_ms);
+  in.setWasMentioned(f.was_mentioned);
+  in.setReplyToBot(f.reply_to_bot);
+  in.setBotCommand(f.bot_command);
+}
+
 void TelegramWorker::flush_inbound() {
   if (!front_ || !front_->is_open()) return;
   for (Pending& p : inbound_) {
     if (p.sent) continue;
-    const InboundFacts& f = p.message;
     capnp::MallocMessageBuilder b;
-    auto in = b.initRoot<ipc::Data>().initInbound();
-    in.setId(std::to_string(p.update_id));
-    in.setChatId(f.chat_id);
-    in.setChatType(f.chat_type);
-    in.setSenderId(f.sender_id);
-    in.setSenderName(f.sender_name);
-    in.setSenderUsername(f.sender_username);
-    in.setText(f.text);
-    in.setMessageId(f.message_id);
-    in.setTsMs(f.ts_ms);
-    in.setWasMentioned(f.was_mentioned);
-    in.setReplyToBot(f.reply_to_bot);
-    in.setBotCommand(f.bot_command);
+    write_inbound(b, p.update_id, p.message);
     if (!front_->send(b)) return;
     p.sent = true;
   }

@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include <capnp/message.h>
+
 #include "http_client.hpp"
 #include "link.hpp"
 #include "log.hpp"
@@ -68,6 +70,8 @@ struct InboundUpdate {
   int64_t update_id = 0;
   InboundFacts facts;
 };
+// The data-link message that hands one update to the front.
+void write_inbound(capnp::MessageBuilder& b, int64_t update_id, const InboundFacts& f);
 // getUpdates' result -> its text messages, in order. `offset` moves past every update seen
 // (text or not; older ones are skipped). An update whose message cannot be read is left out,
 // with the reason in `skipped`. Never throws except std::bad_alloc.
