@@ -209,6 +209,21 @@ nlohmann::json entity(const std::string& type, size_t offset_units, size_t lengt
   return {{"type", type}, {"offset", offset_units}, {"length", length_units}};
 }
 
+TEST(ReadMessage, IdsThatAreNotInt64IntegersAreNeverConverted) {
+  // Found by fuzz_telegram_updates: a chat id of -3.3e90 was converted to int64 (undefined
+  // behaviour; in practice INT64_MIN posing as a real chat). Such a message is unreadable.
+  nlohmann::json m = message("你好");
+  m["chat"]["id"] = -3.3333e90;
+  EXPECT_THROW(read_message(m, 555, "my_bot"), std::invalid_argument);
+  m = message("你好");
+  m["from"]["id"] = nlohmann::json::parse("18446744073709551615");
+  EXPECT_THROW(read_message(m, 555, "my_bot"), std::invalid_argument);
+  m = message("你好");
+  m["message_id"] = "7";  // not an id anyone is told: reads as 0
+  EXPECT_EQ(read_message(m, 555, "my_bot").message_id, "0");
+  EXPECT_EQ(read_message(m, 555, "my_bot").text, "你好");
+}
+
 TEST(ReadMessage, SenderChatAndPlainText) {
   const InboundFacts f = read_message(message(test_data::sample("arabic_rtl")), 555, "my_bot");
   EXPECT_EQ(f.chat_id, "-100123");

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
 
 #include "utf8.hpp"
 
@@ -46,22 +47,45 @@ int hex4(const std::string& s, size_t i) {
 
 }  // namespace
 
+int64_t int_field(const Json& obj, const char* key) {
+  if (!obj.is_object()) return 0;
+  const auto it = obj.find(key);
+  if (it == obj.end()) return 0;
+  if (it->is_number_unsigned())
+    return it->get<uint64_t>() <= uint64_t(INT64_MAX) ? static_cast<int64_t>(it->get<uint64_t>())
+                                                      : 0;
+  return it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+namespace {
+// Ids that say who a message is from or where it goes: absent reads as 0, but an id of another
+// type (a string, a float, past int64) makes the message unreadable — wrong is worse than absent.
+int64_t required_id(const Json& obj, const char* what) {
+  if (!obj.is_object() || !obj.contains("id")) return 0;
+  const Json& id = obj["id"];
+  if (id.is_number_unsigned() && id.get<uint64_t>() <= uint64_t(INT64_MAX))
+    return static_cast<int64_t>(id.get<uint64_t>());
+  if (id.is_number_integer() && !id.is_number_unsigned()) return id.get<int64_t>();
+  throw std::invalid_argument(std::string(what) + ".id is not an integer id");
+}
+}  // namespace
+
 InboundFacts read_message(const Json& m, int64_t bot_id, const std::string& bot_username,
                           size_t max_text_bytes) {
   InboundFacts f;
   const Json chat = m.value("chat", Json::object());
   const Json from = m.value("from", Json::object());
-  f.chat_id = std::to_string(chat.value("id", int64_t{0}));
+  f.chat_id = std::to_string(required_id(chat, "chat"));
   const std::string type = chat.value("type", "private");
   f.chat_type = type == "private" ? "direct" : "group";
-  f.sender_id = std::to_string(from.value("id", int64_t{0}));
+  f.sender_id = std::to_string(required_id(from, "from"));
   // Names are labels: bounded (Telegram's own limits are 64 and 32 characters), so no answer
   // can make one message too large for the link to the front.
   f.sender_name = utf8::truncate_bytes(from.value("first_name", ""), 256);
   if (from.contains("last_name"))
     f.sender_name += " " + utf8::truncate_bytes(from.value("last_name", ""), 256);
   f.sender_username = utf8::truncate_bytes(from.value("username", ""), 128);
-  f.message_id = std::to_string(m.value("message_id", int64_t{0}));
+  f.message_id = std::to_string(int_field(m, "message_id"));
   const Json& date = m.contains("date") ? m["date"] : Json();
   const int64_t secs = date.is_number_integer() ? date.get<int64_t>() : 0;
   f.ts_ms = std::clamp<int64_t>(secs, 0, int64_t{1} << 40) * 1000;  // no overflow
@@ -76,7 +100,7 @@ InboundFacts read_message(const Json& m, int64_t bot_id, const std::string& bot_
         if (lower(entity_text(text, e)) == handle) f.was_mentioned = true;
       } else if (kind == "text_mention") {
         const Json user = e.value("user", Json::object());
-        if (user.is_object() && user.value("id", int64_t{0}) == bot_id) f.was_mentioned = true;
+        if (user.is_object() && int_field(user, "id") == bot_id) f.was_mentioned = true;
       } else if (kind == "bot_command" && e.value("offset", -1) == 0) {
         // "/cmd" goes to every bot in the chat; "/cmd@other_bot" is someone else's.
         const std::string cmd = entity_text(text, e);
@@ -87,7 +111,7 @@ InboundFacts read_message(const Json& m, int64_t bot_id, const std::string& bot_
   }
   if (m.contains("reply_to_message") && m["reply_to_message"].is_object()) {
     const Json r = m["reply_to_message"].value("from", Json::object());
-    if (r.is_object() && r.value("id", int64_t{0}) == bot_id && bot_id != 0) f.reply_to_bot = true;
+    if (r.is_object() && int_field(r, "id") == bot_id && bot_id != 0) f.reply_to_bot = true;
   }
   if (text.size() > max_text_bytes) {
     f.original_bytes = text.size();

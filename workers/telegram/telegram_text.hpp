@@ -23,7 +23,14 @@ struct InboundFacts {
   size_t original_bytes = 0;   // set when `text` was cut: how long it was
 };
 
-// Reads a Bot API Message. `bot_id`/`bot_username` come from getMe.
+// The integer at obj[key], or 0 when it is missing, not an integer, or outside int64 (a float
+// such as -3.3e90 is never converted: that is undefined behaviour). Ids are integers in the
+// Bot API; anything else is a malformed answer.
+int64_t int_field(const nlohmann::json& obj, const char* key);
+
+// Reads a Bot API Message. A chat or sender id that is not an int64 integer makes the message
+// unreadable: throws std::invalid_argument (its update is skipped, never misattributed).
+// `bot_id`/`bot_username` come from getMe.
 InboundFacts read_message(const nlohmann::json& message, int64_t bot_id,
                           const std::string& bot_username,
                           size_t max_text_bytes = kMaxInboundTextBytes);

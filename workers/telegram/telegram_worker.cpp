@@ -105,7 +105,7 @@ std::vector<InboundUpdate> parse_updates(const Json& updates, int64_t& offset, i
     if (!m.contains("text")) continue;  // text only, for now
     try {
       out.push_back({*id, read_message(m, bot_id, bot_username)});
-    } catch (const Json::exception& e) {  // a field of an unexpected type: this update only
+    } catch (const std::exception& e) {  // a field of an unexpected type: this update only
       if (skipped) skipped->push_back("update " + std::to_string(*id) + " skipped: " + e.what());
     }
   }
@@ -235,7 +235,7 @@ void TelegramWorker::get_me() {
          connected_ = true;  // the API accepted the token; polling starts now
          last_error_ = nullptr;
          bot_username_ = res.value("username", "");
-         bot_id_ = res.value("id", int64_t{0});
+         bot_id_ = int_field(res, "id");
          log_.info("telegram", "bot @" + bot_username_ + " ready; long polling");
          detail_ = "polling as @" + bot_username_;
          send_status();
@@ -467,7 +467,7 @@ void TelegramWorker::send_next() {
            });
          };
          if (ok) {
-           d.message_ids.push_back(std::to_string(res.value("message_id", int64_t{0})));
+           d.message_ids.push_back(std::to_string(int_field(res, "message_id")));
            last_outbound_ms_ = now_ms();
            d.attempts = 0;
            if (++d.next < d.chunks.size()) return send_next();
