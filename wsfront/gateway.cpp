@@ -5,8 +5,8 @@
 #include <boost/asio/post.hpp>
 
 #include "crypto.hpp"
-#include "wire.hpp"
 #include "utf8.hpp"
+#include "wire.hpp"
 
 namespace clawgate::front {
 
