@@ -181,9 +181,7 @@ TEST(Cli, AGatewayOnThisMachineGetsTheSavedOrEnvironmentToken) {
 TEST(Cli, AnotherHostGetsOnlyAnExplicitTokenAndPlainWsNeedsTheDangerousFlag) {
   const std::string address = non_loopback_address();
   if (address.empty()) {
-    const char* ci = std::getenv("CI");
-    if (ci && std::string(ci) == "true")
-      FAIL() << "this machine has no non-loopback IPv4 address; CI must have one";
+    if (in_ci()) FAIL() << "this machine has no non-loopback IPv4 address; CI must have one";
     GTEST_SKIP() << "this machine has no non-loopback IPv4 address";
   }
   FakeGateway remote(address);

@@ -19,11 +19,6 @@
 namespace clawgate::test {
 namespace {
 
-bool in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci && std::string(ci) == "true";
-}
-
 // A gateway whose three children each have a secret of their own in the environment.
 struct SecretGateway {
   TelegramEmulator emu{"777:telegram-secret"};

@@ -2,6 +2,7 @@
 // connected protocol client for a running gateway, and reading a file whole.
 #pragma once
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -22,6 +23,12 @@ inline bool eventually(const std::function<bool()>& pred, int timeout_ms = 10000
     std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
   }
   return pred();
+}
+
+// CI=true: a missing dependency fails the test instead of skipping it.
+inline bool in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
 }
 
 // A client that has completed the handshake with `gw` (cli/cli, its token).
