@@ -14,9 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace clawgate::fuzz;
   if (size == 0) return 0;
   const uint8_t flags = data[0];
-  WorldOptions o;
-  o.auth = static_cast<clawgate::AuthMode>((flags >> 3) % 3);
-  World w(o);
+  World& w = shared_world(static_cast<clawgate::AuthMode>((flags >> 3) % 3));
   const ConnId id = w.open(peer_from(flags));
   if (id == 0) return 0;
   std::string frame = R"({"type":"req","id":"c1","method":"connect","params":)";
@@ -27,5 +25,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     w.deliver(id, R"({"type":"req","id":"h1","method":"health","params":{}})");
     w.deliver(id, R"({"type":"req","id":"s1","method":"status","params":{}})");
   }
+  w.drop(id);
   return 0;
 }

@@ -1,8 +1,11 @@
 // The front's protocol core in process for the fuzz targets: a Gateway with the channel hub,
 // runs, sessions and cron attached (no worker or agent processes: their links are absent),
-// behind an in-memory Transport, on a FakeClock and an io_context that is only polled. Each
-// input gets a fresh World in an emptied state directory under /dev/shm, so an input
-// reproduces alone.
+// behind an in-memory Transport, on a FakeClock and an io_context that is only polled.
+// Building a World costs more than most inputs, so targets share one (shared_world) that is
+// rebuilt, in an emptied state directory under /dev/shm, every kInputsPerWorld inputs: state an
+// input leaves behind (sessions, cron jobs, limiter buckets) reaches at most that many others.
+// A crash that needs that state may not reproduce alone; CLAWGATE_FUZZ_FRESH=1 gives every
+// input a fresh World, as when a crash input is replayed by itself.
 // Fails: a frame the gateway sends that is not valid JSON (hence not valid UTF-8) or a harness
 // invariant broken traps; everything else is left to the sanitizers.
 #pragma once
@@ -30,8 +33,9 @@ namespace clawgate::fuzz {
 using front::ConnId;
 using front::Json;
 
-inline std::string fuzz_state_dir() {
-  return "/dev/shm/clawgate-fuzz-" + std::to_string(::getpid());
+// One state directory per World slot (shared_world keeps one World per auth mode).
+inline std::string fuzz_state_dir(int slot = 0) {
+  return "/dev/shm/clawgate-fuzz-" + std::to_string(::getpid()) + "-" + std::to_string(slot);
 }
 
 // For LLVMFuzzerInitialize: logs go to /dev/null unless CLAWGATE_FUZZ_LOG is set (they cost
@@ -39,7 +43,7 @@ inline std::string fuzz_state_dir() {
 inline void init_front_harness() {
   std::atexit([] {
     std::error_code ec;
-    std::filesystem::remove_all(fuzz_state_dir(), ec);
+    for (int slot = 0; slot < 4; ++slot) std::filesystem::remove_all(fuzz_state_dir(slot), ec);
   });
   if (std::getenv("CLAWGATE_FUZZ_LOG")) return;
   if (FILE* f = std::freopen("/dev/null", "w", stdout)) (void)f;
@@ -86,8 +90,20 @@ class FakeTransport final : public front::Transport {
   boost::asio::io_context& io_;
 };
 
+// Peer flags from one input byte: loopback or not, behind a proxy or not, with an Origin.
+inline front::PeerInfo peer_from(uint8_t flags) {
+  front::PeerInfo p;
+  p.socket_ip = (flags & 1) ? "203.0.113.7" : "127.0.0.1";
+  if (flags & 2) p.forwarded_for = "198.51.100.9";
+  if (flags & 4) p.origin = "http://localhost:18789";
+  p.host = "127.0.0.1:18789";
+  p.user_agent = "fuzz";
+  return p;
+}
+
 struct WorldOptions {
   AuthMode auth = AuthMode::token;
+  int slot = 0;  // which state directory
 };
 
 // Everything front_runner.cpp wires, minus the network and the child processes.
@@ -97,7 +113,7 @@ class World {
   static constexpr const char* kPassword = "fuzz-password";
 
   explicit World(WorldOptions o = {}) : log_(clock_, &ring_, LogLevel::error) {
-    dir_ = fuzz_state_dir();
+    dir_ = fuzz_state_dir(o.slot);
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
     std::filesystem::create_directories(dir_);
@@ -157,7 +173,10 @@ class World {
     const ConnId id = next_id_++;
     transport_->conns[id] = {};
     const auto refusal = gateway_->on_upgrade(id, peer);
-    if (refusal.http_status != 0) return 0;
+    if (refusal.http_status != 0) {
+      transport_->conns.erase(id);
+      return 0;
+    }
     gateway_->on_open(id);
     poll();
     return id;
@@ -176,6 +195,20 @@ class World {
     poll();
   }
 
+  // Closes a connection as a client would and forgets it (shared Worlds would otherwise
+  // collect one per input).
+  void drop(ConnId id) {
+    auto it = transport_->conns.find(id);
+    if (it == transport_->conns.end()) return;
+    transport_->close(id, 1000, "");
+    poll();
+    transport_->conns.erase(id);
+  }
+
+  // Between inputs: an hour of virtual time, so the failed-auth limiter and other windows an
+  // earlier input filled are past and each input meets the same gate.
+  void next_input() { clock_.advance(3'600'000); }
+
   // Runs what is ready now, and lets virtual time pass (timers are not fired: io is polled).
   void poll() {
     io_.restart();
@@ -189,6 +222,20 @@ class World {
   front::Gateway& gateway() { return *gateway_; }
   front::ChannelHub& hub() { return *hub_; }
   front::RunManager& runs() { return *runs_; }
+  // The long-lived authenticated connection of a shared World (cli/cli, operator.admin, over
+  // loopback with the token), opened again when an input got it closed.
+  ConnId operator_connection() {
+    static const char* kConnect =
+        R"({"type":"req","id":"c1","method":"connect","params":{"minProtocol":3,"maxProtocol":4,)"
+        R"("client":{"id":"cli","version":"1.0.0","platform":"linux","mode":"cli"},)"
+        R"("role":"operator","scopes":["operator.admin"],"auth":{"token":"fuzz-token"}}})";
+    if (operator_ != 0 && !closed(operator_)) return operator_;
+    drop(operator_);
+    operator_ = open(peer_from(0));
+    deliver(operator_, kConnect);
+    if (closed(operator_) || frames(operator_) < 2) __builtin_trap();  // must reach hello-ok
+    return operator_;
+  }
   boost::asio::io_context& io() { return io_; }
 
  private:
@@ -198,6 +245,7 @@ class World {
   Logger log_;
   std::string dir_;
   ConnId next_id_ = 1;
+  ConnId operator_ = 0;
   uint64_t inbound_runs_ = 0;
   std::unique_ptr<FakeTransport> transport_;
   std::unique_ptr<front::Gateway> gateway_;
@@ -207,15 +255,29 @@ class World {
   std::unique_ptr<front::CronService> cron_;
 };
 
-// Peer flags from one input byte: loopback or not, behind a proxy or not, with an Origin.
-inline front::PeerInfo peer_from(uint8_t flags) {
-  front::PeerInfo p;
-  p.socket_ip = (flags & 1) ? "203.0.113.7" : "127.0.0.1";
-  if (flags & 2) p.forwarded_for = "198.51.100.9";
-  if (flags & 4) p.origin = "http://localhost:18789";
-  p.host = "127.0.0.1:18789";
-  p.user_agent = "fuzz";
-  return p;
+inline constexpr uint64_t kInputsPerWorld = 2000;
+
+// The World for this auth mode, rebuilt every `inputs_per_world` inputs (or for every input
+// with CLAWGATE_FUZZ_FRESH set).
+inline World& shared_world(AuthMode auth = AuthMode::token,
+                           uint64_t inputs_per_world = kInputsPerWorld) {
+  struct Slot {
+    std::unique_ptr<World> world;
+    uint64_t inputs = 0;
+  };
+  static Slot slots[3];
+  static const bool fresh = std::getenv("CLAWGATE_FUZZ_FRESH") != nullptr;
+  const int i = static_cast<int>(auth) % 3;
+  Slot& s = slots[i];
+  if (!s.world || fresh || ++s.inputs % inputs_per_world == 0) {
+    s.world.reset();  // before the new one empties the directory
+    WorldOptions o;
+    o.auth = auth;
+    o.slot = i;
+    s.world = std::make_unique<World>(o);
+  }
+  s.world->next_input();
+  return *s.world;
 }
 
 // Frames in one input are separated by 0xFF, a byte no UTF-8 text frame can contain.

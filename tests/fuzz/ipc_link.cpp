@@ -7,8 +7,10 @@
 //                                          handlers for it)
 //   3  the Telegram worker, from the front (Data, TelegramWorker)
 //   4  the agent worker, from the front   (AgentMsg, AgentWorker with the offline agent)
-// The front's receivers run in a World with an authenticated client that has a chat run
-// ("run-1") and a Telegram send in progress, so events and results have somewhere to go.
+// The front's receivers run in the shared World (front_harness.hpp) with its authenticated
+// client, which has a chat run and a Telegram send in progress, so events and results have
+// somewhere to go. Each input starts its own run, under a fresh 5-byte id that replaces every
+// "run-1" in the input (the name the seeds use), so a run of an earlier input is never met.
 // Not covered: the supervisor's side of control links (it needs a spawned child).
 // Fails: see front_harness.hpp; a Link must end garbage by closing, never by throwing.
 #include <fcntl.h>
@@ -24,10 +26,19 @@ namespace {
 using namespace clawgate;
 using namespace clawgate::fuzz;
 
-const char* kConnect =
-    R"({"type":"req","id":"c1","method":"connect","params":{"minProtocol":3,"maxProtocol":4,)"
-    R"("client":{"id":"cli","version":"1.0.0","platform":"linux","mode":"cli"},)"
-    R"("role":"operator","scopes":["operator.admin"],"auth":{"token":"fuzz-token"}}})";
+// Five bytes, as long as "run-1": a new run id for each input of a process.
+std::string next_run_id() {
+  static const char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  static uint32_t n = 0;
+  std::string id = "r";
+  for (uint32_t v = n++, i = 0; i < 4; ++i, v /= 62) id += kDigits[v % 62];
+  return id;
+}
+
+uint32_t next_generation() {
+  static uint32_t generation = 0;
+  return ++generation;
+}
 
 // Writes `bytes` into `fd` as the peer, letting `poll` run the receiver in between (the socket
 // buffer is smaller than an input may be), then closes the peer's end and lets the receiver
@@ -56,21 +67,31 @@ void play_peer(int fd, std::string_view bytes, Poll&& poll) {
   ::close(fd);
 }
 
-void front_side(int which, std::string_view bytes) {
-  World w;
-  const ConnId client = w.open(peer_from(0));
-  w.deliver(client, kConnect);
+// Each input's run has a session of its own (a run reads its session's history first), and a
+// World serves fewer inputs than elsewhere, as each adds a session to the index.
+constexpr uint64_t kInputsPerWorld = 50;
+
+void front_side(int which, std::string_view input) {
+  World& w = shared_world(AuthMode::token, kInputsPerWorld);
+  const ConnId client = w.operator_connection();
+  const uint32_t generation = next_generation();
+  std::string bytes(input);
   int fds[2];
   ipc::make_socketpair(fds);
   if (which == 0) {
-    w.hub().attach_worker(fds[0], "telegram", "telegram", "default", 1);
+    w.hub().attach_worker(fds[0], "telegram", "telegram", "default", generation);
     w.deliver(client,
               R"({"type":"req","id":"s1","method":"send","params":{"to":"42","message":"hi",)"
-              R"("channel":"telegram","idempotencyKey":"send-1"}})");
+              R"("channel":"telegram","idempotencyKey":"send-)" +
+                  std::to_string(generation) + R"("}})");
   } else {
-    w.runs().attach_agent(fds[0], 1);
+    const std::string run = next_run_id();
+    for (size_t at = bytes.find("run-1"); at != std::string::npos; at = bytes.find("run-1", at))
+      bytes.replace(at, 5, run);
+    w.runs().attach_agent(fds[0], generation);
     w.deliver(client, R"({"type":"req","id":"r1","method":"chat.send","params":{)"
-                      R"("sessionKey":"main","message":"hi","idempotencyKey":"run-1"}})");
+                      R"("sessionKey":"agent:main:)" +
+                          run + R"(","message":"hi","idempotencyKey":")" + run + R"("}})");
   }
   play_peer(fds[1], bytes, [&] {
     w.poll();
@@ -81,7 +102,7 @@ void front_side(int which, std::string_view bytes) {
 void child_side(std::string_view bytes) {
   // The front's handlers for its control channel (front_runner.cpp): peers and the children
   // table go to the hub.
-  World w;
+  World& w = shared_world(AuthMode::token, kInputsPerWorld);
   int fds[2];
   ipc::make_socketpair(fds);
   ipc::ChildControl control(w.io(), fds[0], "front", "front", 1, 1000);
