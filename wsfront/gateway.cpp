@@ -35,11 +35,6 @@ Gateway::Gateway(asio::io_context& io, const Clock& clock, Logger& log, LogRing&
 
 Gateway::~Gateway() = default;
 
-void Gateway::attach_channels(ChannelHub* hub) {
-  hub_ = hub;
-  hub_->on_change = [this] { health_cached_at_ = -1; };  // the next health call rebuilds
-}
-
 void Gateway::attach(Transport* transport) {
   transport_ = transport;
 }
@@ -481,7 +476,7 @@ void Gateway::handle_request(Session& s, const std::string& data) {
     return;
   }
   const ConnId conn = s.id;
-  auto reply = [this, conn, id](HubReply h) {
+  auto reply = [this, conn, id](core::HubReply h) {
     auto it = sessions_.find(conn);  // the client may be gone by now; ids are never reused
     if (it == sessions_.end() || it->second.phase != Phase::ready) return;
     if (h.code.empty()) {
@@ -494,9 +489,7 @@ void Gateway::handle_request(Session& s, const std::string& data) {
     send_response(it->second, id, r);
   };
   try {
-    if (hub_ && (method == "send" || method.rfind("channels.", 0) == 0))
-      return hub_->call(method, params, reply);
-    if (extra_methods_ && extra_methods_(method, params, reply)) return;
+    if (core_ && core_->call(method, params, reply)) return;
   } catch (const std::exception& e) {
     log_.error("front", "method " + method + " failed: " + e.what());
     return send_response(s, id, MethodResult::fail("UNAVAILABLE", "internal error in " + method));

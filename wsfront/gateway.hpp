@@ -4,6 +4,8 @@
 // slow-consumer policy. Runs on one Asio loop thread; the transport calls in on that thread.
 // Fails: bad input from a client ends in an error response or the documented close code and
 // never affects another connection. Handler exceptions become UNAVAILABLE responses.
+// Methods it does not serve itself (channels, runs, sessions, cron) go to the core
+// (core/core.hpp), whose events it broadcasts.
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,9 +19,9 @@
 #include <vector>
 
 #include "auth.hpp"
-#include "channels.hpp"
 #include "clock.hpp"
 #include "config.hpp"
+#include "core/core.hpp"
 #include "health.hpp"
 #include "log.hpp"
 #include "peer.hpp"
@@ -64,24 +66,23 @@ struct MethodResult {
   }
 };
 
-class Gateway final : public TransportHandler {
+class Gateway final : public TransportHandler, public core::EventSink {
  public:
   Gateway(boost::asio::io_context& io, const Clock& clock, Logger& log, LogRing& ring,
           FrontSettings settings);
   ~Gateway() override;
 
   void attach(Transport* transport);  // before any connection arrives
-  // Channel methods (send, channels.*) and the channel view in health/status.
-  void attach_channels(ChannelHub* hub);
-  // Methods served outside the core (agent, chat.*, sessions.*, cron.*): `handler` returns
-  // false for a method it does not serve; `reply` may run later, and more than once (agent).
-  using ExtraMethods = std::function<bool(const std::string& method, const Json& params,
-                                          const std::function<void(HubReply)>& reply)>;
-  void attach_methods(ExtraMethods handler) { extra_methods_ = std::move(handler); }
-  // Pushes an event to every ready client; `droppable` skips clients over the buffer limit.
-  void emit(const std::string& event, const Json& payload, bool droppable);
-  void set_last_heartbeat(Json hb) { last_heartbeat_ = std::move(hb); }
-  void start();  // timers
+  // The core behind the methods the front does not serve itself (send, channels.*, agent,
+  // chat.*, sessions.*, cron.*), and the channel view in health/status. Null: detached.
+  void attach_core(core::Core* core) { core_ = core; }
+
+  // core::EventSink. emit pushes an event to every ready client allowed to see it;
+  // `droppable` skips clients over the buffer limit.
+  void emit(const std::string& event, const Json& payload, bool droppable) override;
+  void heartbeat_changed(const Json& hb) override { last_heartbeat_ = hb; }
+  void channels_changed() override { health_cached_at_ = -1; }  // the next health call rebuilds
+  void start();                                                 // timers
   // Broadcasts `shutdown`, closes every connection 1012 and stops accepting. `done` runs once
   // every connection is gone or after the deadline.
   void shutdown(const std::string& reason, std::optional<int64_t> restart_expected_ms,
@@ -162,8 +163,7 @@ class Gateway final : public TransportHandler {
   LogRing& ring_;
   FrontSettings cfg_;
   Transport* transport_ = nullptr;
-  ChannelHub* hub_ = nullptr;
-  ExtraMethods extra_methods_;
+  core::Core* core_ = nullptr;
   ProxyPolicy proxies_;
   AuthRateLimiter limiter_;
   PresenceTable presence_;

@@ -31,7 +31,7 @@ void Gateway::refresh_health() {
   Json h = {{"ok", true},
             {"ts", clock_.wall_ms()},
             {"eventLoop", loop_monitor_.to_json()},
-            {"channels", hub_ ? hub_->health_channels() : Json::object()},
+            {"channels", core_ ? core_->channels().health_channels() : Json::object()},
             {"channelOrder", Json::array()},
             {"channelLabels", Json::object()},
             {"defaultAgentId", "main"}};
@@ -75,9 +75,9 @@ MethodResult Gateway::m_status(const Session& s) {
               {"presence", {{"count", presence_.size() + 1}, {"stateVersion", state_version()}}},
               {"processMemory", {{"rssBytes", process_rss_bytes()}}},
               {"eventLoop", loop_monitor_.to_json()},
-              {"channels", hub_ ? hub_->health_channels() : Json::object()},
-              {"processes", hub_ ? hub_->children_json() : Json::array()},
-              {"outbound", {{"pending", hub_ ? hub_->pending_outbound() : 0}}},
+              {"channels", core_ ? core_->channels().health_channels() : Json::object()},
+              {"processes", core_ ? core_->channels().children_json() : Json::array()},
+              {"outbound", {{"pending", core_ ? core_->channels().pending_outbound() : 0}}},
               {"logs", {{"size", ring_.tail(-1, 0, 0).size}}}};
   if (scope_satisfies(s.scopes, "operator.admin")) {
     out["stateDir"] = cfg_.gateway.state_dir;

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string>
 
-#include "cron.hpp"
+#include "core/cron.hpp"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   // Local-time schedules in a zone with DST transitions (skipped and repeated hours).

@@ -22,11 +22,8 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "channels.hpp"
-#include "cron.hpp"
+#include "core/core.hpp"
 #include "gateway.hpp"
-#include "runs.hpp"
-#include "sessions.hpp"
 
 namespace clawgate::fuzz {
 
@@ -130,39 +127,15 @@ class World {
     gateway_ = std::make_unique<front::Gateway>(io_, clock_, log_, ring_, s);
     transport_->handler = gateway_.get();
     gateway_->attach(transport_.get());
-    sessions_ = std::make_unique<front::SessionStore>(dir_);
-    hub_ = std::make_unique<front::ChannelHub>(io_, clock_, log_, s.gateway, sessions_.get());
-    gateway_->attach_channels(hub_.get());
-    auto emit = [this](const std::string& event, const Json& payload, bool droppable) {
-      gateway_->emit(event, payload, droppable);
-    };
-    runs_ = std::make_unique<front::RunManager>(io_, clock_, log_, *sessions_, hub_.get(), emit);
-    cron_ = std::make_unique<front::CronService>(io_, clock_, log_, dir_, *runs_, emit,
-                                                 s.gateway.agent_config_json);
-    cron_->on_heartbeat = [this](const Json& hb) { gateway_->set_last_heartbeat(hb); };
-    // As front_runner.cpp wires it (a counter for the run id, so an input reproduces).
-    hub_->on_inbound = [this](const std::string& session_key, const front::InboundMessage& m) {
-      front::RunManager::Origin o;
-      o.kind = "channel";
-      o.channel = m.channel;
-      o.account_id = m.account_id;
-      o.to = m.chat_id;
-      (void)runs_->start(session_key, m.text, "inbound-" + std::to_string(++inbound_runs_), o);
-    };
-    gateway_->attach_methods([this](const std::string& method, const Json& params,
-                                    const std::function<void(front::HubReply)>& reply) {
-      return runs_->call(method, params, reply) || cron_->call(method, params, reply);
-    });
+    core_ = std::make_unique<core::Core>(io_, clock_, log_, s.gateway, *gateway_);
+    gateway_->attach_core(core_.get());
     gateway_->start();
-    cron_->start();
+    core_->start();
   }
 
   ~World() {
-    gateway_->attach_methods(nullptr);
-    cron_.reset();
-    runs_.reset();
-    hub_.reset();
-    sessions_.reset();
+    gateway_->attach_core(nullptr);
+    core_.reset();
     gateway_.reset();
     transport_.reset();
     // io_ goes last: handlers still queued are destroyed without running.
@@ -220,8 +193,9 @@ class World {
   size_t frames(ConnId id) const { return transport_->conns.at(id).frames; }
   const std::string& last_frame(ConnId id) const { return transport_->conns.at(id).last; }
   front::Gateway& gateway() { return *gateway_; }
-  front::ChannelHub& hub() { return *hub_; }
-  front::RunManager& runs() { return *runs_; }
+  core::Core& core() { return *core_; }
+  core::ChannelHub& hub() { return core_->channels(); }
+  core::RunManager& runs() { return core_->runs(); }
   // The long-lived authenticated connection of a shared World (cli/cli, operator.admin, over
   // loopback with the token), opened again when an input got it closed.
   ConnId operator_connection() {
@@ -246,13 +220,9 @@ class World {
   std::string dir_;
   ConnId next_id_ = 1;
   ConnId operator_ = 0;
-  uint64_t inbound_runs_ = 0;
   std::unique_ptr<FakeTransport> transport_;
   std::unique_ptr<front::Gateway> gateway_;
-  std::unique_ptr<front::SessionStore> sessions_;
-  std::unique_ptr<front::ChannelHub> hub_;
-  std::unique_ptr<front::RunManager> runs_;
-  std::unique_ptr<front::CronService> cron_;
+  std::unique_ptr<core::Core> core_;
 };
 
 inline constexpr uint64_t kInputsPerWorld = 2000;

@@ -3,8 +3,7 @@
 // receiver and so the schema; the rest are the raw bytes the peer sends before closing:
 //   0  the front, from a channel worker   (data.capnp Data, ChannelHub)
 //   1  the front, from the agent worker   (agent.capnp AgentMsg, RunManager)
-//   2  a child, from the supervisor       (control.capnp Control, ChildControl + the front's
-//                                          handlers for it)
+//   2  the front, from the supervisor     (control.capnp Control, ChildControl + FrontControl)
 //   3  the Telegram worker, from the front (Data, TelegramWorker)
 //   4  the agent worker, from the front   (AgentMsg, AgentWorker with the offline agent)
 // The front's receivers run in the shared World (front_harness.hpp) with its authenticated
@@ -18,6 +17,7 @@
 
 #include "agent_worker.hpp"
 #include "child_control.hpp"
+#include "front_control.hpp"
 #include "front_harness.hpp"
 #include "telegram_worker.hpp"
 
@@ -100,38 +100,25 @@ void front_side(int which, std::string_view input) {
 }
 
 void child_side(std::string_view bytes) {
-  // The front's handlers for its control channel (front_runner.cpp): peers and the children
-  // table go to the hub.
+  // The front's end of its control channel (FrontControl, as front_runner.cpp wires it): peers
+  // go to the core, the children table to its channel hub, restart results to their callers.
   World& w = shared_world(AuthMode::token, kInputsPerWorld);
   int fds[2];
   ipc::make_socketpair(fds);
-  ipc::ChildControl control(w.io(), fds[0], "front", "front", 1, 1000);
-  ipc::ChildControl::Handlers h;
-  h.on_peer = [&](int fd, ipc::Peer::Reader p) {
-    w.hub().attach_worker(fd, p.getName(), p.getChannel(), p.getAccountId(), p.getGeneration());
-  };
-  h.on_config = [](const std::string& json) { (void)Json::accept(json); };
-  h.on_other = [&](ipc::Control::Reader msg) {
-    if (!msg.isChildren()) return;
-    std::vector<front::ChannelHub::ChildRow> rows;
-    for (auto c : msg.getChildren()) {
-      front::ChannelHub::ChildRow r;
-      r.name = c.getName();
-      r.channel = c.getChannel();
-      r.state = std::to_string(static_cast<int>(c.getState()) % 5);
-      r.last_error = c.getLastError();
-      r.pid = c.getPid();
-      rows.push_back(std::move(r));
-    }
-    w.hub().set_children(std::move(rows));
-    (void)w.hub().status_json();
-  };
-  control.start(std::move(h));
-  control.send_ready();
+  bool stopped = false;
+  front::FrontControl control(
+      std::make_unique<ipc::ChildControl>(w.io(), fds[0], "front", "front", 1, 1000), w.core(),
+      [&stopped](const std::string&) { stopped = true; });
+  control.start(sandbox::Report{});
+  // A restart in flight, so a restartResult has a caller to answer.
+  w.deliver(
+      w.operator_connection(),
+      R"({"type":"req","id":"x1","method":"channels.restart","params":{"channel":"telegram"}})");
   play_peer(fds[1], bytes, [&] {
     w.poll();
     return w.io().poll();
   });
+  (void)w.hub().status_json();
 }
 
 void worker_side(int which, std::string_view bytes) {

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "access.hpp"
+#include "core/access.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 namespace {
 
 constexpr const char* kOwner = "111";     // in channels.telegram.allowFrom
@@ -183,4 +183,4 @@ TEST(GroupAccess, ReasonsNameTheGroupAndTheSender) {
 }
 
 }  // namespace
-}  // namespace clawgate::front
+}  // namespace clawgate::core

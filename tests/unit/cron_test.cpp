@@ -8,9 +8,9 @@
 #include <optional>
 #include <string>
 
-#include "cron.hpp"
+#include "core/cron.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 namespace {
 
 // Epoch ms of a UTC civil time (Howard Hinnant's days_from_civil), independent of timegm.
@@ -243,9 +243,9 @@ TEST(NextCron, TrailingGarbageInAFieldIsNullopt) {
 }
 
 }  // namespace
-}  // namespace clawgate::front
+}  // namespace clawgate::core
 
-namespace clawgate::front {
+namespace clawgate::core {
 namespace {
 
 TEST(NextCron, HugeStepsAreRejectedOrHarmlessNeverACrash) {
@@ -257,4 +257,4 @@ TEST(NextCron, HugeStepsAreRejectedOrHarmlessNeverACrash) {
 }
 
 }  // namespace
-}  // namespace clawgate::front
+}  // namespace clawgate::core

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "core/inbound.hpp"
 #include "fs.hpp"
-#include "inbound.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 namespace {
 
 constexpr int64_t kT0 = 1'700'000'000'000;
@@ -368,4 +368,4 @@ TEST_F(InboundTest, UnmentionedGroupMessagesAreContextInTheGroupTranscript) {
 }
 
 }  // namespace
-}  // namespace clawgate::front
+}  // namespace clawgate::core

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "core/outbound_queue.hpp"
 #include "fs.hpp"
-#include "outbound_queue.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 namespace {
 
 constexpr int64_t kT0 = 1'700'000'000'000;
@@ -241,4 +241,4 @@ TEST_F(OutboundQueueTest, LostDeliveriesAreCountedAcrossRestarts) {
 }
 
 }  // namespace
-}  // namespace clawgate::front
+}  // namespace clawgate::core

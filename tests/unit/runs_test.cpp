@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <string>
 
-#include "runs.hpp"
+#include "core/runs.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 namespace {
 
 constexpr int64_t kMax = INT64_MAX;  // the largest integer the schema accepts
@@ -66,4 +66,4 @@ TEST_F(RunsTest, SessionsListWithTheLargestActiveWindowListsEverySession) {
 }
 
 }  // namespace
-}  // namespace clawgate::front
+}  // namespace clawgate::core

@@ -1,6 +1,6 @@
 // SessionStore on a real temp dir: injective transcript names (and the move from the old
 // names), previews that never split a character, tail reads, an index that survives any text.
-#include "sessions.hpp"
+#include "core/sessions.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -13,7 +13,7 @@
 #include "shared_data.hpp"
 #include "utf8.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 namespace {
 
 struct TempDir {
@@ -113,4 +113,4 @@ TEST(Sessions, ReadReturnsTheNewestMessagesFromTheTail) {
 }
 
 }  // namespace
-}  // namespace clawgate::front
+}  // namespace clawgate::core

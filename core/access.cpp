@@ -1,10 +1,10 @@
 // Group access: see access.hpp. The order of checks and their reasons follow OpenClaw's
 // Telegram group access (group entry, then groupPolicy, then sender allowlist, then mentions).
-#include "access.hpp"
+#include "core/access.hpp"
 
 #include <algorithm>
 
-namespace clawgate::front {
+namespace clawgate::core {
 
 bool sender_listed(const std::vector<std::string>& list, const std::string& sender_id) {
   return std::any_of(list.begin(), list.end(), [&](const std::string& a) {
@@ -68,4 +68,4 @@ GroupDecision decide_group(const ChannelSettings& c, const GroupFacts& f) {
   return d;
 }
 
-}  // namespace clawgate::front
+}  // namespace clawgate::core

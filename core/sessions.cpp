@@ -1,5 +1,5 @@
 // SessionStore: see sessions.hpp.
-#include "sessions.hpp"
+#include "core/sessions.hpp"
 
 #include <sys/stat.h>
 
@@ -12,7 +12,7 @@
 #include "fs.hpp"
 #include "utf8.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 
 namespace {
 
@@ -176,4 +176,4 @@ std::vector<std::string> SessionStore::remove(const std::string& key, bool delet
   return archived;
 }
 
-}  // namespace clawgate::front
+}  // namespace clawgate::core

@@ -1,5 +1,5 @@
 // RunManager: see runs.hpp.
-#include "runs.hpp"
+#include "core/runs.hpp"
 
 #include <capnp/message.h>
 
@@ -9,7 +9,7 @@
 #include "agent.capnp.h"
 #include "utf8.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 
 namespace {
 
@@ -687,4 +687,4 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
   reply(fail("INVALID_REQUEST", "unknown method: " + method));
 }
 
-}  // namespace clawgate::front
+}  // namespace clawgate::core

@@ -1,5 +1,5 @@
 // CronService: see cron.hpp.
-#include "cron.hpp"
+#include "core/cron.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -10,7 +10,7 @@
 #include "fs.hpp"
 #include "utf8.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 
 namespace {
 
@@ -547,4 +547,4 @@ bool CronService::call(const std::string& method, const Json& params,
   return false;
 }
 
-}  // namespace clawgate::front
+}  // namespace clawgate::core

@@ -1,5 +1,5 @@
 // ChannelHub: see channels.hpp.
-#include "channels.hpp"
+#include "core/channels.hpp"
 
 #include <capnp/message.h>
 
@@ -8,7 +8,7 @@
 #include "data.capnp.h"
 #include "utf8.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 
 namespace {
 
@@ -40,11 +40,13 @@ Json nullable_ms(int64_t v) {
 }  // namespace
 
 ChannelHub::ChannelHub(boost::asio::io_context& io, const Clock& clock, Logger& log,
-                       const GatewaySettings& settings, SessionStore* sessions)
+                       const GatewaySettings& settings, SessionStore* sessions,
+                       InboundSink* inbound)
     : io_(io),
       clock_(clock),
       log_(log),
       settings_(settings),
+      inbound_(inbound),
       queue_(settings.state_dir + "/outbound", kMaxPending),
       router_(settings.state_dir, settings, sessions),
       retry_timer_(io) {
@@ -171,7 +173,7 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
         case InboundVerdict::accepted:
           log_.info("channels",
                     m.channel + " message from " + m.sender_id + " -> " + v.session_key);
-          if (on_inbound) on_inbound(v.session_key, m);
+          if (inbound_) inbound_->on_inbound(v.session_key, m);
           break;
         case InboundVerdict::context:
           log_.debug("channels", v.reason + " -> " + v.session_key);
@@ -696,4 +698,4 @@ Json ChannelHub::children_json() const {
   return out;
 }
 
-}  // namespace clawgate::front
+}  // namespace clawgate::core

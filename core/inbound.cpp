@@ -1,13 +1,13 @@
 // InboundRouter: see inbound.hpp.
-#include "inbound.hpp"
+#include "core/inbound.hpp"
 
 #include <algorithm>
 
-#include "access.hpp"
+#include "core/access.hpp"
 #include "crypto.hpp"
 #include "utf8.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 
 using Json = nlohmann::json;
 
@@ -254,4 +254,4 @@ std::optional<PairingRequest> InboundRouter::approve(const std::string& channel,
   return p;
 }
 
-}  // namespace clawgate::front
+}  // namespace clawgate::core

@@ -18,13 +18,13 @@
 #include <string>
 #include <vector>
 
-#include "channels.hpp"
 #include "clock.hpp"
+#include "core/channels.hpp"
+#include "core/sessions.hpp"
 #include "link.hpp"
 #include "log.hpp"
-#include "sessions.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 
 class RunManager {
  public:
@@ -129,4 +129,4 @@ class RunManager {
   size_t waiter_count_ = 0;  // entries across waiters_
 };
 
-}  // namespace clawgate::front
+}  // namespace clawgate::core

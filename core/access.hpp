@@ -14,7 +14,7 @@
 
 #include "config.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 
 struct GroupFacts {
   std::string chat_id, sender_id;
@@ -31,4 +31,4 @@ GroupDecision decide_group(const ChannelSettings& c, const GroupFacts& f);
 // True when `list` names `sender_id` exactly or holds "*".
 bool sender_listed(const std::vector<std::string>& list, const std::string& sender_id);
 
-}  // namespace clawgate::front
+}  // namespace clawgate::core

@@ -21,12 +21,12 @@
 #include "clock.hpp"
 #include "common.capnp.h"
 #include "config.hpp"
-#include "inbound.hpp"
+#include "core/inbound.hpp"
+#include "core/outbound_queue.hpp"
 #include "link.hpp"
 #include "log.hpp"
-#include "outbound_queue.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 
 using Json = nlohmann::json;
 
@@ -38,6 +38,14 @@ struct HubReply {
   int64_t retry_after_ms = 0;
 };
 using HubCallback = std::function<void(HubReply)>;
+
+// Where a channel message goes once it passed its channel's policy and is in its session
+// (the core starts a run that answers it).
+class InboundSink {
+ public:
+  virtual ~InboundSink() = default;
+  virtual void on_inbound(const std::string& session_key, const InboundMessage& m) = 0;
+};
 
 class ChannelHub {
  public:
@@ -54,7 +62,8 @@ class ChannelHub {
   static constexpr size_t kMaxOutboundBytes = 256 * 1024;
 
   ChannelHub(boost::asio::io_context& io, const Clock& clock, Logger& log,
-             const GatewaySettings& settings, SessionStore* sessions = nullptr);
+             const GatewaySettings& settings, SessionStore* sessions = nullptr,
+             InboundSink* inbound = nullptr);
   ~ChannelHub();
 
   // Supervisor side.
@@ -74,8 +83,6 @@ class ChannelHub {
   // channels.restart goes to the supervisor through this (set by the runner).
   std::function<void(const std::string& child, HubCallback)> restart_child;
   std::function<void()> on_change;  // status changed: health is stale
-  // An inbound message passed the DM policy and is in its session: the agent may answer it.
-  std::function<void(const std::string& session_key, const InboundMessage& m)> on_inbound;
   // Queues `text` for delivery to `to` on `channel` (durable; chunked by the worker). False
   // when the channel is unknown or the queue refused it.
   bool deliver(const std::string& channel, const std::string& account_id, const std::string& to,
@@ -136,6 +143,7 @@ class ChannelHub {
   Logger& log_;
   GatewaySettings settings_;
   bool supervised_ = false;
+  InboundSink* inbound_;
   OutboundQueue queue_;
   InboundRouter router_;
   // By "name#generation": an old generation's link stays until its EOF, so delivery results it
@@ -148,4 +156,4 @@ class ChannelHub {
   bool retry_armed_ = false;
 };
 
-}  // namespace clawgate::front
+}  // namespace clawgate::core

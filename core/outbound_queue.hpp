@@ -20,7 +20,7 @@
 
 #include "fs.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 
 struct QueueFull : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -83,4 +83,4 @@ class OutboundQueue {
   std::map<std::string, OutboundOutcome> recent_;      // idempotency key -> outcome
 };
 
-}  // namespace clawgate::front
+}  // namespace clawgate::core

@@ -21,10 +21,10 @@
 #include <vector>
 
 #include "config.hpp"
+#include "core/sessions.hpp"
 #include "fs.hpp"
-#include "sessions.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 
 struct InboundMessage {
   std::string channel, account_id, id, chat_id, chat_type, sender_id, sender_name, sender_username,
@@ -87,4 +87,4 @@ class InboundRouter {
   SessionStore* store_;
 };
 
-}  // namespace clawgate::front
+}  // namespace clawgate::core

@@ -1,12 +1,12 @@
 // OutboundQueue: see outbound_queue.hpp.
-#include "outbound_queue.hpp"
+#include "core/outbound_queue.hpp"
 
 #include <algorithm>
 
 #include "crypto.hpp"
 #include "utf8.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 
 using Json = nlohmann::json;
 
@@ -162,4 +162,4 @@ std::vector<OutboundEntry*> OutboundQueue::pending(const std::string& channel) {
   return out;
 }
 
-}  // namespace clawgate::front
+}  // namespace clawgate::core

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace clawgate::front {
+namespace clawgate::core {
 
 using Json = nlohmann::json;
 
@@ -60,4 +60,4 @@ class SessionStore {
   int64_t last_save_ms_ = 0;
 };
 
-}  // namespace clawgate::front
+}  // namespace clawgate::core

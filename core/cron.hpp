@@ -21,10 +21,10 @@
 #include <string>
 
 #include "clock.hpp"
+#include "core/runs.hpp"
 #include "log.hpp"
-#include "runs.hpp"
 
-namespace clawgate::front {
+namespace clawgate::core {
 
 // "30m", "1h", "45s", "500ms", "2d" -> milliseconds; nullopt when malformed.
 std::optional<int64_t> parse_duration_ms(const std::string& s);
@@ -77,4 +77,4 @@ class CronService {
   uint64_t counter_ = 0;
 };
 
-}  // namespace clawgate::front
+}  // namespace clawgate::core

@@ -1,0 +1,76 @@
+// Core: the gateway's state and routing as one object a front drives. It owns the session store
+// (the one writer of transcripts and of the sessions index), the channel hub (workers, inbound
+// policy, the durable outbound queue), the runs and cron, and routes between them: a channel
+// message that passed its policy starts a run in its session, whose answer the hub delivers
+// back to the chat. It knows nothing of WebSockets or of any particular channel; what clients
+// should hear goes out through an EventSink.
+// Fails: the constructor throws std::exception when the state directory cannot be used; after
+// that every method error is a HubReply and nothing throws into the loop.
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <string>
+
+#include "clock.hpp"
+#include "config.hpp"
+#include "core/channels.hpp"
+#include "core/cron.hpp"
+#include "core/runs.hpp"
+#include "core/sessions.hpp"
+#include "log.hpp"
+
+namespace clawgate::core {
+
+// Where the core's news for clients goes (the front's event broadcaster).
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  // An event for every client allowed to see it; `droppable` ones may skip slow clients.
+  virtual void emit(const std::string& event, const Json& payload, bool droppable) = 0;
+  virtual void heartbeat_changed(const Json& heartbeat) = 0;
+  virtual void channels_changed() = 0;  // channel/worker status changed: health is stale
+};
+
+class Core final : private InboundSink {
+ public:
+  Core(boost::asio::io_context& io, const Clock& clock, Logger& log,
+       const GatewaySettings& settings, EventSink& sink);
+  ~Core() override;
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  // Cron and heartbeat timers, and the sessions index written at most once per
+  // SessionStore::kIndexSaveMs.
+  void start();
+  // Writes what is pending (the sessions index); the loop may stop after this.
+  void flush();
+
+  // Serves a core method (send, channels.*, agent, agent.wait, chat.*, sessions.*, cron.*,
+  // wake): false for any other. `reply` may run now or later, and more than once (agent).
+  bool call(const std::string& method, const Json& params, const HubCallback& reply);
+
+  // A worker's data link handed over by the supervisor: the agent's, or a channel account's.
+  void attach_peer(int fd, const std::string& name, const std::string& channel,
+                   const std::string& account_id, uint32_t generation);
+
+  ChannelHub& channels() { return hub_; }
+  RunManager& runs() { return runs_; }
+  SessionStore& sessions() { return sessions_; }
+
+ private:
+  void on_inbound(const std::string& session_key, const InboundMessage& m) override;
+  void arm_index_flush();
+
+  boost::asio::io_context& io_;
+  Logger& log_;
+  const GatewaySettings settings_;
+  EventSink& sink_;
+  SessionStore sessions_;
+  ChannelHub hub_;
+  RunManager runs_;
+  CronService cron_;
+  boost::asio::steady_timer index_timer_;
+};
+
+}  // namespace clawgate::core

@@ -1,0 +1,46 @@
+// FrontControl: the front's end of its control channel to the supervisor. It hands the worker
+// links the supervisor passes over to the core, keeps the core's children table current, carries
+// channels.restart requests to the supervisor and back, and reports stop requests and the loss
+// of the supervisor to the runner.
+// Fails: a restart request outstanding when the supervisor goes away is answered UNAVAILABLE;
+// garbage on the channel ends it (ChildControl), which the runner treats as a lost supervisor.
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "child_control.hpp"
+#include "core/core.hpp"
+#include "sandbox.hpp"
+
+namespace clawgate::front {
+
+class FrontControl {
+ public:
+  // `stop` runs once, with why the front should stop (asked to, or the supervisor is gone).
+  FrontControl(std::unique_ptr<ipc::ChildControl> control, core::Core& core,
+               std::function<void(const std::string& why)> stop);
+  ~FrontControl();
+
+  // Starts reading; tells the supervisor how the front is sandboxed, and that it is ready.
+  void start(const sandbox::Report& sandboxed);
+
+ private:
+  void on_children(ipc::Control::Reader msg);
+  void on_restart_result(ipc::RestartResult::Reader r);
+  void restart_child(const std::string& child, core::HubCallback done);
+
+  std::unique_ptr<ipc::ChildControl> control_;
+  core::Core& core_;
+  std::function<void(const std::string&)> stop_;
+  std::map<uint64_t, core::HubCallback> restarts_;  // channels.restart calls awaiting an answer
+  uint64_t next_request_ = 0;
+};
+
+// The supervisor's child state as channels.status and status name it.
+const char* child_state_name(ipc::ChildState s);
+
+}  // namespace clawgate::front
