@@ -52,12 +52,68 @@ void Core::arm_index_flush() {
   });
 }
 
-bool Core::call(const std::string& method, const Json& params, const HubCallback& reply) {
-  if (method == "send" || method.rfind("channels.", 0) == 0) {
-    hub_.call(method, params, reply);
-    return true;
+namespace {
+enum class Owner { none, channels, runs, cron };
+
+Owner owner(schema::Method m) {
+  using M = schema::Method;
+  switch (m) {
+    case M::send:
+    case M::channels_status:
+    case M::channels_restart:
+    case M::channels_pairing_list:
+    case M::channels_pairing_approve:
+      return Owner::channels;
+    case M::agent:
+    case M::agent_wait:
+    case M::chat_send:
+    case M::chat_history:
+    case M::chat_abort:
+    case M::sessions_list:
+    case M::sessions_preview:
+    case M::sessions_patch:
+    case M::sessions_reset:
+    case M::sessions_delete:
+      return Owner::runs;
+    case M::cron_list:
+    case M::cron_add:
+    case M::cron_update:
+    case M::cron_remove:
+    case M::cron_run:
+    case M::cron_runs:
+      return Owner::cron;
+    default:
+      return Owner::none;
   }
-  return runs_.call(method, params, reply) || cron_.call(method, params, reply);
+}
+}  // namespace
+
+bool Core::serves(schema::Method m) {
+  return owner(m) != Owner::none;
+}
+
+void Core::call(schema::Method m, const Json& params, const HubCallback& reply) {
+  const std::string name(schema::kMethods[static_cast<size_t>(m)].name);
+  bool served = false;
+  switch (owner(m)) {
+    case Owner::channels:
+      hub_.call(name, params, reply);
+      return;
+    case Owner::runs:
+      served = runs_.call(name, params, reply);
+      break;
+    case Owner::cron:
+      served = cron_.call(name, params, reply);
+      break;
+    case Owner::none:
+      break;
+  }
+  if (!served) {
+    HubReply r;
+    r.code = "UNAVAILABLE";
+    r.message = "method not available: " + name;
+    reply(std::move(r));
+  }
 }
 
 void Core::attach_peer(int fd, const std::string& name, const std::string& channel,

@@ -19,6 +19,7 @@
 #include "core/runs.hpp"
 #include "core/sessions.hpp"
 #include "log.hpp"
+#include "protocol_gen.hpp"
 
 namespace clawgate::core {
 
@@ -46,9 +47,13 @@ class Core final : private InboundSink {
   // Writes what is pending (the sessions index); the loop may stop after this.
   void flush();
 
-  // Serves a core method (send, channels.*, agent, agent.wait, chat.*, sessions.*, cron.*,
-  // wake): false for any other. `reply` may run now or later, and more than once (agent).
-  bool call(const std::string& method, const Json& params, const HubCallback& reply);
+  // The protocol methods the core serves (send, channels.*, agent, agent.wait, chat.*,
+  // sessions.*, cron.*).
+  static bool serves(schema::Method m);
+  // Serves one of them, params already validated against its schema. `reply` may run now or
+  // later, and more than once (agent); a method serves() does not list is answered
+  // UNAVAILABLE.
+  void call(schema::Method m, const Json& params, const HubCallback& reply);
 
   // A worker's data link handed over by the supervisor: the agent's, or a channel account's.
   void attach_peer(int fd, const std::string& name, const std::string& channel,

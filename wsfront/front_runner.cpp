@@ -87,6 +87,12 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     return 1;
   }
   gateway.attach_core(core.get());
+  if (const auto missing = gateway.unserved_methods(); !missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    std::cerr << "clawgate: this build serves no handler for protocol method(s): " << list << "\n";
+    return 70;  // EX_SOFTWARE
+  }
   // Under the supervisor: a control channel, and the listening socket it holds for us.
   auto control = ipc::ChildControl::from_environment(io, "front");
   const bool supervised = control != nullptr;

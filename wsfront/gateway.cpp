@@ -2,6 +2,9 @@
 // See gateway.hpp for what it owns; methods.cpp holds the method handlers.
 #include "gateway.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include <boost/asio/post.hpp>
 
 #include "crypto.hpp"
@@ -11,6 +14,28 @@
 namespace clawgate::front {
 
 namespace asio = boost::asio;
+
+// Checked builds (CLAWGATE_CHECK_OUTPUT: Debug, sanitizer and fuzz builds) stop at the first
+// result or event that drifted from its schema definition, so tests fail where the drift is.
+// Other builds evaluate nothing.
+#ifdef CLAWGATE_CHECK_OUTPUT
+namespace {
+void check_failed(const std::string& what, const std::string& why) {
+  std::fprintf(stderr, "clawgate: %s does not match the protocol schema: %s\n", what.c_str(),
+               why.c_str());
+  std::abort();
+}
+void check_output(schema::Def d, const Json& v, const std::string& what) {
+  schema::Errors e;
+  if (!schema::validate(d, v, e)) check_failed(what, e.text());
+}
+}  // namespace
+#define CLAWGATE_CHECK(def, value, what) check_output(def, value, what)
+#define CLAWGATE_CHECK_FAILED(what, why) check_failed(what, why)
+#else
+#define CLAWGATE_CHECK(def, value, what) ((void)0)
+#define CLAWGATE_CHECK_FAILED(what, why) ((void)0)
+#endif
 
 Gateway::Gateway(asio::io_context& io, const Clock& clock, Logger& log, LogRing& ring,
                  FrontSettings settings)
@@ -195,8 +220,10 @@ void Gateway::send_frame(Session& s, std::string&& text, bool droppable) {
   transport_->send(s.id, std::move(text));
 }
 
-void Gateway::send_response(Session& s, const std::string& id, const MethodResult& r) {
+void Gateway::send_response(Session& s, const std::string& id, const MethodResult& r,
+                            const schema::MethodSpec* spec) {
   if (r.error) {
+    CLAWGATE_CHECK(schema::Def::ErrorShape, error_json(*r.error), "an error response");
     send_frame(
         s,
         response_error_frame(
@@ -204,6 +231,9 @@ void Gateway::send_response(Session& s, const std::string& id, const MethodResul
             r.payload ? r.payload->dump(-1, ' ', false, Json::error_handler_t::replace) : ""),
         false);
   } else {
+    if (spec && spec->hasResult)
+      CLAWGATE_CHECK(spec->result, r.payload ? *r.payload : Json(),
+                     "the result of " + std::string(spec->name));
     send_frame(s,
                response_ok_frame(
                    id, r.payload ? r.payload->dump(-1, ' ', false, Json::error_handler_t::replace)
@@ -219,6 +249,11 @@ void Gateway::emit(const std::string& event, const Json& payload, bool droppable
 void Gateway::broadcast(const std::string& event, const Json& payload,
                         std::optional<bool> droppable_override) {
   const schema::EventSpec* spec = schema::find_event(event);
+  if (!spec) {
+    CLAWGATE_CHECK_FAILED("event " + event, "it is not in the schema");
+  } else {
+    CLAWGATE_CHECK(spec->payload, payload, "the payload of event " + event);
+  }
   const std::string body = payload.dump(-1, ' ', false, Json::error_handler_t::replace);
   const std::optional<std::string> sv = spec && spec->stateVersion
                                             ? std::optional<std::string>(state_version().dump())
@@ -395,9 +430,10 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
     presence_.upsert(key, presence_entry_for(s, params), s.id);
     bump_presence();
   }
+  const Json hello = build_hello(s);
+  CLAWGATE_CHECK(schema::Def::HelloOk, hello, "hello-ok");
   send_frame(s,
-             response_ok_frame(req_id,
-                               build_hello(s).dump(-1, ' ', false, Json::error_handler_t::replace)),
+             response_ok_frame(req_id, hello.dump(-1, ' ', false, Json::error_handler_t::replace)),
              false);
   log_.info("front", "client connected: " + s.client_id + "/" + s.client_mode + " role=" + role +
                          " protocol=" + std::to_string(s.protocol) + " from " + s.client.ip);
@@ -476,11 +512,11 @@ void Gateway::handle_request(Session& s, const std::string& data) {
     return;
   }
   const ConnId conn = s.id;
-  auto reply = [this, conn, id](core::HubReply h) {
+  auto reply = [this, conn, id, spec](core::HubReply h) {
     auto it = sessions_.find(conn);  // the client may be gone by now; ids are never reused
     if (it == sessions_.end() || it->second.phase != Phase::ready) return;
     if (h.code.empty()) {
-      return send_response(it->second, id, MethodResult::ok(h.payload ? *h.payload : Json()));
+      return send_response(it->second, id, MethodResult::ok(h.payload ? *h.payload : Json()), spec);
     }
     MethodResult r = MethodResult::fail(h.code, h.message, h.details);
     r.error->retryable = h.retryable;
@@ -489,19 +525,23 @@ void Gateway::handle_request(Session& s, const std::string& data) {
     send_response(it->second, id, r);
   };
   try {
-    if (core_ && core_->call(method, params, reply)) return;
+    if (!serves(spec->id)) {
+      if (core_ && core::Core::serves(spec->id)) return core_->call(spec->id, params, reply);
+      return send_response(s, id,
+                           MethodResult::fail("UNAVAILABLE", "method not available: " + method));
+    }
   } catch (const std::exception& e) {
     log_.error("front", "method " + method + " failed: " + e.what());
     return send_response(s, id, MethodResult::fail("UNAVAILABLE", "internal error in " + method));
   }
   MethodResult r;
   try {
-    r = dispatch(s, *spec, params);
+    r = dispatch(s, spec->id, params);
   } catch (const std::exception& e) {
     log_.error("front", "method " + method + " failed: " + e.what());
     r = MethodResult::fail("UNAVAILABLE", std::string("internal error in ") + method);
   }
-  send_response(s, id, r);
+  send_response(s, id, r, spec);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -83,6 +83,10 @@ class Gateway final : public TransportHandler, public core::EventSink {
   void heartbeat_changed(const Json& hb) override { last_heartbeat_ = hb; }
   void channels_changed() override { health_cached_at_ = -1; }  // the next health call rebuilds
   void start();                                                 // timers
+  // Schema methods that neither the front nor the attached core serves: non-empty is a build
+  // that must not start (the runner refuses to).
+  std::vector<std::string> unserved_methods() const;
+  static bool serves(schema::Method m);  // the methods the front answers itself
   // Broadcasts `shutdown`, closes every connection 1012 and stops accepting. `done` runs once
   // every connection is gone or after the deadline.
   void shutdown(const std::string& reason, std::optional<int64_t> restart_expected_ms,
@@ -127,14 +131,16 @@ class Gateway final : public TransportHandler, public core::EventSink {
 
   // Requests
   void handle_request(Session& s, const std::string& data);
-  MethodResult dispatch(Session& s, const schema::MethodSpec& m, const Json& params);
+  MethodResult dispatch(Session& s, schema::Method m, const Json& params);
   MethodResult m_health(const Json& params);
   MethodResult m_status(const Session& s);
   MethodResult m_system_event(const Json& params);
   MethodResult m_logs_tail(const Json& params) const;
 
   // Output
-  void send_response(Session& s, const std::string& id, const MethodResult& r);
+  // `spec`: the method answered, whose result definition a checked build validates against.
+  void send_response(Session& s, const std::string& id, const MethodResult& r,
+                     const schema::MethodSpec* spec = nullptr);
   void send_frame(Session& s, std::string&& text, bool droppable);
   void send_event(Session& s, const schema::EventSpec& ev, const std::string& payload_json);
   void broadcast(const std::string& event, const Json& payload,

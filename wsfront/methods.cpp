@@ -11,16 +11,49 @@
 
 namespace clawgate::front {
 
-MethodResult Gateway::dispatch(Session& s, const schema::MethodSpec& m, const Json& params) {
-  const std::string_view name = m.name;
-  if (name == "health") return m_health(params);
-  if (name == "status") return m_status(s);
-  if (name == "system-presence") return MethodResult::ok(presence_.list());
-  if (name == "system-event") return m_system_event(params);
-  if (name == "last-heartbeat") return MethodResult::ok(last_heartbeat_);
-  if (name == "logs.tail") return m_logs_tail(params);
-  // The schema lists a method this build has no handler for: a bug, reported as such.
-  return MethodResult::fail("UNAVAILABLE", "method not available: " + std::string(name));
+bool Gateway::serves(schema::Method m) {
+  using M = schema::Method;
+  switch (m) {
+    case M::health:
+    case M::status:
+    case M::system_presence:
+    case M::system_event:
+    case M::last_heartbeat:
+    case M::logs_tail:
+      return true;
+    default:
+      return false;
+  }
+}
+
+MethodResult Gateway::dispatch(Session& s, schema::Method m, const Json& params) {
+  using M = schema::Method;
+  switch (m) {
+    case M::health:
+      return m_health(params);
+    case M::status:
+      return m_status(s);
+    case M::system_presence:
+      return MethodResult::ok(presence_.list());
+    case M::system_event:
+      return m_system_event(params);
+    case M::last_heartbeat:
+      return MethodResult::ok(last_heartbeat_);
+    case M::logs_tail:
+      return m_logs_tail(params);
+    default:
+      break;
+  }
+  // Only reached for a method serves() does not list: a bug, reported as such.
+  return MethodResult::fail(
+      "UNAVAILABLE", "method not available: " + std::string(schema::kMethods[size_t(m)].name));
+}
+
+std::vector<std::string> Gateway::unserved_methods() const {
+  std::vector<std::string> missing;
+  for (const auto& m : schema::kMethods)
+    if (!serves(m.id) && !(core_ && core::Core::serves(m.id))) missing.emplace_back(m.name);
+  return missing;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,111 @@
+// In-process tests: the front and its core (tests/inproc/inproc_gateway.hpp) with the real
+// agent worker on a socketpair and the offline agent, all on this thread. Fast enough for every
+// build; what needs real processes, signals and sockets is in tests/daemon and tests/faults.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "agent_worker.hpp"
+#include "inproc_gateway.hpp"
+#include "link.hpp"
+#include "protocol_gen.hpp"
+
+namespace clawgate::inproc {
+namespace {
+
+std::string temp_state_dir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return "/tmp/clawgate-inproc-" + std::to_string(::getpid()) + "-" + info->name();
+}
+
+struct Fixture : ::testing::Test {
+  Fixture() {
+    WorldOptions o;
+    o.state_dir = temp_state_dir();
+    o.keep_frames = true;
+    world = std::make_unique<World>(o);
+  }
+  ~Fixture() override {
+    world.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(temp_state_dir(), ec);
+  }
+  std::unique_ptr<World> world;
+};
+
+using InProcess = Fixture;
+
+TEST_F(InProcess, EverySchemaMethodHasAHandlerAndOnlyTheCoresGoWithoutIt) {
+  EXPECT_TRUE(world->gateway().unserved_methods().empty());
+  world->gateway().attach_core(nullptr);
+  const auto missing = world->gateway().unserved_methods();
+  for (const auto& m : schema::kMethods) {
+    const bool listed = std::count(missing.begin(), missing.end(), std::string(m.name)) == 1;
+    EXPECT_EQ(listed, core::Core::serves(m.id)) << m.name;
+    EXPECT_FALSE(front::Gateway::serves(m.id) && core::Core::serves(m.id))
+        << m.name << " has two handlers";
+  }
+  world->gateway().attach_core(&world->core());
+}
+
+// A chat turn end to end in one thread: chat.send → runs → the agent worker (offline agent)
+// over a socketpair → chat events → transcript → chat.history, in Chinese.
+TEST_F(InProcess, AChatTurnInChineseGoesThroughTheAgentWorkerAndIntoHistory) {
+  FakeClock agent_clock;
+  Logger log(agent_clock, nullptr, LogLevel::error);
+  int fds[2];
+  ipc::make_socketpair(fds);
+  workers::AgentWorker agent(world->io(), log, std::nullopt, "You are a test.", 60'000);
+  agent.attach_front(fds[1]);
+  world->core().attach_peer(fds[0], "agent", "agent", "", 1);
+  ASSERT_TRUE(world->run_until([&] { return world->core().runs().agent_connected(); }));
+
+  const ConnId c = world->operator_connection();
+  const std::string text = "你好，请用中文回答：今天天气怎么样？";
+  const std::string rid = world->request(
+      c, "chat.send", {{"sessionKey", "main"}, {"message", text}, {"idempotencyKey", "turn-1"}});
+  const Json ack = world->response(c, rid);
+  ASSERT_TRUE(ack.is_object());
+  EXPECT_TRUE(ack.value("ok", false)) << ack.dump();
+  EXPECT_EQ(ack["payload"].value("runId", ""), "turn-1");
+
+  auto final_event = [&]() -> Json {
+    for (const auto& f : world->received(c))
+      if (f.value("event", "") == "chat" && f["payload"].value("state", "") == "final") return f;
+    return nullptr;
+  };
+  ASSERT_TRUE(world->run_until([&] { return final_event().is_object(); }));
+  const Json fin = final_event();
+  EXPECT_EQ(fin["payload"].value("runId", ""), "turn-1");
+
+  const std::string hid = world->request(c, "chat.history", {{"sessionKey", "main"}});
+  const Json history = world->response(c, hid);
+  ASSERT_TRUE(history.value("ok", false)) << history.dump();
+  const Json& messages = history["payload"]["messages"];
+  ASSERT_EQ(messages.size(), 2u) << messages.dump();
+  EXPECT_EQ(messages[0].value("role", ""), "user");
+  EXPECT_EQ(messages[0]["content"][0].value("text", ""), text);
+  EXPECT_EQ(messages[1].value("role", ""), "assistant");
+  EXPECT_FALSE(messages[1]["content"][0].value("text", "").empty());
+}
+
+// Methods the core serves answer through the same request path as the front's own: an unknown
+// session key in Arabic is a clear error, not a crash, and the connection stays usable.
+TEST_F(InProcess, ACoreMethodErrorIsAnErrorResponseAndTheConnectionStays) {
+  const ConnId c = world->operator_connection();
+  const std::string rid =
+      world->request(c, "sessions.reset", {{"key", "agent:main:مرحبا-بالعالم-🙂"}});
+  const Json res = world->response(c, rid);
+  ASSERT_TRUE(res.is_object());
+  if (!res.value("ok", false)) {  // refused as the caller's mistake, with words, not a crash
+    EXPECT_EQ(res["error"].value("code", ""), "INVALID_REQUEST") << res.dump();
+    EXPECT_FALSE(res["error"].value("message", "").empty());
+  }
+  const std::string hid = world->request(c, "health", Json::object());
+  EXPECT_TRUE(world->response(c, hid).value("ok", false));
+  EXPECT_FALSE(world->closed(c));
+}
+
+}  // namespace
+}  // namespace clawgate::inproc
