@@ -223,7 +223,7 @@ void Gateway::send_frame(Session& s, std::string&& text, bool droppable) {
 void Gateway::send_response(Session& s, const std::string& id, const MethodResult& r,
                             const schema::MethodSpec* spec) {
   if (r.error) {
-    CLAWGATE_CHECK(schema::Def::ErrorShape, error_json(*r.error), "an error response");
+    CLAWGATE_CHECK(schema::Def::ErrorShape, Json::parse(error_json(*r.error)), "an error response");
     send_frame(
         s,
         response_error_frame(

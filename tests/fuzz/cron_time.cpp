@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::memcpy(&raw, data, sizeof raw);
   const int64_t after = static_cast<int64_t>(raw % 7'258'118'400'000ULL);
   const std::string text(reinterpret_cast<const char*>(data + 8), size - 8);
-  using namespace clawgate::front;
+  using namespace clawgate::core;
   (void)parse_duration_ms(text);
   (void)parse_iso_time_ms(text);
   (void)next_cron_ms(text, after, (raw >> 63) != 0);
