@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "contract.hpp"
 #include "data.capnp.h"
 #include "utf8.hpp"
 
@@ -80,7 +81,7 @@ void ChannelHub::attach_worker(int fd, const std::string& name, const std::strin
   w.channel = channel;
   w.account_id = account_id.empty() ? "default" : account_id;
   w.generation = generation;
-  w.link = ipc::Link::create(io_, fd, ipc::Link::Options{256 * 1024, 64 << 20, "data:" + key});
+  w.link = ipc::Link::create(io_, fd, ipc::contract::data_link("data:" + key));
   auto link = w.link;
   workers_[key] = std::move(w);
   link->start([this, key](capnp::MessageReader& r) { on_data(key, r); },

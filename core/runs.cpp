@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "agent.capnp.h"
+#include "contract.hpp"
 #include "utf8.hpp"
 
 namespace clawgate::core {
@@ -51,7 +52,7 @@ void RunManager::attach_agent(int fd, uint32_t generation) {
   if (agent_) agent_->close("replaced");
   agent_generation_ = generation;
   agent_hello_ = false;
-  agent_ = ipc::Link::create(io_, fd, ipc::Link::Options{4 * 1024 * 1024, 256 << 20, "agent"});
+  agent_ = ipc::Link::create(io_, fd, ipc::contract::agent_link("agent"));
   agent_->start(
       [this](capnp::MessageReader& m) { on_agent(m); },
       [this, generation](const std::string& reason) { on_agent_lost(generation, reason); });

@@ -1,5 +1,6 @@
 // ChildControl: see child_control.hpp.
 #include "child_control.hpp"
+#include "contract.hpp"
 
 #include <capnp/message.h>
 #include <unistd.h>
@@ -20,13 +21,13 @@ uint64_t self_rss_bytes() {
 
 std::unique_ptr<ChildControl> ChildControl::from_environment(boost::asio::io_context& io,
                                                              const std::string& role) {
-  const char* fd = std::getenv("CLAWGATE_CONTROL_FD");
+  const char* fd = std::getenv(contract::env::kControlFd);
   if (!fd || !*fd) return nullptr;
-  const char* name = std::getenv("CLAWGATE_CHILD_NAME");
-  const char* gen = std::getenv("CLAWGATE_GENERATION");
-  const char* hb = std::getenv("CLAWGATE_HEARTBEAT_MS");
+  const char* name = std::getenv(contract::env::kChildName);
+  const char* gen = std::getenv(contract::env::kGeneration);
+  const char* hb = std::getenv(contract::env::kHeartbeatMs);
   // Not inherited by anything this child might start.
-  ::unsetenv("CLAWGATE_CONTROL_FD");
+  ::unsetenv(contract::env::kControlFd);
   return std::make_unique<ChildControl>(io, std::atoi(fd), role, name ? name : role,
                                         gen ? static_cast<uint32_t>(std::atol(gen)) : 0,
                                         hb ? std::max(50L, std::atol(hb)) : 1000);
@@ -34,7 +35,7 @@ std::unique_ptr<ChildControl> ChildControl::from_environment(boost::asio::io_con
 
 ChildControl::ChildControl(boost::asio::io_context& io, int fd, std::string role, std::string name,
                            uint32_t generation, int64_t heartbeat_ms)
-    : link_(Link::create(io, fd, Link::Options{128 * 1024, 16 * 1024 * 1024, "control"})),
+    : link_(Link::create(io, fd, contract::control_link("control"))),
       role_(std::move(role)),
       name_(std::move(name)),
       generation_(generation),

@@ -1,5 +1,6 @@
 // Child environments: see child_env.hpp.
 #include "child_env.hpp"
+#include "contract.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -25,7 +26,7 @@ Environment allowlisted_environment(const Environment& parent) {
 
 Environment front_environment(const GatewaySettings& s, const Environment& parent) {
   Environment out = allowlisted_environment(parent);
-  out["CLAWGATE_STATE_DIR"] = s.state_dir;
+  out[ipc::contract::env::kStateDir] = s.state_dir;
   // Resolved here from flag, environment or file, so the front needs no other source.
   if (!s.token.empty()) out["OPENCLAW_GATEWAY_TOKEN"] = s.token;
   if (!s.password.empty()) out["OPENCLAW_GATEWAY_PASSWORD"] = s.password;
@@ -39,8 +40,8 @@ Environment channel_environment(const GatewaySettings& s, const ChannelSettings&
                                 const Environment& parent) {
   Environment out = allowlisted_environment(parent);
   for (const char* k : {"SSL_CERT_FILE", "SSL_CERT_DIR"}) copy_var(parent, out, k);
-  out["CLAWGATE_STATE_DIR"] = s.state_dir;
-  out["CLAWGATE_ACCOUNT_ID"] = c.account_id;
+  out[ipc::contract::env::kStateDir] = s.state_dir;
+  out[ipc::contract::env::kAccountId] = c.account_id;
   // The bot token variable only when the section names no token of its own (the worker's
   // order: botToken, tokenFile, then the variable), and only for the default account.
   const auto sec =

@@ -7,7 +7,11 @@
 
 #include <csignal>
 
+#include "contract.hpp"
+
 namespace clawgate::supervisor {
+
+namespace env = ipc::contract::env;
 
 namespace {
 constexpr int64_t kWatchIntervalMs = 100;
@@ -137,6 +141,7 @@ void Supervisor::spawn(Child& c) {
   c.stop_requested = false;
   c.restart_on_exit = true;
   c.ready = false;
+  c.hello = false;
   c.sandbox.reset();
   c.kill_at_steady = c.lost_kill_at_steady = 0;
 
@@ -146,13 +151,13 @@ void Supervisor::spawn(Child& c) {
   req.exe = c.spec.exe;
   req.args = c.spec.args;
   req.env = c.spec.env;
-  req.env["CLAWGATE_CONTROL_FD"] = "3";
-  req.env["CLAWGATE_CHILD_NAME"] = c.spec.name;
-  req.env["CLAWGATE_GENERATION"] = std::to_string(gen);
-  req.env["CLAWGATE_HEARTBEAT_MS"] = std::to_string(opts_.heartbeat_interval_ms);
+  req.env[env::kControlFd] = std::to_string(ipc::contract::kControlFd);
+  req.env[env::kChildName] = c.spec.name;
+  req.env[env::kGeneration] = std::to_string(gen);
+  req.env[env::kHeartbeatMs] = std::to_string(opts_.heartbeat_interval_ms);
   req.fds[3] = ctl[1];
   if (c.spec.role == "front" && opts_.listen_fd >= 0) {
-    req.env["CLAWGATE_LISTEN_FD"] = "4";
+    req.env[env::kListenFd] = std::to_string(ipc::contract::kListenFd);
     req.fds[4] = opts_.listen_fd;
   }
   c.started_steady = c.last_beat_steady = clock_.steady_ms();
@@ -175,7 +180,7 @@ void Supervisor::spawn(Child& c) {
                               std::to_string(gen) + ")");
 
   const std::string name = c.spec.name;
-  c.link = ipc::Link::create(io_, ctl[0], ipc::Link::Options{128 * 1024, 16 << 20, name});
+  c.link = ipc::Link::create(io_, ctl[0], ipc::contract::control_link(name));
   c.link->start(
       [this, name, gen](capnp::MessageReader& r) {
         if (Child* ch = find(name)) on_control(*ch, gen, r);
@@ -210,6 +215,7 @@ void Supervisor::on_exit(const std::string& name, uint32_t generation, int statu
   if (c.link) c.link->close("child exited");
   c.link.reset();
   c.ready = false;
+  c.hello = false;
   c.sandbox.reset();
   c.last_exit_wall = clock_.wall_ms();
   const std::string how = describe_exit(e);
@@ -257,15 +263,22 @@ void Supervisor::on_exit(const std::string& name, uint32_t generation, int statu
 void Supervisor::on_control(Child& c, uint32_t generation, capnp::MessageReader& r) {
   if (generation != c.history.generation) return;  // a message from a dead generation
   auto msg = r.getRoot<ipc::Control>();
+  // The order every child keeps: hello first and once, then ready once; anything else only
+  // after hello. A child out of order is broken (or not ours): its link ends and it restarts.
+  const bool is_hello = msg.which() == ipc::Control::HELLO;
+  if (!c.hello && !is_hello) throw std::runtime_error("a message before hello");
   switch (msg.which()) {
     case ipc::Control::HELLO: {
+      if (c.hello) throw std::runtime_error("a second hello");
       auto h = msg.getHello();
       if (h.getGeneration() != generation)
         throw std::runtime_error("hello with generation " + std::to_string(h.getGeneration()) +
                                  ", expected " + std::to_string(generation));
+      c.hello = true;
       return;
     }
     case ipc::Control::READY:
+      if (c.ready) throw std::runtime_error("a second ready");
       c.ready = true;  // lastError stays: why it last restarted is worth seeing while it runs
       set_state(c, ChildState::running);
       if (c.spec.role == "front") {

@@ -68,6 +68,7 @@ class Supervisor {
     std::unique_ptr<Process> proc;
     int pid = 0;
     std::shared_ptr<ipc::Link> link;
+    bool hello = false;  // the current generation said hello (its first message must be that)
     bool ready = false;
     bool stop_requested = false;  // the coming exit is one we asked for
     bool remove_on_exit = false;  // dropped by a reload

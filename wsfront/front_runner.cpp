@@ -9,6 +9,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "contract.hpp"
 #include "core/core.hpp"
 #include "crypto.hpp"
 #include "front_control.hpp"
@@ -99,7 +100,7 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
 
   uint16_t port = 0;
   try {
-    const char* inherited = std::getenv("CLAWGATE_LISTEN_FD");
+    const char* inherited = std::getenv(ipc::contract::env::kListenFd);
     int adopted = -1;
     if (inherited && *inherited) {
       adopted = std::atoi(inherited);

@@ -1,5 +1,6 @@
 // AgentWorker: see agent_worker.hpp.
 #include "agent_worker.hpp"
+#include "contract.hpp"
 #include "utf8.hpp"
 
 #include <capnp/message.h>
@@ -37,7 +38,7 @@ AgentWorker::~AgentWorker() {
 
 void AgentWorker::attach_front(int fd) {
   if (front_) front_->close("replaced by a new front");
-  front_ = ipc::Link::create(io_, fd, ipc::Link::Options{4 * 1024 * 1024, 256 << 20, "front"});
+  front_ = ipc::Link::create(io_, fd, ipc::contract::agent_link("front"));
   front_->start([this](capnp::MessageReader& r) { on_front(r); },
                 [this](const std::string& reason) {
                   log_.warn("agent", "front link lost (" + reason + ")");

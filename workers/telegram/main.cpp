@@ -13,6 +13,7 @@
 #include "child_control.hpp"
 #include "clock.hpp"
 #include "config.hpp"
+#include "contract.hpp"
 #include "log.hpp"
 #include "sandbox.hpp"
 #include "telegram_worker.hpp"
@@ -28,8 +29,8 @@ int main() {
     std::cerr << "clawgate-telegram: run by `clawgate gateway`, not directly\n";
     return 2;
   }
-  const char* state = std::getenv("CLAWGATE_STATE_DIR");
-  const char* account = std::getenv("CLAWGATE_ACCOUNT_ID");
+  const char* state = std::getenv(ipc::contract::env::kStateDir);
+  const char* account = std::getenv(ipc::contract::env::kAccountId);
   std::unique_ptr<workers::TelegramWorker> worker;
   int exit_code = 0;
   auto quit = [&](int code) {

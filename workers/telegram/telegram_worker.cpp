@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "contract.hpp"
 #include "data.capnp.h"
 #include "fs.hpp"
 #include "sandbox.hpp"
@@ -387,7 +388,7 @@ void TelegramWorker::flush_inbound() {
 void TelegramWorker::attach_front(int fd, uint32_t generation) {
   if (front_) front_->close("replaced");
   front_generation_ = generation;
-  front_ = ipc::Link::create(io_, fd, ipc::Link::Options{256 * 1024, 64 << 20, "front"});
+  front_ = ipc::Link::create(io_, fd, ipc::contract::data_link("front"));
   for (Pending& p : inbound_) p.sent = false;  // the new front hears everything unacknowledged
   // Deliveries not yet started are the new front's to send again; one in progress finishes
   // and its result goes to the new front (which re-sends it; done_ answers).

@@ -1,0 +1,44 @@
+// The contract between the supervisor and the processes it starts, in one place: the file
+// descriptors a child inherits, the environment variables that carry its identity and settings,
+// and the limits of each kind of link. Both sides include this; nothing else spells these.
+// Fails: nothing here fails; a child that finds its environment incomplete says which name
+// is missing (ChildControl::from_environment, the workers' mains).
+#pragma once
+#include <string>
+
+#include "link.hpp"
+
+namespace clawgate::ipc::contract {
+
+// Descriptors every child inherits (the supervisor dup2()s them into place before exec).
+inline constexpr int kControlFd = 3;  // the child's control socket to the supervisor
+inline constexpr int kListenFd = 4;   // the front only: the listening socket the supervisor holds
+
+// Environment the supervisor sets for a child (supervisor/child_env.cpp builds the rest of it,
+// with only that child's own secrets).
+namespace env {
+inline constexpr const char* kControlFd = "CLAWGATE_CONTROL_FD";
+inline constexpr const char* kChildName = "CLAWGATE_CHILD_NAME";  // "front", "telegram:work"
+inline constexpr const char* kGeneration = "CLAWGATE_GENERATION";
+inline constexpr const char* kHeartbeatMs = "CLAWGATE_HEARTBEAT_MS";
+inline constexpr const char* kListenFd = "CLAWGATE_LISTEN_FD";
+inline constexpr const char* kStateDir = "CLAWGATE_STATE_DIR";
+inline constexpr const char* kAccountId = "CLAWGATE_ACCOUNT_ID";  // channel workers
+}  // namespace env
+
+// Link limits per kind: the largest message a peer may send (in 8-byte words) and how many
+// unsent bytes may wait before the peer counts as stuck. Both ends of a link use the same.
+// Supervisor <-> child: small messages (hello, heartbeats, the children table): 1 MiB.
+inline Link::Options control_link(std::string name) {
+  return {128 * 1024, 16u << 20, std::move(name)};
+}
+// Front <-> channel worker: 2 MiB (an outbound message is at most 256 KiB of text).
+inline Link::Options data_link(std::string name) {
+  return {256 * 1024, 64u << 20, std::move(name)};
+}
+// Front <-> agent worker: 32 MiB (a run carries its history window, a few MiB at most).
+inline Link::Options agent_link(std::string name) {
+  return {4 * 1024 * 1024, 256u << 20, std::move(name)};
+}
+
+}  // namespace clawgate::ipc::contract
