@@ -10,12 +10,20 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { CONFORMANCE_DIR } from "../lib/gateway.mjs";
 import { validate, pascal, resultDefinitionFor, eventDefinitionFor, hasDefinition, SCHEMA_PATH } from "../lib/schema.mjs";
-import { checkConnection, FrameReport, formatIssue, formatReport } from "../lib/frames.mjs";
+import { checkConnection, FrameReport, formatIssue, formatReport, RESULT_DEFINITIONS } from "../lib/frames.mjs";
 import { IN_CI, announceSkip, requiredUnderCi } from "../lib/ci.mjs";
 
 const FRAMES_DIR = process.env.OPENCLAW_FRAMES_DIR
   ? path.resolve(process.env.OPENCLAW_FRAMES_DIR)
   : path.resolve(CONFORMANCE_DIR, "../../../shared/protocol/frames");
+
+test("every result definition the suite maps a method to exists in the schema", () => {
+  for (const [method, def] of Object.entries(RESULT_DEFINITIONS)) {
+    if (def === null) continue;
+    const name = def.endsWith("[]") ? def.slice(0, -2) : def;
+    assert.ok(hasDefinition(name), `${method} -> ${def}`);
+  }
+});
 
 test("schema file loads and has the definitions the suite relies on", () => {
   assert.ok(existsSync(SCHEMA_PATH), SCHEMA_PATH);
