@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "channel_kinds.hpp"
 #include "contract.hpp"
 #include "data.capnp.h"
 #include "utf8.hpp"
@@ -12,11 +13,6 @@
 namespace clawgate::core {
 
 namespace {
-
-const char* label_for(const std::string& channel) {
-  if (channel == "telegram") return "Telegram";
-  return "Channel";
-}
 
 HubReply fail(std::string code, std::string message, bool retryable = false,
               int64_t retry_after_ms = 0) {
@@ -532,7 +528,7 @@ void ChannelHub::m_pairing_list(const Json& params, HubCallback done) {
   for (const auto& c : settings_.channels) {
     if (!only.empty() && c.name != only) continue;
     accounts.push_back({{"channel", c.name},
-                        {"channelLabel", label_for(c.name)},
+                        {"channelLabel", channel_label(c.name)},
                         {"accountId", c.account_id},
                         {"notifySupported", true}});
   }
@@ -548,7 +544,7 @@ void ChannelHub::m_pairing_list(const Json& params, HubCallback done) {
     if (!only.empty() && p.channel != only) continue;
     requests.push_back({{"requestId", p.code},
                         {"channel", p.channel},
-                        {"channelLabel", label_for(p.channel)},
+                        {"channelLabel", channel_label(p.channel)},
                         {"accountId", p.account_id},
                         {"senderId", p.sender_id},
                         {"senderLabel", p.sender_label},
@@ -640,12 +636,16 @@ Json ChannelHub::account_json(const ChannelSettings& c) {
 }
 
 Json ChannelHub::status_json() {
-  Json order = Json::array(), labels = Json::object(), meta = Json::array(),
-       channels = Json::object(), accounts = Json::object(), defaults = Json::object();
+  Json order = Json::array(), labels = Json::object(), details = Json::object(),
+       meta = Json::array(), channels = Json::object(), accounts = Json::object(),
+       defaults = Json::object();
   for (const auto& c : settings_.channels) {
     order.push_back(c.name);
-    labels[c.name] = label_for(c.name);
-    meta.push_back({{"id", c.name}, {"label", label_for(c.name)}, {"detailLabel", "Bot API"}});
+    labels[c.name] = channel_label(c.name);
+    details[c.name] = channel_detail_label(c.name);
+    meta.push_back({{"id", c.name},
+                    {"label", channel_label(c.name)},
+                    {"detailLabel", channel_detail_label(c.name)}});
     const Json a = account_json(c);
     accounts[c.name] = Json::array({a});
     channels[c.name] = {{"configured", true},
@@ -655,13 +655,10 @@ Json ChannelHub::status_json() {
                         {"lastError", a["lastError"]}};
     defaults[c.name] = c.account_id;
   }
-  return {{"ts", clock_.wall_ms()},
-          {"channelOrder", order},
-          {"channelLabels", labels},
-          {"channelMeta", meta},
-          {"channels", channels},
-          {"channelAccounts", accounts},
-          {"channelDefaultAccountId", defaults}};
+  return {{"ts", clock_.wall_ms()},      {"channelOrder", order},
+          {"channelLabels", labels},     {"channelDetailLabels", details},
+          {"channelMeta", meta},         {"channels", channels},
+          {"channelAccounts", accounts}, {"channelDefaultAccountId", defaults}};
 }
 
 Json ChannelHub::health_channels() {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "channel_kinds.hpp"
 #include "gateway.hpp"
 #include "utf8.hpp"
 #include "wire.hpp"
@@ -70,7 +71,7 @@ void Gateway::refresh_health() {
             {"defaultAgentId", "main"}};
   for (auto& [name, _] : h["channels"].items()) {
     h["channelOrder"].push_back(name);
-    h["channelLabels"][name] = name == "telegram" ? "Telegram" : name;
+    h["channelLabels"][name] = channel_label(name);
   }
   h["durationMs"] = clock_.steady_ms() - t0;
   health_cache_ = std::move(h);
