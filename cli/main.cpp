@@ -14,6 +14,7 @@
 #include "fs.hpp"
 #include "run.hpp"
 #include "target.hpp"
+#include "version.hpp"
 #include "ws_client.hpp"
 
 namespace {
@@ -316,7 +317,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "--version" || command == "version") {
-    std::cout << "clawgate 0.1.0\n";
+    std::cout << "clawgate " << clawgate::kVersion << "\n";
     return 0;
   }
   if (command == "gateway") {

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "version.hpp"
+
 namespace clawgate {
 
 using Json = nlohmann::json;
@@ -96,7 +98,7 @@ struct ConnectOptions {
   std::string url = "ws://127.0.0.1:18789";
   std::string token, password;
   std::string client_id = "cli", client_mode = "cli", role = "operator";
-  std::string client_version = "0.1.0", platform = "linux";
+  std::string client_version = kVersion, platform = "linux";
   int min_protocol = 3, max_protocol = 4;
   std::vector<std::string> scopes = {"operator.admin", "operator.read", "operator.write",
                                      "operator.approvals", "operator.pairing"};

@@ -17,16 +17,13 @@
 #include "net.hpp"
 #include "sandbox.hpp"
 #include "state.hpp"
+#include "version.hpp"
 #include "ws_transport.hpp"
 
 extern const char kWebchatHtml[];  // wsfront/webchat/index.html, embedded by the build
 extern const std::size_t kWebchatHtml_size;
 
 namespace clawgate::front {
-
-namespace {
-const char* kVersion = "0.1.0";
-}
 
 int run_front(const GatewayFlags& flags, const Environment& env) {
   SystemClock clock;

@@ -28,6 +28,7 @@
 #include "presence.hpp"
 #include "protocol_gen.hpp"
 #include "transport.hpp"
+#include "version.hpp"
 
 namespace clawgate::front {
 
@@ -47,7 +48,7 @@ struct Limits {
 struct FrontSettings {
   GatewaySettings gateway;  // port, auth, origins, intervals, paths
   Limits limits;
-  std::string version = "0.1.0";
+  std::string version = kVersion;
 };
 
 // A method's outcome: a payload, or an error (code/message/details) for the res frame.
