@@ -66,7 +66,7 @@ void Gateway::attach(Transport* transport) {
 
 size_t Gateway::ready_count() const {
   size_t n = 0;
-  for (const auto& [_, s] : sessions_) n += s.phase == Phase::ready;
+  for (const auto& [_, s] : conns_) n += s.phase == Phase::ready;
   return n;
 }
 
@@ -129,9 +129,9 @@ void Gateway::sweep_handshakes() {
   while (!handshake_deadlines_.empty() && handshake_deadlines_.front().first <= now) {
     const ConnId id = handshake_deadlines_.front().second;
     handshake_deadlines_.pop_front();
-    auto it = sessions_.find(id);
-    if (it == sessions_.end()) continue;
-    Session& s = it->second;
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    Connection& s = it->second;
     if (s.phase == Phase::awaiting_connect || s.phase == Phase::upgrading) {
       log_.info("front", "handshake timeout from " + s.client.ip);
       close_session(s, 1000, "");  // upstream: 1000 with an empty reason, no error frame
@@ -155,7 +155,7 @@ TransportHandler::Refusal Gateway::on_upgrade(ConnId id, const PeerInfo& peer) {
     return {429, "too many unauthenticated connections from this address"};
   }
   ++pending;
-  Session& s = sessions_[id];
+  Connection& s = conns_[id];
   s.id = id;
   s.peer = peer;
   s.client = client;
@@ -165,9 +165,9 @@ TransportHandler::Refusal Gateway::on_upgrade(ConnId id, const PeerInfo& peer) {
 }
 
 void Gateway::on_open(ConnId id) {
-  auto it = sessions_.find(id);
-  if (it == sessions_.end()) return;
-  Session& s = it->second;
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Connection& s = it->second;
   s.phase = Phase::awaiting_connect;
   s.nonce = uuid_v4();
   s.conn_id = uuid_v4();
@@ -176,7 +176,7 @@ void Gateway::on_open(ConnId id) {
   send_frame(s, event_frame("connect.challenge", challenge.dump(), std::nullopt, nullptr), false);
 }
 
-void Gateway::release_preauth(Session& s) {
+void Gateway::release_preauth(Connection& s) {
   if (s.phase == Phase::ready) return;
   auto it = preauth_per_ip_.find(s.client.ip);
   if (it == preauth_per_ip_.end()) return;
@@ -184,20 +184,20 @@ void Gateway::release_preauth(Session& s) {
 }
 
 void Gateway::on_close(ConnId id) {
-  auto it = sessions_.find(id);
-  if (it == sessions_.end()) return;
-  Session& s = it->second;
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Connection& s = it->second;
   if (!s.counted_ready) release_preauth(s);
   const std::string key = s.presence_key;
-  sessions_.erase(it);
+  conns_.erase(it);
   if (!key.empty() && presence_.disconnect(key, id, clock_.wall_ms())) {
     bump_presence();
     broadcast("presence", Json{{"presence", presence_.list()}});
   }
-  if (shutting_down_ && sessions_.empty()) finish_shutdown();
+  if (shutting_down_ && conns_.empty()) finish_shutdown();
 }
 
-void Gateway::close_session(Session& s, uint16_t code, const std::string& reason) {
+void Gateway::close_session(Connection& s, uint16_t code, const std::string& reason) {
   if (s.phase == Phase::closing) return;
   s.phase = Phase::closing;
   transport_->close(s.id, code, truncate_close_reason(reason));
@@ -206,7 +206,7 @@ void Gateway::close_session(Session& s, uint16_t code, const std::string& reason
 // ---------------------------------------------------------------------------------------------
 // Output
 
-void Gateway::send_frame(Session& s, std::string&& text, bool droppable) {
+void Gateway::send_frame(Connection& s, std::string&& text, bool droppable) {
   if (s.phase == Phase::closing) return;
   const size_t buffered = transport_->buffered_amount(s.id);
   // Droppable frames stop at half the limit, so the other half is left for what must arrive
@@ -220,7 +220,7 @@ void Gateway::send_frame(Session& s, std::string&& text, bool droppable) {
   transport_->send(s.id, std::move(text));
 }
 
-void Gateway::send_response(Session& s, const std::string& id, const MethodResult& r,
+void Gateway::send_response(Connection& s, const std::string& id, const MethodResult& r,
                             const schema::MethodSpec* spec) {
   if (r.error) {
     CLAWGATE_CHECK(schema::Def::ErrorShape, Json::parse(error_json(*r.error)), "an error response");
@@ -259,7 +259,7 @@ void Gateway::broadcast(const std::string& event, const Json& payload,
                                             ? std::optional<std::string>(state_version().dump())
                                             : std::nullopt;
   const bool droppable = droppable_override ? *droppable_override : spec && spec->dropIfSlow;
-  for (auto& [_, s] : sessions_) {
+  for (auto& [_, s] : conns_) {
     if (s.phase != Phase::ready) continue;
     // Skipped events do not use up a seq number: each connection's seq stays gapless.
     if (!event_visible(spec != nullptr, spec ? spec->scope : "", spec && spec->nodeEvent, s.role,
@@ -276,9 +276,9 @@ void Gateway::broadcast(const std::string& event, const Json& payload,
 // Input
 
 void Gateway::on_message(ConnId id, std::string&& data, bool binary) {
-  auto it = sessions_.find(id);
-  if (it == sessions_.end()) return;
-  Session& s = it->second;
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Connection& s = it->second;
   switch (s.phase) {
     case Phase::awaiting_connect:
       handle_connect_frame(s, data, binary);
@@ -296,7 +296,7 @@ void Gateway::on_message(ConnId id, std::string&& data, bool binary) {
   }
 }
 
-void Gateway::fail_handshake(Session& s, const std::string& req_id, Json error,
+void Gateway::fail_handshake(Connection& s, const std::string& req_id, Json error,
                              uint16_t close_code) {
   const std::string reason = error.value("message", "");
   if (!req_id.empty()) send_frame(s, response_error_frame(req_id, dump_json(error)), false);
@@ -304,7 +304,7 @@ void Gateway::fail_handshake(Session& s, const std::string& req_id, Json error,
   close_session(s, close_code, reason);
 }
 
-void Gateway::handle_connect_frame(Session& s, const std::string& data, bool binary) {
+void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool binary) {
   if (binary)
     return close_session(s, 1008, "invalid handshake: first frame must be a text JSON frame");
   if (!json_depth_within(data, cfg_.limits.max_json_depth))
@@ -441,7 +441,7 @@ void Gateway::handle_connect_frame(Session& s, const std::string& data, bool bin
   schedule_health_push();
 }
 
-void Gateway::handle_request(Session& s, const std::string& data) {
+void Gateway::handle_request(Connection& s, const std::string& data) {
   if (!json_depth_within(data, cfg_.limits.max_json_depth)) {
     send_response(
         s, "invalid",
@@ -513,8 +513,8 @@ void Gateway::handle_request(Session& s, const std::string& data) {
   }
   const ConnId conn = s.id;
   auto reply = [this, conn, id, spec](core::HubReply h) {
-    auto it = sessions_.find(conn);  // the client may be gone by now; ids are never reused
-    if (it == sessions_.end() || it->second.phase != Phase::ready) return;
+    auto it = conns_.find(conn);  // the client may be gone by now; ids are never reused
+    if (it == conns_.end() || it->second.phase != Phase::ready) return;
     if (h.code.empty()) {
       return send_response(it->second, id, MethodResult::ok(h.payload ? *h.payload : Json()), spec);
     }
@@ -558,8 +558,8 @@ void Gateway::shutdown(const std::string& reason, std::optional<int64_t> restart
   transport_->stop_listening();
   tick_timer_.cancel();
   health_timer_.cancel();
-  for (auto& [_, s] : sessions_) close_session(s, 1012, "service restart");
-  if (sessions_.empty()) return finish_shutdown();
+  for (auto& [_, s] : conns_) close_session(s, 1012, "service restart");
+  if (conns_.empty()) return finish_shutdown();
   // A peer that never answers the close handshake must not hold the process.
   shutdown_timer_.expires_after(std::chrono::milliseconds(3000));
   shutdown_timer_.async_wait([this](const boost::system::error_code& ec) {

@@ -100,12 +100,12 @@ class Gateway final : public TransportHandler, public core::EventSink {
   void on_close(ConnId id) override;
 
   // Introspection for status/tests.
-  size_t connection_count() const { return sessions_.size(); }
+  size_t connection_count() const { return conns_.size(); }
   size_t ready_count() const;
 
  private:
   enum class Phase { upgrading, awaiting_connect, ready, closing };
-  struct Session {
+  struct Connection {
     ConnId id = 0;
     Phase phase = Phase::upgrading;
     PeerInfo peer;
@@ -124,29 +124,29 @@ class Gateway final : public TransportHandler, public core::EventSink {
   };
 
   // Handshake
-  void handle_connect_frame(Session& s, const std::string& data, bool binary);
-  void fail_handshake(Session& s, const std::string& req_id, Json error, uint16_t close_code);
-  Json build_hello(const Session& s) const;
-  Json build_snapshot(const Session& s) const;
-  Json presence_entry_for(const Session& s, const Json& connect_params) const;
+  void handle_connect_frame(Connection& s, const std::string& data, bool binary);
+  void fail_handshake(Connection& s, const std::string& req_id, Json error, uint16_t close_code);
+  Json build_hello(const Connection& s) const;
+  Json build_snapshot(const Connection& s) const;
+  Json presence_entry_for(const Connection& s, const Json& connect_params) const;
 
   // Requests
-  void handle_request(Session& s, const std::string& data);
-  MethodResult dispatch(Session& s, schema::Method m, const Json& params);
+  void handle_request(Connection& s, const std::string& data);
+  MethodResult dispatch(Connection& s, schema::Method m, const Json& params);
   MethodResult m_health(const Json& params);
-  MethodResult m_status(const Session& s);
+  MethodResult m_status(const Connection& s);
   MethodResult m_system_event(const Json& params);
   MethodResult m_logs_tail(const Json& params) const;
 
   // Output
   // `spec`: the method answered, whose result definition a checked build validates against.
-  void send_response(Session& s, const std::string& id, const MethodResult& r,
+  void send_response(Connection& s, const std::string& id, const MethodResult& r,
                      const schema::MethodSpec* spec = nullptr);
-  void send_frame(Session& s, std::string&& text, bool droppable);
-  void send_event(Session& s, const schema::EventSpec& ev, const std::string& payload_json);
+  void send_frame(Connection& s, std::string&& text, bool droppable);
+  void send_event(Connection& s, const schema::EventSpec& ev, const std::string& payload_json);
   void broadcast(const std::string& event, const Json& payload,
                  std::optional<bool> droppable = std::nullopt);
-  void close_session(Session& s, uint16_t code, const std::string& reason);
+  void close_session(Connection& s, uint16_t code, const std::string& reason);
 
   // State
   Json health_summary();  // cached HealthSummary, refreshed when stale
@@ -161,7 +161,7 @@ class Gateway final : public TransportHandler, public core::EventSink {
   void push_health();
   void finish_shutdown();
   void sweep_handshakes();
-  void release_preauth(Session& s);
+  void release_preauth(Connection& s);
   Json state_version() const { return {{"presence", state_presence_}, {"health", state_health_}}; }
 
   boost::asio::io_context& io_;
@@ -175,7 +175,7 @@ class Gateway final : public TransportHandler, public core::EventSink {
   AuthRateLimiter limiter_;
   PresenceTable presence_;
   EventLoopMonitor loop_monitor_;
-  std::unordered_map<ConnId, Session> sessions_;
+  std::unordered_map<ConnId, Connection> conns_;
   std::unordered_map<std::string, size_t> preauth_per_ip_;
   std::deque<std::pair<int64_t, ConnId>> handshake_deadlines_;  // in deadline order
   int64_t state_presence_ = 1, state_health_ = 1;

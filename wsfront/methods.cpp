@@ -27,7 +27,7 @@ bool Gateway::serves(schema::Method m) {
   }
 }
 
-MethodResult Gateway::dispatch(Session& s, schema::Method m, const Json& params) {
+MethodResult Gateway::dispatch(Connection& s, schema::Method m, const Json& params) {
   using M = schema::Method;
   switch (m) {
     case M::health:
@@ -94,9 +94,9 @@ MethodResult Gateway::m_health(const Json& params) {
   return MethodResult::ok(health_summary());
 }
 
-MethodResult Gateway::m_status(const Session& s) {
+MethodResult Gateway::m_status(const Connection& s) {
   size_t ready = 0, pending = 0;
-  for (const auto& [_, x] : sessions_) (x.phase == Phase::ready ? ready : pending)++;
+  for (const auto& [_, x] : conns_) (x.phase == Phase::ready ? ready : pending)++;
   const char* auth_mode = cfg_.gateway.auth_mode == AuthMode::token      ? "token"
                           : cfg_.gateway.auth_mode == AuthMode::password ? "password"
                                                                          : "none";
@@ -123,7 +123,7 @@ MethodResult Gateway::m_status(const Session& s) {
 // ---------------------------------------------------------------------------------------------
 // presence
 
-Json Gateway::presence_entry_for(const Session& s, const Json& params) const {
+Json Gateway::presence_entry_for(const Connection& s, const Json& params) const {
   const Json& client = params["client"];
   const int64_t now = clock_.wall_ms();
   const std::string host = client.value("displayName", s.client_id);
@@ -198,7 +198,7 @@ MethodResult Gateway::m_logs_tail(const Json& params) const {
 // ---------------------------------------------------------------------------------------------
 // hello-ok
 
-Json Gateway::build_snapshot(const Session& s) const {
+Json Gateway::build_snapshot(const Connection& s) const {
   Json snap = {{"presence", presence_.list()},
                {"health", health_cache_},
                {"stateVersion", state_version()},
@@ -218,7 +218,7 @@ Json Gateway::build_snapshot(const Session& s) const {
   return snap;
 }
 
-Json Gateway::build_hello(const Session& s) const {
+Json Gateway::build_hello(const Connection& s) const {
   Json methods = Json::array(), events = Json::array();
   for (const auto& m : schema::kMethods) methods.push_back(m.name);
   for (const auto& e : schema::kEvents) events.push_back(e.name);

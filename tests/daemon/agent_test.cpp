@@ -10,7 +10,7 @@
 #include <memory>
 #include <thread>
 
-#include "front_process.hpp"
+#include "gateway_process.hpp"
 #include "shared_data.hpp"
 #include "telegram_emulator.hpp"
 #include "test_support.hpp"
@@ -58,7 +58,7 @@ std::vector<Json> of(const std::vector<Json>& events, const std::string& name,
 TEST(Agent, ChatSendStreamsDeltasThenAFinalAndKeepsTheTranscript) {
   FakeModels models;
   models.script({{"chunk_chars", 3}, {"delay_ms", 20}});
-  FrontProcess gw({}, models.config().dump());
+  GatewayProcess gw({}, models.config().dump());
   Client c(gw);
   const Json r = c.gc.call(
       "chat.send", {{"sessionKey", "main"}, {"message", "hello"}, {"idempotencyKey", "run-1"}});
@@ -108,7 +108,7 @@ TEST(Agent, ChatSendStreamsDeltasThenAFinalAndKeepsTheTranscript) {
 
 TEST(Agent, AgentMethodAnswersTwiceWithTheSameIdAndAgentWaitSeesTheEnd) {
   FakeModels models;
-  FrontProcess gw({}, models.config("anthropic-messages").dump());
+  GatewayProcess gw({}, models.config("anthropic-messages").dump());
   Client c(gw);
   const std::string id = c.gc.send_request("agent", {{"message", "hi"}, {"idempotencyKey", "a-1"}});
   const Json first = c.gc.wait_response(id);
@@ -141,7 +141,7 @@ TEST(Agent, AgentMethodAnswersTwiceWithTheSameIdAndAgentWaitSeesTheEnd) {
 }
 
 TEST(Agent, WithNoModelConfiguredTheOfflineAgentSaysSo) {
-  FrontProcess gw;
+  GatewayProcess gw;
   Client c(gw);
   c.gc.call("chat.send",
             {{"sessionKey", "main"}, {"message", "anyone?"}, {"idempotencyKey", "o-1"}});
@@ -156,7 +156,7 @@ TEST(Agent, WithNoModelConfiguredTheOfflineAgentSaysSo) {
 TEST(Agent, AbortStopsTheModelStream) {
   FakeModels models;
   models.script({{"chunk_chars", 2}, {"delay_ms", 100}});
-  FrontProcess gw({}, models.config().dump());
+  GatewayProcess gw({}, models.config().dump());
   Client c(gw);
   c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "long"}, {"idempotencyKey", "ab-1"}});
   // The run is streaming: its first delta has arrived.
@@ -198,7 +198,7 @@ TEST(Agent, AbortStopsTheModelStream) {
 TEST(Agent, ProviderErrorsAreRetriedThenReported) {
   FakeModels models;
   models.script({{"status_429", 1}});
-  FrontProcess gw({}, models.config().dump());
+  GatewayProcess gw({}, models.config().dump());
   Client c(gw);
   c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "retry"}, {"idempotencyKey", "r-1"}});
   auto chat = of(events_until_final(c.gc, "r-1"), "chat", "r-1");
@@ -222,7 +222,7 @@ TEST(Agent, SplitWritesAndKeepAliveCommentsReassembleForBothProviders) {
   for (const std::string api : {"openai-completions", "anthropic-messages"}) {
     FakeModels models;
     models.script({{"split_writes", true}, {"keepalive", true}, {"reply", "héllo ✓ — split"}});
-    FrontProcess gw({}, models.config(api).dump());
+    GatewayProcess gw({}, models.config(api).dump());
     Client c(gw);
     c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "x"}, {"idempotencyKey", "sp-1"}});
     const auto chat = of(events_until_final(c.gc, "sp-1"), "chat", "sp-1");
@@ -235,7 +235,7 @@ TEST(Agent, SplitWritesAndKeepAliveCommentsReassembleForBothProviders) {
 TEST(Agent, AKilledAgentWorkerEndsItsRunsWithAnErrorAndComesBack) {
   FakeModels models;
   models.script({{"hang", true}});
-  FrontProcess gw({}, models.config().dump());
+  GatewayProcess gw({}, models.config().dump());
   Client c(gw);
   c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "hang"}, {"idempotencyKey", "k-1"}});
   ASSERT_TRUE(eventually([&] { return models.stats()["streams_started"] == 1; }));
@@ -262,7 +262,7 @@ TEST(Agent, ARunPastItsTimeoutEndsWithAnError) {
   models.script({{"hang", true}});
   Json cfg = models.config();
   cfg["agents"]["defaults"]["timeoutSeconds"] = 1;
-  FrontProcess gw({}, cfg.dump());
+  GatewayProcess gw({}, cfg.dump());
   Client c(gw);
   const auto t0 = Clock::now();
   c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "wait"}, {"idempotencyKey", "t-1"}});
@@ -277,7 +277,7 @@ TEST(Agent, ARunPastItsTimeoutEndsWithAnError) {
 
 TEST(Agent, SessionsListPreviewPatchResetDelete) {
   FakeModels models;
-  FrontProcess gw({}, models.config().dump());
+  GatewayProcess gw({}, models.config().dump());
   Client c(gw);
   c.gc.call("chat.send",
             {{"sessionKey", "agent:main:project"}, {"message", "m1"}, {"idempotencyKey", "s-1"}});
@@ -309,7 +309,7 @@ TEST(Agent, EveryScriptRoundTripsThroughChatHistoryAndPreviews) {
   // session preview was cut inside a character and the index could no longer be written.
   FakeModels models;
   models.script({{"chunk_chars", 2000}, {"delay_ms", 0}});
-  FrontProcess gw({}, models.config().dump());
+  GatewayProcess gw({}, models.config().dump());
   Client c(gw);
   int n = 0;
   for (const auto& [name, value] : test_data::samples().items()) {
@@ -354,7 +354,7 @@ TEST(Agent, ATelegramMessageIsAnsweredInTelegram) {
   TelegramEmulator emu;
   Json cfg = models.config();
   cfg["channels"] = {{"telegram", emu.channel_config()}};
-  FrontProcess gw({}, cfg.dump());
+  GatewayProcess gw({}, cfg.dump());
   Client c(gw);
   ASSERT_TRUE(eventually([&] {
     return c.gc.call("channels.status")["channelAccounts"]["telegram"][0]["connected"] == true;
@@ -389,7 +389,7 @@ TEST(Agent, TelegramGroupsAnswerAllowedMembersWhoMentionTheBotAndKeepTheRestAsCo
   tg["groups"] = {{std::to_string(kAllowed), {{"requireMention", true}}}};
   tg["historyLimit"] = 1;  // the newest context message only
   cfg["channels"] = {{"telegram", tg}};
-  FrontProcess gw({}, cfg.dump());
+  GatewayProcess gw({}, cfg.dump());
   Client c(gw);
   ASSERT_TRUE(eventually([&] {
     return c.gc.call("channels.status")["channelAccounts"]["telegram"][0]["connected"] == true;
@@ -459,7 +459,7 @@ TEST(Agent, TelegramGroupsAnswerAllowedMembersWhoMentionTheBotAndKeepTheRestAsCo
 
 TEST(Cron, AnEveryJobRunsRecordsAndCanBeDisabledAndRemoved) {
   FakeModels models;
-  FrontProcess gw({}, models.config().dump());
+  GatewayProcess gw({}, models.config().dump());
   Client c(gw);
   const Json bad =
       c.gc.request_frame("cron.add", {{"name", "bad"},
@@ -504,7 +504,7 @@ TEST(Cron, AnEveryJobRunsRecordsAndCanBeDisabledAndRemoved) {
 }
 
 TEST(Cron, JobsSurviveAFrontRestart) {
-  FrontProcess gw;
+  GatewayProcess gw;
   Client c(gw);
   c.gc.call("cron.add", {{"name", "later"},
                          {"schedule", {{"kind", "cron"}, {"expr", "0 9 * * 1"}}},
@@ -543,7 +543,7 @@ TEST(Heartbeat, PeriodicRunsAreReportedAndLastHeartbeatKeepsTheLatest) {
   models.script({{"reply", "HEARTBEAT_OK"}});
   Json cfg = models.config();
   cfg["agents"]["defaults"]["heartbeat"] = {{"every", "1s"}};
-  FrontProcess gw({}, cfg.dump());
+  GatewayProcess gw({}, cfg.dump());
   Client c(gw);
   EXPECT_TRUE(c.gc.call("last-heartbeat").is_null());
   const Json hb = c.gc.wait_event("heartbeat", 5000)["payload"];

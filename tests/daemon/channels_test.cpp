@@ -15,7 +15,7 @@
 #include <sstream>
 #include <thread>
 
-#include "front_process.hpp"
+#include "gateway_process.hpp"
 #include "shared_data.hpp"
 #include "telegram_emulator.hpp"
 #include "test_support.hpp"
@@ -37,7 +37,7 @@ Json telegram_account(GatewayClient& c) {
   return c.call("channels.status")["channelAccounts"]["telegram"][0];
 }
 
-bool telegram_connected(const FrontProcess& gw) {
+bool telegram_connected(const GatewayProcess& gw) {
   try {
     Client c(gw);
     return telegram_account(c.gc).value("connected", false);
@@ -59,7 +59,7 @@ Json send_params(const std::string& to, const std::string& text, const std::stri
 
 TEST(Channels, SendIsDeliveredOnceAndRetriesAreDeduplicated) {
   TelegramEmulator emu;
-  FrontProcess gw({}, config_with(emu.channel_config()));
+  GatewayProcess gw({}, config_with(emu.channel_config()));
   ASSERT_TRUE(eventually([&] { return telegram_connected(gw); })) << gw.output();
   Client c(gw);
   const Json r1 = c.gc.call("send", send_params("42", "hello from clawgate", "k-1"));
@@ -78,7 +78,7 @@ TEST(Channels, SendIsDeliveredOnceAndRetriesAreDeduplicated) {
 
 TEST(Channels, LongMessagesAreChunkedToTheTelegramLimit) {
   TelegramEmulator emu;
-  FrontProcess gw({}, config_with(emu.channel_config()));
+  GatewayProcess gw({}, config_with(emu.channel_config()));
   ASSERT_TRUE(eventually([&] { return telegram_connected(gw); }));
   Client c(gw);
   std::string text;
@@ -99,7 +99,7 @@ TEST(Channels, LongMessagesAreChunkedToTheTelegramLimit) {
 // (and the emulator) refuses as "message is too long" unless the gateway cuts them in two.
 TEST(Channels, EmojiAndCjkAreChunkedInUtf16Units) {
   TelegramEmulator emu;
-  FrontProcess gw({}, config_with(emu.channel_config()));
+  GatewayProcess gw({}, config_with(emu.channel_config()));
   ASSERT_TRUE(eventually([&] { return telegram_connected(gw); }));
   Client c(gw);
   int n = 0;
@@ -133,7 +133,7 @@ std::vector<std::string> user_texts(GatewayClient& c, const std::string& session
 // cannot be parsed at all is skipped (not retried forever), and huge text is cut at 64 KiB.
 TEST(Channels, BadBytesFromTelegramAreRepairedAndNeverStallPolling) {
   TelegramEmulator emu;
-  FrontProcess gw({}, config_with(emu.channel_config()));
+  GatewayProcess gw({}, config_with(emu.channel_config()));
   ASSERT_TRUE(eventually([&] { return telegram_connected(gw); }));
   Client c(gw);
   const std::string fffd = "\xEF\xBF\xBD";
@@ -168,7 +168,7 @@ TEST(Channels, BadBytesFromTelegramAreRepairedAndNeverStallPolling) {
 
 TEST(Channels, RateLimitedSendsWaitForRetryAfterAndArrive) {
   TelegramEmulator emu;
-  FrontProcess gw({}, config_with(emu.channel_config()));
+  GatewayProcess gw({}, config_with(emu.channel_config()));
   ASSERT_TRUE(eventually([&] { return telegram_connected(gw); }));
   emu.faults({{"rate_limit", {{"count", 2}, {"retry_after", 1}}}});
   Client c(gw);
@@ -183,7 +183,7 @@ TEST(Channels, RateLimitedSendsWaitForRetryAfterAndArrive) {
 
 TEST(Channels, BadRequestsGetClearErrors) {
   TelegramEmulator emu;
-  FrontProcess gw({}, config_with(emu.channel_config()));
+  GatewayProcess gw({}, config_with(emu.channel_config()));
   Client c(gw);
   Json p = send_params("1", "x", "e-1");
   p["channel"] = "nosuchchannel";
@@ -207,7 +207,7 @@ TEST(Channels, PairingGatesUnknownSendersUntilApproved) {
   TelegramEmulator emu;
   Json tg = emu.channel_config();
   tg["dmPolicy"] = "pairing";
-  FrontProcess gw({}, config_with(tg));
+  GatewayProcess gw({}, config_with(tg));
   ASSERT_TRUE(eventually([&] { return telegram_connected(gw); }));
   emu.inject(1001, "hi, who are you?", "ann");
   ASSERT_TRUE(eventually([&] { return !emu.sent()["messages"].empty(); }));
@@ -238,7 +238,7 @@ TEST(Channels, PairingGatesUnknownSendersUntilApproved) {
 
 TEST(Channels, StatusAndOperatorRestart) {
   TelegramEmulator emu;
-  FrontProcess gw({}, config_with(emu.channel_config()));
+  GatewayProcess gw({}, config_with(emu.channel_config()));
   ASSERT_TRUE(eventually([&] { return telegram_connected(gw); }));
   Client c(gw);
   Json a = telegram_account(c.gc);
@@ -260,8 +260,8 @@ TEST(Channels, StatusAndOperatorRestart) {
 }
 
 TEST(Channels, MissingTokenStopsTheWorkerWithoutARestartLoop) {
-  FrontProcess gw({{"TELEGRAM_BOT_TOKEN", ""}},
-                  config_with({{"apiRoot", "http://127.0.0.1:9"}, {"dmPolicy", "open"}}));
+  GatewayProcess gw({{"TELEGRAM_BOT_TOKEN", ""}},
+                    config_with({{"apiRoot", "http://127.0.0.1:9"}, {"dmPolicy", "open"}}));
   Client c(gw);
   ASSERT_TRUE(eventually([&] { return telegram_account(c.gc)["state"] == "stopped"; }))
       << gw.output();
@@ -275,7 +275,7 @@ TEST(Channels, MissingTokenStopsTheWorkerWithoutARestartLoop) {
 
 TEST(Channels, AnotherPollerIsATypedConflictNotARestartStorm) {
   TelegramEmulator emu;
-  FrontProcess gw({}, config_with(emu.channel_config(5)));
+  GatewayProcess gw({}, config_with(emu.channel_config(5)));
   ASSERT_TRUE(eventually([&] { return telegram_connected(gw); }));
   // A second bot instance starts polling the same token: Telegram ends the older request 409.
   std::thread other([&] {
@@ -296,7 +296,7 @@ TEST(Channels, AnotherPollerIsATypedConflictNotARestartStorm) {
 }
 
 TEST(Supervisor, OneGatewayPerStateDirectory) {
-  FrontProcess gw;
+  GatewayProcess gw;
   // A second gateway on the same state dir (another port) is refused before it binds.
   const std::string cmd = "CLAWGATE_STATE_DIR='" + gw.state_dir() + "' " + CLAWGATE_BIN +
                           " gateway --port 0 --token x 2>&1";
@@ -312,7 +312,7 @@ TEST(Supervisor, OneGatewayPerStateDirectory) {
 }
 
 TEST(Supervisor, PortInUseIsAClearErrorWithoutSpawning) {
-  FrontProcess gw;
+  GatewayProcess gw;
   const std::string port = gw.url().substr(gw.url().rfind(':') + 1);
   char dir[] = "/tmp/clawgate-test-XXXXXX";
   ASSERT_TRUE(mkdtemp(dir));
@@ -338,7 +338,7 @@ int child_pid(GatewayClient& c, const std::string& name) {
 
 TEST(Supervisor, SighupRestartsOnlyTheChildrenWhoseSectionChanged) {
   TelegramEmulator emu;
-  FrontProcess gw({}, config_with(emu.channel_config(1)));
+  GatewayProcess gw({}, config_with(emu.channel_config(1)));
   const std::string config = gw.state_dir() + "/clawgate.json";
   Client c(gw);
   int front = 0, worker = 0;
@@ -392,7 +392,7 @@ TEST(Supervisor, NotifiesSystemdReadyWatchdogAndStopping) {
         timeout_ms);
   };
   {
-    FrontProcess gw({{"NOTIFY_SOCKET", path}, {"WATCHDOG_USEC", "200000"}});
+    GatewayProcess gw({{"NOTIFY_SOCKET", path}, {"WATCHDOG_USEC", "200000"}});
     EXPECT_TRUE(collect_until("READY=1", 5000)) << got;
     got.clear();
     EXPECT_TRUE(collect_until("WATCHDOG=1", 2000)) << "pinged at half the watchdog interval";

@@ -8,7 +8,7 @@
 #include <memory>
 #include <thread>
 
-#include "front_process.hpp"
+#include "gateway_process.hpp"
 #include "test_support.hpp"
 #include "ws_client.hpp"
 
@@ -17,7 +17,7 @@ namespace {
 
 constexpr int kWait = 5000;
 
-ConnectOptions options(const FrontProcess& gw) {
+ConnectOptions options(const GatewayProcess& gw) {
   ConnectOptions o;
   o.url = gw.url();
   o.token = gw.token();
@@ -37,7 +37,7 @@ WsClient::Options source_opts(const std::string& ip) {
 }
 
 // A raw socket that has read the challenge and nothing else.
-std::unique_ptr<WsClient> raw_after_challenge(const FrontProcess& gw, WsClient::Options wo = {}) {
+std::unique_ptr<WsClient> raw_after_challenge(const GatewayProcess& gw, WsClient::Options wo = {}) {
   auto ws = std::make_unique<WsClient>();
   ws->connect(gw.url(), wo);
   const WsMessage m = ws->read(kWait);
@@ -71,7 +71,7 @@ std::string connect_frame(const std::string& token, int min = 3, int max = 4,
 }
 
 // The server still answers a well-behaved client.
-void expect_serving(const FrontProcess& gw) {
+void expect_serving(const GatewayProcess& gw) {
   WsClient ws;
   GatewayClient c(ws);
   c.connect(options(gw));
@@ -80,7 +80,8 @@ void expect_serving(const FrontProcess& gw) {
 
 class Front : public ::testing::Test {
  protected:
-  FrontProcess gw{{{"OPENCLAW_HANDSHAKE_TIMEOUT_MS", "800"}, {"CLAWGATE_TICK_INTERVAL_MS", "300"}}};
+  GatewayProcess gw{
+      {{"OPENCLAW_HANDSHAKE_TIMEOUT_MS", "800"}, {"CLAWGATE_TICK_INTERVAL_MS", "300"}}};
 };
 
 // --- the handshake ------------------------------------------------------------------------
@@ -485,8 +486,8 @@ TEST_F(Front, SigtermBroadcastsShutdownThenCloses1012) {
 // --- configurations ---------------------------------------------------------------------------
 
 TEST(FrontConfig, FailedAuthIsRateLimitedPerAddress) {
-  FrontProcess gw({},
-                  R"({"gateway":{"auth":{"rateLimit":{"maxAttempts":3,"exemptLoopback":false}}}})");
+  GatewayProcess gw(
+      {}, R"({"gateway":{"auth":{"rateLimit":{"maxAttempts":3,"exemptLoopback":false}}}})");
   for (int i = 0; i < 3; ++i) {
     WsClient ws;
     GatewayClient c(ws);
@@ -511,7 +512,7 @@ TEST(FrontConfig, FailedAuthIsRateLimitedPerAddress) {
 }
 
 TEST(FrontConfig, PasswordMode) {
-  FrontProcess gw({}, R"({"gateway":{"auth":{"mode":"password","password":"hunter2"}}})", "");
+  GatewayProcess gw({}, R"({"gateway":{"auth":{"mode":"password","password":"hunter2"}}})", "");
   WsClient ws;
   GatewayClient c(ws);
   ConnectOptions o;
@@ -530,7 +531,7 @@ TEST(FrontConfig, PasswordMode) {
 }
 
 TEST(FrontConfig, SlowConsumerIsClosedWithoutSlowingOthers) {
-  FrontProcess gw(std::map<std::string, std::string>{{"CLAWGATE_MAX_BUFFERED_BYTES", "65536"}});
+  GatewayProcess gw(std::map<std::string, std::string>{{"CLAWGATE_MAX_BUFFERED_BYTES", "65536"}});
   // The slow client connects, then never reads again; a tiny receive buffer fills quickly.
   WsClient slow_ws;
   GatewayClient slow(slow_ws);
@@ -558,7 +559,7 @@ TEST(FrontConfig, SlowConsumerIsClosedWithoutSlowingOthers) {
 
 TEST(FrontConfig, ConfigErrorExits78) {
   try {
-    FrontProcess gw({}, R"({"gateway":{"port":"nope"}})");
+    GatewayProcess gw({}, R"({"gateway":{"port":"nope"}})");
     FAIL() << "started with a bad config";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("exited with 78"), std::string::npos) << e.what();
@@ -567,7 +568,7 @@ TEST(FrontConfig, ConfigErrorExits78) {
 }
 
 TEST(FrontConfig, GeneratesATokenOnceWhenNoneIsGivenAndNeverPrintsItToALog) {
-  FrontProcess gw({}, "", "");
+  GatewayProcess gw({}, "", "");
   ASSERT_TRUE(gw.wait_output("Generated a gateway token"));
   const std::string out = gw.output();
   // stdout is a pipe here, as under systemd (the journal): the token itself stays in its file.

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "front_process.hpp"
+#include "gateway_process.hpp"
 #include "telegram_emulator.hpp"
 #include "test_support.hpp"
 #include "ws_client.hpp"
@@ -32,7 +32,7 @@ int worker_pid(GatewayClient& c) {
 
 TEST(Hardening, AHundredThousandCharacterIdIsAnErrorNotACrash) {
   // Used to kill the front: the validator's std::regex recursed once per character.
-  FrontProcess gw;
+  GatewayProcess gw;
   Client c(gw);
   const Json r = c.gc.request_frame("cron.runs", {{"id", std::string(100'000, 'a')}});
   EXPECT_EQ(r["ok"], false);
@@ -50,7 +50,7 @@ TEST(Hardening, AHundredThousandCharacterIdIsAnErrorNotACrash) {
 }
 
 TEST(Hardening, PreviewRequestsAreBoundedSoOneClientCannotStallTheFront) {
-  FrontProcess gw;
+  GatewayProcess gw;
   Client c(gw);
   Json keys = Json::array();
   for (int i = 0; i < 10'000; ++i) keys.push_back("main");
@@ -62,7 +62,7 @@ TEST(Hardening, PreviewRequestsAreBoundedSoOneClientCannotStallTheFront) {
 
 TEST(Hardening, ASendTooLongForItsChannelIsRefusedClearly) {
   TelegramEmulator emu;
-  FrontProcess gw({}, config_with(emu.channel_config()));
+  GatewayProcess gw({}, config_with(emu.channel_config()));
   Client c(gw);
   std::string huge;
   for (int i = 0; i < 70'000; ++i) huge += "漢";
@@ -75,7 +75,7 @@ TEST(Hardening, ASendTooLongForItsChannelIsRefusedClearly) {
 
 TEST(Hardening, AMessageThatKeepsKillingItsWorkerIsSetAsideNotRetriedForever) {
   TelegramEmulator emu;
-  FrontProcess gw({{"CLAWGATE_RESTART_BACKOFF_MS", "50"}}, config_with(emu.channel_config()));
+  GatewayProcess gw({{"CLAWGATE_RESTART_BACKOFF_MS", "50"}}, config_with(emu.channel_config()));
   Client c(gw);
   ASSERT_TRUE(eventually([&] { return telegram_account(c.gc)["connected"] == true; }));
   // Telegram holds every answer, so the message stays in flight while its worker is killed.
@@ -118,7 +118,7 @@ TEST(Hardening, ARunawayAnswerIsCutAtOneMebibyteAndTheRunSaysSo) {
   std::string reply;
   while (reply.size() < (1u << 20) + 100'000) reply += "无尽的回答 endless answer ";
   models.script({{"reply", reply}, {"chunk_chars", 4000}, {"delay_ms", 0}});
-  FrontProcess gw({}, models.config().dump());
+  GatewayProcess gw({}, models.config().dump());
   Client c(gw);
   c.gc.call("chat.send", {{"sessionKey", "main"}, {"message", "go"}, {"idempotencyKey", "big"}});
   Json final;
@@ -137,7 +137,7 @@ TEST(Hardening, ARunawayAnswerIsCutAtOneMebibyteAndTheRunSaysSo) {
 }
 
 TEST(Hardening, WaitingCallersAreBounded) {
-  FrontProcess gw;
+  GatewayProcess gw;
   Client c(gw);
   std::vector<std::string> ids;
   for (int i = 0; i < 64; ++i)

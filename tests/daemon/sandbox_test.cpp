@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "front_process.hpp"
+#include "gateway_process.hpp"
 #include "sandbox.hpp"
 #include "telegram_emulator.hpp"
 #include "test_support.hpp"
@@ -23,14 +23,14 @@ namespace {
 struct SecretGateway {
   TelegramEmulator emu{"777:telegram-secret"};
   FakeModels models;
-  std::unique_ptr<FrontProcess> gw;
+  std::unique_ptr<GatewayProcess> gw;
   SecretGateway() {
     Json telegram = emu.channel_config();
     telegram.erase("botToken");  // from TELEGRAM_BOT_TOKEN instead
     Json cfg = models.config();
     cfg["models"]["providers"]["fake"]["apiKey"] = "${SANDBOX_MODEL_KEY}";
     cfg["channels"] = {{"telegram", telegram}};
-    gw = std::make_unique<FrontProcess>(
+    gw = std::make_unique<GatewayProcess>(
         std::map<std::string, std::string>{{"TELEGRAM_BOT_TOKEN", "777:telegram-secret"},
                                            {"SANDBOX_MODEL_KEY", "sk-model-secret"},
                                            {"OPENAI_API_KEY", "sk-unreferenced-secret"},

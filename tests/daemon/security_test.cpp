@@ -15,7 +15,7 @@
 #include <fstream>
 #include <thread>
 
-#include "front_process.hpp"
+#include "gateway_process.hpp"
 #include "test_support.hpp"
 #include "ws_client.hpp"
 
@@ -26,12 +26,12 @@ namespace {
 
 constexpr int kWait = 5000;
 
-std::string port_of(const FrontProcess& gw) {
+std::string port_of(const GatewayProcess& gw) {
   return gw.url().substr(gw.url().rfind(':') + 1);
 }
 
 // Connects with these options; returns hello-ok, or throws GatewayError.
-Json connect_as(GatewayClient& c, const FrontProcess& gw, const std::string& id,
+Json connect_as(GatewayClient& c, const GatewayProcess& gw, const std::string& id,
                 const std::string& mode, WsClient::Options wo = {}, const std::string& token = "") {
   ConnectOptions o;
   o.url = gw.url();
@@ -55,7 +55,7 @@ WsClient::Options with_header(const std::string& name, const std::string& value)
 }
 
 // The error a connect attempt ends in ("" when it succeeded).
-std::string connect_error(const FrontProcess& gw, const std::string& id, const std::string& mode,
+std::string connect_error(const GatewayProcess& gw, const std::string& id, const std::string& mode,
                           WsClient::Options wo, const std::string& token = "") {
   WsClient ws;
   GatewayClient c(ws);
@@ -71,7 +71,7 @@ std::string connect_error(const FrontProcess& gw, const std::string& id, const s
 
 TEST(Security, BrowserOriginFailuresAreLimitedPerOriginEvenOnLoopback) {
   // exemptLoopback stays at its default (true): only browser pages are limited here.
-  FrontProcess gw({}, R"({"gateway":{"auth":{"rateLimit":{"maxAttempts":3}}}})");
+  GatewayProcess gw({}, R"({"gateway":{"auth":{"rateLimit":{"maxAttempts":3}}}})");
   const auto page = with_origin("http://localhost:3000");
   for (int i = 0; i < 3; ++i)
     EXPECT_EQ(connect_error(gw, "webchat-ui", "webchat", page, "guess"), "AUTH_TOKEN_MISMATCH");
@@ -85,7 +85,7 @@ TEST(Security, BrowserOriginFailuresAreLimitedPerOriginEvenOnLoopback) {
 }
 
 TEST(Security, ALocalPageCannotClaimToBeTheCli) {
-  FrontProcess gw;
+  GatewayProcess gw;
   const std::string own = "http://127.0.0.1:" + port_of(gw);
   for (const std::string& origin : {std::string("http://localhost:3000"), own}) {
     WsClient ws;
@@ -115,7 +115,7 @@ TEST(Security, ALocalPageCannotClaimToBeTheCli) {
 // --- forwarded requests -------------------------------------------------------------------------
 
 TEST(Security, AnUndeclaredSameHostProxyIsRefused) {
-  FrontProcess gw;
+  GatewayProcess gw;
   for (const char* h :
        {"X-Forwarded-For", "X-Real-IP", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded"}) {
     WsClient ws;
@@ -132,7 +132,7 @@ TEST(Security, AnUndeclaredSameHostProxyIsRefused) {
 }
 
 TEST(Security, AHostThatIsNotThisMachineIsNotLocal) {
-  FrontProcess gw;
+  GatewayProcess gw;
   WsClient ws;
   GatewayClient c(ws);
   const Json hello =
@@ -141,7 +141,7 @@ TEST(Security, AHostThatIsNotThisMachineIsNotLocal) {
 }
 
 TEST(Security, ATrustedProxyNamesTheClient) {
-  FrontProcess gw({}, R"({"gateway":{"trustedProxies":["127.0.0.1"],
+  GatewayProcess gw({}, R"({"gateway":{"trustedProxies":["127.0.0.1"],
                           "auth":{"rateLimit":{"maxAttempts":2}}}})");
   const auto from = [](const std::string& ip) { return with_header("X-Forwarded-For", ip); };
   {
@@ -172,7 +172,7 @@ TEST(Security, ATrustedProxyNamesTheClient) {
 
 // Connects a node (a device block is accepted but not verified yet) and returns its socket
 // after hello-ok.
-std::unique_ptr<WsClient> connect_node(const FrontProcess& gw) {
+std::unique_ptr<WsClient> connect_node(const GatewayProcess& gw) {
   auto ws = std::make_unique<WsClient>();
   ws->connect(gw.url());
   const Json challenge = Json::parse(ws->read(kWait).data);
@@ -216,7 +216,7 @@ std::vector<Json> drain(WsClient& ws, int ms) {
 }
 
 TEST(Security, ConversationEventsReachOnlyConnectionsThatMayReadThem) {
-  FrontProcess gw(std::map<std::string, std::string>{{"CLAWGATE_TICK_INTERVAL_MS", "200"}});
+  GatewayProcess gw(std::map<std::string, std::string>{{"CLAWGATE_TICK_INTERVAL_MS", "200"}});
   WsClient none_ws;
   GatewayClient none(none_ws);
   EXPECT_EQ(connect_as(none, gw, "test", "test")["auth"]["scopes"], Json::array());
@@ -257,8 +257,8 @@ TEST(Security, ConversationEventsReachOnlyConnectionsThatMayReadThem) {
 }
 
 TEST(Security, HealthShowsLivenessButNoConfig) {
-  FrontProcess gw({{"TELEGRAM_BOT_TOKEN", "123456:SECRETBOTTOKEN"}},
-                  R"({"channels":{"telegram":{"apiRoot":"http://127.0.0.1:9/SECRETPATH",
+  GatewayProcess gw({{"TELEGRAM_BOT_TOKEN", "123456:SECRETBOTTOKEN"}},
+                    R"({"channels":{"telegram":{"apiRoot":"http://127.0.0.1:9/SECRETPATH",
                        "dmPolicy":"allowlist","allowFrom":[4242424242]}}})");
   WsClient ws;
   GatewayClient c(ws);
@@ -287,7 +287,7 @@ TEST(Security, HealthShowsLivenessButNoConfig) {
 // --- HTTP: the WebChat page, and what reaches the log ---------------------------------------
 
 // Sends `request` to the gateway over plain TCP; returns everything it answers.
-std::string http_exchange(const FrontProcess& gw, const std::string& request) {
+std::string http_exchange(const GatewayProcess& gw, const std::string& request) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
@@ -309,7 +309,7 @@ std::string http_exchange(const FrontProcess& gw, const std::string& request) {
 }
 
 TEST(Security, TheWebChatPageMayConnectOnlyToItsOwnOrigin) {
-  FrontProcess gw;
+  GatewayProcess gw;
   const std::string res = http_exchange(
       gw, "GET / HTTP/1.1\r\nHost: 127.0.0.1:" + port_of(gw) + "\r\nConnection: close\r\n\r\n");
   const auto at = res.find("Content-Security-Policy: ");
@@ -320,7 +320,7 @@ TEST(Security, TheWebChatPageMayConnectOnlyToItsOwnOrigin) {
 }
 
 TEST(Security, HostileHeaderValuesAreEscapedAndCutInTheLog) {
-  FrontProcess gw;
+  GatewayProcess gw;
   std::string origin = "https://evil.example/\x1b[2J\x1b[31mFAKE\x07";
   for (int i = 0; i < 3000; ++i) origin += "\xc3\xa9";  // 6000 bytes of é
   const std::string res = http_exchange(

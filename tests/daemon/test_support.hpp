@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-#include "front_process.hpp"
+#include "gateway_process.hpp"
 #include "ws_client.hpp"
 
 namespace clawgate::test {
@@ -33,7 +33,7 @@ inline bool in_ci() {
 
 // A client that has completed the handshake with `gw` (cli/cli, its token).
 struct Client {
-  explicit Client(const FrontProcess& gw, int timeout_ms = 10000) : gc(ws) {
+  explicit Client(const GatewayProcess& gw, int timeout_ms = 10000) : gc(ws) {
     ConnectOptions o;
     o.url = gw.url();
     o.token = gw.token();

@@ -16,7 +16,7 @@
 #include <sstream>
 #include <thread>
 
-#include "front_process.hpp"
+#include "gateway_process.hpp"
 #include "telegram_emulator.hpp"
 #include "test_support.hpp"
 #include "ws_client.hpp"
@@ -86,7 +86,7 @@ class FakeWorkerDir {
 
 TEST(Faults, KillingTheTelegramWorkerMidStreamLosesNoSend) {
   TelegramEmulator emu;
-  FrontProcess gw({}, config_with(emu.channel_config()));
+  GatewayProcess gw({}, config_with(emu.channel_config()));
   ASSERT_TRUE(eventually_fast([&] {
     try {
       Client c(gw, kConnectMs);
@@ -167,7 +167,7 @@ TEST(Faults, KillingTheTelegramWorkerMidStreamLosesNoSend) {
 
 TEST(Faults, KillingTheFrontKeepsInboundMessagesAndClientsReconnect) {
   TelegramEmulator emu;
-  FrontProcess gw({}, config_with(emu.channel_config()));
+  GatewayProcess gw({}, config_with(emu.channel_config()));
   int front_pid = 0, worker_pid = 0;
   ASSERT_TRUE(eventually_fast([&] {
     try {
@@ -215,10 +215,10 @@ TEST(Faults, KillingTheFrontKeepsInboundMessagesAndClientsReconnect) {
 
 TEST(Faults, ACrashLoopBacksOffThenShowsFailedWithoutTouchingOthers) {
   FakeWorkerDir fake("exit 3");
-  FrontProcess gw({{"CLAWGATE_LIBEXEC_DIR", fake.path()},
-                   {"CLAWGATE_RESTART_BACKOFF_MS", "40"},
-                   {"CLAWGATE_RESTART_MAX_BACKOFF_MS", "400"}},
-                  config_with({{"botToken", "1:x"}}));
+  GatewayProcess gw({{"CLAWGATE_LIBEXEC_DIR", fake.path()},
+                     {"CLAWGATE_RESTART_BACKOFF_MS", "40"},
+                     {"CLAWGATE_RESTART_MAX_BACKOFF_MS", "400"}},
+                    config_with({{"botToken", "1:x"}}));
   Client c(gw, kConnectMs);
   const int front_pid = pid_of(c.gc, "front");
   bool saw_backoff = false;
@@ -240,7 +240,7 @@ TEST(Faults, ACrashLoopBacksOffThenShowsFailedWithoutTouchingOthers) {
 
 TEST(Faults, ExitCode78IsNotRestarted) {
   FakeWorkerDir fake("echo 'bad config' >&2; exit 78");
-  FrontProcess gw({{"CLAWGATE_LIBEXEC_DIR", fake.path()}}, config_with({{"botToken", "1:x"}}));
+  GatewayProcess gw({{"CLAWGATE_LIBEXEC_DIR", fake.path()}}, config_with({{"botToken", "1:x"}}));
   Client c(gw, kConnectMs);
   ASSERT_TRUE(eventually_fast([&] { return telegram_account(c.gc)["state"] == "stopped"; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
@@ -252,8 +252,8 @@ TEST(Faults, ExitCode78IsNotRestarted) {
 
 TEST(Faults, AStoppedWorkerIsFoundByItsMissingHeartbeatAndRestarted) {
   TelegramEmulator emu;
-  FrontProcess gw({{"CLAWGATE_HEARTBEAT_MS", "100"}, {"CLAWGATE_HEARTBEAT_TIMEOUT_MS", "600"}},
-                  config_with(emu.channel_config()));
+  GatewayProcess gw({{"CLAWGATE_HEARTBEAT_MS", "100"}, {"CLAWGATE_HEARTBEAT_TIMEOUT_MS", "600"}},
+                    config_with(emu.channel_config()));
   Client c(gw, kConnectMs);
   ASSERT_TRUE(eventually_fast([&] { return telegram_account(c.gc)["state"] == "running"; }));
   const int pid = pid_of(c.gc, "telegram");
@@ -294,8 +294,8 @@ TEST(Faults, AStoppedWorkerIsFoundByItsMissingHeartbeatAndRestarted) {
 
 TEST(Faults, GarbageOnTheControlSocketRestartsThatChildOnly) {
   FakeWorkerDir fake("printf 'this is not capnp at all, not at all' >&3; sleep 30");
-  FrontProcess gw({{"CLAWGATE_LIBEXEC_DIR", fake.path()}, {"CLAWGATE_RESTART_BACKOFF_MS", "50"}},
-                  config_with({{"botToken", "1:x"}}));
+  GatewayProcess gw({{"CLAWGATE_LIBEXEC_DIR", fake.path()}, {"CLAWGATE_RESTART_BACKOFF_MS", "50"}},
+                    config_with({{"botToken", "1:x"}}));
   Client c(gw, kConnectMs);
   ASSERT_TRUE(eventually_fast([&] { return telegram_account(c.gc)["restarts"].get<int>() >= 2; }))
       << gw.output();
@@ -306,7 +306,7 @@ TEST(Faults, GarbageOnTheControlSocketRestartsThatChildOnly) {
 
 TEST(Faults, ChildrenDieWithTheSupervisor) {
   TelegramEmulator emu;
-  FrontProcess gw({}, config_with(emu.channel_config()));
+  GatewayProcess gw({}, config_with(emu.channel_config()));
   Client c(gw, kConnectMs);
   const int front = pid_of(c.gc, "front"), worker = pid_of(c.gc, "telegram");
   ASSERT_GT(front, 0);
@@ -361,7 +361,7 @@ TEST(Faults, ASlowWebChatClientMissesDeltasButGetsTheFinal) {
   // read, so the front itself has to drop deltas for the slow client.
   models.script({{"reply", answer}, {"chunk_chars", 4000}, {"delay_ms", 15}});
   // Room for the 800 KB final on top of the droppable half of the limit.
-  FrontProcess gw({{"CLAWGATE_MAX_BUFFERED_BYTES", "2097152"}}, models.config().dump());
+  GatewayProcess gw({{"CLAWGATE_MAX_BUFFERED_BYTES", "2097152"}}, models.config().dump());
   // The slow one: a 4 KiB receive buffer, and it reads nothing until the run is over.
   WsClient slow_ws;
   GatewayClient slow(slow_ws);
@@ -397,7 +397,7 @@ TEST(Faults, KillingTheFrontMidConversationLeavesTranscriptsReadable) {
   // Each answer (~45 characters) streams 4 characters every 20 ms: ~250 ms per run, 8 runs at
   // a time in the agent worker, so the burst below keeps runs streaming for about 1.5 s.
   models.script({{"chunk_chars", 4}, {"delay_ms", 20}});
-  FrontProcess gw({}, models.config().dump());
+  GatewayProcess gw({}, models.config().dump());
   std::unique_ptr<Client> c = std::make_unique<Client>(gw, kConnectMs);
   const int front = pid_of(c->gc, "front");
   ASSERT_GT(front, 0);

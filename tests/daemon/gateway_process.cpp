@@ -1,5 +1,5 @@
-// Test harness: see front_process.hpp.
-#include "front_process.hpp"
+// Test harness: see gateway_process.hpp.
+#include "gateway_process.hpp"
 
 #include <gtest/gtest.h>
 
@@ -22,8 +22,8 @@ extern char** environ;
 
 namespace clawgate::test {
 
-FrontProcess::FrontProcess(std::map<std::string, std::string> extra_env,
-                           const std::string& config_json, const std::string& token)
+GatewayProcess::GatewayProcess(std::map<std::string, std::string> extra_env,
+                               const std::string& config_json, const std::string& token)
     : token_(token) {
   char dir[] = "/tmp/clawgate-test-XXXXXX";
   if (!mkdtemp(dir)) throw std::runtime_error("mkdtemp failed");
@@ -91,7 +91,7 @@ FrontProcess::FrontProcess(std::map<std::string, std::string> extra_env,
   url_ = m[1];
 }
 
-void FrontProcess::read_available(int timeout_ms) {
+void GatewayProcess::read_available(int timeout_ms) {
   char buf[8192];
   bool any = false;
   for (;;) {
@@ -103,7 +103,7 @@ void FrontProcess::read_available(int timeout_ms) {
   if (!any && timeout_ms > 0) usleep(static_cast<useconds_t>(std::min(timeout_ms, 20)) * 1000);
 }
 
-bool FrontProcess::wait_output(const std::string& text, int timeout_ms) {
+bool GatewayProcess::wait_output(const std::string& text, int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (out_.find(text) == std::string::npos) {
     if (std::chrono::steady_clock::now() > deadline) return false;
@@ -112,12 +112,12 @@ bool FrontProcess::wait_output(const std::string& text, int timeout_ms) {
   return true;
 }
 
-std::string FrontProcess::output() {
+std::string GatewayProcess::output() {
   read_available(0);
   return out_;
 }
 
-int FrontProcess::terminate(int timeout_ms) {
+int GatewayProcess::terminate(int timeout_ms) {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -133,7 +133,7 @@ int FrontProcess::terminate(int timeout_ms) {
   return -1;
 }
 
-FrontProcess::~FrontProcess() {
+GatewayProcess::~GatewayProcess() {
   // Stop it the way an operator would, so sanitizer builds get to report at exit.
   if (pid_ > 0 && terminate(3000) < 0) {
     kill(pid_, SIGKILL);

@@ -9,16 +9,16 @@
 
 namespace clawgate::test {
 
-class FrontProcess {
+class GatewayProcess {
  public:
   // extra_env: added to the child's environment. config_json: written to a file and passed
   // with --config when not empty.
-  explicit FrontProcess(std::map<std::string, std::string> extra_env = {},
-                        const std::string& config_json = "",
-                        const std::string& token = "test-token");
-  ~FrontProcess();
-  FrontProcess(const FrontProcess&) = delete;
-  FrontProcess& operator=(const FrontProcess&) = delete;
+  explicit GatewayProcess(std::map<std::string, std::string> extra_env = {},
+                          const std::string& config_json = "",
+                          const std::string& token = "test-token");
+  ~GatewayProcess();
+  GatewayProcess(const GatewayProcess&) = delete;
+  GatewayProcess& operator=(const GatewayProcess&) = delete;
 
   const std::string& url() const { return url_; }
   const std::string& token() const { return token_; }
