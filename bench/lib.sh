@@ -94,3 +94,40 @@ cpu_report() {  # LABEL=PID...: "front 54%, ..." (share of one core since cpu_st
 now_us() { NOW_US=${EPOCHREALTIME/[.,]/}; }  # wall clock in microseconds, no fork
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+
+# child_pid PARENT NAME: the pid of PARENT's child running NAME (matched on /proc/PID/comm, which
+# the kernel cuts to 15 characters: "clawgate-telegram" reads "clawgate-telegr"); "" when none.
+# The supervisor forks its children directly, so this finds the front and the workers without a
+# round trip through the gateway (which needs a handshake and a token).
+child_pid() {
+  local parent=$1 want=${2:0:15} c comm
+  for c in $(cat /proc/"$parent"/task/*/children 2>/dev/null); do
+    read -r comm <"/proc/$c/comm" 2>/dev/null || continue
+    [[ $comm == "$want" ]] && { echo "$c"; return 0; }
+  done
+  return 1
+}
+
+# wait_child_pid PARENT NAME LIMIT_S: child_pid, retried every 50 ms for up to LIMIT_S seconds.
+wait_child_pid() {
+  local deadline=$((SECONDS + $3)) p
+  while ((SECONDS <= deadline)); do
+    p=$(child_pid "$1" "$2") && { echo "$p"; return 0; }
+    sleep 0.05
+  done
+  return 1
+}
+
+# status_kb FILE KEY: the kB value of "KEY: N kB" in a /proc file; 0 when absent or unreadable.
+status_kb() {
+  local k v rest
+  while read -r k v rest; do
+    [[ $k == "$2:" ]] && { echo "$v"; return 0; }
+  done 2>/dev/null <"$1"
+  echo 0
+}
+rss_kb() { status_kb "/proc/$1/status" VmRSS; }
+# Proportional set size: shared pages (libraries, the common executable text) split between the
+# processes that map them, so the PSS of a process tree adds up without counting them twice.
+pss_kb() { status_kb "/proc/$1/smaps_rollup" Pss; }
+fd_count() { local f=(/proc/"$1"/fd/*); [[ -e ${f[0]} ]] && echo ${#f[@]} || echo 0; }
