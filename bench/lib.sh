@@ -131,3 +131,29 @@ rss_kb() { status_kb "/proc/$1/status" VmRSS; }
 # processes that map them, so the PSS of a process tree adds up without counting them twice.
 pss_kb() { status_kb "/proc/$1/smaps_rollup" Pss; }
 fd_count() { local f=(/proc/"$1"/fd/*); [[ -e ${f[0]} ]] && echo ${#f[@]} || echo 0; }
+
+# sync_probe: SYNC_P50 / SYNC_MAX, ms of 50 appends + fdatasync in the state dir's filesystem.
+# Other load on the host moves this a lot, and every figure that syncs with it.
+sync_probe() {
+  local out
+  out=$(timeout -k 1 20 python3 - "$WORK" <<'EOF' 2>/dev/null
+import os, sys, time
+path = os.path.join(sys.argv[1], "sync-probe")
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+lat = []
+for _ in range(50):
+    t = time.perf_counter()
+    os.write(fd, b"x" * 200 + b"\n")
+    os.fdatasync(fd)
+    lat.append((time.perf_counter() - t) * 1000)
+os.close(fd)
+os.unlink(path)
+lat.sort()
+print("%.3f %.3f" % (lat[len(lat) // 2], lat[-1]))
+EOF
+  )
+  SYNC_P50=${out%% *}
+  SYNC_MAX=${out##* }
+  SYNC_P50=${SYNC_P50:-?}
+  SYNC_MAX=${SYNC_MAX:-?}
+}
