@@ -157,3 +157,37 @@ EOF
   SYNC_P50=${SYNC_P50:-?}
   SYNC_MAX=${SYNC_MAX:-?}
 }
+
+# Host CPU from /proc/stat (all cores): host_cpu_start, then host_cpu_report prints "busy 63% of
+# 2 cores (niced 41%)" for the time since. Niced time is what background jobs at nice > 0 (the
+# fuzzers at 19) took: CPU the measured processes could have had if they had wanted it.
+HOST_CPU0=""
+host_cpu_start() { read -r _ HOST_CPU0 </proc/stat; }
+host_cpu_report() {
+  local now
+  read -r _ now </proc/stat
+  awk -v a="$HOST_CPU0" -v b="$now" -v n="$(nproc)" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    for (i = 1; i <= 8; i++) { d[i] = y[i] - x[i]; t += d[i] }
+    idle = d[4] + d[5]
+    if (t <= 0) { print "?"; exit }
+    printf "busy %.0f%% of %d cores (niced %.0f%%)", 100 * (t - idle) / t, n, 100 * d[2] / t }'
+}
+
+# host_note: what else runs here: processes at nice > 0 using CPU now (by name), the host's CPU
+# over one second, and whether nice even applies between sessions: with the kernel's autogroup
+# scheduling on (/proc/sys/kernel/sched_autogroup_enabled), each session shares the CPU as an
+# equal whatever its processes' nice, so "niced" work started elsewhere (another terminal, a
+# fuzzer from another shell) competes with the benchmark rather than taking only what is left.
+host_note() {
+  local others ag
+  others=$(ps -eo ni=,pcpu=,comm= --sort=-pcpu 2>/dev/null |
+    awk '$1 > 0 && $2 >= 1 { printf "%s%s (nice %s)", sep, $3, $1; sep = ", "; if (++k == 6) exit }')
+  host_cpu_start
+  sleep 1
+  echo "host: $(host_cpu_report) over 1 s before the run; niced processes: ${others:-none}"
+  read -r ag </proc/sys/kernel/sched_autogroup_enabled 2>/dev/null
+  if [[ ${ag:-0} == 1 && -n $others ]]; then
+    echo "  autogroup scheduling is on: niced processes of other sessions compete as equals; figures are under contention"
+  fi
+}
