@@ -65,7 +65,7 @@ declare -A CPU0  # pid -> CPU ticks at cpu_start
 CPU_T0=0         # wall clock (us) at cpu_start
 ticks() {
   local stat rest
-  read -r stat <"/proc/$1/stat" 2>/dev/null || { echo 0; return; }
+  read -r stat 2>/dev/null <"/proc/$1/stat" || { echo 0; return; }
   rest=${stat##*) }
   # shellcheck disable=SC2086  # split into fields on purpose
   set -- $rest
@@ -99,11 +99,17 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 # the kernel cuts to 15 characters: "clawgate-telegram" reads "clawgate-telegr"); "" when none.
 # The supervisor forks its children directly, so this finds the front and the workers without a
 # round trip through the gateway (which needs a handshake and a token).
+# A child killed but not yet reaped (a zombie: state Z) is skipped.
 child_pid() {
-  local parent=$1 want=${2:0:15} c comm
+  local parent=$1 want=${2:0:15} c comm stat
   for c in $(cat /proc/"$parent"/task/*/children 2>/dev/null); do
-    read -r comm <"/proc/$c/comm" 2>/dev/null || continue
-    [[ $comm == "$want" ]] && { echo "$c"; return 0; }
+    read -r comm 2>/dev/null <"/proc/$c/comm" || continue
+    [[ $comm == "$want" ]] || continue
+    read -r stat 2>/dev/null <"/proc/$c/stat" || continue
+    stat=${stat##*) }
+    [[ ${stat:0:1} == Z ]] && continue
+    echo "$c"
+    return 0
   done
   return 1
 }
@@ -186,7 +192,7 @@ host_note() {
   host_cpu_start
   sleep 1
   echo "host: $(host_cpu_report) over 1 s before the run; niced processes: ${others:-none}"
-  read -r ag </proc/sys/kernel/sched_autogroup_enabled 2>/dev/null
+  read -r ag 2>/dev/null </proc/sys/kernel/sched_autogroup_enabled
   if [[ ${ag:-0} == 1 && -n $others ]]; then
     echo "  autogroup scheduling is on: niced processes of other sessions compete as equals; figures are under contention"
   fi
