@@ -1377,7 +1377,8 @@ int cmd_chat(const Args& a) {
             << (no_first ? "   (" + std::to_string(no_first) + " finals had none)" : "") << "\n"
             << "  final (chat.send -> chat final) p50 " << fmt(pct(final_lat, 0.5)) << " ms   p99 "
             << fmt(pct(final_lat, 0.99)) << " ms   max "
-            << fmt(final_lat.empty() ? 0 : final_lat.back()) << " ms\n"
+            << fmt(final_lat.empty() ? 0 : final_lat.back()) << " ms   min "
+            << fmt(final_lat.empty() ? 0 : final_lat.front()) << " ms\n"
             << "  " << cpu_text << "\n";
   if (timed_out) std::cout << "  TIMED OUT after " << timeout_ms << " ms\n";
   if (conn_lost) std::cout << "  connection lost: " << conn_error << "\n";
@@ -1389,7 +1390,9 @@ int cmd_chat(const Args& a) {
             << " ft_p50_ms=" << fmt(pct(first_lat, 0.5))
             << " ft_p99_ms=" << fmt(pct(first_lat, 0.99))
             << " final_p50_ms=" << fmt(pct(final_lat, 0.5))
-            << " final_p99_ms=" << fmt(pct(final_lat, 0.99)) << " no_first=" << no_first << "\n";
+            << " final_p99_ms=" << fmt(pct(final_lat, 0.99))
+            << " final_min_ms=" << fmt(final_lat.empty() ? 0 : final_lat.front())
+            << " no_first=" << no_first << "\n";
   return errors == 0 && finals == n ? 0 : 1;
 }
 
