@@ -96,31 +96,6 @@ listen_overflows() {
   awk '$1 == "TcpExt:" { if (!h) { for (i = 2; i <= NF; i++) n[i] = $i; h = 1 } else
     for (i = 2; i <= NF; i++) if (n[i] == "ListenOverflows") print $i }' /proc/net/netstat 2>/dev/null
 }
-# sync_probe: SYNC_P50 / SYNC_MAX, ms of 50 appends + fdatasync in the state dir's filesystem.
-# Other load on the host moves this a lot, and every figure below with it.
-sync_probe() {
-  local out
-  out=$(timeout -k 1 20 python3 - "$WORK" <<'EOF' 2>/dev/null
-import os, sys, time
-path = os.path.join(sys.argv[1], "sync-probe")
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-lat = []
-for _ in range(50):
-    t = time.perf_counter()
-    os.write(fd, b"x" * 200 + b"\n")
-    os.fdatasync(fd)
-    lat.append((time.perf_counter() - t) * 1000)
-os.close(fd)
-os.unlink(path)
-lat.sort()
-print("%.3f %.3f" % (lat[len(lat) // 2], lat[-1]))
-EOF
-  )
-  SYNC_P50=${out%% *}
-  SYNC_MAX=${out##* }
-  SYNC_P50=${SYNC_P50:-?}
-  SYNC_MAX=${SYNC_MAX:-?}
-}
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print ""; else printf "%.3f", a - b }'; }
 per() { awk -v a="$1" -v n="$2" 'BEGIN { printf "%.0f", a / n }'; }  # BYTES COUNT -> bytes each
 du_bytes() { du -s -B1 "$1" 2>/dev/null | awk '{ print $1 }'; }       # allocated (blocks)
@@ -196,78 +171,12 @@ chat() {
 # ---- 1. first-token latency the gateway adds ------------------------------------------------
 echo "== 1. first token: the fake model on its own vs through the gateway, sequential"
 SYNC1=$SYNC_P50
-cat >"$WORK/direct.py" <<'EOF'
-# The fake model on its own: sequential streamed chat completions; per request, the time from
-# sending it to the first content chunk and to `data: [DONE]`. MODE "keepalive": one connection
-# for all; "fresh": a new connection per request (connect included), as the agent worker opens
-# one per run. Stops early after 30 s and reports what it did.
-import http.client, json, math, sys, time
-from urllib.parse import urlsplit
-
-url, n, warmup, mode = urlsplit(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-body = json.dumps({"model": "fake-model", "stream": True, "stream_options": {"include_usage": True},
-                   "messages": [{"role": "system", "content": "You are a helpful assistant."},
-                                {"role": "user", "content": "bench"}]})
-headers = {"Content-Type": "application/json", "Accept": "text/event-stream",
-           "Authorization": "Bearer k"}
-def connect():
-    return http.client.HTTPConnection(url.hostname, url.port, timeout=10)
-conn = connect()
-first, done, errors = [], [], 0
-t_start = time.perf_counter()
-for i in range(warmup + n):
-    t = time.perf_counter()
-    if mode == "fresh":
-        conn.close()
-        conn = connect()
-    t_first = t_done = None
-    try:
-        conn.request("POST", "/v1/chat/completions", body, headers)
-        res = conn.getresponse()
-        if res.status != 200:
-            raise RuntimeError("HTTP %d" % res.status)
-        while True:
-            line = res.readline()
-            if not line:
-                break
-            if t_first is None and line.startswith(b"data: {") and b'"content"' in line:
-                t_first = time.perf_counter()
-            elif line.startswith(b"data: [DONE]"):
-                t_done = time.perf_counter()
-        if t_first is None or t_done is None:
-            raise RuntimeError("no content chunk or no [DONE]")
-    except Exception as e:  # counted; a fresh connection for the next request
-        errors += 1
-        print("request %d: %s" % (i, e))
-        conn.close()
-        conn = connect()
-        continue
-    if i >= warmup:
-        first.append((t_first - t) * 1000)
-        done.append((t_done - t) * 1000)
-    if time.perf_counter() - t_start > 30:
-        print("stopped after 30 s")
-        break
-conn.close()
-first.sort()
-done.sort()
-def pct(v, p):  # nearest rank, as clawgate-bench
-    return v[min(max(math.ceil(p * len(v)), 1), len(v)) - 1] if v else 0.0
-print("direct (%s): %d streamed requests (%d warm-up not counted), sequential, %s, %d errors"
-      % (mode, len(first), warmup, "one keep-alive connection" if mode == "keepalive"
-         else "a new connection each", errors))
-print("  first content chunk p50 %.3f ms   p99 %.3f ms   max %.3f ms"
-      % (pct(first, 0.5), pct(first, 0.99), first[-1] if first else 0))
-print("  data: [DONE]        p50 %.3f ms   p99 %.3f ms" % (pct(done, 0.5), pct(done, 0.99)))
-print("RESULT direct n=%d errors=%d ft_p50_ms=%.3f ft_p99_ms=%.3f done_p50_ms=%.3f done_p99_ms=%.3f"
-      % (len(first), errors, pct(first, 0.5), pct(first, 0.99), pct(done, 0.5), pct(done, 0.99)))
-EOF
 echo " fake model direct (Python http.client, 200 requests after 10 warm-up), one keep-alive connection:"
-run_bounded direct 60 python3 "$WORK/direct.py" "$MODEL_URL" 200 10 keepalive || FAILED=1
+run_bounded direct 60 python3 "$ROOT/bench/model_direct.py" "$MODEL_URL" 200 10 keepalive || FAILED=1
 sed 's/^/   /' "$WORK/direct.out"
 [[ $(field direct errors) == 0 && $(field direct n) == 200 ]] || FAILED=1
 echo " the same with a new connection per request (the agent worker opens one per run):"
-run_bounded fresh 60 python3 "$WORK/direct.py" "$MODEL_URL" 200 10 fresh || FAILED=1
+run_bounded fresh 60 python3 "$ROOT/bench/model_direct.py" "$MODEL_URL" 200 10 fresh || FAILED=1
 sed 's/^/   /' "$WORK/fresh.out"
 [[ $(field fresh errors) == 0 && $(field fresh n) == 200 ]] || FAILED=1
 # Warm-up through the gateway (first session files, page cache, allocator).

@@ -78,7 +78,8 @@ CALL_OUT=""
 # Pretty-printed JSON from `clawgate call` (sorted keys): matched in bash, no fork per poll.
 CONNECTED_TRUE='"connected": true'
 CONNECTED_FALSE='"connected": false'
-TG_PROC_RE='"name": "telegram",[^}]*"pid": ([0-9]+),[^}]*"state": "([a-z]+)"'
+# The process entry has one nested object ("sandbox") between its pid and its state.
+TG_PROC_RE='"name": "telegram",[^}]*"pid": ([0-9]+),[^}]*(\{[^}]*\}[^}]*)?"state": "([a-z]+)"'
 connected_in() { [[ $1 == *"$CONNECTED_TRUE"* && $1 != *"$CONNECTED_FALSE"* ]]; }
 TG_PID=""
 TG_STATE=""
@@ -87,7 +88,7 @@ telegram_proc_in() {  # JSON of `status`: sets TG_PID and TG_STATE
   TG_STATE=""
   [[ $1 =~ $TG_PROC_RE ]] || return 1
   TG_PID=${BASH_REMATCH[1]}
-  TG_STATE=${BASH_REMATCH[2]}
+  TG_STATE=${BASH_REMATCH[3]}
 }
 
 # wait_ready LIMIT_S: until channels.status says connected and status has a running telegram

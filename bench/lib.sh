@@ -65,7 +65,7 @@ declare -A CPU0  # pid -> CPU ticks at cpu_start
 CPU_T0=0         # wall clock (us) at cpu_start
 ticks() {
   local stat rest
-  read -r stat <"/proc/$1/stat" 2>/dev/null || { echo 0; return; }
+  read -r stat 2>/dev/null <"/proc/$1/stat" || { echo 0; return; }
   rest=${stat##*) }
   # shellcheck disable=SC2086  # split into fields on purpose
   set -- $rest
@@ -94,3 +94,106 @@ cpu_report() {  # LABEL=PID...: "front 54%, ..." (share of one core since cpu_st
 now_us() { NOW_US=${EPOCHREALTIME/[.,]/}; }  # wall clock in microseconds, no fork
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+
+# child_pid PARENT NAME: the pid of PARENT's child running NAME (matched on /proc/PID/comm, which
+# the kernel cuts to 15 characters: "clawgate-telegram" reads "clawgate-telegr"); "" when none.
+# The supervisor forks its children directly, so this finds the front and the workers without a
+# round trip through the gateway (which needs a handshake and a token).
+# A child killed but not yet reaped (a zombie: state Z) is skipped.
+child_pid() {
+  local parent=$1 want=${2:0:15} c comm stat
+  for c in $(cat /proc/"$parent"/task/*/children 2>/dev/null); do
+    read -r comm 2>/dev/null <"/proc/$c/comm" || continue
+    [[ $comm == "$want" ]] || continue
+    read -r stat 2>/dev/null <"/proc/$c/stat" || continue
+    stat=${stat##*) }
+    [[ ${stat:0:1} == Z ]] && continue
+    echo "$c"
+    return 0
+  done
+  return 1
+}
+
+# wait_child_pid PARENT NAME LIMIT_S: child_pid, retried every 50 ms for up to LIMIT_S seconds.
+wait_child_pid() {
+  local deadline=$((SECONDS + $3)) p
+  while ((SECONDS <= deadline)); do
+    p=$(child_pid "$1" "$2") && { echo "$p"; return 0; }
+    sleep 0.05
+  done
+  return 1
+}
+
+# status_kb FILE KEY: the kB value of "KEY: N kB" in a /proc file; 0 when absent or unreadable.
+status_kb() {
+  local k v rest
+  while read -r k v rest; do
+    [[ $k == "$2:" ]] && { echo "$v"; return 0; }
+  done 2>/dev/null <"$1"
+  echo 0
+}
+rss_kb() { status_kb "/proc/$1/status" VmRSS; }
+# Proportional set size: shared pages (libraries, the common executable text) split between the
+# processes that map them, so the PSS of a process tree adds up without counting them twice.
+pss_kb() { status_kb "/proc/$1/smaps_rollup" Pss; }
+fd_count() { local f=(/proc/"$1"/fd/*); [[ -e ${f[0]} ]] && echo ${#f[@]} || echo 0; }
+
+# sync_probe: SYNC_P50 / SYNC_MAX, ms of 50 appends + fdatasync in the state dir's filesystem.
+# Other load on the host moves this a lot, and every figure that syncs with it.
+sync_probe() {
+  local out
+  out=$(timeout -k 1 20 python3 - "$WORK" <<'EOF' 2>/dev/null
+import os, sys, time
+path = os.path.join(sys.argv[1], "sync-probe")
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+lat = []
+for _ in range(50):
+    t = time.perf_counter()
+    os.write(fd, b"x" * 200 + b"\n")
+    os.fdatasync(fd)
+    lat.append((time.perf_counter() - t) * 1000)
+os.close(fd)
+os.unlink(path)
+lat.sort()
+print("%.3f %.3f" % (lat[len(lat) // 2], lat[-1]))
+EOF
+  )
+  SYNC_P50=${out%% *}
+  SYNC_MAX=${out##* }
+  SYNC_P50=${SYNC_P50:-?}
+  SYNC_MAX=${SYNC_MAX:-?}
+}
+
+# Host CPU from /proc/stat (all cores): host_cpu_start, then host_cpu_report prints "busy 63% of
+# 2 cores (niced 41%)" for the time since. Niced time is what background jobs at nice > 0 (the
+# fuzzers at 19) took: CPU the measured processes could have had if they had wanted it.
+HOST_CPU0=""
+host_cpu_start() { read -r _ HOST_CPU0 </proc/stat; }
+host_cpu_report() {
+  local now
+  read -r _ now </proc/stat
+  awk -v a="$HOST_CPU0" -v b="$now" -v n="$(nproc)" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    for (i = 1; i <= 8; i++) { d[i] = y[i] - x[i]; t += d[i] }
+    idle = d[4] + d[5]
+    if (t <= 0) { print "?"; exit }
+    printf "busy %.0f%% of %d cores (niced %.0f%%)", 100 * (t - idle) / t, n, 100 * d[2] / t }'
+}
+
+# host_note: what else runs here: processes at nice > 0 using CPU now (by name), the host's CPU
+# over one second, and whether nice even applies between sessions: with the kernel's autogroup
+# scheduling on (/proc/sys/kernel/sched_autogroup_enabled), each session shares the CPU as an
+# equal whatever its processes' nice, so "niced" work started elsewhere (another terminal, a
+# fuzzer from another shell) competes with the benchmark rather than taking only what is left.
+host_note() {
+  local others ag
+  others=$(ps -eo ni=,pcpu=,comm= --sort=-pcpu 2>/dev/null |
+    awk '$1 > 0 && $2 >= 1 { printf "%s%s (nice %s)", sep, $3, $1; sep = ", "; if (++k == 6) exit }')
+  host_cpu_start
+  sleep 1
+  echo "host: $(host_cpu_report) over 1 s before the run; niced processes: ${others:-none}"
+  read -r ag 2>/dev/null </proc/sys/kernel/sched_autogroup_enabled
+  if [[ ${ag:-0} == 1 && -n $others ]]; then
+    echo "  autogroup scheduling is on: niced processes of other sessions compete as equals; figures are under contention"
+  fi
+}

@@ -1377,7 +1377,8 @@ int cmd_chat(const Args& a) {
             << (no_first ? "   (" + std::to_string(no_first) + " finals had none)" : "") << "\n"
             << "  final (chat.send -> chat final) p50 " << fmt(pct(final_lat, 0.5)) << " ms   p99 "
             << fmt(pct(final_lat, 0.99)) << " ms   max "
-            << fmt(final_lat.empty() ? 0 : final_lat.back()) << " ms\n"
+            << fmt(final_lat.empty() ? 0 : final_lat.back()) << " ms   min "
+            << fmt(final_lat.empty() ? 0 : final_lat.front()) << " ms\n"
             << "  " << cpu_text << "\n";
   if (timed_out) std::cout << "  TIMED OUT after " << timeout_ms << " ms\n";
   if (conn_lost) std::cout << "  connection lost: " << conn_error << "\n";
@@ -1389,7 +1390,9 @@ int cmd_chat(const Args& a) {
             << " ft_p50_ms=" << fmt(pct(first_lat, 0.5))
             << " ft_p99_ms=" << fmt(pct(first_lat, 0.99))
             << " final_p50_ms=" << fmt(pct(final_lat, 0.5))
-            << " final_p99_ms=" << fmt(pct(final_lat, 0.99)) << " no_first=" << no_first << "\n";
+            << " final_p99_ms=" << fmt(pct(final_lat, 0.99))
+            << " final_min_ms=" << fmt(final_lat.empty() ? 0 : final_lat.front())
+            << " no_first=" << no_first << "\n";
   return errors == 0 && finals == n ? 0 : 1;
 }
 
@@ -1538,7 +1541,8 @@ int cmd_fanout(const Args& a) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// idle: hold N handshaken connections, measure the server's RSS growth
+// idle: hold N handshaken connections, measure the server's RSS growth (--pid must be the
+// process that holds the connections: the front, not the supervisor)
 
 long read_rss_kb(long pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
@@ -1554,6 +1558,16 @@ long read_rss_kb(long pid) {
   return -1;
 }
 
+// Open file descriptors of a process (entries of /proc/PID/fd); -1 when unreadable.
+long count_fds(long pid) {
+  std::error_code ec;
+  long n = 0;
+  for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end;
+       !ec && it != end; it.increment(ec))
+    ++n;
+  return ec ? -1 : n;
+}
+
 int cmd_idle(const Args& a) {
   const Target t = parse_target(a.required("url"));
   const std::string token = a.required("token");
@@ -1565,6 +1579,7 @@ int cmd_idle(const Args& a) {
   oo.window = static_cast<size_t>(a.num("window", 64, 1, 10'000));
   const int settle_ms = static_cast<int>(a.num("settle-ms", 1000, 0, 600'000));
   const int hold_ms = static_cast<int>(a.num("hold-ms", 0, 0, 3'600'000));
+  const int closed_settle_ms = static_cast<int>(a.num("closed-settle-ms", 0, 0, 600'000));
   a.check_all_used();
   if (oo.n + 64 > nofile_limit())
     throw UsageError("--n " + std::to_string(oo.n) + " needs more open files than the limit (" +
@@ -1572,12 +1587,19 @@ int cmd_idle(const Args& a) {
 
   const long before = read_rss_kb(pid);
   if (before < 0) throw UsageError("cannot read VmRSS of pid " + std::to_string(pid));
+  const long fds_before = count_fds(pid);
   asio::io_context io(1);
   Opener opener(io, t, &token, oo);
   uint64_t lost = 0;
   std::string lost_text;
+  // RSS half-way: the second half's growth is the marginal cost of a connection once the
+  // server's bounded structures (its log ring, allocator arenas) have filled during the first.
+  const size_t half_n = oo.n / 2;
+  size_t ready = 0;
+  long half = -1;
   // Keep a read pending on each: the gateway's tick/health broadcasts must not pile up.
   opener.run([&](Conn& c) {
+    if (++ready == half_n) half = read_rss_kb(pid);
     c.read_loop([](Frame) {},
                 [&](const std::string& e) {
                   ++lost;
@@ -1591,6 +1613,7 @@ int cmd_idle(const Args& a) {
   io.run();
   io.restart();
   const long after = read_rss_kb(pid);
+  const long fds_after = count_fds(pid);
   const size_t held = held_at_open - std::min<size_t>(held_at_open, lost);
   if (hold_ms > 0) {
     settle.expires_after(std::chrono::milliseconds(hold_ms));
@@ -1601,22 +1624,42 @@ int cmd_idle(const Args& a) {
   for (auto& c : opener.conns())
     if (c) c->close_now();
   io.poll();
+  long closed = -1, fds_closed = -1;
+  if (closed_settle_ms > 0) {  // what the server gives back once every connection is gone
+    std::this_thread::sleep_for(std::chrono::milliseconds(closed_settle_ms));
+    closed = read_rss_kb(pid);
+    fds_closed = count_fds(pid);
+  }
 
   const double per_conn =
       held > 0 ? static_cast<double>(after - before) / static_cast<double>(held) : 0;
+  // Connections opened after the half-way reading (all but a few still held).
+  const size_t second = held > half_n ? held - half_n : 0;
+  const double per_conn_2nd =
+      half >= 0 && second > 0 ? static_cast<double>(after - half) / static_cast<double>(second) : 0;
   std::cout << "idle: " << held << " of " << oo.n << " connections held (handshake complete) from "
             << opener.source_ips() << " source addresses; opened in " << fmt(opener.seconds(), 2)
             << " s ("
             << fmt(static_cast<double>(opener.opened()) / std::max(opener.seconds(), 1e-9), 0)
             << " handshakes/s), " << opener.failed() << " failed, " << opener.retries()
             << " retried, " << lost << " lost afterwards\n"
-            << "  server RSS " << before << " KB -> " << after << " KB: " << fmt(per_conn, 2)
-            << " KB per connection\n";
+            << "  server (pid " << pid << ") RSS " << before << " KB -> " << after
+            << " KB: " << fmt(per_conn, 2) << " KB per connection; open fds " << fds_before
+            << " -> " << fds_after << "\n"
+            << "  second half only (RSS " << half << " KB at " << half_n
+            << " connections): " << fmt(per_conn_2nd, 2) << " KB per connection\n";
+  if (closed >= 0)
+    std::cout << "  " << fmt(closed_settle_ms / 1000.0, 1) << " s after closing them all: RSS "
+              << closed << " KB (" << fmt(static_cast<double>(closed - before) / 1024, 1)
+              << " MiB above the start), open fds " << fds_closed << "\n";
   opener.print_errors(std::cout);
   if (lost) std::cout << "  first loss: " << lost_text << "\n";
   std::cout << "RESULT idle n=" << held << " failed=" << opener.failed()
             << " retries=" << opener.retries() << " lost=" << lost << " rss_before_kb=" << before
-            << " rss_after_kb=" << after << " kb_per_conn=" << fmt(per_conn, 2) << "\n";
+            << " rss_half_kb=" << half << " rss_after_kb=" << after << " rss_closed_kb=" << closed
+            << " fds_before=" << fds_before << " fds_after=" << fds_after
+            << " fds_closed=" << fds_closed << " kb_per_conn=" << fmt(per_conn, 2)
+            << " kb_per_conn_2nd_half=" << fmt(per_conn_2nd, 2) << "\n";
   return opener.failed() == 0 && lost == 0 && held == oo.n ? 0 : 1;
 }
 
@@ -1792,7 +1835,8 @@ void usage(std::ostream& os) {
         "  fanout    --url U --token T [--clients 1000] [--rounds 200] [--warmup 10] [--gap-ms 2]\n"
         "            [--pid P]\n"
         "  idle      --url U --token T --pid P [--n 10000] [--per-ip 1000] [--per-ip-window 16]\n"
-        "            [--window 64] [--settle-ms 1000] [--hold-ms 0]\n"
+        "            [--window 64] [--settle-ms 1000] [--hold-ms 0] [--closed-settle-ms 0]\n"
+        "            (P: the process holding the connections, i.e. clawgate-front)\n"
         "  echo      --url U [--clients 4] [--depth 32] [--seconds 5] [--warmup 0.5] [--writes "
         "raw|beast]\n"
         "            [--pid P]\n"
