@@ -8,6 +8,7 @@
 #include "channel_kinds.hpp"
 #include "contract.hpp"
 #include "data.capnp.h"
+#include "error.hpp"
 #include "utf8.hpp"
 
 namespace clawgate::core {
@@ -219,7 +220,7 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
                                     std::to_string(wait) + " ms: " + err.getMessage().cStr());
           arm_retry(wait);
         } else {
-          Json detail = {{"code", std::string(err.getCode().cStr())},
+          Json detail = {{"code", ipc::error_name(err.getCode())},
                          {"message", std::string(err.getMessage().cStr())}};
           queue_.complete(id, false, detail, now);
           log_.warn("outbound",
@@ -239,8 +240,8 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
       w.connected = s.getConnected();
       w.detail = s.getDetail();
       w.bot_username = s.getBotUsername();
-      if (s.hasLastError() && s.getLastError().getCode().size()) {
-        w.last_error = {{"code", std::string(s.getLastError().getCode().cStr())},
+      if (s.hasLastError()) {
+        w.last_error = {{"code", ipc::error_name(s.getLastError().getCode())},
                         {"message", std::string(s.getLastError().getMessage().cStr())}};
       } else {
         w.last_error = nullptr;

@@ -4,8 +4,21 @@ using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("clawgate::ipc");
 
 # Errors cross process boundaries typed, never flattened to a string.
+# Why something failed, the same word on every link. ipc/error.hpp names each (as status shows
+# it) and maps it to the protocol's ErrorShape.code for clients.
+enum ErrorCode {
+  unavailable @0;     # the peer or a platform cannot do it now (UNAVAILABLE)
+  invalidRequest @1;  # the request itself is wrong; retrying will not help (INVALID_REQUEST)
+  rateLimited @2;     # a platform said slow down; see retryAfterMs (UNAVAILABLE, retryable)
+  conflict @3;        # someone else holds the resource, e.g. another poller (UNAVAILABLE)
+  timeout @4;         # it took longer than allowed (AGENT_TIMEOUT)
+  notFound @5;        # the named thing does not exist (INVALID_REQUEST)
+  unauthorized @6;    # credentials refused by a platform or provider (UNAVAILABLE)
+  internal @7;        # a bug on the peer's side (UNAVAILABLE)
+}
+
 struct IpcError {
-  code @0 :Text;          # UNAVAILABLE | INVALID_REQUEST | CONFLICT | RATE_LIMITED | NOT_FOUND | INTERNAL
+  code @0 :ErrorCode;
   message @1 :Text;
   retryable @2 :Bool;
   retryAfterMs @3 :UInt32;

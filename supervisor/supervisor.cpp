@@ -8,6 +8,7 @@
 #include <csignal>
 
 #include "contract.hpp"
+#include "error.hpp"
 
 namespace clawgate::supervisor {
 
@@ -304,7 +305,7 @@ void Supervisor::on_control(Child& c, uint32_t generation, capnp::MessageReader&
       if (!t || t->spec.role == "front") {
         res.setOk(false);
         auto err = res.initError();
-        err.setCode("NOT_FOUND");
+        err.setCode(ipc::ErrorCode::NOT_FOUND);
         err.setMessage("no such channel: " + target);
       } else {
         log_.info("supervisor", target + ": restart requested by an operator");
@@ -330,7 +331,7 @@ void Supervisor::on_control(Child& c, uint32_t generation, capnp::MessageReader&
     }
     case ipc::Control::ERROR: {
       auto err = msg.getError();
-      log_.warn("supervisor", c.spec.name + " reports " + std::string(err.getCode().cStr()) + ": " +
+      log_.warn("supervisor", c.spec.name + " reports " + ipc::error_name(err.getCode()) + ": " +
                                   err.getMessage().cStr());
       return;
     }

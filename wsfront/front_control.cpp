@@ -1,6 +1,8 @@
 // FrontControl: see front_control.hpp.
 #include "front_control.hpp"
 
+#include "error.hpp"
+
 #include <capnp/message.h>
 
 namespace clawgate::front {
@@ -110,11 +112,10 @@ void FrontControl::on_restart_result(ipc::RestartResult::Reader r) {
   } else {
     // The supervisor refuses a name it does not run (the caller's mistake); anything else is
     // the supervisor's trouble, worth retrying.
-    const std::string code = r.getError().getCode();
-    const bool callers = code == "NOT_FOUND" || code == "INVALID_REQUEST";
-    reply.code = callers ? "INVALID_REQUEST" : "UNAVAILABLE";
-    reply.retryable = !callers;
-    reply.message = r.getError().getMessage();
+    const ipc::Error e = ipc::read_error(r.getError());
+    reply.code = ipc::protocol_code(e.code);
+    reply.retryable = e.retryable || reply.code == "UNAVAILABLE";
+    reply.message = e.message;
   }
   auto done = std::move(it->second);
   restarts_.erase(it);

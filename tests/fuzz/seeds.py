@@ -169,7 +169,7 @@ def main():
           'senderName = "Ann", text = "hello", messageId = "3", tsMs = 1700000000000))'),
         e("data.capnp", "Data", '(delivery = (deliveryId = "d1", ok = true, messageIds = ["1", "2"]))'),
         e("data.capnp", "Data", '(delivery = (deliveryId = "d1", ok = false, '
-          'error = (code = "UNAVAILABLE", message = "x", retryable = true, retryAfterMs = 5)))'),
+          'error = (code = unavailable, message = "x", retryable = true, retryAfterMs = 5)))'),
         e("data.capnp", "Data", '(status = (connected = true, detail = "polling as @bot", botUsername = "bot"))'),
         e("data.capnp", "Data", '(inboundAck = "7")'),
     ]
@@ -182,7 +182,7 @@ def main():
         e("agent.capnp", "AgentMsg", '(event = (runId = "run-1", stream = "assistant", text = "Hi", delta = "Hi"))'),
         e("agent.capnp", "AgentMsg", '(done = (runId = "run-1", ok = true, text = "Hi", model = "offline", '
           'inputTokens = 3, outputTokens = 1))'),
-        e("agent.capnp", "AgentMsg", '(done = (runId = "run-1", ok = false, error = (code = "UNAVAILABLE", message = "x")))'),
+        e("agent.capnp", "AgentMsg", '(done = (runId = "run-1", ok = false, error = (code = rateLimited, message = "x")))'),
     ]
     ipc += [b"\x01" + m for m in agent_from_worker]
     ipc.append(b"\x01" + b"".join(agent_from_worker))

@@ -99,7 +99,7 @@ void AgentWorker::on_front(capnp::MessageReader& r) {
 void AgentWorker::admit(std::shared_ptr<Run> run) {
   if (running_.size() < kMaxRuns) return begin(run);
   if (queued_.size() >= kMaxQueued) {
-    RunError e{"UNAVAILABLE", "agent busy: too many runs waiting", true, 2000};
+    RunError e{ipc::ErrorCode::UNAVAILABLE, "agent busy: too many runs waiting", true, 2000};
     return finish(run, false, false, &e);
   }
   queued_.push_back(std::move(run));
@@ -119,7 +119,7 @@ void AgentWorker::begin(const std::shared_ptr<Run>& run) {
   run->deadline.async_wait([this, weak](const boost::system::error_code& ec) {
     auto r = weak.lock();
     if (ec || !r || r->finished) return;
-    RunError e{"TIMEOUT", "the run timed out", false, 0};
+    RunError e{ipc::ErrorCode::TIMEOUT, "the run timed out", false, 0};
     finish(r, false, false, &e);
   });
   if (!model_) return offline_step(run);
@@ -177,7 +177,7 @@ void AgentWorker::delta(const std::shared_ptr<Run>& run, const std::string& d) {
     // A runaway or hostile stream: what arrived so far is the answer, and the run says why
     // it stopped, instead of growing until the link or the front gives out.
     run->text.resize(utf8::cut_bytes(run->text, kMaxAnswerBytes));
-    const RunError e{"UNAVAILABLE",
+    const RunError e{ipc::ErrorCode::UNAVAILABLE,
                      "the model's answer passed " + std::to_string(kMaxAnswerBytes >> 20) +
                          " MiB; the rest was cut off",
                      false, 0};
@@ -210,11 +210,7 @@ void AgentWorker::finish(const std::shared_ptr<Run>& run, bool ok, bool aborted,
   d.setInputTokens(static_cast<uint32_t>(in_tokens));
   d.setOutputTokens(static_cast<uint32_t>(out_tokens));
   if (error) {
-    auto e = d.initError();
-    e.setCode(error->code);
-    e.setMessage(error->message);
-    e.setRetryable(error->retryable);
-    e.setRetryAfterMs(static_cast<uint32_t>(error->retry_after_ms));
+    ipc::write_error(*error, d.initError());
   }
   send(b);
   running_.erase(keep->id);

@@ -36,7 +36,7 @@ std::string expand_key(const std::string& v) {
 RunError http_error(int status, const std::string& body, const std::string& transport) {
   RunError e;
   if (status == 0) {
-    e.code = "UNAVAILABLE";
+    e.code = ipc::ErrorCode::UNAVAILABLE;
     e.message = "model provider unreachable: " + transport;
     e.retryable = true;
     return e;
@@ -50,14 +50,15 @@ RunError http_error(int status, const std::string& body, const std::string& tran
   e.message = "model provider answered HTTP " + std::to_string(status) +
               (detail.empty() ? "" : ": " + detail);
   if (status == 429) {
-    e.code = "RATE_LIMITED";
+    e.code = ipc::ErrorCode::RATE_LIMITED;
     e.retryable = true;
     e.retry_after_ms = 1000;
   } else if (status >= 500 || status == 408) {
-    e.code = "UNAVAILABLE";
+    e.code = ipc::ErrorCode::UNAVAILABLE;
     e.retryable = true;
   } else {
-    e.code = status == 401 || status == 403 ? "UNAUTHORIZED" : "INVALID_REQUEST";
+    e.code = status == 401 || status == 403 ? ipc::ErrorCode::UNAUTHORIZED
+                                            : ipc::ErrorCode::INVALID_REQUEST;
   }
   return e;
 }
@@ -173,8 +174,8 @@ void ModelStream::start() {
       [this](std::string_view chunk) {
         parser_->sse.feed(chunk);
         if (parser_->sse.error() && !finished_) {
-          stream_error_ =
-              RunError{"UNAVAILABLE", "model stream: an event exceeded 1 MiB", false, 0};
+          stream_error_ = RunError{ipc::ErrorCode::UNAVAILABLE,
+                                   "model stream: an event exceeded 1 MiB", false, 0};
           http_->cancel();
         }
       },
@@ -252,7 +253,8 @@ void ModelStream::on_event(const std::string& event, const std::string& data) {
   if (finished_) return;
   StreamDecoder::Step step = decoder_.on_event(event, data);
   if (step.error) {
-    stream_error_ = RunError{"UNAVAILABLE", "model stream failed: " + *step.error, !streamed_, 0};
+    stream_error_ =
+        RunError{ipc::ErrorCode::UNAVAILABLE, "model stream failed: " + *step.error, !streamed_, 0};
     http_->cancel();  // completes through the done callback above, with stream_error_
     return;
   }

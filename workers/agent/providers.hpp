@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "error.hpp"
 #include "http_client.hpp"
 
 namespace clawgate::workers {
@@ -40,12 +41,8 @@ struct ChatTurn {
   std::string role, text;
 };
 
-struct RunError {
-  std::string code;  // UNAVAILABLE | RATE_LIMITED | INVALID_REQUEST | TIMEOUT
-  std::string message;
-  bool retryable = false;
-  int64_t retry_after_ms = 0;
-};
+// A failed run, as the front gets it over the link (ipc/error.hpp).
+using RunError = ipc::Error;
 
 // Decodes one provider's stream events (OpenAI-compatible chat.completion.chunk, or Anthropic
 // Messages events) into text deltas, token counts and a mid-stream error. Pure: no I/O, so

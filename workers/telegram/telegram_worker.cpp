@@ -221,7 +221,7 @@ void TelegramWorker::get_me() {
              return;
            }
            ++failures_;
-           last_error_ = {{"code", "UNAVAILABLE"}, {"message", "getMe: " + desc}};
+           last_error_ = ipc::Error{ipc::ErrorCode::UNAVAILABLE, "getMe: " + desc, true, 0};
            send_status();
            const int64_t wait = backoff_ms();
            log_.warn("telegram",
@@ -234,7 +234,7 @@ void TelegramWorker::get_me() {
          }
          failures_ = 0;
          connected_ = true;  // the API accepted the token; polling starts now
-         last_error_ = nullptr;
+         last_error_.reset();
          bot_username_ = res.value("username", "");
          bot_id_ = int_field(res, "id");
          log_.info("telegram", "bot @" + bot_username_ + " ready; long polling");
@@ -268,9 +268,9 @@ void TelegramWorker::poll() {
            failures_ = 0;
            // One at a time until caught up, so a bad update further on is found alone too.
            if (res.is_array() && res.empty()) malformed_ = 0;
-           if (!connected_ || !last_error_.is_null()) {
+           if (!connected_ || last_error_) {
              connected_ = true;
-             last_error_ = nullptr;
+             last_error_.reset();
              send_status();
            }
            on_updates(res);
@@ -284,19 +284,16 @@ void TelegramWorker::poll() {
          ++failures_;
          connected_ = false;
          int64_t wait = backoff_ms();
-         std::string error_code = "UNAVAILABLE";
+         ipc::ErrorCode error_code = ipc::ErrorCode::UNAVAILABLE;
          if (code == 409) {
            // Another process polls this bot (or a webhook is set): typed, retried slowly.
-           error_code = "CONFLICT";
+           error_code = ipc::ErrorCode::CONFLICT;
            wait = std::max<int64_t>(wait, 5000);
          } else if (code == 429) {
-           error_code = "RATE_LIMITED";
+           error_code = ipc::ErrorCode::RATE_LIMITED;
            wait = std::max<int64_t>(wait, retry_after * 1000LL);
          }
-         last_error_ = {{"code", error_code},
-                        {"message", "getUpdates: " + desc},
-                        {"retryable", true},
-                        {"retryAfterMs", wait}};
+         last_error_ = ipc::Error{error_code, "getUpdates: " + desc, true, wait};
          send_status();
          log_.warn("telegram",
                    "getUpdates failed (" + desc + "), retrying in " + std::to_string(wait) + " ms");
@@ -432,14 +429,15 @@ void TelegramWorker::on_front(capnp::MessageReader& r) {
       // Already delivered (the front restarted before hearing back): the result, not a resend.
       if (auto it = done_.find(d.id); it != done_.end()) {
         d.message_ids = it->second;
-        return report(d, true, "", "", false, 0);
+        return report(d);
       }
       for (const auto& x : outbound_)
         if (x.id == d.id) return;  // already queued here
       // The agent's text may carry invalid UTF-8 from a model; Telegram would refuse it.
       d.chunks = chunk_text(utf8::repair(std::string_view(o.getText().cStr(), o.getText().size())),
                             cfg_.chunk_limit);
-      if (d.chunks.empty()) return report(d, false, "INVALID_REQUEST", "empty message", false, 0);
+      if (d.chunks.empty())
+        return report(d, ipc::Error{ipc::ErrorCode::INVALID_REQUEST, "empty message", false, 0});
       outbound_.push_back(std::move(d));
       send_next();
       return;
@@ -480,7 +478,7 @@ void TelegramWorker::send_next() {
              done_.erase(done_order_.front());
              done_order_.pop_front();
            }
-           report(done, true, "", "", false, 0);
+           report(done);
            return send_next();
          }
          ++d.attempts;
@@ -493,28 +491,22 @@ void TelegramWorker::send_next() {
          Delivery failed = std::move(d);
          outbound_.pop_front();
          // Permanent (400 chat not found, 403 blocked): the front records the failure.
-         report(failed, false, transient ? "UNAVAILABLE" : "INVALID_REQUEST",
-                "sendMessage: " + desc, transient, transient ? 5000 : 0);
+         report(failed, ipc::Error{transient ? ipc::ErrorCode::UNAVAILABLE
+                                             : ipc::ErrorCode::INVALID_REQUEST,
+                                   "sendMessage: " + desc, transient, transient ? 5000 : 0});
          send_next();
        });
 }
 
-void TelegramWorker::report(const Delivery& d, bool ok, const std::string& code,
-                            const std::string& message, bool retryable, int64_t retry_after_ms) {
+void TelegramWorker::report(const Delivery& d, std::optional<ipc::Error> error) {
   if (!front_ || !front_->is_open()) return;  // the next front sends it again; done_ answers
   capnp::MallocMessageBuilder b;
   auto r = b.initRoot<ipc::Data>().initDelivery();
   r.setDeliveryId(d.id);
-  r.setOk(ok);
+  r.setOk(!error);
   auto ids = r.initMessageIds(static_cast<unsigned>(d.message_ids.size()));
   for (unsigned i = 0; i < d.message_ids.size(); ++i) ids.set(i, d.message_ids[i]);
-  if (!ok) {
-    auto e = r.initError();
-    e.setCode(code);
-    e.setMessage(message);
-    e.setRetryable(retryable);
-    e.setRetryAfterMs(static_cast<uint32_t>(retry_after_ms));
-  }
+  if (error) ipc::write_error(*error, r.initError());
   front_->send(b);
 }
 
@@ -527,13 +519,7 @@ void TelegramWorker::send_status() {
   s.setBotUsername(bot_username_);
   s.setLastInboundMs(last_inbound_ms_);
   s.setLastOutboundMs(last_outbound_ms_);
-  if (last_error_.is_object()) {
-    auto e = s.initLastError();
-    e.setCode(last_error_.value("code", "UNAVAILABLE"));
-    e.setMessage(last_error_.value("message", ""));
-    e.setRetryable(last_error_.value("retryable", true));
-    e.setRetryAfterMs(static_cast<uint32_t>(last_error_.value("retryAfterMs", 0)));
-  }
+  if (last_error_) ipc::write_error(*last_error_, s.initLastError());
   front_->send(b);
 }
 

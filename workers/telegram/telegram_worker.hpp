@@ -21,12 +21,14 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <capnp/message.h>
 
+#include "error.hpp"
 #include "http_client.hpp"
 #include "link.hpp"
 #include "log.hpp"
@@ -118,8 +120,8 @@ class TelegramWorker {
   void flush_inbound();
   void on_front(capnp::MessageReader& r);
   void send_next();
-  void report(const Delivery& d, bool ok, const std::string& code, const std::string& msg,
-              bool retryable, int64_t retry_after_ms);
+  // Tells the front how a delivery ended: sent (no error) or failed with `error`.
+  void report(const Delivery& d, std::optional<ipc::Error> error = std::nullopt);
   void persist_offset();
   std::string offset_path() const;
   void send_status();
@@ -146,7 +148,7 @@ class TelegramWorker {
   std::string malformed_body_;
   int64_t bot_id_ = 0;
   std::string bot_username_, detail_;
-  Json last_error_;
+  std::optional<ipc::Error> last_error_;  // shown in channels.status until polling works
   int64_t last_inbound_ms_ = 0, last_outbound_ms_ = 0;
   std::mt19937 rng_{std::random_device{}()};
 };
