@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "fs.hpp"
 #include "net.hpp"
@@ -251,7 +252,139 @@ void parse_channels(const Json& root, const std::string& path, GatewaySettings& 
   }
 }
 
+// Channel ids upstream's messages.queue.byChannel knows.
+const std::set<std::string> kQueueChannels = {"whatsapp",   "telegram", "discord",    "irc",
+                                              "googlechat", "slack",    "mattermost", "signal",
+                                              "imessage",   "msteams",  "webchat",    "matrix"};
+
+QueueMode parse_queue_mode(const Json& v, const std::string& path, const std::string& k) {
+  const std::string m = v.is_string() ? v.get<std::string>() : std::string();
+  if (m == "steer") return QueueMode::steer;
+  if (m == "followup") return QueueMode::followup;
+  if (m == "collect") return QueueMode::collect;
+  if (m == "interrupt") return QueueMode::interrupt;
+  throw ConfigError(where(path, k) + " must be one of steer, followup, collect, interrupt");
+}
+
+// Keys of the per-channel maps: channel ids, bounded; names upstream does not know are kept
+// (they match nothing) but reported.
+void check_channel_key(const std::string& name, const std::string& path, const std::string& k,
+                       size_t count, std::vector<std::string>& warnings) {
+  if (count >= QueueSettings::kMaxChannelKeys)
+    throw ConfigError(where(path, k) + ": at most " +
+                      std::to_string(QueueSettings::kMaxChannelKeys) + " channels");
+  if (name.empty() || name.size() > 64)
+    throw ConfigError(where(path, k) + ": a channel id is 1 to 64 characters");
+  if (!kQueueChannels.count(name)) warnings.push_back("unknown channel in " + k + ": " + name);
+}
+
+// messages.queue: the queue mode, its per-channel overrides, the cap and the drop policy.
+// agents.defaults.maxConcurrent: runs at once across sessions. Other messages.* keys belong to
+// features clawgate does not have and stay silent, as the section always was.
+void parse_queue(const Json& root, const std::string& path, GatewaySettings& out) {
+  QueueSettings& q = out.queue;
+  if (root.contains("agents") && root["agents"].is_object() &&
+      root["agents"].contains("defaults") && root["agents"]["defaults"].is_object() &&
+      root["agents"]["defaults"].contains("maxConcurrent")) {
+    const std::string k = "agents.defaults.maxConcurrent";
+    const Json& v = root["agents"]["defaults"]["maxConcurrent"];
+    if (!v.is_number_integer() || v.get<int64_t>() < 1 ||
+        v.get<int64_t>() > QueueSettings::kMaxConcurrentLimit)
+      throw ConfigError(where(path, k) + " must be an integer from 1 to " +
+                        std::to_string(QueueSettings::kMaxConcurrentLimit));
+    q.max_concurrent = static_cast<int>(v.get<int64_t>());
+  }
+  if (!root.contains("messages")) return;
+  const Json& msgs = root["messages"];
+  require_object(msgs, path, "messages");
+  if (!msgs.contains("queue")) return;
+  const Json& sec = msgs["queue"];
+  require_object(sec, path, "messages.queue");
+  for (auto& [key, v] : sec.items()) {
+    const std::string k = "messages.queue." + key;
+    if (key == "mode") {
+      q.mode = parse_queue_mode(v, path, k);
+    } else if (key == "byChannel") {
+      require_object(v, path, k);
+      for (auto& [ch, m] : v.items()) {
+        check_channel_key(ch, path, k, q.by_channel.size(), out.warnings);
+        q.by_channel[ch] = parse_queue_mode(m, path, k + "." + ch);
+      }
+    } else if (key == "debounceMsByChannel") {
+      require_object(v, path, k);
+      for (auto& [ch, ms] : v.items()) {
+        check_channel_key(ch, path, k, q.debounce_ms_by_channel.size(), out.warnings);
+        if (!ms.is_number_integer() || ms.get<int64_t>() < 0 ||
+            ms.get<int64_t>() > QueueSettings::kMaxDebounceMs)
+          throw ConfigError(where(path, k + "." + ch) + " must be an integer from 0 to " +
+                            std::to_string(QueueSettings::kMaxDebounceMs) + " (milliseconds)");
+        q.debounce_ms_by_channel[ch] = ms.get<int64_t>();
+      }
+    } else if (key == "cap") {
+      if (!v.is_number_integer() || v.get<int64_t>() < 1 ||
+          v.get<int64_t>() > QueueSettings::kMaxCap)
+        throw ConfigError(where(path, k) + " must be an integer from 1 to " +
+                          std::to_string(QueueSettings::kMaxCap));
+      q.cap = static_cast<int>(v.get<int64_t>());
+    } else if (key == "drop") {
+      const std::string d = v.is_string() ? v.get<std::string>() : std::string();
+      if (d == "summarize")
+        q.drop = QueueDrop::summarize;
+      else if (d == "old")
+        q.drop = QueueDrop::old;
+      else if (d == "new")
+        q.drop = QueueDrop::newest;
+      else
+        throw ConfigError(where(path, k) + " must be one of summarize, old, new");
+    } else {
+      out.warnings.push_back("unknown config key: " + k);
+    }
+  }
+}
+
 }  // namespace
+
+const char* queue_mode_name(QueueMode m) {
+  switch (m) {
+    case QueueMode::steer:
+      return "steer";
+    case QueueMode::followup:
+      return "followup";
+    case QueueMode::collect:
+      return "collect";
+    case QueueMode::interrupt:
+      return "interrupt";
+  }
+  return "steer";
+}
+
+const char* queue_drop_name(QueueDrop d) {
+  switch (d) {
+    case QueueDrop::summarize:
+      return "summarize";
+    case QueueDrop::old:
+      return "old";
+    case QueueDrop::newest:
+      return "new";
+  }
+  return "summarize";
+}
+
+int default_max_concurrent() {
+  // hardware_concurrency() may say 0 (unknown): then the floor of 8 holds.
+  const unsigned cpus = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp<unsigned>(cpus * 4, 8, QueueSettings::kMaxConcurrentLimit));
+}
+
+QueueMode QueueSettings::mode_for(const std::string& channel) const {
+  auto it = by_channel.find(channel);
+  return it == by_channel.end() ? mode : it->second;
+}
+
+int64_t QueueSettings::debounce_ms_for(const std::string& channel) const {
+  auto it = debounce_ms_by_channel.find(channel);
+  return it == debounce_ms_by_channel.end() ? kDefaultDebounceMs : it->second;
+}
 
 Environment current_environment() {
   Environment env;
@@ -355,6 +488,7 @@ void apply_config_text(const std::string& text, const std::string& path, Gateway
   for (auto& [key, _] : root.items())
     if (!kKnownSections.count(key)) out.warnings.push_back("unknown config key: " + key);
   parse_channels(root, path, out);
+  parse_queue(root, path, out);
   {
     Json agent = Json::object();
     for (const char* k : {"agents", "models"}) {

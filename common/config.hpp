@@ -29,6 +29,39 @@ struct RateLimitSettings {
 
 enum class AuthMode { token, password, none };
 
+// messages.queue.mode: what a message does when its session already has a run going.
+enum class QueueMode { steer, followup, collect, interrupt };
+// messages.queue.drop: what gives when a session's queue is full ("summarize" | "old" | "new").
+enum class QueueDrop { summarize, old, newest };
+const char* queue_mode_name(QueueMode m);
+const char* queue_drop_name(QueueDrop d);
+
+// agents.defaults.maxConcurrent when unset: upstream's max(8, 4 x the CPUs this process may use).
+int default_max_concurrent();
+
+// messages.queue and agents.defaults.maxConcurrent: how runs share a session and the agent.
+struct QueueSettings {
+  static constexpr int64_t kDefaultDebounceMs = 500;  // upstream's built-in quiet window
+  static constexpr int64_t kMaxDebounceMs = 600'000;
+  static constexpr int kDefaultCap = 20;
+  static constexpr int kMaxCap = 1000;
+  static constexpr int kMaxConcurrentLimit = 1024;
+  static constexpr size_t kMaxChannelKeys = 64;  // entries in byChannel / debounceMsByChannel
+  // Cron and heartbeat runs at once, besides max_concurrent (upstream's cron lane, built in).
+  static constexpr size_t kBackgroundRuns = 8;
+  QueueMode mode = QueueMode::steer;
+  std::map<std::string, QueueMode> by_channel;            // messages.queue.byChannel
+  std::map<std::string, int64_t> debounce_ms_by_channel;  // messages.queue.debounceMsByChannel
+  int cap = kDefaultCap;                                  // queued messages per session
+  QueueDrop drop = QueueDrop::summarize;
+  int max_concurrent = default_max_concurrent();  // runs across sessions (cron aside)
+
+  // The mode and quiet window for a message from `channel` ("" for none): the channel's
+  // override, else the global value.
+  QueueMode mode_for(const std::string& channel) const;
+  int64_t debounce_ms_for(const std::string& channel) const;
+};
+
 // `channels.<name>.groups.<chatId | "*">`. Unset fields fall back as wsfront/access.hpp says.
 struct GroupEntry {
   std::optional<bool> enabled;
@@ -72,6 +105,7 @@ struct GatewaySettings {
   std::vector<ChannelSettings> channels;  // enabled or not, in config order
   std::string agent_config_json = "{}";   // {"agents": ..., "models": ...} for the agent worker
   std::string dm_scope = "main";      // session.dmScope: main | per-peer | per-channel-peer | ...
+  QueueSettings queue;                // messages.queue.*, agents.defaults.maxConcurrent
   std::vector<std::string> warnings;  // unknown keys and other non-fatal findings
 };
 

@@ -48,6 +48,8 @@ ChannelHub::ChannelHub(boost::asio::io_context& io, const Clock& clock, Logger& 
       queue_(settings.state_dir + "/outbound", kMaxPending),
       router_(settings.state_dir, settings, sessions),
       retry_timer_(io) {
+  if (inbound_)
+    router_.turn_waits = [this](const std::string& key) { return inbound_->turn_waits(key); };
   for (const auto& w : queue_.load(clock_.wall_ms())) log_.warn("outbound", w);
   if (queue_.pending_count())
     log_.info("outbound", std::to_string(queue_.pending_count()) +

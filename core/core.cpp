@@ -8,15 +8,18 @@ namespace clawgate::core {
 Core::Core(boost::asio::io_context& io, const Clock& clock, Logger& log,
            const GatewaySettings& settings, EventSink& sink)
     : io_(io),
+      clock_(clock),
       log_(log),
       settings_(settings),
       sink_(sink),
       sessions_(settings.state_dir),
       hub_(io, clock, log, settings, &sessions_, this),
-      runs_(io, clock, log, sessions_, &hub_,
-            [this](const std::string& event, const Json& payload, bool droppable) {
-              sink_.emit(event, payload, droppable);
-            }),
+      runs_(
+          io, clock, log, sessions_, &hub_,
+          [this](const std::string& event, const Json& payload, bool droppable) {
+            sink_.emit(event, payload, droppable);
+          },
+          settings.queue),
       cron_(
           io, clock, log, settings.state_dir, runs_,
           [this](const std::string& event, const Json& payload, bool droppable) {
@@ -134,8 +137,17 @@ void Core::on_inbound(const std::string& session_key, const InboundMessage& m) {
   o.to = m.chat_id;
   for (const auto& c : settings_.channels)
     if (c.name == m.channel) o.context_limit = static_cast<size_t>(c.history_limit);
+  // Named as upstream names senders in a collected turn: name, else username, else id.
+  o.sender = !m.sender_name.empty()       ? m.sender_name
+             : !m.sender_username.empty() ? m.sender_username
+                                          : m.sender_id;
+  o.entry = InboundRouter::transcript_entry(m, clock_.wall_ms());
   const std::string err = runs_.start(session_key, m.text, uuid_v4(), o);
   if (!err.empty()) log_.warn("runs", "no answer for " + m.channel + " message: " + err);
+}
+
+bool Core::turn_waits(const std::string& session_key) const {
+  return runs_.turn_waits(session_key);
 }
 
 }  // namespace clawgate::core

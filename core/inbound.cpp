@@ -188,9 +188,8 @@ InboundVerdict InboundRouter::handle(const InboundMessage& m, int64_t now_ms) {
   return v;
 }
 
-void InboundRouter::append_transcript(const std::string& key, const InboundMessage& m,
-                                      int64_t now_ms, bool context) {
-  Json entry = Json{
+Json InboundRouter::transcript_entry(const InboundMessage& m, int64_t now_ms) {
+  return Json{
       {"type", "message"},
       {"role", "user"},
       {"text", m.text},
@@ -201,9 +200,16 @@ void InboundRouter::append_transcript(const std::string& key, const InboundMessa
       {"chatId", m.chat_id},
       {"messageId", m.message_id},
       {"inboundId", m.id}};
+}
+
+void InboundRouter::append_transcript(const std::string& key, const InboundMessage& m,
+                                      int64_t now_ms, bool context) {
+  Json entry = transcript_entry(m, now_ms);
   // Seen in the group but not addressed to the bot: later turns show it to the agent as
   // context (runs.cpp), and no run answers it.
   if (context) entry["context"] = true;
+  // Durable now, but not yet a turn: an earlier run still owns the session (see the header).
+  if (!context && turn_waits && turn_waits(key)) entry["type"] = "queued";
   store_->append(
       key, std::move(entry),
       Json{{"lastChannel", m.channel},

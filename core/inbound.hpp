@@ -6,12 +6,15 @@
 // 3. Group policy (access.hpp): groupPolicy, groups, groupAllowFrom, mention gating. A permitted
 //    group message that is not addressed to the bot is stored as context, not answered.
 // 4. Routing to a session key as upstream (session.dmScope; groups by chat), appended to that
-//    session's transcript (JSONL, fdatasync) and the sessions index.
+//    session's transcript (JSONL, fdatasync) and the sessions index. When that session's turn
+//    is taken (turn_waits), the message is kept as a "queued" record instead, and its run
+//    writes it as a message when its turn begins, so a transcript reads in turn order.
 // Fails: std::system_error when the state dir refuses a write; the caller then does not
 // acknowledge the message, so the worker keeps it and sends it again.
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -67,6 +70,11 @@ class InboundRouter {
                                         int64_t now_ms);
   std::string session_key_for(const InboundMessage& m) const;
   const ChannelSettings* channel_settings(const std::string& channel) const;
+  // The transcript entry for an accepted message (type "message", role "user", its channel,
+  // sender and ids).
+  static nlohmann::json transcript_entry(const InboundMessage& m, int64_t now_ms);
+  // Set by the core: true when a message for this session would wait for an earlier turn.
+  std::function<bool(const std::string& session_key)> turn_waits;
 
  private:
   bool allowed(const ChannelSettings& c, const InboundMessage& m) const;

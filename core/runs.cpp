@@ -38,8 +38,18 @@ std::string session_kind(const std::string& key) {
 }  // namespace
 
 RunManager::RunManager(boost::asio::io_context& io, const Clock& clock, Logger& log,
-                       SessionStore& sessions, ChannelHub* hub, Emit emit)
-    : io_(io), clock_(clock), log_(log), sessions_(sessions), hub_(hub), emit_(std::move(emit)) {}
+                       SessionStore& sessions, ChannelHub* hub, Emit emit,
+                       const QueueSettings& queue)
+    : io_(io),
+      clock_(clock),
+      log_(log),
+      sessions_(sessions),
+      hub_(hub),
+      emit_(std::move(emit)),
+      queue_settings_(queue),
+      lanes_(LaneOptions{static_cast<size_t>(std::max(queue.cap, 1)), queue.drop,
+                         static_cast<size_t>(std::max(queue.max_concurrent, 1))}),
+      lane_timer_(io) {}
 
 RunManager::~RunManager() {
   if (agent_) agent_->close("front stopping");
@@ -133,6 +143,14 @@ void RunManager::on_agent(capnp::MessageReader& m) {
 // ---------------------------------------------------------------------------------------------
 // Runs
 
+bool RunManager::turn_waits(const std::string& session_key) const {
+  try {
+    return lanes_.busy(SessionStore::canonical(session_key));
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+}
+
 std::string RunManager::start(const std::string& session_key, const std::string& message,
                               const std::string& run_id, Origin origin, DoneHook on_done,
                               bool is_heartbeat) {
@@ -142,34 +160,161 @@ std::string RunManager::start(const std::string& session_key, const std::string&
   } catch (const std::invalid_argument& e) {
     return e.what();
   }
-  if (queue_.size() >= kMaxQueued)
-    return "too many runs waiting for the agent (" + std::to_string(kMaxQueued) + ")";
+  if (runs_.count(run_id)) return "run " + run_id + " is already in flight";
   const int64_t now = clock_.wall_ms();
-  // Channel messages are already in the transcript (the inbound router wrote them).
+  const bool background = is_heartbeat || origin.kind == "cron";
+  // Decided before anything is written, by the same rule the inbound router used for a
+  // channel message: a session that is free adopts this message at once (lanes.hpp).
+  const bool waits = lanes_.busy(key);
+  Json line = {{"type", "message"}, {"role", "user"},  {"text", message},
+               {"ts", now},         {"runId", run_id}, {"source", origin.kind}};
+  if (origin.kind == "channel" && origin.entry.is_object()) {
+    line = origin.entry;
+    line["type"] = "message";
+    line["runId"] = run_id;
+  }
+  // The message is on disk before its sender hears back: as the session's next turn when the
+  // session is free, else as a queued record, written again as the turn when it begins (so
+  // the transcript reads user, assistant, user, ... whatever the arrival order). Channel
+  // messages were written by the inbound router; the heartbeat prompt is never written.
   if (origin.kind != "channel" && !is_heartbeat) {
+    Json record = line;
+    if (waits) record["type"] = "queued";
     try {
-      sessions_.append(key, {{"type", "message"},
-                             {"role", "user"},
-                             {"text", message},
-                             {"ts", now},
-                             {"runId", run_id},
-                             {"source", origin.kind}});
+      sessions_.append(key, record);
     } catch (const std::exception& e) {
       return std::string("cannot store the message: ") + e.what();
     }
   }
+  // Where the run's answer goes decides its queue mode: chat.send is the WebChat surface.
+  const std::string surface = origin.kind == "chat" ? "webchat" : origin.channel;
+  LaneMessage lm;
+  lm.run_id = run_id;
+  lm.text = message;
+  lm.sender = origin.sender;
+  lm.route = origin.channel + "\n" + origin.account_id + "\n" + origin.to;
+  lm.mode = origin.mode ? *origin.mode : queue_settings_.mode_for(surface);
+  lm.debounce_ms = queue_settings_.debounce_ms_for(surface);
+  lm.background = background;
+
   auto r = std::make_unique<Run>(io_);
   r->id = run_id;
   r->session_key = key;
-  r->user_text = message;
   r->origin = std::move(origin);
+  r->origin.entry = Json();  // kept in `line`
   r->heartbeat = is_heartbeat;
   r->started_ms = now;
   r->on_done = std::move(on_done);
+  r->line = std::move(line);
+  r->line_written = !waits || is_heartbeat;
+  // While it waits, the lane holds the only copy of the text (lanes.hpp bounds those bytes);
+  // the turn hands it back.
+  if (!r->line_written) r->line.erase("text");
   runs_[run_id] = std::move(r);
-  queue_.push_back(run_id);
-  pump();
+  auto sub = lanes_.submit(key, std::move(lm), clock_.steady_ms());
+  if (!sub.refused.empty()) {
+    auto it = runs_.find(run_id);
+    if (waits && !is_heartbeat) withdraw(key, run_id, it->second->line, sub.refused);
+    runs_.erase(it);
+    log_.warn("runs", "message for " + key + " not taken: " + sub.refused);
+    return sub.refused;
+  }
+  apply(std::move(sub.actions));
   return "";
+}
+
+// Carries out what the lanes decided, in their order. Ending a run may decide more (the next
+// turn of its session): that is applied at once, inside, and this loop carries on with what
+// is left, every step looking its run up again.
+void RunManager::apply(LaneActions a) {
+  for (const auto& d : a.dropped) {
+    auto it = runs_.find(d.run_id);
+    if (it == runs_.end()) continue;
+    log_.info("runs",
+              "run " + d.run_id + " in " + it->second->session_key + " will not run: " + d.reason);
+    finish(d.run_id, Outcome{false, d.aborted, "", d.reason, ""}, EndKind::unrun);
+  }
+  for (const auto& id : a.interrupt) abort(id, "interrupted by a newer message");
+  for (const auto& t : a.adopted) adopt(t);
+  bool started = false;
+  for (const auto& id : a.started) {
+    if (!runs_.count(id)) continue;
+    queue_.push_back(id);
+    started = true;
+  }
+  if (started) pump();
+  arm_lanes();
+}
+
+void RunManager::adopt(const LaneTurn& t) {
+  auto it = runs_.find(t.run_id);
+  if (it == runs_.end()) {  // the lanes and the runs disagree: free the session, never wedge it
+    log_.error("runs", "lane turn for unknown run " + t.run_id + " in " + t.session);
+    apply(lanes_.ended(t.session, t.run_id, clock_.steady_ms()));
+    return;
+  }
+  Run& r = *it->second;
+  r.adopted = true;
+  if (r.heartbeat) r.user_text = t.text;  // the heartbeat prompt: sent, never written
+  for (const auto& id : t.merged) {
+    auto m = runs_.find(id);
+    if (m == runs_.end()) continue;
+    m->second->carrier = r.id;
+    m->second->adopted = true;
+    r.merged.push_back(id);
+  }
+  if (t.combined) {  // a collected or summary turn: one user message for all of them
+    // It takes the queued records of every message in it (sessions.hpp, read).
+    Json ids = Json::array();
+    for (const auto& id : r.merged)
+      if (auto m = runs_.find(id); m != runs_.end()) ids.push_back(record_id(*m->second));
+    ids.push_back(record_id(r));
+    r.line["ts"] = clock_.wall_ms();
+    r.line["queued"] = ids;
+    r.line_written = false;
+  }
+  if (r.line_written) return;
+  r.line["text"] = t.text;
+  try {
+    sessions_.append(r.session_key, r.line);
+    r.line_written = true;
+  } catch (const std::exception& e) {
+    finish(r.id, false, false, "", std::string("cannot store the message: ") + e.what(), "");
+  }
+}
+
+std::string RunManager::record_id(const Run& r) {
+  const Json v = r.line.value("inboundId", Json());
+  return v.is_string() && !v.get<std::string>().empty() ? v.get<std::string>() : r.id;
+}
+
+void RunManager::withdraw(const std::string& key, const std::string& run_id, const Json& line,
+                          const std::string& reason) {
+  Json marker = {
+      {"type", "withdrawn"}, {"runId", run_id}, {"ts", clock_.wall_ms()}, {"reason", reason}};
+  if (line.contains("inboundId")) marker["inboundId"] = line["inboundId"];
+  try {
+    sessions_.append(key, std::move(marker));
+  } catch (const std::exception& e) {  // the message then shows as still waiting; no harm
+    log_.warn("runs", "cannot mark " + run_id + " withdrawn: " + e.what());
+  }
+}
+
+void RunManager::arm_lanes() {
+  const std::optional<int64_t> wake = lanes_.next_wake_ms();
+  if (wake == lane_wake_) return;
+  lane_wake_ = wake;
+  if (!wake) {
+    lane_timer_.cancel();
+    return;
+  }
+  const int64_t delay = std::max<int64_t>(0, *wake - clock_.steady_ms());
+  lane_timer_.expires_after(std::chrono::milliseconds(delay));
+  lane_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    lane_wake_.reset();
+    apply(lanes_.poll(clock_.steady_ms()));
+  });
 }
 
 void RunManager::pump() {
@@ -275,8 +420,7 @@ void RunManager::flush_delta(Run& r) {
   emit_("chat", ev, true);  // a slow client may miss deltas, never the final
 }
 
-void RunManager::finish(const std::string& run_id, bool ok_, bool aborted, const std::string& text,
-                        const std::string& error, const std::string& model) {
+void RunManager::finish(const std::string& run_id, const Outcome& o, EndKind kind) {
   auto it = runs_.find(run_id);
   if (it == runs_.end()) return;
   std::unique_ptr<Run> r = std::move(it->second);
@@ -285,17 +429,22 @@ void RunManager::finish(const std::string& run_id, bool ok_, bool aborted, const
   r->delta_timer.cancel();
   if (!r->agent_delta.empty()) flush_delta(*r);  // the last pieces before the end
   const int64_t now = clock_.wall_ms();
-  std::string err = error;
-  bool ok = ok_ && !aborted;
+  const std::string& text = o.text;
+  const bool aborted = o.aborted;
+  std::string err = o.error;
+  bool ok = o.ok && !aborted;
+  // Only a run's own turn has an answer to keep and to send back; a run merged into another's
+  // turn is answered there, and one that never ran has nothing.
+  const bool own = kind == EndKind::own;
 
-  if (ok && !text.empty() && !r->heartbeat) {  // heartbeats stay out of the conversation
+  if (own && ok && !text.empty() && !r->heartbeat) {  // heartbeats stay out of the conversation
     try {
       sessions_.append(r->session_key, {{"type", "message"},
                                         {"role", "assistant"},
                                         {"text", text},
                                         {"ts", now},
                                         {"runId", r->id},
-                                        {"model", model}});
+                                        {"model", o.model}});
     } catch (const std::exception& e) {
       ok = false;
       err = std::string("cannot store the answer: ") + e.what();
@@ -313,7 +462,9 @@ void RunManager::finish(const std::string& run_id, bool ok_, bool aborted, const
     Json ev = {{"runId", r->id}, {"sessionKey", r->session_key}, {"seq", r->seq}};
     if (ok) {
       ev["state"] = "final";
-      if (!text.empty()) ev["message"] = chat_message("assistant", text, now);
+      // A merged run's final carries no message: the answer is shown once, with the run that
+      // carried the turn.
+      if (own && !text.empty()) ev["message"] = chat_message("assistant", text, now);
     } else if (aborted) {
       ev["state"] = "aborted";
       ev["seq"] = r->seq + 1;
@@ -326,7 +477,7 @@ void RunManager::finish(const std::string& run_id, bool ok_, bool aborted, const
   }
 
   // An answer to a channel message goes back where it came from.
-  if (hub_ && !r->origin.channel.empty() && !r->origin.to.empty()) {
+  if (own && hub_ && !r->origin.channel.empty() && !r->origin.to.empty()) {
     const std::string out = ok ? text : aborted ? "" : "⚠️ The agent failed: " + err;
     if (!out.empty() && !hub_->deliver(r->origin.channel, r->origin.account_id, r->origin.to, out))
       log_.warn("runs", "run " + r->id + ": could not queue the answer for " + r->origin.channel);
@@ -347,7 +498,7 @@ void RunManager::finish(const std::string& run_id, bool ok_, bool aborted, const
     if (ok) {
       Json p = payload;
       p["result"] = {{"payloads", Json::array({{{"text", text}}})},
-                     {"meta", {{"durationMs", now - r->started_ms}, {"model", model}}}};
+                     {"meta", {{"durationMs", now - r->started_ms}, {"model", o.model}}}};
       f(HubReply{p, "", "", nullptr, false, 0});
     } else {
       f(HubReply{payload, "UNAVAILABLE", snap.json["error"].get<std::string>(), nullptr, !aborted,
@@ -356,6 +507,15 @@ void RunManager::finish(const std::string& run_id, bool ok_, bool aborted, const
   }
   remember(r->id, snap);
   if (r->on_done) r->on_done(ok, text, err);
+  if (kind == EndKind::unrun && !r->line_written && !r->heartbeat)
+    withdraw(r->session_key, r->id, r->line, aborted ? "aborted" : err);
+  // The runs this turn answered end with it, with the same outcome.
+  Outcome shared = o;
+  shared.ok = ok;
+  shared.error = err;
+  for (const auto& id : r->merged) finish(id, shared, EndKind::merged);
+  // Its session is free: the next turn there, and its slot, may go now.
+  if (kind != EndKind::merged) apply(lanes_.ended(r->session_key, r->id, clock_.steady_ms()));
 }
 
 void RunManager::remember(const std::string& run_id, Snapshot s) {
@@ -384,14 +544,34 @@ void RunManager::remember(const std::string& run_id, Snapshot s) {
 bool RunManager::abort(const std::string& run_id, const std::string& reason) {
   auto it = runs_.find(run_id);
   if (it == runs_.end()) return false;
-  if (it->second->sent && agent_) {
+  Run& r = *it->second;
+  // A message answered by another run's turn stops that turn (and every message in it). A
+  // copy: ending the turn ends this run too, and its strings with it.
+  if (!r.carrier.empty()) {
+    const std::string carrier = r.carrier;
+    return abort(carrier, reason);
+  }
+  if (r.sent && agent_) {
     capnp::MallocMessageBuilder b;
     b.initRoot<ipc::AgentMsg>().setAbort(run_id);
     agent_->send(b);
   }
   log_.info("runs", "run " + run_id + " aborted (" + reason + ")");
-  finish(run_id, false, true, "", "", "");
+  finish(run_id, Outcome{false, true, "", "", ""}, r.adopted ? EndKind::own : EndKind::unrun);
   return true;
+}
+
+Json RunManager::abort_session(const std::string& key, const std::string& reason) {
+  std::vector<std::string> order = lanes_.waiting_runs(key), all;
+  for (auto& [id, r] : runs_)
+    if (r->session_key == key) all.push_back(id);
+  for (auto& [id, r] : runs_)
+    if (r->session_key == key && r->adopted && r->carrier.empty()) order.push_back(id);
+  for (const auto& id : order) abort(id, reason);
+  Json ids = Json::array();
+  for (const auto& id : all)
+    if (!runs_.count(id)) ids.push_back(id);
+  return ids;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -451,7 +631,14 @@ void RunManager::m_agent(const Json& params, const Reply& reply) {
     return reply(fail(err.rfind("not a session key", 0) == 0 ? "INVALID_REQUEST" : "UNAVAILABLE",
                       err, true));
   reply(ok({{"runId", run_id}, {"status", "accepted"}, {"acceptedAt", now}}));
-  runs_[run_id]->finals.push_back(reply);
+  if (auto it = runs_.find(run_id); it != runs_.end()) return it->second->finals.push_back(reply);
+  // Ended already (its message could not be written when its turn began): the second answer.
+  if (auto d = done_.find(run_id); d != done_.end()) {
+    Json p = d->second.json;
+    p["summary"] = d->second.ok ? "completed" : p.value("error", "failed");
+    if (d->second.ok) return reply(ok(p));
+    reply(HubReply{p, "UNAVAILABLE", p.value("error", "failed"), nullptr, true, 0});
+  }
 }
 
 void RunManager::m_agent_wait(const Json& params, const Reply& reply) {
@@ -505,16 +692,18 @@ void RunManager::m_chat_send(const Json& params, const Reply& reply) {
     return reply(fail("INVALID_REQUEST", e.what()));
   }
   if (message == "/stop") {  // upstream: aborts the session's runs
-    Json ids = Json::array();
-    std::vector<std::string> targets;
-    for (auto& [id, r] : runs_)
-      if (r->session_key == canon) targets.push_back(id);
-    for (const auto& id : targets)
-      if (abort(id, "/stop")) ids.push_back(id);
+    const Json ids = abort_session(canon, "/stop");
     return reply(ok({{"ok", true}, {"aborted", !ids.empty()}, {"runIds", ids}}));
   }
   Origin origin;
   origin.kind = "chat";
+  if (params.contains("queueMode") && params["queueMode"].is_string()) {  // schema: the 4 modes
+    const std::string m = params["queueMode"];
+    origin.mode = m == "followup"    ? QueueMode::followup
+                  : m == "collect"   ? QueueMode::collect
+                  : m == "interrupt" ? QueueMode::interrupt
+                                     : QueueMode::steer;
+  }
   if (params.value("deliver", false)) {
     const Json e = sessions_.entry(canon);
     if (e.is_object()) {
@@ -537,7 +726,9 @@ void RunManager::m_chat_history(const Json& params, const Reply& reply) {
     return reply(fail("INVALID_REQUEST", e.what()));
   }
   const size_t limit = params.value("limit", 200);
-  std::vector<Json> entries = sessions_.read(canon, limit);
+  // Waiting messages too, where they came: the sender sees them (and, after a restart, the
+  // ones never answered).
+  std::vector<Json> entries = sessions_.read(canon, limit, true);
   // Newest first within the byte budget, then back in order.
   Json messages = Json::array();
   size_t bytes = 0, first = entries.size();
@@ -571,11 +762,7 @@ void RunManager::m_chat_abort(const Json& params, const Reply& reply) {
       return reply(fail("INVALID_REQUEST", "runId " + id + " does not belong to " + canon));
     if (abort(id, "chat.abort")) ids.push_back(id);
   } else {
-    std::vector<std::string> targets;
-    for (auto& [id, r] : runs_)
-      if (r->session_key == canon) targets.push_back(id);
-    for (const auto& id : targets)
-      if (abort(id, "chat.abort")) ids.push_back(id);
+    ids = abort_session(canon, "chat.abort");
   }
   reply(ok({{"ok", true}, {"aborted", !ids.empty()}, {"runIds", ids}}));
 }
@@ -647,7 +834,7 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
       if (!sessions_.exists(canon)) {
         p["status"] = "missing";
       } else {
-        for (const auto& e : sessions_.read(canon, limit)) {
+        for (const auto& e : sessions_.read(canon, limit, true)) {
           p["items"].push_back({{"role", e.value("role", "user")},
                                 {"text", utf8::preview(e.value("text", ""), max_chars)}});
         }
@@ -667,11 +854,8 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
     return reply(ok(
         {{"ok", true}, {"path", sessions_.path()}, {"key", key}, {"entry", sessions_.entry(key)}}));
   }
-  std::vector<std::string> targets;
-  for (auto& [id, r] : runs_)
-    if (r->session_key == key) targets.push_back(id);
   if (method == "sessions.reset") {
-    for (const auto& id : targets) abort(id, "session reset");
+    abort_session(key, "session reset");
     sessions_.reset(key, now);
     return reply(ok({{"ok", true}, {"key", key}, {"entry", sessions_.entry(key)}}));
   }
@@ -681,7 +865,7 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
     if (!sessions_.exists(key))
       return reply(
           ok({{"ok", true}, {"key", key}, {"deleted", false}, {"archived", Json::array()}}));
-    for (const auto& id : targets) abort(id, "session deleted");
+    abort_session(key, "session deleted");
     const auto archived = sessions_.remove(key, params.value("deleteTranscript", false), now);
     return reply(ok({{"ok", true}, {"key", key}, {"deleted", true}, {"archived", archived}}));
   }

@@ -3,8 +3,12 @@
 // (seq per run, from 1) and `chat` events (deltas at most one per 150 ms per run carrying the
 // whole text so far; final / error / aborted always sent), writes both sides of every run to
 // the session transcript, and delivers answers to channel messages back through the channel.
-// Runs wait in a bounded queue (kMaxQueued) while the agent worker is away; a worker that dies
-// mid-run ends its runs with an `error` (lifecycle and chat), never a silent hang.
+// Every run asks its session's lane (lanes.hpp) for its turn: one run at a time per session,
+// messages meanwhile per messages.queue, at most maxConcurrent across sessions. A caller hears
+// back at once either way; its final comes when its run, or the turn that took its message in
+// (collected, summarised), ends. Started runs wait in a queue while the agent worker is away;
+// a worker that dies mid-run ends its runs with an `error` (lifecycle and chat), never a silent
+// hang.
 // Fails: every method error is typed (INVALID_REQUEST, UNAVAILABLE + retryable); transcript
 // write failures end the run with an error; nothing throws into the loop.
 #pragma once
@@ -19,7 +23,9 @@
 #include <vector>
 
 #include "clock.hpp"
+#include "config.hpp"
 #include "core/channels.hpp"
+#include "core/lanes.hpp"
 #include "core/sessions.hpp"
 #include "link.hpp"
 #include "log.hpp"
@@ -29,7 +35,6 @@ namespace clawgate::core {
 class RunManager {
  public:
   static constexpr int64_t kDeltaIntervalMs = 150;
-  static constexpr size_t kMaxQueued = 256;
   static constexpr size_t kHistoryMessages = 40;
   static constexpr size_t kHistoryChars = 100'000;
   static constexpr int64_t kSnapshotTtlMs = 10 * 60 * 1000;
@@ -46,7 +51,7 @@ class RunManager {
   using Reply = std::function<void(HubReply)>;
 
   RunManager(boost::asio::io_context& io, const Clock& clock, Logger& log, SessionStore& sessions,
-             ChannelHub* hub, Emit emit);
+             ChannelHub* hub, Emit emit, const QueueSettings& queue = QueueSettings());
   ~RunManager();
 
   void attach_agent(int fd, uint32_t generation);
@@ -58,6 +63,11 @@ class RunManager {
     std::string kind = "chat";            // chat | agent | channel | cron | heartbeat
     std::string channel, account_id, to;  // deliver the answer here when set
     size_t context_limit = 50;            // group context messages the agent sees (historyLimit)
+    std::string sender;                   // who sent it, named in a collected turn
+    // channel: the transcript entry the inbound router wrote (as a message, or as a queued
+    // record when the session was busy); the run writes it as its turn when that begins.
+    Json entry;
+    std::optional<QueueMode> mode;  // chat.send's queueMode; else messages.queue by channel
   };
   using DoneHook = std::function<void(bool ok, const std::string& text, const std::string& error)>;
   // Returns the runId, or an error message when refused (queue full, bad session).
@@ -67,6 +77,9 @@ class RunManager {
   bool agent_connected() const { return agent_ && agent_->is_open() && agent_hello_; }
   const std::string& model_label() const { return model_label_; }
   size_t active_runs() const { return runs_.size(); }
+  // True when a message for `session_key` would wait for an earlier turn.
+  bool turn_waits(const std::string& session_key) const;
+  const SessionLanes& lanes() const { return lanes_; }
 
  private:
   struct Run {
@@ -84,6 +97,17 @@ class RunManager {
     bool delta_pending = false;
     std::vector<Reply> finals;  // `agent` callers awaiting their second res
     DoneHook on_done;
+    Json line;                        // the user turn as the transcript keeps it
+    bool line_written = false;        // ...written already (the session was free when it came)
+    bool adopted = false;             // its turn began (else it waits in its session's lane)
+    std::string carrier;              // answered by that run's turn (collected or summarised)
+    std::vector<std::string> merged;  // runs this run's turn answers too
+  };
+  // How a run ends: on its own, as part of another run's turn, or without ever running.
+  enum class EndKind { own, merged, unrun };
+  struct Outcome {
+    bool ok = false, aborted = false;
+    std::string text, error, model;
   };
   struct Snapshot {
     Json json;  // agent.wait payload
@@ -106,8 +130,22 @@ class RunManager {
   void agent_event(Run& r, const std::string& stream, Json data);
   void flush_delta(Run& r);
   void finish(const std::string& run_id, bool ok, bool aborted, const std::string& text,
-              const std::string& error, const std::string& model);
+              const std::string& error, const std::string& model) {
+    finish(run_id, Outcome{ok, aborted, text, error, model}, EndKind::own);
+  }
+  void finish(const std::string& run_id, const Outcome& o, EndKind kind);
   bool abort(const std::string& run_id, const std::string& reason);
+  // Every run of a session, waiting ones first (upstream's order for a session-wide abort:
+  // the queue cannot then promote work into a half-stopped session); returns those ended.
+  Json abort_session(const std::string& key, const std::string& reason);
+  void apply(LaneActions a);
+  void adopt(const LaneTurn& t);
+  void arm_lanes();
+  // What names a run's queued record: the inbound id of a channel message, else the runId.
+  static std::string record_id(const Run& r);
+  // A queued record that will never become a turn is marked so (sessions.hpp, read).
+  void withdraw(const std::string& key, const std::string& run_id, const Json& line,
+                const std::string& reason);
   void remember(const std::string& run_id, Snapshot s);
   Json chat_message(const std::string& role, const std::string& text, int64_t ts) const;
 
@@ -121,8 +159,12 @@ class RunManager {
   uint32_t agent_generation_ = 0;
   bool agent_hello_ = false;
   std::string model_label_ = "unknown";
-  std::map<std::string, std::unique_ptr<Run>> runs_;  // active, by runId
-  std::deque<std::string> queue_;                     // runs not yet sent to the worker
+  QueueSettings queue_settings_;
+  SessionLanes lanes_;
+  boost::asio::steady_timer lane_timer_;              // the lanes' next quiet window
+  std::optional<int64_t> lane_wake_;                  // ...armed for this steady time
+  std::map<std::string, std::unique_ptr<Run>> runs_;  // not ended (waiting or going), by runId
+  std::deque<std::string> queue_;                     // started runs not yet sent to the worker
   std::map<std::string, Snapshot> done_;              // finished, for agent.wait and dedupe
   std::map<std::string, std::vector<std::pair<std::shared_ptr<boost::asio::steady_timer>, Reply>>>
       waiters_;              // agent.wait callers by runId

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 #include "crypto.hpp"
@@ -94,7 +95,8 @@ void SessionStore::append(const std::string& key, Json entry, const Json& meta) 
   const int64_t ts = entry.value("ts", int64_t{0});
   AppendLog(file_for(k)).append(dump_json(entry));
   s["updatedAt"] = ts;
-  s["messages"] = s.value("messages", 0) + 1;
+  // Only messages count: a queued record is counted when its turn makes it one.
+  if (entry.value("type", "") == "message") s["messages"] = s.value("messages", 0) + 1;
   for (auto& [mk, mv] : meta.items()) s[mk] = mv;
   if (entry.value("role", "") == "user" || entry.value("role", "") == "assistant") {
     s["lastMessagePreview"] = utf8::preview(entry.value("text", ""), kPreviewChars);
@@ -107,14 +109,37 @@ void SessionStore::append(const std::string& key, Json entry, const Json& meta) 
   }
 }
 
-std::vector<Json> SessionStore::read(const std::string& key, size_t limit) const {
+std::vector<Json> SessionStore::read(const std::string& key, size_t limit, bool waiting) const {
   // From the tail: the newest `limit` messages cost the same in a transcript of any length.
+  // Read backwards, a queued record is met after whatever took it (its turn, a collected turn,
+  // a withdrawal), so one set of the ids seen so far tells which records still wait.
   std::vector<Json> out;
+  std::set<std::string> taken;
+  auto id_of = [](const Json& j, const char* field) {
+    const Json v = j.value(field, Json());
+    return v.is_string() ? v.get<std::string>() : std::string();
+  };
   const auto lines = read_last_lines(
       file_for(canonical(key)),
       [&](const std::string& line) {
         Json j = Json::parse(line, nullptr, false);
-        if (!j.is_object() || j.value("type", "") != "message") return false;
+        if (!j.is_object()) return false;
+        const std::string type = j.value("type", "");
+        if (waiting && (type == "message" || type == "withdrawn")) {
+          for (const char* f : {"runId", "inboundId"})
+            if (auto id = id_of(j, f); !id.empty()) taken.insert(id);
+          const Json q = j.value("queued", Json());
+          if (q.is_array())
+            for (const auto& id : q)
+              if (id.is_string()) taken.insert(id.get<std::string>());
+        }
+        if (waiting && type == "queued") {
+          for (const char* f : {"runId", "inboundId"})
+            if (auto id = id_of(j, f); !id.empty() && taken.count(id)) return false;
+          out.push_back(std::move(j));
+          return true;
+        }
+        if (type != "message") return false;
         out.push_back(std::move(j));
         return true;
       },

@@ -30,8 +30,11 @@ class SessionStore {
   // Appends one transcript entry ({type, role, text, ts, ...}) and updates the index with
   // `meta` (lastChannel, lastTo, ...). Creates the session on first use.
   void append(const std::string& key, Json entry, const Json& meta = Json::object());
-  // The last `limit` message entries, oldest first.
-  std::vector<Json> read(const std::string& key, size_t limit) const;
+  // The last `limit` message entries, oldest first. With `waiting`, also the messages a client
+  // sent that no turn has taken yet: "queued" records (runs.hpp) with no later message line,
+  // collected turn or "withdrawn" marker naming them (by runId or inboundId), where they came;
+  // after a restart these are the messages that were never answered.
+  std::vector<Json> read(const std::string& key, size_t limit, bool waiting = false) const;
   bool exists(const std::string& key) const;
   Json entry(const std::string& key) const;  // index entry or null
   const Json& index() const { return index_; }

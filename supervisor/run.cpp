@@ -92,6 +92,14 @@ std::string front_config(const GatewaySettings& s) {
                       {"dmScope", s.dm_scope},
                       {"trustedProxies", s.trusted_proxies},
                       {"allowRealIpFallback", s.allow_real_ip_fallback}};
+  nlohmann::json by_channel = nlohmann::json::object();
+  for (const auto& [ch, m] : s.queue.by_channel) by_channel[ch] = queue_mode_name(m);
+  j["queue"] = {{"mode", queue_mode_name(s.queue.mode)},
+                {"byChannel", by_channel},
+                {"debounceMsByChannel", s.queue.debounce_ms_by_channel},
+                {"cap", s.queue.cap},
+                {"drop", queue_drop_name(s.queue.drop)},
+                {"maxConcurrent", s.queue.max_concurrent}};
   for (const auto& c : s.channels) {
     nlohmann::json groups = nlohmann::json::object();
     for (const auto& [id, g] : c.groups) {

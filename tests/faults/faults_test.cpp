@@ -394,8 +394,9 @@ TEST(Faults, ASlowWebChatClientMissesDeltasButGetsTheFinal) {
 
 TEST(Faults, KillingTheFrontMidConversationLeavesTranscriptsReadable) {
   FakeModels models;
-  // Each answer (~45 characters) streams 4 characters every 20 ms: ~250 ms per run, 8 runs at
-  // a time in the agent worker, so the burst below keeps runs streaming for about 1.5 s.
+  // Each answer (~45 characters) streams 4 characters every 20 ms: ~250 ms per run, one run at
+  // a time in each of the 4 sessions, so the burst below keeps runs streaming for about 2.5 s
+  // (the rest wait their turn, on disk as queued records).
   models.script({{"chunk_chars", 4}, {"delay_ms", 20}});
   GatewayProcess gw({}, models.config().dump());
   std::unique_ptr<Client> c = std::make_unique<Client>(gw, kConnectMs);

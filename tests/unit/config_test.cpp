@@ -7,6 +7,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -311,6 +314,83 @@ TEST(Config, SessionDmScope) {
   EXPECT_NE(e.find("session.dmScope"), std::string::npos) << e;
   e = config_error(R"({"session":"main"})");
   EXPECT_NE(e.find("session"), std::string::npos) << e;
+}
+
+TEST(Config, MessagesQueueDefaultsAreUpstreams) {
+  const GatewaySettings s = apply("{}");
+  EXPECT_EQ(s.queue.mode, QueueMode::steer);
+  EXPECT_EQ(s.queue.cap, 20);
+  EXPECT_EQ(s.queue.drop, QueueDrop::summarize);
+  EXPECT_EQ(s.queue.debounce_ms_for("telegram"), 500);
+  EXPECT_EQ(s.queue.mode_for("telegram"), QueueMode::steer);
+  const int cpus = static_cast<int>(std::thread::hardware_concurrency());
+  EXPECT_EQ(s.queue.max_concurrent, std::max(8, cpus * 4)) << "max(8, 4 x CPUs)";
+}
+
+TEST(Config, MessagesQueueAndMaxConcurrent) {
+  const GatewaySettings s = apply(R"({
+    "messages": { "queue": {
+      "mode": "collect", "cap": 5, "drop": "new",
+      "byChannel": { "telegram": "followup", "webchat": "interrupt" },
+      "debounceMsByChannel": { "telegram": 1500, "webchat": 0 } } },
+    "agents": { "defaults": { "maxConcurrent": 3 } } })");
+  EXPECT_EQ(s.queue.mode, QueueMode::collect);
+  EXPECT_EQ(s.queue.cap, 5);
+  EXPECT_EQ(s.queue.drop, QueueDrop::newest);
+  EXPECT_EQ(s.queue.max_concurrent, 3);
+  EXPECT_EQ(s.queue.mode_for("telegram"), QueueMode::followup);
+  EXPECT_EQ(s.queue.mode_for("webchat"), QueueMode::interrupt);
+  EXPECT_EQ(s.queue.mode_for("discord"), QueueMode::collect) << "no override: the global mode";
+  EXPECT_EQ(s.queue.debounce_ms_for("telegram"), 1500);
+  EXPECT_EQ(s.queue.debounce_ms_for("webchat"), 0);
+  EXPECT_EQ(s.queue.debounce_ms_for("discord"), 500);
+  EXPECT_TRUE(s.warnings.empty()) << s.warnings[0];
+  EXPECT_EQ(apply(R"({"messages":{"queue":{"drop":"old"}}})").queue.drop, QueueDrop::old);
+
+  // Not upstream keys: a warning each, nothing else.
+  const GatewaySettings w =
+      apply(R"({"messages":{"queue":{"debounceMs":900,"byChannel":{"pigeon":"collect"}}}})");
+  EXPECT_TRUE(has_warning(w, "unknown config key: messages.queue.debounceMs"));
+  EXPECT_TRUE(has_warning(w, "pigeon"));
+  EXPECT_EQ(w.queue.debounce_ms_for("telegram"), 500);
+}
+
+TEST(Config, MessagesQueueErrorsNameTheKey) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"({"messages":{"queue":{"mode":"queue"}}})", "messages.queue.mode"},
+      {R"({"messages":{"queue":{"mode":1}}})", "messages.queue.mode"},
+      {R"({"messages":{"queue":{"cap":0}}})", "messages.queue.cap"},
+      {R"({"messages":{"queue":{"cap":1001}}})", "messages.queue.cap"},
+      {R"({"messages":{"queue":{"cap":2.5}}})", "messages.queue.cap"},
+      {R"({"messages":{"queue":{"cap":"20"}}})", "messages.queue.cap"},
+      {R"({"messages":{"queue":{"cap":9223372036854775807}}})", "messages.queue.cap"},
+      {R"({"messages":{"queue":{"drop":"oldest"}}})", "messages.queue.drop"},
+      {R"({"messages":{"queue":{"byChannel":{"telegram":"steering"}}}})",
+       "messages.queue.byChannel.telegram"},
+      {R"({"messages":{"queue":{"byChannel":["telegram"]}}})", "messages.queue.byChannel"},
+      {R"({"messages":{"queue":{"debounceMsByChannel":{"telegram":-1}}}})",
+       "messages.queue.debounceMsByChannel.telegram"},
+      {R"({"messages":{"queue":{"debounceMsByChannel":{"telegram":600001}}}})",
+       "messages.queue.debounceMsByChannel.telegram"},
+      {R"({"messages":{"queue":{"debounceMsByChannel":{"":5}}}})",
+       "messages.queue.debounceMsByChannel"},
+      {R"({"messages":{"queue":[]}})", "messages.queue"},
+      {R"({"messages":"queue"})", "messages"},
+      {R"({"agents":{"defaults":{"maxConcurrent":0}}})", "agents.defaults.maxConcurrent"},
+      {R"({"agents":{"defaults":{"maxConcurrent":1025}}})", "agents.defaults.maxConcurrent"},
+      {R"({"agents":{"defaults":{"maxConcurrent":"4"}}})", "agents.defaults.maxConcurrent"},
+      {R"({"agents":{"defaults":{"maxConcurrent":-9223372036854775808}}})",
+       "agents.defaults.maxConcurrent"},
+  };
+  for (const auto& [text, key] : bad) {
+    const std::string e = config_error(text);
+    EXPECT_NE(e.find(key), std::string::npos) << text << " -> " << e;
+  }
+  std::string many = R"({"messages":{"queue":{"byChannel":{)";
+  for (int i = 0; i < 65; ++i)
+    many += (i ? "," : "") + std::string("\"c") + std::to_string(i) + "\":\"collect\"";
+  many += "}}}}";
+  EXPECT_NE(config_error(many).find("at most 64"), std::string::npos) << config_error(many);
 }
 
 TEST(StateDir, OpenModesAreMadePrivateAtStart) {

@@ -73,6 +73,31 @@ class InboundTest : public ::testing::Test {
   int next_id_ = 1000;
 };
 
+// While an earlier turn owns the session, an accepted message is on disk as a queued record,
+// not yet in the history the agent and clients read (its run writes it when its turn begins).
+TEST_F(InboundTest, AMessageForABusySessionIsKeptAsAQueuedRecord) {
+  SessionStore store(dir_);
+  InboundRouter r(dir_, settings("open"), &store);
+  std::set<std::string> busy;
+  r.turn_waits = [&](const std::string& key) { return busy.count(key) > 0; };
+  EXPECT_EQ(r.handle(dm("42", "", "first 你好"), kT0).kind, InboundVerdict::accepted);
+  busy.insert("agent:main:main");
+  EXPECT_EQ(r.handle(dm("42", "", "second مرحبا 👋🏽"), kT0 + 1).kind,
+            InboundVerdict::accepted);
+  const auto history = store.read("agent:main:main", 10);
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0]["text"], "first 你好");
+  const std::string file =
+      read_file(dir_ + "/sessions/" + SessionStore::file_name("agent:main:main")).value_or("");
+  EXPECT_TRUE(contains(file, "\"type\":\"queued\"")) << file;
+  EXPECT_TRUE(contains(file, "second مرحبا 👋🏽")) << file;
+  EXPECT_EQ(store.entry("agent:main:main")["messages"], 1) << "counted when it becomes a turn";
+  const Json entry = InboundRouter::transcript_entry(dm("42", "bob", "x", "77"), kT0);
+  EXPECT_EQ(entry["type"], "message");
+  EXPECT_EQ(entry["inboundId"], "77");
+  EXPECT_EQ(entry["from"]["username"], "bob");
+}
+
 TEST_F(InboundTest, OpenPolicyAcceptsAnyone) {
   InboundRouter r(dir_, settings("open"));
   const InboundVerdict v = r.handle(dm("42"), kT0);

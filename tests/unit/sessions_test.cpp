@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "fs.hpp"
 #include "shared_data.hpp"
@@ -27,6 +29,42 @@ struct TempDir {
 
 Json message(const std::string& role, const std::string& text, int64_t ts = 1) {
   return {{"type", "message"}, {"role", role}, {"text", text}, {"ts", ts}};
+}
+
+// Messages that waited for a turn: queued records are history only for clients (`waiting`),
+// where they came, until a later line takes them: their own turn (by runId or by a channel
+// message's inboundId), a collected turn listing them, or a withdrawal.
+TEST(Sessions, QueuedRecordsShowWhileTheyWaitAndGoOnceTaken) {
+  TempDir dir;
+  SessionStore store(dir.path);
+  auto queued = [](const std::string& text, const char* field, const std::string& id) {
+    return Json{{"type", "queued"}, {"role", "user"}, {"text", text}, {"ts", 1}, {field, id}};
+  };
+  auto texts = [&](bool waiting) {
+    std::vector<std::string> out;
+    for (const auto& e : store.read("main", 50, waiting)) out.push_back(e["text"]);
+    return out;
+  };
+  store.append("main", message("user", "one"));
+  store.append("main", queued("两", "runId", "r2"));
+  store.append("main", queued("ثلاثة", "inboundId", "in-3"));
+  store.append("main", queued("four 👋🏽", "runId", "r4"));
+  store.append("main", queued("five", "runId", "r5"));
+  store.append("main", message("assistant", "answer one"));
+  EXPECT_EQ(texts(false), (std::vector<std::string>{"one", "answer one"}))
+      << "the agent reads turns only";
+  EXPECT_EQ(texts(true), (std::vector<std::string>{"one", "两", "ثلاثة", "four 👋🏽", "five",
+                                                   "answer one"}));
+  Json turn = message("user", "两");
+  turn["runId"] = "r2";
+  store.append("main", turn);
+  Json collected = message("user", "ثلاثة + four");
+  collected["queued"] = {"in-3", "r4"};
+  collected["runId"] = "r4";
+  store.append("main", collected);
+  store.append("main", Json{{"type", "withdrawn"}, {"runId", "r5"}, {"ts", 2}});
+  EXPECT_EQ(texts(true), (std::vector<std::string>{"one", "answer one", "两", "ثلاثة + four"}));
+  EXPECT_EQ(store.entry("main")["messages"], 4) << "queued records and markers are not messages";
 }
 
 TEST(Sessions, KeysThatLookAlikeGetTheirOwnTranscripts) {

@@ -5,6 +5,7 @@
 
 #include <capnp/message.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 namespace clawgate::workers {
@@ -21,12 +22,13 @@ constexpr int kOfflineStepMs = 25;  // one word per step: streams like a model w
 
 AgentWorker::AgentWorker(boost::asio::io_context& io, Logger& log,
                          std::optional<ProviderConfig> model, std::string system_prompt,
-                         uint32_t default_timeout_ms)
+                         uint32_t default_timeout_ms, size_t max_runs)
     : io_(io),
       log_(log),
       model_(std::move(model)),
       system_(std::move(system_prompt)),
-      default_timeout_ms_(default_timeout_ms) {}
+      default_timeout_ms_(default_timeout_ms),
+      max_runs_(std::max<size_t>(max_runs, 1)) {}
 
 AgentWorker::~AgentWorker() {
   for (auto& [_, r] : running_) {
@@ -57,7 +59,7 @@ std::unique_ptr<HttpClient> AgentWorker::borrow_http() {
 
 void AgentWorker::retire(std::unique_ptr<ModelStream> stream) {
   auto http = stream->take_http();
-  if (http && idle_http_.size() < kMaxRuns) idle_http_.push_back(std::move(http));
+  if (http && idle_http_.size() < max_runs_) idle_http_.push_back(std::move(http));
   // Possibly inside that stream's own callback: destroy it once the stack unwinds.
   boost::asio::post(io_, [s = std::move(stream)] {});
 }
@@ -97,7 +99,7 @@ void AgentWorker::on_front(capnp::MessageReader& r) {
 }
 
 void AgentWorker::admit(std::shared_ptr<Run> run) {
-  if (running_.size() < kMaxRuns) return begin(run);
+  if (running_.size() < max_runs_) return begin(run);
   if (queued_.size() >= kMaxQueued) {
     RunError e{ipc::ErrorCode::UNAVAILABLE, "agent busy: too many runs waiting", true, 2000};
     return finish(run, false, false, &e);
@@ -214,7 +216,7 @@ void AgentWorker::finish(const std::shared_ptr<Run>& run, bool ok, bool aborted,
   }
   send(b);
   running_.erase(keep->id);
-  while (running_.size() < kMaxRuns && !queued_.empty()) {
+  while (running_.size() < max_runs_ && !queued_.empty()) {
     auto next = queued_.front();
     queued_.pop_front();
     begin(next);

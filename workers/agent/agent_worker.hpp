@@ -1,7 +1,8 @@
 // AgentWorker: the agent process's run engine. Takes run requests from the front, answers each
 // with a model provider's stream (or the offline agent when no model is configured), and
-// reports events and exactly one `done` per run. Runs are independent; at most kMaxRuns go at
-// once and kMaxQueued wait, beyond that a run is refused at once (typed, retryable).
+// reports events and exactly one `done` per run. Runs are independent; at most max_runs go at
+// once (the front's agents.defaults.maxConcurrent plus its cron and heartbeat runs) and
+// kMaxQueued wait, beyond that a run is refused at once (typed, retryable).
 // Retries 429/5xx/network failures before any text streamed (backoff 1 s, 2 s, 4 s, bounded by
 // the run's deadline); a run past its timeout or aborted stops its HTTP stream.
 // Fails: never throws into the loop; a lost front link keeps nothing (the front ends those
@@ -27,14 +28,15 @@ extern const char* const kOfflineAnswer;
 
 class AgentWorker {
  public:
-  static constexpr size_t kMaxRuns = 8;
+  static constexpr size_t kDefaultMaxRuns = 8;
   static constexpr size_t kMaxAnswerBytes = 1 << 20;  // one answer; the run ends past it
   static constexpr size_t kMaxQueued = 64;
   static constexpr uint32_t kDefaultTimeoutMs = 600'000;
   static constexpr int kMaxAttempts = 4;
 
   AgentWorker(boost::asio::io_context& io, Logger& log, std::optional<ProviderConfig> model,
-              std::string system_prompt, uint32_t default_timeout_ms = kDefaultTimeoutMs);
+              std::string system_prompt, uint32_t default_timeout_ms = kDefaultTimeoutMs,
+              size_t max_runs = kDefaultMaxRuns);
   ~AgentWorker();
   void attach_front(int fd);
   std::string model_label() const { return model_ ? model_->label() : "offline"; }
@@ -69,8 +71,9 @@ class AgentWorker {
   std::optional<ProviderConfig> model_;
   std::string system_;
   uint32_t default_timeout_ms_;
+  size_t max_runs_;
   std::shared_ptr<ipc::Link> front_;
-  std::vector<std::unique_ptr<HttpClient>> idle_http_;  // at most kMaxRuns, for the model
+  std::vector<std::unique_ptr<HttpClient>> idle_http_;  // at most max_runs_, for the model
   std::map<std::string, std::shared_ptr<Run>> running_;
   std::deque<std::shared_ptr<Run>> queued_;
 };

@@ -57,7 +57,16 @@ int main() {
           defaults["timeoutSeconds"].get<double>() > 0)  // at most a day: no uint32 overflow
         timeout_ms = static_cast<uint32_t>(
             std::min(defaults["timeoutSeconds"].get<double>(), 86'400.0) * 1000);
-      worker = std::make_unique<workers::AgentWorker>(io, log, model, kSystemPrompt, timeout_ms);
+      // The front starts at most agents.defaults.maxConcurrent runs (checked when the config
+      // was read) plus its cron and heartbeat runs: all of them stream at once here.
+      int max_concurrent = default_max_concurrent();
+      if (defaults.contains("maxConcurrent") && defaults["maxConcurrent"].is_number_integer()) {
+        const int64_t n = defaults["maxConcurrent"].get<int64_t>();
+        if (n >= 1 && n <= QueueSettings::kMaxConcurrentLimit) max_concurrent = static_cast<int>(n);
+      }
+      worker = std::make_unique<workers::AgentWorker>(
+          io, log, model, kSystemPrompt, timeout_ms,
+          static_cast<size_t>(max_concurrent) + QueueSettings::kBackgroundRuns);
     } catch (const std::exception& e) {
       log.error("agent", std::string("configuration error: ") + e.what());
       return quit(kExitConfig);
