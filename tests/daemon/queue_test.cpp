@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "front_process.hpp"
+#include "gateway_process.hpp"
 #include "telegram_emulator.hpp"
 #include "test_support.hpp"
 
@@ -39,7 +39,7 @@ class QueueTest : public ::testing::Test {
     Json cfg = models_.config();
     cfg["channels"] = {{"telegram", emu_.channel_config()}};
     if (!queue.is_null()) cfg["messages"] = {{"queue", queue}};
-    gw_ = std::make_unique<FrontProcess>(std::map<std::string, std::string>{}, cfg.dump());
+    gw_ = std::make_unique<GatewayProcess>(std::map<std::string, std::string>{}, cfg.dump());
     client_ = std::make_unique<Client>(*gw_);
     ASSERT_TRUE(eventually([&] {
       return client_->gc.call("channels.status")["channelAccounts"]["telegram"][0]["connected"] ==
@@ -85,7 +85,7 @@ class QueueTest : public ::testing::Test {
 
   FakeModels models_;
   TelegramEmulator emu_;
-  std::unique_ptr<FrontProcess> gw_;
+  std::unique_ptr<GatewayProcess> gw_;
   std::unique_ptr<Client> client_;
 };
 
