@@ -7,8 +7,7 @@ namespace clawgate::core {
 
 Core::Core(boost::asio::io_context& io, const Clock& clock, Logger& log,
            const GatewaySettings& settings, EventSink& sink)
-    : io_(io),
-      clock_(clock),
+    : clock_(clock),
       log_(log),
       settings_(settings),
       sink_(sink),

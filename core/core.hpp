@@ -68,7 +68,6 @@ class Core final : private InboundSink {
   bool turn_waits(const std::string& session_key) const override;
   void arm_index_flush();
 
-  boost::asio::io_context& io_;
   const Clock& clock_;
   Logger& log_;
   const GatewaySettings settings_;

@@ -185,8 +185,7 @@ std::optional<int64_t> next_cron_ms(const std::string& expr, int64_t after_ms, b
 CronService::CronService(boost::asio::io_context& io, const Clock& clock, Logger& log,
                          const std::string& state_dir, RunManager& runs, RunManager::Emit emit,
                          const std::string& agent_config_json)
-    : io_(io),
-      clock_(clock),
+    : clock_(clock),
       log_(log),
       dir_(state_dir + "/cron"),
       runs_(runs),

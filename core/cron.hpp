@@ -62,7 +62,6 @@ class CronService {
   Json* find(const Json& params);
   void event(const std::string& job_id, const std::string& action, Json extra = Json::object());
 
-  boost::asio::io_context& io_;
   const Clock& clock_;
   Logger& log_;
   std::string dir_;
