@@ -17,6 +17,7 @@
 
 #include "control.capnp.h"
 #include "data.capnp.h"
+#include "error.hpp"
 #include "link.hpp"
 
 namespace clawgate::ipc {
@@ -464,6 +465,29 @@ TEST_F(LinkTest, HandlerExceptionClosesTheLinkInsteadOfEscaping) {
   EXPECT_EQ(calls, 1) << "no callbacks after the link ended";
   ASSERT_EQ(closed.size(), 1u);
   EXPECT_TRUE(contains(closed[0], "boom")) << closed[0];
+}
+
+// Errors cross a link typed and come out as the protocol code a client is answered with.
+TEST(IpcError, RoundTripsTypedAndMapsToTheProtocolCode) {
+  capnp::MallocMessageBuilder b;
+  auto d = b.initRoot<Data>().initDelivery();
+  write_error(Error{ErrorCode::RATE_LIMITED, "слишком быстро 太快了 🐢", true, 7000}, d.initError());
+  const Error e = read_error(d.getError());
+  EXPECT_EQ(e.code, ErrorCode::RATE_LIMITED);
+  EXPECT_EQ(e.message, "слишком быстро 太快了 🐢");
+  EXPECT_TRUE(e.retryable);
+  EXPECT_EQ(e.retry_after_ms, 7000);
+  EXPECT_STREQ(error_name(e.code), "RATE_LIMITED");
+  EXPECT_STREQ(protocol_code(ErrorCode::RATE_LIMITED), "UNAVAILABLE");
+  EXPECT_STREQ(protocol_code(ErrorCode::NOT_FOUND), "INVALID_REQUEST");
+  EXPECT_STREQ(protocol_code(ErrorCode::INVALID_REQUEST), "INVALID_REQUEST");
+  EXPECT_STREQ(protocol_code(ErrorCode::TIMEOUT), "AGENT_TIMEOUT");
+  // A retry delay past what the wire holds is clamped, not wrapped.
+  write_error(Error{ErrorCode::UNAVAILABLE, "x", true, int64_t{1} << 40}, d.initError());
+  EXPECT_EQ(read_error(d.getError()).retry_after_ms, int64_t{UINT32_MAX});
+  // A code a newer peer knows and this build does not reads as UNAVAILABLE.
+  d.getError().setCode(static_cast<ErrorCode>(200));
+  EXPECT_EQ(read_error(d.getError()).code, ErrorCode::UNAVAILABLE);
 }
 
 }  // namespace
