@@ -46,19 +46,9 @@ BOUND_PID="" # the running bounded command (timeout(1) runs it in a process grou
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
-  local p i j
   [[ -n $BOUND_PID ]] && kill -TERM "$BOUND_PID" 2>/dev/null
   # The gateway first (it stops its own children), the emulator last.
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill -TERM "${PIDS[i]}" 2>/dev/null; done
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    p=${PIDS[i]}
-    for ((j = 0; j < 30; j++)); do
-      kill -0 "$p" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-  done
+  declare -F stop_pids >/dev/null && stop_pids  # lib.sh, once sourced
   rm -rf "$WORK"
 }
 trap cleanup EXIT

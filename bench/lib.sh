@@ -3,6 +3,23 @@
 # TOKEN where the helpers that use them are called.
 # shellcheck shell=bash disable=SC2034  # URL, CALL_OUT: results the caller reads
 
+# Stops the processes in PIDS, newest first (the gateway stops its own children; what it talks
+# to, like a fake model, goes last): TERM to all, then up to 3 s each before KILL, reaped.
+# For the scripts' EXIT traps.
+stop_pids() {
+  local p i j
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill -TERM "${PIDS[i]}" 2>/dev/null; done
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    p=${PIDS[i]}
+    for ((j = 0; j < 30; j++)); do
+      kill -0 "$p" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+}
+
 die() {  # MESSAGE [LOG]: exit 2 with the message and the tail of LOG
   echo "$BENCH_NAME: $1" >&2
   if [[ -n ${2:-} && -f $2 ]]; then
