@@ -69,10 +69,10 @@ void play_peer(int fd, std::string_view bytes, Poll&& poll) {
 
 // Each input's run has a session of its own (a run reads its session's history first), and a
 // World serves fewer inputs than elsewhere, as each adds a session to the index.
-constexpr uint64_t kInputsPerWorld = 50;
+constexpr uint64_t kIpcInputsPerWorld = 50;
 
 void front_side(int which, std::string_view input) {
-  World& w = shared_world(AuthMode::token, kInputsPerWorld);
+  World& w = shared_world(AuthMode::token, kIpcInputsPerWorld);
   const ConnId client = w.operator_connection();
   const uint32_t generation = next_generation();
   std::string bytes(input);
@@ -102,7 +102,7 @@ void front_side(int which, std::string_view input) {
 void child_side(std::string_view bytes) {
   // The front's end of its control channel (FrontControl, as front_runner.cpp wires it): peers
   // go to the core, the children table to its channel hub, restart results to their callers.
-  World& w = shared_world(AuthMode::token, kInputsPerWorld);
+  World& w = shared_world(AuthMode::token, kIpcInputsPerWorld);
   int fds[2];
   ipc::make_socketpair(fds);
   bool stopped = false;
