@@ -64,11 +64,10 @@ class Core final : private InboundSink {
   SessionStore& sessions() { return sessions_; }
 
  private:
-  void on_inbound(const std::string& session_key, const InboundMessage& m) override;
-  bool turn_waits(const std::string& session_key) const override;
+  void on_inbound(const SessionKey& session_key, const InboundMessage& m) override;
+  bool turn_waits(const SessionKey& session_key) const override;
   void arm_index_flush();
 
-  boost::asio::io_context& io_;
   const Clock& clock_;
   Logger& log_;
   const GatewaySettings settings_;

@@ -185,8 +185,7 @@ std::optional<int64_t> next_cron_ms(const std::string& expr, int64_t after_ms, b
 CronService::CronService(boost::asio::io_context& io, const Clock& clock, Logger& log,
                          const std::string& state_dir, RunManager& runs, RunManager::Emit emit,
                          const std::string& agent_config_json)
-    : io_(io),
-      clock_(clock),
+    : clock_(clock),
       log_(log),
       dir_(state_dir + "/cron"),
       runs_(runs),
@@ -297,11 +296,17 @@ void CronService::run_job(const std::string& id, const std::string& trigger) {
     return;
   }
   const Json payload = job["payload"];
-  const std::string target = job.value("sessionTarget", "main");
-  const std::string session = target == "isolated" ? "agent:main:cron:" + id
-                              : target.rfind("session:", 0) == 0
-                                  ? target.substr(8)
-                                  : std::string(SessionStore::kMainKey);
+  std::string why;
+  const std::optional<SessionKey> key = session_for(job, &why);
+  if (!key) {  // a jobs.json edited by hand; cron.add and cron.update refuse such targets
+    job["state"]["lastRunStatus"] = "error";
+    job["state"]["lastError"] = why;
+    record(id, {{"ts", now}, {"jobId", id}, {"status", "error"}, {"error", why}});
+    event(id, "finished", {{"status", "error"}, {"error", why}});
+    save();
+    return;
+  }
+  const std::string session = key->str();
   event(id, "started", {{"runAtMs", now}, {"sessionKey", session}});
   if (payload.value("kind", "") == "systemEvent") {
     job["state"]["lastRunStatus"] = "ok";
@@ -319,7 +324,7 @@ void CronService::run_job(const std::string& id, const std::string& trigger) {
   RunManager::Origin o;
   o.kind = "cron";
   const std::string err = runs_.start(
-      session, payload.value("message", ""), run_id, o,
+      *key, payload.value("message", ""), run_id, o,
       [this, id, now, session, trigger, run_id](bool okay, const std::string& text,
                                                 const std::string& error) {
         running_.erase(id);
@@ -365,6 +370,19 @@ void CronService::run_job(const std::string& id, const std::string& trigger) {
   save();
 }
 
+std::optional<SessionKey> CronService::session_for(const Json& job, std::string* why) {
+  // Read with care: jobs.json may have been edited by hand.
+  const auto text = [&](const char* field, const char* absent) {
+    const auto it = job.find(field);
+    return it == job.end() ? std::string(absent) : it->is_string() ? it->get<std::string>() : "";
+  };
+  const std::string target = text("sessionTarget", "main");
+  if (target == "isolated") return SessionKey::for_cron_job(text("id", ""), why);
+  // "session:<key>": a session of the caller's choosing, any key a client may name.
+  if (target.rfind("session:", 0) == 0) return SessionKey::parse(target.substr(8), why);
+  return SessionKey::main();  // "main", "current"
+}
+
 void CronService::record(const std::string& id, const Json& entry) {
   try {
     const std::string path = dir_ + "/runs/" + id + ".jsonl";
@@ -398,7 +416,7 @@ void CronService::beat() {
   RunManager::Origin o;
   o.kind = "heartbeat";
   const std::string err = runs_.start(
-      SessionStore::kMainKey, kHeartbeatPrompt, "heartbeat:" + uuid_v4(), o,
+      SessionKey::main(), kHeartbeatPrompt, "heartbeat:" + uuid_v4(), o,
       [this, started](bool okay, const std::string& text, const std::string& error) {
         heartbeat_running_ = false;
         Json hb = {{"ts", clock_.wall_ms()}, {"durationMs", clock_.wall_ms() - started}};
@@ -477,6 +495,10 @@ bool CronService::call(const std::string& method, const Json& params,
       reply(invalid("schedule.expr must be a 5-field cron expression"));
       return true;
     }
+    if (std::string why; !session_for(job, &why)) {
+      reply(invalid("sessionTarget: " + why));
+      return true;
+    }
     if (auto next = next_run(job, now)) job["state"]["nextRunAtMs"] = *next;
     jobs_.push_back(job);
     save();
@@ -494,13 +516,19 @@ bool CronService::call(const std::string& method, const Json& params,
     }
     const std::string id = (*job)["id"];
     if (method == "cron.update") {
+      Json patched = *job;
       for (auto& [k, v] : params["patch"].items()) {
         if (v.is_null()) {
-          job->erase(k);
+          patched.erase(k);
         } else {
-          (*job)[k] = v;
+          patched[k] = v;
         }
       }
+      if (std::string why; !session_for(patched, &why)) {
+        reply(invalid("sessionTarget: " + why));
+        return true;
+      }
+      *job = std::move(patched);
       (*job)["updatedAtMs"] = now;
       if (auto next = next_run(*job, now)) {
         (*job)["state"]["nextRunAtMs"] = *next;
