@@ -6,6 +6,7 @@
 #include <ctime>
 #include <sstream>
 
+#include "config_gen.hpp"
 #include "crypto.hpp"
 #include "fs.hpp"
 #include "utf8.hpp"
@@ -184,15 +185,16 @@ CronService::CronService(boost::asio::io_context& io, const Clock& clock, Logger
     const Json j = Json::parse(*text, nullptr, false);
     if (j.is_object() && j.contains("jobs") && j["jobs"].is_array()) jobs_ = j["jobs"];
   }
-  const Json cfg = Json::parse(agent_config_json, nullptr, false);
-  if (cfg.is_object() && cfg.contains("agents") && cfg["agents"].is_object()) {
-    const Json hb = cfg["agents"].value("defaults", Json::object()).value("heartbeat", Json());
-    if (hb.is_object()) {
-      // At most a year: longer would overflow the timer's nanoseconds (and means "off").
-      if (auto every = parse_duration_ms(hb.value("every", "30m")))
-        heartbeat_every_ms_ = std::min<int64_t>(*every, kMaxHeartbeatEveryMs);
-      heartbeat_target_ = hb.value("target", "none");
-    }
+  // The agent sections as the supervisor checked them, read with the same generated parser.
+  const Json sections = Json::parse(agent_config_json, nullptr, false);
+  if (sections.is_object()) {
+    cfg::Issues checked_before;
+    const cfg::Config c = cfg::parse_config(sections, checked_before);
+    const cfg::AgentsDefaultsHeartbeat& hb = c.agents.defaults.heartbeat;
+    // At most a year: longer would overflow the timer's nanoseconds (and means "off").
+    if (auto every = parse_duration_ms(hb.every))
+      heartbeat_every_ms_ = std::min<int64_t>(*every, kMaxHeartbeatEveryMs);
+    heartbeat_target_ = hb.target;
   }
 }
 

@@ -46,17 +46,15 @@ int main() {
     if (worker) return;  // a changed config restarts this process
     std::vector<uint16_t> ports;
     try {
-      const auto cfg = nlohmann::json::parse(text.empty() ? "{}" : text);
+      const cfg::Config cfg =
+          workers::parse_agent_config(nlohmann::json::parse(text.empty() ? "{}" : text));
       auto model = workers::resolve_model(cfg);
       ports = workers::provider_ports(cfg);
-      // agents.defaults.timeoutSeconds bounds every run (default 600 s).
+      // agents.defaults.timeoutSeconds bounds every run (0: the default, 600 s); at most a day,
+      // so the milliseconds fit uint32.
       uint32_t timeout_ms = workers::AgentWorker::kDefaultTimeoutMs;
-      const auto defaults =
-          cfg.value("agents", nlohmann::json::object()).value("defaults", nlohmann::json::object());
-      if (defaults.contains("timeoutSeconds") && defaults["timeoutSeconds"].is_number() &&
-          defaults["timeoutSeconds"].get<double>() > 0)  // at most a day: no uint32 overflow
-        timeout_ms = static_cast<uint32_t>(
-            std::min(defaults["timeoutSeconds"].get<double>(), 86'400.0) * 1000);
+      if (const int64_t t = cfg.agents.defaults.timeout_seconds; t > 0)
+        timeout_ms = static_cast<uint32_t>(std::min<int64_t>(t, 86'400) * 1000);
       worker = std::make_unique<workers::AgentWorker>(io, log, model, kSystemPrompt, timeout_ms);
     } catch (const std::exception& e) {
       log.error("agent", std::string("configuration error: ") + e.what());
