@@ -34,7 +34,10 @@ std::unique_ptr<ChildControl> ChildControl::from_environment(boost::asio::io_con
 
 ChildControl::ChildControl(boost::asio::io_context& io, int fd, std::string role, std::string name,
                            uint32_t generation, int64_t heartbeat_ms)
-    : link_(Link::create(io, fd, Link::Options{128 * 1024, 16 * 1024 * 1024, "control"})),
+    // Messages from the supervisor may carry a whole config and the front's config.get snapshot
+    // (a 1 MiB file shows up several times over, JSON-escaped): 32 MiB. The supervisor is the
+    // trusted end; what it reads from children stays bounded at 1 MiB.
+    : link_(Link::create(io, fd, Link::Options{4 * 1024 * 1024, 16 * 1024 * 1024, "control"})),
       role_(std::move(role)),
       name_(std::move(name)),
       generation_(generation),

@@ -48,6 +48,9 @@ struct FrontSettings {
   GatewaySettings gateway;  // port, auth, origins, intervals, paths
   Limits limits;
   std::string version = "0.1.0";
+  // What config.get answers (common/config_view.hpp: redacted); the supervisor sends a new one
+  // after each SIGHUP.
+  Json config_snapshot = Json::object();
 };
 
 // A method's outcome: a payload, or an error (code/message/details) for the res frame.
@@ -82,7 +85,9 @@ class Gateway final : public TransportHandler, public core::EventSink {
   void emit(const std::string& event, const Json& payload, bool droppable) override;
   void heartbeat_changed(const Json& hb) override { last_heartbeat_ = hb; }
   void channels_changed() override { health_cached_at_ = -1; }  // the next health call rebuilds
-  void start();                                                 // timers
+  // config.get's answer from now on (a reload the supervisor made, or refused).
+  void set_config_snapshot(Json snapshot) { cfg_.config_snapshot = std::move(snapshot); }
+  void start();  // timers
   // Broadcasts `shutdown`, closes every connection 1012 and stops accepting. `done` runs once
   // every connection is gone or after the deadline.
   void shutdown(const std::string& reason, std::optional<int64_t> restart_expected_ms,
@@ -132,6 +137,7 @@ class Gateway final : public TransportHandler, public core::EventSink {
   MethodResult m_status(const Session& s);
   MethodResult m_system_event(const Json& params);
   MethodResult m_logs_tail(const Json& params) const;
+  MethodResult m_config_schema() const;
 
   // Output
   void send_response(Session& s, const std::string& id, const MethodResult& r);

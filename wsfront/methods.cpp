@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "config_view.hpp"
 #include "gateway.hpp"
 #include "utf8.hpp"
 #include "wire.hpp"
@@ -19,6 +20,8 @@ MethodResult Gateway::dispatch(Session& s, const schema::MethodSpec& m, const Js
   if (name == "system-event") return m_system_event(params);
   if (name == "last-heartbeat") return MethodResult::ok(last_heartbeat_);
   if (name == "logs.tail") return m_logs_tail(params);
+  if (name == "config.get") return MethodResult::ok(cfg_.config_snapshot);
+  if (name == "config.schema") return m_config_schema();
   // The schema lists a method this build has no handler for: a bug, reported as such.
   return MethodResult::fail("UNAVAILABLE", "method not available: " + std::string(name));
 }
@@ -159,6 +162,13 @@ MethodResult Gateway::m_logs_tail(const Json& params) const {
       {"file", "clawgate:gateway.log"}, {"cursor", t.cursor}, {"size", t.size}, {"lines", t.lines},
       {"truncated", t.truncated},       {"reset", t.reset}};
   return MethodResult::ok(std::move(out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// config.schema (config.get answers the snapshot it was given)
+
+MethodResult Gateway::m_config_schema() const {
+  return MethodResult::ok(config_schema_response(cfg_.version, clock_.wall_ms()));
 }
 
 // ---------------------------------------------------------------------------------------------

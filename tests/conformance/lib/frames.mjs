@@ -13,7 +13,8 @@
 //   * res.error              -> ErrorShape (and error.details -> GatewayErrorDetails
 //                               when details.code is one the schema lists)
 //   * res to `connect`, ok   -> HelloOk
-//   * res to method M, ok    -> <Pascal(M)>Result if the schema defines it
+//   * res to method M, ok    -> <Pascal(M)>Result, else <Pascal(M)>Response, if the schema
+//                               defines it (config.schema -> ConfigSchemaResponse)
 //   * res to `health`, ok    -> Snapshot.health
 //   * res to `system-presence`, ok -> array, every entry PresenceEntry
 //   * event E                -> <Pascal(E)>Event if defined (TickEvent, ShutdownEvent, ...)
