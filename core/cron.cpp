@@ -6,6 +6,7 @@
 #include <ctime>
 #include <sstream>
 
+#include "config_gen.hpp"
 #include "crypto.hpp"
 #include "fs.hpp"
 #include "utf8.hpp"
@@ -83,20 +84,6 @@ int digits_at(const std::string& s, size_t pos, size_t n) {
 }
 
 }  // namespace
-
-std::optional<int64_t> parse_duration_ms(const std::string& s) {
-  size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  if (i == 0 || i > 12) return std::nullopt;  // 12 digits of days still fit in int64 ms
-  const int64_t n = std::stoll(s.substr(0, i));
-  const std::string unit = s.substr(i);
-  if (unit == "ms") return n;
-  if (unit == "s" || unit.empty()) return n * 1000;
-  if (unit == "m") return n * 60'000;
-  if (unit == "h") return n * 3'600'000;
-  if (unit == "d" && n <= 100'000'000) return n * 86'400'000;
-  return std::nullopt;
-}
 
 std::optional<int64_t> parse_iso_time_ms(const std::string& s) {
   // YYYY-MM-DDTHH:MM:SS, then an optional fraction and Z or ±HH:MM.
@@ -197,15 +184,16 @@ CronService::CronService(boost::asio::io_context& io, const Clock& clock, Logger
     const Json j = Json::parse(*text, nullptr, false);
     if (j.is_object() && j.contains("jobs") && j["jobs"].is_array()) jobs_ = j["jobs"];
   }
-  const Json cfg = Json::parse(agent_config_json, nullptr, false);
-  if (cfg.is_object() && cfg.contains("agents") && cfg["agents"].is_object()) {
-    const Json hb = cfg["agents"].value("defaults", Json::object()).value("heartbeat", Json());
-    if (hb.is_object()) {
-      // At most a year: longer would overflow the timer's nanoseconds (and means "off").
-      if (auto every = parse_duration_ms(hb.value("every", "30m")))
-        heartbeat_every_ms_ = std::min<int64_t>(*every, kMaxHeartbeatEveryMs);
-      heartbeat_target_ = hb.value("target", "none");
-    }
+  // The agent sections as the supervisor checked them, read with the same generated parser.
+  const Json sections = Json::parse(agent_config_json, nullptr, false);
+  if (sections.is_object()) {
+    cfg::Issues checked_before;
+    const cfg::Config c = cfg::parse_config(sections, checked_before);
+    const cfg::AgentsDefaultsHeartbeat& hb = c.agents.defaults.heartbeat;
+    // At most a year: longer would overflow the timer's nanoseconds (and means "off").
+    if (auto every = parse_duration_ms(hb.every))
+      heartbeat_every_ms_ = std::min<int64_t>(*every, kMaxHeartbeatEveryMs);
+    heartbeat_target_ = hb.target;
   }
 }
 

@@ -24,12 +24,12 @@
 
 #include "clock.hpp"
 #include "core/runs.hpp"
+#include "duration.hpp"
 #include "log.hpp"
 
 namespace clawgate::core {
 
-// "30m", "1h", "45s", "500ms", "2d" -> milliseconds; nullopt when malformed.
-std::optional<int64_t> parse_duration_ms(const std::string& s);
+using clawgate::parse_duration_ms;  // common/duration.hpp: the config reads durations too
 // ISO 8601 date-time ("2026-11-24T20:00:00Z", offsets, fractions) -> epoch ms.
 std::optional<int64_t> parse_iso_time_ms(const std::string& s);
 // The first minute strictly after `after_ms` matching a 5-field cron expression, in UTC or

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "channel_kinds.hpp"
+#include "config_view.hpp"
 #include "gateway.hpp"
 #include "utf8.hpp"
 #include "wire.hpp"
@@ -21,6 +22,8 @@ bool Gateway::serves(schema::Method m) {
     case M::system_event:
     case M::last_heartbeat:
     case M::logs_tail:
+    case M::config_get:
+    case M::config_schema:
       return true;
     default:
       return false;
@@ -42,6 +45,10 @@ MethodResult Gateway::dispatch(Connection& s, schema::Method m, const Json& para
       return MethodResult::ok(last_heartbeat_);
     case M::logs_tail:
       return m_logs_tail(params);
+    case M::config_get:
+      return MethodResult::ok(cfg_.config_snapshot);
+    case M::config_schema:
+      return m_config_schema();
     default:
       break;
   }
@@ -193,6 +200,13 @@ MethodResult Gateway::m_logs_tail(const Json& params) const {
       {"file", "clawgate:gateway.log"}, {"cursor", t.cursor}, {"size", t.size}, {"lines", t.lines},
       {"truncated", t.truncated},       {"reset", t.reset}};
   return MethodResult::ok(std::move(out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// config.schema (config.get answers the snapshot it was given)
+
+MethodResult Gateway::m_config_schema() const {
+  return MethodResult::ok(config_schema_response(cfg_.version, clock_.wall_ms()));
 }
 
 // ---------------------------------------------------------------------------------------------
