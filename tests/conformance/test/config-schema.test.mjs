@@ -35,6 +35,13 @@ const VALID = [
   { channels: { telegram: { allowFrom: [123, "tg:456"], groups: { "*": { requireMention: false, tools: {} } } }, discord: {} } },
   { agents: { defaults: { model: { primary: "openai/gpt-4o", fallbacks: [] }, workspace: "~/工作区 🦞" } } },
   { models: { providers: { ollama: { baseUrl: "http://127.0.0.1:11434/v1", models: [] } } }, logging: { level: "debug" } },
+  {
+    messages: {
+      queue: { mode: "collect", byChannel: { telegram: "followup", pigeon: "collect" }, debounceMsByChannel: { telegram: 1500, webchat: 0 }, cap: 5, drop: "new" },
+      ackReaction: "👀",
+    },
+    agents: { defaults: { maxConcurrent: 1024 } },
+  },
 ];
 const INVALID = [
   { gatway: {} },
@@ -45,6 +52,13 @@ const INVALID = [
   { session: { dmScope: 7 } },
   { agents: { defaults: { maxTokens: 0 } } },
   { models: { providers: { x: { api: "carrier-pigeon" } } } },
+  { messages: { queue: { cap: 0 } } },
+  { messages: { queue: { mode: "queue" } } },
+  { messages: { queue: { byChannel: { telegram: "steering" } } } },
+  { messages: { queue: { debounceMsByChannel: { "": 5 } } } },
+  { messages: { queue: { debounceMsByChannel: { telegram: 600001 } } } },
+  { messages: { queue: { debounceMs: 900 } } },
+  { agents: { defaults: { maxConcurrent: 0 } } },
 ];
 
 test("the printed schema compiles under ajv strict mode", () => {
