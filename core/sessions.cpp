@@ -90,8 +90,7 @@ void SessionStore::canonicalize_keys() {
     const bool quarantined = !k || index_.contains(target);
     if (quarantined) {
       do {
-        target = std::string("agent:") + std::string(SessionKey::kDefaultAgent) + ":legacy-key-" +
-                 std::to_string(++n);
+        target = SessionKey::parse("legacy-key-" + std::to_string(++n))->str();
       } while (index_.contains(target));
     }
     // The transcript first: while the index still names the old key, the next start finds it.

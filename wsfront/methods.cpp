@@ -7,6 +7,7 @@
 
 #include "channel_kinds.hpp"
 #include "config_view.hpp"
+#include "core/session_key.hpp"
 #include "gateway.hpp"
 #include "utf8.hpp"
 #include "wire.hpp"
@@ -75,7 +76,7 @@ void Gateway::refresh_health() {
             {"channels", core_ ? core_->channels().health_channels() : Json::object()},
             {"channelOrder", Json::array()},
             {"channelLabels", Json::object()},
-            {"defaultAgentId", "main"}};
+            {"defaultAgentId", core::SessionKey::kDefaultAgent}};
   for (auto& [name, _] : h["channels"].items()) {
     h["channelOrder"].push_back(name);
     h["channelLabels"][name] = channel_label(name);
@@ -218,9 +219,9 @@ Json Gateway::build_snapshot(const Connection& s) const {
                {"stateVersion", state_version()},
                {"uptimeMs", clock_.steady_ms() - started_steady_ms_},
                {"sessionDefaults",
-                {{"defaultAgentId", "main"},
-                 {"mainKey", "main"},
-                 {"mainSessionKey", "agent:main:main"},
+                {{"defaultAgentId", core::SessionKey::kDefaultAgent},
+                 {"mainKey", core::SessionKey::main().rest()},
+                 {"mainSessionKey", core::SessionKey::main().str()},
                  {"scope", "per-sender"}}}};
   if (scope_satisfies(s.scopes, "operator.admin")) {
     snap["stateDir"] = cfg_.gateway.state_dir;
