@@ -283,12 +283,17 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
         } catch (const std::exception& e) {
           log.error("config",
                     std::string("reload refused, keeping the running configuration: ") + e.what());
-          // config.get shows the file as upstream does: refused, with its problems.
-          const auto path = config_path_for(flags, env);
-          ConfigFile refused = path ? validate_config_file(*path, env) : ConfigFile{};
-          if (!refused.issues.has_errors())
-            refused.issues.add(cfg::Issue::Kind::error, "", e.what());
-          sup.update_live("front", front_snapshot(nullptr, &refused));
+          // config.get shows the file as upstream does: refused, with its problems. Nothing
+          // thrown here may leave the signal handler: the loop would end with it.
+          try {
+            const auto path = config_path_for(flags, env);
+            ConfigFile refused = path ? validate_config_file(*path, env) : ConfigFile{};
+            if (!refused.issues.has_errors())
+              refused.issues.add(cfg::Issue::Kind::error, "", e.what());
+            sup.update_live("front", front_snapshot(nullptr, &refused));
+          } catch (const std::exception& inner) {
+            log.error("config", std::string("config.get keeps the last snapshot: ") + inner.what());
+          }
         }
         sd_notify(0, "READY=1");
         wait_signal();
