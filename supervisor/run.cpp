@@ -265,9 +265,12 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
       if (spec.role == "front") spec.live_json = front_snapshot(&s, s.file.get());
     return specs;
   };
+  // Before any child exists: a SIGHUP that comes once the front is listening (a client, or
+  // systemd's ExecReload, can be that quick) must find its handler, not the default action,
+  // which ends the process. Signals that arrive before the wait below are queued.
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   sup.start(children(settings));
 
-  boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;
