@@ -273,9 +273,12 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
       if (spec.role == "front") spec.live_json = front_snapshot(&s, s.file.get());
     return specs;
   };
+  // Before any child exists: a SIGHUP that comes once the front is listening (a client, or
+  // systemd's ExecReload, can be that quick) must find its handler, not the default action,
+  // which ends the process. Signals that arrive before the wait below are queued.
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   sup.start(children(settings));
 
-  boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;
@@ -291,12 +294,17 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
         } catch (const std::exception& e) {
           log.error("config",
                     std::string("reload refused, keeping the running configuration: ") + e.what());
-          // config.get shows the file as upstream does: refused, with its problems.
-          const auto path = config_path_for(flags, env);
-          ConfigFile refused = path ? validate_config_file(*path, env) : ConfigFile{};
-          if (!refused.issues.has_errors())
-            refused.issues.add(cfg::Issue::Kind::error, "", e.what());
-          sup.update_live("front", front_snapshot(nullptr, &refused));
+          // config.get shows the file as upstream does: refused, with its problems. Nothing
+          // thrown here may leave the signal handler: the loop would end with it.
+          try {
+            const auto path = config_path_for(flags, env);
+            ConfigFile refused = path ? validate_config_file(*path, env) : ConfigFile{};
+            if (!refused.issues.has_errors())
+              refused.issues.add(cfg::Issue::Kind::error, "", e.what());
+            sup.update_live("front", front_snapshot(nullptr, &refused));
+          } catch (const std::exception& inner) {
+            log.error("config", std::string("config.get keeps the last snapshot: ") + inner.what());
+          }
         }
         sd_notify(0, "READY=1");
         wait_signal();
