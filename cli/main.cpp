@@ -1,6 +1,7 @@
 // clawgate: the one command users type. `gateway` runs the gateway in the foreground; `call`,
 // `health` and `status` are protocol clients. main only parses arguments and wires.
-// Exit codes: 0 ok, 1 request/transport failure, 2 usage error, 78 config error.
+// Exit codes: 0 ok, 1 request/transport failure (or nothing at a `config get` path), 2 usage
+// error, 78 config error.
 #include <unistd.h>
 
 #include <iostream>
@@ -10,6 +11,7 @@
 
 #include "cli_flags.hpp"
 #include "config.hpp"
+#include "config_command.hpp"
 #include "crypto.hpp"
 #include "fs.hpp"
 #include "run.hpp"
@@ -38,6 +40,11 @@ commands:
                               let that sender talk to the agent
   send --to ID --message TEXT [--channel NAME]
                               deliver a message through a channel (durable, deduplicated)
+  config schema               the JSON Schema of openclaw.json as clawgate reads it
+  config validate [FILE]      check a config file: every problem with its key path, exit 78
+                              when there is one (unknown keys too, as OpenClaw); --json
+  config get [PATH]           the effective value at PATH (or the whole config), secrets
+                              redacted; --config FILE, --json
 
 The client commands find the gateway at --url, $OPENCLAW_GATEWAY_URL or ws://127.0.0.1:18789 and
 the token in --token, $OPENCLAW_GATEWAY_TOKEN, $CLAWGATE_GATEWAY_TOKEN or the local state
@@ -333,6 +340,10 @@ int main(int argc, char** argv) {
   }
   if (command == "call" || command == "health" || command == "status") {
     return run_client(command, std::vector<std::string>(argv + 2, argv + argc));
+  }
+  if (command == "config") {
+    return clawgate::cli::run_config_command(std::vector<std::string>(argv + 2, argv + argc),
+                                             clawgate::current_environment(), std::cout, std::cerr);
   }
   if (command == "channels" || command == "pairing" || command == "send") {
     return run_subcommand(command, std::vector<std::string>(argv + 2, argv + argc));

@@ -1,15 +1,23 @@
-// Gateway configuration: see config.hpp.
+// Gateway configuration: see config.hpp. The keys are read by the generated parser
+// (cfg::parse_config); this file adds what spans keys or sources: credentials never in clear,
+// sender-list normalisation, channel defaults, and the environment's and flags' overrides.
 #include "config.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
 #include "fs.hpp"
 #include "net.hpp"
+#include "utf8.hpp"
 
 extern char** environ;
 
@@ -17,53 +25,7 @@ namespace clawgate {
 namespace {
 
 using Json = nlohmann::json;
-
-// Top-level sections OpenClaw knows. Sections clawgate does not implement yet are accepted
-// silently; anything else is reported as an unknown key.
-const std::set<std::string> kKnownSections = {
-    "gateway",     "channels", "agents",   "session",   "models",    "logging", "cron",
-    "hooks",       "messages", "commands", "tools",     "skills",    "plugins", "browser",
-    "canvasHost",  "talk",     "ui",       "wizard",    "meta",      "auth",    "env",
-    "diagnostics", "update",   "web",      "discovery", "broadcast", "audio",   "media",
-    "approvals",   "bindings", "secrets",  "memory",    "nodeHost",  "$schema"};
-
-std::string where(const std::string& path, const std::string& key) {
-  return (path.empty() ? std::string("config") : path) + ": " + key;
-}
-
-int get_port(const Json& v, const std::string& path, const std::string& key) {
-  if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 65535)
-    throw ConfigError(where(path, key) + " must be an integer port between 0 and 65535");
-  return v.get<int>();
-}
-
-std::string get_string(const Json& v, const std::string& path, const std::string& key) {
-  if (!v.is_string()) throw ConfigError(where(path, key) + " must be a string");
-  return v.get<std::string>();
-}
-
-int64_t get_positive(const Json& v, const std::string& path, const std::string& key) {
-  if (!v.is_number_integer() || v.get<int64_t>() < 1)
-    throw ConfigError(where(path, key) + " must be a positive integer");
-  return v.get<int64_t>();
-}
-
-bool get_bool(const Json& v, const std::string& path, const std::string& key) {
-  if (!v.is_boolean()) throw ConfigError(where(path, key) + " must be true or false");
-  return v.get<bool>();
-}
-
-void require_object(const Json& v, const std::string& path, const std::string& key) {
-  if (!v.is_object()) throw ConfigError(where(path, key) + " must be an object");
-}
-
-AuthMode parse_auth_mode(const std::string& s, const std::string& path) {
-  if (s == "token") return AuthMode::token;
-  if (s == "password") return AuthMode::password;
-  if (s == "none") return AuthMode::none;
-  throw ConfigError(where(path, "gateway.auth.mode") +
-                    " must be one of token, password, none (got \"" + s + "\")");
-}
+using cfg::Issue;
 
 std::optional<std::string> env_get(const Environment& env, const char* key) {
   auto it = env.find(key);
@@ -71,14 +33,19 @@ std::optional<std::string> env_get(const Environment& env, const char* key) {
   return it->second;
 }
 
-const std::set<std::string> kDmPolicies = {"pairing", "allowlist", "open", "disabled"};
-const std::set<std::string> kDmScopes = {"main", "per-peer", "per-channel-peer",
-                                         "per-account-channel-peer"};
-// Channels OpenClaw has that this build has no worker for yet: accepted with a warning.
-const std::set<std::string> kOtherChannels = {"whatsapp", "discord", "slack",      "signal",
-                                              "imessage", "webchat", "googlechat", "msteams"};
+// A decimal integer in [lo, hi], digits only (no sign, spaces or suffix), checked before it
+// is converted.
+std::optional<int64_t> parse_bounded(const std::string& s, int64_t lo, int64_t hi) {
+  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  const int64_t v = std::stoll(s);
+  if (v < lo || v > hi) return std::nullopt;
+  return v;
+}
 
-const std::set<std::string> kGroupPolicies = {"allowlist", "open", "disabled"};
+std::string file_label(const std::string& path) {
+  return path.empty() ? std::string("config") : path;
+}
 
 bool all_digits(const std::string& s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
@@ -87,169 +54,73 @@ bool all_digits(const std::string& s) {
 // A Telegram sender list (allowFrom, groupAllowFrom, groups.*.allowFrom): numeric user ids or
 // "*". "telegram:"/"tg:" prefixes are stripped. Anything else (an @username, a chat id) is kept
 // so the list still counts as configured, but it never matches: a username can change hands.
-std::vector<std::string> parse_sender_list(const Json& v, const std::string& path,
-                                           const std::string& k,
-                                           std::vector<std::string>& warnings) {
-  if (!v.is_array()) throw ConfigError(where(path, k) + " must be an array");
+std::vector<std::string> normalise_senders(const std::vector<std::string>& in,
+                                           const std::string& path, cfg::Issues& is) {
   std::vector<std::string> out;
-  for (const auto& e : v) {
-    std::string id =
-        e.is_number_integer() ? std::to_string(e.get<int64_t>()) : get_string(e, path, k);
+  for (std::string id : in) {
     while (!id.empty() && id.back() == ' ') id.pop_back();
     while (!id.empty() && id.front() == ' ') id.erase(0, 1);
     std::string lower = id;
-    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     for (const char* prefix : {"telegram:", "tg:"})
       if (lower.rfind(prefix, 0) == 0) {
         id = id.substr(std::string(prefix).size());
         break;
       }
+    const std::string shown = cfg::quote_text(utf8::preview(id, 48));
     if (id != "*" && !all_digits(id)) {
       if (id.rfind('-', 0) == 0 && all_digits(id.substr(1)))
-        warnings.push_back(k + ": \"" + id +
-                           "\" is a group chat id; it never matches a sender (allow groups under "
-                           "channels.telegram.groups)");
+        is.add(Issue::Kind::warning, path,
+               shown +
+                   " is a group chat id; it never matches a sender (allow groups under "
+                   "channels.telegram.groups)");
       else
-        warnings.push_back(
-            k + ": \"" + id +
-            "\" is not a numeric Telegram user id and never matches (usernames can "
-            "change hands; use the numeric id from the pairing reply or getUpdates)");
+        is.add(Issue::Kind::warning, path,
+               shown +
+                   " is not a numeric Telegram user id and never matches (usernames can "
+                   "change hands; use the numeric id from the pairing reply or getUpdates)");
     }
     out.push_back(id);
   }
   return out;
 }
 
-std::string parse_group_policy(const Json& v, const std::string& path, const std::string& k) {
-  std::string p = get_string(v, path, k);
-  if (!kGroupPolicies.count(p))
-    throw ConfigError(where(path, k) + " must be one of allowlist, open, disabled");
-  return p;
-}
-
-GroupEntry parse_group_entry(const Json& v, const std::string& path, const std::string& k,
-                             std::vector<std::string>& warnings) {
-  require_object(v, path, k);
-  GroupEntry g;
-  for (auto& [key, x] : v.items()) {
-    const std::string kk = k + "." + key;
-    if (key == "enabled")
-      g.enabled = get_bool(x, path, kk);
-    else if (key == "requireMention")
-      g.require_mention = get_bool(x, path, kk);
-    else if (key == "groupPolicy")
-      g.group_policy = parse_group_policy(x, path, kk);
-    else if (key == "allowFrom")
-      g.allow_from = parse_sender_list(x, path, kk, warnings);
-    else
-      warnings.push_back("unknown or unsupported config key: " + kk);
+// The runtime view of channels.telegram: sender lists normalised, the group policy defaulted
+// from channels.defaults, historyLimit read as upstream does.
+ChannelSettings telegram_settings(const cfg::TelegramChannel& t, const cfg::Config& c,
+                                  const Json& section, cfg::Issues& is) {
+  const std::string base = "channels.telegram";
+  ChannelSettings out;
+  out.name = "telegram";
+  out.enabled = t.enabled;
+  out.dm_policy = t.dm_policy;
+  out.allow_from = normalise_senders(t.allow_from, base + ".allowFrom", is);
+  out.group_policy =
+      t.group_policy.value_or(c.channels.defaults.group_policy.value_or("allowlist"));
+  if (t.group_allow_from)
+    out.group_allow_from = normalise_senders(*t.group_allow_from, base + ".groupAllowFrom", is);
+  for (const auto& [id, g] : t.groups) {
+    GroupEntry e = g;
+    if (g.allow_from)
+      e.allow_from = normalise_senders(*g.allow_from,
+                                       base + ".groups." + cfg::render_key(id) + ".allowFrom", is);
+    out.groups[id] = std::move(e);
   }
-  return g;
-}
-
-// Who may reach the agent: the keys OpenClaw accepts both at the channel root and per account.
-// Returns false for a key that is not one of them.
-bool parse_access_key(const std::string& key, const Json& v, const std::string& path,
-                      const std::string& k, ChannelSettings& c,
-                      std::vector<std::string>& warnings) {
-  if (key == "dmPolicy") {
-    c.dm_policy = get_string(v, path, k);
-    if (!kDmPolicies.count(c.dm_policy))
-      throw ConfigError(where(path, k) + " must be one of pairing, allowlist, open, disabled");
-  } else if (key == "allowFrom") {
-    c.allow_from = parse_sender_list(v, path, k, warnings);
-  } else if (key == "groupPolicy") {
-    c.group_policy = parse_group_policy(v, path, k);
-  } else if (key == "groupAllowFrom") {
-    c.group_allow_from = parse_sender_list(v, path, k, warnings);
-  } else if (key == "historyLimit") {
-    if (!v.is_number_integer() || v.get<int64_t>() < 0)
-      throw ConfigError(where(path, k) + " must be a non-negative integer");
-    // OpenClaw: the JSON integer maximum selects the default; 200 is the hard ceiling.
-    const int64_t n = v.get<int64_t>();
-    c.history_limit = n == 9007199254740991 ? 50 : static_cast<int>(std::min<int64_t>(n, 200));
-  } else if (key == "groups") {
-    require_object(v, path, k);
-    for (auto& [id, g] : v.items())
-      c.groups[id] = parse_group_entry(g, path, k + "." + id, warnings);
-  } else {
-    return false;
-  }
-  return true;
-}
-
-void parse_telegram(const Json& sec, const std::string& path, ChannelSettings& c,
-                    std::vector<std::string>& warnings) {
-  const bool insecure_ok = sec.contains("dangerouslyAllowInsecureHttp") &&
-                           get_bool(sec["dangerouslyAllowInsecureHttp"], path,
-                                    "channels.telegram.dangerouslyAllowInsecureHttp");
-  for (auto& [key, v] : sec.items()) {
-    const std::string k = "channels.telegram." + key;
-    if (parse_access_key(key, v, path, k, c, warnings)) continue;
-    if (key == "enabled") {
-      c.enabled = get_bool(v, path, k);
-    } else if (key == "botToken" || key == "tokenFile") {
-      get_string(v, path, k);
-    } else if (key == "apiRoot") {
-      const std::string root = get_string(v, path, k);
-      if (root.rfind("http://", 0) != 0 && root.rfind("https://", 0) != 0)
-        throw ConfigError(where(path, k) + " must start with http:// or https://");
-      require_secure_url(root, where(path, k), insecure_ok,
-                         "channels.telegram.dangerouslyAllowInsecureHttp");
-    } else if (key == "dangerouslyAllowInsecureHttp") {
-    } else if (key == "pollTimeoutSeconds") {
-      if (get_positive(v, path, k) > 50) throw ConfigError(where(path, k) + " must be 1..50");
-    } else if (key == "textChunkLimit") {
-      if (get_positive(v, path, k) > 4096) throw ConfigError(where(path, k) + " must be 1..4096");
-    } else {
-      warnings.push_back("unknown or unsupported config key: " + k);
-    }
-  }
-}
-
-void parse_channels(const Json& root, const std::string& path, GatewaySettings& out) {
-  if (root.contains("session")) {
-    const Json& se = root["session"];
-    require_object(se, path, "session");
-    if (se.contains("dmScope")) {
-      out.dm_scope = get_string(se["dmScope"], path, "session.dmScope");
-      if (!kDmScopes.count(out.dm_scope))
-        throw ConfigError(where(path, "session.dmScope") +
-                          " must be one of main, per-peer, per-channel-peer, "
-                          "per-account-channel-peer");
-    }
-  }
-  if (!root.contains("channels")) return;
-  const Json& chs = root["channels"];
-  require_object(chs, path, "channels");
-  // channels.defaults.groupPolicy: the default for channels that do not set their own.
-  std::string default_group_policy = "allowlist";
-  if (chs.contains("defaults")) {
-    require_object(chs["defaults"], path, "channels.defaults");
-    if (chs["defaults"].contains("groupPolicy"))
-      default_group_policy =
-          parse_group_policy(chs["defaults"]["groupPolicy"], path, "channels.defaults.groupPolicy");
-  }
-  for (auto& [name, sec] : chs.items()) {
-    const std::string k = "channels." + name;
-    if (name == "defaults") continue;
-    require_object(sec, path, k);
-    if (name == "telegram") {
-      ChannelSettings c;
-      c.name = name;
-      c.group_policy = default_group_policy;
-      parse_telegram(sec, path, c, out.warnings);
-      if (c.dm_policy == "allowlist" && c.allow_from.empty())
-        out.warnings.push_back(
-            k + ".dmPolicy is allowlist but allowFrom is empty: every DM is refused");
-      c.section_json = sec.dump();
-      out.channels.push_back(std::move(c));
-    } else if (kOtherChannels.count(name)) {
-      out.warnings.push_back(k + ": this build has no worker for this channel yet; ignored");
-    } else {
-      out.warnings.push_back("unknown config key: " + k);
-    }
-  }
+  // OpenClaw: the JSON integer maximum selects the default; 200 is the hard ceiling.
+  out.history_limit = t.history_limit == 9007199254740991
+                          ? 50
+                          : static_cast<int>(std::min<int64_t>(t.history_limit, 200));
+  if (out.dm_policy == "allowlist" && out.allow_from.empty())
+    is.add(Issue::Kind::warning, base + ".dmPolicy",
+           "is allowlist but allowFrom is empty: every DM is refused");
+  // The bot token is part of every Bot API URL: never in clear to another host.
+  if (const std::string why = insecure_url_problem(t.api_root, t.dangerously_allow_insecure_http,
+                                                   base + ".dangerouslyAllowInsecureHttp");
+      !why.empty())
+    is.add(Issue::Kind::error, base + ".apiRoot", why);
+  out.section_json = dump_json(section);
+  return out;
 }
 
 // Channel ids upstream's messages.queue.byChannel knows.
@@ -257,92 +128,269 @@ const std::set<std::string> kQueueChannels = {"whatsapp",   "telegram", "discord
                                               "googlechat", "slack",    "mattermost", "signal",
                                               "imessage",   "msteams",  "webchat",    "matrix"};
 
-QueueMode parse_queue_mode(const Json& v, const std::string& path, const std::string& k) {
-  const std::string m = v.is_string() ? v.get<std::string>() : std::string();
-  if (m == "steer") return QueueMode::steer;
-  if (m == "followup") return QueueMode::followup;
-  if (m == "collect") return QueueMode::collect;
-  if (m == "interrupt") return QueueMode::interrupt;
-  throw ConfigError(where(path, k) + " must be one of steer, followup, collect, interrupt");
+// The schema admits only the four names.
+QueueMode queue_mode_of(const std::string& m) {
+  return m == "followup"    ? QueueMode::followup
+         : m == "collect"   ? QueueMode::collect
+         : m == "interrupt" ? QueueMode::interrupt
+                            : QueueMode::steer;
 }
 
-// Keys of the per-channel maps: channel ids, bounded; names upstream does not know are kept
-// (they match nothing) but reported.
-void check_channel_key(const std::string& name, const std::string& path, const std::string& k,
-                       size_t count, std::vector<std::string>& warnings) {
-  if (count >= QueueSettings::kMaxChannelKeys)
-    throw ConfigError(where(path, k) + ": at most " +
-                      std::to_string(QueueSettings::kMaxChannelKeys) + " channels");
-  if (name.empty() || name.size() > 64)
-    throw ConfigError(where(path, k) + ": a channel id is 1 to 64 characters");
-  if (!kQueueChannels.count(name)) warnings.push_back("unknown channel in " + k + ": " + name);
+// Per-channel keys upstream does not know are kept (they match nothing) but reported.
+template <class T>
+void warn_unknown_channels(const std::map<std::string, T>& m, const std::string& base,
+                           cfg::Issues& is) {
+  for (const auto& [ch, _] : m)
+    if (!kQueueChannels.count(ch))
+      is.add(
+          Issue::Kind::warning, base + "." + cfg::render_key(ch),
+          "unknown channel " + cfg::quote_text(utf8::preview(ch, 48)) + ": it matches no message");
 }
 
-// messages.queue: the queue mode, its per-channel overrides, the cap and the drop policy.
-// agents.defaults.maxConcurrent: runs at once across sessions. Other messages.* keys belong to
-// features clawgate does not have and stay silent, as the section always was.
-void parse_queue(const Json& root, const std::string& path, GatewaySettings& out) {
-  QueueSettings& q = out.queue;
-  if (root.contains("agents") && root["agents"].is_object() &&
-      root["agents"].contains("defaults") && root["agents"]["defaults"].is_object() &&
-      root["agents"]["defaults"].contains("maxConcurrent")) {
-    const std::string k = "agents.defaults.maxConcurrent";
-    const Json& v = root["agents"]["defaults"]["maxConcurrent"];
-    if (!v.is_number_integer() || v.get<int64_t>() < 1 ||
-        v.get<int64_t>() > QueueSettings::kMaxConcurrentLimit)
-      throw ConfigError(where(path, k) + " must be an integer from 1 to " +
-                        std::to_string(QueueSettings::kMaxConcurrentLimit));
-    q.max_concurrent = static_cast<int>(v.get<int64_t>());
+// messages.queue and agents.defaults.maxConcurrent as the lanes take them.
+QueueSettings queue_settings(const cfg::Config& c, cfg::Issues& is) {
+  const cfg::MessagesQueue& q = c.messages.queue;
+  QueueSettings out;
+  out.mode = queue_mode_of(q.mode);
+  for (const auto& [ch, m] : q.by_channel) out.by_channel[ch] = queue_mode_of(m);
+  for (const auto& [ch, ms] : q.debounce_ms_by_channel) out.debounce_ms_by_channel[ch] = ms;
+  out.cap = q.cap;
+  out.drop = q.drop == "old"   ? QueueDrop::old
+             : q.drop == "new" ? QueueDrop::newest
+                               : QueueDrop::summarize;
+  out.max_concurrent = c.agents.defaults.max_concurrent.value_or(default_max_concurrent());
+  warn_unknown_channels(q.by_channel, "messages.queue.byChannel", is);
+  warn_unknown_channels(q.debounce_ms_by_channel, "messages.queue.debounceMsByChannel", is);
+  return out;
+}
+
+// Settings from a checked file: the typed keys, plus the checks that span keys. Adds its
+// findings to file.issues.
+void settings_from(ConfigFile& file, GatewaySettings& s) {
+  const cfg::Config& c = file.config;
+  cfg::Issues& is = file.issues;
+  s.config = c;
+  s.port = c.gateway.port;
+  s.bind_address = resolve_bind_address(c.gateway.bind == "custom" ? "" : c.gateway.bind);
+  if (c.gateway.auth.mode) {
+    const std::string& m = *c.gateway.auth.mode;
+    s.auth_mode = m == "password" ? AuthMode::password
+                  : m == "none"   ? AuthMode::none
+                                  : AuthMode::token;
   }
-  if (!root.contains("messages")) return;
-  const Json& msgs = root["messages"];
-  require_object(msgs, path, "messages");
-  if (!msgs.contains("queue")) return;
-  const Json& sec = msgs["queue"];
-  require_object(sec, path, "messages.queue");
-  for (auto& [key, v] : sec.items()) {
-    const std::string k = "messages.queue." + key;
-    if (key == "mode") {
-      q.mode = parse_queue_mode(v, path, k);
-    } else if (key == "byChannel") {
-      require_object(v, path, k);
-      for (auto& [ch, m] : v.items()) {
-        check_channel_key(ch, path, k, q.by_channel.size(), out.warnings);
-        q.by_channel[ch] = parse_queue_mode(m, path, k + "." + ch);
-      }
-    } else if (key == "debounceMsByChannel") {
-      require_object(v, path, k);
-      for (auto& [ch, ms] : v.items()) {
-        check_channel_key(ch, path, k, q.debounce_ms_by_channel.size(), out.warnings);
-        if (!ms.is_number_integer() || ms.get<int64_t>() < 0 ||
-            ms.get<int64_t>() > QueueSettings::kMaxDebounceMs)
-          throw ConfigError(where(path, k + "." + ch) + " must be an integer from 0 to " +
-                            std::to_string(QueueSettings::kMaxDebounceMs) + " (milliseconds)");
-        q.debounce_ms_by_channel[ch] = ms.get<int64_t>();
-      }
-    } else if (key == "cap") {
-      if (!v.is_number_integer() || v.get<int64_t>() < 1 ||
-          v.get<int64_t>() > QueueSettings::kMaxCap)
-        throw ConfigError(where(path, k) + " must be an integer from 1 to " +
-                          std::to_string(QueueSettings::kMaxCap));
-      q.cap = static_cast<int>(v.get<int64_t>());
-    } else if (key == "drop") {
-      const std::string d = v.is_string() ? v.get<std::string>() : std::string();
-      if (d == "summarize")
-        q.drop = QueueDrop::summarize;
-      else if (d == "old")
-        q.drop = QueueDrop::old;
-      else if (d == "new")
-        q.drop = QueueDrop::newest;
-      else
-        throw ConfigError(where(path, k) + " must be one of summarize, old, new");
-    } else {
-      out.warnings.push_back("unknown config key: " + k);
+  s.rate_limit = c.gateway.auth.rate_limit;
+  s.allowed_origins = c.gateway.control_ui.allowed_origins;
+  s.trusted_proxies = c.gateway.trusted_proxies;
+  s.allow_real_ip_fallback = c.gateway.allow_real_ip_fallback;
+  s.dm_scope = c.session.dm_scope;
+  s.queue = queue_settings(c, is);
+  // The default depends on the machine: shown at its value in effect.
+  s.config.agents.defaults.max_concurrent = s.queue.max_concurrent;
+  static const Json kNone = Json::object();
+  const Json& root = file.parsed.is_object() ? file.parsed : kNone;
+  if (c.channels.telegram)  // then the file has that section
+    s.channels.push_back(
+        telegram_settings(*c.channels.telegram, c, root.at("channels").at("telegram"), is));
+  // The agent worker gets its two sections as written; it reads them with the same parser.
+  Json agent = Json::object();
+  for (const char* k : {"agents", "models"})
+    if (root.contains(k)) agent[k] = root[k];
+  s.agent_config_json = dump_json(agent);
+  // Provider keys travel to baseUrl: never in clear to another host.
+  for (const auto& [id, p] : c.models.providers) {
+    if (!p.base_url) continue;
+    const std::string base = "models.providers." + cfg::render_key(id);
+    if (const std::string why = insecure_url_problem(*p.base_url, p.dangerously_allow_insecure_http,
+                                                     base + ".dangerouslyAllowInsecureHttp");
+        !why.empty())
+      is.add(Issue::Kind::error, base + ".baseUrl", why);
+  }
+}
+
+// Throws the file's errors as one ConfigError (one line each); keeps the rest as warnings.
+void take_issues(const ConfigFile& file, GatewaySettings& s) {
+  std::string errors;
+  for (const auto& i : file.issues.items()) {
+    if (i.kind == Issue::Kind::error)
+      errors += (errors.empty() ? "" : "\n") + file_label(file.path) + ": " + i.text();
+    else if (i.kind == Issue::Kind::unsupported)
+      s.warnings.push_back(i.text() + "; ignored");
+    else
+      s.warnings.push_back(i.text());
+  }
+  if (file.issues.dropped()) {
+    const std::string more = std::to_string(file.issues.dropped()) + " more problems in " +
+                             file_label(file.path) + " (clawgate config validate lists them)";
+    if (errors.empty())
+      s.warnings.push_back(more);
+    else
+      errors += "\n" + more;
+  }
+  if (!errors.empty()) throw ConfigError(errors);
+}
+
+// The environment's and the flags' settings over the file's (flag > env > file > default),
+// mirrored into s.config so `config get` shows what is in effect.
+void apply_overrides(GatewaySettings& s, const GatewayFlags& flags, const Environment& env) {
+  if (auto v = env_get(env, "OPENCLAW_GATEWAY_PORT")) {
+    const auto port = parse_bounded(*v, 0, 65535);
+    if (!port) throw ConfigError("OPENCLAW_GATEWAY_PORT must be a port number (0 to 65535)");
+    s.port = static_cast<int>(*port);
+  }
+  if (flags.port) s.port = *flags.port;
+  if (s.port < 0 || s.port > 65535) throw ConfigError("port must be between 0 and 65535");
+  s.config.gateway.port = s.port;
+  if (flags.bind) {
+    s.bind_address = resolve_bind_address(*flags.bind);
+    s.config.gateway.bind = *flags.bind;
+  }
+
+  s.token = s.config.gateway.auth.token.value_or("");
+  if (auto v = env_get(env, "CLAWGATE_GATEWAY_TOKEN")) s.token = *v;
+  if (auto v = env_get(env, "OPENCLAW_GATEWAY_TOKEN")) s.token = *v;
+  if (flags.token) s.token = *flags.token;
+  s.password = s.config.gateway.auth.password.value_or("");
+  if (auto v = env_get(env, "OPENCLAW_GATEWAY_PASSWORD")) s.password = *v;
+  if (flags.password) s.password = *flags.password;
+  // Upstream default: password mode when only a password is configured.
+  if (!s.password.empty() && s.token.empty() && s.auth_mode == AuthMode::token && !flags.token)
+    s.auth_mode = AuthMode::password;
+  if (s.auth_mode == AuthMode::password && s.password.empty())
+    throw ConfigError(
+        "gateway.auth.mode is password but no password is set (--password, "
+        "OPENCLAW_GATEWAY_PASSWORD or gateway.auth.password)");
+  require_auth_unless_loopback(s, s.bind_address, "bind address");
+  if (!s.token.empty()) s.config.gateway.auth.token = s.token;
+  if (!s.password.empty()) s.config.gateway.auth.password = s.password;
+  s.config.gateway.auth.mode = s.auth_mode == AuthMode::token      ? "token"
+                               : s.auth_mode == AuthMode::password ? "password"
+                                                                   : "none";
+
+  s.state_dir = resolve_state_dir(env);
+  // Timers: at least 10 ms / 100 ms, at most a day.
+  if (auto v = env_get(env, "CLAWGATE_TICK_INTERVAL_MS")) {
+    const auto ms = parse_bounded(*v, 0, 86'400'000);
+    if (!ms) throw ConfigError("CLAWGATE_TICK_INTERVAL_MS must be milliseconds (0 to 86400000)");
+    s.tick_interval_ms = std::max<int64_t>(10, *ms);
+  }
+  if (auto v = env_get(env, "OPENCLAW_HANDSHAKE_TIMEOUT_MS")) {
+    const auto ms = parse_bounded(*v, 0, 86'400'000);
+    if (!ms)
+      throw ConfigError("OPENCLAW_HANDSHAKE_TIMEOUT_MS must be milliseconds (0 to 86400000)");
+    s.handshake_timeout_ms = std::max<int64_t>(100, *ms);
+  }
+}
+
+enum class ReadResult { ok, missing, not_regular, too_large, failed };
+
+// Reads a regular file of at most `max` bytes into `out` (on failure: the reason). A FIFO or
+// a device (--config /dev/zero) is refused before anything is read.
+ReadResult read_bounded(const std::string& path, size_t max, std::string& out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT) return ReadResult::missing;
+    out = std::strerror(errno);
+    return ReadResult::failed;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return ReadResult::not_regular;
+  }
+  if (static_cast<uint64_t>(st.st_size) > max) {
+    ::close(fd);
+    return ReadResult::too_large;
+  }
+  out.clear();
+  char buf[8192];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      out = std::strerror(errno);
+      ::close(fd);
+      return ReadResult::failed;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max) {  // it grew while we read
+      ::close(fd);
+      return ReadResult::too_large;
     }
   }
+  ::close(fd);
+  return ReadResult::ok;
 }
 
 }  // namespace
+
+ConfigFile check_config_text(std::string text, const std::string& path) {
+  ConfigFile f;
+  f.path = path;
+  f.exists = true;
+  f.raw = std::move(text);
+  if (f.raw.size() > kMaxConfigBytes) {
+    f.parsed = nullptr;
+    f.issues.add(Issue::Kind::error, "",
+                 "larger than " + std::to_string(kMaxConfigBytes >> 20) + " MiB; not read");
+    return f;
+  }
+  // The parser itself is iterative; the depth is bounded for everything that walks the result
+  // recursively afterwards (dump, redaction, the effective config).
+  int depth = 0;
+  const Json::parser_callback_t track = [&depth](int d, Json::parse_event_t, Json&) {
+    depth = std::max(depth, d);
+    return true;
+  };
+  try {
+    f.parsed = Json::parse(f.raw, track, true, /*ignore_comments=*/true);
+  } catch (const Json::exception& e) {  // parse_error, and out_of_range for 1e999
+    f.parsed = nullptr;
+    f.issues.add(Issue::Kind::error, "", std::string("not valid JSON: ") + e.what());
+    return f;
+  }
+  if (depth > kMaxConfigDepth) {
+    f.parsed = nullptr;
+    f.issues.add(Issue::Kind::error, "",
+                 "nested deeper than " + std::to_string(kMaxConfigDepth) + " levels");
+    return f;
+  }
+  if (!f.parsed.is_object()) {
+    f.issues.add(Issue::Kind::error, "", "must be a JSON object" + cfg::got(f.parsed));
+    f.parsed = Json::object();
+    return f;
+  }
+  f.config = cfg::parse_config(f.parsed, f.issues);
+  return f;
+}
+
+ConfigFile read_config_file(const std::string& path) {
+  ConfigFile f;
+  f.path = path;
+  f.parsed = nullptr;
+  std::string text;
+  switch (read_bounded(path, kMaxConfigBytes, text)) {
+    case ReadResult::ok:
+      return check_config_text(std::move(text), path);
+    case ReadResult::missing:
+      f.issues.add(Issue::Kind::error, "", "config file not found");
+      return f;
+    case ReadResult::not_regular:
+      f.exists = true;
+      f.issues.add(Issue::Kind::error, "", "not a regular file");
+      return f;
+    case ReadResult::too_large:
+      f.exists = true;
+      f.issues.add(Issue::Kind::error, "",
+                   "larger than " + std::to_string(kMaxConfigBytes >> 20) + " MiB; not read");
+      return f;
+    case ReadResult::failed:
+      break;
+  }
+  f.exists = true;
+  f.issues.add(Issue::Kind::error, "", "cannot read the config file: " + text);
+  return f;
+}
 
 const char* queue_mode_name(QueueMode m) {
   switch (m) {
@@ -402,22 +450,29 @@ std::string resolve_bind_address(const std::string& bind) {
   unsigned char buf[16];
   if (inet_pton(AF_INET, bind.c_str(), buf) == 1 || inet_pton(AF_INET6, bind.c_str(), buf) == 1)
     return bind;
-  throw ConfigError("bind must be loopback, lan or an IP address (got \"" + bind + "\")");
+  throw ConfigError("bind must be loopback, lan or an IP address (got " +
+                    cfg::quote_text(utf8::preview(utf8::repair(bind), 48)) + ")");
 }
 
-void require_secure_url(const std::string& url, const std::string& key, bool allowed_insecure,
-                        const std::string& allow_key) {
-  if (url.rfind("http://", 0) != 0 || allowed_insecure) return;
+std::string insecure_url_problem(const std::string& url, bool allowed_insecure,
+                                 const std::string& allow_key) {
+  if (url.rfind("http://", 0) != 0 || allowed_insecure) return "";
   std::string authority = url.substr(7);
   authority = authority.substr(0, authority.find_first_of("/?#"));
   if (const auto at = authority.rfind('@'); at != std::string::npos)
     authority = authority.substr(at + 1);
-  if (is_local_host(authority)) return;
-  const std::string host = split_host_port(authority).host;
-  throw ConfigError(key + ": plain http:// to " + host +
-                    " would send credentials in clear; use https:// (http:// is accepted for "
-                    "loopback hosts only, or set " +
-                    allow_key + ": true)");
+  if (is_local_host(authority)) return "";
+  const std::string host = cfg::quote_text(utf8::preview(split_host_port(authority).host, 64));
+  return "plain http:// to " + host +
+         " would send credentials in clear; use https:// (http:// is accepted for loopback "
+         "hosts only, or set " +
+         allow_key + ": true)";
+}
+
+void require_secure_url(const std::string& url, const std::string& key, bool allowed_insecure,
+                        const std::string& allow_key) {
+  if (const std::string why = insecure_url_problem(url, allowed_insecure, allow_key); !why.empty())
+    throw ConfigError(key + ": " + why);
 }
 
 std::string resolve_state_dir(const Environment& env) {
@@ -442,32 +497,20 @@ std::string provider_key_variable(const std::string& provider_id) {
   return s + "_API_KEY";
 }
 
-std::vector<std::string> provider_key_variables(const std::string& agent_config_json) {
-  const Json cfg = Json::parse(agent_config_json, nullptr, false);
-  std::set<std::string> names;
-  if (!cfg.is_object()) return {};
-  const Json models = cfg.value("models", Json::object());
-  const Json providers = models.is_object() ? models.value("providers", Json::object()) : Json();
-  std::set<std::string> with_key;
-  if (providers.is_object()) {
-    for (auto& [id, prov] : providers.items()) {
-      if (!prov.is_object()) continue;
-      const Json key = prov.value("apiKey", Json());
-      if (key.is_string() && !key.get<std::string>().empty()) {
-        with_key.insert(id);
-        if (auto ref = key_reference(key.get<std::string>())) names.insert(*ref);
-      } else {
-        names.insert(provider_key_variable(id));
-      }
+std::vector<std::string> provider_key_variables(const cfg::Config& config) {
+  std::set<std::string> names, with_key;
+  for (const auto& [id, prov] : config.models.providers) {
+    if (prov.api_key && !prov.api_key->empty()) {
+      with_key.insert(id);
+      if (auto ref = key_reference(*prov.api_key)) names.insert(*ref);
+    } else {
+      names.insert(provider_key_variable(id));
     }
   }
   // The default model's provider may have no section at all: its key comes from <ID>_API_KEY.
-  const Json agents = cfg.value("agents", Json::object());
-  const Json defaults = agents.is_object() ? agents.value("defaults", Json::object()) : Json();
-  Json model = defaults.is_object() ? defaults.value("model", Json()) : Json();
-  if (model.is_object()) model = model.value("primary", Json());
-  if (model.is_string()) {
-    const std::string ref = model;
+  const auto& model = config.agents.defaults.model;
+  if (model && model->primary) {
+    const std::string& ref = *model->primary;
     const size_t slash = ref.find('/');
     if (slash != std::string::npos && slash > 0 && !with_key.count(ref.substr(0, slash)))
       names.insert(provider_key_variable(ref.substr(0, slash)));
@@ -475,167 +518,55 @@ std::vector<std::string> provider_key_variables(const std::string& agent_config_
   return {names.begin(), names.end()};
 }
 
+std::vector<std::string> provider_key_variables(const std::string& agent_config_json) {
+  const Json j = Json::parse(agent_config_json, nullptr, false);
+  if (!j.is_object()) return {};
+  cfg::Issues ignored;  // the supervisor checked the sections; what parses is what counts
+  return provider_key_variables(cfg::parse_config(j, ignored));
+}
+
 void apply_config_text(const std::string& text, const std::string& path, GatewaySettings& out,
                        std::string* token_from_file, std::string* password_from_file) {
-  Json root;
-  try {
-    root = Json::parse(text, nullptr, true, /*ignore_comments=*/true);
-  } catch (const Json::exception& e) {  // parse_error, and out_of_range for 1e999
-    throw ConfigError((path.empty() ? std::string("config") : path) +
-                      ": not valid JSON: " + e.what());
-  }
-  if (!root.is_object()) throw ConfigError(where(path, "<root>") + " must be an object");
-  for (auto& [key, _] : root.items())
-    if (!kKnownSections.count(key)) out.warnings.push_back("unknown config key: " + key);
-  parse_channels(root, path, out);
-  parse_queue(root, path, out);
-  {
-    Json agent = Json::object();
-    for (const char* k : {"agents", "models"}) {
-      if (!root.contains(k)) continue;
-      require_object(root[k], path, k);
-      agent[k] = root[k];
-    }
-    // Provider keys travel to baseUrl: never in clear to another host.
-    const Json providers = agent.contains("models") && agent["models"].is_object()
-                               ? agent["models"].value("providers", Json::object())
-                               : Json::object();
-    if (providers.is_object()) {
-      for (auto& [id, prov] : providers.items()) {
-        if (!prov.is_object() || !prov.contains("baseUrl") || !prov["baseUrl"].is_string())
-          continue;
-        const std::string base = "models.providers." + id;
-        const bool ok = prov.contains("dangerouslyAllowInsecureHttp") &&
-                        get_bool(prov["dangerouslyAllowInsecureHttp"], path,
-                                 base + ".dangerouslyAllowInsecureHttp");
-        require_secure_url(prov["baseUrl"], where(path, base + ".baseUrl"), ok,
-                           base + ".dangerouslyAllowInsecureHttp");
-      }
-    }
-    out.agent_config_json = agent.dump();
-  }
-  if (!root.contains("gateway")) return;
-  const Json& gw = root["gateway"];
-  require_object(gw, path, "gateway");
-  for (auto& [key, v] : gw.items()) {
-    const std::string k = "gateway." + key;
-    if (key == "port") {
-      out.port = get_port(v, path, k);
-    } else if (key == "bind") {
-      const std::string b = get_string(v, path, k);
-      try {
-        out.bind_address = resolve_bind_address(b == "custom" ? "" : b);
-      } catch (const ConfigError& e) {
-        throw ConfigError(where(path, k) + ": " + e.what());
-      }
-    } else if (key == "auth") {
-      require_object(v, path, k);
-      for (auto& [ak, av] : v.items()) {
-        const std::string akk = k + "." + ak;
-        if (ak == "mode")
-          out.auth_mode = parse_auth_mode(get_string(av, path, akk), path);
-        else if (ak == "token")
-          *token_from_file = get_string(av, path, akk);
-        else if (ak == "password")
-          *password_from_file = get_string(av, path, akk);
-        else if (ak == "rateLimit") {
-          require_object(av, path, akk);
-          for (auto& [rk, rv] : av.items()) {
-            const std::string rkk = akk + "." + rk;
-            if (rk == "maxAttempts")
-              out.rate_limit.max_attempts = static_cast<int>(get_positive(rv, path, rkk));
-            else if (rk == "windowMs")
-              out.rate_limit.window_ms = get_positive(rv, path, rkk);
-            else if (rk == "lockoutMs")
-              out.rate_limit.lockout_ms = get_positive(rv, path, rkk);
-            else if (rk == "exemptLoopback")
-              out.rate_limit.exempt_loopback = get_bool(rv, path, rkk);
-            else
-              out.warnings.push_back("unknown config key: " + rkk);
-          }
-        } else if (ak == "allowTailscale" || ak == "trustedProxy") {
-          out.warnings.push_back(akk + " is not supported by clawgate; ignored");
-        } else {
-          out.warnings.push_back("unknown config key: " + akk);
-        }
-      }
-    } else if (key == "controlUi") {
-      require_object(v, path, k);
-      for (auto& [ck, cv] : v.items()) {
-        const std::string ckk = k + "." + ck;
-        if (ck == "allowedOrigins") {
-          if (!cv.is_array()) throw ConfigError(where(path, ckk) + " must be an array of strings");
-          for (const auto& o : cv) out.allowed_origins.push_back(get_string(o, path, ckk));
-        } else if (ck != "enabled" && ck != "basePath") {
-          out.warnings.push_back("unknown config key: " + ckk);
-        }
-      }
-    } else if (key == "trustedProxies") {
-      if (!v.is_array()) throw ConfigError(where(path, k) + " must be an array of IPs or CIDRs");
-      for (const auto& e : v) {
-        const std::string range = get_string(e, path, k);
-        if (!parse_ip_range(range))
-          throw ConfigError(where(path, k) + ": not an IP address or CIDR range: \"" + range +
-                            "\"");
-        out.trusted_proxies.push_back(range);
-      }
-    } else if (key == "allowRealIpFallback") {
-      out.allow_real_ip_fallback = get_bool(v, path, k);
-    } else if (key == "mode" || key == "remote" || key == "reload" || key == "tls" ||
-               key == "tailscale" || key == "nodes" || key == "http") {
-      // Known OpenClaw keys for features clawgate does not implement yet.
-    } else {
-      out.warnings.push_back("unknown config key: " + k);
-    }
-  }
+  auto file = std::make_shared<ConfigFile>(check_config_text(text, path));
+  if (!file->issues.has_errors()) settings_from(*file, out);
+  take_issues(*file, out);
+  if (token_from_file) *token_from_file = out.config.gateway.auth.token.value_or("");
+  if (password_from_file) *password_from_file = out.config.gateway.auth.password.value_or("");
+  out.config_path = path;
+  out.file = std::move(file);
+}
+
+std::optional<std::string> config_path_for(const GatewayFlags& flags, const Environment& env) {
+  if (flags.config_path) return flags.config_path;
+  if (auto v = env_get(env, "CLAWGATE_CONFIG_PATH")) return v;
+  return env_get(env, "OPENCLAW_CONFIG_PATH");
 }
 
 GatewaySettings resolve_gateway_settings(const GatewayFlags& flags, const Environment& env) {
   GatewaySettings s;
-  std::string file_token, file_password;
-  std::optional<std::string> path = flags.config_path;
-  if (!path) path = env_get(env, "CLAWGATE_CONFIG_PATH");
-  if (!path) path = env_get(env, "OPENCLAW_CONFIG_PATH");
-  if (path) {
-    auto text = read_file(*path);
-    if (!text) throw ConfigError(*path + ": config file not found");
+  if (const auto path = config_path_for(flags, env)) {
+    auto file = std::make_shared<ConfigFile>(read_config_file(*path));
+    if (!file->issues.has_errors()) settings_from(*file, s);
+    take_issues(*file, s);
     s.config_path = *path;
-    apply_config_text(*text, *path, s, &file_token, &file_password);
+    s.file = std::move(file);
   }
-
-  if (auto v = env_get(env, "OPENCLAW_GATEWAY_PORT")) {
-    try {
-      s.port = std::stoi(*v);
-    } catch (...) {
-      throw ConfigError("OPENCLAW_GATEWAY_PORT must be a port number");
-    }
-  }
-  if (flags.port) s.port = *flags.port;
-  if (s.port < 0 || s.port > 65535) throw ConfigError("port must be between 0 and 65535");
-  if (flags.bind) s.bind_address = resolve_bind_address(*flags.bind);
-
-  s.token = file_token;
-  if (auto v = env_get(env, "CLAWGATE_GATEWAY_TOKEN")) s.token = *v;
-  if (auto v = env_get(env, "OPENCLAW_GATEWAY_TOKEN")) s.token = *v;
-  if (flags.token) s.token = *flags.token;
-  s.password = file_password;
-  if (auto v = env_get(env, "OPENCLAW_GATEWAY_PASSWORD")) s.password = *v;
-  if (flags.password) s.password = *flags.password;
-  // Upstream default: password mode when only a password is configured.
-  if (!s.password.empty() && s.token.empty() && s.auth_mode == AuthMode::token && !flags.token)
-    s.auth_mode = AuthMode::password;
-  if (s.auth_mode == AuthMode::password && s.password.empty())
-    throw ConfigError(
-        "gateway.auth.mode is password but no password is set (--password, "
-        "OPENCLAW_GATEWAY_PASSWORD or gateway.auth.password)");
-  require_auth_unless_loopback(s, s.bind_address, "bind address");
-
-  s.state_dir = resolve_state_dir(env);
-  if (auto v = env_get(env, "CLAWGATE_TICK_INTERVAL_MS"))
-    s.tick_interval_ms = std::max(10L, std::stol(*v));
-  if (auto v = env_get(env, "OPENCLAW_HANDSHAKE_TIMEOUT_MS"))
-    s.handshake_timeout_ms = std::max(100L, std::stol(*v));
+  apply_overrides(s, flags, env);
   return s;
+}
+
+ConfigFile validate_config_file(const std::string& path, const Environment& env) {
+  ConfigFile file = read_config_file(path);
+  if (file.issues.has_errors()) return file;
+  GatewaySettings s;
+  settings_from(file, s);
+  if (file.issues.has_errors()) return file;
+  try {
+    apply_overrides(s, GatewayFlags{}, env);
+  } catch (const ConfigError& e) {
+    file.issues.add(Issue::Kind::error, "", e.what());
+  }
+  return file;
 }
 
 void require_auth_unless_loopback(const GatewaySettings& s, const std::string& bound_address,

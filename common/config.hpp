@@ -1,15 +1,20 @@
-// Gateway configuration: OpenClaw's `openclaw.json` key names (JSON with comments), command-line
-// flags and environment, resolved into one settings struct with the upstream precedence
-// (flag > env > file > default).
-// Fails: ConfigError naming the offending key; callers exit 78 (EX_CONFIG). Unknown keys are
-// warnings, never errors, so an existing OpenClaw config can be pointed at clawgate.
+// Gateway configuration: OpenClaw's `openclaw.json` (JSON with comments) read once by the
+// parser generated from schema/config.schema.json (config_gen.hpp: typed structs, every key's
+// path in every message), then command-line flags and environment, resolved into one settings
+// struct with the upstream precedence (flag > env > file > default).
+// Fails: ConfigError naming the file and each offending key path; callers exit 78 (EX_CONFIG).
+// Unknown keys are warnings, never errors, so an existing OpenClaw config can be pointed at
+// clawgate; `clawgate config validate` reports them as errors, as OpenClaw does.
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "config_gen.hpp"
 
 namespace clawgate {
 
@@ -19,13 +24,27 @@ class ConfigError : public std::runtime_error {
 };
 
 inline constexpr int kExitConfig = 78;
+inline constexpr size_t kMaxConfigBytes = 1 << 20;  // a larger file is refused unread
+inline constexpr int kMaxConfigDepth = 64;          // JSON nesting; deeper is refused
 
-struct RateLimitSettings {
-  int max_attempts = 10;
-  int64_t window_ms = 60'000;
-  int64_t lockout_ms = 300'000;
-  bool exempt_loopback = true;
+// One config file, read and checked against the schema. Nothing is thrown for its content:
+// every problem (not JSON, too large, a bad key) is an issue with its key path.
+struct ConfigFile {
+  std::string path;  // "" when running without a file
+  bool exists = false;
+  std::string raw;                         // the text as read
+  cfg::Json parsed = cfg::Json::object();  // the file as JSON; null when it is not JSON
+  cfg::Config config;                      // typed, defaults filled in
+  cfg::Issues issues;                      // the schema's findings, then the cross-key checks'
 };
+
+// `path` names the file in messages only.
+ConfigFile check_config_text(std::string text, const std::string& path);
+ConfigFile read_config_file(const std::string& path);  // a missing file is an error issue
+
+// gateway.auth.rateLimit, as the schema declares it (maxAttempts, windowMs, lockoutMs,
+// exemptLoopback).
+using RateLimitSettings = cfg::GatewayAuthRateLimit;
 
 enum class AuthMode { token, password, none };
 
@@ -39,14 +58,15 @@ const char* queue_drop_name(QueueDrop d);
 // agents.defaults.maxConcurrent when unset: upstream's max(8, 4 x the CPUs this process may use).
 int default_max_concurrent();
 
-// messages.queue and agents.defaults.maxConcurrent: how runs share a session and the agent.
+// messages.queue and agents.defaults.maxConcurrent as the lanes use them (core/lanes.hpp): the
+// schema's keys (cfg::MessagesQueue, cfg::AgentsDefaults::max_concurrent) with the enums
+// decoded and the defaults filled in.
 struct QueueSettings {
   static constexpr int64_t kDefaultDebounceMs = 500;  // upstream's built-in quiet window
-  static constexpr int64_t kMaxDebounceMs = 600'000;
-  static constexpr int kDefaultCap = 20;
-  static constexpr int kMaxCap = 1000;
+  static constexpr int kDefaultCap = 20;              // = the schema's messages.queue.cap default
+  static constexpr int kMaxCap = 1000;                // = its maximum
+  // = the schema's agents.defaults.maxConcurrent maximum; also the default's ceiling.
   static constexpr int kMaxConcurrentLimit = 1024;
-  static constexpr size_t kMaxChannelKeys = 64;  // entries in byChannel / debounceMsByChannel
   // Cron and heartbeat runs at once, besides max_concurrent (upstream's cron lane, built in).
   static constexpr size_t kBackgroundRuns = 8;
   QueueMode mode = QueueMode::steer;
@@ -62,13 +82,10 @@ struct QueueSettings {
   int64_t debounce_ms_for(const std::string& channel) const;
 };
 
-// `channels.<name>.groups.<chatId | "*">`. Unset fields fall back as wsfront/access.hpp says.
-struct GroupEntry {
-  std::optional<bool> enabled;
-  std::optional<bool> require_mention;
-  std::optional<std::string> group_policy;             // overrides the channel's groupPolicy
-  std::optional<std::vector<std::string>> allow_from;  // replaces groupAllowFrom in this group
-};
+// `channels.<name>.groups.<chatId | "*">`, as the schema declares Telegram's (enabled,
+// requireMention, groupPolicy, allowFrom; its allowFrom normalised like the channel's). Unset
+// fields fall back as core/access.hpp says.
+using GroupEntry = cfg::TelegramGroup;
 
 // One `channels.<name>` section. Only channels with a worker in this build are listed.
 // Sender lists hold sender ids exactly as the channel reports them (Telegram: numeric user ids,
@@ -107,6 +124,10 @@ struct GatewaySettings {
   std::string dm_scope = "main";      // session.dmScope: main | per-peer | per-channel-peer | ...
   QueueSettings queue;                // messages.queue.*, agents.defaults.maxConcurrent
   std::vector<std::string> warnings;  // unknown keys and other non-fatal findings
+  // Every key as typed settings, with the environment's and the flags' overrides applied
+  // (gateway.port, gateway.bind, gateway.auth.*): what `config get` and config.get show.
+  cfg::Config config;
+  std::shared_ptr<const ConfigFile> file;  // null when running without a file
 };
 
 // What the command line said; unset fields fall through to env, file, default.
@@ -125,8 +146,17 @@ Environment current_environment();
 GatewaySettings resolve_gateway_settings(const GatewayFlags& flags, const Environment& env);
 
 // Parses config text (JSON with comments) into settings; `path` is used in messages only.
+// Throws ConfigError listing every error; warnings go to out.warnings.
 void apply_config_text(const std::string& text, const std::string& path, GatewaySettings& out,
                        std::string* token_from_file, std::string* password_from_file);
+
+// What `clawgate config validate` reports for one file: the schema's issues, the checks that
+// span keys (credentials over plain http://), and what the gateway would refuse at start in
+// this environment (auth mode none on a non-loopback bind, password mode with no password).
+ConfigFile validate_config_file(const std::string& path, const Environment& env);
+// The config file the gateway reads: --config, else $CLAWGATE_CONFIG_PATH, else
+// $OPENCLAW_CONFIG_PATH; nullopt when none is named.
+std::optional<std::string> config_path_for(const GatewayFlags& flags, const Environment& env);
 
 std::string resolve_state_dir(const Environment& env);
 
@@ -135,6 +165,9 @@ std::string resolve_state_dir(const Environment& env);
 // dangerouslyAllowInsecureHttp). Throws ConfigError naming `key` otherwise.
 void require_secure_url(const std::string& url, const std::string& key, bool allowed_insecure,
                         const std::string& allow_key);
+// The same check as a message ("" when the url is fine), for the config's issue list.
+std::string insecure_url_problem(const std::string& url, bool allowed_insecure,
+                                 const std::string& allow_key);
 
 // gateway.auth.mode none is served only on a loopback socket. `bound_address` is the address
 // the listening socket really has (bound here, or handed over by systemd or the supervisor);
@@ -148,6 +181,7 @@ std::optional<std::string> key_reference(const std::string& api_key);
 std::string provider_key_variable(const std::string& provider_id);
 // Every environment variable the agent section ({"agents", "models"} JSON) may read a key from.
 std::vector<std::string> provider_key_variables(const std::string& agent_config_json);
+std::vector<std::string> provider_key_variables(const cfg::Config& config);
 
 std::string resolve_bind_address(const std::string& bind);  // loopback|lan|<addr>
 

@@ -38,10 +38,13 @@ std::string secure_state_dir(const std::string& state_dir) {
   return make_private(state_dir, 0700);
 }
 
-TokenLoad load_or_create_token(const std::string& state_dir, std::string* fixed) {
+namespace {
+
+TokenLoad load_or_create_secret(const std::string& state_dir, const std::string& name,
+                                std::string* fixed) {
   make_dirs(state_dir, 0700);
   TokenLoad out;
-  out.path = state_dir + "/gateway-token";
+  out.path = state_dir + "/" + name;
   struct stat st {};
   if (::stat(out.path.c_str(), &st) == 0) {
     const std::string note = make_private(out.path, 0600);
@@ -59,6 +62,16 @@ TokenLoad load_or_create_token(const std::string& state_dir, std::string* fixed)
   atomic_write_file(out.path, out.token + "\n", 0600);
   out.created = true;
   return out;
+}
+
+}  // namespace
+
+TokenLoad load_or_create_token(const std::string& state_dir, std::string* fixed) {
+  return load_or_create_secret(state_dir, "gateway-token", fixed);
+}
+
+std::string load_or_create_config_hash_key(const std::string& state_dir) {
+  return load_or_create_secret(state_dir, "config-hash-key", nullptr).token;
 }
 
 }  // namespace clawgate

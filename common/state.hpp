@@ -16,6 +16,11 @@ struct TokenLoad {
 // A token file others can read is made 0600 first (and said so in `fixed`).
 TokenLoad load_or_create_token(const std::string& state_dir, std::string* fixed = nullptr);
 
+// The key config.get's `hash` is an HMAC with: <state_dir>/config-hash-key (0600, created
+// once). A keyed hash identifies a config version without letting a reader test guesses of
+// the secrets in it.
+std::string load_or_create_config_hash_key(const std::string& state_dir);
+
 // Creates the state dir (0700) if missing. One that others may read or write, and that this
 // user owns, is made 0700; returns what was fixed ("" if nothing). One owned by another user
 // is refused: transcripts, tokens and pairing approvals live there.

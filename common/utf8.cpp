@@ -2,6 +2,9 @@
 // well-formed byte sequences (Table 3-7), so overlongs and surrogates are ill-formed.
 #include "utf8.hpp"
 
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -66,6 +69,62 @@ bool extends(char32_t c) {
 
 bool regional_indicator(char32_t c) {
   return c >= 0x1F1E6 && c <= 0x1F1FF;
+}
+
+void append(std::string& out, char32_t c) {
+  if (c < 0x80) {
+    out.push_back(static_cast<char>(c));
+  } else if (c < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else if (c < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  }
+}
+
+bool js_space(char32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000 || c == 0xFEFF;
+}
+
+struct LowerRun {
+  char32_t first, last;
+  uint32_t stride;
+  int32_t delta;
+};
+struct CaseClassRange {
+  char32_t first, last;
+  int cls;  // 1 cased, 2 case-ignorable
+};
+#include "utf8_case.inc"
+
+char32_t lower_one(char32_t c) {
+  if (c < 0x80) return c >= 'A' && c <= 'Z' ? c + 32 : c;
+  // The last run starting at or before c.
+  const auto* end = std::end(kLowerRuns);
+  const auto* it = std::upper_bound(std::begin(kLowerRuns), end, c,
+                                    [](char32_t v, const LowerRun& r) { return v < r.first; });
+  if (it == std::begin(kLowerRuns)) return c;
+  --it;
+  if (c > it->last || (c - it->first) % it->stride != 0) return c;
+  return static_cast<char32_t>(static_cast<int64_t>(c) + it->delta);
+}
+
+int case_class(char32_t c) {
+  const auto* it =
+      std::upper_bound(std::begin(kCaseClasses), std::end(kCaseClasses), c,
+                       [](char32_t v, const CaseClassRange& r) { return v < r.first; });
+  if (it == std::begin(kCaseClasses)) return 0;
+  --it;
+  return c <= it->last ? it->cls : 0;
 }
 
 }  // namespace
@@ -160,6 +219,55 @@ size_t code_points(std::string_view s) {
   size_t n = 0;
   for (size_t i = 0, len; i < s.size(); i += len, ++n) decode(s, i, len);
   return n;
+}
+
+std::string_view trim(std::string_view s) {
+  size_t begin = 0, end = s.size(), len;
+  while (begin < end) {
+    const char32_t c = decode(s, begin, len);
+    if (c == kBad || !js_space(c)) break;
+    begin += len;
+  }
+  while (end > begin) {
+    size_t start = end - 1;  // back to the first byte of the last code point
+    while (start > begin && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80 &&
+           end - start < 4)
+      --start;
+    const char32_t c = decode(s, start, len);
+    if (c == kBad || start + len != end || !js_space(c)) break;
+    end = start;
+  }
+  return s.substr(begin, end - begin);
+}
+
+std::string lower(std::string_view s) {
+  std::vector<char32_t> cps;
+  cps.reserve(s.size());
+  for (size_t i = 0, len; i < s.size(); i += len) {
+    const char32_t c = decode(s, i, len);
+    cps.push_back(c == kBad ? 0xFFFD : c);
+  }
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < cps.size(); ++i) {
+    const char32_t c = cps[i];
+    if (c == 0x130) {  // LATIN CAPITAL LETTER I WITH DOT ABOVE: "i" + COMBINING DOT ABOVE
+      append(out, 'i');
+      append(out, 0x307);
+    } else if (c == 0x3A3) {
+      // Final_Sigma: a cased letter before it and none after, case-ignorables skipped.
+      size_t b = i;
+      while (b > 0 && case_class(cps[b - 1]) == 2) --b;
+      size_t a = i + 1;
+      while (a < cps.size() && case_class(cps[a]) == 2) ++a;
+      const bool final =
+          b > 0 && case_class(cps[b - 1]) == 1 && !(a < cps.size() && case_class(cps[a]) == 1);
+      append(out, final ? 0x3C2 : 0x3C3);
+    } else {
+      append(out, lower_one(c));
+    }
+  }
+  return out;
 }
 
 }  // namespace clawgate::utf8

@@ -1,6 +1,7 @@
 // UTF-8 text helpers: validation, repair of invalid bytes to U+FFFD, cuts that never split a
 // code point (and, for previews, never split a user-perceived character), UTF-16 lengths for
-// platforms that count in UTF-16 code units (Telegram), and JSON dumps that cannot throw.
+// platforms that count in UTF-16 code units (Telegram), JavaScript's trim and toLowerCase (for
+// keys that must match what OpenClaw computes), and JSON dumps that cannot throw.
 // Every truncation in the code base goes through here. Pure functions; never throw except
 // std::bad_alloc.
 #pragma once
@@ -40,6 +41,17 @@ size_t cut_utf16(std::string_view s, size_t max_units);
 
 // Number of code points (invalid bytes count one each).
 size_t code_points(std::string_view s);
+
+// `s` without the leading and trailing white space JavaScript's String.prototype.trim removes:
+// tab, line feed, VT, FF, CR, space, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F,
+// U+205F, U+3000, U+FEFF.
+std::string_view trim(std::string_view s);
+
+// `s` lowercased as JavaScript's String.prototype.toLowerCase lowercases it: Unicode's full
+// default case mapping (U+0130 becomes "i" + U+0307), capital sigma final or not by context
+// (Final_Sigma), no language rules. Tables from Node's own toLowerCase (utf8_case.inc). Invalid
+// bytes become U+FFFD.
+std::string lower(std::string_view s);
 
 }  // namespace clawgate::utf8
 

@@ -49,7 +49,7 @@ ChannelHub::ChannelHub(boost::asio::io_context& io, const Clock& clock, Logger& 
       router_(settings.state_dir, settings, sessions),
       retry_timer_(io) {
   if (inbound_)
-    router_.turn_waits = [this](const std::string& key) { return inbound_->turn_waits(key); };
+    router_.turn_waits = [this](const SessionKey& key) { return inbound_->turn_waits(key); };
   for (const auto& w : queue_.load(clock_.wall_ms())) log_.warn("outbound", w);
   if (queue_.pending_count())
     log_.info("outbound", std::to_string(queue_.pending_count()) +
@@ -172,11 +172,11 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
       switch (v.kind) {
         case InboundVerdict::accepted:
           log_.info("channels",
-                    m.channel + " message from " + m.sender_id + " -> " + v.session_key);
-          if (inbound_) inbound_->on_inbound(v.session_key, m);
+                    m.channel + " message from " + m.sender_id + " -> " + v.session_key->str());
+          if (inbound_) inbound_->on_inbound(*v.session_key, m);
           break;
         case InboundVerdict::context:
-          log_.debug("channels", v.reason + " -> " + v.session_key);
+          log_.debug("channels", v.reason + " -> " + v.session_key->str());
           break;
         case InboundVerdict::duplicate:
           break;

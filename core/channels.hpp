@@ -44,9 +44,9 @@ using HubCallback = std::function<void(HubReply)>;
 class InboundSink {
  public:
   virtual ~InboundSink() = default;
-  virtual void on_inbound(const std::string& session_key, const InboundMessage& m) = 0;
+  virtual void on_inbound(const SessionKey& session_key, const InboundMessage& m) = 0;
   // True when a message for this session would wait for an earlier turn (inbound.hpp, step 4).
-  virtual bool turn_waits(const std::string& /*session_key*/) const { return false; }
+  virtual bool turn_waits(const SessionKey& /*session_key*/) const { return false; }
 };
 
 class ChannelHub {

@@ -128,7 +128,7 @@ void Core::attach_peer(int fd, const std::string& name, const std::string& chann
 }
 
 // A channel message that passed its policy gets an answer, delivered back to its chat.
-void Core::on_inbound(const std::string& session_key, const InboundMessage& m) {
+void Core::on_inbound(const SessionKey& session_key, const InboundMessage& m) {
   RunManager::Origin o;
   o.kind = "channel";
   o.channel = m.channel;
@@ -145,7 +145,7 @@ void Core::on_inbound(const std::string& session_key, const InboundMessage& m) {
   if (!err.empty()) log_.warn("runs", "no answer for " + m.channel + " message: " + err);
 }
 
-bool Core::turn_waits(const std::string& session_key) const {
+bool Core::turn_waits(const SessionKey& session_key) const {
   return runs_.turn_waits(session_key);
 }
 

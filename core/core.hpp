@@ -64,8 +64,8 @@ class Core final : private InboundSink {
   SessionStore& sessions() { return sessions_; }
 
  private:
-  void on_inbound(const std::string& session_key, const InboundMessage& m) override;
-  bool turn_waits(const std::string& session_key) const override;
+  void on_inbound(const SessionKey& session_key, const InboundMessage& m) override;
+  bool turn_waits(const SessionKey& session_key) const override;
   void arm_index_flush();
 
   const Clock& clock_;

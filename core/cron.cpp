@@ -6,6 +6,7 @@
 #include <ctime>
 #include <sstream>
 
+#include "config_gen.hpp"
 #include "crypto.hpp"
 #include "fs.hpp"
 #include "utf8.hpp"
@@ -83,20 +84,6 @@ int digits_at(const std::string& s, size_t pos, size_t n) {
 }
 
 }  // namespace
-
-std::optional<int64_t> parse_duration_ms(const std::string& s) {
-  size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  if (i == 0 || i > 12) return std::nullopt;  // 12 digits of days still fit in int64 ms
-  const int64_t n = std::stoll(s.substr(0, i));
-  const std::string unit = s.substr(i);
-  if (unit == "ms") return n;
-  if (unit == "s" || unit.empty()) return n * 1000;
-  if (unit == "m") return n * 60'000;
-  if (unit == "h") return n * 3'600'000;
-  if (unit == "d" && n <= 100'000'000) return n * 86'400'000;
-  return std::nullopt;
-}
 
 std::optional<int64_t> parse_iso_time_ms(const std::string& s) {
   // YYYY-MM-DDTHH:MM:SS, then an optional fraction and Z or ±HH:MM.
@@ -197,15 +184,16 @@ CronService::CronService(boost::asio::io_context& io, const Clock& clock, Logger
     const Json j = Json::parse(*text, nullptr, false);
     if (j.is_object() && j.contains("jobs") && j["jobs"].is_array()) jobs_ = j["jobs"];
   }
-  const Json cfg = Json::parse(agent_config_json, nullptr, false);
-  if (cfg.is_object() && cfg.contains("agents") && cfg["agents"].is_object()) {
-    const Json hb = cfg["agents"].value("defaults", Json::object()).value("heartbeat", Json());
-    if (hb.is_object()) {
-      // At most a year: longer would overflow the timer's nanoseconds (and means "off").
-      if (auto every = parse_duration_ms(hb.value("every", "30m")))
-        heartbeat_every_ms_ = std::min<int64_t>(*every, kMaxHeartbeatEveryMs);
-      heartbeat_target_ = hb.value("target", "none");
-    }
+  // The agent sections as the supervisor checked them, read with the same generated parser.
+  const Json sections = Json::parse(agent_config_json, nullptr, false);
+  if (sections.is_object()) {
+    cfg::Issues checked_before;
+    const cfg::Config c = cfg::parse_config(sections, checked_before);
+    const cfg::AgentsDefaultsHeartbeat& hb = c.agents.defaults.heartbeat;
+    // At most a year: longer would overflow the timer's nanoseconds (and means "off").
+    if (auto every = parse_duration_ms(hb.every))
+      heartbeat_every_ms_ = std::min<int64_t>(*every, kMaxHeartbeatEveryMs);
+    heartbeat_target_ = hb.target;
   }
 }
 
@@ -296,11 +284,17 @@ void CronService::run_job(const std::string& id, const std::string& trigger) {
     return;
   }
   const Json payload = job["payload"];
-  const std::string target = job.value("sessionTarget", "main");
-  const std::string session = target == "isolated" ? "agent:main:cron:" + id
-                              : target.rfind("session:", 0) == 0
-                                  ? target.substr(8)
-                                  : std::string(SessionStore::kMainKey);
+  std::string why;
+  const std::optional<SessionKey> key = session_for(job, &why);
+  if (!key) {  // a jobs.json edited by hand; cron.add and cron.update refuse such targets
+    job["state"]["lastRunStatus"] = "error";
+    job["state"]["lastError"] = why;
+    record(id, {{"ts", now}, {"jobId", id}, {"status", "error"}, {"error", why}});
+    event(id, "finished", {{"status", "error"}, {"error", why}});
+    save();
+    return;
+  }
+  const std::string session = key->str();
   event(id, "started", {{"runAtMs", now}, {"sessionKey", session}});
   if (payload.value("kind", "") == "systemEvent") {
     job["state"]["lastRunStatus"] = "ok";
@@ -318,7 +312,7 @@ void CronService::run_job(const std::string& id, const std::string& trigger) {
   RunManager::Origin o;
   o.kind = "cron";
   const std::string err = runs_.start(
-      session, payload.value("message", ""), run_id, o,
+      *key, payload.value("message", ""), run_id, o,
       [this, id, now, session, trigger, run_id](bool okay, const std::string& text,
                                                 const std::string& error) {
         running_.erase(id);
@@ -364,6 +358,19 @@ void CronService::run_job(const std::string& id, const std::string& trigger) {
   save();
 }
 
+std::optional<SessionKey> CronService::session_for(const Json& job, std::string* why) {
+  // Read with care: jobs.json may have been edited by hand.
+  const auto text = [&](const char* field, const char* absent) {
+    const auto it = job.find(field);
+    return it == job.end() ? std::string(absent) : it->is_string() ? it->get<std::string>() : "";
+  };
+  const std::string target = text("sessionTarget", "main");
+  if (target == "isolated") return SessionKey::for_cron_job(text("id", ""), why);
+  // "session:<key>": a session of the caller's choosing, any key a client may name.
+  if (target.rfind("session:", 0) == 0) return SessionKey::parse(target.substr(8), why);
+  return SessionKey::main();  // "main", "current"
+}
+
 void CronService::record(const std::string& id, const Json& entry) {
   try {
     const std::string path = dir_ + "/runs/" + id + ".jsonl";
@@ -397,7 +404,7 @@ void CronService::beat() {
   RunManager::Origin o;
   o.kind = "heartbeat";
   const std::string err = runs_.start(
-      SessionStore::kMainKey, kHeartbeatPrompt, "heartbeat:" + uuid_v4(), o,
+      SessionKey::main(), kHeartbeatPrompt, "heartbeat:" + uuid_v4(), o,
       [this, started](bool okay, const std::string& text, const std::string& error) {
         heartbeat_running_ = false;
         Json hb = {{"ts", clock_.wall_ms()}, {"durationMs", clock_.wall_ms() - started}};
@@ -476,6 +483,10 @@ bool CronService::call(const std::string& method, const Json& params,
       reply(invalid("schedule.expr must be a 5-field cron expression"));
       return true;
     }
+    if (std::string why; !session_for(job, &why)) {
+      reply(invalid("sessionTarget: " + why));
+      return true;
+    }
     if (auto next = next_run(job, now)) job["state"]["nextRunAtMs"] = *next;
     jobs_.push_back(job);
     save();
@@ -493,13 +504,19 @@ bool CronService::call(const std::string& method, const Json& params,
     }
     const std::string id = (*job)["id"];
     if (method == "cron.update") {
+      Json patched = *job;
       for (auto& [k, v] : params["patch"].items()) {
         if (v.is_null()) {
-          job->erase(k);
+          patched.erase(k);
         } else {
-          (*job)[k] = v;
+          patched[k] = v;
         }
       }
+      if (std::string why; !session_for(patched, &why)) {
+        reply(invalid("sessionTarget: " + why));
+        return true;
+      }
+      *job = std::move(patched);
       (*job)["updatedAtMs"] = now;
       if (auto next = next_run(*job, now)) {
         (*job)["state"]["nextRunAtMs"] = *next;

@@ -1,8 +1,10 @@
 // CronService: scheduled agent work and the heartbeat, in the front.
 // - Jobs (cron.list/add/update/remove/run/runs) as upstream shapes them: schedule `at` (an ISO
 //   8601 time), `every` (everyMs from an anchor, at least 1 s) or `cron` (5-field expression,
-//   local time or "UTC"); payload `agentTurn` (a run in the main session or the job's own
-//   isolated session) or `systemEvent` (a line in the main session). Jobs live in
+//   local time or "UTC"); payload `agentTurn` (a run in the main session, the job's own
+//   isolated session agent:main:cron:<id>, or sessionTarget "session:<key>", any key a client
+//   may name, refused at cron.add/update when it is not one) or `systemEvent` (a line in the
+//   main session). Jobs live in
 //   cron/jobs.json (atomic writes); each run is appended to cron/runs/<job>.jsonl (kept to the
 //   last 500). `cron` events: added / updated / removed / started / finished.
 // - The heartbeat: every `agents.defaults.heartbeat.every` (default 30m, "0m" off) a run in the
@@ -22,12 +24,12 @@
 
 #include "clock.hpp"
 #include "core/runs.hpp"
+#include "duration.hpp"
 #include "log.hpp"
 
 namespace clawgate::core {
 
-// "30m", "1h", "45s", "500ms", "2d" -> milliseconds; nullopt when malformed.
-std::optional<int64_t> parse_duration_ms(const std::string& s);
+using clawgate::parse_duration_ms;  // common/duration.hpp: the config reads durations too
 // ISO 8601 date-time ("2026-11-24T20:00:00Z", offsets, fractions) -> epoch ms.
 std::optional<int64_t> parse_iso_time_ms(const std::string& s);
 // The first minute strictly after `after_ms` matching a 5-field cron expression, in UTC or
@@ -59,6 +61,9 @@ class CronService {
   void beat();
   void save();
   void record(const std::string& id, const Json& entry);
+  // The session a job's agentTurn runs in (sessionTarget "main" or "current": the main session;
+  // "isolated": the job's own; "session:<key>": that key), or nullopt with the reason.
+  static std::optional<SessionKey> session_for(const Json& job, std::string* why);
   Json* find(const Json& params);
   void event(const std::string& job_id, const std::string& action, Json extra = Json::object());
 

@@ -77,14 +77,16 @@ const ChannelSettings* InboundRouter::channel_settings(const std::string& channe
   return nullptr;
 }
 
-std::string InboundRouter::session_key_for(const InboundMessage& m) const {
+std::optional<SessionKey> InboundRouter::session_key_for(const InboundMessage& m,
+                                                         std::string* why) const {
+  SessionKey::Peer p;
+  p.channel = m.channel;
+  p.account_id = m.account_id;
   // Anything but a direct chat is a group: an unknown chat type gets the stricter rules.
-  if (m.chat_type != "direct") return "agent:main:" + m.channel + ":group:" + m.chat_id;
-  if (dm_scope_ == "per-peer") return "agent:main:direct:" + m.sender_id;
-  if (dm_scope_ == "per-channel-peer") return "agent:main:" + m.channel + ":direct:" + m.sender_id;
-  if (dm_scope_ == "per-account-channel-peer")
-    return "agent:main:" + m.channel + ":" + m.account_id + ":direct:" + m.sender_id;
-  return "agent:main:main";
+  p.direct = m.chat_type == "direct";
+  p.peer_id = p.direct ? m.sender_id : m.chat_id;
+  p.dm_scope = dm_scope_;
+  return SessionKey::for_peer(p, why);
 }
 
 bool InboundRouter::allowed(const ChannelSettings& c, const InboundMessage& m) const {
@@ -171,10 +173,15 @@ InboundVerdict InboundRouter::handle(const InboundMessage& m, int64_t now_ms) {
       }
     }
   }
+  std::string why;
+  if (accept && !(v.session_key = session_key_for(m, &why))) {
+    accept = false;
+    v.kind = InboundVerdict::refused;
+    v.reason = m.channel + " chat " + m.chat_id + ": no session for it (" + why + ")";
+  }
   if (accept) {
     v.kind = context ? InboundVerdict::context : InboundVerdict::accepted;
-    v.session_key = session_key_for(m);
-    append_transcript(v.session_key, m, now_ms, context);
+    append_transcript(*v.session_key, m, now_ms, context);
   } else if (v.kind == InboundVerdict::accepted) {
     v.kind = InboundVerdict::refused;
   }
@@ -202,7 +209,7 @@ Json InboundRouter::transcript_entry(const InboundMessage& m, int64_t now_ms) {
       {"inboundId", m.id}};
 }
 
-void InboundRouter::append_transcript(const std::string& key, const InboundMessage& m,
+void InboundRouter::append_transcript(const SessionKey& key, const InboundMessage& m,
                                       int64_t now_ms, bool context) {
   Json entry = transcript_entry(m, now_ms);
   // Seen in the group but not addressed to the bot: later turns show it to the agent as

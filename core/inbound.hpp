@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "core/session_key.hpp"
 #include "core/sessions.hpp"
 #include "fs.hpp"
 
@@ -48,10 +49,10 @@ struct PairingRequest {
 struct InboundVerdict {
   // context: a group message kept in the group's transcript for later turns, not answered.
   enum Kind { accepted, context, duplicate, pairing_sent, pairing_pending, refused } kind = refused;
-  std::string session_key;  // accepted, context
-  std::string reply;        // text to send back to the sender (pairing), "" for none
-  std::string reason;       // refused / dropped, for the log
-  bool quiet = false;       // routine (e.g. chatter in a group): log at debug, not info
+  std::optional<SessionKey> session_key;  // accepted, context
+  std::string reply;                      // text to send back to the sender (pairing), "" for none
+  std::string reason;                     // refused / dropped, for the log
+  bool quiet = false;  // routine (e.g. chatter in a group): log at debug, not info
 };
 
 class InboundRouter {
@@ -68,18 +69,21 @@ class InboundRouter {
   // Approves the request with `code` on `channel`; returns it, or nothing if unknown/expired.
   std::optional<PairingRequest> approve(const std::string& channel, const std::string& code,
                                         int64_t now_ms);
-  std::string session_key_for(const InboundMessage& m) const;
+  // The message's session (SessionKey::for_peer under session.dmScope), or nullopt with the
+  // reason when its ids make no valid key.
+  std::optional<SessionKey> session_key_for(const InboundMessage& m,
+                                            std::string* why = nullptr) const;
   const ChannelSettings* channel_settings(const std::string& channel) const;
   // The transcript entry for an accepted message (type "message", role "user", its channel,
   // sender and ids).
   static nlohmann::json transcript_entry(const InboundMessage& m, int64_t now_ms);
   // Set by the core: true when a message for this session would wait for an earlier turn.
-  std::function<bool(const std::string& session_key)> turn_waits;
+  std::function<bool(const SessionKey& session_key)> turn_waits;
 
  private:
   bool allowed(const ChannelSettings& c, const InboundMessage& m) const;
   void save_pairing();
-  void append_transcript(const std::string& key, const InboundMessage& m, int64_t now_ms,
+  void append_transcript(const SessionKey& key, const InboundMessage& m, int64_t now_ms,
                          bool context);
 
   std::string dir_;

@@ -28,11 +28,13 @@ HubReply fail(std::string code, std::string message, bool retryable = false) {
   return r;
 }
 
-std::string session_kind(const std::string& key) {
-  if (key == SessionStore::kMainKey) return "direct";
-  if (key.find(":group:") != std::string::npos) return "group";
-  if (key.find(":direct:") != std::string::npos) return "direct";
-  return "unknown";
+// Reads a key from request params; on refusal answers INVALID_REQUEST with the reason.
+std::optional<SessionKey> key_param(const Json& params, const char* field,
+                                    const RunManager::Reply& reply) {
+  std::string why;
+  auto key = SessionKey::parse(params.at(field).get<std::string>(), &why);
+  if (!key) reply(fail("INVALID_REQUEST", why));
+  return key;
 }
 
 }  // namespace
@@ -143,29 +145,26 @@ void RunManager::on_agent(capnp::MessageReader& m) {
 // ---------------------------------------------------------------------------------------------
 // Runs
 
-bool RunManager::turn_waits(const std::string& session_key) const {
-  try {
-    return lanes_.busy(SessionStore::canonical(session_key));
-  } catch (const std::invalid_argument&) {
-    return false;
-  }
+bool RunManager::turn_waits(const SessionKey& session_key) const {
+  return lanes_.busy(session_key.str());
 }
 
-std::string RunManager::start(const std::string& session_key, const std::string& message,
+std::string RunManager::refusal(const SessionKey& key) {
+  if (key.agent_id() == SessionKey::kDefaultAgent) return "";
+  return "unknown agent \"" + key.agent_id() + "\" in session key \"" + key.str() +
+         "\" (this gateway runs one agent, \"" + std::string(SessionKey::kDefaultAgent) + "\")";
+}
+
+std::string RunManager::start(const SessionKey& key, const std::string& message,
                               const std::string& run_id, Origin origin, DoneHook on_done,
                               bool is_heartbeat) {
-  std::string key;
-  try {
-    key = SessionStore::canonical(session_key);
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
+  if (std::string why = refusal(key); !why.empty()) return why;
   if (runs_.count(run_id)) return "run " + run_id + " is already in flight";
   const int64_t now = clock_.wall_ms();
   const bool background = is_heartbeat || origin.kind == "cron";
   // Decided before anything is written, by the same rule the inbound router used for a
   // channel message: a session that is free adopts this message at once (lanes.hpp).
-  const bool waits = lanes_.busy(key);
+  const bool waits = lanes_.busy(key.str());
   Json line = {{"type", "message"}, {"role", "user"},  {"text", message},
                {"ts", now},         {"runId", run_id}, {"source", origin.kind}};
   if (origin.kind == "channel" && origin.entry.is_object()) {
@@ -197,9 +196,8 @@ std::string RunManager::start(const std::string& session_key, const std::string&
   lm.debounce_ms = queue_settings_.debounce_ms_for(surface);
   lm.background = background;
 
-  auto r = std::make_unique<Run>(io_);
+  auto r = std::make_unique<Run>(io_, key);
   r->id = run_id;
-  r->session_key = key;
   r->origin = std::move(origin);
   r->origin.entry = Json();  // kept in `line`
   r->heartbeat = is_heartbeat;
@@ -211,12 +209,12 @@ std::string RunManager::start(const std::string& session_key, const std::string&
   // the turn hands it back.
   if (!r->line_written) r->line.erase("text");
   runs_[run_id] = std::move(r);
-  auto sub = lanes_.submit(key, std::move(lm), clock_.steady_ms());
+  auto sub = lanes_.submit(key.str(), std::move(lm), clock_.steady_ms());
   if (!sub.refused.empty()) {
     auto it = runs_.find(run_id);
     if (waits && !is_heartbeat) withdraw(key, run_id, it->second->line, sub.refused);
     runs_.erase(it);
-    log_.warn("runs", "message for " + key + " not taken: " + sub.refused);
+    log_.warn("runs", "message for " + key.str() + " not taken: " + sub.refused);
     return sub.refused;
   }
   apply(std::move(sub.actions));
@@ -230,8 +228,8 @@ void RunManager::apply(LaneActions a) {
   for (const auto& d : a.dropped) {
     auto it = runs_.find(d.run_id);
     if (it == runs_.end()) continue;
-    log_.info("runs",
-              "run " + d.run_id + " in " + it->second->session_key + " will not run: " + d.reason);
+    log_.info("runs", "run " + d.run_id + " in " + it->second->session_key.str() +
+                          " will not run: " + d.reason);
     finish(d.run_id, Outcome{false, d.aborted, "", d.reason, ""}, EndKind::unrun);
   }
   for (const auto& id : a.interrupt) abort(id, "interrupted by a newer message");
@@ -288,7 +286,7 @@ std::string RunManager::record_id(const Run& r) {
   return v.is_string() && !v.get<std::string>().empty() ? v.get<std::string>() : r.id;
 }
 
-void RunManager::withdraw(const std::string& key, const std::string& run_id, const Json& line,
+void RunManager::withdraw(const SessionKey& key, const std::string& run_id, const Json& line,
                           const std::string& reason) {
   Json marker = {
       {"type", "withdrawn"}, {"runId", run_id}, {"ts", clock_.wall_ms()}, {"reason", reason}};
@@ -361,7 +359,7 @@ void RunManager::dispatch(Run& r) {
   capnp::MallocMessageBuilder b;
   auto rq = b.initRoot<ipc::AgentMsg>().initRun();
   rq.setRunId(r.id);
-  rq.setSessionKey(r.session_key);
+  rq.setSessionKey(r.session_key.str());
   rq.setIsHeartbeat(r.heartbeat);
   const size_t count = history.size() - first + (r.heartbeat ? 1 : 0);
   auto msgs = rq.initMessages(static_cast<unsigned>(count));
@@ -406,7 +404,7 @@ void RunManager::flush_delta(Run& r) {
   }
   if (r.heartbeat || r.text == r.emitted_text) return;
   Json ev = {{"runId", r.id},
-             {"sessionKey", r.session_key},
+             {"sessionKey", r.session_key.str()},
              {"seq", r.seq},
              {"state", "delta"},
              {"message", chat_message("assistant", r.text, clock_.wall_ms())}};
@@ -459,7 +457,7 @@ void RunManager::finish(const std::string& run_id, const Outcome& o, EndKind kin
     agent_event(*r, "lifecycle", {{"phase", "error"}, {"error", err}, {"endedAt", now}});
   }
   if (!r->heartbeat) {
-    Json ev = {{"runId", r->id}, {"sessionKey", r->session_key}, {"seq", r->seq}};
+    Json ev = {{"runId", r->id}, {"sessionKey", r->session_key.str()}, {"seq", r->seq}};
     if (ok) {
       ev["state"] = "final";
       // A merged run's final carries no message: the answer is shown once, with the run that
@@ -515,7 +513,7 @@ void RunManager::finish(const std::string& run_id, const Outcome& o, EndKind kin
   shared.error = err;
   for (const auto& id : r->merged) finish(id, shared, EndKind::merged);
   // Its session is free: the next turn there, and its slot, may go now.
-  if (kind != EndKind::merged) apply(lanes_.ended(r->session_key, r->id, clock_.steady_ms()));
+  if (kind != EndKind::merged) apply(lanes_.ended(r->session_key.str(), r->id, clock_.steady_ms()));
 }
 
 void RunManager::remember(const std::string& run_id, Snapshot s) {
@@ -561,8 +559,8 @@ bool RunManager::abort(const std::string& run_id, const std::string& reason) {
   return true;
 }
 
-Json RunManager::abort_session(const std::string& key, const std::string& reason) {
-  std::vector<std::string> order = lanes_.waiting_runs(key), all;
+Json RunManager::abort_session(const SessionKey& key, const std::string& reason) {
+  std::vector<std::string> order = lanes_.waiting_runs(key.str()), all;
   for (auto& [id, r] : runs_)
     if (r->session_key == key) all.push_back(id);
   for (auto& [id, r] : runs_)
@@ -603,7 +601,10 @@ void RunManager::m_agent(const Json& params, const Reply& reply) {
     if (d->second.ok) return reply(ok(p));
     return reply(HubReply{p, "UNAVAILABLE", p.value("error", "failed"), nullptr, false, 0});
   }
-  std::string key = params.value("sessionKey", "main");
+  std::string why;
+  const auto key = SessionKey::parse(params.value("sessionKey", "main"), &why);
+  if (!key) return reply(fail("INVALID_REQUEST", why));
+  if (std::string no = refusal(*key); !no.empty()) return reply(fail("INVALID_REQUEST", no));
   Origin origin;
   origin.kind = "agent";
   if (params.value("deliver", false)) {
@@ -611,11 +612,7 @@ void RunManager::m_agent(const Json& params, const Reply& reply) {
     origin.to = params.value("to", params.value("replyTo", ""));
     origin.account_id = params.value("accountId", "");
     if (origin.channel.empty() || origin.to.empty()) {  // the session's last channel
-      Json e;
-      try {
-        e = sessions_.entry(key);
-      } catch (const std::exception&) {
-      }
+      const Json e = sessions_.entry(*key);
       if (e.is_object()) {
         if (origin.channel.empty()) origin.channel = e.value("lastChannel", "");
         if (origin.to.empty()) origin.to = e.value("lastTo", "");
@@ -626,10 +623,8 @@ void RunManager::m_agent(const Json& params, const Reply& reply) {
       return reply(fail("INVALID_REQUEST",
                         "deliver: no channel/to given and the session has no last channel"));
   }
-  const std::string err = start(key, params.at("message"), run_id, origin);
-  if (!err.empty())
-    return reply(fail(err.rfind("not a session key", 0) == 0 ? "INVALID_REQUEST" : "UNAVAILABLE",
-                      err, true));
+  const std::string err = start(*key, params.at("message"), run_id, origin);
+  if (!err.empty()) return reply(fail("UNAVAILABLE", err, true));
   reply(ok({{"runId", run_id}, {"status", "accepted"}, {"acceptedAt", now}}));
   if (auto it = runs_.find(run_id); it != runs_.end()) return it->second->finals.push_back(reply);
   // Ended already (its message could not be written when its turn began): the second answer.
@@ -675,7 +670,6 @@ void RunManager::m_agent_wait(const Json& params, const Reply& reply) {
 
 void RunManager::m_chat_send(const Json& params, const Reply& reply) {
   const std::string run_id = params.at("idempotencyKey");
-  const std::string key = params.at("sessionKey");
   const std::string message = params.value("message", "");
   const bool attachments = params.contains("attachments") && !params["attachments"].empty();
   if (runs_.count(run_id)) return reply(ok({{"runId", run_id}, {"status", "in_flight"}}));
@@ -685,14 +679,11 @@ void RunManager::m_chat_send(const Json& params, const Reply& reply) {
     return reply(fail("INVALID_REQUEST", attachments ? "attachments are not supported yet"
                                                      : "message or attachment required"));
   }
-  std::string canon;
-  try {
-    canon = SessionStore::canonical(key);
-  } catch (const std::invalid_argument& e) {
-    return reply(fail("INVALID_REQUEST", e.what()));
-  }
+  const auto canon = key_param(params, "sessionKey", reply);
+  if (!canon) return;
+  if (std::string no = refusal(*canon); !no.empty()) return reply(fail("INVALID_REQUEST", no));
   if (message == "/stop") {  // upstream: aborts the session's runs
-    const Json ids = abort_session(canon, "/stop");
+    const Json ids = abort_session(*canon, "/stop");
     return reply(ok({{"ok", true}, {"aborted", !ids.empty()}, {"runIds", ids}}));
   }
   Origin origin;
@@ -705,30 +696,25 @@ void RunManager::m_chat_send(const Json& params, const Reply& reply) {
                                      : QueueMode::steer;
   }
   if (params.value("deliver", false)) {
-    const Json e = sessions_.entry(canon);
+    const Json e = sessions_.entry(*canon);
     if (e.is_object()) {
       origin.channel = e.value("lastChannel", "");
       origin.to = e.value("lastTo", "");
       origin.account_id = e.value("lastAccountId", "");
     }
   }
-  const std::string err = start(canon, message, run_id, origin);
+  const std::string err = start(*canon, message, run_id, origin);
   if (!err.empty()) return reply(fail("UNAVAILABLE", err, true));
   reply(ok({{"runId", run_id}, {"status", "started"}}));
 }
 
 void RunManager::m_chat_history(const Json& params, const Reply& reply) {
-  const std::string key = params.at("sessionKey");
-  std::string canon;
-  try {
-    canon = SessionStore::canonical(key);
-  } catch (const std::invalid_argument& e) {
-    return reply(fail("INVALID_REQUEST", e.what()));
-  }
+  const auto canon = key_param(params, "sessionKey", reply);
+  if (!canon) return;
   const size_t limit = params.value("limit", 200);
   // Waiting messages too, where they came: the sender sees them (and, after a restart, the
   // ones never answered).
-  std::vector<Json> entries = sessions_.read(canon, limit, true);
+  std::vector<Json> entries = sessions_.read(*canon, limit, true);
   // Newest first within the byte budget, then back in order.
   Json messages = Json::array();
   size_t bytes = 0, first = entries.size();
@@ -741,43 +727,31 @@ void RunManager::m_chat_history(const Json& params, const Reply& reply) {
   for (size_t i = first; i < entries.size(); ++i)
     messages.push_back(chat_message(entries[i].value("role", "user"), entries[i].value("text", ""),
                                     entries[i].value("ts", int64_t{0})));
-  Json out = {{"sessionKey", key}, {"messages", messages}};
-  const Json e = sessions_.entry(canon);
+  // The key as the client gave it, as upstream answers ("main", not "agent:main:main").
+  Json out = {{"sessionKey", params.at("sessionKey")}, {"messages", messages}};
+  const Json e = sessions_.entry(*canon);
   if (e.is_object() && e.contains("sessionId")) out["sessionId"] = e["sessionId"];
   reply(ok(out));
 }
 
 void RunManager::m_chat_abort(const Json& params, const Reply& reply) {
-  std::string canon;
-  try {
-    canon = SessionStore::canonical(params.at("sessionKey"));
-  } catch (const std::invalid_argument& e) {
-    return reply(fail("INVALID_REQUEST", e.what()));
-  }
+  const auto canon = key_param(params, "sessionKey", reply);
+  if (!canon) return;
   Json ids = Json::array();
   if (params.contains("runId")) {
     const std::string id = params["runId"];
     auto it = runs_.find(id);
-    if (it != runs_.end() && it->second->session_key != canon)
-      return reply(fail("INVALID_REQUEST", "runId " + id + " does not belong to " + canon));
+    if (it != runs_.end() && it->second->session_key != *canon)
+      return reply(fail("INVALID_REQUEST", "runId " + id + " does not belong to " + canon->str()));
     if (abort(id, "chat.abort")) ids.push_back(id);
   } else {
-    ids = abort_session(canon, "chat.abort");
+    ids = abort_session(*canon, "chat.abort");
   }
   reply(ok({{"ok", true}, {"aborted", !ids.empty()}, {"runIds", ids}}));
 }
 
 void RunManager::m_sessions(const std::string& method, const Json& params, const Reply& reply) {
   const int64_t now = clock_.wall_ms();
-  auto canonical = [&](const std::string& key, std::string& out) {
-    try {
-      out = SessionStore::canonical(key);
-      return true;
-    } catch (const std::invalid_argument& e) {
-      reply(fail("INVALID_REQUEST", e.what()));
-      return false;
-    }
-  };
   if (method == "sessions.list") {
     std::vector<Json> rows;
     const std::string search = params.value("search", "");
@@ -793,7 +767,17 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
       Json row = e;
       row.erase("messages");
       row["key"] = key;
-      row["kind"] = session_kind(key);
+      // Index keys are canonical (SessionStore moves any other on open); one that still is
+      // not (its move failed) is listed as it is.
+      if (const auto k = SessionKey::parse(key)) {
+        const std::string chat_type = e.is_object() ? e.value("chatType", "") : "";
+        row["kind"] =
+            chat_type == "group" || chat_type == "channel" ? "group" : std::string(k->list_kind());
+        row["classification"] = SessionKey::kind_name(k->kind());
+        row["agentId"] = k->agent_id();
+        row["isMain"] = k->is_main();
+        row["isBackground"] = k->background();
+      }
       rows.push_back(std::move(row));
     }
     std::sort(rows.begin(), rows.end(), [](const Json& a, const Json& b) {
@@ -821,20 +805,21 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
     const size_t max_chars =
         static_cast<size_t>(std::clamp<int64_t>(params.value("maxChars", int64_t{240}), 20, 4096));
     Json previews = Json::array();
+    // Every key is read first: upstream refuses the whole request for one malformed key.
+    std::vector<SessionKey> keys;
     for (const auto& k : params.at("keys")) {
-      Json p = {{"key", k}, {"items", Json::array()}};
-      std::string canon;
-      try {
-        canon = SessionStore::canonical(k);
-      } catch (const std::invalid_argument&) {
-        p["status"] = "missing";
-        previews.push_back(p);
-        continue;
-      }
-      if (!sessions_.exists(canon)) {
+      std::string why;
+      auto key = SessionKey::parse(k.get<std::string>(), &why);
+      if (!key) return reply(fail("INVALID_REQUEST", why));
+      keys.push_back(std::move(*key));
+    }
+    for (size_t i = 0; i < keys.size(); ++i) {
+      // The key as the client gave it, as upstream answers.
+      Json p = {{"key", params["keys"][i]}, {"items", Json::array()}};
+      if (!sessions_.exists(keys[i])) {
         p["status"] = "missing";
       } else {
-        for (const auto& e : sessions_.read(canon, limit, true)) {
+        for (const auto& e : sessions_.read(keys[i], limit, true)) {
           p["items"].push_back({{"role", e.value("role", "user")},
                                 {"text", utf8::preview(e.value("text", ""), max_chars)}});
         }
@@ -844,30 +829,33 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
     }
     return reply(ok({{"ts", now}, {"previews", previews}}));
   }
-  std::string key;
-  if (!canonical(params.at("key"), key)) return;
+  const auto parsed = key_param(params, "key", reply);
+  if (!parsed) return;
+  const SessionKey& key = *parsed;
   if (method == "sessions.patch") {
     Json fields = Json::object();
     for (auto& [k, v] : params.items())
       if (k != "key" && k != "agentId" && k.rfind("expected", 0) != 0) fields[k] = v;
     sessions_.patch(key, fields);
-    return reply(ok(
-        {{"ok", true}, {"path", sessions_.path()}, {"key", key}, {"entry", sessions_.entry(key)}}));
+    return reply(ok({{"ok", true},
+                     {"path", sessions_.path()},
+                     {"key", key.str()},
+                     {"entry", sessions_.entry(key)}}));
   }
   if (method == "sessions.reset") {
     abort_session(key, "session reset");
     sessions_.reset(key, now);
-    return reply(ok({{"ok", true}, {"key", key}, {"entry", sessions_.entry(key)}}));
+    return reply(ok({{"ok", true}, {"key", key.str()}, {"entry", sessions_.entry(key)}}));
   }
   if (method == "sessions.delete") {
-    if (key == SessionStore::kMainKey)
+    if (key == SessionKey::main())
       return reply(fail("INVALID_REQUEST", "the main session cannot be deleted"));
     if (!sessions_.exists(key))
       return reply(
-          ok({{"ok", true}, {"key", key}, {"deleted", false}, {"archived", Json::array()}}));
+          ok({{"ok", true}, {"key", key.str()}, {"deleted", false}, {"archived", Json::array()}}));
     abort_session(key, "session deleted");
     const auto archived = sessions_.remove(key, params.value("deleteTranscript", false), now);
-    return reply(ok({{"ok", true}, {"key", key}, {"deleted", true}, {"archived", archived}}));
+    return reply(ok({{"ok", true}, {"key", key.str()}, {"deleted", true}, {"archived", archived}}));
   }
   reply(fail("INVALID_REQUEST", "unknown method: " + method));
 }

@@ -70,21 +70,29 @@ class RunManager {
     std::optional<QueueMode> mode;  // chat.send's queueMode; else messages.queue by channel
   };
   using DoneHook = std::function<void(bool ok, const std::string& text, const std::string& error)>;
-  // Returns the runId, or an error message when refused (queue full, bad session).
-  std::string start(const std::string& session_key, const std::string& message,
+  // Returns "", or an error message when refused (queue full, another agent's session, the
+  // transcript cannot be written).
+  std::string start(const SessionKey& session_key, const std::string& message,
                     const std::string& run_id, Origin origin, DoneHook on_done = nullptr,
                     bool is_heartbeat = false);
   bool agent_connected() const { return agent_ && agent_->is_open() && agent_hello_; }
   const std::string& model_label() const { return model_label_; }
   size_t active_runs() const { return runs_.size(); }
   // True when a message for `session_key` would wait for an earlier turn.
-  bool turn_waits(const std::string& session_key) const;
+  bool turn_waits(const SessionKey& session_key) const;
   const SessionLanes& lanes() const { return lanes_; }
 
  private:
+  // Why a run cannot go to `key`, or "": clawgate runs one agent (SessionKey::kDefaultAgent);
+  // another agent's key is refused as upstream refuses an agent it does not have.
+  static std::string refusal(const SessionKey& key);
+
   struct Run {
-    explicit Run(boost::asio::io_context& io) : delta_timer(io) {}
-    std::string id, session_key, user_text;
+    Run(boost::asio::io_context& io, SessionKey key)
+        : session_key(std::move(key)), delta_timer(io) {}
+    std::string id;
+    SessionKey session_key;
+    std::string user_text;
     Origin origin;
     bool heartbeat = false;
     bool sent = false;             // handed to the agent worker...
@@ -137,14 +145,14 @@ class RunManager {
   bool abort(const std::string& run_id, const std::string& reason);
   // Every run of a session, waiting ones first (upstream's order for a session-wide abort:
   // the queue cannot then promote work into a half-stopped session); returns those ended.
-  Json abort_session(const std::string& key, const std::string& reason);
+  Json abort_session(const SessionKey& key, const std::string& reason);
   void apply(LaneActions a);
   void adopt(const LaneTurn& t);
   void arm_lanes();
   // What names a run's queued record: the inbound id of a channel message, else the runId.
   static std::string record_id(const Run& r);
   // A queued record that will never become a turn is marked so (sessions.hpp, read).
-  void withdraw(const std::string& key, const std::string& run_id, const Json& line,
+  void withdraw(const SessionKey& key, const std::string& run_id, const Json& line,
                 const std::string& reason);
   void remember(const std::string& run_id, Snapshot s);
   Json chat_message(const std::string& role, const std::string& text, int64_t ts) const;

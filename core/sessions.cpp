@@ -7,7 +7,8 @@
 #include <cstdio>
 #include <map>
 #include <set>
-#include <stdexcept>
+#include <string_view>
+#include <vector>
 
 #include "crypto.hpp"
 #include "fs.hpp"
@@ -19,7 +20,7 @@ namespace {
 
 // The file name transcripts had before names were made injective (':' and every other
 // character but [A-Za-z0-9-] became '_', so "agent:main_main" shared main's file).
-std::string legacy_file_name(const std::string& key) {
+std::string legacy_file_name(std::string_view key) {
   std::string out;
   for (char c : key)
     out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
@@ -28,7 +29,7 @@ std::string legacy_file_name(const std::string& key) {
 
 }  // namespace
 
-std::string SessionStore::file_name(const std::string& key) {
+std::string SessionStore::file_name(std::string_view key) {
   // Injective: [A-Za-z0-9-] stand for themselves, ':' (in every key) becomes '_', and every
   // other byte, '_' included, becomes %XX. Names that would pass 200 bytes keep a readable
   // prefix and end in '~' + the key's SHA-256 ('~' is never produced by the escaping).
@@ -52,6 +53,7 @@ SessionStore::SessionStore(std::string state_dir) : dir_(std::move(state_dir) + 
   if (auto text = read_file(path())) index_ = Json::parse(*text, nullptr, false);
   if (!index_.is_object()) index_ = Json::object();
   migrate_file_names();
+  canonicalize_keys();
 }
 
 void SessionStore::migrate_file_names() {
@@ -68,14 +70,45 @@ void SessionStore::migrate_file_names() {
   }
 }
 
-std::string SessionStore::canonical(const std::string& key) {
-  if (key == "main" || key == "agent:main") return kMainKey;
-  if (key.rfind("agent:", 0) != 0 || key.size() > 512)
-    throw std::invalid_argument("not a session key: " + key);
-  return key;
+void SessionStore::canonicalize_keys() {
+  // Keys stored before keys were canonical: "agent:main:Foo" (case kept then), "agent:x" or
+  // "agent:main:" (accepted then, malformed now), agent ids with other characters. Each moves,
+  // with its transcript, to its canonical key, or, when that is taken (already canonical, or an
+  // earlier key moved there) or there is none, to agent:main:legacy-key-<n> with its old key as
+  // "legacyKey", so no conversation becomes unreachable. Sorted order: the same outcome on every
+  // start, so a crash between the renames and the index write is finished on the next one.
+  std::vector<std::string> moving;
+  for (const auto& [key, _] : index_.items()) {
+    const auto k = SessionKey::parse(key);
+    if (!k || k->str() != key) moving.push_back(key);
+  }
+  if (moving.empty()) return;
+  size_t n = 0;
+  for (const auto& old : moving) {
+    const auto k = SessionKey::parse(old);
+    std::string target = k ? k->str() : "";
+    const bool quarantined = !k || index_.contains(target);
+    if (quarantined) {
+      do {
+        target = SessionKey::parse("legacy-key-" + std::to_string(++n))->str();
+      } while (index_.contains(target));
+    }
+    // The transcript first: while the index still names the old key, the next start finds it.
+    const std::string from = file_for(old), to = file_for(target);
+    struct stat st {};
+    if (::stat(from.c_str(), &st) == 0) {
+      if (::stat(to.c_str(), &st) == 0) continue;  // a transcript is there already: keep both
+      if (std::rename(from.c_str(), to.c_str()) != 0) continue;  // tried again next start
+    }
+    Json entry = std::move(index_[old]);
+    index_.erase(old);
+    if (quarantined && entry.is_object()) entry["legacyKey"] = old;
+    index_[target] = std::move(entry);
+  }
+  save_index();
 }
 
-std::string SessionStore::file_for(const std::string& key) const {
+std::string SessionStore::file_for(std::string_view key) const {
   return dir_ + "/" + file_name(key);
 }
 
@@ -88,8 +121,8 @@ void SessionStore::flush() {
   if (dirty_) save_index();
 }
 
-void SessionStore::append(const std::string& key, Json entry, const Json& meta) {
-  const std::string k = canonical(key);
+void SessionStore::append(const SessionKey& key, Json entry, const Json& meta) {
+  const std::string& k = key.str();
   Json& s = index_[k];
   if (!s.contains("sessionId")) s["sessionId"] = uuid_v4();
   const int64_t ts = entry.value("ts", int64_t{0});
@@ -109,7 +142,7 @@ void SessionStore::append(const std::string& key, Json entry, const Json& meta) 
   }
 }
 
-std::vector<Json> SessionStore::read(const std::string& key, size_t limit, bool waiting) const {
+std::vector<Json> SessionStore::read(const SessionKey& key, size_t limit, bool waiting) const {
   // From the tail: the newest `limit` messages cost the same in a transcript of any length.
   // Read backwards, a queued record is met after whatever took it (its turn, a collected turn,
   // a withdrawal), so one set of the ids seen so far tells which records still wait.
@@ -120,7 +153,7 @@ std::vector<Json> SessionStore::read(const std::string& key, size_t limit, bool 
     return v.is_string() ? v.get<std::string>() : std::string();
   };
   const auto lines = read_last_lines(
-      file_for(canonical(key)),
+      file_for(key.str()),
       [&](const std::string& line) {
         Json j = Json::parse(line, nullptr, false);
         if (!j.is_object()) return false;
@@ -148,17 +181,16 @@ std::vector<Json> SessionStore::read(const std::string& key, size_t limit, bool 
   return out;
 }
 
-bool SessionStore::exists(const std::string& key) const {
-  return index_.contains(canonical(key));
+bool SessionStore::exists(const SessionKey& key) const {
+  return index_.contains(key.str());
 }
 
-Json SessionStore::entry(const std::string& key) const {
-  const std::string k = canonical(key);
-  return index_.contains(k) ? index_[k] : Json();
+Json SessionStore::entry(const SessionKey& key) const {
+  return index_.contains(key.str()) ? index_[key.str()] : Json();
 }
 
-void SessionStore::patch(const std::string& key, const Json& fields) {
-  Json& s = index_[canonical(key)];
+void SessionStore::patch(const SessionKey& key, const Json& fields) {
+  Json& s = index_[key.str()];
   if (!s.contains("sessionId")) s["sessionId"] = uuid_v4();
   for (auto& [k, v] : fields.items()) {
     if (k == "key" || k == "agentId") continue;
@@ -171,8 +203,8 @@ void SessionStore::patch(const std::string& key, const Json& fields) {
   save_index();
 }
 
-std::string SessionStore::reset(const std::string& key, int64_t now_ms) {
-  const std::string k = canonical(key);
+std::string SessionStore::reset(const SessionKey& key, int64_t now_ms) {
+  const std::string& k = key.str();
   const std::string file = file_for(k);
   const std::string archived = file + ".reset." + std::to_string(now_ms);
   if (std::rename(file.c_str(), archived.c_str()) != 0) return "";
@@ -185,9 +217,9 @@ std::string SessionStore::reset(const std::string& key, int64_t now_ms) {
   return archived;
 }
 
-std::vector<std::string> SessionStore::remove(const std::string& key, bool delete_transcript,
+std::vector<std::string> SessionStore::remove(const SessionKey& key, bool delete_transcript,
                                               int64_t now_ms) {
-  const std::string k = canonical(key);
+  const std::string& k = key.str();
   std::vector<std::string> archived;
   const std::string file = file_for(k);
   if (delete_transcript) {

@@ -35,7 +35,7 @@ std::unique_ptr<ChildControl> ChildControl::from_environment(boost::asio::io_con
 
 ChildControl::ChildControl(boost::asio::io_context& io, int fd, std::string role, std::string name,
                            uint32_t generation, int64_t heartbeat_ms)
-    : link_(Link::create(io, fd, contract::control_link("control"))),
+    : link_(Link::create(io, fd, contract::control_link_in_child("control"))),
       role_(std::move(role)),
       name_(std::move(name)),
       generation_(generation),

@@ -27,10 +27,18 @@ inline constexpr const char* kAccountId = "CLAWGATE_ACCOUNT_ID";  // channel wor
 }  // namespace env
 
 // Link limits per kind: the largest message a peer may send (in 8-byte words) and how many
-// unsent bytes may wait before the peer counts as stuck. Both ends of a link use the same.
+// unsent bytes may wait before the peer counts as stuck. Both ends of a link use the same,
+// except the control link (control_link_in_child).
 // Supervisor <-> child: small messages (hello, heartbeats, the children table): 1 MiB.
 inline Link::Options control_link(std::string name) {
   return {128 * 1024, 16u << 20, std::move(name)};
+}
+// The child's end of the same link reads larger messages: the supervisor may send a whole
+// config and the front's config.get snapshot (a 1 MiB file shows up several times over,
+// JSON-escaped): 32 MiB. The supervisor is the trusted end; what it reads from children stays
+// bounded at 1 MiB.
+inline Link::Options control_link_in_child(std::string name) {
+  return {4 * 1024 * 1024, 16u << 20, std::move(name)};
 }
 // Front <-> channel worker: 2 MiB (an outbound message is at most 256 KiB of text).
 inline Link::Options data_link(std::string name) {

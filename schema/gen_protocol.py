@@ -151,6 +151,8 @@ class Gen:
                 tail = "%s(it.value(), cp, e);" % extra_fn
             elif extra is False and not pattern:
                 tail = "e.add(p, \"unexpected property '\" + k + \"'\");"
+                if not prop_fns:  # no key is read: the path is never used ({} params)
+                    tail = "(void)cp;\n      " + tail
             else:
                 tail = "(void)cp;"
             if first:

@@ -46,7 +46,10 @@ Environment channel_environment(const GatewaySettings& s, const ChannelSettings&
   // order: botToken, tokenFile, then the variable), and only for the default account.
   const auto sec =
       nlohmann::json::parse(c.section_json.empty() ? "{}" : c.section_json, nullptr, false);
-  const bool own_token = sec.is_object() && (sec.contains("botToken") || sec.contains("tokenFile"));
+  cfg::Issues checked_before;  // the section was checked with the whole file
+  const cfg::TelegramChannel t =
+      cfg::parse_TelegramChannel(sec, "channels.telegram", checked_before);
+  const bool own_token = t.bot_token.has_value() || t.token_file.has_value();
   if (c.name == "telegram" && c.account_id == "default" && !own_token)
     copy_var(parent, out, "TELEGRAM_BOT_TOKEN");
   return out;

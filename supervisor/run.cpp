@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "child_env.hpp"
+#include "config_view.hpp"
 #include "host_lock.hpp"
 #include "net.hpp"
 #include "state.hpp"
@@ -185,10 +186,12 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
   for (const auto& w : settings.warnings) log.warn("config", w);
 
   std::unique_ptr<HostLock> lock;
+  std::string hash_key;  // config.get's hash is keyed with it (state.hpp)
   try {
     if (const std::string fixed = secure_state_dir(settings.state_dir); !fixed.empty())
       log.warn("supervisor", fixed);
     lock = std::make_unique<HostLock>(settings.state_dir);
+    hash_key = load_or_create_config_hash_key(settings.state_dir);
   } catch (const std::exception& e) {
     std::cerr << "clawgate: " << e.what() << "\n";
     return 1;
@@ -260,9 +263,22 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
     auto it = env.find("CLAWGATE_LIBEXEC_DIR");
     return it != env.end() ? it->second : self_dir();
   }();
-  sup.start(children_for(settings, flags, env, dir));
-
+  // The front answers config.get with this; it follows every reload, accepted or refused.
+  auto front_snapshot = [&hash_key](const GatewaySettings* s, const ConfigFile* f) {
+    return dump_json(nlohmann::json{{"configSnapshot", config_snapshot(s, f, hash_key)}});
+  };
+  auto children = [&](const GatewaySettings& s) {
+    std::vector<ChildSpec> specs = children_for(s, flags, env, dir);
+    for (auto& spec : specs)
+      if (spec.role == "front") spec.live_json = front_snapshot(&s, s.file.get());
+    return specs;
+  };
+  // Before any child exists: a SIGHUP that comes once the front is listening (a client, or
+  // systemd's ExecReload, can be that quick) must find its handler, not the default action,
+  // which ends the process. Signals that arrive before the wait below are queued.
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  sup.start(children(settings));
+
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;
@@ -274,10 +290,21 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
           require_auth_unless_loopback(next, socket_local_address(listen_fd),
                                        "the listening socket's address");
           for (const auto& w : next.warnings) log.warn("config", w);
-          sup.reload(children_for(next, flags, env, dir));
+          sup.reload(children(next));
         } catch (const std::exception& e) {
           log.error("config",
                     std::string("reload refused, keeping the running configuration: ") + e.what());
+          // config.get shows the file as upstream does: refused, with its problems. Nothing
+          // thrown here may leave the signal handler: the loop would end with it.
+          try {
+            const auto path = config_path_for(flags, env);
+            ConfigFile refused = path ? validate_config_file(*path, env) : ConfigFile{};
+            if (!refused.issues.has_errors())
+              refused.issues.add(cfg::Issue::Kind::error, "", e.what());
+            sup.update_live("front", front_snapshot(nullptr, &refused));
+          } catch (const std::exception& inner) {
+            log.error("config", std::string("config.get keeps the last snapshot: ") + inner.what());
+          }
         }
         sd_notify(0, "READY=1");
         wait_signal();

@@ -85,6 +85,10 @@ void Supervisor::reload(std::vector<ChildSpec> specs) {
       continue;
     }
     if (it->second == c->spec) {
+      if (it->second.live_json != c->spec.live_json) {
+        c->spec.live_json = std::move(it->second.live_json);
+        send_live(*c);
+      }
       wanted.erase(it);
       continue;
     }
@@ -111,6 +115,20 @@ void Supervisor::reload(std::vector<ChildSpec> specs) {
     spawn(ref);
   }
   push_children();
+}
+
+void Supervisor::update_live(const std::string& name, std::string live_json) {
+  if (Child* c = find(name)) {
+    c->spec.live_json = std::move(live_json);
+    send_live(*c);
+  }
+}
+
+void Supervisor::send_live(Child& c) {
+  if (c.spec.live_json.empty() || !c.link || !c.link->is_open()) return;
+  capnp::MallocMessageBuilder b;
+  b.initRoot<ipc::Control>().setReload(c.spec.live_json);
+  c.link->send(b);
 }
 
 void Supervisor::stop(std::function<void()> done) {
@@ -191,6 +209,7 @@ void Supervisor::spawn(Child& c) {
   capnp::MallocMessageBuilder b;
   b.initRoot<ipc::Control>().setReload(c.spec.config_json);
   c.link->send(b);
+  send_live(c);
 
   c.proc->async_wait([this, name, gen](boost::system::error_code, int) {
     Child* ch = find(name);

@@ -32,6 +32,9 @@ struct ChildSpec {
   std::vector<std::string> args;
   std::map<std::string, std::string> env;
   std::string config_json;  // sent after hello; a change restarts the child on reload
+  // Sent after config_json, and again whenever a reload changes it, to the running child: what
+  // it shows but does not run on (the front: config.get's snapshot). Not compared.
+  std::string live_json;
   bool operator==(const ChildSpec& o) const {
     return name == o.name && role == o.role && exe == o.exe && args == o.args && env == o.env &&
            config_json == o.config_json;
@@ -51,8 +54,11 @@ class Supervisor {
   ~Supervisor();
 
   void start(std::vector<ChildSpec> specs);
-  // Restarts children whose spec changed, starts new ones, stops removed ones.
+  // Restarts children whose spec changed, starts new ones, stops removed ones; a running
+  // child whose live_json alone changed gets it sent.
   void reload(std::vector<ChildSpec> specs);
+  // Sets one child's live_json and sends it if the child is up (a refused reload's snapshot).
+  void update_live(const std::string& name, std::string live_json);
   // Stops every child (front first: it says `shutdown` to clients); `done` runs when all exited.
   void stop(std::function<void()> done);
 
@@ -92,6 +98,7 @@ class Supervisor {
   void kill_now(Child& c, const std::string& why);
   void set_state(Child& c, ChildState s, const std::string& error = "");
   void connect_worker(Child& worker);  // fresh socketpair between the front and `worker`
+  void send_live(Child& c);            // its spec's live_json, if it is up
   void push_children();
   void arm_watch();
   void check_stopping();

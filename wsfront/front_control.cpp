@@ -24,8 +24,12 @@ const char* child_state_name(ipc::ChildState s) {
 }
 
 FrontControl::FrontControl(std::unique_ptr<ipc::ChildControl> control, core::Core& core,
-                           std::function<void(const std::string& why)> stop)
-    : control_(std::move(control)), core_(core), stop_(std::move(stop)) {
+                           std::function<void(const std::string& why)> stop,
+                           std::function<void(nlohmann::json snapshot)> on_snapshot)
+    : control_(std::move(control)),
+      core_(core),
+      stop_(std::move(stop)),
+      on_snapshot_(std::move(on_snapshot)) {
   core_.channels().set_supervised(true);
   core_.channels().restart_child = [this](const std::string& child, core::HubCallback done) {
     restart_child(child, std::move(done));
@@ -39,6 +43,12 @@ FrontControl::~FrontControl() {
 void FrontControl::start(const sandbox::Report& sandboxed) {
   ipc::ChildControl::Handlers h;
   h.on_stop = [this] { stop_("asked to stop by the supervisor"); };
+  h.on_config = [this](const std::string& text) {
+    if (!on_snapshot_) return;
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_object() && j.contains("configSnapshot") && j["configSnapshot"].is_object())
+      on_snapshot_(std::move(j["configSnapshot"]));
+  };
   h.on_peer = [this](int fd, ipc::Peer::Reader p) {
     core_.attach_peer(fd, p.getName(), p.getChannel(), p.getAccountId(), p.getGeneration());
   };

@@ -1,7 +1,8 @@
 // FrontControl: the front's end of its control channel to the supervisor. It hands the worker
 // links the supervisor passes over to the core, keeps the core's children table current, carries
-// channels.restart requests to the supervisor and back, and reports stop requests and the loss
-// of the supervisor to the runner.
+// channels.restart requests to the supervisor and back, passes the config snapshots the
+// supervisor sends (config.get's answer after a reload) on, and reports stop requests and the
+// loss of the supervisor to the runner.
 // Fails: a restart request outstanding when the supervisor goes away is answered UNAVAILABLE;
 // garbage on the channel ends it (ChildControl), which the runner treats as a lost supervisor.
 #pragma once
@@ -10,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "child_control.hpp"
@@ -21,8 +23,11 @@ namespace clawgate::front {
 class FrontControl {
  public:
   // `stop` runs once, with why the front should stop (asked to, or the supervisor is gone).
+  // `on_snapshot` gets every config snapshot the supervisor sends ({"configSnapshot": {...}}
+  // in a reload message; other reload text, the front's own settings, is ignored).
   FrontControl(std::unique_ptr<ipc::ChildControl> control, core::Core& core,
-               std::function<void(const std::string& why)> stop);
+               std::function<void(const std::string& why)> stop,
+               std::function<void(nlohmann::json snapshot)> on_snapshot = nullptr);
   ~FrontControl();
 
   // Starts reading; tells the supervisor how the front is sandboxed, and that it is ready.
@@ -36,6 +41,7 @@ class FrontControl {
   std::unique_ptr<ipc::ChildControl> control_;
   core::Core& core_;
   std::function<void(const std::string&)> stop_;
+  std::function<void(nlohmann::json)> on_snapshot_;
   std::map<uint64_t, core::HubCallback> restarts_;  // channels.restart calls awaiting an answer
   uint64_t next_request_ = 0;
 };

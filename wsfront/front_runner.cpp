@@ -9,6 +9,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "config_view.hpp"
 #include "contract.hpp"
 #include "core/core.hpp"
 #include "crypto.hpp"
@@ -62,6 +63,18 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     return kExitConfig;
   }
   settings.version = kVersion;
+  // config.get's answer until the supervisor sends a newer one; the hash key lives in the
+  // state directory (no key, no hash: the rest of the snapshot still answers).
+  {
+    std::string hash_key;
+    try {
+      hash_key = load_or_create_config_hash_key(settings.gateway.state_dir);
+    } catch (const std::exception& e) {
+      log.warn("config", std::string("config.get will carry no hash: ") + e.what());
+    }
+    settings.config_snapshot =
+        config_snapshot(&settings.gateway, settings.gateway.file.get(), hash_key);
+  }
   // Tuning knob for operators and tests: the per-client send buffer limit (default 50 MiB).
   if (auto it = env.find("CLAWGATE_MAX_BUFFERED_BYTES"); it != env.end()) {
     const long long v = std::atoll(it->second.c_str());
@@ -145,7 +158,9 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   };
   std::unique_ptr<FrontControl> front_control;
   if (supervised) {
-    front_control = std::make_unique<FrontControl>(std::move(control), *core, stop);
+    front_control = std::make_unique<FrontControl>(
+        std::move(control), *core, stop,
+        [&gateway](nlohmann::json snapshot) { gateway.set_config_snapshot(std::move(snapshot)); });
     front_control->start(sandboxed);
   } else {
     sd_notify(0, "READY=1\nSTATUS=accepting connections");

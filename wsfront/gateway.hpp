@@ -49,6 +49,9 @@ struct FrontSettings {
   GatewaySettings gateway;  // port, auth, origins, intervals, paths
   Limits limits;
   std::string version = kVersion;
+  // What config.get answers (common/config_view.hpp: redacted); the supervisor sends a new one
+  // after each SIGHUP.
+  Json config_snapshot = Json::object();
 };
 
 // A method's outcome: a payload, or an error (code/message/details) for the res frame.
@@ -83,7 +86,9 @@ class Gateway final : public TransportHandler, public core::EventSink {
   void emit(const std::string& event, const Json& payload, bool droppable) override;
   void heartbeat_changed(const Json& hb) override { last_heartbeat_ = hb; }
   void channels_changed() override { health_cached_at_ = -1; }  // the next health call rebuilds
-  void start();                                                 // timers
+  // config.get's answer from now on (a reload the supervisor made, or refused).
+  void set_config_snapshot(Json snapshot) { cfg_.config_snapshot = std::move(snapshot); }
+  void start();  // timers
   // Schema methods that neither the front nor the attached core serves: non-empty is a build
   // that must not start (the runner refuses to).
   std::vector<std::string> unserved_methods() const;
@@ -137,6 +142,7 @@ class Gateway final : public TransportHandler, public core::EventSink {
   MethodResult m_status(const Connection& s);
   MethodResult m_system_event(const Json& params);
   MethodResult m_logs_tail(const Json& params) const;
+  MethodResult m_config_schema() const;
 
   // Output
   // `spec`: the method answered, whose result definition a checked build validates against.

@@ -6,6 +6,8 @@
 #include <cmath>
 
 #include "channel_kinds.hpp"
+#include "config_view.hpp"
+#include "core/session_key.hpp"
 #include "gateway.hpp"
 #include "utf8.hpp"
 #include "wire.hpp"
@@ -21,6 +23,8 @@ bool Gateway::serves(schema::Method m) {
     case M::system_event:
     case M::last_heartbeat:
     case M::logs_tail:
+    case M::config_get:
+    case M::config_schema:
       return true;
     default:
       return false;
@@ -42,6 +46,10 @@ MethodResult Gateway::dispatch(Connection& s, schema::Method m, const Json& para
       return MethodResult::ok(last_heartbeat_);
     case M::logs_tail:
       return m_logs_tail(params);
+    case M::config_get:
+      return MethodResult::ok(cfg_.config_snapshot);
+    case M::config_schema:
+      return m_config_schema();
     default:
       break;
   }
@@ -68,7 +76,7 @@ void Gateway::refresh_health() {
             {"channels", core_ ? core_->channels().health_channels() : Json::object()},
             {"channelOrder", Json::array()},
             {"channelLabels", Json::object()},
-            {"defaultAgentId", "main"}};
+            {"defaultAgentId", core::SessionKey::kDefaultAgent}};
   for (auto& [name, _] : h["channels"].items()) {
     h["channelOrder"].push_back(name);
     h["channelLabels"][name] = channel_label(name);
@@ -196,6 +204,13 @@ MethodResult Gateway::m_logs_tail(const Json& params) const {
 }
 
 // ---------------------------------------------------------------------------------------------
+// config.schema (config.get answers the snapshot it was given)
+
+MethodResult Gateway::m_config_schema() const {
+  return MethodResult::ok(config_schema_response(cfg_.version, clock_.wall_ms()));
+}
+
+// ---------------------------------------------------------------------------------------------
 // hello-ok
 
 Json Gateway::build_snapshot(const Connection& s) const {
@@ -204,9 +219,9 @@ Json Gateway::build_snapshot(const Connection& s) const {
                {"stateVersion", state_version()},
                {"uptimeMs", clock_.steady_ms() - started_steady_ms_},
                {"sessionDefaults",
-                {{"defaultAgentId", "main"},
-                 {"mainKey", "main"},
-                 {"mainSessionKey", "agent:main:main"},
+                {{"defaultAgentId", core::SessionKey::kDefaultAgent},
+                 {"mainKey", core::SessionKey::main().rest()},
+                 {"mainSessionKey", core::SessionKey::main().str()},
                  {"scope", "per-sender"}}}};
   if (scope_satisfies(s.scopes, "operator.admin")) {
     snap["stateDir"] = cfg_.gateway.state_dir;

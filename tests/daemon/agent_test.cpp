@@ -304,6 +304,37 @@ TEST(Agent, SessionsListPreviewPatchResetDelete) {
   EXPECT_EQ(c.gc.call("sessions.list")["count"], 0);
 }
 
+TEST(Agent, ABareSessionKeyIsTheDefaultAgentsSessionUnderItsCanonicalKey) {
+  // Used to fail: "bench-0" was refused ("not a session key"); OpenClaw takes it as
+  // agent:main:bench-0.
+  FakeModels models;
+  GatewayProcess gw({}, models.config().dump());
+  Client c(gw);
+  const Json r = c.gc.call(
+      "chat.send", {{"sessionKey", "bench-0"}, {"message", "hi"}, {"idempotencyKey", "b-1"}});
+  EXPECT_EQ(r["status"], "started");
+  const auto chat = of(events_until_final(c.gc, "b-1"), "chat", "b-1");
+  ASSERT_FALSE(chat.empty());
+  EXPECT_EQ(chat.back()["state"], "final");
+  for (const auto& e : chat) EXPECT_EQ(e["sessionKey"], "agent:main:bench-0") << e;
+  // Another spelling is the same session.
+  c.gc.call("chat.send",
+            {{"sessionKey", "Bench-0"}, {"message", "again"}, {"idempotencyKey", "b-2"}});
+  events_until_final(c.gc, "b-2");
+  const Json list = c.gc.call("sessions.list");
+  ASSERT_EQ(list["count"], 1) << list;
+  EXPECT_EQ(list["sessions"][0]["key"], "agent:main:bench-0");
+  EXPECT_EQ(list["sessions"][0]["agentId"], "main");
+  const Json h = c.gc.call("chat.history", {{"sessionKey", "agent:main:bench-0"}});
+  EXPECT_EQ(h["messages"].size(), 4u);
+  // A key upstream refuses is refused, saying why, and the connection carries on.
+  const Json bad = c.gc.request_frame(
+      "chat.send", {{"sessionKey", "agent:main"}, {"message", "x"}, {"idempotencyKey", "b-3"}});
+  EXPECT_EQ(bad["error"]["code"], "INVALID_REQUEST");
+  EXPECT_EQ(bad["error"]["message"], "malformed session key \"agent:main\"");
+  EXPECT_EQ(c.gc.call("sessions.list")["count"], 1);
+}
+
 TEST(Agent, EveryScriptRoundTripsThroughChatHistoryAndPreviews) {
   // Used to fail: ~60 Chinese characters were refused ("cannot store the message") because the
   // session preview was cut inside a character and the index could no longer be written.

@@ -1,7 +1,8 @@
-// CLI credential tests: the real `clawgate` binary pointed at a small fake gateway that records
-// what each connect request carried. The saved token and the environment's token reach a
-// gateway on this machine, never one on another host; another host gets only what --token
-// names, and plain ws:// to it needs --dangerously-allow-insecure-ws.
+// CLI tests with the real `clawgate` binary. Credentials: pointed at a small fake gateway that
+// records what each connect request carried, the saved token and the environment's token reach
+// a gateway on this machine, never one on another host; another host gets only what --token
+// names, and plain ws:// to it needs --dangerously-allow-insecure-ws. `clawgate config`: exit
+// codes (0, 1 nothing at a path, 2 usage, 78 invalid) and messages naming each key path.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -206,6 +207,114 @@ TEST(Cli, AnotherHostGetsOnlyAnExplicitTokenAndPlainWsNeedsTheDangerousFlag) {
   const std::string frame = c[0].dump();
   EXPECT_EQ(frame.find("env-secret"), std::string::npos);
   EXPECT_EQ(frame.find("saved-secret"), std::string::npos);
+}
+
+// A file in a fresh directory; returns its path.
+std::string write_config(const std::string& text) {
+  char dir[] = "/tmp/clawgate-cli-cfg-XXXXXX";
+  EXPECT_TRUE(mkdtemp(dir));
+  const std::string path = std::string(dir) + "/openclaw.json";
+  std::ofstream(path) << text;
+  return path;
+}
+
+bool has(const CliRun& r, const std::string& part) {
+  return r.output.find(part) != std::string::npos;
+}
+
+TEST(CliConfig, ValidateNamesEveryProblemsKeyPathAndExits78) {
+  const std::string bad = write_config(R"({
+    // comments are fine
+    "gateway": {"port": 70000, "auth": {"rateLimit": {"maxAttempts": "ten"}}},
+    "channels": {"telegram": {"groups": {"-100.5": {"requireMention": "yes"}}}},
+    "gatway": {}
+  })");
+  CliRun r = run_cli({"config", "validate", bad});
+  EXPECT_EQ(r.exit_code, 78) << r.output;
+  EXPECT_TRUE(has(r, bad + ": gateway.port: must be an integer from 0 to 65535 (got 70000)"))
+      << r.output;
+  EXPECT_TRUE(has(r, "gateway.auth.rateLimit.maxAttempts: must be an integer")) << r.output;
+  EXPECT_TRUE(has(r, R"(channels.telegram.groups["-100.5"].requireMention: must be true or false)"))
+      << r.output;
+  EXPECT_TRUE(has(r, "gatway: unknown key")) << "OpenClaw refuses unknown keys:\n" << r.output;
+  EXPECT_TRUE(has(r, "invalid (4 problems)")) << r.output;
+
+  // Only an unknown key: still invalid, as OpenClaw would refuse to start with it.
+  r = run_cli({"config", "validate", write_config(R"({"gatway": {}})")});
+  EXPECT_EQ(r.exit_code, 78) << r.output;
+
+  const std::string good = write_config(R"({"gateway": {"port": 19000},
+    "channels": {"telegram": {"allowFrom": ["@alice"]}, "discord": {}},
+    "agents": {"defaults": {"workspace": "~/工作区 🦞"}}})");
+  r = run_cli({"config", "validate", good});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(has(r, good + ": valid (2 warnings)")) << r.output;
+  EXPECT_TRUE(has(r, "warning: channels.telegram.allowFrom")) << r.output;
+
+  r = run_cli({"config", "validate", bad, "--json"});
+  EXPECT_EQ(r.exit_code, 78);
+  const Json report = Json::parse(r.output, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << r.output;
+  EXPECT_EQ(report["valid"], false);
+  EXPECT_EQ(report["issues"].size(), 4u) << report.dump(2);
+
+  r = run_cli({"config", "validate", "/nonexistent/openclaw.json"});
+  EXPECT_EQ(r.exit_code, 78) << r.output;
+  EXPECT_TRUE(has(r, "config file not found")) << r.output;
+  r = run_cli({"config", "validate"});
+  EXPECT_EQ(r.exit_code, 2) << "no file named anywhere";
+  r = run_cli({"config", "validate"}, {{"OPENCLAW_CONFIG_PATH", good}});
+  EXPECT_EQ(r.exit_code, 0) << "the gateway's own file" << r.output;
+}
+
+TEST(CliConfig, GetPrintsTheEffectiveValueWithSecretsRedacted) {
+  const std::string path = write_config(R"({"gateway": {"auth": {"token": "file-secret"}},
+    "agents": {"defaults": {"workspace": "~/工作区 🦞"}},
+    "channels": {"telegram": {"groups": {"-100.5": {"allowFrom": [42]}}}}})");
+  auto get = [&](std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    args.insert(args.begin(), {"config", "get"});
+    args.insert(args.end(), {"--config", path});
+    return run_cli(args, env);
+  };
+  CliRun r = get({"gateway.port"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.output, "18789\n") << "the default";
+  r = get({"gateway.port"}, {{"OPENCLAW_GATEWAY_PORT", "19001"}});
+  EXPECT_EQ(r.output, "19001\n") << "the environment's override is what runs";
+  r = get({"agents.defaults.workspace"});
+  EXPECT_EQ(r.output, "~/工作区 🦞\n") << "a key clawgate ignores, as written";
+  r = get({R"(channels.telegram.groups["-100.5"].allowFrom[0])"});
+  EXPECT_EQ(r.output, "42\n");
+  r = get({"gateway.auth.token"});
+  EXPECT_EQ(r.output, "__OPENCLAW_REDACTED__\n");
+  r = get({});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_FALSE(has(r, "file-secret")) << r.output;
+  EXPECT_TRUE(Json::parse(r.output, nullptr, false).is_object()) << r.output;
+
+  r = get({"channels.telegram.tokenFile"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r, "channels.telegram.tokenFile is not set")) << r.output;
+  r = get({"gateway.nope"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r, "not a key clawgate knows")) << r.output;
+  r = get({"gateway..port"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+
+  r = run_cli({"config", "get", "gateway.port", "--config",
+               write_config(R"({"gateway": {"port": "eighty"}})")});
+  EXPECT_EQ(r.exit_code, 78);
+  EXPECT_TRUE(has(r, "gateway.port: must be an integer")) << r.output;
+}
+
+TEST(CliConfig, SchemaPrintsTheJsonSchema) {
+  const CliRun r = run_cli({"config", "schema"});
+  EXPECT_EQ(r.exit_code, 0);
+  const Json schema = Json::parse(r.output, nullptr, false);
+  ASSERT_TRUE(schema.is_object()) << r.output.substr(0, 200);
+  EXPECT_EQ(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+  EXPECT_EQ(schema["properties"]["gateway"]["properties"]["port"]["default"], 18789);
+  EXPECT_EQ(run_cli({"config", "frobnicate"}).exit_code, 2);
 }
 
 }  // namespace

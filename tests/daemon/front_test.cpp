@@ -131,9 +131,11 @@ TEST_F(Front, ChallengeThenHelloOkForProtocol4) {
                         "cron.update",
                         "cron.remove",
                         "cron.run",
-                        "cron.runs"})
+                        "cron.runs",
+                        "config.get",
+                        "config.schema"})
     EXPECT_NE(std::find(methods.begin(), methods.end(), m), methods.end()) << m;
-  EXPECT_EQ(methods.size(), 27u) << "only implemented methods are advertised";
+  EXPECT_EQ(methods.size(), 29u) << "only implemented methods are advertised";
   EXPECT_EQ(hello["snapshot"]["presence"][0]["reason"], "self");
   EXPECT_TRUE(hello["snapshot"]["health"]["ok"]);
 }

@@ -393,6 +393,35 @@ TEST(Config, MessagesQueueErrorsNameTheKey) {
   EXPECT_NE(config_error(many).find("at most 64"), std::string::npos) << config_error(many);
 }
 
+// The lanes' constants and the schema the parser is generated from say the same: a cap the
+// file may set is a cap the lanes take, and the defaults shown by `config schema` are the ones
+// in effect.
+TEST(Config, MessagesQueueSchemaAgreesWithTheLanes) {
+  const cfg::Json schema = cfg::Json::parse(cfg::schema_text());
+  const cfg::Json& q = schema["properties"]["messages"]["properties"]["queue"]["properties"];
+  EXPECT_EQ(q["cap"]["default"], QueueSettings::kDefaultCap);
+  EXPECT_EQ(q["cap"]["maximum"], QueueSettings::kMaxCap);
+  EXPECT_EQ(q["mode"]["default"], queue_mode_name(QueueSettings().mode));
+  EXPECT_EQ(q["drop"]["default"], queue_drop_name(QueueSettings().drop));
+  const cfg::Json& mc =
+      schema["properties"]["agents"]["properties"]["defaults"]["properties"]["maxConcurrent"];
+  EXPECT_EQ(mc["maximum"], QueueSettings::kMaxConcurrentLimit);
+  EXPECT_FALSE(mc.contains("default")) << "the default depends on the CPUs";
+  // What `config get` shows is the value in effect, the machine's default included.
+  EXPECT_EQ(apply("{}").config.agents.defaults.max_concurrent, default_max_concurrent());
+  EXPECT_EQ(
+      apply(R"({"agents":{"defaults":{"maxConcurrent":3}}})").config.agents.defaults.max_concurrent,
+      3);
+  // A channel id upstream does not know is kept (it matches nothing) and warned about once,
+  // with its path; a Chinese id is quoted as written.
+  const GatewaySettings w = apply(
+      R"({"messages":{"queue":{"byChannel":{"信鸽":"collect"},"debounceMsByChannel":{"telegram":5}}}})");
+  EXPECT_EQ(w.queue.mode_for("信鸽"), QueueMode::collect);
+  ASSERT_EQ(w.warnings.size(), 1u);
+  EXPECT_NE(w.warnings[0].find("messages.queue.byChannel.信鸽"), std::string::npos)
+      << w.warnings[0];
+}
+
 TEST(StateDir, OpenModesAreMadePrivateAtStart) {
   char tmpl[] = "/tmp/clawgate-state-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);

@@ -79,19 +79,19 @@ TEST_F(InboundTest, AMessageForABusySessionIsKeptAsAQueuedRecord) {
   SessionStore store(dir_);
   InboundRouter r(dir_, settings("open"), &store);
   std::set<std::string> busy;
-  r.turn_waits = [&](const std::string& key) { return busy.count(key) > 0; };
+  r.turn_waits = [&](const SessionKey& key) { return busy.count(key.str()) > 0; };
   EXPECT_EQ(r.handle(dm("42", "", "first 你好"), kT0).kind, InboundVerdict::accepted);
   busy.insert("agent:main:main");
   EXPECT_EQ(r.handle(dm("42", "", "second مرحبا 👋🏽"), kT0 + 1).kind,
             InboundVerdict::accepted);
-  const auto history = store.read("agent:main:main", 10);
+  const auto history = store.read(SessionKey::main(), 10);
   ASSERT_EQ(history.size(), 1u);
   EXPECT_EQ(history[0]["text"], "first 你好");
   const std::string file =
       read_file(dir_ + "/sessions/" + SessionStore::file_name("agent:main:main")).value_or("");
   EXPECT_TRUE(contains(file, "\"type\":\"queued\"")) << file;
   EXPECT_TRUE(contains(file, "second مرحبا 👋🏽")) << file;
-  EXPECT_EQ(store.entry("agent:main:main")["messages"], 1) << "counted when it becomes a turn";
+  EXPECT_EQ(store.entry(SessionKey::main())["messages"], 1) << "counted when it becomes a turn";
   const Json entry = InboundRouter::transcript_entry(dm("42", "bob", "x", "77"), kT0);
   EXPECT_EQ(entry["type"], "message");
   EXPECT_EQ(entry["inboundId"], "77");
@@ -102,7 +102,7 @@ TEST_F(InboundTest, OpenPolicyAcceptsAnyone) {
   InboundRouter r(dir_, settings("open"));
   const InboundVerdict v = r.handle(dm("42"), kT0);
   EXPECT_EQ(v.kind, InboundVerdict::accepted);
-  EXPECT_EQ(v.session_key, "agent:main:main");
+  EXPECT_EQ(v.session_key.value().str(), "agent:main:main");
   EXPECT_TRUE(v.reply.empty());
 }
 
@@ -170,7 +170,7 @@ TEST_F(InboundTest, PairingIssuesOneCodePerSenderAndApprovalLetsThemIn) {
 
   const InboundVerdict in = r.handle(dm("42", "carol", "now let me in"), kT0 + 3000);
   EXPECT_EQ(in.kind, InboundVerdict::accepted);
-  EXPECT_EQ(in.session_key, "agent:main:main");
+  EXPECT_EQ(in.session_key.value().str(), "agent:main:main");
   EXPECT_EQ(r.handle(dm("43"), kT0 + 3000).kind, InboundVerdict::pairing_sent)
       << "approval is per sender";
 }
@@ -251,16 +251,16 @@ TEST_F(InboundTest, SessionKeysFollowDmScope) {
   };
   for (const auto& [scope, key] : cases) {
     InboundRouter r(dir_ + "/" + scope, settings("open", {}, scope));
-    EXPECT_EQ(r.session_key_for(m), key) << scope;
+    EXPECT_EQ(r.session_key_for(m).value().str(), key) << scope;
     InboundMessage fresh = m;
     fresh.id = "id-" + scope;
-    EXPECT_EQ(r.handle(fresh, kT0).session_key, key) << scope;
+    EXPECT_EQ(r.handle(fresh, kT0).session_key.value().str(), key) << scope;
 
     // Groups are keyed by chat whatever the DM scope.
     InboundMessage g = dm("42");
     g.chat_type = "group";
     g.chat_id = "-100123";
-    EXPECT_EQ(r.session_key_for(g), "agent:main:telegram:group:-100123") << scope;
+    EXPECT_EQ(r.session_key_for(g).value().str(), "agent:main:telegram:group:-100123") << scope;
   }
 }
 
@@ -347,7 +347,7 @@ TEST_F(InboundTest, AnUnknownChatTypeGetsTheGroupRulesNotTheDmPolicy) {
   m.chat_type = "channel";
   m.chat_id = "-1009";
   EXPECT_EQ(r.handle(m, kT0).kind, InboundVerdict::refused) << "dmPolicy open must not apply";
-  EXPECT_EQ(r.session_key_for(m), "agent:main:telegram:group:-1009");
+  EXPECT_EQ(r.session_key_for(m).value().str(), "agent:main:telegram:group:-1009");
 }
 
 TEST_F(InboundTest, DmPairingApprovalDoesNotAuthorizeGroups) {
@@ -370,7 +370,7 @@ TEST_F(InboundTest, UnmentionedGroupMessagesAreContextInTheGroupTranscript) {
   InboundRouter r(dir_, s);
   InboundVerdict v = r.handle(group_msg("333", "明天下午三点开会", "1"), kT0);
   EXPECT_EQ(v.kind, InboundVerdict::context);
-  EXPECT_EQ(v.session_key, "agent:main:telegram:group:-1001");
+  EXPECT_EQ(v.session_key.value().str(), "agent:main:telegram:group:-1001");
   InboundMessage reply = group_msg("111", "what time is the meeting?", "2");
   reply.reply_to_bot = true;
   EXPECT_EQ(r.handle(reply, kT0 + 1).kind, InboundVerdict::accepted) << "a reply to the bot";

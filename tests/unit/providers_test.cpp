@@ -70,8 +70,9 @@ TEST(ResolveModel, NothingConfiguredIsNullopt) {
   EXPECT_FALSE(resolve_model(Json{{"models", {{"providers", Json::object()}}}}).has_value());
   EXPECT_FALSE(resolve_model(Json{{"agents", Json::object()}}).has_value());
   EXPECT_FALSE(resolve_model(Json{{"agents", {{"defaults", Json::object()}}}}).has_value());
-  EXPECT_FALSE(resolve_model(with_model(nullptr)).has_value());
   EXPECT_FALSE(resolve_model(with_model(Json{{"fallbacks", {"openai/x"}}})).has_value());
+  // null is not "unset": OpenClaw's schema refuses it, and so does the shared parser.
+  EXPECT_TRUE(contains(error_of(with_model(nullptr)), "agents.defaults.model"));
 }
 
 TEST(ResolveModel, OpenAiDefaults) {
@@ -190,8 +191,14 @@ TEST(ResolveModel, MaxTokensFromDefaults) {
   Json cfg = with_model("openai/gpt-4o");
   cfg["agents"]["defaults"]["maxTokens"] = 1234;
   EXPECT_EQ(resolve_model(cfg)->max_tokens, 1234);
-  cfg["agents"]["defaults"]["maxTokens"] = "lots";  // not an integer: the default
-  EXPECT_EQ(resolve_model(cfg)->max_tokens, 4096);
+  cfg["agents"]["defaults"].erase("maxTokens");
+  EXPECT_EQ(resolve_model(cfg)->max_tokens, 4096) << "the default";
+  // Not an integer, or out of range: an error naming the key, never a silent default.
+  for (const Json& bad : {Json("lots"), Json(0), Json(1e12)}) {
+    cfg["agents"]["defaults"]["maxTokens"] = bad;
+    EXPECT_TRUE(contains(error_of(cfg), "agents.defaults.maxTokens"))
+        << bad << ": " << error_of(cfg);
+  }
 }
 
 TEST(ResolveModel, BadRefsThrowNamingTheKey) {

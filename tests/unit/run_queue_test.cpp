@@ -253,7 +253,7 @@ TEST_F(RunQueueTest, CollectedMessagesShareOneTurnAndOneTranscriptEntry) {
   EXPECT_EQ((*agent)[1].payload->at("result")["payloads"][0]["text"], answer_to(combined));
   EXPECT_EQ(ok("agent.wait", {{"runId", "k2"}})["status"], "ok");
   // The waiting messages were on disk as queued records before their turn.
-  std::ifstream f(dir_ + "/sessions/" + SessionStore::file_name(SessionStore::kMainKey));
+  std::ifstream f(dir_ + "/sessions/" + SessionStore::file_name(SessionKey::main().str()));
   std::string line;
   int queued = 0;
   while (std::getline(f, line)) queued += line.find("\"type\":\"queued\"") != std::string::npos;

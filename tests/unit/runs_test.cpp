@@ -1,15 +1,19 @@
 // Unit tests: RunManager methods with the largest integers the protocol allows (INT64_MAX):
 // a wait longer than the timer can hold, an activity window longer than int64 milliseconds
 // (seen reviewing the fuzz harness, reproduced through fuzz_front_frames). Run under the
-// ASan/UBSan preset, an overflow fails the test.
+// ASan/UBSan preset, an overflow fails the test. And session keys as clients write them:
+// "bench-0" is a session of the default agent, reported under its canonical key, in chat,
+// sessions and cron's "session:<key>" targets.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <filesystem>
+#include <set>
 #include <string>
 
+#include "core/cron.hpp"
 #include "core/runs.hpp"
 
 namespace clawgate::core {
@@ -56,13 +60,142 @@ TEST_F(RunsTest, AgentWaitWithTheLargestTimeoutKeepsWaiting) {
 // {"method":"sessions.list","params":{"activeMinutes":<huge>}}: activeMinutes * 60'000
 // overflowed int64_t. Such a window holds every session.
 TEST_F(RunsTest, SessionsListWithTheLargestActiveWindowListsEverySession) {
-  sessions_->append(SessionStore::kMainKey,
+  sessions_->append(SessionKey::main(),
                     Json{{"type", "message"}, {"role", "user"}, {"text", "hi"}, {"ts", 1}});
   Json payload;
   ASSERT_TRUE(runs_->call("sessions.list", Json{{"activeMinutes", kMax}},
                           [&](HubReply r) { payload = r.payload.value_or(Json()); }));
   ASSERT_TRUE(payload.contains("sessions")) << payload.dump();
   EXPECT_EQ(payload["sessions"].size(), 1u) << payload.dump();
+}
+
+// What a method answered: the payload, or "CODE: message".
+struct Answer {
+  Json payload;
+  std::string error;
+};
+
+class RunsKeysTest : public RunsTest {
+ protected:
+  Answer call(const std::string& method, const Json& params) {
+    Answer a;
+    EXPECT_TRUE(runs_->call(method, params, [&](HubReply r) {
+      if (!r.code.empty()) a.error = r.code + ": " + r.message;
+      a.payload = r.payload.value_or(Json());
+    }));
+    return a;
+  }
+  Answer chat_send(const std::string& key, const std::string& run) {
+    return call("chat.send", {{"sessionKey", key}, {"message", "hi"}, {"idempotencyKey", run}});
+  }
+};
+
+TEST_F(RunsKeysTest, ABareKeyIsAcceptedAndListedUnderItsCanonicalKey) {
+  const Answer sent = chat_send("bench-0", "r1");
+  ASSERT_EQ(sent.error, "");
+  EXPECT_EQ(sent.payload["status"], "started");
+  const Json list = call("sessions.list", Json::object()).payload;
+  ASSERT_EQ(list["sessions"].size(), 1u) << list.dump();
+  const Json& row = list["sessions"][0];
+  EXPECT_EQ(row["key"], "agent:main:bench-0");
+  EXPECT_EQ(row["agentId"], "main");
+  EXPECT_EQ(row["kind"], "direct");
+  EXPECT_EQ(row["classification"], "custom");
+  EXPECT_EQ(row["isMain"], false);
+  // Any spelling of it reaches the same session; chat.history answers with the key as given.
+  const Json history = call("chat.history", {{"sessionKey", "Bench-0"}}).payload;
+  EXPECT_EQ(history["sessionKey"], "Bench-0");
+  ASSERT_EQ(history["messages"].size(), 1u);
+  EXPECT_EQ(history["messages"][0]["content"][0]["text"], "hi");
+  const Json preview =
+      call("sessions.preview", {{"keys", {"BENCH-0", "agent:main:nobody"}}}).payload;
+  EXPECT_EQ(preview["previews"][0]["key"], "BENCH-0");
+  EXPECT_EQ(preview["previews"][0]["status"], "ok");
+  EXPECT_EQ(preview["previews"][1]["status"], "missing");
+  const Json patched = call("sessions.patch", {{"key", "Bench-0"}, {"label", "Bench"}}).payload;
+  EXPECT_EQ(patched["key"], "agent:main:bench-0");
+  const Json deleted = call("sessions.delete", {{"key", " bench-0 "}}).payload;
+  EXPECT_EQ(deleted["key"], "agent:main:bench-0");
+  EXPECT_EQ(deleted["deleted"], true);
+}
+
+TEST_F(RunsKeysTest, MainGlobalAndTheirSpellingsAreTheMainSession) {
+  for (const char* key : {"main", "MAIN", "global", "agent:main:main", "Agent:Main:Main"})
+    EXPECT_EQ(chat_send(key, std::string("m-") + key).error, "") << key;
+  const Json list = call("sessions.list", Json::object()).payload;
+  ASSERT_EQ(list["sessions"].size(), 1u) << list.dump();
+  EXPECT_EQ(list["sessions"][0]["key"], "agent:main:main");
+  EXPECT_EQ(list["sessions"][0]["classification"], "main");
+  EXPECT_EQ(list["sessions"][0]["isMain"], true);
+  EXPECT_EQ(call("chat.history", {{"sessionKey", "global"}}).payload["messages"].size(), 5u);
+  EXPECT_EQ(call("sessions.delete", {{"key", "MAIN"}}).error,
+            "INVALID_REQUEST: the main session cannot be deleted");
+}
+
+TEST_F(RunsKeysTest, KeysUpstreamRefusesAreRefusedWithTheReason) {
+  EXPECT_EQ(chat_send("agent:main", "x1").error,
+            "INVALID_REQUEST: malformed session key \"agent:main\"");
+  EXPECT_EQ(chat_send("agent:main:", "x2").error,
+            "INVALID_REQUEST: malformed session key \"agent:main:\"");
+  EXPECT_EQ(chat_send("a\tb", "x3").error,
+            "INVALID_REQUEST: session key contains a control character (U+0009)");
+  EXPECT_EQ(chat_send(std::string(513, 'x'), "x4")
+                .error.rfind("INVALID_REQUEST: session key is too long: 513 characters", 0),
+            0u);
+  // clawgate runs one agent: another agent's session takes no run.
+  EXPECT_EQ(chat_send("agent:ops:daily", "x5").error,
+            "INVALID_REQUEST: unknown agent \"ops\" in session key \"agent:ops:daily\" (this "
+            "gateway runs one agent, \"main\")");
+  EXPECT_EQ(call("agent", {{"sessionKey", "agent:"}, {"message", "m"}, {"idempotencyKey", "x6"}})
+                .error.rfind("INVALID_REQUEST: malformed session key", 0),
+            0u);
+  EXPECT_EQ(call("chat.history", {{"sessionKey", "agent::x"}})
+                .error.rfind("INVALID_REQUEST: malformed session key", 0),
+            0u);
+  EXPECT_EQ(call("sessions.preview", {{"keys", {"main", "agent:main"}}}).error,
+            "INVALID_REQUEST: malformed session key \"agent:main\"");
+  // Nothing refused was stored.
+  EXPECT_TRUE(call("sessions.list", Json::object()).payload["sessions"].empty());
+}
+
+TEST_F(RunsKeysTest, CronSessionTargetsTakeAnyKeyAClientMayNameAndRefuseTheRest) {
+  CronService cron(
+      io_, clock_, log_, dir_, *runs_, [](const std::string&, const Json&, bool) {}, "{}");
+  const auto cron_call = [&](const std::string& method, const Json& params) {
+    Answer a;
+    EXPECT_TRUE(cron.call(method, params, [&](HubReply r) {
+      if (!r.code.empty()) a.error = r.code + ": " + r.message;
+      a.payload = r.payload.value_or(Json());
+    }));
+    return a;
+  };
+  const auto job = [](const std::string& target) {
+    return Json{{"name", "j"},
+                {"schedule", {{"kind", "every"}, {"everyMs", 3'600'000}}},
+                {"sessionTarget", target},
+                {"wakeMode", "now"},
+                {"payload", {{"kind", "agentTurn"}, {"message", "report"}}}};
+  };
+  EXPECT_EQ(cron_call("cron.add", job("session:agent:main")).error,
+            "INVALID_REQUEST: sessionTarget: malformed session key \"agent:main\"");
+  const Answer added = cron_call("cron.add", job("session:Bench-0"));
+  ASSERT_EQ(added.error, "");
+  const std::string id = added.payload["id"];
+  EXPECT_EQ(
+      cron_call("cron.update", {{"id", id}, {"patch", {{"sessionTarget", "session:agent::x"}}}})
+          .error.rfind("INVALID_REQUEST: sessionTarget: malformed session key", 0),
+      0u);
+  ASSERT_EQ(cron_call("cron.run", {{"id", id}}).error, "");
+  const Answer isolated = cron_call("cron.add", job("isolated"));
+  ASSERT_EQ(isolated.error, "");
+  ASSERT_EQ(cron_call("cron.run", {{"id", isolated.payload["id"]}}).error, "");
+  // Each run's message is in its session, under the canonical key.
+  std::set<std::string> keys;
+  const Json list = call("sessions.list", Json::object()).payload;
+  for (const auto& row : list["sessions"]) keys.insert(row["key"].get<std::string>());
+  EXPECT_EQ(keys, (std::set<std::string>{
+                      "agent:main:bench-0",
+                      "agent:main:cron:" + isolated.payload["id"].get<std::string>()}));
 }
 
 }  // namespace

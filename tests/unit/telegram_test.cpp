@@ -416,13 +416,24 @@ TEST(TelegramConfig, ApiRootAndLimits) {
   EXPECT_EQ(parse({{"apiRoot", "https://tg.example//"}}).api_root, "https://tg.example");
   EXPECT_EQ(parse({{"apiRoot", "https://tg.example/bot-api"}}).api_root,
             "https://tg.example/bot-api");
-  EXPECT_EQ(parse({{"pollTimeoutSeconds", 0}}).poll_timeout_s, 1);
-  EXPECT_EQ(parse({{"pollTimeoutSeconds", -5}}).poll_timeout_s, 1);
   EXPECT_EQ(parse({{"pollTimeoutSeconds", 20}}).poll_timeout_s, 20);
-  EXPECT_EQ(parse({{"pollTimeoutSeconds", 100}}).poll_timeout_s, 50);
-  EXPECT_EQ(parse({{"textChunkLimit", 10000}}).chunk_limit, 4096u);
-  EXPECT_EQ(parse({{"textChunkLimit", 0}}).chunk_limit, 1u);
   EXPECT_EQ(parse({{"textChunkLimit", 2000}}).chunk_limit, 2000u);
+  // The worker reads its section with the parser the supervisor checked the file with: a value
+  // out of range is an error naming the key, not a silent clamp.
+  for (const auto& [key, bad] :
+       std::vector<std::pair<std::string, nlohmann::json>>{{"pollTimeoutSeconds", 0},
+                                                           {"pollTimeoutSeconds", -5},
+                                                           {"pollTimeoutSeconds", 100},
+                                                           {"textChunkLimit", 10000},
+                                                           {"textChunkLimit", 0},
+                                                           {"apiRoot", "tg.example"}}) {
+    try {
+      parse({{key, bad}});
+      ADD_FAILURE() << key << " = " << bad << " accepted";
+    } catch (const std::runtime_error& e) {
+      EXPECT_TRUE(contains(e.what(), "channels.telegram." + key)) << e.what();
+    }
+  }
 }
 
 TEST(TelegramState, OffsetMovesIntoTheAccountDirectoryOnce) {

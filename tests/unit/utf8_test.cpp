@@ -103,3 +103,36 @@ TEST(Utf8, JsonDumpsNeverThrowOnInvalidBytes) {
   EXPECT_TRUE(utf8::valid(out));
   EXPECT_EQ(nlohmann::json::parse(out)["text"], "ok\xEF\xBF\xBD");
 }
+
+TEST(Utf8, TrimRemovesWhatJavaScriptTrimRemoves) {
+  EXPECT_EQ(utf8::trim(" \t\r\n\v\f main \xC2\xA0\xE3\x80\x80\xEF\xBB\xBF"), "main");
+  EXPECT_EQ(utf8::trim("\xE2\x80\xA8x\xE2\x80\xA9"), "x");  // line and paragraph separators
+  EXPECT_EQ(utf8::trim("  "), "");
+  EXPECT_EQ(utf8::trim("a b"), "a b");
+  // Not white space to JavaScript: NEL, zero width space, and bytes that are not UTF-8.
+  EXPECT_EQ(utf8::trim("\xC2\x85x"), "\xC2\x85x");
+  EXPECT_EQ(utf8::trim("x\xE2\x80\x8B"), "x\xE2\x80\x8B");
+  EXPECT_EQ(utf8::trim(" \xE6\xBC "), "\xE6\xBC");
+}
+
+TEST(Utf8, LowerMatchesJavaScriptToLowerCase) {
+  // Expected values are what Node's String.prototype.toLowerCase returns.
+  EXPECT_EQ(utf8::lower("Hello WORLD 123"), "hello world 123");
+  EXPECT_EQ(utf8::lower("ÀÉÎÕÜŸ ĀĂĄ ǅ"), "àéîõüÿ āăą ǆ");
+  EXPECT_EQ(utf8::lower("ΑΒΓ ΟΔΟΣ Σ ΣΑ"), "αβγ οδος σ σα");  // final sigma only after a letter
+  EXPECT_EQ(utf8::lower("ΟΔΟΣ."), "οδος.");                  // punctuation ends the word
+  EXPECT_EQ(utf8::lower("Α'Σ"), "α'ς");                      // the apostrophe is skipped
+  EXPECT_EQ(utf8::lower("ПРИВЕТ Ӂ Ԁ"), "привет ӂ ԁ");
+  EXPECT_EQ(utf8::lower("İ"), "i\xCC\x87");                  // U+0130: two code points
+  EXPECT_EQ(utf8::lower("\xE2\x84\xAA\xE2\x84\xAB"), "kå");  // Kelvin and Angstrom signs
+  EXPECT_EQ(utf8::lower("ẞ Ⓐ Ａ"), "ß ⓐ ａ");
+  EXPECT_EQ(utf8::lower("𐐀𐐁"), "𐐨𐐩");  // Deseret, outside the BMP
+  EXPECT_EQ(utf8::lower("你好 مرحبا 😀"), "你好 مرحبا 😀");
+  EXPECT_EQ(utf8::lower("bad\xE6\xBC"), "bad\xEF\xBF\xBD");
+  for (const auto& [name, text] : test_data::samples().items()) {
+    const std::string s = text.get<std::string>();
+    const std::string once = utf8::lower(s);
+    EXPECT_TRUE(utf8::valid(once)) << name;
+    EXPECT_EQ(utf8::lower(once), once) << name;
+  }
+}

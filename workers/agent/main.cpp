@@ -46,24 +46,19 @@ int main() {
     if (worker) return;  // a changed config restarts this process
     std::vector<uint16_t> ports;
     try {
-      const auto cfg = nlohmann::json::parse(text.empty() ? "{}" : text);
+      const cfg::Config cfg =
+          workers::parse_agent_config(nlohmann::json::parse(text.empty() ? "{}" : text));
       auto model = workers::resolve_model(cfg);
       ports = workers::provider_ports(cfg);
-      // agents.defaults.timeoutSeconds bounds every run (default 600 s).
+      // agents.defaults.timeoutSeconds bounds every run (0: the default, 600 s); at most a day,
+      // so the milliseconds fit uint32.
       uint32_t timeout_ms = workers::AgentWorker::kDefaultTimeoutMs;
-      const auto defaults =
-          cfg.value("agents", nlohmann::json::object()).value("defaults", nlohmann::json::object());
-      if (defaults.contains("timeoutSeconds") && defaults["timeoutSeconds"].is_number() &&
-          defaults["timeoutSeconds"].get<double>() > 0)  // at most a day: no uint32 overflow
-        timeout_ms = static_cast<uint32_t>(
-            std::min(defaults["timeoutSeconds"].get<double>(), 86'400.0) * 1000);
-      // The front starts at most agents.defaults.maxConcurrent runs (checked when the config
-      // was read) plus its cron and heartbeat runs: all of them stream at once here.
-      int max_concurrent = default_max_concurrent();
-      if (defaults.contains("maxConcurrent") && defaults["maxConcurrent"].is_number_integer()) {
-        const int64_t n = defaults["maxConcurrent"].get<int64_t>();
-        if (n >= 1 && n <= QueueSettings::kMaxConcurrentLimit) max_concurrent = static_cast<int>(n);
-      }
+      if (const int64_t t = cfg.agents.defaults.timeout_seconds; t > 0)
+        timeout_ms = static_cast<uint32_t>(std::min<int64_t>(t, 86'400) * 1000);
+      // The front starts at most agents.defaults.maxConcurrent runs (bounded by the schema)
+      // plus its cron and heartbeat runs: all of them stream at once here.
+      const int max_concurrent =
+          cfg.agents.defaults.max_concurrent.value_or(default_max_concurrent());
       worker = std::make_unique<workers::AgentWorker>(
           io, log, model, kSystemPrompt, timeout_ms,
           static_cast<size_t>(max_concurrent) + QueueSettings::kBackgroundRuns);

@@ -65,15 +65,20 @@ RunError http_error(int status, const std::string& body, const std::string& tran
 
 }  // namespace
 
-std::optional<ProviderConfig> resolve_model(const Json& config) {
-  const Json agents = config.value("agents", Json::object());
-  const Json defaults = agents.is_object() ? agents.value("defaults", Json::object()) : Json();
-  Json model = defaults.is_object() ? defaults.value("model", Json()) : Json();
-  if (model.is_object()) model = model.value("primary", Json());  // {primary, fallbacks}
-  if (model.is_null()) return std::nullopt;
-  if (!model.is_string())
-    throw std::runtime_error("agents.defaults.model must be \"provider/model\"");
-  const std::string ref = model;
+cfg::Config parse_agent_config(const Json& config) {
+  // The same generated parser the supervisor checked the file with: a bad value fails here
+  // with its key path, never with a guess.
+  cfg::Issues issues;
+  const cfg::Config c = cfg::parse_config(config.is_object() ? config : Json::object(), issues);
+  for (const auto& i : issues.items())
+    if (i.kind == cfg::Issue::Kind::error) throw std::runtime_error(i.text());
+  return c;
+}
+
+std::optional<ProviderConfig> resolve_model(const cfg::Config& config) {
+  const cfg::AgentsDefaults& defaults = config.agents.defaults;
+  if (!defaults.model || !defaults.model->primary) return std::nullopt;
+  const std::string& ref = *defaults.model->primary;
   const size_t slash = ref.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == ref.size())
     throw std::runtime_error("agents.defaults.model must be \"provider/model\", got \"" + ref +
@@ -81,48 +86,45 @@ std::optional<ProviderConfig> resolve_model(const Json& config) {
   ProviderConfig p;
   p.id = ref.substr(0, slash);
   p.model = ref.substr(slash + 1);
-  const Json models = config.value("models", Json::object());
-  const Json providers = models.is_object() ? models.value("providers", Json::object()) : Json();
-  const Json prov = providers.is_object() ? providers.value(p.id, Json::object()) : Json::object();
-  const std::string where = "models.providers." + p.id;
-  if (!prov.is_object()) throw std::runtime_error(where + " must be an object");
-  for (const char* k : {"api", "baseUrl", "apiKey"})
-    if (prov.contains(k) && !prov[k].is_string())
-      throw std::runtime_error(where + "." + k + " must be a string");
-  p.api = prov.value("api", p.id == "anthropic" ? "anthropic-messages" : "openai-completions");
+  const auto it = config.models.providers.find(p.id);
+  const cfg::ModelProvider prov =
+      it != config.models.providers.end() ? it->second : cfg::ModelProvider{};
+  const std::string where = "models.providers." + cfg::render_key(p.id);
+  p.api = prov.api.value_or(p.id == "anthropic" ? "anthropic-messages" : "openai-completions");
   if (p.api != "openai-completions" && p.api != "anthropic-messages" && p.api != "openai-responses")
-    throw std::runtime_error("models.providers." + p.id + ".api: unsupported \"" + p.api +
+    throw std::runtime_error(where + ".api: unsupported \"" + p.api +
                              "\" (openai-completions or anthropic-messages)");
   if (p.api == "openai-responses") p.api = "openai-completions";
-  p.base_url = prov.value("baseUrl", default_base_url(p.id, p.api));
+  p.base_url = prov.base_url.value_or(default_base_url(p.id, p.api));
   while (!p.base_url.empty() && p.base_url.back() == '/') p.base_url.pop_back();
-  require_secure_url(p.base_url, where + ".baseUrl",
-                     prov.value("dangerouslyAllowInsecureHttp", false) == true,
+  require_secure_url(p.base_url, where + ".baseUrl", prov.dangerously_allow_insecure_http,
                      where + ".dangerouslyAllowInsecureHttp");
-  p.api_key = expand_key(prov.value("apiKey", ""));
+  p.api_key = expand_key(prov.api_key.value_or(""));
   if (p.api_key.empty()) {
     if (const char* e = std::getenv(provider_key_variable(p.id).c_str())) p.api_key = e;
   }
-  if (defaults.is_object() && defaults.contains("maxTokens") &&
-      defaults["maxTokens"].is_number_integer())
-    p.max_tokens = defaults["maxTokens"];
+  p.max_tokens = defaults.max_tokens;
   return p;
 }
 
-std::vector<uint16_t> provider_ports(const Json& config) {
+std::optional<ProviderConfig> resolve_model(const Json& config) {
+  return resolve_model(parse_agent_config(config));
+}
+
+std::vector<uint16_t> provider_ports(const cfg::Config& config) {
   std::vector<uint16_t> ports;
   auto add = [&ports](const std::string& url) {
     const uint16_t p = sandbox::url_port(url);
     if (p && std::find(ports.begin(), ports.end(), p) == ports.end()) ports.push_back(p);
   };
   if (auto model = resolve_model(config)) add(model->base_url);
-  const Json models = config.value("models", Json::object());
-  const Json providers = models.is_object() ? models.value("providers", Json::object()) : Json();
-  if (providers.is_object())
-    for (auto& [id, prov] : providers.items())
-      if (prov.is_object() && prov.contains("baseUrl") && prov["baseUrl"].is_string())
-        add(prov["baseUrl"].get<std::string>());
+  for (const auto& [id, prov] : config.models.providers)
+    if (prov.base_url) add(*prov.base_url);
   return ports;
+}
+
+std::vector<uint16_t> provider_ports(const Json& config) {
+  return provider_ports(parse_agent_config(config));
 }
 
 struct ModelStream::Parser {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "config_gen.hpp"
 #include "error.hpp"
 #include "http_client.hpp"
 
@@ -28,13 +29,18 @@ struct ProviderConfig {
   std::string label() const { return id + "/" + model; }
 };
 
-// Resolves the default model from the `agents`/`models` config sections (a JSON object with
-// those two keys). Nothing configured: std::nullopt (the offline agent answers). Throws
-// std::runtime_error naming the key when the configuration is unusable.
+// Reads the `agents`/`models` config sections (a JSON object with those two keys) with the
+// generated parser. Throws std::runtime_error naming the key of the first bad value.
+cfg::Config parse_agent_config(const nlohmann::json& config);
+
+// Resolves the default model. Nothing configured: std::nullopt (the offline agent answers).
+// Throws std::runtime_error naming the key when the configuration is unusable.
+std::optional<ProviderConfig> resolve_model(const cfg::Config& config);
 std::optional<ProviderConfig> resolve_model(const nlohmann::json& config);
 
 // Every TCP port the agent may connect to: the default model's base URL and each configured
 // provider's baseUrl (its sandbox allows these and no other). Empty when no model is configured.
+std::vector<uint16_t> provider_ports(const cfg::Config& config);
 std::vector<uint16_t> provider_ports(const nlohmann::json& config);
 
 struct ChatTurn {

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "config_gen.hpp"
 #include "contract.hpp"
 #include "data.capnp.h"
 #include "fs.hpp"
@@ -116,14 +117,19 @@ std::vector<InboundUpdate> parse_updates(const Json& updates, int64_t& offset, i
 TelegramConfig parse_telegram_config(const std::string& section_json,
                                      const std::string& state_dir) {
   const Json j = Json::parse(section_json.empty() ? "{}" : section_json, nullptr, false);
-  if (!j.is_object()) throw std::runtime_error("channels.telegram must be an object");
+  // The same generated parser the supervisor checked the file with: a section that reaches
+  // here is valid, but a bad one still fails with the key's path, never with a guess.
+  cfg::Issues issues;
+  const cfg::TelegramChannel t = cfg::parse_TelegramChannel(j, "channels.telegram", issues);
+  for (const auto& i : issues.items())
+    if (i.kind == cfg::Issue::Kind::error) throw std::runtime_error(i.text());
   TelegramConfig c;
   c.state_dir = state_dir;
-  if (j.contains("botToken") && j["botToken"].is_string()) c.token = j["botToken"];
-  if (c.token.empty() && j.contains("tokenFile") && j["tokenFile"].is_string()) {
-    const std::string path = j["tokenFile"];
-    auto text = read_file(path);
-    if (!text) throw std::runtime_error("channels.telegram.tokenFile: cannot read " + path);
+  c.token = t.bot_token.value_or("");
+  if (c.token.empty() && t.token_file) {
+    auto text = read_file(*t.token_file);
+    if (!text)
+      throw std::runtime_error("channels.telegram.tokenFile: cannot read " + *t.token_file);
     c.token = trim(*text);
   }
   if (c.token.empty()) {
@@ -133,12 +139,10 @@ TelegramConfig parse_telegram_config(const std::string& section_json,
     throw std::runtime_error(
         "no Telegram bot token: set channels.telegram.botToken, channels.telegram.tokenFile or "
         "TELEGRAM_BOT_TOKEN");
-  if (j.contains("apiRoot") && j["apiRoot"].is_string()) c.api_root = j["apiRoot"];
+  c.api_root = t.api_root;
   while (!c.api_root.empty() && c.api_root.back() == '/') c.api_root.pop_back();
-  if (j.contains("pollTimeoutSeconds") && j["pollTimeoutSeconds"].is_number_integer())
-    c.poll_timeout_s = std::clamp(j["pollTimeoutSeconds"].get<int>(), 1, 50);
-  if (j.contains("textChunkLimit") && j["textChunkLimit"].is_number_integer())
-    c.chunk_limit = std::clamp<size_t>(j["textChunkLimit"].get<size_t>(), 1, 4096);
+  c.poll_timeout_s = t.poll_timeout_seconds;
+  c.chunk_limit = static_cast<size_t>(t.text_chunk_limit);
   return c;
 }
 

@@ -69,8 +69,9 @@ export function pascal(name) {
 }
 
 export function resultDefinitionFor(method) {
-  const n = `${pascal(method)}Result`;
-  return definitions[n] ? n : null;
+  // Most results are <Pascal>Result; a few are named <Pascal>Response (config.schema).
+  for (const n of [`${pascal(method)}Result`, `${pascal(method)}Response`]) if (definitions[n]) return n;
+  return null;
 }
 
 export function paramsDefinitionFor(method) {

@@ -27,6 +27,7 @@ const IMPLEMENTED_METHODS = [
   "agent", "agent.wait", "chat.send", "chat.history", "chat.abort",
   "sessions.list", "sessions.preview", "sessions.patch", "sessions.reset", "sessions.delete",
   "cron.list", "cron.add", "cron.update", "cron.remove", "cron.run", "cron.runs",
+  "config.get", "config.schema",
 ];
 const EMITTED_EVENTS = ["connect.challenge", "tick", "presence", "health", "shutdown", "agent", "chat", "cron"];
 // The fake model answers "Hello from the fake model. You said: <message>", 4 characters every
@@ -183,6 +184,34 @@ test("logs.tail: {file, cursor, size, lines[]}", async () => {
   // following from the returned cursor must also work
   const r2 = await client.request("logs.tail", { cursor: r.cursor });
   assert.ok(Array.isArray(r2.lines), "logs.tail from cursor: lines is an array");
+});
+
+// config.get: upstream publishes no result schema; these are the keys of its documented
+// snapshot (a real OpenClaw answer has them all). The model key in the config is a secret.
+test("config.get: the redacted snapshot, as OpenClaw answers it", async () => {
+  const r = await client.request("config.get", {});
+  assert.ok(isPlainObject(r), `config.get result: ${JSON.stringify(r)?.slice(0, 500)}`);
+  for (const k of ["path", "exists", "raw", "parsed", "resolved", "valid", "config", "hash", "issues", "warnings", "legacyIssues"])
+    assert.ok(k in r, `config.get has ${k}`);
+  assert.equal(r.valid, true);
+  assert.equal(r.exists, true);
+  assert.equal(r.config.agents.defaults.model.primary, "fake/fake-model");
+  assert.equal(r.config.models.providers.fake.apiKey, "__OPENCLAW_REDACTED__");
+  assert.equal(r.parsed.models.providers.fake.apiKey, "__OPENCLAW_REDACTED__");
+  assert.equal(r.config.gateway.auth.token, "__OPENCLAW_REDACTED__");
+  assert.ok(!JSON.stringify(r).includes("test-key"), "the provider key never leaves");
+  assert.ok(!JSON.stringify(r).includes(gw.token), "the gateway token never leaves");
+  assert.match(r.hash, /^hmac-sha256:v1:/);
+});
+
+// config.schema: checked against upstream's ConfigSchemaResponse with every other frame.
+test("config.schema: the JSON Schema of the config clawgate reads", async () => {
+  const r = await client.request("config.schema", {});
+  assert.equal(r.schema?.$schema, "http://json-schema.org/draft-07/schema#");
+  assert.equal(r.schema?.properties?.gateway?.properties?.port?.default, 18789);
+  assert.equal(r.uiHints?.["gateway.auth.token"]?.sensitive, true);
+  assert.equal(typeof r.version, "string");
+  assert.ok(!Number.isNaN(Date.parse(r.generatedAt)), `generatedAt ${r.generatedAt}`);
 });
 
 test("system-event: returns ok and a presence event carrying the text arrives", async () => {
@@ -402,6 +431,8 @@ registerFrameConformanceTest(test, "reference-client", {
     "res:system-presence",
     "res:last-heartbeat",
     "res:logs.tail",
+    "res:config.get",
+    "res:config.schema",
     "res:system-event",
     "res:agent",
     "res:agent.wait",

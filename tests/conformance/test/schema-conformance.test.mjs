@@ -53,6 +53,8 @@ test("cli/cli admin connection: every implemented method", async () => {
   const channels = assertOk(await admin.request("channels.status", {}), "channels.status");
   assert.deepEqual(channels.channelOrder, [], "no channels configured");
   assertOk(await admin.request("channels.pairing.list", {}), "channels.pairing.list");
+  assertOk(await admin.request("config.get", {}), "config.get");
+  assertOk(await admin.request("config.schema", {}), "config.schema");
   // With no channel configured, send is refused (upstream's wording) and nothing is queued.
   const send = await admin.request("send", { to: "42", message: "hi", idempotencyKey: `k-${Date.now()}` });
   assert.equal(send.ok, false);
