@@ -29,7 +29,8 @@
 # clawgate-bench `chat` and bench/model_direct.py, and stopping everything it started. Builds
 # nothing.
 # Usage: bench/chat.sh [BUILD_DIR]     (default: build/release next to this script's parent)
-#   env RUNS (300) turns measured per phase, HISTORY (4000), HIST_SESSIONS (10), PREFILL (file)
+#   env RUNS (300) turns measured per phase, HISTORY (4000), HIST_SESSIONS (10), PREFILL (file),
+#   CONTEXT_WINDOW (unset: the default 200,000 tokens) the fake model's contextWindow
 # Fails: exit 2 when a binary or python3 is missing, or the fake model or the gateway does not
 # come up within 10 s; exit 1 when a run failed (error/aborted, refused, no final within 30 s) or
 # the model did not get the history it should have, marked in the summary. Every process it
@@ -47,6 +48,12 @@ RUNS=${RUNS:-300}
 HISTORY=${HISTORY:-4000}
 HIST_SESSIONS=${HIST_SESSIONS:-10}
 PREFILL=${PREFILL:-file}
+CONTEXT_WINDOW=${CONTEXT_WINDOW:-}
+MODELS_JSON=""
+if [[ -n $CONTEXT_WINDOW ]]; then
+  [[ $CONTEXT_WINDOW =~ ^[1-9][0-9]*$ ]] || { echo "chat.sh: CONTEXT_WINDOW must be a positive integer" >&2; exit 2; }
+  MODELS_JSON=",\"models\":[{\"id\":\"fake-model\",\"contextWindow\":$CONTEXT_WINDOW}]"
+fi
 for b in "$BENCH" "$GATEWAY" "$BIN/clawgate-front" "$BIN/clawgate-agent"; do
   if [[ ! -x $b ]]; then
     echo "chat.sh: missing $b (build the clawgate and clawgate-bench targets first)" >&2
@@ -127,8 +134,9 @@ echo "fake model $MODEL_URL (pid $MODEL_PID): reply \"$REPLY\" in one chunk, no 
 
 mkdir -p "$WORK/state"
 cat >"$WORK/config.json" <<EOF
-{"agents":{"defaults":{"model":"fake/fake-model","heartbeat":{"every":"0m"}}},"models":{"providers":{"fake":{"baseUrl":"$MODEL_URL/v1","apiKey":"k","api":"openai-completions"}}}}
+{"agents":{"defaults":{"model":"fake/fake-model","heartbeat":{"every":"0m"}}},"models":{"providers":{"fake":{"baseUrl":"$MODEL_URL/v1","apiKey":"k","api":"openai-completions"$MODELS_JSON}}}}
 EOF
+[[ -n $CONTEXT_WINDOW ]] && echo "fake/fake-model contextWindow: $CONTEXT_WINDOW tokens"
 
 GW_PID=""
 FRONT_PID=""

@@ -164,6 +164,33 @@ QueueSettings queue_settings(const cfg::Config& c, cfg::Issues& is) {
   return out;
 }
 
+HistorySettings history_settings(const cfg::Config& c) {
+  const cfg::AgentsDefaults& d = c.agents.defaults;
+  HistorySettings out;
+  out.reply_tokens = d.max_tokens;
+  out.compaction_enabled = d.compaction.enabled;
+  out.keep_recent_tokens = d.compaction.keep_recent_tokens;
+  // At most a day, as a run's timeoutSeconds: the milliseconds then fit a uint32 on the link.
+  out.compaction_timeout_ms = std::min<int64_t>(d.compaction.timeout_seconds, 86'400) * 1000;
+  if (!d.model || !d.model->primary) return out;
+  const std::string& ref = *d.model->primary;
+  const size_t slash = ref.find('/');
+  if (slash == std::string::npos) return out;
+  const auto p = c.models.providers.find(ref.substr(0, slash));
+  if (p == c.models.providers.end() || !p->second.models) return out;
+  for (const cfg::ProviderModel& m : *p->second.models) {
+    if (!m.id || *m.id != ref.substr(slash + 1)) continue;
+    // contextTokens is the working budget when set (upstream: an effective cap below the
+    // native window); the schema bounds both to [1, 1e9], so the cast is exact enough.
+    if (m.context_window) out.context_window = static_cast<int64_t>(*m.context_window);
+    if (m.context_tokens)
+      out.context_window = std::min<int64_t>(out.context_window, *m.context_tokens);
+    out.context_window = std::max<int64_t>(out.context_window, 1);
+    break;
+  }
+  return out;
+}
+
 // Settings from a checked file: the typed keys, plus the checks that span keys. Adds its
 // findings to file.issues.
 void settings_from(ConfigFile& file, GatewaySettings& s) {
@@ -184,6 +211,7 @@ void settings_from(ConfigFile& file, GatewaySettings& s) {
   s.allow_real_ip_fallback = c.gateway.allow_real_ip_fallback;
   s.dm_scope = c.session.dm_scope;
   s.queue = queue_settings(c, is);
+  s.history = history_settings(c);
   // The default depends on the machine: shown at its value in effect.
   s.config.agents.defaults.max_concurrent = s.queue.max_concurrent;
   static const Json kNone = Json::object();

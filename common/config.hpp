@@ -82,6 +82,20 @@ struct QueueSettings {
   int64_t debounce_ms_for(const std::string& channel) const;
 };
 
+// How much history a turn sends the model and when it is compacted (core/history.hpp): the
+// default model's window, models.providers.<id>.models[].contextTokens, else .contextWindow,
+// else upstream's default; the reply's budget (agents.defaults.maxTokens); and
+// agents.defaults.compaction.*.
+struct HistorySettings {
+  static constexpr int64_t kDefaultContextWindow = 200'000;  // upstream's DEFAULT_CONTEXT_TOKENS
+  int64_t context_window = kDefaultContextWindow;            // tokens
+  int64_t reply_tokens = 4096;
+  bool compaction_enabled = true;
+  int64_t keep_recent_tokens = 20'000;
+  int64_t compaction_timeout_ms = 180'000;
+};
+HistorySettings history_settings(const cfg::Config& c);
+
 // `channels.<name>.groups.<chatId | "*">`, as the schema declares Telegram's (enabled,
 // requireMention, groupPolicy, allowFrom; its allowFrom normalised like the channel's). Unset
 // fields fall back as core/access.hpp says.
@@ -123,6 +137,7 @@ struct GatewaySettings {
   std::string agent_config_json = "{}";   // {"agents": ..., "models": ...} for the agent worker
   std::string dm_scope = "main";      // session.dmScope: main | per-peer | per-channel-peer | ...
   QueueSettings queue;                // messages.queue.*, agents.defaults.maxConcurrent
+  HistorySettings history;            // the model's window, agents.defaults.compaction.*
   std::vector<std::string> warnings;  // unknown keys and other non-fatal findings
   // Every key as typed settings, with the environment's and the flags' overrides applied
   // (gateway.port, gateway.bind, gateway.auth.*): what `config get` and config.get show.

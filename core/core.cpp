@@ -18,7 +18,7 @@ Core::Core(boost::asio::io_context& io, const Clock& clock, Logger& log,
           [this](const std::string& event, const Json& payload, bool droppable) {
             sink_.emit(event, payload, droppable);
           },
-          settings.queue),
+          settings.queue, settings.history),
       cron_(
           io, clock, log, settings.state_dir, runs_,
           [this](const std::string& event, const Json& payload, bool droppable) {
@@ -76,6 +76,7 @@ Owner owner(schema::Method m) {
     case M::sessions_patch:
     case M::sessions_reset:
     case M::sessions_delete:
+    case M::sessions_compact:
       return Owner::runs;
     case M::cron_list:
     case M::cron_add:

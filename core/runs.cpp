@@ -8,6 +8,7 @@
 
 #include "agent.capnp.h"
 #include "contract.hpp"
+#include "crypto.hpp"
 #include "utf8.hpp"
 
 namespace clawgate::core {
@@ -41,7 +42,7 @@ std::optional<SessionKey> key_param(const Json& params, const char* field,
 
 RunManager::RunManager(boost::asio::io_context& io, const Clock& clock, Logger& log,
                        SessionStore& sessions, ChannelHub* hub, Emit emit,
-                       const QueueSettings& queue)
+                       const QueueSettings& queue, const HistorySettings& history)
     : io_(io),
       clock_(clock),
       log_(log),
@@ -49,9 +50,34 @@ RunManager::RunManager(boost::asio::io_context& io, const Clock& clock, Logger& 
       hub_(hub),
       emit_(std::move(emit)),
       queue_settings_(queue),
+      history_settings_(history),
       lanes_(LaneOptions{static_cast<size_t>(std::max(queue.cap, 1)), queue.drop,
                          static_cast<size_t>(std::max(queue.max_concurrent, 1))}),
-      lane_timer_(io) {}
+      lane_timer_(io) {
+  // The index holds what a run may be sent: one window per session.
+  auto limits = sessions_.history_index().limits();
+  limits.session_tokens = window_tokens();
+  sessions_.history_index().set_limits(limits);
+}
+
+size_t RunManager::window_tokens() const {
+  return static_cast<size_t>(
+      std::clamp<int64_t>(history_settings_.context_window, 1, int64_t{kMaxWindowTokens}));
+}
+
+size_t RunManager::input_budget() const {
+  // The window less the reply's budget (at most a quarter of it, as upstream clamps output to
+  // the window) and the system prompt; a window too small for that still gets a little.
+  const size_t w = window_tokens();
+  const size_t reply =
+      std::min(static_cast<size_t>(std::max<int64_t>(history_settings_.reply_tokens, 0)), w / 4);
+  return w > reply + kSystemTokens + 64 ? w - reply - kSystemTokens : 64;
+}
+
+size_t RunManager::compaction_threshold() const {
+  const size_t w = window_tokens();
+  return w - std::min(kCompactionReserveTokens, w / 4);
+}
 
 RunManager::~RunManager() {
   if (agent_) agent_->close("front stopping");
@@ -85,6 +111,11 @@ void RunManager::on_agent_lost(uint32_t generation, const std::string& reason) {
                           " run(s) in flight with an error");
   for (const auto& id : lost)
     finish(id, false, false, "", "the agent worker stopped before the run ended; try again", "");
+  std::vector<std::string> orphaned;
+  for (const auto& [session, c] : compactions_)
+    if (c.generation == generation) orphaned.push_back(session);
+  for (const auto& session : orphaned)
+    end_compaction(session, false, "", "the agent worker stopped before the summary was written");
 }
 
 void RunManager::on_agent(capnp::MessageReader& m) {
@@ -133,6 +164,13 @@ void RunManager::on_agent(capnp::MessageReader& m) {
       if (!d.getOk() && !d.getAborted()) {
         error = d.hasError() ? std::string(d.getError().getMessage().cStr()) : "the run failed";
         if (error.empty()) error = "the run failed";
+      }
+      const std::string done_id = d.getRunId();
+      for (const auto& [session, c] : compactions_) {
+        if (c.id != done_id) continue;
+        const std::string key = session;  // a copy: end_compaction erases the entry
+        return end_compaction(key, d.getOk(), d.getText(),
+                              d.getAborted() ? "the compaction was stopped" : error);
       }
       finish(d.getRunId(), d.getOk(), d.getAborted(), d.getText(), error, d.getModel());
       return;
@@ -321,52 +359,53 @@ void RunManager::pump() {
     queue_.pop_front();
     auto it = runs_.find(id);
     if (it == runs_.end()) continue;
-    dispatch(*it->second);
     // A link that refuses a run is going away (its close is on the way, with on_agent_lost):
     // the run is back at the head of the queue for the next agent, and nothing spins.
-    if (!it->second->sent) return;
+    if (dispatch(*it->second) == Dispatch::refused) return;
   }
 }
 
-// What the agent reads for one transcript entry. Group messages the bot was not addressed in
-// are labelled, with their sender, so the model takes them as background, not as requests.
-std::string RunManager::agent_text(const Json& entry) {
-  std::string text = entry.value("text", "");
-  if (!entry.value("context", false)) return text;
-  const Json from = entry.value("from", Json::object());
-  std::string who = from.is_object() ? from.value("name", "") : "";
-  const std::string user = from.is_object() ? from.value("username", "") : "";
-  if (!user.empty()) who += (who.empty() ? "@" : " (@") + user + (who.empty() ? "" : ")");
-  if (who.empty()) who = from.is_object() ? from.value("id", "someone") : "someone";
-  return "[group message not addressed to you, for context only] " + who + ": " + text;
-}
-
-void RunManager::dispatch(Run& r) {
-  std::vector<Json> history = sessions_.read(r.session_key, kHistoryMessages);
-  // Only the newest `context_limit` unaddressed group messages go along (historyLimit).
-  size_t context_seen = 0;
-  for (size_t k = history.size(); k-- > 0;)
-    if (history[k].value("context", false) && ++context_seen > r.origin.context_limit)
-      history.erase(history.begin() + static_cast<std::ptrdiff_t>(k));
-  // The newest turns first, within the character budget.
-  size_t chars = 0, first = history.size();
-  while (first > 0) {
-    const size_t n = history[first - 1].value("text", "").size();
-    if (chars + n > kHistoryChars && first < history.size()) break;
-    chars += n;
-    --first;
+RunManager::Dispatch RunManager::dispatch(Run& r) {
+  const std::string session = r.session_key.str();
+  if (auto c = compactions_.find(session); c != compactions_.end()) {
+    c->second.deferred.push_back(r.id);  // its history changes: the turn goes after it
+    return Dispatch::deferred;
   }
+  const SessionHistory* h = nullptr;
+  try {
+    h = &sessions_.history(r.session_key);
+  } catch (const std::exception& e) {
+    finish(r.id, false, false, "", std::string("cannot read the transcript: ") + e.what(), "");
+    return Dispatch::ended;
+  }
+  // Near the window: a summary of the older turns first (once per turn; when it cannot be
+  // had, the newest turns that fit go as they are).
+  if (!r.heartbeat && !r.compaction_tried && history_settings_.compaction_enabled &&
+      (h->visible_tokens() > compaction_threshold() || !h->complete)) {
+    r.compaction_tried = true;
+    bool nothing = false;
+    const std::string why = start_compaction(r.session_key, "auto-threshold", r.id, &nothing);
+    if (why.empty()) {
+      compactions_.at(session).deferred.push_back(r.id);
+      return Dispatch::deferred;
+    }
+    if (!nothing) log_.warn("runs", "no compaction for " + session + ": " + why);
+    h = &sessions_.history(r.session_key);  // held still: start_compaction read it
+  }
+  const size_t prompt_tokens = r.heartbeat ? estimate_tokens(r.user_text) : 0;
+  const size_t budget = input_budget() > prompt_tokens + 64 ? input_budget() - prompt_tokens : 64;
+  const ModelWindow w = build_window(*h, budget, r.origin.context_limit);
   capnp::MallocMessageBuilder b;
   auto rq = b.initRoot<ipc::AgentMsg>().initRun();
   rq.setRunId(r.id);
-  rq.setSessionKey(r.session_key.str());
+  rq.setSessionKey(session);
   rq.setIsHeartbeat(r.heartbeat);
-  const size_t count = history.size() - first + (r.heartbeat ? 1 : 0);
-  auto msgs = rq.initMessages(static_cast<unsigned>(count));
+  auto msgs = rq.initMessages(static_cast<unsigned>(w.messages.size() + (r.heartbeat ? 1 : 0)));
   unsigned i = 0;
-  for (size_t k = first; k < history.size(); ++k, ++i) {
-    msgs[i].setRole(history[k].value("role", "user"));
-    msgs[i].setText(agent_text(history[k]));
+  for (const auto& [role, text] : w.messages) {
+    msgs[i].setRole(role);
+    msgs[i].setText(text);
+    ++i;
   }
   if (r.heartbeat) {  // the heartbeat prompt is not part of the transcript
     msgs[i].setRole("user");
@@ -374,7 +413,190 @@ void RunManager::dispatch(Run& r) {
   }
   r.sent = agent_->send(b);
   r.sent_generation = agent_generation_;
-  if (!r.sent) queue_.push_front(r.id);
+  if (!r.sent) {
+    queue_.push_front(r.id);
+    return Dispatch::refused;
+  }
+  return Dispatch::sent;
+}
+
+std::string RunManager::start_compaction(const SessionKey& key, const std::string& reason,
+                                         const std::string& trigger, bool* nothing) {
+  *nothing = false;
+  if (!agent_connected()) return "the agent worker is not connected";
+  const std::string session = key.str();
+  if (compactions_.count(session)) return "a compaction of this session is running";
+  const SessionHistory* h = nullptr;
+  try {
+    h = &sessions_.history(key);
+  } catch (const std::exception& e) {
+    return std::string("cannot read the transcript: ") + e.what();
+  }
+  // The summarizing request holds the older turns, the previous summary, upstream's prompt and
+  // the summary itself: it must fit the same window.
+  const size_t w = window_tokens();
+  const size_t reserve = std::min(kCompactionReserveTokens, w / 4) + kSummaryPromptTokens;
+  // The kept tail is at most half of what a run may be sent, so that a compaction always
+  // makes room (upstream's keepRecentTokens default, 20,000, is most of a small window).
+  const size_t keep =
+      std::min(static_cast<size_t>(std::max<int64_t>(history_settings_.keep_recent_tokens, 1)),
+               std::max<size_t>(input_budget() / 2, 1));
+  const CompactionPlan plan = plan_compaction(*h, keep, w > reserve + 64 ? w - reserve : 64);
+  if (plan.turns.empty()) {
+    *nothing = true;
+    return "nothing to compact: the history is within keepRecentTokens";
+  }
+  Compaction c{};
+  c.id = "compact-" + uuid_v4();
+  c.key = key;
+  c.reason = reason;
+  c.cut_offset = plan.cut_offset;
+  c.tokens_before = plan.tokens_before;
+  c.kept_tokens = plan.kept_tokens;
+  c.generation = agent_generation_;
+  c.trigger = trigger;
+  capnp::MallocMessageBuilder b;
+  auto rq = b.initRoot<ipc::AgentMsg>().initRun();
+  rq.setRunId(c.id);
+  rq.setSessionKey(session);
+  rq.setSummarize(true);
+  rq.setPreviousSummary(h->summary);
+  rq.setTimeoutMs(static_cast<uint32_t>(
+      std::clamp<int64_t>(history_settings_.compaction_timeout_ms, 1000, 86'400'000)));
+  auto msgs = rq.initMessages(static_cast<unsigned>(plan.turns.size()));
+  for (unsigned i = 0; i < plan.turns.size(); ++i) {
+    msgs[i].setRole(plan.turns[i]->role);
+    msgs[i].setText(plan.turns[i]->text);
+  }
+  if (!agent_->send(b)) return "the agent worker is not connected";
+  log_.info("runs", "compacting " + session + " (" + reason +
+                        "): " + std::to_string(plan.turns.size()) + " turn(s), ~" +
+                        std::to_string(plan.tokens_before) + " tokens");
+  compactions_.emplace(session, std::move(c));
+  if (auto it = runs_.find(trigger); it != runs_.end())
+    agent_event(*it->second, "compaction", {{"phase", "start"}});
+  return "";
+}
+
+void RunManager::end_compaction(const std::string& session, bool ok, const std::string& text,
+                                const std::string& why) {
+  auto node = compactions_.extract(session);
+  if (node.empty()) return;
+  Compaction c = std::move(node.mapped());
+  // The summary as stored: trimmed, valid UTF-8 (it came from a provider), at most upstream's
+  // length.
+  std::string summary = utf8::repair(utf8::trim(text));
+  if (utf8::utf16_length(summary) > kMaxSummaryUnits) {
+    summary.resize(utf8::cut_utf16(summary, kMaxSummaryUnits));
+    summary += "
+
+        [Compaction summary truncated to fit budget] ";
+  }
+  std::string error = why;
+  if (ok && summary.empty()) error = "the model wrote an empty summary";
+  const bool completed = ok && !summary.empty();
+  const size_t tokens_after = estimate_tokens(summary_message(summary)) + c.kept_tokens;
+  Json result;
+  if (completed) {
+    const Json e = sessions_.entry(c.key);
+    const int64_t count = e.is_object() ? e.value("compactionCount", int64_t{0}) : 0;
+    try {
+      sessions_.append(c.key,
+                       {{"type", "compaction"},
+                        {"id", c.id},
+                        {"summary", summary},
+                        {"cutOffset", c.cut_offset},
+                        {"tokensBefore", c.tokens_before},
+                        {"tokensAfter", tokens_after},
+                        {"reason", c.reason},
+                        {"ts", clock_.wall_ms()}},
+                       {{"compactionCount", count + 1}});
+      result = {
+          {"summary", summary}, {"tokensBefore", c.tokens_before}, {"tokensAfter", tokens_after}};
+    } catch (const std::exception& e) {
+      error = std::string("cannot store the summary: ") + e.what();
+    }
+  }
+  const bool stored = result.is_object();
+  if (stored) {
+    log_.info("runs", "compacted " + session + " (" + c.reason + "): ~" +
+                          std::to_string(c.tokens_before) + " -> ~" + std::to_string(tokens_after) +
+                          " tokens");
+  } else {
+    log_.warn("runs", "compaction of " + session + " failed: " + error);
+  }
+  for (const auto& reply : c.replies) {
+    Json p = {{"ok", stored}, {"key", session}, {"compacted", stored}};
+    if (stored) {
+      p["result"] = result;
+    } else {
+      p["reason"] = error;
+    }
+    reply(ok(std::move(p)));
+  }
+  if (auto it = runs_.find(c.trigger); it != runs_.end()) {
+    Json data = {{"phase", "end"}, {"completed", stored}, {"willRetry", false}};
+    if (!stored) data["reason"] = error;
+    agent_event(*it->second, "compaction", std::move(data));
+  }
+  // The session's turns go now, in the order they came, ahead of what was queued since.
+  for (auto it = c.deferred.rbegin(); it != c.deferred.rend(); ++it)
+    if (runs_.count(*it)) queue_.push_front(*it);
+  pump();
+}
+
+void RunManager::m_compact(const SessionKey& key, const Json& params, const Reply& reply) {
+  const std::string session = key.str();
+  // Upstream's answers: a session without an id or transcript is not an error.
+  if (!sessions_.exists(key))
+    return reply(
+        ok({{"ok", true}, {"key", session}, {"compacted", false}, {"reason", "no sessionId"}}));
+  if (compactions_.count(session))
+    return reply(fail("INVALID_REQUEST",
+                      "Session " + session + " is being compacted; retry after it finishes."));
+  if (lanes_.busy(session))
+    return reply(fail("INVALID_REQUEST",
+                      "Session " + session + " has an active run; retry after it finishes."));
+  const SessionHistory* h = nullptr;
+  try {
+    h = &sessions_.history(key);
+  } catch (const std::exception& e) {
+    return reply(fail("UNAVAILABLE", std::string("cannot read the transcript: ") + e.what(), true));
+  }
+  if (h->turns.empty())
+    return reply(
+        ok({{"ok", true}, {"key", session}, {"compacted", false}, {"reason", "no transcript"}}));
+  if (params.contains("maxLines")) {
+    // Only the newest maxLines messages stay visible to the model, with no summary; the
+    // transcript keeps every line (chat.history shows them all).
+    const size_t keep = static_cast<size_t>(
+        std::clamp<int64_t>(params["maxLines"].get<int64_t>(), 1, kMaxTrimLines));
+    const auto cut = trim_cut(*h, keep);
+    if (!cut)
+      return reply(
+          ok({{"ok", true}, {"key", session}, {"compacted", false}, {"kept", h->turns.size()}}));
+    const Json e = sessions_.entry(key);
+    const int64_t count = e.is_object() ? e.value("compactionCount", int64_t{0}) : 0;
+    try {
+      sessions_.append(key,
+                       {{"type", "compaction"},
+                        {"id", "trim-" + uuid_v4()},
+                        {"summary", ""},
+                        {"cutOffset", *cut},
+                        {"reason", "manual"},
+                        {"ts", clock_.wall_ms()}},
+                       {{"compactionCount", count + 1}});
+    } catch (const std::exception& ex) {
+      return reply(fail("UNAVAILABLE", std::string("cannot store the cut: ") + ex.what(), true));
+    }
+    return reply(ok({{"ok", true}, {"key", session}, {"compacted", true}, {"kept", keep}}));
+  }
+  bool nothing = false;
+  const std::string why = start_compaction(key, "manual", "", &nothing);
+  if (nothing)
+    return reply(ok({{"ok", false}, {"key", session}, {"compacted", false}, {"reason", why}}));
+  if (!why.empty()) return reply(fail("UNAVAILABLE", why, true));
+  compactions_.at(session).replies.push_back(reply);
 }
 
 void RunManager::agent_event(Run& r, const std::string& stream, Json data) {
@@ -795,7 +1017,7 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
              {{"modelProvider",
                slash == std::string::npos ? model_label_ : model_label_.substr(0, slash)},
               {"model", slash == std::string::npos ? model_label_ : model_label_.substr(slash + 1)},
-              {"contextTokens", nullptr}}},
+              {"contextTokens", window_tokens()}}},
             {"sessions", rows}}));
   }
   if (method == "sessions.preview") {
@@ -842,8 +1064,21 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
                      {"key", key.str()},
                      {"entry", sessions_.entry(key)}}));
   }
+  if (method == "sessions.compact") return m_compact(key, params, reply);
+  // A compaction of a transcript that goes away would store its summary in the next one.
+  auto stop_compaction = [&](const char* why) {
+    auto c = compactions_.find(key.str());
+    if (c == compactions_.end()) return;
+    if (agent_) {
+      capnp::MallocMessageBuilder b;
+      b.initRoot<ipc::AgentMsg>().setAbort(c->second.id);
+      agent_->send(b);
+    }
+    end_compaction(key.str(), false, "", why);
+  };
   if (method == "sessions.reset") {
     abort_session(key, "session reset");
+    stop_compaction("the session was reset");
     sessions_.reset(key, now);
     return reply(ok({{"ok", true}, {"key", key.str()}, {"entry", sessions_.entry(key)}}));
   }
@@ -854,6 +1089,7 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
       return reply(
           ok({{"ok", true}, {"key", key.str()}, {"deleted", false}, {"archived", Json::array()}}));
     abort_session(key, "session deleted");
+    stop_compaction("the session was deleted");
     const auto archived = sessions_.remove(key, params.value("deleteTranscript", false), now);
     return reply(ok({{"ok", true}, {"key", key.str()}, {"deleted", true}, {"archived", archived}}));
   }

@@ -9,6 +9,12 @@
 // (collected, summarised), ends. Started runs wait in a queue while the agent worker is away;
 // a worker that dies mid-run ends its runs with an `error` (lifecycle and chat), never a silent
 // hang.
+// History: a run is sent the session's summary and newest turns that fit the model's context
+// window (history.hpp; from memory, so starting a run costs the same at any transcript length).
+// When the history nears the window a compaction runs first (the agent worker writes a summary
+// that replaces the older turns for later runs; the transcript keeps every line), as does
+// sessions.compact; the session's turns wait for it, and the turn that asked for one gets
+// `agent` events on the "compaction" stream (phase start, then end with completed).
 // Fails: every method error is typed (INVALID_REQUEST, UNAVAILABLE + retryable); transcript
 // write failures end the run with an error; nothing throws into the loop.
 #pragma once
@@ -35,8 +41,19 @@ namespace clawgate::core {
 class RunManager {
  public:
   static constexpr int64_t kDeltaIntervalMs = 150;
-  static constexpr size_t kHistoryMessages = 40;
-  static constexpr size_t kHistoryChars = 100'000;
+  // Windows past this many tokens count as this many: a run carries at most ~8 MiB of history
+  // over the agent link (32 MiB per message) and to the provider.
+  static constexpr size_t kMaxWindowTokens = 2'000'000;
+  // What the agent worker's system prompt and request framing may take of the window.
+  static constexpr size_t kSystemTokens = 512;
+  // The summarizing request's own words (upstream's prompt and system prompt): ~600 tokens.
+  static constexpr size_t kSummaryPromptTokens = 1024;
+  // Upstream's compaction reserve: the history is compacted once it passes the window less
+  // min(this, window / 4).
+  static constexpr size_t kCompactionReserveTokens = 20'000;
+  // A summary longer than this (UTF-16 units, as upstream's MAX_COMPACTION_SUMMARY_CHARS) is cut.
+  static constexpr size_t kMaxSummaryUnits = 16'000;
+  static constexpr int64_t kMaxTrimLines = 1'000'000;
   static constexpr int64_t kSnapshotTtlMs = 10 * 60 * 1000;
   static constexpr size_t kMaxSnapshots = 2000;
   static constexpr int64_t kAgentWaitDefaultMs = 30'000;
@@ -51,7 +68,8 @@ class RunManager {
   using Reply = std::function<void(HubReply)>;
 
   RunManager(boost::asio::io_context& io, const Clock& clock, Logger& log, SessionStore& sessions,
-             ChannelHub* hub, Emit emit, const QueueSettings& queue = QueueSettings());
+             ChannelHub* hub, Emit emit, const QueueSettings& queue = QueueSettings(),
+             const HistorySettings& history = HistorySettings());
   ~RunManager();
 
   void attach_agent(int fd, uint32_t generation);
@@ -81,6 +99,12 @@ class RunManager {
   // True when a message for `session_key` would wait for an earlier turn.
   bool turn_waits(const SessionKey& session_key) const;
   const SessionLanes& lanes() const { return lanes_; }
+  // The token budgets in effect (history settings, clamped): what a run's history may take,
+  // and the size past which it is compacted first.
+  size_t window_tokens() const;
+  size_t input_budget() const;
+  size_t compaction_threshold() const;
+  bool compacting(const SessionKey& key) const { return compactions_.count(key.str()) > 0; }
 
  private:
   // Why a run cannot go to `key`, or "": clawgate runs one agent (SessionKey::kDefaultAgent);
@@ -110,7 +134,21 @@ class RunManager {
     bool adopted = false;             // its turn began (else it waits in its session's lane)
     std::string carrier;              // answered by that run's turn (collected or summarised)
     std::vector<std::string> merged;  // runs this run's turn answers too
+    bool compaction_tried = false;    // its turn asked for a compaction already
   };
+  // A compaction in flight: the agent worker writes the summary; the session's runs wait.
+  struct Compaction {
+    std::string id;  // on the agent link, as a run id
+    SessionKey key = SessionKey::main();
+    std::string reason;  // "manual" | "auto-threshold" (upstream's checkpoint reasons)
+    uint64_t cut_offset = 0;
+    size_t tokens_before = 0, kept_tokens = 0;
+    uint32_t generation = 0;
+    std::string trigger;                // the run whose turn asked for it ("" for sessions.compact)
+    std::vector<Reply> replies;         // sessions.compact callers
+    std::vector<std::string> deferred;  // runs of the session waiting for it, in order
+  };
+  enum class Dispatch { sent, refused, deferred, ended };
   // How a run ends: on its own, as part of another run's turn, or without ever running.
   enum class EndKind { own, merged, unrun };
   struct Outcome {
@@ -130,9 +168,17 @@ class RunManager {
   void m_chat_abort(const Json& params, const Reply& reply);
   void m_sessions(const std::string& method, const Json& params, const Reply& reply);
 
-  void dispatch(Run& r);
-  static std::string agent_text(const Json& entry);
+  Dispatch dispatch(Run& r);
   void pump();
+  // Asks the agent worker for a summary of the session's older turns. "" when it went; else
+  // why not (`nothing` set when there was nothing to summarize).
+  std::string start_compaction(const SessionKey& key, const std::string& reason,
+                               const std::string& trigger, bool* nothing);
+  // Ends the session's compaction: with `summary` stored as its compaction entry when `ok`,
+  // else with `why`; answers its callers and lets the session's runs go.
+  void end_compaction(const std::string& session, bool ok, const std::string& summary,
+                      const std::string& why);
+  void m_compact(const SessionKey& key, const Json& params, const Reply& reply);
   void on_agent(capnp::MessageReader& m);
   void on_agent_lost(uint32_t generation, const std::string& reason);
   void agent_event(Run& r, const std::string& stream, Json data);
@@ -168,6 +214,8 @@ class RunManager {
   bool agent_hello_ = false;
   std::string model_label_ = "unknown";
   QueueSettings queue_settings_;
+  HistorySettings history_settings_;
+  std::map<std::string, Compaction> compactions_;  // by session key
   SessionLanes lanes_;
   boost::asio::steady_timer lane_timer_;              // the lanes' next quiet window
   std::optional<int64_t> lane_wake_;                  // ...armed for this steady time

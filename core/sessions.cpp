@@ -126,7 +126,10 @@ void SessionStore::append(const SessionKey& key, Json entry, const Json& meta) {
   Json& s = index_[k];
   if (!s.contains("sessionId")) s["sessionId"] = uuid_v4();
   const int64_t ts = entry.value("ts", int64_t{0});
-  AppendLog(file_for(k)).append(dump_json(entry));
+  AppendLog log(file_for(k));
+  const uint64_t offset = log.size();  // where this line starts: the history index keys on it
+  log.append(dump_json(entry));
+  history_.appended(k, entry, offset);
   s["updatedAt"] = ts;
   // Only messages count: a queued record is counted when its turn makes it one.
   if (entry.value("type", "") == "message") s["messages"] = s.value("messages", 0) + 1;
@@ -181,6 +184,10 @@ std::vector<Json> SessionStore::read(const SessionKey& key, size_t limit, bool w
   return out;
 }
 
+const SessionHistory& SessionStore::history(const SessionKey& key) {
+  return history_.get(key.str(), file_for(key.str()));
+}
+
 bool SessionStore::exists(const SessionKey& key) const {
   return index_.contains(key.str());
 }
@@ -207,6 +214,7 @@ std::string SessionStore::reset(const SessionKey& key, int64_t now_ms) {
   const std::string& k = key.str();
   const std::string file = file_for(k);
   const std::string archived = file + ".reset." + std::to_string(now_ms);
+  history_.forget(k);
   if (std::rename(file.c_str(), archived.c_str()) != 0) return "";
   Json& s = index_[k];
   s["sessionId"] = uuid_v4();
@@ -228,6 +236,7 @@ std::vector<std::string> SessionStore::remove(const SessionKey& key, bool delete
     const std::string to = file + ".deleted." + std::to_string(now_ms);
     if (std::rename(file.c_str(), to.c_str()) == 0) archived.push_back(to);
   }
+  history_.forget(k);
   index_.erase(k);
   save_index();
   return archived;

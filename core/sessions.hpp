@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/history.hpp"
 #include "core/session_key.hpp"
 
 namespace clawgate::core {
@@ -36,6 +37,10 @@ class SessionStore {
   // collected turn or "withdrawn" marker naming them (by runId or inboundId), where they came;
   // after a restart these are the messages that were never answered.
   std::vector<Json> read(const SessionKey& key, size_t limit, bool waiting = false) const;
+  // What the model may still be sent of the session (history.hpp): from memory, loaded from
+  // the transcript's tail on first use and kept current by append().
+  const SessionHistory& history(const SessionKey& key);
+  TranscriptIndex& history_index() { return history_; }
   bool exists(const SessionKey& key) const;
   Json entry(const SessionKey& key) const;  // index entry or null
   // By canonical key; an entry moved from a key that was not canonical keeps it as "legacyKey".
@@ -62,6 +67,7 @@ class SessionStore {
 
   std::string dir_;
   Json index_;
+  TranscriptIndex history_;
   bool dirty_ = false;
   int64_t last_save_ms_ = 0;
 };

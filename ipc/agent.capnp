@@ -19,6 +19,11 @@ struct RunRequest {
   messages @2 :List(RunMessage);  # oldest first; the last one is the new user message
   timeoutMs @3 :UInt32;           # 0: the worker's default
   isHeartbeat @4 :Bool;
+  # A compaction: the worker asks the model for a summary of `messages` (and of
+  # previousSummary, which it updates) instead of an answer; no assistant events, the summary
+  # is the done's text. Refused when no model is configured.
+  summarize @5 :Bool;
+  previousSummary @6 :Text;
 }
 
 struct RunEvent {

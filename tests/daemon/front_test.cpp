@@ -126,6 +126,7 @@ TEST_F(Front, ChallengeThenHelloOkForProtocol4) {
                         "sessions.patch",
                         "sessions.reset",
                         "sessions.delete",
+                        "sessions.compact",
                         "cron.list",
                         "cron.add",
                         "cron.update",
@@ -135,7 +136,7 @@ TEST_F(Front, ChallengeThenHelloOkForProtocol4) {
                         "config.get",
                         "config.schema"})
     EXPECT_NE(std::find(methods.begin(), methods.end(), m), methods.end()) << m;
-  EXPECT_EQ(methods.size(), 29u) << "only implemented methods are advertised";
+  EXPECT_EQ(methods.size(), 30u) << "only implemented methods are advertised";
   EXPECT_EQ(hello["snapshot"]["presence"][0]["reason"], "self");
   EXPECT_TRUE(hello["snapshot"]["health"]["ok"]);
 }

@@ -1,6 +1,7 @@
 // AgentWorker: see agent_worker.hpp.
 #include "agent_worker.hpp"
 #include "contract.hpp"
+#include "summarize.hpp"
 #include "utf8.hpp"
 
 #include <capnp/message.h>
@@ -76,6 +77,10 @@ void AgentWorker::on_front(capnp::MessageReader& r) {
     run->id = rq.getRunId();
     run->session_key = rq.getSessionKey();
     for (auto m : rq.getMessages()) run->turns.push_back({m.getRole(), m.getText()});
+    if (rq.getSummarize()) {
+      run->summarize = true;
+      run->turns = {{"user", summary_request(run->turns, rq.getPreviousSummary())}};
+    }
     const uint32_t timeout = rq.getTimeoutMs() ? rq.getTimeoutMs() : default_timeout_ms_;
     run->deadline.expires_after(std::chrono::milliseconds(timeout));
     if (running_.count(run->id)) return;  // a repeat of a run already going
@@ -124,6 +129,12 @@ void AgentWorker::begin(const std::shared_ptr<Run>& run) {
     RunError e{ipc::ErrorCode::TIMEOUT, "the run timed out", false, 0};
     finish(r, false, false, &e);
   });
+  if (!model_ && run->summarize) {
+    // The offline agent's words are no summary: the front keeps the history as it is.
+    const RunError e{ipc::ErrorCode::UNAVAILABLE,
+                     "no model is configured, so nothing can write a summary", false, 0};
+    return finish(run, false, false, &e);
+  }
   if (!model_) return offline_step(run);
   attempt(run);
 }
@@ -154,7 +165,8 @@ void AgentWorker::attempt(const std::shared_ptr<Run>& run) {
   };
   if (run->stream) retire(std::move(run->stream));
   run->stream =
-      std::make_unique<ModelStream>(*model_, borrow_http(), run->turns, system_, std::move(cb));
+      std::make_unique<ModelStream>(*model_, borrow_http(), run->turns,
+                                    run->summarize ? kSummarySystemPrompt : system_, std::move(cb));
   run->stream->start();
 }
 
@@ -186,6 +198,7 @@ void AgentWorker::delta(const std::shared_ptr<Run>& run, const std::string& d) {
     return finish(run, false, false, &e);
   }
   run->text += d;
+  if (run->summarize) return;  // a summary is not shown as it streams: the done carries it
   capnp::MallocMessageBuilder b;
   auto ev = b.initRoot<ipc::AgentMsg>().initEvent();
   ev.setRunId(run->id);

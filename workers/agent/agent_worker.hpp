@@ -5,6 +5,8 @@
 // kMaxQueued wait, beyond that a run is refused at once (typed, retryable).
 // Retries 429/5xx/network failures before any text streamed (backoff 1 s, 2 s, 4 s, bounded by
 // the run's deadline); a run past its timeout or aborted stops its HTTP stream.
+// A run may instead ask for a compaction's summary (summarize.hpp): the same provider stream with
+// the summarizing prompt, no assistant events, the summary as the done's text.
 // Fails: never throws into the loop; a lost front link keeps nothing (the front ends those
 // runs itself when it sees the link drop).
 #pragma once
@@ -46,6 +48,7 @@ class AgentWorker {
     explicit Run(boost::asio::io_context& io) : deadline(io), step(io) {}
     std::string id, session_key;
     std::vector<ChatTurn> turns;
+    bool summarize = false;  // a compaction's summary (summarize.hpp), not an answer
     std::string text;
     int attempts = 0;
     size_t offline_pos = 0;

@@ -26,7 +26,7 @@ const IMPLEMENTED_METHODS = [
   "channels.status", "channels.restart", "channels.pairing.list", "channels.pairing.approve", "send",
   "agent", "agent.wait", "chat.send", "chat.history", "chat.abort",
   "sessions.list", "sessions.preview", "sessions.patch", "sessions.reset", "sessions.delete",
-  "cron.list", "cron.add", "cron.update", "cron.remove", "cron.run", "cron.runs",
+  "sessions.compact", "cron.list", "cron.add", "cron.update", "cron.remove", "cron.run", "cron.runs",
   "config.get", "config.schema",
 ];
 const EMITTED_EVENTS = ["connect.challenge", "tick", "presence", "health", "shutdown", "agent", "chat", "cron"];
