@@ -478,7 +478,7 @@ std::string RunManager::start_compaction(const SessionKey& key, const std::strin
   return "";
 }
 
-void RunManager::end_compaction(const std::string& session, bool ok, const std::string& text,
+void RunManager::end_compaction(const std::string& session, bool succeeded, const std::string& text,
                                 const std::string& why) {
   auto node = compactions_.extract(session);
   if (node.empty()) return;
@@ -488,13 +488,11 @@ void RunManager::end_compaction(const std::string& session, bool ok, const std::
   std::string summary = utf8::repair(utf8::trim(text));
   if (utf8::utf16_length(summary) > kMaxSummaryUnits) {
     summary.resize(utf8::cut_utf16(summary, kMaxSummaryUnits));
-    summary += "
-
-        [Compaction summary truncated to fit budget] ";
+    summary += "\n\n[Compaction summary truncated to fit budget]";
   }
   std::string error = why;
-  if (ok && summary.empty()) error = "the model wrote an empty summary";
-  const bool completed = ok && !summary.empty();
+  if (succeeded && summary.empty()) error = "the model wrote an empty summary";
+  const bool completed = succeeded && !summary.empty();
   const size_t tokens_after = estimate_tokens(summary_message(summary)) + c.kept_tokens;
   Json result;
   if (completed) {

@@ -176,7 +176,7 @@ class RunManager {
                                const std::string& trigger, bool* nothing);
   // Ends the session's compaction: with `summary` stored as its compaction entry when `ok`,
   // else with `why`; answers its callers and lets the session's runs go.
-  void end_compaction(const std::string& session, bool ok, const std::string& summary,
+  void end_compaction(const std::string& session, bool succeeded, const std::string& summary,
                       const std::string& why);
   void m_compact(const SessionKey& key, const Json& params, const Reply& reply);
   void on_agent(capnp::MessageReader& m);
