@@ -23,6 +23,17 @@ size_t quarters(unsigned char c) {
   return c >= 0xF0 ? 8 : 4;
 }
 
+// Fields of a transcript line, read so that a line someone edited by hand (a number where text
+// was, an array for a flag) reads as absent instead of throwing out of the loop.
+std::string str_at(const Json& j, const char* key, const char* dflt = "") {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : dflt;
+}
+bool flag_at(const Json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
 [[noreturn]] void fail(const std::string& what, const std::string& path) {
   throw std::system_error(errno, std::generic_category(), what + " " + path);
 }
@@ -104,13 +115,14 @@ std::string summary_message(const std::string& summary) {
 }
 
 std::string agent_text(const Json& entry) {
-  std::string text = entry.value("text", "");
-  if (!entry.value("context", false)) return text;
-  const Json from = entry.value("from", Json::object());
-  std::string who = from.is_object() ? from.value("name", "") : "";
-  const std::string user = from.is_object() ? from.value("username", "") : "";
+  std::string text = str_at(entry, "text");
+  if (!flag_at(entry, "context")) return text;
+  const auto f = entry.find("from");
+  const Json from = f != entry.end() && f->is_object() ? *f : Json::object();
+  std::string who = str_at(from, "name");
+  const std::string user = str_at(from, "username");
   if (!user.empty()) who += (who.empty() ? "@" : " (@") + user + (who.empty() ? "" : ")");
-  if (who.empty()) who = from.is_object() ? from.value("id", "someone") : "someone";
+  if (who.empty()) who = str_at(from, "id", "someone");
   return "[group message not addressed to you, for context only] " + who + ": " + text;
 }
 
@@ -149,11 +161,11 @@ void SessionHistory::compacted(std::string s, uint64_t cut) {
 namespace {
 
 std::optional<HistoryTurn> turn_of(const Json& j, uint64_t offset) {
-  if (!j.is_object() || j.value("type", "") != "message") return std::nullopt;
+  if (!j.is_object() || str_at(j, "type") != "message") return std::nullopt;
   HistoryTurn t;
-  t.role = j.value("role", "user") == "assistant" ? "assistant" : "user";
+  t.role = str_at(j, "role") == "assistant" ? "assistant" : "user";
   t.text = agent_text(j);
-  t.context = j.value("context", false);
+  t.context = flag_at(j, "context");
   t.offset = offset;
   t.tokens = estimate_tokens(t.text);
   return t;
@@ -179,10 +191,10 @@ SessionHistory TranscriptIndex::load(const std::string& path) {
     if (!message && !compaction) return true;
     const Json j = Json::parse(line, nullptr, false);
     if (!j.is_object()) return true;
-    const std::string type = j.value("type", "");
+    const std::string type = str_at(j, "type");
     if (type == "compaction" && compaction) {
       have_compaction = true;
-      summary = j.value("summary", "");
+      summary = str_at(j, "summary");
       const Json c = j.value("cutOffset", Json());
       // A cut past its own line would hide turns it never saw: clamped to the line.
       cut = c.is_number_unsigned() ? std::min<uint64_t>(c.get<uint64_t>(), offset) : offset;
@@ -225,10 +237,10 @@ void TranscriptIndex::appended(const std::string& key, const Json& entry, uint64
   if (it == held_.end() || !entry.is_object()) return;
   SessionHistory& h = it->second.h;
   const size_t before = h.bytes();
-  const std::string type = entry.value("type", "");
+  const std::string type = str_at(entry, "type");
   if (type == "compaction") {
     const Json c = entry.value("cutOffset", Json());
-    h.compacted(entry.value("summary", ""),
+    h.compacted(str_at(entry, "summary"),
                 c.is_number_unsigned() ? std::min<uint64_t>(c.get<uint64_t>(), offset) : offset);
   } else if (auto t = turn_of(entry, offset)) {
     h.push(std::move(*t), limits_.session_tokens);

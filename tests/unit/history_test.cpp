@@ -242,6 +242,35 @@ TEST(History, ACompactionLineReplacesTheTurnsBeforeItsCutOnLoadAndLive) {
   EXPECT_EQ(third.history(key).turns[0].text, "fresh");
 }
 
+// A transcript edited by hand (or torn by a crash) reads as what can be read, never throws.
+TEST(History, MalformedTranscriptLinesAreSkippedOrReadAsAbsent) {
+  TempDir dir;
+  SessionStore store(dir.path);
+  const SessionKey key = SessionKey::main();
+  store.append(key, message("user", "kept"));
+  const std::string path = dir.path + "/sessions/" + SessionStore::file_name(key.str());
+  {
+    std::ofstream out(path, std::ios::app | std::ios::binary);
+    out << "not json at all\n[1,2,3]\n"
+        << R"({"type":"compaction","summary":["x"],"cutOffset":-4})"
+        << "\n"
+        << R"({"type":"message","role":7,"text":5,"context":"yes","from":[]})"
+        << "\n"
+        << R"({"type":"message","role":"assistant","text":"after"})"
+        << "\n"
+        << R"({"type":"message","role":"user","text":"torn)";
+  }
+  SessionStore reopened(dir.path);
+  const SessionHistory& h = reopened.history(key);
+  EXPECT_TRUE(h.summary.empty());
+  // The compaction line (its cut clamped to itself) hides what precedes it.
+  ASSERT_EQ(h.turns.size(), 2u);
+  EXPECT_EQ(h.turns[0].role, "user");
+  EXPECT_EQ(h.turns[0].text, "");
+  EXPECT_FALSE(h.turns[0].context);
+  EXPECT_EQ(h.turns[1].text, "after");
+}
+
 TEST(History, HeldSessionsAreBoundedLeastRecentlyUsedFirst) {
   TempDir dir;
   SessionStore store(dir.path);
