@@ -301,7 +301,7 @@ ModelWindow build_window(const SessionHistory& h, size_t budget_tokens, size_t c
       w.cut = true;
       w.dropped = k;
       w.tokens = used;
-      w.messages.assign(picked.begin(), picked.end());
+      w.messages = std::move(picked);
       return w;
     }
     used += last.tokens;
@@ -323,7 +323,8 @@ ModelWindow build_window(const SessionHistory& h, size_t budget_tokens, size_t c
   }
   w.dropped += k;
   if (!h.summary.empty()) picked.emplace_back("user", summary_message(h.summary));
-  w.messages.assign(picked.rbegin(), picked.rend());
+  std::reverse(picked.begin(), picked.end());
+  w.messages = std::move(picked);
   w.tokens = used;
   return w;
 }

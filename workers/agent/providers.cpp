@@ -149,25 +149,31 @@ ModelStream::~ModelStream() {
 }
 
 void ModelStream::start() {
+  // A window may hold thousands of turns: their texts are moved into the body, not copied (a
+  // stream starts once; a retry is a new ModelStream with its own turns).
   Json body, msgs = Json::array();
+  msgs.get_ref<Json::array_t&>().reserve(turns_.size() + 1);
+  auto message = [&msgs](std::string role, std::string text) {
+    Json m = Json::object();
+    m["role"] = std::move(role);
+    m["content"] = std::move(text);
+    msgs.push_back(std::move(m));
+  };
   HttpClient::Headers headers;
   std::string path;
   if (anthropic_) {
-    for (const auto& t : turns_)
-      if (t.role == "user" || t.role == "assistant")
-        msgs.push_back({{"role", t.role}, {"content", t.text}});
-    body = {
-        {"model", p_.model}, {"max_tokens", p_.max_tokens}, {"messages", msgs}, {"stream", true}};
+    for (auto& t : turns_)
+      if (t.role == "user" || t.role == "assistant") message(std::move(t.role), std::move(t.text));
+    body = {{"model", p_.model}, {"max_tokens", p_.max_tokens}, {"stream", true}};
+    body["messages"] = std::move(msgs);
     if (!system_.empty()) body["system"] = system_;
     headers = {{"x-api-key", p_.api_key}, {"anthropic-version", "2023-06-01"}};
     path = "/v1/messages";
   } else {
-    if (!system_.empty()) msgs.push_back({{"role", "system"}, {"content", system_}});
-    for (const auto& t : turns_) msgs.push_back({{"role", t.role}, {"content", t.text}});
-    body = {{"model", p_.model},
-            {"messages", msgs},
-            {"stream", true},
-            {"stream_options", {{"include_usage", true}}}};
+    if (!system_.empty()) message("system", system_);
+    for (auto& t : turns_) message(std::move(t.role), std::move(t.text));
+    body = {{"model", p_.model}, {"stream", true}, {"stream_options", {{"include_usage", true}}}};
+    body["messages"] = std::move(msgs);
     if (!p_.api_key.empty()) headers = {{"authorization", "Bearer " + p_.api_key}};
     path = "/chat/completions";
   }
