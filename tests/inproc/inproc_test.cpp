@@ -90,6 +90,62 @@ TEST_F(InProcess, AChatTurnInChineseGoesThroughTheAgentWorkerAndIntoHistory) {
   EXPECT_FALSE(messages[1]["content"][0].value("text", "").empty());
 }
 
+// sessions.compact through the front: a short conversation is all "recent" (keepRecentTokens),
+// so the caller hears why nothing was compacted; maxLines keeps only the newest messages for
+// the model (no model needed) while chat.history keeps them all; bad params are refused.
+TEST_F(InProcess, SessionsCompactSaysWhyWhenNothingIsOldAndMaxLinesTrims) {
+  FakeClock agent_clock;
+  Logger log(agent_clock, nullptr, LogLevel::error);
+  int fds[2];
+  ipc::make_socketpair(fds);
+  workers::AgentWorker agent(world->io(), log, std::nullopt, "You are a test.", 60'000);
+  agent.attach_front(fds[1]);
+  world->core().attach_peer(fds[0], "agent", "agent", "", 1);
+  ASSERT_TRUE(world->run_until([&] { return world->core().runs().agent_connected(); }));
+  const ConnId c = world->operator_connection();
+  auto finals = [&] {
+    size_t n = 0;
+    for (const auto& f : world->received(c))
+      if (f.value("event", "") == "chat" && f["payload"].value("state", "") == "final") ++n;
+    return n;
+  };
+  for (int i = 0; i < 3; ++i) {
+    world->request(c, "chat.send",
+                   {{"sessionKey", "main"},
+                    {"message", "第" + std::to_string(i) + "条消息 🙂"},
+                    {"idempotencyKey", "m" + std::to_string(i)}});
+    ASSERT_TRUE(world->run_until([&] { return finals() == static_cast<size_t>(i + 1); }));
+  }
+  const auto& before = world->core().sessions().history(core::SessionKey::main());
+  ASSERT_EQ(before.turns.size(), 6u);
+
+  // keepRecentTokens is 20,000 by default: everything is recent, nothing to summarize.
+  std::string rid = world->request(c, "sessions.compact", {{"key", "main"}});
+  ASSERT_TRUE(world->run_until([&] { return world->response(c, rid).is_object(); }));
+  Json res = world->response(c, rid);
+  ASSERT_TRUE(res.value("ok", false)) << res.dump();
+  EXPECT_EQ(res["payload"].value("compacted", true), false);
+  EXPECT_EQ(res["payload"].value("ok", true), false);
+  EXPECT_FALSE(res["payload"].value("reason", "").empty());
+
+  rid = world->request(c, "sessions.compact", {{"key", "main"}, {"maxLines", 2}});
+  res = world->response(c, rid);
+  ASSERT_TRUE(res.value("ok", false)) << res.dump();
+  EXPECT_EQ(res["payload"].value("compacted", false), true);
+  const auto& after = world->core().sessions().history(core::SessionKey::main());
+  ASSERT_EQ(after.turns.size(), 2u);
+  EXPECT_EQ(after.turns[0].text, "第2条消息 🙂");
+
+  // Hostile values are refused by the schema, not acted on.
+  rid = world->request(c, "sessions.compact", {{"key", "main"}, {"maxLines", 0}});
+  EXPECT_EQ(world->response(c, rid)["error"].value("code", ""), "INVALID_REQUEST");
+  rid = world->request(c, "sessions.compact", {{"key", ""}});
+  EXPECT_EQ(world->response(c, rid)["error"].value("code", ""), "INVALID_REQUEST");
+  const std::string hid = world->request(c, "chat.history", {{"sessionKey", "main"}});
+  EXPECT_EQ(world->response(c, hid)["payload"]["messages"].size(), 6u)
+      << "the transcript keeps all";
+}
+
 // Methods the core serves answer through the same request path as the front's own: an unknown
 // session key in Arabic is a clear error, not a crash, and the connection stays usable.
 TEST_F(InProcess, ACoreMethodErrorIsAnErrorResponseAndTheConnectionStays) {
