@@ -15,22 +15,6 @@ namespace clawgate::core {
 
 namespace {
 
-HubReply fail(std::string code, std::string message, bool retryable = false,
-              int64_t retry_after_ms = 0) {
-  HubReply r;
-  r.code = std::move(code);
-  r.message = std::move(message);
-  r.retryable = retryable;
-  r.retry_after_ms = retry_after_ms;
-  return r;
-}
-
-HubReply ok(Json payload) {
-  HubReply r;
-  r.payload = std::move(payload);
-  return r;
-}
-
 Json nullable_ms(int64_t v) {
   return v > 0 ? Json(v) : Json(nullptr);
 }
@@ -230,7 +214,7 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
           if (const OutboundOutcome* o = queue_.outcome_for_key(key, now)) {
             finish(id, key, reply_for(*o));
           } else {
-            finish(id, key, fail("UNAVAILABLE", channel + ": " + err.getMessage().cStr()));
+            finish(id, key, Reply::unavailable(channel + ": " + err.getMessage().cStr()));
           }
         }
       }
@@ -268,7 +252,7 @@ void ChannelHub::set_aside(OutboundEntry& e, const std::string& why) {
   ++s.count;
   s.last_error = message;
   queue_.complete(id, false, {{"code", "UNAVAILABLE"}, {"message", message}}, clock_.wall_ms());
-  finish(id, key, fail("UNAVAILABLE", channel + ": " + message));
+  finish(id, key, Reply::unavailable(channel + ": " + message));
   changed();
 }
 
@@ -355,10 +339,9 @@ bool ChannelHub::enqueue_reply(const InboundMessage& m, const std::string& text)
   return true;
 }
 
-HubReply ChannelHub::reply_for(const OutboundOutcome& o) const {
+Reply ChannelHub::reply_for(const OutboundOutcome& o) const {
   if (!o.ok) {
-    return fail("UNAVAILABLE",
-                o.channel + ": delivery failed: " + o.detail.value("message", "unknown error"));
+    return Reply::unavailable(o.channel + ": delivery failed: " + o.detail.value("message", "unknown error"));
   }
   const Json ids = o.detail.value("messageIds", Json::array());
   Json p = {{"runId", o.idempotency_key},
@@ -368,10 +351,10 @@ HubReply ChannelHub::reply_for(const OutboundOutcome& o) const {
             {"messageIds", ids}};
   if (!ids.empty()) p["messageId"] = ids.back();
   if (o.detail.contains("to")) p["chatId"] = o.detail["to"];
-  return ok(p);
+  return Reply::ok(p);
 }
 
-void ChannelHub::finish(const std::string& queue_id, const std::string& key, HubReply r) {
+void ChannelHub::finish(const std::string& queue_id, const std::string& key, Reply r) {
   if (key.empty()) return;
   auto it = dedupe_.find(key);
   if (it == dedupe_.end() || it->second.queue_id != queue_id) return;
@@ -382,17 +365,17 @@ void ChannelHub::finish(const std::string& queue_id, const std::string& key, Hub
   sweep_dedupe();
 }
 
-void ChannelHub::wait_for(const std::string& key, HubCallback done) {
+void ChannelHub::wait_for(const std::string& key, ReplyFn done) {
   Dedupe& d = dedupe_[key];
   if (d.outcome) return done(*d.outcome);
   // Callers retrying one key while it is undelivered: bounded (answered ones stay counted until
   // the delivery ends, so this is a cap on retries, not on clients).
   if (d.waiters.size() >= kMaxSendWaiters)
     return done(
-        fail("UNAVAILABLE", "this message is still being delivered; ask again later", true, 1000));
-  auto cb = std::make_shared<HubCallback>(std::move(done));
+        Reply::unavailable("this message is still being delivered; ask again later", true, 1000));
+  auto cb = std::make_shared<ReplyFn>(std::move(done));
   auto timer = std::make_shared<boost::asio::steady_timer>(io_);
-  d.waiters.push_back([cb, timer](HubReply r) {
+  d.waiters.push_back([cb, timer](Reply r) {
     timer->cancel();
     if (!*cb) return;
     auto f = std::move(*cb);
@@ -411,7 +394,7 @@ void ChannelHub::wait_for(const std::string& key, HubCallback done) {
       p["channel"] = e->channel;
       p["queueId"] = e->id;
     }
-    f(ok(p));
+    f(Reply::ok(p));
   });
 }
 
@@ -436,16 +419,25 @@ void ChannelHub::sweep_dedupe() {
 // ---------------------------------------------------------------------------------------------
 // Methods
 
-void ChannelHub::call(const std::string& method, const Json& params, HubCallback done) {
-  if (method == "send") return m_send(params, std::move(done));
-  if (method == "channels.status") return done(ok(status_json()));
-  if (method == "channels.restart") return m_restart(params, std::move(done));
-  if (method == "channels.pairing.list") return m_pairing_list(params, std::move(done));
-  if (method == "channels.pairing.approve") return m_pairing_approve(params, std::move(done));
-  done(fail("UNAVAILABLE", "method not available: " + method));
+bool ChannelHub::call(schema::Method m, const Json& params, ReplyFn done) {
+  using M = schema::Method;
+  switch (m) {
+    case M::send:
+      return m_send(params, std::move(done)), true;
+    case M::channels_status:
+      return done(Reply::ok(status_json())), true;
+    case M::channels_restart:
+      return m_restart(params, std::move(done)), true;
+    case M::channels_pairing_list:
+      return m_pairing_list(params, std::move(done)), true;
+    case M::channels_pairing_approve:
+      return m_pairing_approve(params, std::move(done)), true;
+    default:
+      return false;
+  }
 }
 
-void ChannelHub::m_send(const Json& params, HubCallback done) {
+void ChannelHub::m_send(const Json& params, ReplyFn done) {
   const std::string key = params.at("idempotencyKey");
   const int64_t now = clock_.wall_ms();
   if (auto it = dedupe_.find(key); it != dedupe_.end()) return wait_for(key, std::move(done));
@@ -462,26 +454,24 @@ void ChannelHub::m_send(const Json& params, HubCallback done) {
   std::string channel = params.value("channel", "");
   if (channel.empty()) {
     if (enabled.empty())
-      return done(fail("INVALID_REQUEST",
-                       "Error: Channel is required (no configured channels detected). Enable a "
+      return done(Reply::invalid("Error: Channel is required (no configured channels detected). Enable a "
                        "channel under channels.<name> in the config, or pass channel."));
     if (enabled.size() > 1)
-      return done(fail("INVALID_REQUEST",
-                       "Error: Channel is required when more than one channel "
+      return done(Reply::invalid("Error: Channel is required when more than one channel "
                        "is configured; pass channel."));
     channel = enabled.front();
   }
   if (std::find(enabled.begin(), enabled.end(), channel) == enabled.end())
-    return done(fail("INVALID_REQUEST", "unsupported channel: " + channel));
+    return done(Reply::invalid("unsupported channel: " + channel));
   const std::string text = params.value("message", "");
   if (text.empty()) {
     const bool media =
         params.contains("mediaUrl") || params.contains("mediaUrls") || params.contains("buffer");
-    return done(fail("INVALID_REQUEST", media ? "send: media is not supported yet; send text"
+    return done(Reply::invalid(media ? "send: media is not supported yet; send text"
                                               : "send: message is required"));
   }
   if (text.size() > kMaxOutboundBytes)
-    return done(fail("INVALID_REQUEST", "send: message too long for " + channel + " (" +
+    return done(Reply::invalid("send: message too long for " + channel + " (" +
                                             std::to_string(text.size()) + " bytes; at most " +
                                             std::to_string(kMaxOutboundBytes) + ")"));
   OutboundEntry e;
@@ -494,10 +484,10 @@ void ChannelHub::m_send(const Json& params, HubCallback done) {
   try {
     id = queue_.enqueue(std::move(e), now).id;
   } catch (const QueueFull& ex) {
-    return done(fail("UNAVAILABLE", ex.what(), true, 1000));
+    return done(Reply::unavailable(ex.what(), true, 1000));
   } catch (const std::exception& ex) {
     log_.error("outbound", std::string("cannot persist a send: ") + ex.what());
-    return done(fail("UNAVAILABLE", "cannot persist the message; nothing was sent", true, 1000));
+    return done(Reply::unavailable("cannot persist the message; nothing was sent", true, 1000));
   }
   Dedupe& d = dedupe_[key];
   d.queue_id = id;
@@ -506,7 +496,7 @@ void ChannelHub::m_send(const Json& params, HubCallback done) {
   pump(channel);
 }
 
-void ChannelHub::m_restart(const Json& params, HubCallback done) {
+void ChannelHub::m_restart(const Json& params, ReplyFn done) {
   const std::string channel = params.at("channel");
   const std::string account = params.value("accountId", "");
   const std::string child =
@@ -514,18 +504,18 @@ void ChannelHub::m_restart(const Json& params, HubCallback done) {
   const bool known = std::any_of(children_.begin(), children_.end(),
                                  [&](const ChildRow& r) { return r.name == child; });
   if (!known)
-    return done(fail("INVALID_REQUEST", "unknown channel: " + child + " (not running here)"));
+    return done(Reply::invalid("unknown channel: " + child + " (not running here)"));
   if (!restart_child)
-    return done(fail("UNAVAILABLE", "not supervised: channels cannot be restarted", false));
-  restart_child(child, [done, channel, account](HubReply r) {
+    return done(Reply::unavailable("not supervised: channels cannot be restarted", false));
+  restart_child(child, [done, channel, account](Reply r) {
     if (!r.payload) return done(std::move(r));
     Json p = {{"ok", true}, {"channel", channel}};
     if (!account.empty()) p["accountId"] = account;
-    done(ok(p));
+    done(Reply::ok(p));
   });
 }
 
-void ChannelHub::m_pairing_list(const Json& params, HubCallback done) {
+void ChannelHub::m_pairing_list(const Json& params, ReplyFn done) {
   const std::string only = params.value("channel", "");
   Json accounts = Json::array(), requests = Json::array();
   for (const auto& c : settings_.channels) {
@@ -556,7 +546,7 @@ void ChannelHub::m_pairing_list(const Json& params, HubCallback done) {
                         {"expiresAt", iso(p.created_ms + InboundRouter::kPairingTtlMs)},
                         {"notifySupported", true}});
   }
-  done(ok({{"accounts", accounts},
+  done(Reply::ok({{"accounts", accounts},
            {"requests", requests},
            {"commandOwnerConfigured", false},
            {"limits",
@@ -564,13 +554,12 @@ void ChannelHub::m_pairing_list(const Json& params, HubCallback done) {
              {"ttlMs", InboundRouter::kPairingTtlMs}}}}));
 }
 
-void ChannelHub::m_pairing_approve(const Json& params, HubCallback done) {
+void ChannelHub::m_pairing_approve(const Json& params, ReplyFn done) {
   const std::string channel = params.at("channel");
   const std::string code = params.at("requestId");
   auto p = router_.approve(channel, code, clock_.wall_ms());
   if (!p)
-    return done(fail("INVALID_REQUEST",
-                     "no pending pairing request " + code + " on " + channel + " (expired?)"));
+    return done(Reply::invalid("no pending pairing request " + code + " on " + channel + " (expired?)"));
   log_.info("channels",
             channel + ": approved sender " + p->sender_id + " (" + p->sender_label + ")");
   std::string notification = "not-requested";
@@ -582,7 +571,7 @@ void ChannelHub::m_pairing_approve(const Json& params, HubCallback done) {
     enqueue_reply(m, "clawgate: access approved. Send a message to start.");
     notification = "sent";
   }
-  done(ok({{"requestId", p->code},
+  done(Reply::ok({{"requestId", p->code},
            {"senderId", p->sender_id},
            {"notification", notification},
            {"commandOwnerBootstrap", "not-requested"}}));

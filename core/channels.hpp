@@ -23,21 +23,15 @@
 #include "config.hpp"
 #include "core/inbound.hpp"
 #include "core/outbound_queue.hpp"
+#include "core/reply.hpp"
 #include "link.hpp"
 #include "log.hpp"
+#include "protocol_gen.hpp"
 
 namespace clawgate::core {
 
 using Json = nlohmann::json;
 
-struct HubReply {
-  std::optional<Json> payload;
-  std::string code, message;  // error when !payload
-  Json details;
-  bool retryable = false;
-  int64_t retry_after_ms = 0;
-};
-using HubCallback = std::function<void(HubReply)>;
 
 // Where a channel message goes once it passed its channel's policy and is in its session
 // (the core starts a run that answers it).
@@ -83,7 +77,7 @@ class ChannelHub {
   bool supervised() const { return supervised_; }
   void set_supervised(bool s) { supervised_ = s; }
   // channels.restart goes to the supervisor through this (set by the runner).
-  std::function<void(const std::string& child, HubCallback)> restart_child;
+  std::function<void(const std::string& child, ReplyFn)> restart_child;
   std::function<void()> on_change;  // status changed: health is stale
   // Queues `text` for delivery to `to` on `channel` (durable; chunked by the worker). False
   // when the channel is unknown or the queue refused it.
@@ -91,7 +85,7 @@ class ChannelHub {
                const std::string& text);
 
   // Methods. `done` may run now or later, always on the loop.
-  void call(const std::string& method, const Json& params, HubCallback done);
+  bool call(schema::Method m, const Json& params, ReplyFn done);  // false: not its method
 
   Json status_json();          // channels.status payload
   Json health_channels();      // health.channels
@@ -116,24 +110,24 @@ class ChannelHub {
   };
   struct Dedupe {
     std::string queue_id;
-    std::optional<HubReply> outcome;
-    std::vector<HubCallback> waiters;
+    std::optional<Reply> outcome;
+    std::vector<ReplyFn> waiters;
     int64_t created_ms = 0;
   };
 
-  void m_send(const Json& params, HubCallback done);
-  void m_restart(const Json& params, HubCallback done);
-  void m_pairing_list(const Json& params, HubCallback done);
-  void m_pairing_approve(const Json& params, HubCallback done);
+  void m_send(const Json& params, ReplyFn done);
+  void m_restart(const Json& params, ReplyFn done);
+  void m_pairing_list(const Json& params, ReplyFn done);
+  void m_pairing_approve(const Json& params, ReplyFn done);
 
   void on_data(const std::string& key, capnp::MessageReader& r);
   void on_link_closed(const std::string& key, const std::string& reason);
   void pump(const std::string& channel);
   void set_aside(OutboundEntry& e, const std::string& why);
   void arm_retry(int64_t delay_ms);
-  void finish(const std::string& queue_id, const std::string& key, HubReply r);
-  HubReply reply_for(const OutboundOutcome& o) const;
-  void wait_for(const std::string& key, HubCallback done);
+  void finish(const std::string& queue_id, const std::string& key, Reply r);
+  Reply reply_for(const OutboundOutcome& o) const;
+  void wait_for(const std::string& key, ReplyFn done);
   void sweep_dedupe();
   bool enqueue_reply(const InboundMessage& m, const std::string& text);
   Worker* worker_for(const std::string& channel);

@@ -15,19 +15,6 @@ namespace clawgate::core {
 
 namespace {
 
-HubReply ok(Json payload) {
-  HubReply r;
-  r.payload = std::move(payload);
-  return r;
-}
-
-HubReply invalid(std::string message) {
-  HubReply r;
-  r.code = "INVALID_REQUEST";
-  r.message = std::move(message);
-  return r;
-}
-
 // A whole non-negative decimal number of at most 9 digits, nothing else.
 bool strict_int(const std::string& s, int& out) {
   if (s.empty() || s.size() > 9) return false;
@@ -442,10 +429,10 @@ Json* CronService::find(const Json& params) {
   return nullptr;
 }
 
-bool CronService::call(const std::string& method, const Json& params,
-                       const RunManager::Reply& reply) {
+bool CronService::call(schema::Method method, const Json& params, const ReplyFn& reply) {
+  using M = schema::Method;
   const int64_t now = clock_.wall_ms();
-  if (method == "cron.list") {
+  if (method == M::cron_list) {
     const bool all = params.value("includeDisabled", false) || params.value("enabled", "") == "all";
     const std::string query = params.value("query", "");
     Json jobs = Json::array();
@@ -461,12 +448,12 @@ bool CronService::call(const std::string& method, const Json& params,
     const size_t limit = static_cast<size_t>(params.value("limit", int64_t{200}));
     Json page(jobs.begin() + static_cast<long>(offset),
               jobs.begin() + static_cast<long>(std::min(total, offset + limit)));
-    reply(ok({{"jobs", page}, {"total", total}}));
+    reply(Reply::ok({{"jobs", page}, {"total", total}}));
     return true;
   }
-  if (method == "cron.add") {
+  if (method == M::cron_add) {
     if (jobs_.size() >= kMaxJobs) {
-      reply(invalid("too many cron jobs (" + std::to_string(kMaxJobs) + ")"));
+      reply(Reply::invalid("too many cron jobs (" + std::to_string(kMaxJobs) + ")"));
       return true;
     }
     Json job = params;
@@ -476,15 +463,15 @@ bool CronService::call(const std::string& method, const Json& params,
     job["state"] = Json::object();
     const std::string kind = params["schedule"].value("kind", "");
     if (kind == "at" && !parse_iso_time_ms(params["schedule"].value("at", ""))) {
-      reply(invalid("schedule.at must be an ISO 8601 date-time"));
+      reply(Reply::invalid("schedule.at must be an ISO 8601 date-time"));
       return true;
     }
     if (kind == "cron" && !next_cron_ms(params["schedule"].value("expr", ""), now, true)) {
-      reply(invalid("schedule.expr must be a 5-field cron expression"));
+      reply(Reply::invalid("schedule.expr must be a 5-field cron expression"));
       return true;
     }
     if (std::string why; !session_for(job, &why)) {
-      reply(invalid("sessionTarget: " + why));
+      reply(Reply::invalid("sessionTarget: " + why));
       return true;
     }
     if (auto next = next_run(job, now)) job["state"]["nextRunAtMs"] = *next;
@@ -492,18 +479,18 @@ bool CronService::call(const std::string& method, const Json& params,
     save();
     event(job["id"], "added", {{"nextRunAtMs", job["state"].value("nextRunAtMs", Json())}});
     arm();
-    reply(ok(job));
+    reply(Reply::ok(job));
     return true;
   }
-  if (method == "cron.update" || method == "cron.remove" || method == "cron.run" ||
-      method == "cron.runs") {
+  if (method == M::cron_update || method == M::cron_remove || method == M::cron_run ||
+      method == M::cron_runs) {
     Json* job = find(params);
     if (!job) {
-      reply(invalid("no such cron job"));
+      reply(Reply::invalid("no such cron job"));
       return true;
     }
     const std::string id = (*job)["id"];
-    if (method == "cron.update") {
+    if (method == M::cron_update) {
       Json patched = *job;
       for (auto& [k, v] : params["patch"].items()) {
         if (v.is_null()) {
@@ -513,7 +500,7 @@ bool CronService::call(const std::string& method, const Json& params,
         }
       }
       if (std::string why; !session_for(patched, &why)) {
-        reply(invalid("sessionTarget: " + why));
+        reply(Reply::invalid("sessionTarget: " + why));
         return true;
       }
       *job = std::move(patched);
@@ -527,26 +514,26 @@ bool CronService::call(const std::string& method, const Json& params,
       save();
       event(id, "updated");
       arm();
-      reply(ok(updated));
-    } else if (method == "cron.remove") {
+      reply(Reply::ok(updated));
+    } else if (method == M::cron_remove) {
       jobs_.erase(
           std::remove_if(jobs_.begin(), jobs_.end(), [&](const Json& j) { return j["id"] == id; }),
           jobs_.end());
       save();
       event(id, "removed");
       arm();
-      reply(ok({{"ok", true}, {"removed", true}}));
-    } else if (method == "cron.run") {
+      reply(Reply::ok({{"ok", true}, {"removed", true}}));
+    } else if (method == M::cron_run) {
       const std::string mode = params.value("mode", "force");
       const bool due = (*job)["state"].contains("nextRunAtMs") &&
                        (*job)["state"]["nextRunAtMs"].get<int64_t>() <= now;
       if ((mode == "due" && !due) || (mode == "if-enabled" && !job->value("enabled", true))) {
         reply(
-            ok({{"ok", true}, {"ran", false}, {"reason", mode == "due" ? "not-due" : "disabled"}}));
+            Reply::ok({{"ok", true}, {"ran", false}, {"reason", mode == "due" ? "not-due" : "disabled"}}));
       } else {
         run_job(id, "manual");
         arm();
-        reply(ok({{"ok", true}, {"ran", true}}));
+        reply(Reply::ok({{"ok", true}, {"ran", true}}));
       }
     } else {
       auto lines = read_lines(dir_ + "/runs/" + id + ".jsonl");
@@ -556,7 +543,7 @@ bool CronService::call(const std::string& method, const Json& params,
         Json e = Json::parse(*it, nullptr, false);
         if (e.is_object()) entries.push_back(e);
       }
-      reply(ok({{"entries", entries}}));
+      reply(Reply::ok({{"entries", entries}}));
     }
     return true;
   }

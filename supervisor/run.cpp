@@ -228,8 +228,8 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
   boost::asio::io_context io(1);
   SupervisorOptions opts;
   opts.listen_fd = listen_fd;
-  opts.heartbeat_interval_ms = env_ms(env, "CLAWGATE_HEARTBEAT_MS", 1000);
-  opts.policy.heartbeat_timeout_ms = env_ms(env, "CLAWGATE_HEARTBEAT_TIMEOUT_MS", 10'000);
+  opts.heartbeat_interval_ms = env_ms(env, "CLAWGATE_HEARTBEAT_MS", 5000);
+  opts.policy.heartbeat_timeout_ms = env_ms(env, "CLAWGATE_HEARTBEAT_TIMEOUT_MS", 20'000);
   opts.policy.initial_backoff_ms = env_ms(env, "CLAWGATE_RESTART_BACKOFF_MS", 250);
   opts.policy.max_backoff_ms = env_ms(env, "CLAWGATE_RESTART_MAX_BACKOFF_MS", 60'000);
   opts.policy.intensity_window_ms = env_ms(env, "CLAWGATE_RESTART_WINDOW_MS", 60'000);

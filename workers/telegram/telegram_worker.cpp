@@ -225,7 +225,7 @@ void TelegramWorker::get_me() {
              return;
            }
            ++failures_;
-           last_error_ = ipc::Error{ipc::ErrorCode::UNAVAILABLE, "getMe: " + desc, true, 0};
+           last_error_ = Error{ipc::ErrorCode::UNAVAILABLE, "getMe: " + desc, true, 0};
            send_status();
            const int64_t wait = backoff_ms();
            log_.warn("telegram",
@@ -297,7 +297,7 @@ void TelegramWorker::poll() {
            error_code = ipc::ErrorCode::RATE_LIMITED;
            wait = std::max<int64_t>(wait, retry_after * 1000LL);
          }
-         last_error_ = ipc::Error{error_code, "getUpdates: " + desc, true, wait};
+         last_error_ = Error{error_code, "getUpdates: " + desc, true, wait};
          send_status();
          log_.warn("telegram",
                    "getUpdates failed (" + desc + "), retrying in " + std::to_string(wait) + " ms");
@@ -441,7 +441,7 @@ void TelegramWorker::on_front(capnp::MessageReader& r) {
       d.chunks = chunk_text(utf8::repair(std::string_view(o.getText().cStr(), o.getText().size())),
                             cfg_.chunk_limit);
       if (d.chunks.empty())
-        return report(d, ipc::Error{ipc::ErrorCode::INVALID_REQUEST, "empty message", false, 0});
+        return report(d, Error{ipc::ErrorCode::INVALID_REQUEST, "empty message", false, 0});
       outbound_.push_back(std::move(d));
       send_next();
       return;
@@ -495,14 +495,14 @@ void TelegramWorker::send_next() {
          Delivery failed = std::move(d);
          outbound_.pop_front();
          // Permanent (400 chat not found, 403 blocked): the front records the failure.
-         report(failed, ipc::Error{transient ? ipc::ErrorCode::UNAVAILABLE
+         report(failed, Error{transient ? ipc::ErrorCode::UNAVAILABLE
                                              : ipc::ErrorCode::INVALID_REQUEST,
                                    "sendMessage: " + desc, transient, transient ? 5000 : 0});
          send_next();
        });
 }
 
-void TelegramWorker::report(const Delivery& d, std::optional<ipc::Error> error) {
+void TelegramWorker::report(const Delivery& d, std::optional<Error> error) {
   if (!front_ || !front_->is_open()) return;  // the next front sends it again; done_ answers
   capnp::MallocMessageBuilder b;
   auto r = b.initRoot<ipc::Data>().initDelivery();

@@ -121,7 +121,7 @@ class TelegramWorker {
   void on_front(capnp::MessageReader& r);
   void send_next();
   // Tells the front how a delivery ended: sent (no error) or failed with `error`.
-  void report(const Delivery& d, std::optional<ipc::Error> error = std::nullopt);
+  void report(const Delivery& d, std::optional<Error> error = std::nullopt);
   void persist_offset();
   std::string offset_path() const;
   void send_status();
@@ -148,7 +148,7 @@ class TelegramWorker {
   std::string malformed_body_;
   int64_t bot_id_ = 0;
   std::string bot_username_, detail_;
-  std::optional<ipc::Error> last_error_;  // shown in channels.status until polling works
+  std::optional<Error> last_error_;  // shown in channels.status until polling works
   int64_t last_inbound_ms_ = 0, last_outbound_ms_ = 0;
   std::mt19937 rng_{std::random_device{}()};
 };
