@@ -65,6 +65,13 @@ class CronService {
   // "isolated": the job's own; "session:<key>": that key), or nullopt with the reason.
   static std::optional<SessionKey> session_for(const Json& job, std::string* why);
   Json* find(const Json& params);
+  // The cron.* methods; update, remove, run and runs are given the job call() found.
+  Reply m_list(const Json& params) const;
+  Reply m_add(const Json& params);
+  Reply m_update(Json& job, const Json& params);
+  Reply m_remove(const std::string& id);
+  Reply m_run(const Json& job, const Json& params);
+  Reply m_runs(const std::string& id, const Json& params) const;
   void event(const std::string& job_id, const std::string& action, Json extra = Json::object());
 
   const Clock& clock_;
