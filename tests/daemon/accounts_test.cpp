@@ -148,6 +148,47 @@ TEST(Accounts, EachBotAnswersItsOwnDirectMessagesOnly) {
   EXPECT_EQ(bad["error"]["code"], "INVALID_REQUEST") << bad.dump();
 }
 
+TEST(Accounts, PairingIsPerAccount) {
+  TelegramEmulator emu({kAlphaToken, kBetaToken});
+  TelegramEmulator alpha = emu.bot(kAlphaToken), beta = emu.bot(kBetaToken);
+  Json telegram = two_accounts(emu);
+  telegram["dmPolicy"] = "pairing";
+  GatewayProcess gw({}, config_for(telegram));
+  ASSERT_TRUE(eventually([&] { return connected(gw, {"alpha", "beta"}); }, 15000)) << gw.output();
+  Client c(gw);
+  beta.inject(5005, "请让我进来 🙏", "mei");
+  ASSERT_TRUE(eventually([&] { return chats_answered(beta).count(5005) > 0; })) << gw.output();
+  EXPECT_FALSE(chats_answered(alpha).count(5005)) << "the code comes from the bot asked";
+  const Json list = c.gc.call("channels.pairing.list", {{"channel", "telegram"}});
+  ASSERT_EQ(list["requests"].size(), 1u) << list.dump();
+  EXPECT_EQ(list["requests"][0]["accountId"], "beta");
+  const std::string code = list["requests"][0]["requestId"];
+  EXPECT_TRUE(c.gc.call("channels.pairing.list",
+                        {{"channel", "telegram"}, {"accountId", "alpha"}})["requests"]
+                  .empty());
+
+  // Approving it as alpha's does nothing; as beta's lets the sender in through beta only.
+  const Json wrong =
+      c.gc.request_frame("channels.pairing.approve",
+                         {{"channel", "telegram"}, {"accountId", "alpha"}, {"requestId", code}});
+  EXPECT_EQ(wrong["error"]["code"], "INVALID_REQUEST") << wrong.dump();
+  const Json ok = c.gc.call("channels.pairing.approve",
+                            {{"channel", "telegram"}, {"accountId", "beta"}, {"requestId", code}});
+  EXPECT_EQ(ok["senderId"], "5005");
+  const size_t before = beta.sent()["messages"].size();
+  beta.inject(5005, "谢谢！现在可以了吗？");
+  ASSERT_TRUE(eventually([&] {
+    return user_texts(c.gc, "agent:main:telegram:beta:direct:5005").size() == 1;
+  })) << gw.output();
+  EXPECT_TRUE(eventually([&] { return beta.sent()["messages"].size() > before; }))
+      << "beta answers the approved sender";
+  alpha.inject(5005, "and through alpha? 🤔");
+  ASSERT_TRUE(eventually([&] { return chats_answered(alpha).count(5005) > 0; })) << gw.output();
+  EXPECT_NE(alpha.sent()["messages"][0]["text"].get<std::string>().find("Pairing code"),
+            std::string::npos)
+      << "alpha has not approved the sender: it hands out its own code";
+}
+
 TEST(Accounts, KillingOneAccountsWorkerRestartsOnlyThatAccount) {
   TelegramEmulator emu({kAlphaToken, kBetaToken});
   TelegramEmulator alpha = emu.bot(kAlphaToken), beta = emu.bot(kBetaToken);
