@@ -132,8 +132,8 @@ void Core::on_inbound(const SessionKey& session_key, const InboundMessage& m) {
   o.channel = m.channel;
   o.account_id = m.account_id;
   o.to = m.chat_id;
-  for (const auto& c : settings_.channels)
-    if (c.name == m.channel) o.context_limit = static_cast<size_t>(c.history_limit);
+  if (const ChannelSettings* c = find_account(settings_.channels, m.channel, m.account_id))
+    o.context_limit = static_cast<size_t>(c->history_limit);
   // Named as upstream names senders in a collected turn: name, else username, else id.
   o.sender = !m.sender_name.empty()       ? m.sender_name
              : !m.sender_username.empty() ? m.sender_username

@@ -111,7 +111,8 @@ std::string front_config(const GatewaySettings& s) {
       if (g.allow_from) e["allowFrom"] = *g.allow_from;
       groups[id] = e;
     }
-    j["channels"][c.name] = {
+    j["channels"][worker_name(c)] = {
+        {"defaultAccount", c.default_account_id},
         {"dmPolicy", c.dm_policy},
         {"allowFrom", c.allow_from},
         {"groupPolicy", c.group_policy},
@@ -149,7 +150,7 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
   for (const auto& c : s.channels) {
     if (!c.enabled) continue;
     ChildSpec w;
-    w.name = c.account_id == "default" ? c.name : c.name + ":" + c.account_id;
+    w.name = worker_name(c);  // one process per enabled account, restarted on its own
     w.role = "channel";
     w.channel = c.name;
     w.account_id = c.account_id;

@@ -114,31 +114,44 @@ std::vector<InboundUpdate> parse_updates(const Json& updates, int64_t& offset, i
   return out;
 }
 
-TelegramConfig parse_telegram_config(const std::string& section_json,
-                                     const std::string& state_dir) {
+TelegramConfig parse_telegram_config(const std::string& section_json, const std::string& state_dir,
+                                     const std::string& account_id) {
   const Json j = Json::parse(section_json.empty() ? "{}" : section_json, nullptr, false);
-  // The same generated parser the supervisor checked the file with: a section that reaches
-  // here is valid, but a bad one still fails with the key's path, never with a guess.
+  // The account's section as the supervisor merged it (the root with the account's keys). The
+  // same generated parser the supervisor checked the file with: a section that reaches here is
+  // valid, but a bad one still fails with the key's path, never with a guess.
+  // The id names this account's state directory and sandbox: checked again here, not trusted.
+  if (const std::string bad = cfg::check_account_id(account_id); !bad.empty())
+    throw std::runtime_error(bad);
+  const bool is_default = account_id == "default";
+  const std::string where =
+      is_default ? "channels.telegram" : "channels.telegram.accounts." + account_id;
   cfg::Issues issues;
-  const cfg::TelegramChannel t = cfg::parse_TelegramChannel(j, "channels.telegram", issues);
+  const cfg::TelegramChannel t = cfg::parse_TelegramChannel(j, where, issues);
   for (const auto& i : issues.items())
     if (i.kind == cfg::Issue::Kind::error) throw std::runtime_error(i.text());
   TelegramConfig c;
   c.state_dir = state_dir;
+  c.account_id = account_id;
   c.token = t.bot_token.value_or("");
   if (c.token.empty() && t.token_file) {
     auto text = read_file(*t.token_file);
-    if (!text)
-      throw std::runtime_error("channels.telegram.tokenFile: cannot read " + *t.token_file);
+    if (!text) throw std::runtime_error(where + ".tokenFile: cannot read " + *t.token_file);
     c.token = trim(*text);
   }
-  if (c.token.empty()) {
+  // The variable serves the default account only (upstream's rule; the supervisor does not
+  // even hand it to another account's worker).
+  if (c.token.empty() && is_default) {
     if (const char* env = std::getenv("TELEGRAM_BOT_TOKEN")) c.token = env;
   }
   if (c.token.empty())
     throw std::runtime_error(
-        "no Telegram bot token: set channels.telegram.botToken, channels.telegram.tokenFile or "
-        "TELEGRAM_BOT_TOKEN");
+        is_default ? "no Telegram bot token: set channels.telegram.botToken, "
+                     "channels.telegram.tokenFile or TELEGRAM_BOT_TOKEN"
+                   : "no Telegram bot token for account " + account_id + ": set " + where +
+                         ".botToken or " + where +
+                         ".tokenFile (the root's and TELEGRAM_BOT_TOKEN serve the default "
+                         "account only)");
   c.api_root = t.api_root;
   while (!c.api_root.empty() && c.api_root.back() == '/') c.api_root.pop_back();
   c.poll_timeout_s = t.poll_timeout_seconds;

@@ -47,9 +47,11 @@ struct TelegramConfig {
   size_t chunk_limit = 4096;
 };
 
-// Resolves token (botToken, tokenFile, TELEGRAM_BOT_TOKEN) and options from the channel's
-// config section. Throws std::runtime_error naming the missing or bad key.
-TelegramConfig parse_telegram_config(const std::string& section_json, const std::string& state_dir);
+// Resolves token (botToken, tokenFile, and TELEGRAM_BOT_TOKEN for the account named default
+// only) and options from one account's config section (the root merged with the account, as
+// the supervisor hands it over). Throws std::runtime_error naming the missing or bad key.
+TelegramConfig parse_telegram_config(const std::string& section_json, const std::string& state_dir,
+                                     const std::string& account_id = "default");
 
 // state/telegram/<account>/: the account's offset file; its sandbox sees nothing else.
 std::string telegram_account_dir(const TelegramConfig& c);
