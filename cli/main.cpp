@@ -4,6 +4,7 @@
 // error, 78 config error.
 #include <unistd.h>
 
+#include <cctype>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -34,11 +35,13 @@ commands:
   health          gateway health (--json for the raw payload)
   status          gateway status (--json for the raw payload)
   channels status             every channel worker: state, restarts, last error
-  channels restart <channel>  restart one channel worker (e.g. telegram)
-  pairing list [channel]      DM senders waiting for approval
-  pairing approve <channel> <code>
-                              let that sender talk to the agent
-  send --to ID --message TEXT [--channel NAME]
+  channels restart <channel> [--account ID]
+                              restart one channel account's worker (e.g. telegram)
+  pairing list [channel] [--account ID]
+                              DM senders waiting for approval
+  pairing approve <channel> <code> [--account ID]
+                              let that sender talk to the agent (through that account)
+  send --to ID --message TEXT [--channel NAME] [--account ID]
                               deliver a message through a channel (durable, deduplicated)
   config schema               the JSON Schema of openclaw.json as clawgate reads it
   config validate [FILE]      check a config file: every problem with its key path, exit 78
@@ -173,8 +176,11 @@ void print_human(const std::string& command, const Json& p) {
     if (reqs.empty()) std::cout << "no pending pairing requests\n";
     for (const auto& r : reqs)
       std::cout << r.value("channel", "?") << " " << r.value("requestId", "?") << "  "
-                << r.value("senderLabel", "?") << " (id " << r.value("senderId", "?")
-                << "), expires " << r.value("expiresAt", "?") << "\n";
+                << r.value("senderLabel", "?") << " (id " << r.value("senderId", "?") << ")"
+                << (r.value("accountId", "default") == "default"
+                        ? ""
+                        : ", account " + r.value("accountId", std::string("?")))
+                << ", expires " << r.value("expiresAt", "?") << "\n";
     return;
   }
   if (command == "pairing approve") {
@@ -258,9 +264,10 @@ int run_subcommand(const std::string& command, std::vector<std::string> args) {
     c.method = "channels.pairing.approve";
     params["channel"] = words[1];
     params["requestId"] = words[2];
-    if (!params.contains("accountId")) params["accountId"] = "default";
+    // Without --account, the account that issued the code (run_method asks which).
   } else if (command == "pairing") {
-    return usage("pairing list [channel] | pairing approve <channel> <code>");
+    return usage(
+        "pairing list [channel] [--account ID] | pairing approve <channel> <code> [--account ID]");
   } else if (command == "send" && words.empty() && params.contains("to") &&
              params.contains("message")) {
     c.method = "send";
@@ -292,6 +299,17 @@ int run_method(const std::string& command, ClientArgs a) {
   o.timeout_ms = a.timeout_ms;
   try {
     client.connect(o);
+    if (command == "pairing approve" && !a.params.contains("accountId")) {
+      // Upstream's CLI: the account that issued the code; the code alone if none matches.
+      a.params["accountId"] = "default";
+      const Json list =
+          client.call("channels.pairing.list", {{"channel", a.params["channel"]}}, a.timeout_ms);
+      std::string code = a.params["requestId"];
+      for (char& ch : code) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      for (const auto& r : list.value("requests", Json::array()))
+        if (r.value("requestId", "") == code)
+          a.params["accountId"] = r.value("accountId", "default");
+    }
     const Json payload = client.call(a.method, a.params, a.timeout_ms);
     if (command == "call" || a.json)
       std::cout << payload.dump(2) << "\n";

@@ -101,12 +101,17 @@ HistorySettings history_settings(const cfg::Config& c);
 // fields fall back as core/access.hpp says.
 using GroupEntry = cfg::TelegramGroup;
 
-// One `channels.<name>` section. Only channels with a worker in this build are listed.
+// One account of a `channels.<name>` section: the section itself when it has no `accounts`
+// (account "default"), else one per `accounts.<id>` with the root's keys inherited. Only
+// channels with a worker in this build are listed.
 // Sender lists hold sender ids exactly as the channel reports them (Telegram: numeric user ids,
 // "telegram:"/"tg:" prefixes stripped) or "*"; other entries are kept but never match.
 struct ChannelSettings {
-  std::string name;  // "telegram"
-  std::string account_id = "default";
+  std::string name;                    // "telegram"
+  std::string account_id = "default";  // [a-z0-9][a-z0-9_-]{0,63} (checked by the schema)
+  // The channel's default account (defaultAccount, else "default", else the first id): the one
+  // that sends when a send or a delivery names no account. The same in every account's entry.
+  std::string default_account_id = "default";
   bool enabled = true;
   std::string dm_policy = "pairing";  // pairing | allowlist | open | disabled
   std::vector<std::string> allow_from;
@@ -115,8 +120,18 @@ struct ChannelSettings {
   std::map<std::string, GroupEntry> groups;                  // chat id or "*"
   // historyLimit: unaddressed group messages shown to the agent as context on a turn (0: none).
   int history_limit = 50;
-  std::string section_json;  // the whole section: handed to the worker, compared on reload
+  // The account's section (the root merged with the account, without `accounts`): handed to
+  // its worker, compared on reload.
+  std::string section_json;
 };
+
+// The settings of `account_id` on `channel` ("" for the channel's default account), or null
+// when no such account is configured.
+const ChannelSettings* find_account(const std::vector<ChannelSettings>& channels,
+                                    const std::string& channel, const std::string& account_id);
+// The child process that runs an account's worker: "telegram" for the account named default,
+// "telegram:<id>" for any other.
+std::string worker_name(const ChannelSettings& c);
 
 struct GatewaySettings {
   int port = 18789;

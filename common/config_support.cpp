@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -295,6 +296,12 @@ bool apply_check(const std::string& message, const Json& v, const Path& p, Issue
   return false;
 }
 
+bool apply_key_check(const std::string& message, const Path& p, Issues& is) {
+  if (message.empty()) return true;
+  error(is, p, message);
+  return false;
+}
+
 std::string check_bind(const std::string& s) {
   if (s == "loopback" || s == "lan" || s == "custom") return "";
   unsigned char buf[16];
@@ -329,6 +336,22 @@ std::string check_model_ref(const std::string& s) {
   const size_t slash = s.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == s.size())
     return "must be \"provider/model\"";
+  return "";
+}
+
+std::string check_account_id(const std::string& s) {
+  auto ok = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  };
+  const bool valid = !s.empty() && s.size() <= 64 && s[0] != '_' && s[0] != '-' &&
+                     std::all_of(s.begin(), s.end(), ok);
+  if (!valid)
+    return "account id must be 1 to 64 of a-z, 0-9, _ and -, starting with a letter or digit";
+  std::string lower = s;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "constructor" || lower == "prototype")
+    return "account id " + quote_text(lower) + " is reserved";
   return "";
 }
 

@@ -115,7 +115,13 @@ std::string check_ip_range(const std::string& s);   // an IP address or CIDR ran
 std::string check_http_url(const std::string& s);   // http:// or https:// with a host
 std::string check_duration(const std::string& s);   // "30m", "1h", "0m", ...
 std::string check_model_ref(const std::string& s);  // "provider/model"
+// A channel account id as upstream's are valid: 1 to 64 of a-z, 0-9, _ and -, the first a letter
+// or digit; upper case letters are accepted (the id is their lower case). Not the names a
+// JavaScript object holds as prototype keys, which upstream refuses.
+std::string check_account_id(const std::string& s);
 bool apply_check(const std::string& error, const Json& v, const Path& p, Issues& is);
+// The same for a map key (propertyNames): the error names the key's path, without echoing it.
+bool apply_key_check(const std::string& error, const Path& p, Issues& is);
 
 // The effective value of a typed field, as JSON (to_json of a struct is generated).
 template <class T>

@@ -15,22 +15,6 @@ namespace clawgate::core {
 
 namespace {
 
-HubReply fail(std::string code, std::string message, bool retryable = false,
-              int64_t retry_after_ms = 0) {
-  HubReply r;
-  r.code = std::move(code);
-  r.message = std::move(message);
-  r.retryable = retryable;
-  r.retry_after_ms = retry_after_ms;
-  return r;
-}
-
-HubReply ok(Json payload) {
-  HubReply r;
-  r.payload = std::move(payload);
-  return r;
-}
-
 Json nullable_ms(int64_t v) {
   return v > 0 ? Json(v) : Json(nullptr);
 }
@@ -88,11 +72,12 @@ void ChannelHub::attach_worker(int fd, const std::string& name, const std::strin
   log_.info("channels", name + ": data link up (generation " + std::to_string(generation) + ")");
 }
 
-ChannelHub::Worker* ChannelHub::worker_for(const std::string& channel) {
+ChannelHub::Worker* ChannelHub::worker_for(const std::string& channel,
+                                           const std::string& account_id) {
   Worker* best = nullptr;
   for (auto& [_, w] : workers_)
-    if (w.channel == channel && w.hello && w.link && w.link->is_open() &&
-        (!best || w.generation > best->generation))
+    if (w.channel == channel && w.account_id == account_id && w.hello && w.link &&
+        w.link->is_open() && (!best || w.generation > best->generation))
       best = &w;
   return best;
 }
@@ -100,15 +85,16 @@ ChannelHub::Worker* ChannelHub::worker_for(const std::string& channel) {
 void ChannelHub::on_link_closed(const std::string& key, const std::string& reason) {
   auto it = workers_.find(key);
   if (it == workers_.end()) return;
-  const std::string channel = it->second.channel, name = it->second.name;
+  const std::string channel = it->second.channel, account = it->second.account_id,
+                    name = it->second.name;
   workers_.erase(it);
   size_t again = 0;
-  for (OutboundEntry* e : queue_.pending(channel)) {
+  for (OutboundEntry* e : queue_.pending(channel, account)) {
     if (!e->in_flight || e->in_flight_to != key) continue;
     e->in_flight = false;  // no result came: the next generation sends it again...
     try {
       if (queue_.lost(e->id) >= kMaxLostDeliveries) {  // ...unless it is what kills the link
-        set_aside(*e, "the " + channel + " worker went away " + std::to_string(kMaxLostDeliveries) +
+        set_aside(*e, "the " + name + " worker went away " + std::to_string(kMaxLostDeliveries) +
                           " times while delivering it (last: " + reason + ")");
         continue;
       }
@@ -122,7 +108,7 @@ void ChannelHub::on_link_closed(const std::string& key, const std::string& reaso
       key + ": data link closed (" + reason + ")" +
           (again ? "; " + std::to_string(again) + " message(s) in flight will be sent again" : ""));
   changed();
-  pump(channel);
+  pump(channel, account);
 }
 
 void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
@@ -138,9 +124,15 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
       auto h = msg.getHello();
       if (std::string(h.getChannel().cStr()) != w.channel)
         throw std::runtime_error("hello from channel " + std::string(h.getChannel().cStr()));
+      // The supervisor said which account this link serves; a worker claiming another is
+      // broken (or not the one started for it), and gets nothing of that account's.
+      if (std::string(h.getAccountId().cStr()) != w.account_id)
+        throw std::runtime_error("hello from account " +
+                                 utf8::preview(h.getAccountId().cStr(), 64) + ", expected " +
+                                 w.account_id);
       w.hello = true;
       changed();
-      pump(w.channel);
+      pump(w.channel, w.account_id);
       return;
     }
     case ipc::Data::INBOUND: {
@@ -172,7 +164,7 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
       switch (v.kind) {
         case InboundVerdict::accepted:
           log_.info("channels",
-                    m.channel + " message from " + m.sender_id + " -> " + v.session_key->str());
+                    w.name + " message from " + m.sender_id + " -> " + v.session_key->str());
           if (inbound_) inbound_->on_inbound(*v.session_key, m);
           break;
         case InboundVerdict::context:
@@ -202,10 +194,15 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
       if (w.in_flight) --w.in_flight;
       log_.debug("outbound", key + " reports " + id + (d.getOk() ? " delivered" : " failed"));
       // A result from any generation counts (an older one may report what it did before
-      // dying); one for an entry already completed is stale.
+      // dying); one for an entry already completed is stale, and one for an entry of another
+      // account is not this worker's to report.
       if (!e) return;
+      if (e->channel != w.channel || e->account_id != w.account_id) {
+        log_.warn("outbound", key + " reported delivery " + id + " of another account; ignored");
+        return;
+      }
       e->in_flight = false;
-      const std::string key = e->idempotency_key, channel = e->channel;
+      const std::string key = e->idempotency_key, channel = e->channel, account = e->account_id;
       if (d.getOk()) {
         Json ids = Json::array();
         for (auto x : d.getMessageIds()) ids.push_back(std::string(x.cStr()));
@@ -230,11 +227,11 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
           if (const OutboundOutcome* o = queue_.outcome_for_key(key, now)) {
             finish(id, key, reply_for(*o));
           } else {
-            finish(id, key, fail("UNAVAILABLE", channel + ": " + err.getMessage().cStr()));
+            finish(id, key, Reply::unavailable(channel + ": " + err.getMessage().cStr()));
           }
         }
       }
-      pump(channel);
+      pump(channel, account);
       return;
     }
     case ipc::Data::STATUS: {
@@ -264,20 +261,20 @@ void ChannelHub::set_aside(OutboundEntry& e, const std::string& why) {
   const std::string id = e.id, key = e.idempotency_key, channel = e.channel;
   const std::string message = "message set aside, not sent again: " + why;
   log_.error("outbound", channel + ": " + id + ": " + message);
-  SetAside& s = set_aside_[channel];
+  SetAside& s = set_aside_[channel + "/" + e.account_id];
   ++s.count;
   s.last_error = message;
   queue_.complete(id, false, {{"code", "UNAVAILABLE"}, {"message", message}}, clock_.wall_ms());
-  finish(id, key, fail("UNAVAILABLE", channel + ": " + message));
+  finish(id, key, Reply::unavailable(channel + ": " + message));
   changed();
 }
 
-void ChannelHub::pump(const std::string& channel) {
-  Worker* w = worker_for(channel);
+void ChannelHub::pump(const std::string& channel, const std::string& account_id) {
+  Worker* w = worker_for(channel, account_id);
   if (!w) return;
   const int64_t now = clock_.wall_ms();
   int64_t soonest = 0;
-  for (OutboundEntry* e : queue_.pending(channel)) {
+  for (OutboundEntry* e : queue_.pending(channel, account_id)) {
     if (w->in_flight >= kWindow) break;
     if (e->in_flight) continue;
     if (e->lost >= kMaxLostDeliveries) {  // counted before a front restart
@@ -313,18 +310,17 @@ void ChannelHub::arm_retry(int64_t delay_ms) {
   retry_timer_.async_wait([this](const boost::system::error_code& ec) {
     retry_armed_ = false;
     if (ec) return;
-    for (const auto& c : settings_.channels) pump(c.name);
+    for (const auto& c : settings_.channels) pump(c.name, c.account_id);
   });
 }
 
 bool ChannelHub::deliver(const std::string& channel, const std::string& account_id,
                          const std::string& to, const std::string& text) {
-  const bool known = std::any_of(settings_.channels.begin(), settings_.channels.end(),
-                                 [&](const ChannelSettings& c) { return c.name == channel; });
-  if (!known || text.empty()) return false;
+  const ChannelSettings* c = find_account(settings_.channels, channel, account_id);
+  if (!c || text.empty()) return false;
   InboundMessage m;
   m.channel = channel;
-  m.account_id = account_id.empty() ? "default" : account_id;
+  m.account_id = c->account_id;
   m.chat_id = to;
   return enqueue_reply(m, text);
 }
@@ -351,14 +347,13 @@ bool ChannelHub::enqueue_reply(const InboundMessage& m, const std::string& text)
     log_.error("outbound", std::string("cannot queue a reply: ") + ex.what());
     return false;
   }
-  pump(m.channel);
+  pump(m.channel, m.account_id);
   return true;
 }
 
-HubReply ChannelHub::reply_for(const OutboundOutcome& o) const {
+Reply ChannelHub::reply_for(const OutboundOutcome& o) const {
   if (!o.ok) {
-    return fail("UNAVAILABLE",
-                o.channel + ": delivery failed: " + o.detail.value("message", "unknown error"));
+    return Reply::unavailable(o.channel + ": delivery failed: " + o.detail.value("message", "unknown error"));
   }
   const Json ids = o.detail.value("messageIds", Json::array());
   Json p = {{"runId", o.idempotency_key},
@@ -368,10 +363,10 @@ HubReply ChannelHub::reply_for(const OutboundOutcome& o) const {
             {"messageIds", ids}};
   if (!ids.empty()) p["messageId"] = ids.back();
   if (o.detail.contains("to")) p["chatId"] = o.detail["to"];
-  return ok(p);
+  return Reply::ok(p);
 }
 
-void ChannelHub::finish(const std::string& queue_id, const std::string& key, HubReply r) {
+void ChannelHub::finish(const std::string& queue_id, const std::string& key, Reply r) {
   if (key.empty()) return;
   auto it = dedupe_.find(key);
   if (it == dedupe_.end() || it->second.queue_id != queue_id) return;
@@ -382,17 +377,17 @@ void ChannelHub::finish(const std::string& queue_id, const std::string& key, Hub
   sweep_dedupe();
 }
 
-void ChannelHub::wait_for(const std::string& key, HubCallback done) {
+void ChannelHub::wait_for(const std::string& key, ReplyFn done) {
   Dedupe& d = dedupe_[key];
   if (d.outcome) return done(*d.outcome);
   // Callers retrying one key while it is undelivered: bounded (answered ones stay counted until
   // the delivery ends, so this is a cap on retries, not on clients).
   if (d.waiters.size() >= kMaxSendWaiters)
     return done(
-        fail("UNAVAILABLE", "this message is still being delivered; ask again later", true, 1000));
-  auto cb = std::make_shared<HubCallback>(std::move(done));
+        Reply::unavailable("this message is still being delivered; ask again later", true, 1000));
+  auto cb = std::make_shared<ReplyFn>(std::move(done));
   auto timer = std::make_shared<boost::asio::steady_timer>(io_);
-  d.waiters.push_back([cb, timer](HubReply r) {
+  d.waiters.push_back([cb, timer](Reply r) {
     timer->cancel();
     if (!*cb) return;
     auto f = std::move(*cb);
@@ -411,7 +406,7 @@ void ChannelHub::wait_for(const std::string& key, HubCallback done) {
       p["channel"] = e->channel;
       p["queueId"] = e->id;
     }
-    f(ok(p));
+    f(Reply::ok(p));
   });
 }
 
@@ -436,16 +431,25 @@ void ChannelHub::sweep_dedupe() {
 // ---------------------------------------------------------------------------------------------
 // Methods
 
-void ChannelHub::call(const std::string& method, const Json& params, HubCallback done) {
-  if (method == "send") return m_send(params, std::move(done));
-  if (method == "channels.status") return done(ok(status_json()));
-  if (method == "channels.restart") return m_restart(params, std::move(done));
-  if (method == "channels.pairing.list") return m_pairing_list(params, std::move(done));
-  if (method == "channels.pairing.approve") return m_pairing_approve(params, std::move(done));
-  done(fail("UNAVAILABLE", "method not available: " + method));
+bool ChannelHub::call(schema::Method m, const Json& params, ReplyFn done) {
+  using M = schema::Method;
+  switch (m) {
+    case M::send:
+      return m_send(params, std::move(done)), true;
+    case M::channels_status:
+      return done(Reply::ok(status_json())), true;
+    case M::channels_restart:
+      return m_restart(params, std::move(done)), true;
+    case M::channels_pairing_list:
+      return m_pairing_list(params, std::move(done)), true;
+    case M::channels_pairing_approve:
+      return m_pairing_approve(params, std::move(done)), true;
+    default:
+      return false;
+  }
 }
 
-void ChannelHub::m_send(const Json& params, HubCallback done) {
+void ChannelHub::m_send(const Json& params, ReplyFn done) {
   const std::string key = params.at("idempotencyKey");
   const int64_t now = clock_.wall_ms();
   if (auto it = dedupe_.find(key); it != dedupe_.end()) return wait_for(key, std::move(done));
@@ -456,37 +460,46 @@ void ChannelHub::m_send(const Json& params, HubCallback done) {
     d.created_ms = now;
     return wait_for(key, std::move(done));
   }
-  std::vector<std::string> enabled;
+  std::vector<std::string> enabled;  // channels with an enabled account, each once
   for (const auto& c : settings_.channels)
-    if (c.enabled) enabled.push_back(c.name);
+    if (c.enabled && std::find(enabled.begin(), enabled.end(), c.name) == enabled.end())
+      enabled.push_back(c.name);
   std::string channel = params.value("channel", "");
   if (channel.empty()) {
     if (enabled.empty())
-      return done(fail("INVALID_REQUEST",
-                       "Error: Channel is required (no configured channels detected). Enable a "
+      return done(Reply::invalid("Error: Channel is required (no configured channels detected). Enable a "
                        "channel under channels.<name> in the config, or pass channel."));
     if (enabled.size() > 1)
-      return done(fail("INVALID_REQUEST",
-                       "Error: Channel is required when more than one channel "
+      return done(Reply::invalid("Error: Channel is required when more than one channel "
                        "is configured; pass channel."));
     channel = enabled.front();
   }
   if (std::find(enabled.begin(), enabled.end(), channel) == enabled.end())
-    return done(fail("INVALID_REQUEST", "unsupported channel: " + channel));
+    return done(Reply::invalid("unsupported channel: " + channel));
+  // No account named: the channel's default account sends (upstream's defaultAccount).
+  const ChannelSettings* account =
+      find_account(settings_.channels, channel, params.value("accountId", ""));
+  if (!account)
+    return done(Reply::invalid("unknown account for " + channel + ": " +
+                                            utf8::preview(params.value("accountId", ""), 64) +
+                                            " (not configured)"));
+  if (!account->enabled)
+    return done(Reply::invalid(channel + " account " + account->account_id +
+                                            " is disabled (enabled: false)"));
   const std::string text = params.value("message", "");
   if (text.empty()) {
     const bool media =
         params.contains("mediaUrl") || params.contains("mediaUrls") || params.contains("buffer");
-    return done(fail("INVALID_REQUEST", media ? "send: media is not supported yet; send text"
+    return done(Reply::invalid(media ? "send: media is not supported yet; send text"
                                               : "send: message is required"));
   }
   if (text.size() > kMaxOutboundBytes)
-    return done(fail("INVALID_REQUEST", "send: message too long for " + channel + " (" +
+    return done(Reply::invalid("send: message too long for " + channel + " (" +
                                             std::to_string(text.size()) + " bytes; at most " +
                                             std::to_string(kMaxOutboundBytes) + ")"));
   OutboundEntry e;
   e.channel = channel;
-  e.account_id = params.value("accountId", "default");
+  e.account_id = account->account_id;
   e.to = params.at("to");
   e.text = text;
   e.idempotency_key = key;
@@ -494,42 +507,48 @@ void ChannelHub::m_send(const Json& params, HubCallback done) {
   try {
     id = queue_.enqueue(std::move(e), now).id;
   } catch (const QueueFull& ex) {
-    return done(fail("UNAVAILABLE", ex.what(), true, 1000));
+    return done(Reply::unavailable(ex.what(), true, 1000));
   } catch (const std::exception& ex) {
     log_.error("outbound", std::string("cannot persist a send: ") + ex.what());
-    return done(fail("UNAVAILABLE", "cannot persist the message; nothing was sent", true, 1000));
+    return done(Reply::unavailable("cannot persist the message; nothing was sent", true, 1000));
   }
   Dedupe& d = dedupe_[key];
   d.queue_id = id;
   d.created_ms = now;
   wait_for(key, std::move(done));
-  pump(channel);
+  pump(channel, account->account_id);
 }
 
-void ChannelHub::m_restart(const Json& params, HubCallback done) {
+void ChannelHub::m_restart(const Json& params, ReplyFn done) {
   const std::string channel = params.at("channel");
   const std::string account = params.value("accountId", "");
-  const std::string child =
-      account.empty() || account == "default" ? channel : channel + ":" + account;
-  const bool known = std::any_of(children_.begin(), children_.end(),
-                                 [&](const ChildRow& r) { return r.name == child; });
-  if (!known)
-    return done(fail("INVALID_REQUEST", "unknown channel: " + child + " (not running here)"));
+  // One account's worker: the one named, else the channel's default account.
+  const ChannelSettings* c = find_account(settings_.channels, channel, account);
+  const auto row = std::find_if(children_.begin(), children_.end(), [&](const ChildRow& r) {
+    return c && r.role == "channel" && r.channel == channel && r.account_id == c->account_id;
+  });
+  if (row == children_.end())
+    return done(Reply::invalid("unknown channel: " + channel +
+                         (account.empty() ? "" : " account " + utf8::preview(account, 64)) +
+                         " (not running here)"));
+  const std::string child = row->name;
   if (!restart_child)
-    return done(fail("UNAVAILABLE", "not supervised: channels cannot be restarted", false));
-  restart_child(child, [done, channel, account](HubReply r) {
+    return done(Reply::unavailable("not supervised: channels cannot be restarted", false));
+  restart_child(child, [done, channel, account](Reply r) {
     if (!r.payload) return done(std::move(r));
     Json p = {{"ok", true}, {"channel", channel}};
     if (!account.empty()) p["accountId"] = account;
-    done(ok(p));
+    done(Reply::ok(p));
   });
 }
 
-void ChannelHub::m_pairing_list(const Json& params, HubCallback done) {
+void ChannelHub::m_pairing_list(const Json& params, ReplyFn done) {
   const std::string only = params.value("channel", "");
+  const std::string only_account = params.value("accountId", "");
   Json accounts = Json::array(), requests = Json::array();
   for (const auto& c : settings_.channels) {
     if (!only.empty() && c.name != only) continue;
+    if (!only_account.empty() && c.account_id != only_account) continue;
     accounts.push_back({{"channel", c.name},
                         {"channelLabel", channel_label(c.name)},
                         {"accountId", c.account_id},
@@ -545,6 +564,7 @@ void ChannelHub::m_pairing_list(const Json& params, HubCallback done) {
   };
   for (const auto& p : router_.pairing_requests(clock_.wall_ms())) {
     if (!only.empty() && p.channel != only) continue;
+    if (!only_account.empty() && p.account_id != only_account) continue;
     requests.push_back({{"requestId", p.code},
                         {"channel", p.channel},
                         {"channelLabel", channel_label(p.channel)},
@@ -556,7 +576,7 @@ void ChannelHub::m_pairing_list(const Json& params, HubCallback done) {
                         {"expiresAt", iso(p.created_ms + InboundRouter::kPairingTtlMs)},
                         {"notifySupported", true}});
   }
-  done(ok({{"accounts", accounts},
+  done(Reply::ok({{"accounts", accounts},
            {"requests", requests},
            {"commandOwnerConfigured", false},
            {"limits",
@@ -564,15 +584,19 @@ void ChannelHub::m_pairing_list(const Json& params, HubCallback done) {
              {"ttlMs", InboundRouter::kPairingTtlMs}}}}));
 }
 
-void ChannelHub::m_pairing_approve(const Json& params, HubCallback done) {
+void ChannelHub::m_pairing_approve(const Json& params, ReplyFn done) {
   const std::string channel = params.at("channel");
+  const std::string account = params.at("accountId");
   const std::string code = params.at("requestId");
-  auto p = router_.approve(channel, code, clock_.wall_ms());
+  // Requests and approvals are per account (upstream: keyed by channel and account): a code
+  // approves its sender on the account it was issued by, and only when that one is named.
+  auto p = router_.approve(channel, account, code, clock_.wall_ms());
   if (!p)
-    return done(fail("INVALID_REQUEST",
-                     "no pending pairing request " + code + " on " + channel + " (expired?)"));
-  log_.info("channels",
-            channel + ": approved sender " + p->sender_id + " (" + p->sender_label + ")");
+    return done(Reply::invalid("no pending pairing request " + utf8::preview(code, 16) +
+                                            " on " + channel + " account " +
+                                            utf8::preview(account, 64) + " (expired?)"));
+  log_.info("channels", channel + ":" + p->account_id + ": approved sender " + p->sender_id + " (" +
+                            p->sender_label + ")");
   std::string notification = "not-requested";
   if (params.value("notify", true)) {
     InboundMessage m;
@@ -582,7 +606,7 @@ void ChannelHub::m_pairing_approve(const Json& params, HubCallback done) {
     enqueue_reply(m, "clawgate: access approved. Send a message to start.");
     notification = "sent";
   }
-  done(ok({{"requestId", p->code},
+  done(Reply::ok({{"requestId", p->code},
            {"senderId", p->sender_id},
            {"notification", notification},
            {"commandOwnerBootstrap", "not-requested"}}));
@@ -597,12 +621,13 @@ void ChannelHub::set_children(std::vector<ChildRow> rows) {
 }
 
 Json ChannelHub::account_json(const ChannelSettings& c) {
-  const ChildRow* row = nullptr;
+  const ChildRow* row = nullptr;  // this account's worker process
   for (const auto& r : children_)
-    if (r.channel == c.name) row = &r;
-  const Worker* w = nullptr;  // the newest generation speaks for the channel
+    if (r.role == "channel" && r.channel == c.name && r.account_id == c.account_id) row = &r;
+  const Worker* w = nullptr;  // the newest generation speaks for the account
   for (const auto& [_, x] : workers_)
-    if (x.channel == c.name && (!w || x.generation > w->generation)) w = &x;
+    if (x.channel == c.name && x.account_id == c.account_id && (!w || x.generation > w->generation))
+      w = &x;
   std::string state = !c.enabled ? "stopped" : row ? row->state : "stopped";
   Json a = {{"accountId", c.account_id},
             {"enabled", c.enabled},
@@ -627,10 +652,8 @@ Json ChannelHub::account_json(const ChannelSettings& c) {
   if (row && row->next_restart_ms) a["nextRestartAt"] = row->next_restart_ms;
   if (w && !w->detail.empty()) a["detail"] = w->detail;
   if (w && !w->bot_username.empty()) a["name"] = "@" + w->bot_username;
-  size_t pending = 0;
-  for (OutboundEntry* e : queue_.pending(c.name)) pending += e ? 1 : 0;
-  a["pendingOutbound"] = pending;
-  if (auto s = set_aside_.find(c.name); s != set_aside_.end()) {
+  a["pendingOutbound"] = queue_.pending(c.name, c.account_id).size();
+  if (auto s = set_aside_.find(c.name + "/" + c.account_id); s != set_aside_.end()) {
     a["setAsideOutbound"] = s->second.count;
     a["lastSetAsideError"] = s->second.last_error;
     if (a["lastError"].is_null()) a["lastError"] = s->second.last_error;
@@ -643,20 +666,25 @@ Json ChannelHub::status_json() {
        meta = Json::array(), channels = Json::object(), accounts = Json::object(),
        defaults = Json::object();
   for (const auto& c : settings_.channels) {
-    order.push_back(c.name);
-    labels[c.name] = channel_label(c.name);
-    details[c.name] = channel_detail_label(c.name);
-    meta.push_back({{"id", c.name},
-                    {"label", channel_label(c.name)},
-                    {"detailLabel", channel_detail_label(c.name)}});
     const Json a = account_json(c);
-    accounts[c.name] = Json::array({a});
-    channels[c.name] = {{"configured", true},
-                        {"running", a["running"]},
-                        {"connected", a["connected"]},
-                        {"state", a["state"]},
-                        {"lastError", a["lastError"]}};
-    defaults[c.name] = c.account_id;
+    if (!accounts.contains(c.name)) {  // the channel's first account: its entries once
+      order.push_back(c.name);
+      labels[c.name] = channel_label(c.name);
+      details[c.name] = channel_detail_label(c.name);
+      meta.push_back({{"id", c.name},
+                      {"label", channel_label(c.name)},
+                      {"detailLabel", channel_detail_label(c.name)}});
+      accounts[c.name] = Json::array();
+      defaults[c.name] = c.default_account_id;
+    }
+    accounts[c.name].push_back(a);
+    // The channel's summary is its default account's (each account has its own entry).
+    if (c.account_id == c.default_account_id)
+      channels[c.name] = {{"configured", true},
+                          {"running", a["running"]},
+                          {"connected", a["connected"]},
+                          {"state", a["state"]},
+                          {"lastError", a["lastError"]}};
   }
   return {{"ts", clock_.wall_ms()},      {"channelOrder", order},
           {"channelLabels", labels},     {"channelDetailLabels", details},
@@ -667,6 +695,7 @@ Json ChannelHub::status_json() {
 Json ChannelHub::health_channels() {
   // Liveness only: health needs no scope and is pushed to every connection, so nothing from
   // the config (DM policy, allowFrom, bot name) and no error text (it can quote URLs and ids).
+  // Per channel: its default account's figures, and every account's in `accounts`.
   Json out = Json::object();
   for (const auto& c : settings_.channels) {
     const Json a = account_json(c);
@@ -678,8 +707,11 @@ Json ChannelHub::health_channels() {
     Json account = live;
     account["accountId"] = c.account_id;
     account["enabled"] = c.enabled;
-    live["accounts"] = Json::array({account});
-    out[c.name] = std::move(live);
+    Json& entry = out[c.name];
+    const Json listed = entry.is_object() ? entry["accounts"] : Json::array();
+    if (!entry.is_object() || c.account_id == c.default_account_id) entry = live;
+    entry["accounts"] = listed;
+    entry["accounts"].push_back(std::move(account));
   }
   return out;
 }

@@ -2,6 +2,10 @@
 // hands over (one per live worker generation), the supervisor's children table, the durable
 // outbound queue and the inbound router, and serves channels.status, channels.restart, send
 // and channels.pairing.*.
+// Accounts: a channel may run several accounts (one worker each). Everything here is per
+// (channel, account): a message comes in through one account's worker and its answer goes out
+// through the same one; a send or delivery that names no account uses the channel's default
+// account; status, pairing and restarts are reported and done per account.
 // Delivery: each worker gets at most kWindow messages in flight; an entry in flight when its
 // worker dies is sent again to the next generation (at-least-once: a platform that cannot
 // dedupe, like Telegram, may see the one message that was mid-request again).
@@ -23,21 +27,15 @@
 #include "config.hpp"
 #include "core/inbound.hpp"
 #include "core/outbound_queue.hpp"
+#include "core/reply.hpp"
 #include "link.hpp"
 #include "log.hpp"
+#include "protocol_gen.hpp"
 
 namespace clawgate::core {
 
 using Json = nlohmann::json;
 
-struct HubReply {
-  std::optional<Json> payload;
-  std::string code, message;  // error when !payload
-  Json details;
-  bool retryable = false;
-  int64_t retry_after_ms = 0;
-};
-using HubCallback = std::function<void(HubReply)>;
 
 // Where a channel message goes once it passed its channel's policy and is in its session
 // (the core starts a run that answers it).
@@ -83,15 +81,16 @@ class ChannelHub {
   bool supervised() const { return supervised_; }
   void set_supervised(bool s) { supervised_ = s; }
   // channels.restart goes to the supervisor through this (set by the runner).
-  std::function<void(const std::string& child, HubCallback)> restart_child;
+  std::function<void(const std::string& child, ReplyFn)> restart_child;
   std::function<void()> on_change;  // status changed: health is stale
-  // Queues `text` for delivery to `to` on `channel` (durable; chunked by the worker). False
-  // when the channel is unknown or the queue refused it.
+  // Queues `text` for delivery to `to` through `account_id` of `channel` ("": its default
+  // account; durable; chunked by the worker). False when no such account is configured or the
+  // queue refused it.
   bool deliver(const std::string& channel, const std::string& account_id, const std::string& to,
                const std::string& text);
 
   // Methods. `done` may run now or later, always on the loop.
-  void call(const std::string& method, const Json& params, HubCallback done);
+  bool call(schema::Method m, const Json& params, ReplyFn done);  // false: not its method
 
   Json status_json();          // channels.status payload
   Json health_channels();      // health.channels
@@ -110,33 +109,33 @@ class ChannelHub {
     int64_t last_inbound_ms = 0, last_outbound_ms = 0;
     size_t in_flight = 0;
   };
-  struct SetAside {  // per channel, for channels.status
+  struct SetAside {  // per account, for channels.status
     size_t count = 0;
     std::string last_error;
   };
   struct Dedupe {
     std::string queue_id;
-    std::optional<HubReply> outcome;
-    std::vector<HubCallback> waiters;
+    std::optional<Reply> outcome;
+    std::vector<ReplyFn> waiters;
     int64_t created_ms = 0;
   };
 
-  void m_send(const Json& params, HubCallback done);
-  void m_restart(const Json& params, HubCallback done);
-  void m_pairing_list(const Json& params, HubCallback done);
-  void m_pairing_approve(const Json& params, HubCallback done);
+  void m_send(const Json& params, ReplyFn done);
+  void m_restart(const Json& params, ReplyFn done);
+  void m_pairing_list(const Json& params, ReplyFn done);
+  void m_pairing_approve(const Json& params, ReplyFn done);
 
   void on_data(const std::string& key, capnp::MessageReader& r);
   void on_link_closed(const std::string& key, const std::string& reason);
-  void pump(const std::string& channel);
+  void pump(const std::string& channel, const std::string& account_id);
   void set_aside(OutboundEntry& e, const std::string& why);
   void arm_retry(int64_t delay_ms);
-  void finish(const std::string& queue_id, const std::string& key, HubReply r);
-  HubReply reply_for(const OutboundOutcome& o) const;
-  void wait_for(const std::string& key, HubCallback done);
+  void finish(const std::string& queue_id, const std::string& key, Reply r);
+  Reply reply_for(const OutboundOutcome& o) const;
+  void wait_for(const std::string& key, ReplyFn done);
   void sweep_dedupe();
   bool enqueue_reply(const InboundMessage& m, const std::string& text);
-  Worker* worker_for(const std::string& channel);
+  Worker* worker_for(const std::string& channel, const std::string& account_id);
   Json account_json(const ChannelSettings& c);
   void changed();
 
@@ -151,7 +150,7 @@ class ChannelHub {
   // By "name#generation": an old generation's link stays until its EOF, so delivery results it
   // wrote before dying are still read (and not sent again).
   std::map<std::string, Worker> workers_;
-  std::map<std::string, SetAside> set_aside_;  // by channel
+  std::map<std::string, SetAside> set_aside_;  // by "channel/account"
   std::vector<ChildRow> children_;
   std::map<std::string, Dedupe> dedupe_;  // idempotency key
   boost::asio::steady_timer retry_timer_;

@@ -28,13 +28,13 @@ Core::Core(boost::asio::io_context& io, const Clock& clock, Logger& log,
       index_timer_(io) {
   hub_.on_change = [this] { sink_.channels_changed(); };
   cron_.on_heartbeat = [this](const Json& hb) { sink_.heartbeat_changed(hb); };
+  sessions_.on_dirty = [this] { arm_index_flush(); };
 }
 
 Core::~Core() = default;
 
 void Core::start() {
   cron_.start();
-  arm_index_flush();
 }
 
 void Core::flush() {
@@ -45,12 +45,15 @@ void Core::flush() {
   }
 }
 
+// Armed when the index first changes after a write; an index that stays clean costs no wakeups.
 void Core::arm_index_flush() {
+  if (index_armed_) return;
+  index_armed_ = true;
   index_timer_.expires_after(std::chrono::milliseconds(SessionStore::kIndexSaveMs));
   index_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
+    if (ec) return;  // the core is going away
+    index_armed_ = false;
     flush();
-    arm_index_flush();
   });
 }
 
@@ -95,28 +98,23 @@ bool Core::serves(schema::Method m) {
   return owner(m) != Owner::none;
 }
 
-void Core::call(schema::Method m, const Json& params, const HubCallback& reply) {
-  const std::string name(schema::kMethods[static_cast<size_t>(m)].name);
+void Core::call(schema::Method m, const Json& params, const ReplyFn& reply) {
   bool served = false;
   switch (owner(m)) {
     case Owner::channels:
-      hub_.call(name, params, reply);
-      return;
+      served = hub_.call(m, params, reply);
+      break;
     case Owner::runs:
-      served = runs_.call(name, params, reply);
+      served = runs_.call(m, params, reply);
       break;
     case Owner::cron:
-      served = cron_.call(name, params, reply);
+      served = cron_.call(m, params, reply);
       break;
     case Owner::none:
       break;
   }
-  if (!served) {
-    HubReply r;
-    r.code = "UNAVAILABLE";
-    r.message = "method not available: " + name;
-    reply(std::move(r));
-  }
+  if (!served)
+    reply(Reply::unavailable("method not available: " + std::string(schema::method_name(m))));
 }
 
 void Core::attach_peer(int fd, const std::string& name, const std::string& channel,
@@ -135,8 +133,8 @@ void Core::on_inbound(const SessionKey& session_key, const InboundMessage& m) {
   o.channel = m.channel;
   o.account_id = m.account_id;
   o.to = m.chat_id;
-  for (const auto& c : settings_.channels)
-    if (c.name == m.channel) o.context_limit = static_cast<size_t>(c.history_limit);
+  if (const ChannelSettings* c = find_account(settings_.channels, m.channel, m.account_id))
+    o.context_limit = static_cast<size_t>(c->history_limit);
   // Named as upstream names senders in a collected turn: name, else username, else id.
   o.sender = !m.sender_name.empty()       ? m.sender_name
              : !m.sender_username.empty() ? m.sender_username

@@ -5,7 +5,7 @@
 // back to the chat. It knows nothing of WebSockets or of any particular channel; what clients
 // should hear goes out through an EventSink.
 // Fails: the constructor throws std::exception when the state directory cannot be used; after
-// that every method error is a HubReply and nothing throws into the loop.
+// that every method error is a Reply and nothing throws into the loop.
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -53,7 +53,7 @@ class Core final : private InboundSink {
   // Serves one of them, params already validated against its schema. `reply` may run now or
   // later, and more than once (agent); a method serves() does not list is answered
   // UNAVAILABLE.
-  void call(schema::Method m, const Json& params, const HubCallback& reply);
+  void call(schema::Method m, const Json& params, const ReplyFn& reply);
 
   // A worker's data link handed over by the supervisor: the agent's, or a channel account's.
   void attach_peer(int fd, const std::string& name, const std::string& channel,
@@ -77,6 +77,7 @@ class Core final : private InboundSink {
   RunManager runs_;
   CronService cron_;
   boost::asio::steady_timer index_timer_;
+  bool index_armed_ = false;
 };
 
 }  // namespace clawgate::core

@@ -15,19 +15,6 @@ namespace clawgate::core {
 
 namespace {
 
-HubReply ok(Json payload) {
-  HubReply r;
-  r.payload = std::move(payload);
-  return r;
-}
-
-HubReply invalid(std::string message) {
-  HubReply r;
-  r.code = "INVALID_REQUEST";
-  r.message = std::move(message);
-  return r;
-}
-
 // A whole non-negative decimal number of at most 9 digits, nothing else.
 bool strict_int(const std::string& s, int& out) {
   if (s.empty() || s.size() > 9) return false;
@@ -442,125 +429,127 @@ Json* CronService::find(const Json& params) {
   return nullptr;
 }
 
-bool CronService::call(const std::string& method, const Json& params,
-                       const RunManager::Reply& reply) {
+bool CronService::call(schema::Method method, const Json& params, const ReplyFn& reply) {
+  using M = schema::Method;
+  switch (method) {
+    case M::cron_list:
+      return reply(m_list(params)), true;
+    case M::cron_add:
+      return reply(m_add(params)), true;
+    case M::cron_update:
+    case M::cron_remove:
+    case M::cron_run:
+    case M::cron_runs:
+      break;
+    default:
+      return false;
+  }
+  Json* job = find(params);
+  if (!job) return reply(Reply::invalid("no such cron job")), true;
+  if (method == M::cron_update) return reply(m_update(*job, params)), true;
+  const std::string id = (*job)["id"];
+  if (method == M::cron_remove) return reply(m_remove(id)), true;
+  if (method == M::cron_run) return reply(m_run(*job, params)), true;
+  return reply(m_runs(id, params)), true;
+}
+
+Reply CronService::m_list(const Json& params) const {
+  const bool all = params.value("includeDisabled", false) || params.value("enabled", "") == "all";
+  const std::string query = params.value("query", "");
+  Json jobs = Json::array();
+  for (const auto& j : jobs_) {
+    if (!all && !j.value("enabled", true)) continue;
+    if (!query.empty() && j.value("name", "").find(query) == std::string::npos) continue;
+    jobs.push_back(j);
+  }
+  const size_t total = jobs.size();
+  // int64 reads: the schema bounds these, and only int64-sized integers pass it.
+  const size_t offset =
+      static_cast<size_t>(std::clamp<int64_t>(params.value("offset", int64_t{0}), 0, total));
+  const size_t limit = static_cast<size_t>(params.value("limit", int64_t{200}));
+  Json page(jobs.begin() + static_cast<long>(offset),
+            jobs.begin() + static_cast<long>(std::min(total, offset + limit)));
+  return Reply::ok({{"jobs", page}, {"total", total}});
+}
+
+Reply CronService::m_add(const Json& params) {
+  if (jobs_.size() >= kMaxJobs)
+    return Reply::invalid("too many cron jobs (" + std::to_string(kMaxJobs) + ")");
   const int64_t now = clock_.wall_ms();
-  if (method == "cron.list") {
-    const bool all = params.value("includeDisabled", false) || params.value("enabled", "") == "all";
-    const std::string query = params.value("query", "");
-    Json jobs = Json::array();
-    for (const auto& j : jobs_) {
-      if (!all && !j.value("enabled", true)) continue;
-      if (!query.empty() && j.value("name", "").find(query) == std::string::npos) continue;
-      jobs.push_back(j);
-    }
-    const size_t total = jobs.size();
-    // int64 reads: the schema bounds these, and only int64-sized integers pass it.
-    const size_t offset =
-        static_cast<size_t>(std::clamp<int64_t>(params.value("offset", int64_t{0}), 0, total));
-    const size_t limit = static_cast<size_t>(params.value("limit", int64_t{200}));
-    Json page(jobs.begin() + static_cast<long>(offset),
-              jobs.begin() + static_cast<long>(std::min(total, offset + limit)));
-    reply(ok({{"jobs", page}, {"total", total}}));
-    return true;
-  }
-  if (method == "cron.add") {
-    if (jobs_.size() >= kMaxJobs) {
-      reply(invalid("too many cron jobs (" + std::to_string(kMaxJobs) + ")"));
-      return true;
-    }
-    Json job = params;
-    job["id"] = uuid_v4();
-    job["enabled"] = params.value("enabled", true);
-    job["createdAtMs"] = job["updatedAtMs"] = now;
-    job["state"] = Json::object();
-    const std::string kind = params["schedule"].value("kind", "");
-    if (kind == "at" && !parse_iso_time_ms(params["schedule"].value("at", ""))) {
-      reply(invalid("schedule.at must be an ISO 8601 date-time"));
-      return true;
-    }
-    if (kind == "cron" && !next_cron_ms(params["schedule"].value("expr", ""), now, true)) {
-      reply(invalid("schedule.expr must be a 5-field cron expression"));
-      return true;
-    }
-    if (std::string why; !session_for(job, &why)) {
-      reply(invalid("sessionTarget: " + why));
-      return true;
-    }
-    if (auto next = next_run(job, now)) job["state"]["nextRunAtMs"] = *next;
-    jobs_.push_back(job);
-    save();
-    event(job["id"], "added", {{"nextRunAtMs", job["state"].value("nextRunAtMs", Json())}});
-    arm();
-    reply(ok(job));
-    return true;
-  }
-  if (method == "cron.update" || method == "cron.remove" || method == "cron.run" ||
-      method == "cron.runs") {
-    Json* job = find(params);
-    if (!job) {
-      reply(invalid("no such cron job"));
-      return true;
-    }
-    const std::string id = (*job)["id"];
-    if (method == "cron.update") {
-      Json patched = *job;
-      for (auto& [k, v] : params["patch"].items()) {
-        if (v.is_null()) {
-          patched.erase(k);
-        } else {
-          patched[k] = v;
-        }
-      }
-      if (std::string why; !session_for(patched, &why)) {
-        reply(invalid("sessionTarget: " + why));
-        return true;
-      }
-      *job = std::move(patched);
-      (*job)["updatedAtMs"] = now;
-      if (auto next = next_run(*job, now)) {
-        (*job)["state"]["nextRunAtMs"] = *next;
-      } else {
-        (*job)["state"].erase("nextRunAtMs");
-      }
-      const Json updated = *job;
-      save();
-      event(id, "updated");
-      arm();
-      reply(ok(updated));
-    } else if (method == "cron.remove") {
-      jobs_.erase(
-          std::remove_if(jobs_.begin(), jobs_.end(), [&](const Json& j) { return j["id"] == id; }),
-          jobs_.end());
-      save();
-      event(id, "removed");
-      arm();
-      reply(ok({{"ok", true}, {"removed", true}}));
-    } else if (method == "cron.run") {
-      const std::string mode = params.value("mode", "force");
-      const bool due = (*job)["state"].contains("nextRunAtMs") &&
-                       (*job)["state"]["nextRunAtMs"].get<int64_t>() <= now;
-      if ((mode == "due" && !due) || (mode == "if-enabled" && !job->value("enabled", true))) {
-        reply(
-            ok({{"ok", true}, {"ran", false}, {"reason", mode == "due" ? "not-due" : "disabled"}}));
-      } else {
-        run_job(id, "manual");
-        arm();
-        reply(ok({{"ok", true}, {"ran", true}}));
-      }
+  Json job = params;
+  job["id"] = uuid_v4();
+  job["enabled"] = params.value("enabled", true);
+  job["createdAtMs"] = job["updatedAtMs"] = now;
+  job["state"] = Json::object();
+  const std::string kind = params["schedule"].value("kind", "");
+  if (kind == "at" && !parse_iso_time_ms(params["schedule"].value("at", "")))
+    return Reply::invalid("schedule.at must be an ISO 8601 date-time");
+  if (kind == "cron" && !next_cron_ms(params["schedule"].value("expr", ""), now, true))
+    return Reply::invalid("schedule.expr must be a 5-field cron expression");
+  if (std::string why; !session_for(job, &why)) return Reply::invalid("sessionTarget: " + why);
+  if (auto next = next_run(job, now)) job["state"]["nextRunAtMs"] = *next;
+  jobs_.push_back(job);
+  save();
+  event(job["id"], "added", {{"nextRunAtMs", job["state"].value("nextRunAtMs", Json())}});
+  arm();
+  return Reply::ok(job);
+}
+
+Reply CronService::m_update(Json& job, const Json& params) {
+  const int64_t now = clock_.wall_ms();
+  Json patched = job;
+  for (auto& [k, v] : params["patch"].items()) {
+    if (v.is_null()) {
+      patched.erase(k);
     } else {
-      auto lines = read_lines(dir_ + "/runs/" + id + ".jsonl");
-      const size_t limit = static_cast<size_t>(params.value("limit", int64_t{50}));
-      Json entries = Json::array();
-      for (auto it = lines.rbegin(); it != lines.rend() && entries.size() < limit; ++it) {
-        Json e = Json::parse(*it, nullptr, false);
-        if (e.is_object()) entries.push_back(e);
-      }
-      reply(ok({{"entries", entries}}));
+      patched[k] = v;
     }
-    return true;
   }
-  return false;
+  if (std::string why; !session_for(patched, &why)) return Reply::invalid("sessionTarget: " + why);
+  job = std::move(patched);
+  job["updatedAtMs"] = now;
+  if (auto next = next_run(job, now)) {
+    job["state"]["nextRunAtMs"] = *next;
+  } else {
+    job["state"].erase("nextRunAtMs");
+  }
+  const Json updated = job;  // save() and arm() may reorder jobs_
+  save();
+  event(updated["id"], "updated");
+  arm();
+  return Reply::ok(updated);
+}
+
+Reply CronService::m_remove(const std::string& id) {
+  jobs_.erase(
+      std::remove_if(jobs_.begin(), jobs_.end(), [&](const Json& j) { return j["id"] == id; }),
+      jobs_.end());
+  save();
+  event(id, "removed");
+  arm();
+  return Reply::ok({{"ok", true}, {"removed", true}});
+}
+
+Reply CronService::m_run(const Json& job, const Json& params) {
+  const std::string mode = params.value("mode", "force");
+  const bool due = job["state"].contains("nextRunAtMs") &&
+                   job["state"]["nextRunAtMs"].get<int64_t>() <= clock_.wall_ms();
+  if ((mode == "due" && !due) || (mode == "if-enabled" && !job.value("enabled", true)))
+    return Reply::ok({{"ok", true}, {"ran", false}, {"reason", mode == "due" ? "not-due" : "disabled"}});
+  run_job(job["id"], "manual");  // job may not outlive this: run_job changes jobs_
+  arm();
+  return Reply::ok({{"ok", true}, {"ran", true}});
+}
+
+Reply CronService::m_runs(const std::string& id, const Json& params) const {
+  auto lines = read_lines(dir_ + "/runs/" + id + ".jsonl");
+  const size_t limit = static_cast<size_t>(params.value("limit", int64_t{50}));
+  Json entries = Json::array();
+  for (auto it = lines.rbegin(); it != lines.rend() && entries.size() < limit; ++it) {
+    Json e = Json::parse(*it, nullptr, false);
+    if (e.is_object()) entries.push_back(e);
+  }
+  return Reply::ok({{"entries", entries}});
 }
 
 }  // namespace clawgate::core

@@ -50,7 +50,7 @@ class CronService {
               const std::string& state_dir, RunManager& runs, RunManager::Emit emit,
               const std::string& agent_config_json);
   void start();
-  bool call(const std::string& method, const Json& params, const RunManager::Reply& reply);
+  bool call(schema::Method method, const Json& params, const ReplyFn& reply);  // false: not its method
   std::function<void(const Json& heartbeat)> on_heartbeat;  // for last-heartbeat
 
  private:
@@ -65,6 +65,13 @@ class CronService {
   // "isolated": the job's own; "session:<key>": that key), or nullopt with the reason.
   static std::optional<SessionKey> session_for(const Json& job, std::string* why);
   Json* find(const Json& params);
+  // The cron.* methods; update, remove, run and runs are given the job call() found.
+  Reply m_list(const Json& params) const;
+  Reply m_add(const Json& params);
+  Reply m_update(Json& job, const Json& params);
+  Reply m_remove(const std::string& id);
+  Reply m_run(const Json& job, const Json& params);
+  Reply m_runs(const std::string& id, const Json& params) const;
   void event(const std::string& job_id, const std::string& action, Json extra = Json::object());
 
   const Clock& clock_;

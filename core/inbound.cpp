@@ -2,6 +2,7 @@
 #include "core/inbound.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include "core/access.hpp"
 #include "crypto.hpp"
@@ -63,18 +64,27 @@ InboundRouter::InboundRouter(std::string state_dir, const GatewaySettings& setti
         p.last_seen_ms = r.value("lastSeenMs", int64_t{0});
         if (!p.code.empty() && !p.channel.empty()) pending_.push_back(p);
       }
+      // "approved": the default accounts' senders, as before accounts existed;
+      // "approvedByAccount": every other account's, {channel: {accountId: [ids]}}.
       const Json approved = j.value("approved", Json::object());
       for (auto& [ch, ids] : approved.items())
-        for (const auto& id : ids)
-          if (id.is_string()) approved_[ch].insert(id.get<std::string>());
+        if (ids.is_array())
+          for (const auto& id : ids)
+            if (id.is_string()) approved_[{ch, "default"}].insert(id.get<std::string>());
+      const Json by_account = j.value("approvedByAccount", Json::object());
+      for (auto& [ch, accounts] : by_account.items())
+        if (accounts.is_object())
+          for (auto& [account, ids] : accounts.items())
+            if (ids.is_array())
+              for (const auto& id : ids)
+                if (id.is_string()) approved_[{ch, account}].insert(id.get<std::string>());
     }
   }
 }
 
-const ChannelSettings* InboundRouter::channel_settings(const std::string& channel) const {
-  for (const auto& c : channels_)
-    if (c.name == channel) return &c;
-  return nullptr;
+const ChannelSettings* InboundRouter::channel_settings(const std::string& channel,
+                                                       const std::string& account_id) const {
+  return find_account(channels_, channel, account_id);
 }
 
 std::optional<SessionKey> InboundRouter::session_key_for(const InboundMessage& m,
@@ -92,7 +102,7 @@ std::optional<SessionKey> InboundRouter::session_key_for(const InboundMessage& m
 bool InboundRouter::allowed(const ChannelSettings& c, const InboundMessage& m) const {
   // By id only: a username can change hands (config.cpp warns about username entries).
   if (sender_listed(c.allow_from, m.sender_id)) return true;
-  auto it = approved_.find(c.name);
+  auto it = approved_.find({c.name, c.account_id});
   return it != approved_.end() && it->second.count(m.sender_id);
 }
 
@@ -103,29 +113,29 @@ InboundVerdict InboundRouter::handle(const InboundMessage& m, int64_t now_ms) {
     v.kind = InboundVerdict::duplicate;
     return v;
   }
-  const ChannelSettings* c = channel_settings(m.channel);
+  const ChannelSettings* c = channel_settings(m.channel, m.account_id);
+  // How the log names where it came from: "telegram", or "telegram:alpha" for a named account.
+  const std::string via = m.account_id == "default" ? m.channel : m.channel + ":" + m.account_id;
   const std::string policy = c ? c->dm_policy : "pairing";
   bool accept = true, context = false;
-  if (m.chat_type != "direct") {
-    if (!c) {  // no settings for this channel: fail closed
-      accept = false;
-      v.reason = m.channel + " group " + m.chat_id + ": channel not configured";
-    } else {
-      const GroupDecision g = decide_group(*c, {m.chat_id, m.sender_id, m.addressed()});
-      accept = g.kind != GroupDecision::drop;
-      context = g.kind == GroupDecision::context;
-      v.reason = g.reason;
-      // A refused group is reported once at info (its chat id is what an owner needs to allow
-      // it); every later message of a busy group would only flood the log.
-      const std::string key = m.channel + "/" + m.account_id + "/" + m.chat_id;
-      v.quiet = context ||
-                (!accept && (groups_reported_.count(key) || groups_reported_.size() >= kSeenMax));
-      if (!accept && groups_reported_.size() < kSeenMax) groups_reported_.insert(key);
-    }
+  if (!c) {  // no settings for this channel account: fail closed, and hand out no code
+    accept = false;
+    v.reason = via + " chat " + m.chat_id + ": channel account not configured";
+  } else if (m.chat_type != "direct") {
+    const GroupDecision g = decide_group(*c, {m.chat_id, m.sender_id, m.addressed()});
+    accept = g.kind != GroupDecision::drop;
+    context = g.kind == GroupDecision::context;
+    v.reason = g.reason;
+    // A refused group is reported once at info (its chat id is what an owner needs to allow
+    // it); every later message of a busy group would only flood the log.
+    const std::string key = m.channel + "/" + m.account_id + "/" + m.chat_id;
+    v.quiet = context ||
+              (!accept && (groups_reported_.count(key) || groups_reported_.size() >= kSeenMax));
+    if (!accept && groups_reported_.size() < kSeenMax) groups_reported_.insert(key);
   } else {
     if (policy == "disabled") {
       accept = false;
-      v.reason = "direct messages are disabled on " + m.channel;
+      v.reason = "direct messages are disabled on " + via;
     } else if (policy == "allowlist") {
       accept = c && allowed(*c, m);
       if (!accept) v.reason = "sender " + m.sender_id + " is not in allowFrom";
@@ -137,20 +147,21 @@ InboundVerdict InboundRouter::handle(const InboundMessage& m, int64_t now_ms) {
                                         return now_ms - p.created_ms > kPairingTtlMs;
                                       }),
                        pending_.end());
+        auto same_account = [&](const PairingRequest& p) {
+          return p.channel == m.channel && p.account_id == m.account_id;
+        };
         auto it = std::find_if(pending_.begin(), pending_.end(), [&](const PairingRequest& p) {
-          return p.channel == m.channel && p.sender_id == m.sender_id;
+          return same_account(p) && p.sender_id == m.sender_id;
         });
-        const size_t open = static_cast<size_t>(
-            std::count_if(pending_.begin(), pending_.end(),
-                          [&](const PairingRequest& p) { return p.channel == m.channel; }));
+        const size_t open =
+            static_cast<size_t>(std::count_if(pending_.begin(), pending_.end(), same_account));
         if (it != pending_.end()) {
           it->last_seen_ms = now_ms;
           v.kind = InboundVerdict::pairing_pending;
           v.reason = "sender " + m.sender_id + " awaits pairing approval (code " + it->code + ")";
         } else if (open >= kPairingPerAccount) {
           v.kind = InboundVerdict::refused;
-          v.reason =
-              "pairing queue full on " + m.channel + "; message from " + m.sender_id + " dropped";
+          v.reason = "pairing queue full on " + via + "; message from " + m.sender_id + " dropped";
         } else {
           PairingRequest p;
           p.code = pairing_code();
@@ -177,7 +188,7 @@ InboundVerdict InboundRouter::handle(const InboundMessage& m, int64_t now_ms) {
   if (accept && !(v.session_key = session_key_for(m, &why))) {
     accept = false;
     v.kind = InboundVerdict::refused;
-    v.reason = m.channel + " chat " + m.chat_id + ": no session for it (" + why + ")";
+    v.reason = via + " chat " + m.chat_id + ": no session for it (" + why + ")";
   }
   if (accept) {
     v.kind = context ? InboundVerdict::context : InboundVerdict::accepted;
@@ -239,10 +250,17 @@ void InboundRouter::save_pairing() {
                     {"chatId", p.chat_id},
                     {"createdMs", p.created_ms},
                     {"lastSeenMs", p.last_seen_ms}});
-  Json approved = Json::object();
-  for (const auto& [ch, ids] : approved_) approved[ch] = ids;
-  atomic_write_file(dir_ + "/pairing/pairing.json",
-                    dump_json(Json{{"requests", reqs}, {"approved", approved}}, 2));
+  Json approved = Json::object(), by_account = Json::object();
+  for (const auto& [where, ids] : approved_) {
+    if (where.second == "default")
+      approved[where.first] = ids;
+    else
+      by_account[where.first][where.second] = ids;
+  }
+  atomic_write_file(
+      dir_ + "/pairing/pairing.json",
+      dump_json(Json{{"requests", reqs}, {"approved", approved}, {"approvedByAccount", by_account}},
+                2));
 }
 
 std::vector<PairingRequest> InboundRouter::pairing_requests(int64_t now_ms) {
@@ -253,16 +271,19 @@ std::vector<PairingRequest> InboundRouter::pairing_requests(int64_t now_ms) {
 }
 
 std::optional<PairingRequest> InboundRouter::approve(const std::string& channel,
+                                                     const std::string& account_id,
                                                      const std::string& code, int64_t now_ms) {
   std::string wanted = code;
-  std::transform(wanted.begin(), wanted.end(), wanted.begin(), ::toupper);
+  std::transform(wanted.begin(), wanted.end(), wanted.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   auto it = std::find_if(pending_.begin(), pending_.end(), [&](const PairingRequest& p) {
-    return p.channel == channel && p.code == wanted && now_ms - p.created_ms <= kPairingTtlMs;
+    return p.channel == channel && p.account_id == account_id && p.code == wanted &&
+           now_ms - p.created_ms <= kPairingTtlMs;
   });
   if (it == pending_.end()) return std::nullopt;
   PairingRequest p = *it;
   pending_.erase(it);
-  approved_[channel].insert(p.sender_id);
+  approved_[{channel, p.account_id}].insert(p.sender_id);
   save_pairing();
   return p;
 }

@@ -1,8 +1,11 @@
 // InboundRouter: what happens to a message a channel worker received, before any agent sees it.
+// Every channel account has its own settings (the root's inherited, config.hpp), its own
+// pairing requests and its own approved senders, as upstream keys them by channel and account.
 // 1. Dedupe by (channel, account, id): a worker resends what the front had not acknowledged.
 // 2. DM policy (pairing | allowlist | open | disabled): in `pairing`, an unknown sender gets an
-//    8-character code (at most 3 open per channel, 1 h each) that an operator approves with
-//    `clawgate pairing approve <channel> <code>`; approved senders are kept in the state dir.
+//    8-character code (at most 3 open per channel account, 1 h each) that an operator approves
+//    with `clawgate pairing approve <channel> <code>`; approved senders are kept in the state
+//    dir, per account (an approval on one bot lets nobody in through another).
 // 3. Group policy (access.hpp): groupPolicy, groups, groupAllowFrom, mention gating. A permitted
 //    group message that is not addressed to the bot is stored as context, not answered.
 // 4. Routing to a session key as upstream (session.dmScope; groups by chat), appended to that
@@ -66,14 +69,17 @@ class InboundRouter {
   InboundVerdict handle(const InboundMessage& m, int64_t now_ms);
 
   std::vector<PairingRequest> pairing_requests(int64_t now_ms);
-  // Approves the request with `code` on `channel`; returns it, or nothing if unknown/expired.
-  std::optional<PairingRequest> approve(const std::string& channel, const std::string& code,
-                                        int64_t now_ms);
+  // Approves the request with `code` on `account_id` of `channel`; returns it, or nothing if
+  // unknown, expired or issued by another account.
+  std::optional<PairingRequest> approve(const std::string& channel, const std::string& account_id,
+                                        const std::string& code, int64_t now_ms);
   // The message's session (SessionKey::for_peer under session.dmScope), or nullopt with the
   // reason when its ids make no valid key.
   std::optional<SessionKey> session_key_for(const InboundMessage& m,
                                             std::string* why = nullptr) const;
-  const ChannelSettings* channel_settings(const std::string& channel) const;
+  // One account's settings ("" for the channel's default account); null when not configured.
+  const ChannelSettings* channel_settings(const std::string& channel,
+                                          const std::string& account_id = "") const;
   // The transcript entry for an accepted message (type "message", role "user", its channel,
   // sender and ids).
   static nlohmann::json transcript_entry(const InboundMessage& m, int64_t now_ms);
@@ -94,7 +100,8 @@ class InboundRouter {
   std::set<std::string> groups_reported_;  // refused groups already logged at info
   std::deque<std::string> seen_order_;     // bounded: oldest forgotten first
   std::vector<PairingRequest> pending_;
-  std::map<std::string, std::set<std::string>> approved_;  // channel -> sender ids
+  // (channel, account) -> approved sender ids
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> approved_;
   std::unique_ptr<SessionStore> own_store_;
   SessionStore* store_;
 };

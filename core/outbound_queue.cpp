@@ -155,10 +155,11 @@ const OutboundOutcome* OutboundQueue::outcome_for_key(const std::string& key,
   return &it->second;
 }
 
-std::vector<OutboundEntry*> OutboundQueue::pending(const std::string& channel) {
+std::vector<OutboundEntry*> OutboundQueue::pending(const std::string& channel,
+                                                   const std::string& account_id) {
   std::vector<OutboundEntry*> out;
   for (auto& [_, e] : pending_)
-    if (e.channel == channel) out.push_back(&e);
+    if (e.channel == channel && e.account_id == account_id) out.push_back(&e);
   return out;
 }
 

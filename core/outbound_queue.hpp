@@ -64,8 +64,8 @@ class OutboundQueue {
   OutboundEntry* find(const std::string& id);
   const OutboundEntry* pending_for_key(const std::string& key) const;
   const OutboundOutcome* outcome_for_key(const std::string& key, int64_t now_ms) const;
-  // Pending entries of `channel` in enqueue order.
-  std::vector<OutboundEntry*> pending(const std::string& channel);
+  // Pending entries of one account of `channel` in enqueue order.
+  std::vector<OutboundEntry*> pending(const std::string& channel, const std::string& account_id);
   size_t pending_count() const { return pending_.size(); }
   uint64_t delivered_total() const { return delivered_; }
 

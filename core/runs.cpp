@@ -15,26 +15,12 @@ namespace clawgate::core {
 
 namespace {
 
-HubReply ok(Json payload) {
-  HubReply r;
-  r.payload = std::move(payload);
-  return r;
-}
-
-HubReply fail(std::string code, std::string message, bool retryable = false) {
-  HubReply r;
-  r.code = std::move(code);
-  r.message = std::move(message);
-  r.retryable = retryable;
-  return r;
-}
-
 // Reads a key from request params; on refusal answers INVALID_REQUEST with the reason.
 std::optional<SessionKey> key_param(const Json& params, const char* field,
-                                    const RunManager::Reply& reply) {
+                                    const ReplyFn& reply) {
   std::string why;
   auto key = SessionKey::parse(params.at(field).get<std::string>(), &why);
-  if (!key) reply(fail("INVALID_REQUEST", why));
+  if (!key) reply(Reply::invalid(why));
   return key;
 }
 
@@ -530,7 +516,7 @@ void RunManager::end_compaction(const std::string& session, bool succeeded, cons
     } else {
       p["reason"] = error;
     }
-    reply(ok(std::move(p)));
+    reply(Reply::ok(std::move(p)));
   }
   if (auto it = runs_.find(c.trigger); it != runs_.end()) {
     Json data = {{"phase", "end"}, {"completed", stored}, {"willRetry", false}};
@@ -543,27 +529,25 @@ void RunManager::end_compaction(const std::string& session, bool succeeded, cons
   pump();
 }
 
-void RunManager::m_compact(const SessionKey& key, const Json& params, const Reply& reply) {
+void RunManager::m_compact(const SessionKey& key, const Json& params, const ReplyFn& reply) {
   const std::string session = key.str();
   // Upstream's answers: a session without an id or transcript is not an error.
   if (!sessions_.exists(key))
     return reply(
-        ok({{"ok", true}, {"key", session}, {"compacted", false}, {"reason", "no sessionId"}}));
+        Reply::ok({{"ok", true}, {"key", session}, {"compacted", false}, {"reason", "no sessionId"}}));
   if (compactions_.count(session))
-    return reply(fail("INVALID_REQUEST",
-                      "Session " + session + " is being compacted; retry after it finishes."));
+    return reply(Reply::invalid("Session " + session + " is being compacted; retry after it finishes."));
   if (lanes_.busy(session))
-    return reply(fail("INVALID_REQUEST",
-                      "Session " + session + " has an active run; retry after it finishes."));
+    return reply(Reply::invalid("Session " + session + " has an active run; retry after it finishes."));
   const SessionHistory* h = nullptr;
   try {
     h = &sessions_.history(key);
   } catch (const std::exception& e) {
-    return reply(fail("UNAVAILABLE", std::string("cannot read the transcript: ") + e.what(), true));
+    return reply(Reply::unavailable(std::string("cannot read the transcript: ") + e.what(), true));
   }
   if (h->turns.empty())
     return reply(
-        ok({{"ok", true}, {"key", session}, {"compacted", false}, {"reason", "no transcript"}}));
+        Reply::ok({{"ok", true}, {"key", session}, {"compacted", false}, {"reason", "no transcript"}}));
   if (params.contains("maxLines")) {
     // Only the newest maxLines messages stay visible to the model, with no summary; the
     // transcript keeps every line (chat.history shows them all).
@@ -572,7 +556,7 @@ void RunManager::m_compact(const SessionKey& key, const Json& params, const Repl
     const auto cut = trim_cut(*h, keep);
     if (!cut)
       return reply(
-          ok({{"ok", true}, {"key", session}, {"compacted", false}, {"kept", h->turns.size()}}));
+          Reply::ok({{"ok", true}, {"key", session}, {"compacted", false}, {"kept", h->turns.size()}}));
     const Json e = sessions_.entry(key);
     const int64_t count = e.is_object() ? e.value("compactionCount", int64_t{0}) : 0;
     try {
@@ -585,15 +569,15 @@ void RunManager::m_compact(const SessionKey& key, const Json& params, const Repl
                         {"ts", clock_.wall_ms()}},
                        {{"compactionCount", count + 1}});
     } catch (const std::exception& ex) {
-      return reply(fail("UNAVAILABLE", std::string("cannot store the cut: ") + ex.what(), true));
+      return reply(Reply::unavailable(std::string("cannot store the cut: ") + ex.what(), true));
     }
-    return reply(ok({{"ok", true}, {"key", session}, {"compacted", true}, {"kept", keep}}));
+    return reply(Reply::ok({{"ok", true}, {"key", session}, {"compacted", true}, {"kept", keep}}));
   }
   bool nothing = false;
   const std::string why = start_compaction(key, "manual", "", &nothing);
   if (nothing)
-    return reply(ok({{"ok", false}, {"key", session}, {"compacted", false}, {"reason", why}}));
-  if (!why.empty()) return reply(fail("UNAVAILABLE", why, true));
+    return reply(Reply::ok({{"ok", false}, {"key", session}, {"compacted", false}, {"reason", why}}));
+  if (!why.empty()) return reply(Reply::unavailable(why, true));
   compactions_.at(session).replies.push_back(reply);
 }
 
@@ -717,10 +701,9 @@ void RunManager::finish(const std::string& run_id, const Outcome& o, EndKind kin
       Json p = payload;
       p["result"] = {{"payloads", Json::array({{{"text", text}}})},
                      {"meta", {{"durationMs", now - r->started_ms}, {"model", o.model}}}};
-      f(HubReply{p, "", "", nullptr, false, 0});
+      f(Reply::ok(p));
     } else {
-      f(HubReply{payload, "UNAVAILABLE", snap.json["error"].get<std::string>(), nullptr, !aborted,
-                 0});
+      f(Reply::fail(Error::unavailable(snap.json["error"].get<std::string>(), !aborted), payload));
     }
   }
   remember(r->id, snap);
@@ -745,7 +728,7 @@ void RunManager::remember(const std::string& run_id, Snapshot s) {
     waiter_count_ -= list.size();
     for (auto& [timer, reply] : list) {
       timer->cancel();
-      reply(ok(snap));
+      reply(Reply::ok(snap));
     }
   }
   const int64_t now = clock_.wall_ms();
@@ -795,21 +778,36 @@ Json RunManager::abort_session(const SessionKey& key, const std::string& reason)
 // ---------------------------------------------------------------------------------------------
 // Methods
 
-bool RunManager::call(const std::string& method, const Json& params, const Reply& reply) {
-  if (method == "agent") return m_agent(params, reply), true;
-  if (method == "agent.wait") return m_agent_wait(params, reply), true;
-  if (method == "chat.send") return m_chat_send(params, reply), true;
-  if (method == "chat.history") return m_chat_history(params, reply), true;
-  if (method == "chat.abort") return m_chat_abort(params, reply), true;
-  if (method.rfind("sessions.", 0) == 0) return m_sessions(method, params, reply), true;
-  return false;
+bool RunManager::call(schema::Method m, const Json& params, const ReplyFn& reply) {
+  using M = schema::Method;
+  switch (m) {
+    case M::agent:
+      return m_agent(params, reply), true;
+    case M::agent_wait:
+      return m_agent_wait(params, reply), true;
+    case M::chat_send:
+      return m_chat_send(params, reply), true;
+    case M::chat_history:
+      return m_chat_history(params, reply), true;
+    case M::chat_abort:
+      return m_chat_abort(params, reply), true;
+    case M::sessions_list:
+    case M::sessions_preview:
+    case M::sessions_patch:
+    case M::sessions_reset:
+    case M::sessions_delete:
+    case M::sessions_compact:
+      return m_sessions(m, params, reply), true;
+    default:
+      return false;
+  }
 }
 
-void RunManager::m_agent(const Json& params, const Reply& reply) {
+void RunManager::m_agent(const Json& params, const ReplyFn& reply) {
   const std::string run_id = params.at("idempotencyKey");
   const int64_t now = clock_.wall_ms();
   if (auto it = runs_.find(run_id); it != runs_.end()) {  // a retry: the same run
-    reply(ok({{"runId", run_id}, {"status", "accepted"}, {"acceptedAt", now}}));
+    reply(Reply::ok({{"runId", run_id}, {"status", "accepted"}, {"acceptedAt", now}}));
     // Retries share the run; past the cap a retry gets the acknowledgement only (agent.wait
     // still tells it the end), so retrying cannot grow memory without bound.
     if (it->second->finals.size() < kMaxFinalsPerRun) it->second->finals.push_back(reply);
@@ -818,13 +816,13 @@ void RunManager::m_agent(const Json& params, const Reply& reply) {
   if (auto d = done_.find(run_id); d != done_.end()) {
     Json p = d->second.json;
     p["summary"] = d->second.ok ? "completed" : p.value("error", "failed");
-    if (d->second.ok) return reply(ok(p));
-    return reply(HubReply{p, "UNAVAILABLE", p.value("error", "failed"), nullptr, false, 0});
+    if (d->second.ok) return reply(Reply::ok(p));
+    return reply(Reply::fail(Error::unavailable(p.value("error", "failed")), p));
   }
   std::string why;
   const auto key = SessionKey::parse(params.value("sessionKey", "main"), &why);
-  if (!key) return reply(fail("INVALID_REQUEST", why));
-  if (std::string no = refusal(*key); !no.empty()) return reply(fail("INVALID_REQUEST", no));
+  if (!key) return reply(Reply::invalid(why));
+  if (std::string no = refusal(*key); !no.empty()) return reply(Reply::invalid(no));
   Origin origin;
   origin.kind = "agent";
   if (params.value("deliver", false)) {
@@ -840,25 +838,24 @@ void RunManager::m_agent(const Json& params, const Reply& reply) {
       }
     }
     if (origin.channel.empty() || origin.to.empty())
-      return reply(fail("INVALID_REQUEST",
-                        "deliver: no channel/to given and the session has no last channel"));
+      return reply(Reply::invalid("deliver: no channel/to given and the session has no last channel"));
   }
   const std::string err = start(*key, params.at("message"), run_id, origin);
-  if (!err.empty()) return reply(fail("UNAVAILABLE", err, true));
-  reply(ok({{"runId", run_id}, {"status", "accepted"}, {"acceptedAt", now}}));
+  if (!err.empty()) return reply(Reply::unavailable(err, true));
+  reply(Reply::ok({{"runId", run_id}, {"status", "accepted"}, {"acceptedAt", now}}));
   if (auto it = runs_.find(run_id); it != runs_.end()) return it->second->finals.push_back(reply);
   // Ended already (its message could not be written when its turn began): the second answer.
   if (auto d = done_.find(run_id); d != done_.end()) {
     Json p = d->second.json;
     p["summary"] = d->second.ok ? "completed" : p.value("error", "failed");
-    if (d->second.ok) return reply(ok(p));
-    reply(HubReply{p, "UNAVAILABLE", p.value("error", "failed"), nullptr, true, 0});
+    if (d->second.ok) return reply(Reply::ok(p));
+    reply(Reply::fail(Error::unavailable(p.value("error", "failed"), true), p));
   }
 }
 
-void RunManager::m_agent_wait(const Json& params, const Reply& reply) {
+void RunManager::m_agent_wait(const Json& params, const ReplyFn& reply) {
   const std::string run_id = params.at("runId");
-  if (auto d = done_.find(run_id); d != done_.end()) return reply(ok(d->second.json));
+  if (auto d = done_.find(run_id); d != done_.end()) return reply(Reply::ok(d->second.json));
   // Clamped: milliseconds past a day overflow the timer's nanoseconds, and no client waits that
   // long.
   const int64_t timeout =
@@ -866,7 +863,7 @@ void RunManager::m_agent_wait(const Json& params, const Reply& reply) {
   auto existing = waiters_.find(run_id);
   if (waiter_count_ >= kMaxWaiters ||
       (existing != waiters_.end() && existing->second.size() >= kMaxWaitersPerRun))
-    return reply(fail("UNAVAILABLE", "too many agent.wait calls waiting; try again later", true));
+    return reply(Reply::unavailable("too many agent.wait calls waiting; try again later", true));
   auto timer = std::make_shared<boost::asio::steady_timer>(io_);
   waiters_[run_id].push_back({timer, reply});
   ++waiter_count_;
@@ -878,33 +875,33 @@ void RunManager::m_agent_wait(const Json& params, const Reply& reply) {
     auto& list = w->second;
     for (auto it = list.begin(); it != list.end(); ++it) {
       if (it->first != timer) continue;
-      Reply rp = it->second;
+      ReplyFn rp = it->second;
       list.erase(it);
       --waiter_count_;
       if (list.empty()) waiters_.erase(w);
-      rp(ok({{"runId", run_id}, {"status", "timeout"}}));
+      rp(Reply::ok({{"runId", run_id}, {"status", "timeout"}}));
       return;
     }
   });
 }
 
-void RunManager::m_chat_send(const Json& params, const Reply& reply) {
+void RunManager::m_chat_send(const Json& params, const ReplyFn& reply) {
   const std::string run_id = params.at("idempotencyKey");
   const std::string message = params.value("message", "");
   const bool attachments = params.contains("attachments") && !params["attachments"].empty();
-  if (runs_.count(run_id)) return reply(ok({{"runId", run_id}, {"status", "in_flight"}}));
+  if (runs_.count(run_id)) return reply(Reply::ok({{"runId", run_id}, {"status", "in_flight"}}));
   if (auto d = done_.find(run_id); d != done_.end())
-    return reply(ok({{"runId", run_id}, {"status", d->second.ok ? "ok" : "error"}}));
+    return reply(Reply::ok({{"runId", run_id}, {"status", d->second.ok ? "ok" : "error"}}));
   if (message.find_first_not_of(" \t\r\n") == std::string::npos) {
-    return reply(fail("INVALID_REQUEST", attachments ? "attachments are not supported yet"
+    return reply(Reply::invalid(attachments ? "attachments are not supported yet"
                                                      : "message or attachment required"));
   }
   const auto canon = key_param(params, "sessionKey", reply);
   if (!canon) return;
-  if (std::string no = refusal(*canon); !no.empty()) return reply(fail("INVALID_REQUEST", no));
+  if (std::string no = refusal(*canon); !no.empty()) return reply(Reply::invalid(no));
   if (message == "/stop") {  // upstream: aborts the session's runs
     const Json ids = abort_session(*canon, "/stop");
-    return reply(ok({{"ok", true}, {"aborted", !ids.empty()}, {"runIds", ids}}));
+    return reply(Reply::ok({{"ok", true}, {"aborted", !ids.empty()}, {"runIds", ids}}));
   }
   Origin origin;
   origin.kind = "chat";
@@ -924,11 +921,11 @@ void RunManager::m_chat_send(const Json& params, const Reply& reply) {
     }
   }
   const std::string err = start(*canon, message, run_id, origin);
-  if (!err.empty()) return reply(fail("UNAVAILABLE", err, true));
-  reply(ok({{"runId", run_id}, {"status", "started"}}));
+  if (!err.empty()) return reply(Reply::unavailable(err, true));
+  reply(Reply::ok({{"runId", run_id}, {"status", "started"}}));
 }
 
-void RunManager::m_chat_history(const Json& params, const Reply& reply) {
+void RunManager::m_chat_history(const Json& params, const ReplyFn& reply) {
   const auto canon = key_param(params, "sessionKey", reply);
   if (!canon) return;
   const size_t limit = params.value("limit", 200);
@@ -951,10 +948,10 @@ void RunManager::m_chat_history(const Json& params, const Reply& reply) {
   Json out = {{"sessionKey", params.at("sessionKey")}, {"messages", messages}};
   const Json e = sessions_.entry(*canon);
   if (e.is_object() && e.contains("sessionId")) out["sessionId"] = e["sessionId"];
-  reply(ok(out));
+  reply(Reply::ok(out));
 }
 
-void RunManager::m_chat_abort(const Json& params, const Reply& reply) {
+void RunManager::m_chat_abort(const Json& params, const ReplyFn& reply) {
   const auto canon = key_param(params, "sessionKey", reply);
   if (!canon) return;
   Json ids = Json::array();
@@ -962,17 +959,18 @@ void RunManager::m_chat_abort(const Json& params, const Reply& reply) {
     const std::string id = params["runId"];
     auto it = runs_.find(id);
     if (it != runs_.end() && it->second->session_key != *canon)
-      return reply(fail("INVALID_REQUEST", "runId " + id + " does not belong to " + canon->str()));
+      return reply(Reply::invalid("runId " + id + " does not belong to " + canon->str()));
     if (abort(id, "chat.abort")) ids.push_back(id);
   } else {
     ids = abort_session(*canon, "chat.abort");
   }
-  reply(ok({{"ok", true}, {"aborted", !ids.empty()}, {"runIds", ids}}));
+  reply(Reply::ok({{"ok", true}, {"aborted", !ids.empty()}, {"runIds", ids}}));
 }
 
-void RunManager::m_sessions(const std::string& method, const Json& params, const Reply& reply) {
+void RunManager::m_sessions(schema::Method method, const Json& params, const ReplyFn& reply) {
+  using M = schema::Method;
   const int64_t now = clock_.wall_ms();
-  if (method == "sessions.list") {
+  if (method == M::sessions_list) {
     std::vector<Json> rows;
     const std::string search = params.value("search", "");
     const int64_t active = params.value("activeMinutes", int64_t{0});
@@ -1008,7 +1006,7 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
     if (rows.size() > limit) rows.resize(limit);
     const size_t slash = model_label_.find('/');
     return reply(
-        ok({{"ts", now},
+        Reply::ok({{"ts", now},
             {"path", sessions_.path()},
             {"count", rows.size()},
             {"defaults",
@@ -1018,7 +1016,7 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
               {"contextTokens", window_tokens()}}},
             {"sessions", rows}}));
   }
-  if (method == "sessions.preview") {
+  if (method == M::sessions_preview) {
     // Clamped, not refused (upstream sets no maximum): a preview is a glance, not a history.
     const size_t limit =
         static_cast<size_t>(std::clamp<int64_t>(params.value("limit", int64_t{12}), 1, 100));
@@ -1030,7 +1028,7 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
     for (const auto& k : params.at("keys")) {
       std::string why;
       auto key = SessionKey::parse(k.get<std::string>(), &why);
-      if (!key) return reply(fail("INVALID_REQUEST", why));
+      if (!key) return reply(Reply::invalid(why));
       keys.push_back(std::move(*key));
     }
     for (size_t i = 0; i < keys.size(); ++i) {
@@ -1047,22 +1045,22 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
       }
       previews.push_back(p);
     }
-    return reply(ok({{"ts", now}, {"previews", previews}}));
+    return reply(Reply::ok({{"ts", now}, {"previews", previews}}));
   }
   const auto parsed = key_param(params, "key", reply);
   if (!parsed) return;
   const SessionKey& key = *parsed;
-  if (method == "sessions.patch") {
+  if (method == M::sessions_patch) {
     Json fields = Json::object();
     for (auto& [k, v] : params.items())
       if (k != "key" && k != "agentId" && k.rfind("expected", 0) != 0) fields[k] = v;
     sessions_.patch(key, fields);
-    return reply(ok({{"ok", true},
+    return reply(Reply::ok({{"ok", true},
                      {"path", sessions_.path()},
                      {"key", key.str()},
                      {"entry", sessions_.entry(key)}}));
   }
-  if (method == "sessions.compact") return m_compact(key, params, reply);
+  if (method == M::sessions_compact) return m_compact(key, params, reply);
   // A compaction of a transcript that goes away would store its summary in the next one.
   auto stop_compaction = [&](const char* why) {
     auto c = compactions_.find(key.str());
@@ -1074,24 +1072,24 @@ void RunManager::m_sessions(const std::string& method, const Json& params, const
     }
     end_compaction(key.str(), false, "", why);
   };
-  if (method == "sessions.reset") {
+  if (method == M::sessions_reset) {
     abort_session(key, "session reset");
     stop_compaction("the session was reset");
     sessions_.reset(key, now);
-    return reply(ok({{"ok", true}, {"key", key.str()}, {"entry", sessions_.entry(key)}}));
+    return reply(Reply::ok({{"ok", true}, {"key", key.str()}, {"entry", sessions_.entry(key)}}));
   }
-  if (method == "sessions.delete") {
+  if (method == M::sessions_delete) {
     if (key == SessionKey::main())
-      return reply(fail("INVALID_REQUEST", "the main session cannot be deleted"));
+      return reply(Reply::invalid("the main session cannot be deleted"));
     if (!sessions_.exists(key))
       return reply(
-          ok({{"ok", true}, {"key", key.str()}, {"deleted", false}, {"archived", Json::array()}}));
+          Reply::ok({{"ok", true}, {"key", key.str()}, {"deleted", false}, {"archived", Json::array()}}));
     abort_session(key, "session deleted");
     stop_compaction("the session was deleted");
     const auto archived = sessions_.remove(key, params.value("deleteTranscript", false), now);
-    return reply(ok({{"ok", true}, {"key", key.str()}, {"deleted", true}, {"archived", archived}}));
+    return reply(Reply::ok({{"ok", true}, {"key", key.str()}, {"deleted", true}, {"archived", archived}}));
   }
-  reply(fail("INVALID_REQUEST", "unknown method: " + method));
+  reply(Reply::invalid("unknown method: " + std::string(schema::method_name(method))));
 }
 
 }  // namespace clawgate::core

@@ -65,7 +65,6 @@ class RunManager {
   static constexpr size_t kHistoryMaxBytes = 6 * 1024 * 1024;
 
   using Emit = std::function<void(const std::string& event, const Json& payload, bool droppable)>;
-  using Reply = std::function<void(HubReply)>;
 
   RunManager(boost::asio::io_context& io, const Clock& clock, Logger& log, SessionStore& sessions,
              ChannelHub* hub, Emit emit, const QueueSettings& queue = QueueSettings(),
@@ -74,7 +73,7 @@ class RunManager {
 
   void attach_agent(int fd, uint32_t generation);
   // Methods it serves; false for any other.
-  bool call(const std::string& method, const Json& params, const Reply& reply);
+  bool call(schema::Method m, const Json& params, const ReplyFn& reply);  // false: not its method
 
   // What starts a run besides a client: a channel message, cron, the heartbeat.
   struct Origin {
@@ -127,7 +126,7 @@ class RunManager {
     int64_t started_ms = 0, last_delta_ms = 0;
     boost::asio::steady_timer delta_timer;
     bool delta_pending = false;
-    std::vector<Reply> finals;  // `agent` callers awaiting their second res
+    std::vector<ReplyFn> finals;  // `agent` callers awaiting their second res
     DoneHook on_done;
     Json line;                        // the user turn as the transcript keeps it
     bool line_written = false;        // ...written already (the session was free when it came)
@@ -145,7 +144,7 @@ class RunManager {
     size_t tokens_before = 0, kept_tokens = 0;
     uint32_t generation = 0;
     std::string trigger;                // the run whose turn asked for it ("" for sessions.compact)
-    std::vector<Reply> replies;         // sessions.compact callers
+    std::vector<ReplyFn> replies;       // sessions.compact callers
     std::vector<std::string> deferred;  // runs of the session waiting for it, in order
   };
   enum class Dispatch { sent, refused, deferred, ended };
@@ -161,12 +160,12 @@ class RunManager {
     int64_t at_ms = 0;
   };
 
-  void m_agent(const Json& params, const Reply& reply);
-  void m_agent_wait(const Json& params, const Reply& reply);
-  void m_chat_send(const Json& params, const Reply& reply);
-  void m_chat_history(const Json& params, const Reply& reply);
-  void m_chat_abort(const Json& params, const Reply& reply);
-  void m_sessions(const std::string& method, const Json& params, const Reply& reply);
+  void m_agent(const Json& params, const ReplyFn& reply);
+  void m_agent_wait(const Json& params, const ReplyFn& reply);
+  void m_chat_send(const Json& params, const ReplyFn& reply);
+  void m_chat_history(const Json& params, const ReplyFn& reply);
+  void m_chat_abort(const Json& params, const ReplyFn& reply);
+  void m_sessions(schema::Method method, const Json& params, const ReplyFn& reply);
 
   Dispatch dispatch(Run& r);
   void pump();
@@ -178,7 +177,7 @@ class RunManager {
   // else with `why`; answers its callers and lets the session's runs go.
   void end_compaction(const std::string& session, bool succeeded, const std::string& summary,
                       const std::string& why);
-  void m_compact(const SessionKey& key, const Json& params, const Reply& reply);
+  void m_compact(const SessionKey& key, const Json& params, const ReplyFn& reply);
   void on_agent(capnp::MessageReader& m);
   void on_agent_lost(uint32_t generation, const std::string& reason);
   void agent_event(Run& r, const std::string& stream, Json data);
@@ -222,7 +221,7 @@ class RunManager {
   std::map<std::string, std::unique_ptr<Run>> runs_;  // not ended (waiting or going), by runId
   std::deque<std::string> queue_;                     // started runs not yet sent to the worker
   std::map<std::string, Snapshot> done_;              // finished, for agent.wait and dedupe
-  std::map<std::string, std::vector<std::pair<std::shared_ptr<boost::asio::steady_timer>, Reply>>>
+  std::map<std::string, std::vector<std::pair<std::shared_ptr<boost::asio::steady_timer>, ReplyFn>>>
       waiters_;              // agent.wait callers by runId
   size_t waiter_count_ = 0;  // entries across waiters_
 };

@@ -137,6 +137,7 @@ void SessionStore::append(const SessionKey& key, Json entry, const Json& meta) {
   if (entry.value("role", "") == "user" || entry.value("role", "") == "assistant") {
     s["lastMessagePreview"] = utf8::preview(entry.value("text", ""), kPreviewChars);
   }
+  if (!dirty_ && on_dirty) on_dirty();
   dirty_ = true;
   const int64_t now = ts > 0 ? ts : last_save_ms_ + kIndexSaveMs;
   if (now - last_save_ms_ >= kIndexSaveMs) {

@@ -8,6 +8,7 @@
 // disk refuses a write (callers answer UNAVAILABLE).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -58,6 +59,9 @@ class SessionStore {
   static constexpr int64_t kIndexSaveMs = 1000;
   void flush();
   bool dirty() const { return dirty_; }
+  // Called when the index goes from written to changed: the owner schedules its flush then,
+  // instead of polling an index that is clean nearly all the time.
+  std::function<void()> on_dirty;
 
  private:
   std::string file_for(std::string_view key) const;

@@ -30,7 +30,7 @@ std::unique_ptr<ChildControl> ChildControl::from_environment(boost::asio::io_con
   ::unsetenv(contract::env::kControlFd);
   return std::make_unique<ChildControl>(io, std::atoi(fd), role, name ? name : role,
                                         gen ? static_cast<uint32_t>(std::atol(gen)) : 0,
-                                        hb ? std::max(50L, std::atol(hb)) : 1000);
+                                        hb ? std::max(50L, std::atol(hb)) : 5000);
 }
 
 ChildControl::ChildControl(boost::asio::io_context& io, int fd, std::string role, std::string name,

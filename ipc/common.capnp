@@ -15,6 +15,8 @@ enum ErrorCode {
   notFound @5;        # the named thing does not exist (INVALID_REQUEST)
   unauthorized @6;    # credentials refused by a platform or provider (UNAVAILABLE)
   internal @7;        # a bug on the peer's side (UNAVAILABLE)
+  notPaired @8;       # a device that must be paired first (NOT_PAIRED)
+  forbidden @9;       # authenticated, but without the scope it needs (FORBIDDEN, protocol 4)
 }
 
 struct IpcError {

@@ -23,6 +23,10 @@ const char* error_name(ErrorCode c) {
       return "UNAUTHORIZED";
     case ErrorCode::INTERNAL:
       return "INTERNAL";
+    case ErrorCode::NOT_PAIRED:
+      return "NOT_PAIRED";
+    case ErrorCode::FORBIDDEN:
+      return "FORBIDDEN";
   }
   return "UNAVAILABLE";
 }
@@ -34,6 +38,10 @@ const char* protocol_code(ErrorCode c) {
       return "INVALID_REQUEST";
     case ErrorCode::TIMEOUT:
       return "AGENT_TIMEOUT";
+    case ErrorCode::NOT_PAIRED:
+      return "NOT_PAIRED";
+    case ErrorCode::FORBIDDEN:
+      return "FORBIDDEN";
     case ErrorCode::UNAVAILABLE:
     case ErrorCode::RATE_LIMITED:
     case ErrorCode::CONFLICT:
@@ -54,7 +62,7 @@ void write_error(const Error& e, IpcError::Builder out) {
 Error read_error(IpcError::Reader in) {
   Error e;
   const auto c = in.getCode();
-  e.code = static_cast<uint16_t>(c) <= static_cast<uint16_t>(ErrorCode::INTERNAL)
+  e.code = static_cast<uint16_t>(c) <= static_cast<uint16_t>(ErrorCode::FORBIDDEN)
                ? c
                : ErrorCode::UNAVAILABLE;
   e.message = in.getMessage();

@@ -11,13 +11,16 @@ itself, the uiHints that config.schema serves and the paths of sensitive values.
 The subset it understands (anything else stops the build, so the schema can never mean more
 than the parser checks): type (object, array, string, integer, number, boolean, or
 ["string", "integer"] read as a string), properties with additionalProperties false, maps
-(additionalProperties: <schema>, maxProperties, propertyNames.maxLength and .minLength),
-items/maxItems,
+(additionalProperties: <schema>, maxProperties, propertyNames.maxLength and .minLength, and
+propertyNames.x-clawgate-check with the pattern it enforces, for editors), items/maxItems,
 minLength/maxLength (code points), enum (strings), minimum/maximum, default, $ref to
 #/definitions, and clawgate's annotations: x-clawgate (a key of clawgate's own),
 x-clawgate-ignored (an OpenClaw key accepted and not read: true, or the warning to log),
 x-clawgate-check (a named check in common/config_support.hpp), x-clawgate-shorthand (an anyOf
-of a string and an object: the string sets that field), x-sensitive (redacted in config.get).
+of a string and an object: the string sets that field), x-sensitive (redacted in config.get),
+x-clawgate-account-of (a definition for one account of a channel: the channel's keys but its
+accounts and defaultAccount, each the same schema without its default, so every key is optional
+and an unset one is inherited; checked here so the two never drift apart).
 Every node needs a description; a clawgate key's description must say "clawgate".
 Fails: exit 1 with the schema path of the first node it cannot express.
 """
@@ -29,10 +32,13 @@ ANNOTATIONS = {"description", "title", "$comment", "default", "x-clawgate", "x-s
 KNOWN = ANNOTATIONS | {"type", "properties", "additionalProperties", "maxProperties", "propertyNames",
                        "items", "maxItems", "minLength", "maxLength", "enum", "minimum", "maximum",
                        "$ref", "anyOf", "x-clawgate-ignored", "x-clawgate-check",
-                       "x-clawgate-shorthand"}
+                       "x-clawgate-shorthand", "x-clawgate-account-of"}
 # x-clawgate-check name -> C++ function in common/config_support.hpp returning an error or "".
 CHECKS = {"bind": "check_bind", "ip-range": "check_ip_range", "http-url": "check_http_url",
-          "duration": "check_duration", "model-ref": "check_model_ref"}
+          "duration": "check_duration", "model-ref": "check_model_ref",
+          "account-id": "check_account_id"}
+# Keys of a channel that an account (x-clawgate-account-of) does not have.
+CHANNEL_ONLY_KEYS = {"accounts", "defaultAccount"}
 CPP_KEYWORDS = {"default", "delete", "new", "class", "struct", "union", "enum", "template", "this",
                 "private", "public", "protected", "namespace", "operator", "register", "auto"}
 INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
@@ -148,8 +154,17 @@ class Gen:
                 die(where, "a map needs maxProperties")
             names = node.get("propertyNames", {})
             key_max, key_min = names.get("maxLength"), names.get("minLength", 0)
-            if not key_max or set(names) - {"minLength", "maxLength"} or not 0 <= key_min <= key_max:
+            if not key_max or set(names) - {"minLength", "maxLength", "pattern", "x-clawgate-check"} \
+                    or not 0 <= key_min <= key_max:
                 die(where, "a map needs propertyNames: {maxLength} (and at most a minLength)")
+            key_check = names.get("x-clawgate-check")
+            if ("pattern" in names) != (key_check is not None):
+                die(where, "propertyNames.pattern is for editors: it needs the x-clawgate-check "
+                           "that enforces it (and a check needs its pattern)")
+            if key_check is not None and key_check not in CHECKS:
+                die(where, "unknown x-clawgate-check %r (add it to CHECKS and config_support)" % key_check)
+            check_line = ("    if (!apply_key_check(%s(it.key()), cp, is)) continue;\n" % CHECKS[key_check]
+                          if key_check else "")
             vt, vr = self.node(node["additionalProperties"], path + ".*", where + "/additionalProperties")
             cpp = "std::map<std::string, %s>" % vt
             name = self.fresh()
@@ -159,9 +174,10 @@ class Gen:
                     "  for (auto it = v.begin(); it != v.end(); ++it) {\n"
                     "    const Path cp{&p, it.key()};\n"
                     "    if (!check_key_length(it.key(), cp, is, %d, %d)) continue;\n"
+                    "%s"
                     "    %s t{};\n"
                     "    if (%s(it.value(), cp, is, t)) out.emplace(it.key(), std::move(t));\n"
-                    "  }\n  return true;" % (node["maxProperties"], key_min, key_max, vt, vr))
+                    "  }\n  return true;" % (node["maxProperties"], key_min, key_max, check_line, vt, vr))
             self.readers.append((name, cpp, body))
             return cpp, name
         if k == "array":
@@ -261,9 +277,29 @@ class Gen:
         self.readers.append((reader, name, body))
         return name, reader
 
+    def check_account_of(self, node, where):
+        of = node["x-clawgate-account-of"]
+        if of not in self.defs:
+            die(where, "x-clawgate-account-of names no definition %r" % of)
+        channel = self.defs[of]["properties"]
+        mine = node["properties"]
+        want = [k for k in channel if k not in CHANNEL_ONLY_KEYS]
+        if list(mine) != want:
+            die(where, "an account has the keys of %s but %s, in its order: %s" % (
+                of, sorted(CHANNEL_ONLY_KEYS), want))
+        strip = lambda n: {k: v for k, v in n.items() if k not in ("default", "description")}
+        for k in want:
+            if strip(mine[k]) != strip(channel[k]):
+                die(where + "/properties/" + k, "differs from %s's %s (only description and "
+                                                "default may)" % (of, k))
+            if "default" in mine[k]:
+                die(where + "/properties/" + k, "an account key has no default: unset inherits")
+
     def struct(self, node, name, path, where, hint=True):
         if any(n == name for n, _ in self.structs):
             die(where, "two objects would both be struct %s; move one to definitions" % name)
+        if "x-clawgate-account-of" in node:
+            self.check_account_of(node, where)
         fields = []
         body = ["  if (!expect_object(v, p, is)) return false;",
                 "  for (auto it = v.begin(); it != v.end(); ++it) {",

@@ -20,7 +20,7 @@ struct RestartPolicy {
   int64_t healthy_after_ms = 30'000;      // a run this long forgets earlier failures
   int intensity_deaths = 5;               // this many deaths...
   int64_t intensity_window_ms = 60'000;   // ...within this window: `failed`
-  int64_t heartbeat_timeout_ms = 10'000;  // no heartbeat this long: hung, killed
+  int64_t heartbeat_timeout_ms = 20'000;  // no heartbeat this long: hung, killed
 };
 
 enum class ChildState { starting, running, backoff, failed, stopped };

@@ -111,7 +111,8 @@ std::string front_config(const GatewaySettings& s) {
       if (g.allow_from) e["allowFrom"] = *g.allow_from;
       groups[id] = e;
     }
-    j["channels"][c.name] = {
+    j["channels"][worker_name(c)] = {
+        {"defaultAccount", c.default_account_id},
         {"dmPolicy", c.dm_policy},
         {"allowFrom", c.allow_from},
         {"groupPolicy", c.group_policy},
@@ -149,7 +150,7 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
   for (const auto& c : s.channels) {
     if (!c.enabled) continue;
     ChildSpec w;
-    w.name = c.account_id == "default" ? c.name : c.name + ":" + c.account_id;
+    w.name = worker_name(c);  // one process per enabled account, restarted on its own
     w.role = "channel";
     w.channel = c.name;
     w.account_id = c.account_id;
@@ -228,8 +229,8 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
   boost::asio::io_context io(1);
   SupervisorOptions opts;
   opts.listen_fd = listen_fd;
-  opts.heartbeat_interval_ms = env_ms(env, "CLAWGATE_HEARTBEAT_MS", 1000);
-  opts.policy.heartbeat_timeout_ms = env_ms(env, "CLAWGATE_HEARTBEAT_TIMEOUT_MS", 10'000);
+  opts.heartbeat_interval_ms = env_ms(env, "CLAWGATE_HEARTBEAT_MS", 5000);
+  opts.policy.heartbeat_timeout_ms = env_ms(env, "CLAWGATE_HEARTBEAT_TIMEOUT_MS", 20'000);
   opts.policy.initial_backoff_ms = env_ms(env, "CLAWGATE_RESTART_BACKOFF_MS", 250);
   opts.policy.max_backoff_ms = env_ms(env, "CLAWGATE_RESTART_MAX_BACKOFF_MS", 60'000);
   opts.policy.intensity_window_ms = env_ms(env, "CLAWGATE_RESTART_WINDOW_MS", 60'000);

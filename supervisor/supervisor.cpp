@@ -15,7 +15,10 @@ namespace clawgate::supervisor {
 namespace env = ipc::contract::env;
 
 namespace {
-constexpr int64_t kWatchIntervalMs = 100;
+constexpr int64_t kMinWatchMs = 10;  // deadlines closer than this are handled together
+// A heartbeat's RSS reaches the front (health, channels.status) when it moved this much since
+// the last children table sent: not on every beat, which would wake the front for nothing.
+constexpr uint64_t kRssPushStep = 512 * 1024;
 constexpr int64_t kLostGraceMs = 1000;  // control EOF -> kill, unless it exits by itself
 
 ipc::ChildState to_wire(ChildState s) {
@@ -312,6 +315,8 @@ void Supervisor::on_control(Child& c, uint32_t generation, capnp::MessageReader&
     case ipc::Control::HEARTBEAT:
       c.last_beat_steady = clock_.steady_ms();
       c.rss = msg.getHeartbeat().getRssBytes();
+      if ((c.rss > c.rss_pushed ? c.rss - c.rss_pushed : c.rss_pushed - c.rss) >= kRssPushStep)
+        push_children();
       return;
     case ipc::Control::RESTART_CHILD: {
       auto rq = msg.getRestartChild();
@@ -371,6 +376,7 @@ void Supervisor::on_link_closed(const std::string& name, uint32_t generation,
     // exit status (78, say) must win, so it gets a grace period before being killed.
     c->lost_reason = why;
     c->lost_kill_at_steady = clock_.steady_ms() + kLostGraceMs;
+    arm_watch();
     return;
   }
   kill_now(*c, why);  // garbage or a broken socket from a live child
@@ -388,6 +394,7 @@ void Supervisor::request_stop(Child& c, bool restart_after) {
   c.stop_requested = true;
   c.restart_on_exit = restart_after;
   c.kill_at_steady = clock_.steady_ms() + opts_.stop_timeout_ms;
+  arm_watch();
   if (c.link && c.link->is_open()) {
     capnp::MallocMessageBuilder b;
     b.initRoot<ipc::Control>().setStop();
@@ -403,10 +410,23 @@ void Supervisor::kill_now(Child& c, const std::string& why) {
   signal_group(c.pid, SIGKILL);
 }
 
+// The watch wakes only when something is due: a kill deadline, a grace period ending, or the
+// first moment a child's heartbeat could be overdue (each beat moves that later, so an idle
+// tree of healthy children wakes it once per heartbeat timeout, not ten times a second).
+// Called again whenever a new deadline appears (spawn, stop, a lost link).
 void Supervisor::arm_watch() {
-  watch_timer_.expires_after(std::chrono::milliseconds(kWatchIntervalMs));
+  const int64_t now = clock_.steady_ms();
+  int64_t due = now + opts_.policy.heartbeat_timeout_ms;
+  for (auto& [name, c] : children_) {
+    if (!c->proc) continue;
+    if (c->lost_kill_at_steady) due = std::min(due, c->lost_kill_at_steady);
+    if (c->kill_at_steady) due = std::min(due, c->kill_at_steady);
+    if (!c->stop_requested)
+      due = std::min(due, c->last_beat_steady + opts_.policy.heartbeat_timeout_ms + 1);
+  }
+  watch_timer_.expires_after(std::chrono::milliseconds(std::max<int64_t>(due - now, kMinWatchMs)));
   watch_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
+    if (ec) return;  // cancelled: re-armed for an earlier deadline, or stopped
     const int64_t now = clock_.steady_ms();
     for (auto& [name, c] : children_) {
       if (!c->proc) continue;
@@ -423,7 +443,6 @@ void Supervisor::arm_watch() {
                          " ms");
       }
     }
-    if (++watch_ticks_ % 20 == 0) push_children();  // RSS and ages stay fresh for `health`
     arm_watch();
   });
 }
@@ -481,6 +500,7 @@ void Supervisor::push_children() {
     s.setLastStartMs(c->last_start_wall);
     s.setLastExitMs(c->last_exit_wall);
     s.setRssBytes(c->rss);
+    c->rss_pushed = c->rss;
     if (c->sandbox) {
       auto sb = s.initSandbox();
       sb.setReported(true);

@@ -43,7 +43,7 @@ struct ChildSpec {
 
 struct SupervisorOptions {
   RestartPolicy policy;
-  int64_t heartbeat_interval_ms = 1000;
+  int64_t heartbeat_interval_ms = 5000;
   int64_t stop_timeout_ms = 5000;  // SIGTERM -> SIGKILL for each child
   int listen_fd = -1;              // handed to the front as fd 4
 };
@@ -81,7 +81,7 @@ class Supervisor {
     bool restart_on_exit = true;
     int64_t started_steady = 0, last_beat_steady = 0, kill_at_steady = 0;
     int64_t since_wall = 0, next_restart_wall = 0, last_start_wall = 0, last_exit_wall = 0;
-    uint64_t rss = 0;
+    uint64_t rss = 0, rss_pushed = 0;  // the latest heartbeat's; the one the front has
     std::optional<sandbox::Report> sandbox;  // as the current generation reported it
     std::string last_error;                  // shown in status until a newer one
     std::string kill_reason;                 // why we killed the current generation, if we did
@@ -112,7 +112,6 @@ class Supervisor {
   std::map<std::string, std::unique_ptr<Child>> children_;
   boost::asio::steady_timer watch_timer_;
   std::mt19937_64 rng_;
-  uint64_t watch_ticks_ = 0;
   bool stopping_ = false;
   std::function<void()> stop_done_;
 };

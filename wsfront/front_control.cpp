@@ -31,7 +31,7 @@ FrontControl::FrontControl(std::unique_ptr<ipc::ChildControl> control, core::Cor
       stop_(std::move(stop)),
       on_snapshot_(std::move(on_snapshot)) {
   core_.channels().set_supervised(true);
-  core_.channels().restart_child = [this](const std::string& child, core::HubCallback done) {
+  core_.channels().restart_child = [this](const std::string& child, core::ReplyFn done) {
     restart_child(child, std::move(done));
   };
 }
@@ -59,11 +59,7 @@ void FrontControl::start(const sandbox::Report& sandboxed) {
   h.on_lost = [this](const std::string& reason) {
     // Nobody will answer the restarts still waiting.
     for (auto& [_, done] : std::exchange(restarts_, {})) {
-      core::HubReply r;
-      r.code = "UNAVAILABLE";
-      r.message = "the supervisor went away before the restart finished";
-      r.retryable = true;
-      done(std::move(r));
+      done(core::Reply::unavailable("the supervisor went away before the restart finished", true));
     }
     stop_("lost the supervisor (" + reason + ")");
   };
@@ -72,7 +68,7 @@ void FrontControl::start(const sandbox::Report& sandboxed) {
   control_->send_ready();
 }
 
-void FrontControl::restart_child(const std::string& child, core::HubCallback done) {
+void FrontControl::restart_child(const std::string& child, core::ReplyFn done) {
   capnp::MallocMessageBuilder b;
   auto rq = b.initRoot<ipc::Control>().initRestartChild();
   rq.setRequestId(++next_request_);
@@ -116,16 +112,13 @@ void FrontControl::on_children(ipc::Control::Reader msg) {
 void FrontControl::on_restart_result(ipc::RestartResult::Reader r) {
   auto it = restarts_.find(r.getRequestId());
   if (it == restarts_.end()) return;
-  core::HubReply reply;
-  if (r.getOk()) {
-    reply.payload = core::Json::object();
-  } else {
+  core::Reply reply = core::Reply::ok(core::Json::object());
+  if (!r.getOk()) {
     // The supervisor refuses a name it does not run (the caller's mistake); anything else is
     // the supervisor's trouble, worth retrying.
-    const ipc::Error e = ipc::read_error(r.getError());
-    reply.code = ipc::protocol_code(e.code);
-    reply.retryable = e.retryable || reply.code == "UNAVAILABLE";
-    reply.message = e.message;
+    Error e = ipc::read_error(r.getError());
+    e.retryable = e.retryable || (e.code != ErrorCode::NOT_FOUND && e.code != ErrorCode::INVALID_REQUEST);
+    reply = core::Reply::fail(std::move(e));
   }
   auto done = std::move(it->second);
   restarts_.erase(it);

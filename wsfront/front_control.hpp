@@ -36,13 +36,13 @@ class FrontControl {
  private:
   void on_children(ipc::Control::Reader msg);
   void on_restart_result(ipc::RestartResult::Reader r);
-  void restart_child(const std::string& child, core::HubCallback done);
+  void restart_child(const std::string& child, core::ReplyFn done);
 
   std::unique_ptr<ipc::ChildControl> control_;
   core::Core& core_;
   std::function<void(const std::string&)> stop_;
   std::function<void(nlohmann::json)> on_snapshot_;
-  std::map<uint64_t, core::HubCallback> restarts_;  // channels.restart calls awaiting an answer
+  std::map<uint64_t, core::ReplyFn> restarts_;  // channels.restart calls awaiting an answer
   uint64_t next_request_ = 0;
 };
 

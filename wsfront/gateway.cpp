@@ -79,6 +79,7 @@ void Gateway::start() {
 }
 
 void Gateway::arm_timers() {
+  timers_started_ = true;
   arm_timers_tick();
   arm_sweep();
   arm_health();
@@ -94,8 +95,13 @@ void Gateway::arm_timers_tick() {
   });
 }
 
+// The handshake sweep and the event-loop monitor run only while there is something to watch:
+// an idle front with no client wakes for nothing but its heartbeat and the hourly chores.
 void Gateway::arm_sweep() {
-  sweep_timer_.expires_after(std::chrono::milliseconds(250));
+  sweep_armed_ = !handshake_deadlines_.empty();
+  if (!sweep_armed_) return;
+  const int64_t wait = std::max<int64_t>(handshake_deadlines_.front().first - clock_.steady_ms(), 0);
+  sweep_timer_.expires_after(std::chrono::milliseconds(wait + kSweepSlackMs));
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     sweep_handshakes();
@@ -115,6 +121,8 @@ void Gateway::arm_health() {
 
 void Gateway::arm_loop_monitor() {
   constexpr int64_t kEvery = 1000;
+  loop_armed_ = !conns_.empty();
+  if (!loop_armed_) return;
   const int64_t due = clock_.steady_ms() + kEvery;
   loop_timer_.expires_after(std::chrono::milliseconds(kEvery));
   loop_timer_.async_wait([this, due](const boost::system::error_code& ec) {
@@ -161,6 +169,8 @@ TransportHandler::Refusal Gateway::on_upgrade(ConnId id, const PeerInfo& peer) {
   s.client = client;
   s.deadline_steady = clock_.steady_ms() + cfg_.gateway.handshake_timeout_ms;
   handshake_deadlines_.emplace_back(s.deadline_steady, id);
+  if (timers_started_ && !sweep_armed_) arm_sweep();
+  if (timers_started_ && !loop_armed_) arm_loop_monitor();
   return {};
 }
 
@@ -220,7 +230,7 @@ void Gateway::send_frame(Connection& s, std::string&& text, bool droppable) {
   transport_->send(s.id, std::move(text));
 }
 
-void Gateway::send_response(Connection& s, const std::string& id, const MethodResult& r,
+void Gateway::send_response(Connection& s, const std::string& id, const Reply& r,
                             const schema::MethodSpec* spec) {
   if (r.error) {
     CLAWGATE_CHECK(schema::Def::ErrorShape, Json::parse(error_json(*r.error)), "an error response");
@@ -296,10 +306,10 @@ void Gateway::on_message(ConnId id, std::string&& data, bool binary) {
   }
 }
 
-void Gateway::fail_handshake(Connection& s, const std::string& req_id, Json error,
+void Gateway::fail_handshake(Connection& s, const std::string& req_id, const Error& error,
                              uint16_t close_code) {
-  const std::string reason = error.value("message", "");
-  if (!req_id.empty()) send_frame(s, response_error_frame(req_id, dump_json(error)), false);
+  const std::string& reason = error.message;
+  if (!req_id.empty()) send_frame(s, response_error_frame(req_id, error_json(error)), false);
   log_.info("front", "connect refused for " + s.client.ip + ": " + log_value(reason));
   close_session(s, close_code, reason);
 }
@@ -321,12 +331,12 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
   if (frame["method"] != "connect") {
     return fail_handshake(
         s, req_id,
-        error_object("INVALID_REQUEST", "invalid handshake: first request must be connect"), 1008);
+        Error::invalid("invalid handshake: first request must be connect"), 1008);
   }
   const Json params = frame.value("params", Json::object());
   if (!schema::validate(schema::Def::ConnectParams, params, errs)) {
     return fail_handshake(
-        s, req_id, error_object("INVALID_REQUEST", "invalid connect params: " + errs.text()), 1008);
+        s, req_id, Error::invalid("invalid connect params: " + errs.text()), 1008);
   }
 
   const int64_t cmin = params["minProtocol"].get<int64_t>(),
@@ -338,21 +348,20 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
                     {"clientMaxProtocol", cmax},
                     {"expectedProtocol", kMaxProtocol},
                     {"minimumProtocol", kMinProtocol}};
-    return fail_handshake(s, req_id, error_object("INVALID_REQUEST", "protocol mismatch", details),
+    return fail_handshake(s, req_id, Error::invalid("protocol mismatch", details),
                           1002);
   }
 
   const std::string role = params.value("role", "operator");
   if (role != "operator" && role != "node")
-    return fail_handshake(s, req_id, error_object("INVALID_REQUEST", "invalid role"), 1008);
+    return fail_handshake(s, req_id, Error::invalid("invalid role"), 1008);
 
   if (!s.client.refusal.empty()) {
     log_.warn("front", "cannot attribute a forwarded request: " + s.client.refusal +
                            " (X-Forwarded-For \"" + log_value(s.peer.forwarded_for) + "\")");
     return fail_handshake(
         s, req_id,
-        error_object("INVALID_REQUEST",
-                     "unauthorized: " + s.client.refusal +
+        Error::invalid("unauthorized: " + s.client.refusal +
                          "; list the proxy in gateway.trustedProxies and have it set "
                          "X-Forwarded-For to the client's address",
                      {{"code", "PROXY_ATTRIBUTION_REQUIRED"},
@@ -362,13 +371,12 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
   }
   const RateLimitKey bucket = rate_limit_key(s.client, s.peer.origin);
   if (const int64_t wait = limiter_.retry_after_ms(bucket.key, bucket.exemptable); wait > 0) {
-    Json err = error_object("INVALID_REQUEST",
-                            "unauthorized: too many failed authentication attempts (retry later)",
+    Error err = Error::invalid("unauthorized: too many failed authentication attempts (retry later)",
                             {{"code", "AUTH_RATE_LIMITED"},
                              {"authReason", "rate_limited"},
                              {"recommendedNextStep", "wait_then_retry"}});
-    err["retryable"] = true;
-    err["retryAfterMs"] = wait;
+    err.retryable = true;
+    err.retry_after_ms = wait;
     return fail_handshake(s, req_id, err, 1008);
   }
 
@@ -388,15 +396,15 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
         {"authReason", ar.reason},
         {"canRetryWithDeviceToken", false},
         {"recommendedNextStep", missing ? "update_auth_configuration" : "update_auth_credentials"}};
-    return fail_handshake(s, req_id, error_object("INVALID_REQUEST", ar.message, details), 1008);
+    return fail_handshake(s, req_id, Error::invalid(ar.message, details), 1008);
   }
   limiter_.record_success(bucket.key);
 
   const bool has_device = params.contains("device");
   if (role == "node" && !has_device) {
     return fail_handshake(s, req_id,
-                          error_object("NOT_PAIRED", "device identity required",
-                                       {{"code", "DEVICE_IDENTITY_REQUIRED"}}),
+                          Error{ErrorCode::NOT_PAIRED, "device identity required", false, 0,
+                                {{"code", "DEVICE_IDENTITY_REQUIRED"}}},
                           1008);
   }
 
@@ -445,7 +453,7 @@ void Gateway::handle_request(Connection& s, const std::string& data) {
   if (!json_depth_within(data, cfg_.limits.max_json_depth)) {
     send_response(
         s, "invalid",
-        MethodResult::fail("INVALID_REQUEST", "invalid request frame: nested too deeply"));
+        Reply::invalid("invalid request frame: nested too deeply"));
     return;
   }
   Json frame = Json::parse(data, nullptr, false);
@@ -460,19 +468,19 @@ void Gateway::handle_request(Connection& s, const std::string& data) {
         !frame["id"].get_ref<const std::string&>().empty())
       id = frame["id"].get<std::string>();
     send_response(s, id,
-                  MethodResult::fail("INVALID_REQUEST", "invalid request frame: " + errs.text()));
+                  Reply::invalid("invalid request frame: " + errs.text()));
     return;
   }
   const std::string id = frame["id"].get<std::string>();
   const std::string& method = frame["method"].get_ref<const std::string&>();
   if (method == "connect") {
     send_response(
-        s, id, MethodResult::fail("INVALID_REQUEST", "connect is only valid as the first request"));
+        s, id, Reply::invalid("connect is only valid as the first request"));
     return;
   }
   const schema::MethodSpec* spec = schema::find_method(method);
   if (!spec) {
-    send_response(s, id, MethodResult::fail("INVALID_REQUEST", "unknown method: " + method));
+    send_response(s, id, Reply::invalid("unknown method: " + method));
     return;
   }
   // Roles first, then scopes, then params (upstream order: a request without the scope gets
@@ -482,7 +490,7 @@ void Gateway::handle_request(Connection& s, const std::string& data) {
       close_session(s, 1008, "repeated unauthorized calls");
       return;
     }
-    send_response(s, id, MethodResult::fail("INVALID_REQUEST", "unauthorized role: " + s.role));
+    send_response(s, id, Reply::invalid("unauthorized role: " + s.role));
     return;
   }
   s.unauthorized_calls = 0;
@@ -492,8 +500,9 @@ void Gateway::handle_request(Connection& s, const std::string& data) {
                     {"requiredScopes", Json::array({spec->scope})}};
     // Protocol 3 clients know this as INVALID_REQUEST; protocol 4 adds FORBIDDEN.
     send_response(s, id,
-                  MethodResult::fail(s.protocol >= 4 ? "FORBIDDEN" : "INVALID_REQUEST",
-                                     "missing scope: " + std::string(spec->scope), details));
+                  Reply::fail(Error{s.protocol >= 4 ? ErrorCode::FORBIDDEN : ErrorCode::INVALID_REQUEST,
+                                    "missing scope: " + std::string(spec->scope), false, 0,
+                                    details}));
     return;
   }
   const Json params =
@@ -501,45 +510,37 @@ void Gateway::handle_request(Connection& s, const std::string& data) {
   if (!schema::validate(spec->params, params, errs)) {
     send_response(
         s, id,
-        MethodResult::fail("INVALID_REQUEST", "invalid " + method + " params: " + errs.text()));
+        Reply::invalid("invalid " + method + " params: " + errs.text()));
     return;
   }
   if (contains_nul(params)) {
     send_response(
         s, id,
-        MethodResult::fail("INVALID_REQUEST",
-                           "invalid " + method + " params: strings must not contain NUL"));
+        Reply::invalid("invalid " + method + " params: strings must not contain NUL"));
     return;
   }
   const ConnId conn = s.id;
-  auto reply = [this, conn, id, spec](core::HubReply h) {
+  auto reply = [this, conn, id, spec](Reply r) {
     auto it = conns_.find(conn);  // the client may be gone by now; ids are never reused
     if (it == conns_.end() || it->second.phase != Phase::ready) return;
-    if (h.code.empty()) {
-      return send_response(it->second, id, MethodResult::ok(h.payload ? *h.payload : Json()), spec);
-    }
-    MethodResult r = MethodResult::fail(h.code, h.message, h.details);
-    r.error->retryable = h.retryable;
-    r.error->retry_after_ms = h.retry_after_ms;
-    r.payload = std::move(h.payload);
-    send_response(it->second, id, r);
+    send_response(it->second, id, r, r.error ? nullptr : spec);
   };
   try {
     if (!serves(spec->id)) {
       if (core_ && core::Core::serves(spec->id)) return core_->call(spec->id, params, reply);
       return send_response(s, id,
-                           MethodResult::fail("UNAVAILABLE", "method not available: " + method));
+                           Reply::unavailable("method not available: " + method));
     }
   } catch (const std::exception& e) {
     log_.error("front", "method " + method + " failed: " + e.what());
-    return send_response(s, id, MethodResult::fail("UNAVAILABLE", "internal error in " + method));
+    return send_response(s, id, Reply::unavailable("internal error in " + method));
   }
-  MethodResult r;
+  Reply r;
   try {
     r = dispatch(s, spec->id, params);
   } catch (const std::exception& e) {
     log_.error("front", "method " + method + " failed: " + e.what());
-    r = MethodResult::fail("UNAVAILABLE", std::string("internal error in ") + method);
+    r = Reply::unavailable(std::string("internal error in ") + method);
   }
   send_response(s, id, r, spec);
 }

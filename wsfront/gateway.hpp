@@ -54,21 +54,7 @@ struct FrontSettings {
   Json config_snapshot = Json::object();
 };
 
-// A method's outcome: a payload, or an error (code/message/details) for the res frame.
-struct MethodError {
-  std::string code, message;
-  Json details;  // null: omitted
-  bool retryable = false;
-  int64_t retry_after_ms = 0;  // > 0: sent as retryAfterMs
-};
-struct MethodResult {
-  std::optional<Json> payload;  // with an error too: sent alongside it
-  std::optional<MethodError> error;
-  static MethodResult ok(Json p) { return {std::move(p), std::nullopt}; }
-  static MethodResult fail(std::string code, std::string msg, Json details = nullptr) {
-    return {std::nullopt, MethodError{std::move(code), std::move(msg), std::move(details)}};
-  }
-};
+using core::Reply;  // a method's outcome (core/reply.hpp), whoever serves it
 
 class Gateway final : public TransportHandler, public core::EventSink {
  public:
@@ -130,23 +116,24 @@ class Gateway final : public TransportHandler, public core::EventSink {
 
   // Handshake
   void handle_connect_frame(Connection& s, const std::string& data, bool binary);
-  void fail_handshake(Connection& s, const std::string& req_id, Json error, uint16_t close_code);
+  void fail_handshake(Connection& s, const std::string& req_id, const Error& error,
+                      uint16_t close_code);
   Json build_hello(const Connection& s) const;
   Json build_snapshot(const Connection& s) const;
   Json presence_entry_for(const Connection& s, const Json& connect_params) const;
 
   // Requests
   void handle_request(Connection& s, const std::string& data);
-  MethodResult dispatch(Connection& s, schema::Method m, const Json& params);
-  MethodResult m_health(const Json& params);
-  MethodResult m_status(const Connection& s);
-  MethodResult m_system_event(const Json& params);
-  MethodResult m_logs_tail(const Json& params) const;
-  MethodResult m_config_schema() const;
+  Reply dispatch(Connection& s, schema::Method m, const Json& params);
+  Reply m_health(const Json& params);
+  Reply m_status(const Connection& s);
+  Reply m_system_event(const Json& params);
+  Reply m_logs_tail(const Json& params) const;
+  Reply m_config_schema() const;
 
   // Output
   // `spec`: the method answered, whose result definition a checked build validates against.
-  void send_response(Connection& s, const std::string& id, const MethodResult& r,
+  void send_response(Connection& s, const std::string& id, const Reply& r,
                      const schema::MethodSpec* spec = nullptr);
   void send_frame(Connection& s, std::string&& text, bool droppable);
   void send_event(Connection& s, const schema::EventSpec& ev, const std::string& payload_json);
@@ -184,6 +171,8 @@ class Gateway final : public TransportHandler, public core::EventSink {
   std::unordered_map<ConnId, Connection> conns_;
   std::unordered_map<std::string, size_t> preauth_per_ip_;
   std::deque<std::pair<int64_t, ConnId>> handshake_deadlines_;  // in deadline order
+  static constexpr int64_t kSweepSlackMs = 50;  // deadlines this close share one sweep
+  bool timers_started_ = false, sweep_armed_ = false, loop_armed_ = false;
   int64_t state_presence_ = 1, state_health_ = 1;
   int64_t started_wall_ms_, started_steady_ms_;
   Json health_cache_;

@@ -31,7 +31,7 @@ bool Gateway::serves(schema::Method m) {
   }
 }
 
-MethodResult Gateway::dispatch(Connection& s, schema::Method m, const Json& params) {
+Reply Gateway::dispatch(Connection& s, schema::Method m, const Json& params) {
   using M = schema::Method;
   switch (m) {
     case M::health:
@@ -39,23 +39,22 @@ MethodResult Gateway::dispatch(Connection& s, schema::Method m, const Json& para
     case M::status:
       return m_status(s);
     case M::system_presence:
-      return MethodResult::ok(presence_.list());
+      return Reply::ok(presence_.list());
     case M::system_event:
       return m_system_event(params);
     case M::last_heartbeat:
-      return MethodResult::ok(last_heartbeat_);
+      return Reply::ok(last_heartbeat_);
     case M::logs_tail:
       return m_logs_tail(params);
     case M::config_get:
-      return MethodResult::ok(cfg_.config_snapshot);
+      return Reply::ok(cfg_.config_snapshot);
     case M::config_schema:
       return m_config_schema();
     default:
       break;
   }
   // Only reached for a method serves() does not list: a bug, reported as such.
-  return MethodResult::fail(
-      "UNAVAILABLE", "method not available: " + std::string(schema::kMethods[size_t(m)].name));
+  return Reply::unavailable("method not available: " + std::string(schema::method_name(m)));
 }
 
 std::vector<std::string> Gateway::unserved_methods() const {
@@ -94,15 +93,15 @@ Json Gateway::health_summary() {
   return health_cache_;
 }
 
-MethodResult Gateway::m_health(const Json& params) {
+Reply Gateway::m_health(const Json& params) {
   if (params.value("probe", false)) {
     refresh_health();
     push_health();
   }
-  return MethodResult::ok(health_summary());
+  return Reply::ok(health_summary());
 }
 
-MethodResult Gateway::m_status(const Connection& s) {
+Reply Gateway::m_status(const Connection& s) {
   size_t ready = 0, pending = 0;
   for (const auto& [_, x] : conns_) (x.phase == Phase::ready ? ready : pending)++;
   const char* auth_mode = cfg_.gateway.auth_mode == AuthMode::token      ? "token"
@@ -125,7 +124,7 @@ MethodResult Gateway::m_status(const Connection& s) {
     out["stateDir"] = cfg_.gateway.state_dir;
     if (!cfg_.gateway.config_path.empty()) out["configPath"] = cfg_.gateway.config_path;
   }
-  return MethodResult::ok(std::move(out));
+  return Reply::ok(std::move(out));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -153,10 +152,10 @@ Json Gateway::presence_entry_for(const Connection& s, const Json& params) const 
   return e;
 }
 
-MethodResult Gateway::m_system_event(const Json& params) {
+Reply Gateway::m_system_event(const Json& params) {
   const std::string text = params["text"].get<std::string>();
   if (text.find_first_not_of(" \t\r\n") == std::string::npos)
-    return MethodResult::fail("INVALID_REQUEST", "text required");
+    return Reply::invalid("text required");
   // Copy only what a PresenceEntry may hold (non-empty strings, a non-negative integer).
   Json e = {{"text", text}, {"ts", clock_.wall_ms()}};
   for (const char* k : {"host", "ip", "version", "platform", "deviceFamily", "modelIdentifier",
@@ -186,13 +185,13 @@ MethodResult Gateway::m_system_event(const Json& params) {
   bump_presence();
   // Upstream order: the presence broadcast goes out before the response.
   broadcast("presence", Json{{"presence", presence_.list()}});
-  return MethodResult::ok(Json{{"ok", true}});
+  return Reply::ok(Json{{"ok", true}});
 }
 
 // ---------------------------------------------------------------------------------------------
 // logs.tail
 
-MethodResult Gateway::m_logs_tail(const Json& params) const {
+Reply Gateway::m_logs_tail(const Json& params) const {
   const int64_t cursor = params.contains("cursor") ? params["cursor"].get<int64_t>() : -1;
   const size_t limit = static_cast<size_t>(params.value("limit", int64_t{500}));
   const size_t max_bytes = static_cast<size_t>(params.value("maxBytes", int64_t{250'000}));
@@ -200,14 +199,14 @@ MethodResult Gateway::m_logs_tail(const Json& params) const {
   Json out = {
       {"file", "clawgate:gateway.log"}, {"cursor", t.cursor}, {"size", t.size}, {"lines", t.lines},
       {"truncated", t.truncated},       {"reset", t.reset}};
-  return MethodResult::ok(std::move(out));
+  return Reply::ok(std::move(out));
 }
 
 // ---------------------------------------------------------------------------------------------
 // config.schema (config.get answers the snapshot it was given)
 
-MethodResult Gateway::m_config_schema() const {
-  return MethodResult::ok(config_schema_response(cfg_.version, clock_.wall_ms()));
+Reply Gateway::m_config_schema() const {
+  return Reply::ok(config_schema_response(cfg_.version, clock_.wall_ms()));
 }
 
 // ---------------------------------------------------------------------------------------------

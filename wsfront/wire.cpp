@@ -65,14 +65,9 @@ std::string event_frame(const std::string& event, const std::string& payload_jso
   return out;
 }
 
-Json error_object(const std::string& code, const std::string& message, Json details) {
-  Json e = {{"code", code}, {"message", message}};
-  if (!details.is_null()) e["details"] = std::move(details);
-  return e;
-}
-
-std::string error_json(const MethodError& e) {
-  Json j = error_object(e.code, e.message, e.details);
+std::string error_json(const Error& e) {
+  Json j = {{"code", ipc::protocol_code(e.code)}, {"message", e.message}};
+  if (!e.details.is_null()) j["details"] = e.details;
   if (e.retryable) j["retryable"] = true;
   if (e.retry_after_ms > 0) j["retryAfterMs"] = e.retry_after_ms;
   return dump_json(j);

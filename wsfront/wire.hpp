@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "error.hpp"
+
 namespace clawgate::front {
 
 using Json = nlohmann::json;
@@ -21,10 +23,8 @@ std::string response_error_frame(const std::string& id, const std::string& error
 std::string event_frame(const std::string& event, const std::string& payload_json,
                         std::optional<uint64_t> seq, const std::string* state_version_json);
 
-Json error_object(const std::string& code, const std::string& message, Json details = nullptr);
 
-struct MethodError;
-std::string error_json(const MethodError& e);
+std::string error_json(const Error& e);  // ErrorShape
 
 // WebSocket close reasons are limited to 123 bytes; cut on a UTF-8 boundary (upstream: 120).
 std::string truncate_close_reason(const std::string& reason);

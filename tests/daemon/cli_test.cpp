@@ -267,6 +267,35 @@ TEST(CliConfig, ValidateNamesEveryProblemsKeyPathAndExits78) {
   EXPECT_EQ(r.exit_code, 0) << "the gateway's own file" << r.output;
 }
 
+TEST(CliConfig, ValidateNamesTheAccountWithABadIdOrValue) {
+  const std::string bad = write_config(R"({"channels": {"telegram": {
+    "apiRoot": "http://127.0.0.1:9",
+    "accounts": {
+      "alpha": {"botToken": "1:a", "dmPolicy": "sometimes"},
+      "bad id!": {"botToken": "2:b"},
+      "阿尔法": {"botToken": "3:c"},
+      "ok_2": {"botToken": "4:d", "historyLimit": -1}
+    }}}})");
+  CliRun r = run_cli({"config", "validate", bad});
+  EXPECT_EQ(r.exit_code, 78) << r.output;
+  EXPECT_TRUE(has(r, R"(channels.telegram.accounts["bad id!"]: account id must be 1 to 64)"))
+      << r.output;
+  EXPECT_TRUE(has(r, "channels.telegram.accounts.阿尔法: account id must be")) << r.output;
+  EXPECT_TRUE(has(r, "channels.telegram.accounts.alpha.dmPolicy: must be one of")) << r.output;
+  EXPECT_TRUE(has(r, "channels.telegram.accounts.ok_2.historyLimit: must be an integer"))
+      << r.output;
+  EXPECT_TRUE(has(r, "invalid (4 problems)")) << r.output;
+
+  // Two accounts, each inheriting the root; no default named: a warning, not an error.
+  const std::string good = write_config(R"({"channels": {"telegram": {
+    "apiRoot": "http://127.0.0.1:9", "dmPolicy": "allowlist", "allowFrom": [42],
+    "accounts": {"Alpha": {"botToken": "1:a"}, "beta": {"botToken": "2:b"}}}}})");
+  r = run_cli({"config", "validate", good});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(has(r, "warning: channels.telegram.defaultAccount: is unset with 2 accounts"))
+      << r.output;
+}
+
 TEST(CliConfig, GetPrintsTheEffectiveValueWithSecretsRedacted) {
   const std::string path = write_config(R"({"gateway": {"auth": {"token": "file-secret"}},
     "agents": {"defaults": {"workspace": "~/工作区 🦞"}},

@@ -94,7 +94,14 @@ Json PyServer::request(const std::string& method, const std::string& target,
 }
 
 TelegramEmulator::TelegramEmulator(const std::string& token)
-    : token_(token), server_({TELEGRAM_EMULATOR, "--token", token}) {}
+    : TelegramEmulator(std::vector<std::string>{token}) {}
+
+TelegramEmulator::TelegramEmulator(const std::vector<std::string>& tokens)
+    : token_(tokens.at(0)), server_([&] {
+        std::vector<std::string> args = {TELEGRAM_EMULATOR};
+        for (const auto& t : tokens) args.insert(args.end(), {"--token", t});
+        return std::make_shared<PyServer>(args);
+      }()) {}
 
 Json FakeModels::config(const std::string& api) const {
   const std::string base = api == "anthropic-messages" ? url() : url() + "/v1";

@@ -5,6 +5,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -45,11 +46,16 @@ class FakeModels {
 class TelegramEmulator {
  public:
   explicit TelegramEmulator(const std::string& token = "123456:test-token");
+  // One emulator serving several bots (one per token, on one port); this object is the first.
+  explicit TelegramEmulator(const std::vector<std::string>& tokens);
   ~TelegramEmulator() = default;
   TelegramEmulator(const TelegramEmulator&) = delete;
   TelegramEmulator& operator=(const TelegramEmulator&) = delete;
+  // The same emulator as the bot with `token` (one it serves): injects, sent and stats of that
+  // bot only. Shares the server, which lives as long as any of them.
+  TelegramEmulator bot(const std::string& token) const { return TelegramEmulator(server_, token); }
 
-  const std::string& url() const { return server_.url(); }  // the apiRoot
+  const std::string& url() const { return server_->url(); }  // the apiRoot
   const std::string& token() const { return token_; }
   // Queues a private-chat text message from user `from` (chat id = from); returns update_id.
   int64_t inject(int64_t from, const std::string& text, const std::string& username = "");
@@ -68,12 +74,14 @@ class TelegramEmulator {
   nlohmann::json channel_config(int poll_timeout_s = 1) const;
 
  private:
+  TelegramEmulator(std::shared_ptr<PyServer> server, std::string token)
+      : token_(std::move(token)), server_(std::move(server)) {}
   nlohmann::json request(const std::string& method, const std::string& target,
                          const std::string& body, int timeout_ms = 5000) {
-    return server_.request(method, target, body, timeout_ms);
+    return server_->request(method, target, body, timeout_ms);
   }
   std::string token_;
-  PyServer server_;
+  std::shared_ptr<PyServer> server_;
 };
 
 }  // namespace clawgate::test

@@ -170,6 +170,133 @@ TEST(Config, TelegramChannelSettings) {
   EXPECT_TRUE(apply("{}").channels.empty());
 }
 
+// channels.telegram.accounts: each account is the root with its own keys laid over it, key by
+// key (docs/channels/telegram.md, access-control.md): omitted policies and lists inherit the
+// root; a map (groups) replaces the root's whole; tokens and enabled are never inherited.
+TEST(Config, TelegramAccountsInheritTheChannelRoot) {
+  const GatewaySettings s = apply(R"({"channels": {"telegram": {
+    "botToken": "100:root-token",
+    "apiRoot": "http://127.0.0.1:8081",
+    "dmPolicy": "allowlist",
+    "allowFrom": [111, "tg:222"],
+    "groupPolicy": "open",
+    "groups": {"-1001": {"requireMention": false}, "*": {}},
+    "historyLimit": 20,
+    "pollTimeoutSeconds": 5,
+    "defaultAccount": "Beta",
+    "accounts": {
+      "default": {"historyLimit": 7},
+      "Alpha": {"botToken": "200:alpha-token", "dmPolicy": "pairing", "groups": {}},
+      "beta": {"tokenFile": "/run/secrets/beta 🔑", "allowFrom": [333], "enabled": false},
+      "gamma_2": {"botToken": "300:gamma-token", "groups": {"-1002": {"allowFrom": [444]}}}
+    }}}})");
+  ASSERT_EQ(s.channels.size(), 4u);
+  auto get = [&](const std::string& id) -> const ChannelSettings& {
+    const ChannelSettings* c = find_account(s.channels, "telegram", id);
+    EXPECT_NE(c, nullptr) << id;
+    return *c;
+  };
+  const ChannelSettings &def = get("default"), &alpha = get("alpha"), &beta = get("beta"),
+                        &gamma = get("gamma_2");
+  EXPECT_EQ(worker_name(def), "telegram");
+  EXPECT_EQ(worker_name(alpha), "telegram:alpha") << "ids are read in lower case";
+  for (const auto& c : s.channels) EXPECT_EQ(c.default_account_id, "beta");
+  EXPECT_EQ(find_account(s.channels, "telegram", "")->account_id, "beta") << "defaultAccount";
+  EXPECT_EQ(find_account(s.channels, "telegram", "delta"), nullptr);
+
+  // Inherited where unset, the account's own where set.
+  EXPECT_EQ(def.dm_policy, "allowlist");
+  EXPECT_EQ(def.allow_from, (std::vector<std::string>{"111", "222"}));
+  EXPECT_EQ(def.history_limit, 7);
+  EXPECT_EQ(alpha.dm_policy, "pairing");
+  EXPECT_EQ(alpha.allow_from, def.allow_from);
+  EXPECT_EQ(alpha.group_policy, "open");
+  EXPECT_EQ(alpha.history_limit, 20);
+  EXPECT_TRUE(alpha.groups.empty()) << "groups: {} shares none of the root's groups";
+  EXPECT_EQ(beta.allow_from, (std::vector<std::string>{"333"}));
+  EXPECT_EQ(beta.dm_policy, "allowlist");
+  ASSERT_EQ(gamma.groups.size(), 1u) << "a groups map replaces the root's whole, not merged";
+  EXPECT_EQ(gamma.groups.begin()->first, "-1002");
+  EXPECT_EQ(def.groups.size(), 2u);
+  EXPECT_EQ(def.groups.at("-1001").require_mention, false);
+
+  // enabled: the account's own (default true) and the channel's.
+  EXPECT_TRUE(def.enabled);
+  EXPECT_TRUE(alpha.enabled);
+  EXPECT_FALSE(beta.enabled);
+
+  // Each worker's section: the merged keys, its own token only, no other account's.
+  for (const auto& c : s.channels) {
+    const auto sec = nlohmann::json::parse(c.section_json);
+    EXPECT_FALSE(sec.contains("accounts")) << c.account_id;
+    EXPECT_FALSE(sec.contains("defaultAccount")) << c.account_id;
+    EXPECT_EQ(sec.value("apiRoot", ""), "http://127.0.0.1:8081") << c.account_id;
+    EXPECT_EQ(sec.value("pollTimeoutSeconds", 0), 5) << c.account_id;
+    for (const char* secret : {"root-token", "alpha-token", "gamma-token", "beta 🔑"}) {
+      const bool own = (c.account_id == "default" && std::string(secret) == "root-token") ||
+                       (c.account_id == "alpha" && std::string(secret) == "alpha-token") ||
+                       (c.account_id == "gamma_2" && std::string(secret) == "gamma-token") ||
+                       (c.account_id == "beta" && std::string(secret) == "beta 🔑");
+      EXPECT_EQ(c.section_json.find(secret) != std::string::npos, own)
+          << c.account_id << " and " << secret;
+    }
+  }
+  EXPECT_EQ(nlohmann::json::parse(def.section_json).value("historyLimit", 0), 7);
+
+  // Without accounts: the root is the one account, default, as before.
+  const GatewaySettings single = apply(R"({"channels":{"telegram":{"botToken":"1:x"}}})");
+  ASSERT_EQ(single.channels.size(), 1u);
+  EXPECT_EQ(single.channels[0].account_id, "default");
+  EXPECT_EQ(single.channels[0].default_account_id, "default");
+  EXPECT_EQ(worker_name(single.channels[0]), "telegram");
+}
+
+TEST(Config, TelegramAccountsWarnAndRefuseWhatUpstreamDoes) {
+  // Two accounts, none named default, no defaultAccount: the first id sends, with a warning;
+  // the root's token serves no account.
+  GatewaySettings s = apply(R"({"channels":{"telegram":{"botToken":"1:root",
+    "accounts":{"zulu":{"botToken":"2:z"},"alpha":{}}}}})");
+  ASSERT_EQ(s.channels.size(), 2u);
+  EXPECT_EQ(s.channels[0].default_account_id, "alpha");
+  EXPECT_TRUE(has_warning(s, "channels.telegram.defaultAccount: is unset with 2 accounts"));
+  EXPECT_TRUE(has_warning(s, "channels.telegram.botToken: serves the account named default only"));
+  EXPECT_TRUE(has_warning(s, "channels.telegram.accounts.alpha: has no botToken or tokenFile"));
+  s = apply(R"({"channels":{"telegram":{"defaultAccount":"nope",
+    "accounts":{"a":{"botToken":"2:a"}}}}})");
+  EXPECT_TRUE(has_warning(s, "channels.telegram.defaultAccount: \"nope\" names no configured"));
+  EXPECT_EQ(s.channels[0].default_account_id, "a");
+
+  // A restrictive root allowFrom bounds every account: "*" there means the root's list.
+  s = apply(R"({"channels":{"telegram":{"allowFrom":[111],
+    "accounts":{"pub":{"botToken":"2:p","dmPolicy":"open","allowFrom":["*", 222]}}}}})");
+  ASSERT_EQ(s.channels.size(), 1u);
+  EXPECT_EQ(s.channels[0].allow_from, (std::vector<std::string>{"222", "111"}));
+  EXPECT_EQ(s.channels[0].dm_policy, "allowlist") << "open cannot pass the root's boundary";
+  EXPECT_TRUE(has_warning(s, "channels.telegram.accounts.pub.allowFrom"));
+
+  // Ids: bounded, [A-Za-z0-9_-], one spelling per id; errors name the account's path.
+  std::string e = config_error(R"({"channels":{"telegram":{"accounts":{"a/../b":{}}}}})");
+  EXPECT_NE(e.find(R"(channels.telegram.accounts["a/../b"]: account id must be)"),
+            std::string::npos)
+      << e;
+  e = config_error(R"({"channels":{"telegram":{"accounts":{"-x":{}}}}})");
+  EXPECT_NE(e.find("channels.telegram.accounts.-x: account id must be"), std::string::npos) << e;
+  e = config_error(R"({"channels":{"telegram":{"accounts":{")" + std::string(65, 'a') +
+                   R"(":{}}}}})");
+  EXPECT_NE(e.find("key is longer than 64"), std::string::npos) << e;
+  e = config_error(R"({"channels":{"telegram":{"accounts":{"Work":{},"work":{}}}}})");
+  EXPECT_NE(e.find("channels.telegram.accounts.work: is the same account as \"Work\""),
+            std::string::npos)
+      << e;
+  e = config_error(R"({"channels":{"telegram":{"accounts":{"constructor":{}}}}})");
+  EXPECT_NE(e.find("is reserved"), std::string::npos) << e;
+  EXPECT_TRUE(has_warning(apply(R"({"channels":{"telegram":{"accounts":{"a":{"accounts":{}}}}}})"),
+                          "unknown config key: channels.telegram.accounts.a.accounts"))
+      << "accounts do not nest";
+  e = config_error(R"({"channels":{"telegram":{"accounts":{"a":{"apiRoot":"http://tg.lan"}}}}})");
+  EXPECT_NE(e.find("channels.telegram.accounts.a.apiRoot: plain http://"), std::string::npos) << e;
+}
+
 TEST(Config, TelegramGroupSettings) {
   GatewaySettings s = apply(R"({
     "channels": {

@@ -44,6 +44,14 @@ class InboundTest : public ::testing::Test {
     return s;
   }
 
+  // `s` with a second account of its first channel, with the same settings.
+  static GatewaySettings with_account(GatewaySettings s, const std::string& account_id) {
+    ChannelSettings c = s.channels.at(0);
+    c.account_id = account_id;
+    s.channels.push_back(c);
+    return s;
+  }
+
   // A direct message; every call gets a fresh message id unless one is given.
   InboundMessage dm(const std::string& sender, const std::string& username = "",
                     const std::string& text = "hello", std::string id = "") {
@@ -157,22 +165,75 @@ TEST_F(InboundTest, PairingIssuesOneCodePerSenderAndApprovalLetsThemIn) {
   EXPECT_EQ(r.pairing_requests(kT0 + 1000)[0].code, code);
 
   // Wrong channel or an unknown code approves nothing.
-  EXPECT_FALSE(r.approve("discord", code, kT0 + 2000).has_value());
-  EXPECT_FALSE(r.approve("telegram", "ZZZZZZZZ", kT0 + 2000).has_value());
+  EXPECT_FALSE(r.approve("discord", "default", code, kT0 + 2000).has_value());
+  EXPECT_FALSE(r.approve("telegram", "default", "ZZZZZZZZ", kT0 + 2000).has_value());
 
   std::string lower = code;
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  const auto approved = r.approve("telegram", lower, kT0 + 2000);
+  const auto approved = r.approve("telegram", "default", lower, kT0 + 2000);
   ASSERT_TRUE(approved.has_value()) << "codes are case-insensitive";
   EXPECT_EQ(approved->sender_id, "42");
   EXPECT_TRUE(r.pairing_requests(kT0 + 2000).empty());
-  EXPECT_FALSE(r.approve("telegram", code, kT0 + 2000).has_value()) << "a code works once";
+  EXPECT_FALSE(r.approve("telegram", "default", code, kT0 + 2000).has_value())
+      << "a code works once";
 
   const InboundVerdict in = r.handle(dm("42", "carol", "now let me in"), kT0 + 3000);
   EXPECT_EQ(in.kind, InboundVerdict::accepted);
   EXPECT_EQ(in.session_key.value().str(), "agent:main:main");
   EXPECT_EQ(r.handle(dm("43"), kT0 + 3000).kind, InboundVerdict::pairing_sent)
       << "approval is per sender";
+}
+
+// Two accounts of one channel (two bots): settings, pairing requests and approvals are each
+// account's own, as upstream keys them by channel and account.
+TEST_F(InboundTest, PairingAndPoliciesArePerAccount) {
+  GatewaySettings s = settings("pairing");
+  s.channels[0].account_id = "alpha";
+  s.channels[0].default_account_id = "alpha";
+  ChannelSettings beta = s.channels[0];
+  beta.account_id = "beta";
+  beta.dm_policy = "allowlist";
+  beta.allow_from = {"7"};
+  s.channels.push_back(beta);
+  s.dm_scope = "per-account-channel-peer";
+  InboundRouter r(dir_, s);
+  auto via = [&](const std::string& account, const std::string& sender, const std::string& text) {
+    InboundMessage m = dm(sender, "", text);
+    m.account_id = account;
+    return m;
+  };
+  // beta's own policy: allowlist; alpha's: pairing.
+  const InboundVerdict b = r.handle(via("beta", "7", "مرحبا 👋"), kT0);
+  ASSERT_EQ(b.kind, InboundVerdict::accepted);
+  EXPECT_EQ(b.session_key->str(), "agent:main:telegram:beta:direct:7");
+  EXPECT_EQ(r.handle(via("alpha", "7", "你好"), kT0).kind, InboundVerdict::pairing_sent)
+      << "beta's allowFrom is not alpha's";
+
+  // A code approves on the account that issued it, and lets the sender in there only.
+  const std::string code = r.pairing_requests(kT0).at(0).code;
+  EXPECT_EQ(r.pairing_requests(kT0)[0].account_id, "alpha");
+  EXPECT_FALSE(r.approve("telegram", "beta", code, kT0 + 1).has_value());
+  ASSERT_TRUE(r.approve("telegram", "alpha", code, kT0 + 1).has_value());
+  EXPECT_EQ(r.handle(via("alpha", "7", "谢谢 🙏"), kT0 + 2).kind, InboundVerdict::accepted);
+  const InboundVerdict p = r.handle(via("alpha", "8", "hi"), kT0 + 3);
+  ASSERT_EQ(p.kind, InboundVerdict::pairing_sent);
+  ASSERT_TRUE(r.approve("telegram", "alpha", code_in(p.reply), kT0 + 4).has_value());
+  EXPECT_EQ(r.handle(via("beta", "8", "hi"), kT0 + 5).kind, InboundVerdict::refused)
+      << "an approval on alpha lets nobody in through beta";
+
+  // Three open requests per account: alpha's full queue leaves room on another account.
+  GatewaySettings both_pairing = s;
+  both_pairing.channels[1].dm_policy = "pairing";
+  InboundRouter q(dir_ + "/q", both_pairing);
+  for (const char* sender : {"1", "2", "3"})
+    EXPECT_EQ(q.handle(via("alpha", sender, "x"), kT0).kind, InboundVerdict::pairing_sent);
+  EXPECT_EQ(q.handle(via("alpha", "4", "x"), kT0).kind, InboundVerdict::refused);
+  EXPECT_EQ(q.handle(via("beta", "4", "x"), kT0).kind, InboundVerdict::pairing_sent);
+
+  // Approvals survive a restart, per account.
+  InboundRouter again(dir_, s);
+  EXPECT_EQ(again.handle(via("alpha", "8", "back"), kT0 + 6).kind, InboundVerdict::accepted);
+  EXPECT_EQ(again.handle(via("beta", "8", "back"), kT0 + 6).kind, InboundVerdict::refused);
 }
 
 TEST_F(InboundTest, PairingQueueHoldsThreeSendersAndExpiresAfterAnHour) {
@@ -194,7 +255,7 @@ TEST_F(InboundTest, PairingQueueHoldsThreeSendersAndExpiresAfterAnHour) {
   // An hour later the old requests are gone: codes no longer approve, new senders get codes.
   const int64_t later = kT0 + InboundRouter::kPairingTtlMs + 1;
   EXPECT_TRUE(r.pairing_requests(later).empty());
-  EXPECT_FALSE(r.approve("telegram", *codes.begin(), later).has_value());
+  EXPECT_FALSE(r.approve("telegram", "default", *codes.begin(), later).has_value());
   EXPECT_EQ(r.handle(dm("4"), later).kind, InboundVerdict::pairing_sent);
 }
 
@@ -204,7 +265,7 @@ TEST_F(InboundTest, ApprovalsAndPendingRequestsSurviveARestart) {
     InboundRouter r(dir_, settings("pairing"));
     code_a = code_in(r.handle(dm("100"), kT0).reply);
     code_b = code_in(r.handle(dm("200"), kT0).reply);
-    ASSERT_TRUE(r.approve("telegram", code_a, kT0 + 1).has_value());
+    ASSERT_TRUE(r.approve("telegram", "default", code_a, kT0 + 1).has_value());
   }
   InboundRouter r(dir_, settings("pairing"));
   EXPECT_EQ(r.handle(dm("100"), kT0 + 2).kind, InboundVerdict::accepted);
@@ -212,13 +273,13 @@ TEST_F(InboundTest, ApprovalsAndPendingRequestsSurviveARestart) {
   ASSERT_EQ(reqs.size(), 1u);
   EXPECT_EQ(reqs[0].code, code_b);
   EXPECT_EQ(r.handle(dm("200"), kT0 + 3).kind, InboundVerdict::pairing_pending);
-  ASSERT_TRUE(r.approve("telegram", code_b, kT0 + 4).has_value());
+  ASSERT_TRUE(r.approve("telegram", "default", code_b, kT0 + 4).has_value());
   EXPECT_EQ(r.handle(dm("200"), kT0 + 5).kind, InboundVerdict::accepted);
 }
 
 TEST_F(InboundTest, DuplicateMessageIdsAreDroppedAlsoAfterARestart) {
   {
-    InboundRouter r(dir_, settings("open"));
+    InboundRouter r(dir_, with_account(settings("open"), "work"));
     EXPECT_EQ(r.handle(dm("42", "", "once", "777"), kT0).kind, InboundVerdict::accepted);
     EXPECT_EQ(r.handle(dm("42", "", "once", "777"), kT0 + 1).kind, InboundVerdict::duplicate);
     // The same id on another account is another message.
@@ -237,6 +298,17 @@ TEST_F(InboundTest, DuplicateMessageIdsAreDroppedAlsoAfterARestart) {
   EXPECT_EQ(onces, 1) << "a duplicate must not be appended twice";
 }
 
+TEST_F(InboundTest, AMessageThroughAnAccountNobodyConfiguredIsRefused) {
+  InboundRouter r(dir_, settings("open"));
+  InboundMessage m = dm("42", "", "你好");
+  m.account_id = "ghost";
+  EXPECT_EQ(r.handle(m, kT0).kind, InboundVerdict::refused) << "no settings: fail closed";
+  m.chat_type = "group";
+  m.chat_id = "-1001";
+  m.id = "g1";
+  EXPECT_EQ(r.handle(m, kT0).kind, InboundVerdict::refused);
+}
+
 TEST_F(InboundTest, SessionKeysFollowDmScope) {
   const InboundMessage m = [&] {
     InboundMessage x = dm("42");
@@ -250,7 +322,7 @@ TEST_F(InboundTest, SessionKeysFollowDmScope) {
       {"per-account-channel-peer", "agent:main:telegram:work:direct:42"},
   };
   for (const auto& [scope, key] : cases) {
-    InboundRouter r(dir_ + "/" + scope, settings("open", {}, scope));
+    InboundRouter r(dir_ + "/" + scope, with_account(settings("open", {}, scope), "work"));
     EXPECT_EQ(r.session_key_for(m).value().str(), key) << scope;
     InboundMessage fresh = m;
     fresh.id = "id-" + scope;
@@ -357,7 +429,7 @@ TEST_F(InboundTest, DmPairingApprovalDoesNotAuthorizeGroups) {
   InboundRouter r(dir_, s);
   const InboundVerdict p = r.handle(dm("222"), kT0);
   ASSERT_EQ(p.kind, InboundVerdict::pairing_sent);
-  ASSERT_TRUE(r.approve("telegram", code_in(p.reply), kT0));
+  ASSERT_TRUE(r.approve("telegram", "default", code_in(p.reply), kT0));
   EXPECT_EQ(r.handle(dm("222"), kT0).kind, InboundVerdict::accepted);
   EXPECT_EQ(r.handle(group_msg("222", "@bot hi 😀", "g1", true), kT0).kind, InboundVerdict::refused);
   EXPECT_EQ(r.handle(group_msg("111", "@bot hi 😀", "g2", true), kT0).kind,

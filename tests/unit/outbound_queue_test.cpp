@@ -47,6 +47,27 @@ class OutboundQueueTest : public ::testing::Test {
   std::string root_, dir_;
 };
 
+// Each account of a channel has its own queue order; the account is journalled with the entry,
+// so a restarted front sends it through the same bot.
+TEST_F(OutboundQueueTest, PendingEntriesAreKeptPerAccount) {
+  {
+    OutboundQueue q(dir_, 100);
+    q.load(kT0);
+    OutboundEntry a = entry("1", "你好 from alpha", "ka");
+    a.account_id = "alpha";
+    q.enqueue(a, kT0);
+    q.enqueue(entry("2", "مرحبا from default", "kd"), kT0 + 1);
+  }
+  OutboundQueue q(dir_, 100);
+  q.load(kT0 + 2);
+  const auto alpha = q.pending("telegram", "alpha");
+  ASSERT_EQ(alpha.size(), 1u);
+  EXPECT_EQ(alpha[0]->text, "你好 from alpha");
+  EXPECT_EQ(alpha[0]->account_id, "alpha");
+  ASSERT_EQ(q.pending("telegram", "default").size(), 1u);
+  EXPECT_TRUE(q.pending("telegram", "beta").empty());
+}
+
 TEST_F(OutboundQueueTest, PendingEntriesSurviveARestartInOrder) {
   std::vector<std::string> ids;
   {
@@ -63,7 +84,7 @@ TEST_F(OutboundQueueTest, PendingEntriesSurviveARestartInOrder) {
   OutboundQueue q(dir_, 100);
   EXPECT_TRUE(q.load(kT0 + 10).empty());
   EXPECT_EQ(q.pending_count(), 4u);
-  const std::vector<OutboundEntry*> tg = q.pending("telegram");
+  const std::vector<OutboundEntry*> tg = q.pending("telegram", "default");
   ASSERT_EQ(tg.size(), 3u);
   EXPECT_EQ(tg[0]->id, ids[0]);
   EXPECT_EQ(tg[0]->to, "111");
@@ -74,7 +95,7 @@ TEST_F(OutboundQueueTest, PendingEntriesSurviveARestartInOrder) {
   EXPECT_EQ(tg[1]->text, "second\nline two \"quoted\" é");
   EXPECT_EQ(tg[2]->id, ids[3]);
   EXPECT_EQ(tg[2]->text, "third");
-  const std::vector<OutboundEntry*> dc = q.pending("discord");
+  const std::vector<OutboundEntry*> dc = q.pending("discord", "default");
   ASSERT_EQ(dc.size(), 1u);
   EXPECT_EQ(dc[0]->to, "-100");
   ASSERT_NE(q.find(ids[1]), nullptr);
@@ -85,7 +106,7 @@ TEST_F(OutboundQueueTest, PendingEntriesSurviveARestartInOrder) {
   q.enqueue(entry("333", "fourth", "k4"), kT0 + 20);
   OutboundQueue again(dir_, 100);
   again.load(kT0 + 30);
-  const std::vector<OutboundEntry*> tg2 = again.pending("telegram");
+  const std::vector<OutboundEntry*> tg2 = again.pending("telegram", "default");
   ASSERT_EQ(tg2.size(), 4u);
   EXPECT_EQ(tg2[0]->id, ids[0]);
   EXPECT_EQ(tg2[1]->id, ids[1]);
@@ -202,7 +223,7 @@ TEST_F(OutboundQueueTest, TornAndCorruptLinesAreSkippedWithAWarning) {
   ASSERT_GE(warnings.size(), 2u);
   EXPECT_NE(warnings[0].find("outbound.jsonl:2"), std::string::npos) << warnings[0];
   EXPECT_NE(warnings[1].find("outbound.jsonl:3"), std::string::npos) << warnings[1];
-  const std::vector<OutboundEntry*> p = q.pending("telegram");
+  const std::vector<OutboundEntry*> p = q.pending("telegram", "default");
   ASSERT_EQ(p.size(), 2u);
   EXPECT_EQ(p[0]->id, ids[0]);
   EXPECT_EQ(p[1]->id, ids[3]);
@@ -212,7 +233,7 @@ TEST_F(OutboundQueueTest, TornAndCorruptLinesAreSkippedWithAWarning) {
   const std::string id5 = q.enqueue(entry("1", "five", "k5"), kT0 + 2).id;
   OutboundQueue again(dir_, 100);
   EXPECT_TRUE(again.load(kT0 + 3).empty()) << "the journal is clean after a replay";
-  const std::vector<OutboundEntry*> p2 = again.pending("telegram");
+  const std::vector<OutboundEntry*> p2 = again.pending("telegram", "default");
   ASSERT_EQ(p2.size(), 3u);
   EXPECT_EQ(p2[0]->id, ids[0]);
   EXPECT_EQ(p2[1]->id, ids[3]);

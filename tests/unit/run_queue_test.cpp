@@ -116,9 +116,9 @@ class RunQueueTest : public ::testing::Test {
   }
 
   // One call; returns every reply it got (an `agent` call gets two).
-  std::shared_ptr<std::vector<HubReply>> call(const std::string& method, const Json& params) {
-    auto got = std::make_shared<std::vector<HubReply>>();
-    EXPECT_TRUE(runs_->call(method, params, [got](HubReply r) { got->push_back(std::move(r)); }));
+  std::shared_ptr<std::vector<Reply>> call(const std::string& method, const Json& params) {
+    auto got = std::make_shared<std::vector<Reply>>();
+    EXPECT_TRUE(runs_->call(schema::find_method(method)->id, params, [got](Reply r) { got->push_back(std::move(r)); }));
     return got;
   }
   Json ok(const std::string& method, const Json& params) {
@@ -335,9 +335,11 @@ TEST_F(RunQueueTest, AFullSessionWithDropNewRefusesTheMessageWithAClearError) {
       call("chat.send", {{"sessionKey", "main"}, {"message", "three"}, {"idempotencyKey", "n3"}});
   ASSERT_EQ(got->size(), 1u);
   EXPECT_FALSE((*got)[0].payload);
-  EXPECT_EQ((*got)[0].code, "UNAVAILABLE");
-  EXPECT_NE((*got)[0].message.find("cap 1"), std::string::npos) << (*got)[0].message;
-  EXPECT_TRUE((*got)[0].retryable);
+  ASSERT_TRUE((*got)[0].error);
+  const Error& e = *(*got)[0].error;
+  EXPECT_EQ(e.code, ErrorCode::UNAVAILABLE);
+  EXPECT_NE(e.message.find("cap 1"), std::string::npos) << e.message;
+  EXPECT_TRUE(e.retryable);
 }
 
 }  // namespace

@@ -19,6 +19,10 @@
 namespace clawgate::core {
 namespace {
 
+schema::Method M(const std::string& name) {
+  return schema::find_method(name)->id;
+}
+
 constexpr int64_t kMax = INT64_MAX;  // the largest integer the schema accepts
 
 class RunsTest : public ::testing::Test {
@@ -51,8 +55,8 @@ class RunsTest : public ::testing::Test {
 // timer's duration (milliseconds to nanoseconds).
 TEST_F(RunsTest, AgentWaitWithTheLargestTimeoutKeepsWaiting) {
   bool replied = false;
-  ASSERT_TRUE(runs_->call("agent.wait", Json{{"runId", "x"}, {"timeoutMs", kMax}},
-                          [&](HubReply) { replied = true; }));
+  ASSERT_TRUE(runs_->call(M("agent.wait"), Json{{"runId", "x"}, {"timeoutMs", kMax}},
+                          [&](Reply) { replied = true; }));
   io_.poll();
   EXPECT_FALSE(replied);
 }
@@ -63,8 +67,8 @@ TEST_F(RunsTest, SessionsListWithTheLargestActiveWindowListsEverySession) {
   sessions_->append(SessionKey::main(),
                     Json{{"type", "message"}, {"role", "user"}, {"text", "hi"}, {"ts", 1}});
   Json payload;
-  ASSERT_TRUE(runs_->call("sessions.list", Json{{"activeMinutes", kMax}},
-                          [&](HubReply r) { payload = r.payload.value_or(Json()); }));
+  ASSERT_TRUE(runs_->call(M("sessions.list"), Json{{"activeMinutes", kMax}},
+                          [&](Reply r) { payload = r.payload.value_or(Json()); }));
   ASSERT_TRUE(payload.contains("sessions")) << payload.dump();
   EXPECT_EQ(payload["sessions"].size(), 1u) << payload.dump();
 }
@@ -79,8 +83,8 @@ class RunsKeysTest : public RunsTest {
  protected:
   Answer call(const std::string& method, const Json& params) {
     Answer a;
-    EXPECT_TRUE(runs_->call(method, params, [&](HubReply r) {
-      if (!r.code.empty()) a.error = r.code + ": " + r.message;
+    EXPECT_TRUE(runs_->call(M(method), params, [&](Reply r) {
+      if (r.error) a.error = std::string(ipc::protocol_code(r.error->code)) + ": " + r.error->message;
       a.payload = r.payload.value_or(Json());
     }));
     return a;
@@ -163,8 +167,8 @@ TEST_F(RunsKeysTest, CronSessionTargetsTakeAnyKeyAClientMayNameAndRefuseTheRest)
       io_, clock_, log_, dir_, *runs_, [](const std::string&, const Json&, bool) {}, "{}");
   const auto cron_call = [&](const std::string& method, const Json& params) {
     Answer a;
-    EXPECT_TRUE(cron.call(method, params, [&](HubReply r) {
-      if (!r.code.empty()) a.error = r.code + ": " + r.message;
+    EXPECT_TRUE(cron.call(M(method), params, [&](Reply r) {
+      if (r.error) a.error = std::string(ipc::protocol_code(r.error->code)) + ": " + r.error->message;
       a.payload = r.payload.value_or(Json());
     }));
     return a;

@@ -48,7 +48,7 @@ struct ChatTurn {
 };
 
 // A failed run, as the front gets it over the link (ipc/error.hpp).
-using RunError = ipc::Error;
+using RunError = Error;
 
 // Decodes one provider's stream events (OpenAI-compatible chat.completion.chunk, or Anthropic
 // Messages events) into text deltas, token counts and a mid-stream error. Pure: no I/O, so

@@ -43,6 +43,22 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
 
   explicit Impl(asio::io_context& io) : io(io), resolver(io) {}
 
+  void init_tls() {
+    ssl_ctx.set_default_verify_paths();
+    ssl_ctx.set_verify_mode(asio::ssl::verify_peer);
+  }
+
+  // The same server, no connection and no request.
+  std::shared_ptr<Impl> fresh() const {
+    auto n = std::make_shared<Impl>(io);
+    n->tls = tls;
+    n->host = host;
+    n->port = port;
+    n->prefix = prefix;
+    if (tls) n->init_tls();
+    return n;
+  }
+
   beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*secure) : *plain; }
 
   void finish(HttpResponse r) {
@@ -244,10 +260,7 @@ HttpClient::HttpClient(asio::io_context& io, const std::string& base_url)
     impl_->port = impl_->tls ? "443" : "80";
   }
   if (impl_->host.empty()) throw std::invalid_argument("URL has no host: " + base_url);
-  if (impl_->tls) {
-    impl_->ssl_ctx.set_default_verify_paths();
-    impl_->ssl_ctx.set_verify_mode(asio::ssl::verify_peer);
-  }
+  if (impl_->tls) impl_->init_tls();
 }
 
 HttpClient::~HttpClient() {
@@ -297,9 +310,15 @@ void HttpClient::begin(const std::string& path, const std::string& body, const H
 
 void HttpClient::cancel() {
   if (!impl_->cb) return;
-  ++impl_->gen;
-  impl_->reset();
-  impl_->finish({0, "", "cancelled"});
+  // The cut request's operations still hold its buffers (the request's header fields) until
+  // their handlers run, later on the loop: rewriting that request for the next one under them
+  // was a use after free. The next request gets a fresh Impl; the old one lives on in those
+  // handlers (which see the bumped generation and do nothing) and goes with the last of them.
+  std::shared_ptr<Impl> old = impl_;
+  ++old->gen;
+  old->reset();
+  impl_ = old->fresh();
+  old->finish({0, "", "cancelled"});  // may start the next request, on the fresh Impl
 }
 
 }  // namespace clawgate::workers

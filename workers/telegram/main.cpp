@@ -44,8 +44,8 @@ int main() {
     if (worker) return;  // config changes restart us; a repeat is ignored
     workers::TelegramConfig cfg;
     try {
-      cfg = workers::parse_telegram_config(section, state ? state : ".");
-      if (account && *account) cfg.account_id = account;
+      cfg = workers::parse_telegram_config(section, state ? state : ".",
+                                           account && *account ? account : "default");
       worker = std::make_unique<workers::TelegramWorker>(io, log, cfg);
     } catch (const std::exception& e) {
       log.error("telegram", std::string("configuration error: ") + e.what());

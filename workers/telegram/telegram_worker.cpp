@@ -114,31 +114,44 @@ std::vector<InboundUpdate> parse_updates(const Json& updates, int64_t& offset, i
   return out;
 }
 
-TelegramConfig parse_telegram_config(const std::string& section_json,
-                                     const std::string& state_dir) {
+TelegramConfig parse_telegram_config(const std::string& section_json, const std::string& state_dir,
+                                     const std::string& account_id) {
   const Json j = Json::parse(section_json.empty() ? "{}" : section_json, nullptr, false);
-  // The same generated parser the supervisor checked the file with: a section that reaches
-  // here is valid, but a bad one still fails with the key's path, never with a guess.
+  // The account's section as the supervisor merged it (the root with the account's keys). The
+  // same generated parser the supervisor checked the file with: a section that reaches here is
+  // valid, but a bad one still fails with the key's path, never with a guess.
+  // The id names this account's state directory and sandbox: checked again here, not trusted.
+  if (const std::string bad = cfg::check_account_id(account_id); !bad.empty())
+    throw std::runtime_error(bad);
+  const bool is_default = account_id == "default";
+  const std::string where =
+      is_default ? "channels.telegram" : "channels.telegram.accounts." + account_id;
   cfg::Issues issues;
-  const cfg::TelegramChannel t = cfg::parse_TelegramChannel(j, "channels.telegram", issues);
+  const cfg::TelegramChannel t = cfg::parse_TelegramChannel(j, where, issues);
   for (const auto& i : issues.items())
     if (i.kind == cfg::Issue::Kind::error) throw std::runtime_error(i.text());
   TelegramConfig c;
   c.state_dir = state_dir;
+  c.account_id = account_id;
   c.token = t.bot_token.value_or("");
   if (c.token.empty() && t.token_file) {
     auto text = read_file(*t.token_file);
-    if (!text)
-      throw std::runtime_error("channels.telegram.tokenFile: cannot read " + *t.token_file);
+    if (!text) throw std::runtime_error(where + ".tokenFile: cannot read " + *t.token_file);
     c.token = trim(*text);
   }
-  if (c.token.empty()) {
+  // The variable serves the default account only (upstream's rule; the supervisor does not
+  // even hand it to another account's worker).
+  if (c.token.empty() && is_default) {
     if (const char* env = std::getenv("TELEGRAM_BOT_TOKEN")) c.token = env;
   }
   if (c.token.empty())
     throw std::runtime_error(
-        "no Telegram bot token: set channels.telegram.botToken, channels.telegram.tokenFile or "
-        "TELEGRAM_BOT_TOKEN");
+        is_default ? "no Telegram bot token: set channels.telegram.botToken, "
+                     "channels.telegram.tokenFile or TELEGRAM_BOT_TOKEN"
+                   : "no Telegram bot token for account " + account_id + ": set " + where +
+                         ".botToken or " + where +
+                         ".tokenFile (the root's and TELEGRAM_BOT_TOKEN serve the default "
+                         "account only)");
   c.api_root = t.api_root;
   while (!c.api_root.empty() && c.api_root.back() == '/') c.api_root.pop_back();
   c.poll_timeout_s = t.poll_timeout_seconds;
@@ -225,7 +238,7 @@ void TelegramWorker::get_me() {
              return;
            }
            ++failures_;
-           last_error_ = ipc::Error{ipc::ErrorCode::UNAVAILABLE, "getMe: " + desc, true, 0};
+           last_error_ = Error{ipc::ErrorCode::UNAVAILABLE, "getMe: " + desc, true, 0};
            send_status();
            const int64_t wait = backoff_ms();
            log_.warn("telegram",
@@ -297,7 +310,7 @@ void TelegramWorker::poll() {
            error_code = ipc::ErrorCode::RATE_LIMITED;
            wait = std::max<int64_t>(wait, retry_after * 1000LL);
          }
-         last_error_ = ipc::Error{error_code, "getUpdates: " + desc, true, wait};
+         last_error_ = Error{error_code, "getUpdates: " + desc, true, wait};
          send_status();
          log_.warn("telegram",
                    "getUpdates failed (" + desc + "), retrying in " + std::to_string(wait) + " ms");
@@ -441,7 +454,7 @@ void TelegramWorker::on_front(capnp::MessageReader& r) {
       d.chunks = chunk_text(utf8::repair(std::string_view(o.getText().cStr(), o.getText().size())),
                             cfg_.chunk_limit);
       if (d.chunks.empty())
-        return report(d, ipc::Error{ipc::ErrorCode::INVALID_REQUEST, "empty message", false, 0});
+        return report(d, Error{ipc::ErrorCode::INVALID_REQUEST, "empty message", false, 0});
       outbound_.push_back(std::move(d));
       send_next();
       return;
@@ -495,14 +508,14 @@ void TelegramWorker::send_next() {
          Delivery failed = std::move(d);
          outbound_.pop_front();
          // Permanent (400 chat not found, 403 blocked): the front records the failure.
-         report(failed, ipc::Error{transient ? ipc::ErrorCode::UNAVAILABLE
+         report(failed, Error{transient ? ipc::ErrorCode::UNAVAILABLE
                                              : ipc::ErrorCode::INVALID_REQUEST,
                                    "sendMessage: " + desc, transient, transient ? 5000 : 0});
          send_next();
        });
 }
 
-void TelegramWorker::report(const Delivery& d, std::optional<ipc::Error> error) {
+void TelegramWorker::report(const Delivery& d, std::optional<Error> error) {
   if (!front_ || !front_->is_open()) return;  // the next front sends it again; done_ answers
   capnp::MallocMessageBuilder b;
   auto r = b.initRoot<ipc::Data>().initDelivery();

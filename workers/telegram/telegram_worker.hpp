@@ -47,9 +47,11 @@ struct TelegramConfig {
   size_t chunk_limit = 4096;
 };
 
-// Resolves token (botToken, tokenFile, TELEGRAM_BOT_TOKEN) and options from the channel's
-// config section. Throws std::runtime_error naming the missing or bad key.
-TelegramConfig parse_telegram_config(const std::string& section_json, const std::string& state_dir);
+// Resolves token (botToken, tokenFile, and TELEGRAM_BOT_TOKEN for the account named default
+// only) and options from one account's config section (the root merged with the account, as
+// the supervisor hands it over). Throws std::runtime_error naming the missing or bad key.
+TelegramConfig parse_telegram_config(const std::string& section_json, const std::string& state_dir,
+                                     const std::string& account_id = "default");
 
 // state/telegram/<account>/: the account's offset file; its sandbox sees nothing else.
 std::string telegram_account_dir(const TelegramConfig& c);
@@ -121,7 +123,7 @@ class TelegramWorker {
   void on_front(capnp::MessageReader& r);
   void send_next();
   // Tells the front how a delivery ended: sent (no error) or failed with `error`.
-  void report(const Delivery& d, std::optional<ipc::Error> error = std::nullopt);
+  void report(const Delivery& d, std::optional<Error> error = std::nullopt);
   void persist_offset();
   std::string offset_path() const;
   void send_status();
@@ -148,7 +150,7 @@ class TelegramWorker {
   std::string malformed_body_;
   int64_t bot_id_ = 0;
   std::string bot_username_, detail_;
-  std::optional<ipc::Error> last_error_;  // shown in channels.status until polling works
+  std::optional<Error> last_error_;  // shown in channels.status until polling works
   int64_t last_inbound_ms_ = 0, last_outbound_ms_ = 0;
   std::mt19937 rng_{std::random_device{}()};
 };

@@ -11,7 +11,7 @@ import path from "node:path";
 import Ajv from "ajv";
 import { clawgateBin } from "../lib/gateway.mjs";
 
-const ANNOTATIONS = ["x-clawgate", "x-clawgate-ignored", "x-sensitive", "x-clawgate-check", "x-clawgate-shorthand"];
+const ANNOTATIONS = ["x-clawgate", "x-clawgate-ignored", "x-sensitive", "x-clawgate-check", "x-clawgate-shorthand", "x-clawgate-account-of"];
 
 function compile() {
   const schema = JSON.parse(execFileSync(clawgateBin(), ["config", "schema"], { encoding: "utf8" }));
@@ -42,6 +42,7 @@ const VALID = [
     },
     agents: { defaults: { maxConcurrent: 1024 } },
   },
+  { channels: { telegram: { defaultAccount: "alpha", dmPolicy: "pairing", accounts: { alpha: { botToken: "1:a", groups: {} }, "Beta_2": { tokenFile: "/run/secrets/贝塔 🔑", dmPolicy: "open", allowFrom: ["*"] } } } } },
 ];
 const INVALID = [
   { gatway: {} },
@@ -59,6 +60,10 @@ const INVALID = [
   { messages: { queue: { debounceMsByChannel: { telegram: 600001 } } } },
   { messages: { queue: { debounceMs: 900 } } },
   { agents: { defaults: { maxConcurrent: 0 } } },
+  { channels: { telegram: { accounts: { "bad id": { botToken: "1:a" } } } } },
+  { channels: { telegram: { accounts: { "-a": {} } } } },
+  { channels: { telegram: { accounts: { a: { dmPolicy: "everyone" } } } } },
+  { channels: { telegram: { accounts: { a: { accounts: {} } } } } },
 ];
 
 test("the printed schema compiles under ajv strict mode", () => {
