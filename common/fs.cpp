@@ -145,13 +145,12 @@ std::vector<std::string> read_lines(const std::string& path) {
   return out;
 }
 
-std::vector<std::string> read_last_lines(const std::string& path,
-                                         const std::function<bool(const std::string&)>& keep,
-                                         size_t max_lines, size_t max_bytes) {
-  std::vector<std::string> out;
+uint64_t scan_lines_backwards(const std::string& path,
+                              const std::function<bool(uint64_t, const std::string&)>& on_line,
+                              uint64_t max_bytes) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return out;
+    if (errno == ENOENT) return 0;
     fail("open", path);
   }
   struct stat st {};
@@ -159,13 +158,18 @@ std::vector<std::string> read_last_lines(const std::string& path,
     ::close(fd);
     fail("stat", path);
   }
-  // Read backwards in blocks; `carry` holds the (partial) line that starts before the block.
+  // Read backwards in blocks; `carry` holds the bytes after `pos` not yet split into lines (at
+  // most one line, which starts before the block).
   off_t pos = st.st_size;
-  const off_t floor = st.st_size > static_cast<off_t>(max_bytes) ? st.st_size - max_bytes : 0;
+  const off_t floor = static_cast<uint64_t>(st.st_size) > max_bytes
+                          ? st.st_size - static_cast<off_t>(max_bytes)
+                          : 0;
+  uint64_t read_bytes = 0;
   std::string carry;
   bool at_end = true;  // the bytes after the last newline are a torn line: dropped
+  bool go = true;
   char buf[16384];
-  while (pos > floor && out.size() < max_lines) {
+  while (go && pos > floor) {
     const size_t want = static_cast<size_t>(std::min<off_t>(sizeof buf, pos - floor));
     pos -= static_cast<off_t>(want);
     ssize_t n;
@@ -175,22 +179,38 @@ std::vector<std::string> read_last_lines(const std::string& path,
       ::close(fd);
       fail("read", path);
     }
+    read_bytes += want;
     carry.insert(0, buf, want);
     size_t nl;
-    while (out.size() < max_lines && (nl = carry.rfind('\n')) != std::string::npos) {
+    while (go && (nl = carry.rfind('\n')) != std::string::npos) {
+      const uint64_t offset = static_cast<uint64_t>(pos) + nl + 1;
       std::string line = carry.substr(nl + 1);
       carry.resize(nl);
       if (at_end) {
         at_end = false;
         continue;
       }
-      if (!line.empty() && keep(line)) out.push_back(std::move(line));
+      if (!line.empty()) go = on_line(offset, line);
     }
   }
   // The file's first line (no newline before it) once everything was read.
-  if (pos == 0 && !at_end && out.size() < max_lines && !carry.empty() && keep(carry))
-    out.push_back(std::move(carry));
+  if (go && pos == 0 && !at_end && !carry.empty()) on_line(0, carry);
   ::close(fd);
+  return read_bytes;
+}
+
+std::vector<std::string> read_last_lines(const std::string& path,
+                                         const std::function<bool(const std::string&)>& keep,
+                                         size_t max_lines, size_t max_bytes) {
+  std::vector<std::string> out;
+  if (max_lines == 0) return out;
+  scan_lines_backwards(
+      path,
+      [&](uint64_t, const std::string& line) {
+        if (keep(line)) out.push_back(line);
+        return out.size() < max_lines;
+      },
+      max_bytes);
   std::reverse(out.begin(), out.end());
   return out;
 }

@@ -2,6 +2,7 @@
 // fsync dir), whole-file and tail reads.
 // Fails: throws std::system_error carrying the path and errno.
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -37,6 +38,15 @@ class AppendLog {
 
 // Complete lines of a file (a torn final line is dropped); empty when the file does not exist.
 std::vector<std::string> read_lines(const std::string& path);
+
+// Calls on_line(offset, line) for each complete, non-empty line of `path`, newest first, until
+// it returns false, the file's start, or `max_bytes` read back from its end; a last line
+// without its newline (torn by a crash) is skipped, and so is a line cut by `max_bytes`.
+// `offset` is where the line starts in the file. Returns the bytes read; a missing file has no
+// lines. Throws std::runtime_error when the file cannot be read.
+uint64_t scan_lines_backwards(const std::string& path,
+                              const std::function<bool(uint64_t offset, const std::string& line)>& on_line,
+                              uint64_t max_bytes = UINT64_MAX);
 
 // The last `max_lines` complete lines for which keep(line) is true, oldest first, reading the
 // file backwards and never more than its last `max_bytes`: the cost follows what is asked for,

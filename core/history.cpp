@@ -1,14 +1,9 @@
 // History: see history.hpp.
 #include "core/history.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <system_error>
 
+#include "fs.hpp"
 #include "utf8.hpp"
 
 namespace clawgate::core {
@@ -32,60 +27,6 @@ std::string str_at(const Json& j, const char* key, const char* dflt = "") {
 bool flag_at(const Json& j, const char* key) {
   const auto it = j.find(key);
   return it != j.end() && it->is_boolean() && it->get<bool>();
-}
-
-[[noreturn]] void fail(const std::string& what, const std::string& path) {
-  throw std::system_error(errno, std::generic_category(), what + " " + path);
-}
-
-// Calls on_line(offset, line) for each complete line of `path`, newest first, until it returns
-// false or the file's start; a last line without its newline (torn by a crash) is skipped.
-// Returns the bytes read.
-template <class F>
-uint64_t scan_backwards(const std::string& path, F&& on_line) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return 0;
-    fail("open", path);
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    fail("stat", path);
-  }
-  uint64_t read_bytes = 0;
-  off_t pos = st.st_size;
-  std::string carry;  // the bytes after `pos` not yet split into lines: at most one line
-  bool at_end = true;
-  bool go = true;
-  char buf[16384];
-  while (go && pos > 0) {
-    const size_t want = static_cast<size_t>(std::min<off_t>(sizeof buf, pos));
-    pos -= static_cast<off_t>(want);
-    ssize_t n;
-    do n = ::pread(fd, buf, want, pos);
-    while (n < 0 && errno == EINTR);
-    if (n != static_cast<ssize_t>(want)) {
-      ::close(fd);
-      fail("read", path);
-    }
-    read_bytes += want;
-    carry.insert(0, buf, want);
-    size_t nl;
-    while (go && (nl = carry.rfind('\n')) != std::string::npos) {
-      const uint64_t offset = static_cast<uint64_t>(pos) + nl + 1;
-      std::string line = carry.substr(nl + 1);
-      carry.resize(nl);
-      if (at_end) {  // what follows the last newline is torn (or nothing)
-        at_end = false;
-        continue;
-      }
-      if (!line.empty()) go = on_line(offset, line);
-    }
-  }
-  if (go && pos == 0 && !at_end && !carry.empty()) on_line(0, carry);
-  ::close(fd);
-  return read_bytes;
 }
 
 }  // namespace
@@ -183,7 +124,7 @@ SessionHistory TranscriptIndex::load(const std::string& path) {
   bool have_compaction = false;
   std::string summary;
   uint64_t cut = 0;
-  bytes_read_ += scan_backwards(path, [&](uint64_t offset, const std::string& line) {
+  bytes_read_ += scan_lines_backwards(path, [&](uint64_t offset, const std::string& line) {
     if (have_compaction && offset < cut) return false;
     // Only lines that may matter are parsed: a cheap look for the two types first.
     const bool message = line.find("\"message\"") != std::string::npos;
