@@ -1,8 +1,9 @@
 // Front crash tests: real processes, kill -9 of the front while a conversation is under way. A
 // run in flight keeps going in the agent worker and is adopted by the next front: a client that
-// reconnects gets its outcome (agent.wait, chat.history, once), a channel message gets exactly
-// one reply, and a cron job that fell due while no front was up runs once. Every wait is
-// bounded; nothing asserts on how long anything took.
+// reconnects gets its outcome (agent.wait, chat.history, once), also when the run ended while no
+// front could take it; a message that waited for its turn is answered after the restart; a
+// channel message gets exactly one reply; a cron job that fell due while no front was up runs
+// once. Every wait is bounded; nothing asserts on how long anything took.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -132,6 +133,70 @@ TEST(FrontCrash, ARunInFlightEndsOnceAndAReconnectingClientGetsIt) {
   EXPECT_EQ(next["status"], "started");
   EXPECT_EQ(c->gc.call("agent.wait", {{"runId", "fc-2"}, {"timeoutMs", 30000}}, 40000)["status"],
             "ok");
+}
+
+// The run ends while the front cannot take its outcome (stopped, then killed): the worker's
+// `done` went into a dead socket, and the worker hands it to the next front instead.
+TEST(FrontCrash, AnAnswerThatEndedWhileTheFrontWasDownIsStoredOnce) {
+  FakeModels models;
+  models.script({{"reply", kAnswer}, {"chunk_chars", 4}, {"delay_ms", 50}});
+  GatewayProcess gw({}, models.config().dump());
+  auto c = std::make_unique<Client>(gw, kConnectMs);
+  const int front = pid_of(c->gc, "front");
+  ASSERT_GT(front, 0);
+  const std::string question = "停下再说 ⏸️ توقف ثم تكلم";
+  c->gc.call("chat.send",
+             {{"sessionKey", "main"}, {"message", question}, {"idempotencyKey", "fc-stop"}});
+  ASSERT_TRUE(saw_delta(c->gc, "fc-stop")) << "the run never streamed";
+  c.reset();
+  ASSERT_EQ(kill(front, SIGSTOP), 0);
+  ASSERT_TRUE(eventually([&] { return models.stats()["streams_completed"] == 1; }, 20000))
+      << models.stats().dump();
+  ASSERT_EQ(kill(front, SIGKILL), 0);
+
+  c = reconnect(gw, front);
+  ASSERT_TRUE(c) << "no new front served";
+  const Json w = c->gc.call("agent.wait", {{"runId", "fc-stop"}, {"timeoutMs", 30000}}, 40000);
+  EXPECT_EQ(w["status"], "ok") << w.dump();
+  const Json h = c->gc.call("chat.history", {{"sessionKey", "main"}});
+  EXPECT_EQ(count_of(h["messages"], "user", question), 1u) << h.dump();
+  EXPECT_EQ(count_of(h["messages"], "assistant", kAnswer), 1u) << h.dump();
+  EXPECT_EQ(models.stats()["requests"], 1);
+  EXPECT_TRUE(gw.wait_output("1 ended unacknowledged")) << "the worker handed over an outcome";
+}
+
+// A message waiting for its session's turn when the front dies is answered after the restart,
+// after the run it waited for, each once.
+TEST(FrontCrash, AMessageWaitingForItsTurnIsAnsweredAfterTheRestart) {
+  FakeModels models;
+  models.script(kSlowScript);
+  GatewayProcess gw({}, models.config().dump());
+  auto c = std::make_unique<Client>(gw, kConnectMs);
+  const int front = pid_of(c->gc, "front");
+  ASSERT_GT(front, 0);
+  c->gc.call("chat.send",
+             {{"sessionKey", "main"}, {"message", "第一个问题 1️⃣"}, {"idempotencyKey", "fc-a"}});
+  ASSERT_TRUE(saw_delta(c->gc, "fc-a")) << "the run never streamed";
+  const std::string second = "السؤال الثاني 2️⃣ 第二个";
+  const Json r = c->gc.call(
+      "chat.send", {{"sessionKey", "main"}, {"message", second}, {"idempotencyKey", "fc-b"}});
+  ASSERT_EQ(r["status"], "started");
+  ASSERT_EQ(kill(front, SIGKILL), 0);
+  c.reset();
+
+  c = reconnect(gw, front);
+  ASSERT_TRUE(c) << "no new front served";
+  EXPECT_EQ(c->gc.call("agent.wait", {{"runId", "fc-a"}, {"timeoutMs", 30000}}, 40000)["status"],
+            "ok");
+  EXPECT_EQ(c->gc.call("agent.wait", {{"runId", "fc-b"}, {"timeoutMs", 30000}}, 40000)["status"],
+            "ok");
+  const Json h = c->gc.call("chat.history", {{"sessionKey", "main"}});
+  EXPECT_EQ(count_of(h["messages"], "user", second), 1u) << h.dump();
+  EXPECT_EQ(count_of(h["messages"], "assistant", kAnswer), 2u) << h.dump();
+  ASSERT_EQ(h["messages"].size(), 4u) << h.dump();
+  EXPECT_EQ(h["messages"][3]["role"], "assistant") << "user, assistant, user, assistant";
+  EXPECT_EQ(h["messages"][2]["content"][0]["text"], second);
+  EXPECT_EQ(models.stats()["requests"], 2);
 }
 
 TEST(FrontCrash, ATelegramMessageGetsExactlyOneReplyWhenTheFrontDiesMidRun) {
