@@ -175,6 +175,10 @@ void RunManager::on_resume(capnp::MessageReader& m) {
   if (done_.count(run_id)) {  // ended here already (aborted, say): nothing more to store
     return ended ? ack_done(run_id) : abort_there();
   }
+  if (runs_.size() >= SessionLanes::kMaxQueuedTotal) {  // a worker flooding resumes
+    log_.warn("runs", "agent resumed run " + run_id + " past the run limit; dropped");
+    return ended ? ack_done(run_id) : abort_there();
+  }
   std::string why;
   const auto raw_key = rs.getSessionKey();
   auto key = SessionKey::parse({raw_key.cStr(), raw_key.size()}, &why);
@@ -245,34 +249,38 @@ void RunManager::recover_waiting() {
       continue;
     }
     for (const Json& rec : waiting) {
-      if (rec.value("type", "") != "queued" || started >= kMaxRecovered) continue;
-      const Json ts = rec.value("ts", Json());
-      const int64_t at = ts.is_number_integer() ? ts.get<int64_t>() : 0;
-      if (at <= 0 || at > now || now - at > kRecoverMaxAgeMs) continue;
-      Origin o;
-      o.recovered = true;
-      o.entry = rec;
-      o.entry["type"] = "message";
-      const Json id = rec.value("runId", Json());
-      std::string run_id = id.is_string() ? id.get<std::string>() : "";
-      if (rec.contains("inboundId")) {  // a channel message: its answer goes back there
-        o.kind = "channel";
-        o.channel = rec.value("channel", "");
-        o.account_id = rec.value("accountId", "");
-        o.to = rec.value("chatId", "");
-        const Json from = rec.value("from", Json::object());
-        if (from.is_object()) o.sender = from.value("name", from.value("id", ""));
-      } else {
-        o.kind = rec.value("source", "chat");
-        if (o.kind == "channel") o.kind = "chat";
+      try {
+        if (rec.value("type", "") != "queued" || started >= kMaxRecovered) continue;
+        const Json ts = rec.value("ts", Json());
+        const int64_t at = ts.is_number_integer() ? ts.get<int64_t>() : 0;
+        if (at <= 0 || now - at > kRecoverMaxAgeMs) continue;
+        Origin o;
+        o.recovered = true;
+        o.entry = rec;
+        o.entry["type"] = "message";
+        const Json id = rec.value("runId", Json());
+        std::string run_id = id.is_string() ? id.get<std::string>() : "";
+        if (rec.contains("inboundId")) {  // a channel message: its answer goes back there
+          o.kind = "channel";
+          o.channel = rec.value("channel", "");
+          o.account_id = rec.value("accountId", "");
+          o.to = rec.value("chatId", "");
+          const Json from = rec.value("from", Json::object());
+          if (from.is_object()) o.sender = from.value("name", from.value("id", ""));
+        } else {
+          o.kind = rec.value("source", "chat");
+          if (o.kind == "channel") o.kind = "chat";
+        }
+        if (run_id.empty()) run_id = uuid_v4();
+        const std::string err = start(*key, rec.value("text", ""), run_id, o);
+        if (!err.empty()) {
+          log_.warn("runs", "message " + run_id + " queued before the restart not started: " + err);
+          continue;
+        }
+        ++started;
+      } catch (const Json::exception& e) {  // a record edited by hand: skipped, not fatal
+        log_.warn("runs", "unreadable queued record in " + name + ": " + e.what());
       }
-      if (run_id.empty()) run_id = uuid_v4();
-      const std::string err = start(*key, rec.value("text", ""), run_id, o);
-      if (!err.empty()) {
-        log_.warn("runs", "message " + run_id + " queued before the restart not started: " + err);
-        continue;
-      }
-      ++started;
     }
   }
   if (started)

@@ -174,8 +174,9 @@ TEST(FrontCrash, AMessageWaitingForItsTurnIsAnsweredAfterTheRestart) {
   auto c = std::make_unique<Client>(gw, kConnectMs);
   const int front = pid_of(c->gc, "front");
   ASSERT_GT(front, 0);
-  c->gc.call("chat.send",
-             {{"sessionKey", "main"}, {"message", "第一个问题 1️⃣"}, {"idempotencyKey", "fc-a"}});
+  c->gc.call(
+      "chat.send",
+      {{"sessionKey", "main"}, {"message", "第一个问题 1️⃣"}, {"idempotencyKey", "fc-a"}});
   ASSERT_TRUE(saw_delta(c->gc, "fc-a")) << "the run never streamed";
   const std::string second = "السؤال الثاني 2️⃣ 第二个";
   const Json r = c->gc.call(
@@ -219,8 +220,7 @@ TEST(FrontCrash, ATelegramMessageGetsExactlyOneReplyWhenTheFrontDiesMidRun) {
 
   c = reconnect(gw, front);
   ASSERT_TRUE(c) << "no new front served";
-  ASSERT_TRUE(eventually([&] { return !emu.sent()["messages"].empty(); }, 30000))
-      << gw.output();
+  ASSERT_TRUE(eventually([&] { return !emu.sent()["messages"].empty(); }, 30000)) << gw.output();
   // Whatever else was going to go out has gone by the time the transcript and queue are quiet.
   ASSERT_TRUE(eventually([&] {
     const Json h = c->gc.call("chat.history", {{"sessionKey", "main"}});
@@ -245,11 +245,12 @@ TEST(FrontCrash, ACronJobDueWhileTheFrontIsDownRunsOnceAfterTheRestart) {
   ASSERT_GT(front, 0);
   const int64_t due = wall_ms() + 1500;
   const std::string message = "早安 ☀️ صباح الخير";
-  const Json job = c->gc.call("cron.add", {{"name", "晨报"},
-                                           {"schedule", {{"kind", "at"}, {"at", iso_utc(due)}}},
-                                           {"sessionTarget", "isolated"},
-                                           {"wakeMode", "now"},
-                                           {"payload", {{"kind", "agentTurn"}, {"message", message}}}});
+  const Json job =
+      c->gc.call("cron.add", {{"name", "晨报"},
+                              {"schedule", {{"kind", "at"}, {"at", iso_utc(due)}}},
+                              {"sessionTarget", "isolated"},
+                              {"wakeMode", "now"},
+                              {"payload", {{"kind", "agentTurn"}, {"message", message}}}});
   const std::string id = job["id"];
   // The front is down (stopped, then killed) from before the job is due until after.
   c.reset();
@@ -272,8 +273,7 @@ TEST(FrontCrash, ACronJobDueWhileTheFrontIsDownRunsOnceAfterTheRestart) {
   EXPECT_EQ(models.stats()["requests"], 1);
   const Json h = c->gc.call("chat.history", {{"sessionKey", "agent:main:cron:" + id}});
   EXPECT_EQ(count_of(h["messages"], "user", message), 1u) << h.dump();
-  EXPECT_EQ(count_of(h["messages"], "assistant",
-                     "Hello from the fake model. You said: " + message),
+  EXPECT_EQ(count_of(h["messages"], "assistant", "Hello from the fake model. You said: " + message),
             1u)
       << h.dump();
   const Json jobs = c->gc.call("cron.list", {{"includeDisabled", true}})["jobs"];
