@@ -315,18 +315,22 @@ void ChannelHub::arm_retry(int64_t delay_ms) {
 }
 
 bool ChannelHub::deliver(const std::string& channel, const std::string& account_id,
-                         const std::string& to, const std::string& text) {
+                         const std::string& to, const std::string& text,
+                         const std::string& idempotency_key) {
   const ChannelSettings* c = find_account(settings_.channels, channel, account_id);
   if (!c || text.empty()) return false;
   InboundMessage m;
   m.channel = channel;
   m.account_id = c->account_id;
   m.chat_id = to;
-  return enqueue_reply(m, text);
+  return enqueue_reply(m, text, idempotency_key);
 }
 
-bool ChannelHub::enqueue_reply(const InboundMessage& m, const std::string& text) {
+bool ChannelHub::enqueue_reply(const InboundMessage& m, const std::string& text,
+                               const std::string& idempotency_key) {
   try {
+    const int64_t now = clock_.wall_ms();
+    size_t part = 0;
     // A reply longer than one outbound entry may carry goes out in parts, each cut on a line
     // or at least a code-point boundary (the worker then chunks each to the platform's limit).
     for (std::string_view rest = text; !rest.empty();) {
@@ -341,7 +345,18 @@ bool ChannelHub::enqueue_reply(const InboundMessage& m, const std::string& text)
       e.to = m.chat_id;
       e.text = std::string(rest.substr(0, cut));
       rest.remove_prefix(cut);
-      queue_.enqueue(std::move(e), clock_.wall_ms());
+      // Part n of a keyed text has the key "<key>#n" (the first, the key itself): a part the
+      // queue knows was queued before, by this front or the one before it.
+      if (!idempotency_key.empty()) {
+        e.idempotency_key = part ? idempotency_key + "#" + std::to_string(part) : idempotency_key;
+        ++part;
+        if (queue_.pending_for_key(e.idempotency_key) ||
+            queue_.outcome_for_key(e.idempotency_key, now)) {
+          log_.info("outbound", "reply " + e.idempotency_key + " is queued already; not again");
+          continue;
+        }
+      }
+      queue_.enqueue(std::move(e), now);
     }
   } catch (const std::exception& ex) {
     log_.error("outbound", std::string("cannot queue a reply: ") + ex.what());

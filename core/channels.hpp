@@ -85,9 +85,11 @@ class ChannelHub {
   std::function<void()> on_change;  // status changed: health is stale
   // Queues `text` for delivery to `to` through `account_id` of `channel` ("": its default
   // account; durable; chunked by the worker). False when no such account is configured or the
-  // queue refused it.
+  // queue refused it. With an idempotency key, a text the queue already has under that key
+  // (pending, or delivered within its dedupe window, also before a front restart) is not
+  // queued again, part by part.
   bool deliver(const std::string& channel, const std::string& account_id, const std::string& to,
-               const std::string& text);
+               const std::string& text, const std::string& idempotency_key = "");
 
   // Methods. `done` may run now or later, always on the loop.
   bool call(schema::Method m, const Json& params, ReplyFn done);  // false: not its method
@@ -134,7 +136,8 @@ class ChannelHub {
   Reply reply_for(const OutboundOutcome& o) const;
   void wait_for(const std::string& key, ReplyFn done);
   void sweep_dedupe();
-  bool enqueue_reply(const InboundMessage& m, const std::string& text);
+  bool enqueue_reply(const InboundMessage& m, const std::string& text,
+                     const std::string& idempotency_key = "");
   Worker* worker_for(const std::string& channel, const std::string& account_id);
   Json account_json(const ChannelSettings& c);
   void changed();

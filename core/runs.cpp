@@ -24,6 +24,13 @@ std::optional<SessionKey> key_param(const Json& params, const char* field,
   return key;
 }
 
+// What a run that failed says went wrong ("" when it did not fail).
+std::string done_error(ipc::RunDone::Reader d) {
+  if (d.getOk() || d.getAborted()) return "";
+  std::string error = d.hasError() ? std::string(d.getError().getMessage().cStr()) : "";
+  return error.empty() ? "the run failed" : error;
+}
+
 }  // namespace
 
 RunManager::RunManager(boost::asio::io_context& io, const Clock& clock, Logger& log,
@@ -146,24 +153,185 @@ void RunManager::on_agent(capnp::MessageReader& m) {
     }
     case ipc::AgentMsg::DONE: {
       auto d = msg.getDone();
-      std::string error;
-      if (!d.getOk() && !d.getAborted()) {
-        error = d.hasError() ? std::string(d.getError().getMessage().cStr()) : "the run failed";
-        if (error.empty()) error = "the run failed";
-      }
-      const std::string done_id = d.getRunId();
+      const std::string run_id = d.getRunId();
       for (const auto& [session, c] : compactions_) {
-        if (c.id != done_id) continue;
+        if (c.id != run_id) continue;
         const std::string key = session;  // a copy: end_compaction erases the entry
+        ack_done(run_id);
         return end_compaction(key, d.getOk(), d.getText(),
-                              d.getAborted() ? "the compaction was stopped" : error);
+                              d.getAborted() ? "the compaction was stopped" : done_error(d));
       }
-      finish(d.getRunId(), d.getOk(), d.getAborted(), d.getText(), error, d.getModel());
+      finish(run_id, d.getOk(), d.getAborted(), d.getText(), done_error(d), d.getModel());
+      // Stored (or ended here before, e.g. aborted): either way the worker may forget it.
+      ack_done(run_id);
       return;
     }
+    case ipc::AgentMsg::RESUME:
+      return on_resume(m);
+    case ipc::AgentMsg::RESUMED:
+      return recover_waiting();
     default:
       throw std::runtime_error("unexpected message from the agent worker");
   }
+}
+
+void RunManager::ack_done(const std::string& run_id) {
+  if (!agent_) return;
+  capnp::MallocMessageBuilder b;
+  b.initRoot<ipc::AgentMsg>().setDoneAck(run_id);
+  agent_->send(b);
+}
+
+// A run from before this link: adopted as if this front had started it, so clients can wait
+// for it and its outcome is stored and delivered here (exactly once: see finish()).
+void RunManager::on_resume(capnp::MessageReader& m) {
+  auto rs = m.getRoot<ipc::AgentMsg>().getResume();
+  const std::string run_id = rs.getRunId();
+  const bool ended = rs.getEnded() && rs.hasDone();
+  auto end_here = [&] {
+    auto d = rs.getDone();
+    finish(run_id, d.getOk(), d.getAborted(), d.getText(), done_error(d), d.getModel());
+    ack_done(run_id);
+  };
+  if (run_id.empty() || run_id.size() > kMaxResumeFieldBytes) {
+    log_.warn("runs", "agent resumed a run with an unusable id; ignored");
+    return;
+  }
+  if (auto it = runs_.find(run_id); it != runs_.end()) {  // this front knows it already
+    if (ended) return end_here();
+    it->second->sent = true;
+    it->second->sent_generation = agent_generation_;
+    return;
+  }
+  auto abort_there = [&] {
+    if (!agent_) return;
+    capnp::MallocMessageBuilder b;
+    b.initRoot<ipc::AgentMsg>().setAbort(run_id);
+    agent_->send(b);
+  };
+  if (done_.count(run_id)) {  // ended here already (aborted, say): nothing more to store
+    return ended ? ack_done(run_id) : abort_there();
+  }
+  if (runs_.size() >= SessionLanes::kMaxQueuedTotal) {  // a worker flooding resumes
+    log_.warn("runs", "agent resumed run " + run_id + " past the run limit; dropped");
+    return ended ? ack_done(run_id) : abort_there();
+  }
+  std::string why;
+  const auto raw_key = rs.getSessionKey();
+  auto key = SessionKey::parse({raw_key.cStr(), raw_key.size()}, &why);
+  if (!key || !refusal(*key).empty()) {
+    log_.warn("runs", "agent resumed run " + run_id + " for an unusable session key; dropped");
+    return ended ? ack_done(run_id) : abort_there();
+  }
+  auto field = [](capnp::Text::Reader t) {
+    return std::string(t.cStr(), utf8::cut_bytes({t.cStr(), t.size()}, kMaxResumeFieldBytes));
+  };
+  auto r = std::make_unique<Run>(io_, *key);
+  r->id = run_id;
+  r->resumed = true;
+  r->heartbeat = rs.getIsHeartbeat();
+  r->started_ms = clock_.wall_ms();
+  if (rs.hasOrigin()) {
+    auto o = rs.getOrigin();
+    r->origin.kind = field(o.getKind());
+    r->origin.channel = field(o.getChannel());
+    r->origin.account_id = field(o.getAccountId());
+    r->origin.to = field(o.getTo());
+    if (o.getStartedAtMs() > 0 && o.getStartedAtMs() <= r->started_ms)
+      r->started_ms = o.getStartedAtMs();
+  }
+  // Its user message was stored before it was sent to the worker (start, adopt): only the
+  // answer is left to write.
+  r->line_written = true;
+  r->adopted = true;
+  r->sent = true;
+  r->sent_generation = agent_generation_;
+  r->text = rs.getText();
+  r->emitted_text = "";
+  const std::string session = key->str();
+  const bool background = r->heartbeat || r->origin.kind == "cron";
+  runs_[run_id] = std::move(r);
+  log_.info("runs", "run " + run_id + " in " + session + " resumed from the agent worker" +
+                        (ended ? " (ended)" : ""));
+  // It holds its session's lane, as it did in the old front, so a new message there waits
+  // for it. One that came in before the worker did already holds the lane: both then run.
+  if (!lanes_.busy(session)) {
+    LaneMessage lm;
+    lm.run_id = run_id;
+    lm.background = background;
+    lm.debounce_ms = 0;
+    apply(lanes_.submit(session, std::move(lm), clock_.steady_ms()).actions);
+  }
+  if (ended) end_here();
+}
+
+void RunManager::recover_waiting() {
+  if (recovered_) return;
+  recovered_ = true;
+  std::vector<std::pair<int64_t, std::string>> recent;
+  for (auto& [key, e] : sessions_.index().items())
+    recent.push_back({e.is_object() ? e.value("updatedAt", int64_t{0}) : 0, key});
+  std::sort(recent.rbegin(), recent.rend());
+  if (recent.size() > kRecoverSessions) recent.resize(kRecoverSessions);
+  size_t started = 0;
+  const int64_t now = clock_.wall_ms();
+  for (const auto& [_, name] : recent) {
+    const auto key = SessionKey::parse(name);
+    if (!key || !refusal(*key).empty()) continue;
+    std::vector<Json> waiting;
+    try {
+      waiting = sessions_.read(*key, kResumeScanMessages, true);
+    } catch (const std::exception& e) {
+      log_.warn("runs", "cannot read " + name + " back: " + e.what());
+      continue;
+    }
+    for (const Json& rec : waiting) {
+      try {
+        if (rec.value("type", "") != "queued" || started >= kMaxRecovered) continue;
+        const Json ts = rec.value("ts", Json());
+        const int64_t at = ts.is_number_integer() ? ts.get<int64_t>() : 0;
+        if (at <= 0 || now - at > kRecoverMaxAgeMs) continue;
+        Origin o;
+        o.recovered = true;
+        o.entry = rec;
+        o.entry["type"] = "message";
+        const Json id = rec.value("runId", Json());
+        std::string run_id = id.is_string() ? id.get<std::string>() : "";
+        if (rec.contains("inboundId")) {  // a channel message: its answer goes back there
+          o.kind = "channel";
+          o.channel = rec.value("channel", "");
+          o.account_id = rec.value("accountId", "");
+          o.to = rec.value("chatId", "");
+          const Json from = rec.value("from", Json::object());
+          if (from.is_object()) o.sender = from.value("name", from.value("id", ""));
+        } else {
+          o.kind = rec.value("source", "chat");
+          if (o.kind == "channel") o.kind = "chat";
+        }
+        if (run_id.empty()) run_id = uuid_v4();
+        const std::string err = start(*key, rec.value("text", ""), run_id, o);
+        if (!err.empty()) {
+          log_.warn("runs", "message " + run_id + " queued before the restart not started: " + err);
+          continue;
+        }
+        ++started;
+      } catch (const Json::exception& e) {  // a record edited by hand: skipped, not fatal
+        log_.warn("runs", "unreadable queued record in " + name + ": " + e.what());
+      }
+    }
+  }
+  if (started)
+    log_.info("runs", std::to_string(started) + " message(s) queued before the restart started");
+}
+
+bool RunManager::answered(const Run& r) const {
+  try {
+    for (const Json& e : sessions_.read(r.session_key, kResumeScanMessages))
+      if (e.value("role", "") == "assistant" && e.value("runId", "") == r.id) return true;
+  } catch (const std::exception& e) {  // unreadable: writing it again beats losing it
+    log_.warn("runs", "cannot read " + r.session_key.str() + " back: " + e.what());
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,7 +359,7 @@ std::string RunManager::start(const SessionKey& key, const std::string& message,
   const bool waits = lanes_.busy(key.str());
   Json line = {{"type", "message"}, {"role", "user"},  {"text", message},
                {"ts", now},         {"runId", run_id}, {"source", origin.kind}};
-  if (origin.kind == "channel" && origin.entry.is_object()) {
+  if ((origin.kind == "channel" || origin.recovered) && origin.entry.is_object()) {
     line = origin.entry;
     line["type"] = "message";
     line["runId"] = run_id;
@@ -200,7 +368,7 @@ std::string RunManager::start(const SessionKey& key, const std::string& message,
   // session is free, else as a queued record, written again as the turn when it begins (so
   // the transcript reads user, assistant, user, ... whatever the arrival order). Channel
   // messages were written by the inbound router; the heartbeat prompt is never written.
-  if (origin.kind != "channel" && !is_heartbeat) {
+  if (origin.kind != "channel" && !is_heartbeat && !origin.recovered) {
     Json record = line;
     if (waits) record["type"] = "queued";
     try {
@@ -228,7 +396,8 @@ std::string RunManager::start(const SessionKey& key, const std::string& message,
   r->started_ms = now;
   r->on_done = std::move(on_done);
   r->line = std::move(line);
-  r->line_written = !waits || is_heartbeat;
+  // A recovered message is on disk as a queued record: its turn writes it as a message.
+  r->line_written = (!waits || is_heartbeat) && !r->origin.recovered;
   // While it waits, the lane holds the only copy of the text (lanes.hpp bounds those bytes);
   // the turn hands it back.
   if (!r->line_written) r->line.erase("text");
@@ -260,7 +429,9 @@ void RunManager::apply(LaneActions a) {
   for (const auto& t : a.adopted) adopt(t);
   bool started = false;
   for (const auto& id : a.started) {
-    if (!runs_.count(id)) continue;
+    auto it = runs_.find(id);
+    // A resumed run holds its slot but is in the worker already.
+    if (it == runs_.end() || it->second->sent) continue;
     queue_.push_back(id);
     started = true;
   }
@@ -386,6 +557,14 @@ RunManager::Dispatch RunManager::dispatch(Run& r) {
   rq.setRunId(r.id);
   rq.setSessionKey(session);
   rq.setIsHeartbeat(r.heartbeat);
+  {  // handed back by the worker if this front dies before the run ends
+    auto o = rq.initOrigin();
+    o.setKind(r.heartbeat ? "heartbeat" : r.origin.kind);
+    o.setChannel(r.origin.channel);
+    o.setAccountId(r.origin.account_id);
+    o.setTo(r.origin.to);
+    o.setStartedAtMs(r.started_ms);
+  }
   auto msgs = rq.initMessages(static_cast<unsigned>(w.messages.size() + (r.heartbeat ? 1 : 0)));
   unsigned i = 0;
   for (const auto& [role, text] : w.messages) {
@@ -639,7 +818,8 @@ void RunManager::finish(const std::string& run_id, const Outcome& o, EndKind kin
   // turn is answered there, and one that never ran has nothing.
   const bool own = kind == EndKind::own;
 
-  if (own && ok && !text.empty() && !r->heartbeat) {  // heartbeats stay out of the conversation
+  // heartbeats stay out of the conversation; a resumed run's answer may be stored already
+  if (own && ok && !text.empty() && !r->heartbeat && !(r->resumed && answered(*r))) {
     try {
       sessions_.append(r->session_key, {{"type", "message"},
                                         {"role", "assistant"},
@@ -681,7 +861,9 @@ void RunManager::finish(const std::string& run_id, const Outcome& o, EndKind kin
   // An answer to a channel message goes back where it came from.
   if (own && hub_ && !r->origin.channel.empty() && !r->origin.to.empty()) {
     const std::string out = ok ? text : aborted ? "" : "⚠️ The agent failed: " + err;
-    if (!out.empty() && !hub_->deliver(r->origin.channel, r->origin.account_id, r->origin.to, out))
+    // Keyed by the run: an outcome reported again after a front restart is queued once.
+    if (!out.empty() &&
+        !hub_->deliver(r->origin.channel, r->origin.account_id, r->origin.to, out, "run:" + r->id))
       log_.warn("runs", "run " + r->id + ": could not queue the answer for " + r->origin.channel);
   }
 

@@ -15,6 +15,13 @@
 // that replaces the older turns for later runs; the transcript keeps every line), as does
 // sessions.compact; the session's turns wait for it, and the turn that asked for one gets
 // `agent` events on the "compaction" stream (phase start, then end with completed).
+// A front that dies mid-run loses nothing: the agent worker keeps the run and, on this front's
+// link, resumes it (agent.capnp): the run is adopted here with the text so far (agent.wait,
+// chat events, the session's lane), and its outcome is stored exactly once, because the answer
+// is written only when the transcript's tail has no answer with its runId, and its channel
+// reply is queued under the idempotency key "run:<runId>" (outbound_queue.hpp), which the
+// durable queue already knows when the old front queued it. The worker forgets an outcome once
+// it is stored here (doneAck).
 // Fails: every method error is typed (INVALID_REQUEST, UNAVAILABLE + retryable); transcript
 // write failures end the run with an error; nothing throws into the loop.
 #pragma once
@@ -63,6 +70,17 @@ class RunManager {
   static constexpr size_t kMaxWaitersPerRun = 64;
   static constexpr size_t kMaxWaiters = 4096;
   static constexpr size_t kHistoryMaxBytes = 6 * 1024 * 1024;
+  // How far back a resumed run's answer is looked for: the turns of the few seconds between
+  // the old front storing it and this one adopting the run.
+  static constexpr size_t kResumeScanMessages = 64;
+  static constexpr size_t kMaxResumeFieldBytes = 1024;  // runId, origin fields from the worker
+  // recover_waiting() looks at the most recently updated sessions only, and restarts at most
+  // so many messages: a front restart costs bounded reading, whatever the state dir holds.
+  static constexpr size_t kRecoverSessions = 1000;
+  static constexpr size_t kMaxRecovered = 1000;
+  // ...and only messages younger than this: one queued long ago (an old crash, an upgrade from
+  // a version that did not recover them) is history now, not a question to answer.
+  static constexpr int64_t kRecoverMaxAgeMs = 60 * 60 * 1000;
 
   using Emit = std::function<void(const std::string& event, const Json& payload, bool droppable)>;
 
@@ -85,6 +103,9 @@ class RunManager {
     // record when the session was busy); the run writes it as its turn when that begins.
     Json entry;
     std::optional<QueueMode> mode;  // chat.send's queueMode; else messages.queue by channel
+    // The message is on disk as a queued record already (`entry`, from a front that died
+    // before its turn): not written again; its turn writes it as a message, taking the record.
+    bool recovered = false;
   };
   using DoneHook = std::function<void(bool ok, const std::string& text, const std::string& error)>;
   // Returns "", or an error message when refused (queue full, another agent's session, the
@@ -134,6 +155,7 @@ class RunManager {
     std::string carrier;              // answered by that run's turn (collected or summarised)
     std::vector<std::string> merged;  // runs this run's turn answers too
     bool compaction_tried = false;    // its turn asked for a compaction already
+    bool resumed = false;             // adopted from the agent worker after a front restart
   };
   // A compaction in flight: the agent worker writes the summary; the session's runs wait.
   struct Compaction {
@@ -180,6 +202,15 @@ class RunManager {
   void m_compact(const SessionKey& key, const Json& params, const ReplyFn& reply);
   void on_agent(capnp::MessageReader& m);
   void on_agent_lost(uint32_t generation, const std::string& reason);
+  // A run the agent worker still has from before this front (or this link) came up.
+  void on_resume(capnp::MessageReader& m);
+  void ack_done(const std::string& run_id);  // its outcome is stored: the worker may forget it
+  // The transcript's tail already has this run's answer (an earlier front stored it).
+  bool answered(const Run& r) const;
+  // Messages an earlier front accepted and queued but never started (queued records nothing
+  // took, sessions.hpp read): started now, in their order, once per front, after the agent
+  // worker resumed what it had (so none overtakes the run it was waiting for).
+  void recover_waiting();
   void agent_event(Run& r, const std::string& stream, Json data);
   void flush_delta(Run& r);
   void finish(const std::string& run_id, bool ok, bool aborted, const std::string& text,
@@ -224,6 +255,7 @@ class RunManager {
   std::map<std::string, std::vector<std::pair<std::shared_ptr<boost::asio::steady_timer>, ReplyFn>>>
       waiters_;              // agent.wait callers by runId
   size_t waiter_count_ = 0;  // entries across waiters_
+  bool recovered_ = false;   // recover_waiting() ran
 };
 
 }  // namespace clawgate::core

@@ -2,6 +2,17 @@
 # sessions and transcripts; the worker only turns a run request (the conversation so far) into
 # a streamed answer from a model provider, and can be killed at any moment without losing
 # anything but the runs in flight (which the front ends with an error).
+#
+# Either side may die; the two cases differ:
+# - The worker dies: its runs are gone; the front ends them with an error.
+# - The front dies (kill -9): the worker keeps its runs going and keeps every outcome until a
+#   front acknowledges it (`doneAck`). When the supervisor hands it a link to the next front, it
+#   says `hello`, then one `resume` per run it still has: running ones with the text so far,
+#   ended ones with their `done`, then `resumed`. The new front adopts them (agent.wait, chat.history, the
+#   channel reply) and acknowledges each `done` once its outcome is stored (transcript line and
+#   outbound entry, both keyed by the run id, so an outcome reported twice is stored once).
+#   What the worker holds is bounded (AgentWorker::kMaxUnacked runs, kMaxUnackedBytes of text;
+#   past that the oldest outcome is dropped, logged).
 @0x8e05f2985f3c254b;
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("clawgate::ipc");
@@ -11,6 +22,16 @@ using Common = import "common.capnp";
 struct RunMessage {
   role @0 :Text;  # "user" | "assistant" | "system"
   text @1 :Text;
+}
+
+# What a run answers, as the front that started it knew it: the worker does not read it, it
+# only hands it back in `resume`, so a front that never saw the run can deliver its answer.
+struct RunOrigin {
+  kind @0 :Text;        # "chat" | "agent" | "channel" | "cron" | "heartbeat"
+  channel @1 :Text;     # deliver the answer here when channel and to are set
+  accountId @2 :Text;
+  to @3 :Text;
+  startedAtMs @4 :Int64;  # wall clock, when the front accepted the run
 }
 
 struct RunRequest {
@@ -24,6 +45,7 @@ struct RunRequest {
   # is the done's text. Refused when no model is configured.
   summarize @5 :Bool;
   previousSummary @6 :Text;
+  origin @7 :RunOrigin;           # kept by the worker for `resume`
 }
 
 struct RunEvent {
@@ -45,12 +67,28 @@ struct RunDone {
   outputTokens @7 :UInt32;
 }
 
+# A run the worker still has when a (new) front link comes up, sent right after `hello`.
+struct RunResume {
+  runId @0 :Text;
+  sessionKey @1 :Text;
+  origin @2 :RunOrigin;
+  isHeartbeat @3 :Bool;
+  text @4 :Text;        # running: the answer so far (what follows comes as `event`s)
+  ended @5 :Bool;       # the run is over and `done` is its outcome
+  done @6 :RunDone;
+}
+
 struct AgentMsg {
   union {
     hello @0 :Text;          # worker -> front: "provider/model" or "offline"
     run @1 :RunRequest;      # front -> worker
     abort @2 :Text;          # front -> worker: runId
     event @3 :RunEvent;      # worker -> front
-    done @4 :RunDone;        # worker -> front, exactly once per run
+    done @4 :RunDone;        # worker -> front, once per run per link (again in `resume` on a
+                             # new link until acknowledged)
+    resume @5 :RunResume;    # worker -> front, after hello: a run it still has
+    doneAck @6 :Text;        # front -> worker: runId whose outcome is stored; forget it
+    resumed @7 :Void;        # worker -> front, after the last `resume`: the front may now
+                             # start the messages the old front had queued (runs.hpp)
   }
 }

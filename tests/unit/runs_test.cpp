@@ -13,6 +13,8 @@
 #include <set>
 #include <string>
 
+#include "agent.capnp.h"
+#include "contract.hpp"
 #include "core/cron.hpp"
 #include "core/runs.hpp"
 
@@ -200,6 +202,112 @@ TEST_F(RunsKeysTest, CronSessionTargetsTakeAnyKeyAClientMayNameAndRefuseTheRest)
   EXPECT_EQ(keys, (std::set<std::string>{
                       "agent:main:bench-0",
                       "agent:main:cron:" + isolated.payload["id"].get<std::string>()}));
+}
+
+// A front that comes up while the agent worker still has runs from the one before: the worker
+// resumes them (agent.capnp) and this front adopts them. Played here by a Link on the other end
+// of the agent socket.
+class RunsResumeTest : public RunsKeysTest {
+ protected:
+  RunsResumeTest() {
+    int fds[2];
+    ipc::make_socketpair(fds);
+    runs_->attach_agent(fds[0], 1);
+    worker_ = ipc::Link::create(io_, fds[1], ipc::contract::agent_link("test-worker"));
+    worker_->start(
+        [this](capnp::MessageReader& r) {
+          auto m = r.getRoot<ipc::AgentMsg>();
+          if (m.isDoneAck()) acks_.push_back(m.getDoneAck());
+          if (m.isRun()) runs_sent_.push_back(m.getRun().getRunId());
+        },
+        [](const std::string&) {});
+    capnp::MallocMessageBuilder b;
+    b.initRoot<ipc::AgentMsg>().setHello("fake/model");
+    send(b);
+  }
+  void send(capnp::MessageBuilder& b) {
+    worker_->send(b);
+    for (int i = 0; i < 50; ++i) io_.poll();
+  }
+  void resume(const std::string& run, const std::string& text, bool ended) {
+    capnp::MallocMessageBuilder b;
+    auto rs = b.initRoot<ipc::AgentMsg>().initResume();
+    rs.setRunId(run);
+    rs.setSessionKey("agent:main:main");
+    rs.initOrigin().setKind("chat");
+    rs.setText(text);
+    rs.setEnded(ended);
+    if (ended) {
+      auto d = rs.initDone();
+      d.setRunId(run);
+      d.setOk(true);
+      d.setText(text);
+      d.setModel("fake/model");
+    }
+    send(b);
+  }
+  size_t answers(const std::string& run) {
+    size_t n = 0;
+    for (const Json& e : sessions_->read(SessionKey::main(), 100))
+      if (e.value("role", "") == "assistant" && e.value("runId", "") == run) ++n;
+    return n;
+  }
+  std::shared_ptr<ipc::Link> worker_;
+  std::vector<std::string> acks_, runs_sent_;
+};
+
+TEST_F(RunsResumeTest, AnOutcomeTheOldFrontStoredIsNotStoredAgainButAcknowledged) {
+  sessions_->append(SessionKey::main(), Json{{"type", "message"}, {"role", "user"},
+                                             {"text", "问题 🌍"}, {"ts", 1}, {"runId", "r1"}});
+  sessions_->append(SessionKey::main(), Json{{"type", "message"}, {"role", "assistant"},
+                                             {"text", "答案 مرحبا"}, {"ts", 2}, {"runId", "r1"}});
+  resume("r1", "答案 مرحبا", true);
+  EXPECT_EQ(answers("r1"), 1u);
+  EXPECT_EQ(acks_, std::vector<std::string>{"r1"});
+  EXPECT_EQ(call("agent.wait", {{"runId", "r1"}, {"timeoutMs", 0}}).payload["status"], "ok");
+  // Reported once more (the ack was lost with this front, say): still one answer.
+  resume("r1", "答案 مرحبا", true);
+  EXPECT_EQ(answers("r1"), 1u);
+}
+
+TEST_F(RunsResumeTest, ARunningRunIsAdoptedHoldsItsSessionAndEndsOnce) {
+  sessions_->append(SessionKey::main(), Json{{"type", "message"}, {"role", "user"},
+                                             {"text", "慢慢说"}, {"ts", 1}, {"runId", "r2"}});
+  resume("r2", "一半 🚀", false);
+  Answer waited;
+  bool replied = false;
+  ASSERT_TRUE(runs_->call(M("agent.wait"), {{"runId", "r2"}, {"timeoutMs", 60000}}, [&](Reply r) {
+    replied = true;
+    waited.payload = r.payload.value_or(Json());
+  }));
+  // A new message in the same session waits for the resumed run.
+  EXPECT_EQ(chat_send("main", "r3").payload["status"], "started");
+  for (int i = 0; i < 50; ++i) io_.poll();
+  EXPECT_TRUE(runs_sent_.empty()) << "r3 went to the worker while r2 held the session";
+  {
+    capnp::MallocMessageBuilder b;
+    auto ev = b.initRoot<ipc::AgentMsg>().initEvent();
+    ev.setRunId("r2");
+    ev.setStream("assistant");
+    ev.setDelta("，一半 ✨");
+    send(b);
+  }
+  {
+    capnp::MallocMessageBuilder b;
+    auto d = b.initRoot<ipc::AgentMsg>().initDone();
+    d.setRunId("r2");
+    d.setOk(true);
+    d.setText("一半 🚀，一半 ✨");
+    send(b);
+  }
+  EXPECT_TRUE(replied);
+  EXPECT_EQ(waited.payload["status"], "ok");
+  EXPECT_EQ(answers("r2"), 1u);
+  EXPECT_EQ(acks_, std::vector<std::string>{"r2"});
+  // The session's next turn goes once its quiet window (messages.queue debounce) has passed.
+  clock_.advance(QueueSettings::kDefaultDebounceMs + 1);
+  for (int i = 0; i < 100 && runs_sent_.empty(); ++i) io_.run_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(runs_sent_, std::vector<std::string>{"r3"}) << "the session's next turn went";
 }
 
 }  // namespace

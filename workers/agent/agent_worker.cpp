@@ -44,11 +44,110 @@ void AgentWorker::attach_front(int fd) {
   front_ = ipc::Link::create(io_, fd, ipc::contract::agent_link("front"));
   front_->start([this](capnp::MessageReader& r) { on_front(r); },
                 [this](const std::string& reason) {
-                  log_.warn("agent", "front link lost (" + reason + ")");
+                  // The runs go on: the next front adopts them (resume_all).
+                  log_.warn("agent", "front link lost (" + reason + "); " +
+                                         std::to_string(running_.size() + queued_.size()) +
+                                         " run(s) keep going for the next front");
                 });
   capnp::MallocMessageBuilder b;
   b.initRoot<ipc::AgentMsg>().setHello(model_label());
   send(b);
+  resume_all();
+}
+
+namespace {
+void write_origin(ipc::RunOrigin::Builder o, const std::string& kind, const std::string& channel,
+                  const std::string& account_id, const std::string& to, int64_t started_ms) {
+  o.setKind(kind);
+  o.setChannel(channel);
+  o.setAccountId(account_id);
+  o.setTo(to);
+  o.setStartedAtMs(started_ms);
+}
+}  // namespace
+
+void AgentWorker::resume_all() {
+  size_t going = 0;
+  auto resume_run = [&](const Run& r) {
+    capnp::MallocMessageBuilder b;
+    auto rs = b.initRoot<ipc::AgentMsg>().initResume();
+    rs.setRunId(r.id);
+    rs.setSessionKey(r.session_key);
+    write_origin(rs.initOrigin(), r.origin.kind, r.origin.channel, r.origin.account_id,
+                 r.origin.to, r.origin.started_ms);
+    rs.setIsHeartbeat(r.heartbeat);
+    rs.setText(r.text);
+    send(b);
+    ++going;
+  };
+  // A compaction's summary is not resumed: the front that asked is gone, and the next one
+  // compacts again when it needs to.
+  for (const auto& [_, r] : running_)
+    if (!r->summarize) resume_run(*r);
+  for (const auto& r : queued_)
+    if (!r->summarize) resume_run(*r);
+  for (const auto& id : ended_order_) {
+    const Ended& e = ended_.at(id);
+    capnp::MallocMessageBuilder b;
+    auto rs = b.initRoot<ipc::AgentMsg>().initResume();
+    rs.setRunId(e.id);
+    rs.setSessionKey(e.session_key);
+    write_origin(rs.initOrigin(), e.origin.kind, e.origin.channel, e.origin.account_id,
+                 e.origin.to, e.origin.started_ms);
+    rs.setIsHeartbeat(e.heartbeat);
+    rs.setEnded(true);
+    write_done(rs.initDone(), e);
+    send(b);
+  }
+  {
+    capnp::MallocMessageBuilder b;
+    b.initRoot<ipc::AgentMsg>().setResumed();
+    send(b);
+  }
+  if (going || !ended_.empty())
+    log_.info("agent", "front link up: resuming " + std::to_string(going) + " run(s) going and " +
+                           std::to_string(ended_.size()) + " ended unacknowledged");
+}
+
+void AgentWorker::hold(Ended e) {
+  forget(e.id);
+  ended_bytes_ += e.text.size();
+  ended_order_.push_back(e.id);
+  ended_[e.id] = std::move(e);
+  // A front that never acknowledges (or none for a long time) costs bounded memory: the oldest
+  // outcome goes first.
+  while (ended_order_.size() > kMaxUnacked || ended_bytes_ > kMaxUnackedBytes) {
+    const std::string oldest = ended_order_.front();
+    log_.warn("agent", "run " + oldest +
+                           ": no front acknowledged its outcome; dropped to stay within bounds");
+    forget(oldest);
+  }
+}
+
+void AgentWorker::forget(const std::string& run_id) {
+  auto it = ended_.find(run_id);
+  if (it == ended_.end()) return;
+  ended_bytes_ -= std::min(ended_bytes_, it->second.text.size());
+  ended_.erase(it);
+  ended_order_.erase(std::remove(ended_order_.begin(), ended_order_.end(), run_id),
+                     ended_order_.end());
+}
+
+void AgentWorker::send_done(const Ended& e) {
+  capnp::MallocMessageBuilder b;
+  write_done(b.initRoot<ipc::AgentMsg>().initDone(), e);
+  send(b);
+}
+
+void AgentWorker::write_done(ipc::RunDone::Builder d, const Ended& e) const {
+  d.setRunId(e.id);
+  d.setOk(e.ok);
+  d.setAborted(e.aborted);
+  d.setText(e.text);
+  d.setModel(model_label());
+  d.setInputTokens(e.in_tokens);
+  d.setOutputTokens(e.out_tokens);
+  if (e.error) ipc::write_error(*e.error, d.initError());
 }
 
 std::unique_ptr<HttpClient> AgentWorker::borrow_http() {
@@ -76,6 +175,19 @@ void AgentWorker::on_front(capnp::MessageReader& r) {
     auto run = std::make_shared<Run>(io_);
     run->id = rq.getRunId();
     run->session_key = rq.getSessionKey();
+    run->heartbeat = rq.getIsHeartbeat();
+    if (rq.hasOrigin()) {  // kept only to be handed back, and bounded like any input
+      auto o = rq.getOrigin();
+      auto field = [](capnp::Text::Reader t) {
+        return std::string(t.cStr(), utf8::cut_bytes({t.cStr(), t.size()}, kMaxOriginBytes));
+      };
+      run->origin = {field(o.getKind()), field(o.getChannel()), field(o.getAccountId()),
+                     field(o.getTo()), o.getStartedAtMs()};
+    }
+    if (running_.count(run->id)) return;  // a repeat of a run already going
+    for (const auto& q : queued_)
+      if (q->id == run->id) return;
+    if (auto e = ended_.find(run->id); e != ended_.end()) return send_done(e->second);
     for (auto m : rq.getMessages()) run->turns.push_back({m.getRole(), m.getText()});
     if (rq.getSummarize()) {
       run->summarize = true;
@@ -83,7 +195,6 @@ void AgentWorker::on_front(capnp::MessageReader& r) {
     }
     const uint32_t timeout = rq.getTimeoutMs() ? rq.getTimeoutMs() : default_timeout_ms_;
     run->deadline.expires_after(std::chrono::milliseconds(timeout));
-    if (running_.count(run->id)) return;  // a repeat of a run already going
     admit(std::move(run));
   } else if (msg.isAbort()) {
     const std::string id = msg.getAbort();
@@ -98,6 +209,8 @@ void AgentWorker::on_front(capnp::MessageReader& r) {
       finish(run, false, true, nullptr);
       return;
     }
+  } else if (msg.isDoneAck()) {
+    forget(msg.getDoneAck());
   } else {
     throw std::runtime_error("unexpected message from the front");
   }
@@ -215,19 +328,21 @@ void AgentWorker::finish(const std::shared_ptr<Run>& run, bool ok, bool aborted,
   run->deadline.cancel();
   run->step.cancel();
   if (run->stream) retire(std::move(run->stream));
-  capnp::MallocMessageBuilder b;
-  auto d = b.initRoot<ipc::AgentMsg>().initDone();
-  d.setRunId(run->id);
-  d.setOk(ok);
-  d.setAborted(aborted);
-  d.setText(run->text);
-  d.setModel(model_label());
-  d.setInputTokens(static_cast<uint32_t>(in_tokens));
-  d.setOutputTokens(static_cast<uint32_t>(out_tokens));
-  if (error) {
-    ipc::write_error(*error, d.initError());
-  }
-  send(b);
+  Ended e;
+  e.id = run->id;
+  e.session_key = run->session_key;
+  e.origin = run->origin;
+  e.heartbeat = run->heartbeat;
+  e.ok = ok;
+  e.aborted = aborted;
+  e.text = std::move(run->text);
+  if (error) e.error = *error;
+  e.in_tokens = static_cast<uint32_t>(std::max(in_tokens, 0));
+  e.out_tokens = static_cast<uint32_t>(std::max(out_tokens, 0));
+  send_done(e);
+  // Sent or not, it is kept until the front says it stored it: a front may die between. A
+  // summary is not (see resume_all).
+  if (!run->summarize) hold(std::move(e));
   running_.erase(keep->id);
   while (running_.size() < max_runs_ && !queued_.empty()) {
     auto next = queued_.front();

@@ -7,8 +7,13 @@
 // the run's deadline); a run past its timeout or aborted stops its HTTP stream.
 // A run may instead ask for a compaction's summary (summarize.hpp): the same provider stream with
 // the summarizing prompt, no assistant events, the summary as the done's text.
-// Fails: never throws into the loop; a lost front link keeps nothing (the front ends those
-// runs itself when it sees the link drop).
+// Surviving the front: a lost front link stops nothing. Runs go on (their deltas go nowhere,
+// the text accumulates), and every run's outcome is kept until a front acknowledges it
+// (doneAck), in at most kMaxUnacked outcomes and kMaxUnackedBytes of text (past either, the
+// oldest is dropped and logged: that answer is then lost, never the worker). A new front link
+// (attach_front) hears `hello`, then one `resume` per run still going or ended unacknowledged
+// (agent.capnp says how the front adopts them).
+// Fails: never throws into the loop.
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -35,6 +40,12 @@ class AgentWorker {
   static constexpr size_t kMaxQueued = 64;
   static constexpr uint32_t kDefaultTimeoutMs = 600'000;
   static constexpr int kMaxAttempts = 4;
+  // Outcomes kept until the front acknowledges them (a front that died before storing them
+  // hears them again from resume): a few minutes of a busy gateway's runs, well under the
+  // agent link's queue.
+  static constexpr size_t kMaxUnacked = 256;
+  static constexpr size_t kMaxUnackedBytes = 32u << 20;
+  static constexpr size_t kMaxOriginBytes = 1024;  // each RunOrigin field kept for resume
 
   AgentWorker(boost::asio::io_context& io, Logger& log, std::optional<ProviderConfig> model,
               std::string system_prompt, uint32_t default_timeout_ms = kDefaultTimeoutMs,
@@ -44,9 +55,16 @@ class AgentWorker {
   std::string model_label() const { return model_ ? model_->label() : "offline"; }
 
  private:
+  // RunOrigin as the front sent it: handed back in resume, never read here.
+  struct Origin {
+    std::string kind, channel, account_id, to;
+    int64_t started_ms = 0;
+  };
   struct Run {
     explicit Run(boost::asio::io_context& io) : deadline(io), step(io) {}
     std::string id, session_key;
+    Origin origin;
+    bool heartbeat = false;
     std::vector<ChatTurn> turns;
     bool summarize = false;  // a compaction's summary (summarize.hpp), not an answer
     std::string text;
@@ -55,6 +73,16 @@ class AgentWorker {
     std::unique_ptr<ModelStream> stream;
     boost::asio::steady_timer deadline, step;
     bool finished = false;
+  };
+  // A run's outcome, kept until the front acknowledges it.
+  struct Ended {
+    std::string id, session_key;
+    Origin origin;
+    bool heartbeat = false;
+    bool ok = false, aborted = false;
+    std::string text;
+    std::optional<RunError> error;
+    uint32_t in_tokens = 0, out_tokens = 0;
   };
 
   void on_front(capnp::MessageReader& r);
@@ -66,6 +94,11 @@ class AgentWorker {
   void finish(const std::shared_ptr<Run>& run, bool ok, bool aborted, const RunError* error,
               int in_tokens = 0, int out_tokens = 0);
   void send(capnp::MessageBuilder& b);
+  void send_done(const Ended& e);
+  void write_done(ipc::RunDone::Builder d, const Ended& e) const;
+  void hold(Ended e);  // until doneAck, within the bounds
+  void forget(const std::string& run_id);
+  void resume_all();  // to a new front: what it has to adopt
   std::unique_ptr<HttpClient> borrow_http();
   void retire(std::unique_ptr<ModelStream> stream);  // back to the pool, destroyed later
 
@@ -79,6 +112,9 @@ class AgentWorker {
   std::vector<std::unique_ptr<HttpClient>> idle_http_;  // at most max_runs_, for the model
   std::map<std::string, std::shared_ptr<Run>> running_;
   std::deque<std::shared_ptr<Run>> queued_;
+  std::map<std::string, Ended> ended_;  // unacknowledged outcomes, by runId
+  std::deque<std::string> ended_order_;  // ...oldest first
+  size_t ended_bytes_ = 0;
 };
 
 }  // namespace clawgate::workers
