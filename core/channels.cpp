@@ -118,140 +118,145 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
   auto msg = r.getRoot<ipc::Data>();
   if (!w.hello && msg.which() != ipc::Data::HELLO)
     throw std::runtime_error("first data message must be hello");
-  const int64_t now = clock_.wall_ms();
   switch (msg.which()) {
-    case ipc::Data::HELLO: {
-      auto h = msg.getHello();
-      if (std::string(h.getChannel().cStr()) != w.channel)
-        throw std::runtime_error("hello from channel " + std::string(h.getChannel().cStr()));
-      // The supervisor said which account this link serves; a worker claiming another is
-      // broken (or not the one started for it), and gets nothing of that account's.
-      if (std::string(h.getAccountId().cStr()) != w.account_id)
-        throw std::runtime_error("hello from account " +
-                                 utf8::preview(h.getAccountId().cStr(), 64) + ", expected " +
-                                 w.account_id);
-      w.hello = true;
-      changed();
-      pump(w.channel, w.account_id);
-      return;
-    }
-    case ipc::Data::INBOUND: {
-      auto in = msg.getInbound();
-      InboundMessage m;
-      m.channel = w.channel;
-      m.account_id = w.account_id;
-      m.id = in.getId();
-      m.chat_id = in.getChatId();
-      m.chat_type = in.getChatType();
-      m.sender_id = in.getSenderId();
-      m.sender_name = in.getSenderName();
-      m.sender_username = in.getSenderUsername();
-      m.text = in.getText();
-      m.message_id = in.getMessageId();
-      m.ts_ms = in.getTsMs();
-      m.was_mentioned = in.getWasMentioned();
-      m.reply_to_bot = in.getReplyToBot();
-      m.bot_command = in.getBotCommand();
-      w.last_inbound_ms = now;
-      InboundVerdict v;
-      try {
-        v = router_.handle(m, now);
-      } catch (const std::exception& e) {
-        // Not acknowledged: the worker keeps it and offers it again.
-        log_.error("channels", "cannot store inbound " + m.id + ": " + e.what());
-        return;
-      }
-      switch (v.kind) {
-        case InboundVerdict::accepted:
-          log_.info("channels",
-                    w.name + " message from " + m.sender_id + " -> " + v.session_key->str());
-          if (inbound_) inbound_->on_inbound(*v.session_key, m);
-          break;
-        case InboundVerdict::context:
-          log_.debug("channels", v.reason + " -> " + v.session_key->str());
-          break;
-        case InboundVerdict::duplicate:
-          break;
-        case InboundVerdict::pairing_sent:
-          log_.info("channels", v.reason);
-          enqueue_reply(m, v.reply);
-          break;
-        default:
-          if (v.quiet)
-            log_.debug("channels", v.reason);
-          else
-            log_.info("channels", v.reason);
-      }
-      capnp::MallocMessageBuilder b;
-      b.initRoot<ipc::Data>().setInboundAck(m.id);
-      w.link->send(b);
-      return;
-    }
-    case ipc::Data::DELIVERY: {
-      auto d = msg.getDelivery();
-      const std::string id = d.getDeliveryId();
-      OutboundEntry* e = queue_.find(id);
-      if (w.in_flight) --w.in_flight;
-      log_.debug("outbound", key + " reports " + id + (d.getOk() ? " delivered" : " failed"));
-      // A result from any generation counts (an older one may report what it did before
-      // dying); one for an entry already completed is stale, and one for an entry of another
-      // account is not this worker's to report.
-      if (!e) return;
-      if (e->channel != w.channel || e->account_id != w.account_id) {
-        log_.warn("outbound", key + " reported delivery " + id + " of another account; ignored");
-        return;
-      }
-      e->in_flight = false;
-      const std::string key = e->idempotency_key, channel = e->channel, account = e->account_id;
-      if (d.getOk()) {
-        Json ids = Json::array();
-        for (auto x : d.getMessageIds()) ids.push_back(std::string(x.cStr()));
-        w.last_outbound_ms = now;
-        queue_.complete(id, true, {{"messageIds", ids}, {"to", e->to}}, now);
-        if (const OutboundOutcome* o = queue_.outcome_for_key(key, now))
-          finish(id, key, reply_for(*o));
-      } else {
-        auto err = d.getError();
-        if (err.getRetryable() && e->attempts < 10) {
-          const int64_t wait = std::max<int64_t>(err.getRetryAfterMs(), 1000L * e->attempts);
-          e->not_before_ms = now + wait;
-          log_.warn("outbound", channel + ": delivery " + id + " will be retried in " +
-                                    std::to_string(wait) + " ms: " + err.getMessage().cStr());
-          arm_retry(wait);
-        } else {
-          Json detail = {{"code", ipc::error_name(err.getCode())},
-                         {"message", std::string(err.getMessage().cStr())}};
-          queue_.complete(id, false, detail, now);
-          log_.warn("outbound",
-                    channel + ": delivery " + id + " failed: " + err.getMessage().cStr());
-          if (const OutboundOutcome* o = queue_.outcome_for_key(key, now)) {
-            finish(id, key, reply_for(*o));
-          } else {
-            finish(id, key, Reply::unavailable(channel + ": " + err.getMessage().cStr()));
-          }
-        }
-      }
-      pump(channel, account);
-      return;
-    }
-    case ipc::Data::STATUS: {
-      auto s = msg.getStatus();
-      w.connected = s.getConnected();
-      w.detail = s.getDetail();
-      w.bot_username = s.getBotUsername();
-      if (s.hasLastError()) {
-        w.last_error = {{"code", ipc::error_name(s.getLastError().getCode())},
-                        {"message", std::string(s.getLastError().getMessage().cStr())}};
-      } else {
-        w.last_error = nullptr;
-      }
-      changed();
-      return;
-    }
+    case ipc::Data::HELLO:
+      return on_hello(w, msg.getHello());
+    case ipc::Data::INBOUND:
+      return on_inbound(w, msg.getInbound());
+    case ipc::Data::DELIVERY:
+      return on_delivery(w, msg.getDelivery());
+    case ipc::Data::STATUS:
+      return on_status(w, msg.getStatus());
     default:
       throw std::runtime_error("unexpected data message " +
                                std::to_string(static_cast<int>(msg.which())));
   }
+}
+
+void ChannelHub::on_hello(Worker& w, ipc::DataHello::Reader h) {
+  if (std::string(h.getChannel().cStr()) != w.channel)
+    throw std::runtime_error("hello from channel " + std::string(h.getChannel().cStr()));
+  // The supervisor said which account this link serves; a worker claiming another is
+  // broken (or not the one started for it), and gets nothing of that account's.
+  if (std::string(h.getAccountId().cStr()) != w.account_id)
+    throw std::runtime_error("hello from account " +
+                             utf8::preview(h.getAccountId().cStr(), 64) + ", expected " +
+                             w.account_id);
+  w.hello = true;
+  changed();
+  pump(w.channel, w.account_id);
+}
+
+void ChannelHub::on_inbound(Worker& w, ipc::Inbound::Reader in) {
+  const int64_t now = clock_.wall_ms();
+  InboundMessage m;
+  m.channel = w.channel;
+  m.account_id = w.account_id;
+  m.id = in.getId();
+  m.chat_id = in.getChatId();
+  m.chat_type = in.getChatType();
+  m.sender_id = in.getSenderId();
+  m.sender_name = in.getSenderName();
+  m.sender_username = in.getSenderUsername();
+  m.text = in.getText();
+  m.message_id = in.getMessageId();
+  m.ts_ms = in.getTsMs();
+  m.was_mentioned = in.getWasMentioned();
+  m.reply_to_bot = in.getReplyToBot();
+  m.bot_command = in.getBotCommand();
+  w.last_inbound_ms = now;
+  InboundVerdict v;
+  try {
+    v = router_.handle(m, now);
+  } catch (const std::exception& e) {
+    // Not acknowledged: the worker keeps it and offers it again.
+    log_.error("channels", "cannot store inbound " + m.id + ": " + e.what());
+    return;
+  }
+  switch (v.kind) {
+    case InboundVerdict::accepted:
+      log_.info("channels",
+                w.name + " message from " + m.sender_id + " -> " + v.session_key->str());
+      if (inbound_) inbound_->on_inbound(*v.session_key, m);
+      break;
+    case InboundVerdict::context:
+      log_.debug("channels", v.reason + " -> " + v.session_key->str());
+      break;
+    case InboundVerdict::duplicate:
+      break;
+    case InboundVerdict::pairing_sent:
+      log_.info("channels", v.reason);
+      enqueue_reply(m, v.reply);
+      break;
+    default:
+      if (v.quiet)
+        log_.debug("channels", v.reason);
+      else
+        log_.info("channels", v.reason);
+  }
+  capnp::MallocMessageBuilder b;
+  b.initRoot<ipc::Data>().setInboundAck(m.id);
+  w.link->send(b);
+}
+
+void ChannelHub::on_delivery(Worker& w, ipc::Delivery::Reader d) {
+  const int64_t now = clock_.wall_ms();
+  const std::string id = d.getDeliveryId();
+  OutboundEntry* e = queue_.find(id);
+  if (w.in_flight) --w.in_flight;
+  log_.debug("outbound", w.name + " reports " + id + (d.getOk() ? " delivered" : " failed"));
+  // A result from any generation counts (an older one may report what it did before
+  // dying); one for an entry already completed is stale, and one for an entry of another
+  // account is not this worker's to report.
+  if (!e) return;
+  if (e->channel != w.channel || e->account_id != w.account_id) {
+    log_.warn("outbound", w.name + " reported delivery " + id + " of another account; ignored");
+    return;
+  }
+  e->in_flight = false;
+  const std::string idem = e->idempotency_key, channel = e->channel, account = e->account_id;
+  if (d.getOk()) {
+    Json ids = Json::array();
+    for (auto x : d.getMessageIds()) ids.push_back(std::string(x.cStr()));
+    w.last_outbound_ms = now;
+    queue_.complete(id, true, {{"messageIds", ids}, {"to", e->to}}, now);
+    if (const OutboundOutcome* o = queue_.outcome_for_key(idem, now))
+      finish(id, idem, reply_for(*o));
+  } else {
+    auto err = d.getError();
+    if (err.getRetryable() && e->attempts < 10) {
+      const int64_t wait = std::max<int64_t>(err.getRetryAfterMs(), 1000L * e->attempts);
+      e->not_before_ms = now + wait;
+      log_.warn("outbound", channel + ": delivery " + id + " will be retried in " +
+                                std::to_string(wait) + " ms: " + err.getMessage().cStr());
+      arm_retry(wait);
+    } else {
+      Json detail = {{"code", ipc::error_name(err.getCode())},
+                     {"message", std::string(err.getMessage().cStr())}};
+      queue_.complete(id, false, detail, now);
+      log_.warn("outbound",
+                channel + ": delivery " + id + " failed: " + err.getMessage().cStr());
+      if (const OutboundOutcome* o = queue_.outcome_for_key(idem, now)) {
+        finish(id, idem, reply_for(*o));
+      } else {
+        finish(id, idem, Reply::unavailable(channel + ": " + err.getMessage().cStr()));
+      }
+    }
+  }
+  pump(channel, account);
+}
+
+void ChannelHub::on_status(Worker& w, ipc::WorkerStatus::Reader s) {
+  w.connected = s.getConnected();
+  w.detail = s.getDetail();
+  w.bot_username = s.getBotUsername();
+  if (s.hasLastError()) {
+    w.last_error = {{"code", ipc::error_name(s.getLastError().getCode())},
+                    {"message", std::string(s.getLastError().getMessage().cStr())}};
+  } else {
+    w.last_error = nullptr;
+  }
+  changed();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@
 #include "core/inbound.hpp"
 #include "core/outbound_queue.hpp"
 #include "core/reply.hpp"
+#include "data.capnp.h"
 #include "link.hpp"
 #include "log.hpp"
 #include "protocol_gen.hpp"
@@ -128,6 +129,10 @@ class ChannelHub {
   void m_pairing_approve(const Json& params, ReplyFn done);
 
   void on_data(const std::string& key, capnp::MessageReader& r);
+  void on_hello(Worker& w, ipc::DataHello::Reader h);
+  void on_inbound(Worker& w, ipc::Inbound::Reader in);
+  void on_delivery(Worker& w, ipc::Delivery::Reader d);
+  void on_status(Worker& w, ipc::WorkerStatus::Reader s);
   void on_link_closed(const std::string& key, const std::string& reason);
   void pump(const std::string& channel, const std::string& account_id);
   void set_aside(OutboundEntry& e, const std::string& why);

@@ -1151,127 +1151,146 @@ void RunManager::m_chat_abort(const Json& params, const ReplyFn& reply) {
 
 void RunManager::m_sessions(schema::Method method, const Json& params, const ReplyFn& reply) {
   using M = schema::Method;
-  const int64_t now = clock_.wall_ms();
-  if (method == M::sessions_list) {
-    std::vector<Json> rows;
-    const std::string search = params.value("search", "");
-    const int64_t active = params.value("activeMinutes", int64_t{0});
-    for (auto& [key, e] : sessions_.index().items()) {
-      if (!search.empty() && key.find(search) == std::string::npos &&
-          e.value("displayName", "").find(search) == std::string::npos)
-        continue;
-      // A window past INT64_MAX ms (active * 60'000 would overflow) holds every session.
-      if (active > 0 && active <= INT64_MAX / 60'000 &&
-          now - e.value("updatedAt", int64_t{0}) > active * 60'000)
-        continue;
-      Json row = e;
-      row.erase("messages");
-      row["key"] = key;
-      // Index keys are canonical (SessionStore moves any other on open); one that still is
-      // not (its move failed) is listed as it is.
-      if (const auto k = SessionKey::parse(key)) {
-        const std::string chat_type = e.is_object() ? e.value("chatType", "") : "";
-        row["kind"] =
-            chat_type == "group" || chat_type == "channel" ? "group" : std::string(k->list_kind());
-        row["classification"] = SessionKey::kind_name(k->kind());
-        row["agentId"] = k->agent_id();
-        row["isMain"] = k->is_main();
-        row["isBackground"] = k->background();
-      }
-      rows.push_back(std::move(row));
-    }
-    std::sort(rows.begin(), rows.end(), [](const Json& a, const Json& b) {
-      return a.value("updatedAt", int64_t{0}) > b.value("updatedAt", int64_t{0});
-    });
-    const size_t limit = static_cast<size_t>(
-        std::clamp<int64_t>(params.value("limit", int64_t(rows.size())), 0, int64_t(rows.size())));
-    if (rows.size() > limit) rows.resize(limit);
-    const size_t slash = model_label_.find('/');
-    return reply(
-        Reply::ok({{"ts", now},
-            {"path", sessions_.path()},
-            {"count", rows.size()},
-            {"defaults",
-             {{"modelProvider",
-               slash == std::string::npos ? model_label_ : model_label_.substr(0, slash)},
-              {"model", slash == std::string::npos ? model_label_ : model_label_.substr(slash + 1)},
-              {"contextTokens", window_tokens()}}},
-            {"sessions", rows}}));
-  }
-  if (method == M::sessions_preview) {
-    // Clamped, not refused (upstream sets no maximum): a preview is a glance, not a history.
-    const size_t limit =
-        static_cast<size_t>(std::clamp<int64_t>(params.value("limit", int64_t{12}), 1, 100));
-    const size_t max_chars =
-        static_cast<size_t>(std::clamp<int64_t>(params.value("maxChars", int64_t{240}), 20, 4096));
-    Json previews = Json::array();
-    // Every key is read first: upstream refuses the whole request for one malformed key.
-    std::vector<SessionKey> keys;
-    for (const auto& k : params.at("keys")) {
-      std::string why;
-      auto key = SessionKey::parse(k.get<std::string>(), &why);
-      if (!key) return reply(Reply::invalid(why));
-      keys.push_back(std::move(*key));
-    }
-    for (size_t i = 0; i < keys.size(); ++i) {
-      // The key as the client gave it, as upstream answers.
-      Json p = {{"key", params["keys"][i]}, {"items", Json::array()}};
-      if (!sessions_.exists(keys[i])) {
-        p["status"] = "missing";
-      } else {
-        for (const auto& e : sessions_.read(keys[i], limit, true)) {
-          p["items"].push_back({{"role", e.value("role", "user")},
-                                {"text", utf8::preview(e.value("text", ""), max_chars)}});
-        }
-        p["status"] = p["items"].empty() ? "empty" : "ok";
-      }
-      previews.push_back(p);
-    }
-    return reply(Reply::ok({{"ts", now}, {"previews", previews}}));
-  }
+  if (method == M::sessions_list) return reply(m_sessions_list(params));
+  if (method == M::sessions_preview) return reply(m_sessions_preview(params));
   const auto parsed = key_param(params, "key", reply);
   if (!parsed) return;
   const SessionKey& key = *parsed;
-  if (method == M::sessions_patch) {
-    Json fields = Json::object();
-    for (auto& [k, v] : params.items())
-      if (k != "key" && k != "agentId" && k.rfind("expected", 0) != 0) fields[k] = v;
-    sessions_.patch(key, fields);
-    return reply(Reply::ok({{"ok", true},
-                     {"path", sessions_.path()},
-                     {"key", key.str()},
-                     {"entry", sessions_.entry(key)}}));
+  switch (method) {
+    case M::sessions_patch:
+      return reply(m_sessions_patch(key, params));
+    case M::sessions_compact:
+      return m_compact(key, params, reply);
+    case M::sessions_reset:
+      return reply(m_sessions_reset(key));
+    case M::sessions_delete:
+      return reply(m_sessions_delete(key, params));
+    default:
+      return reply(Reply::invalid("unknown method: " + std::string(schema::method_name(method))));
   }
-  if (method == M::sessions_compact) return m_compact(key, params, reply);
-  // A compaction of a transcript that goes away would store its summary in the next one.
-  auto stop_compaction = [&](const char* why) {
-    auto c = compactions_.find(key.str());
-    if (c == compactions_.end()) return;
-    if (agent_) {
-      capnp::MallocMessageBuilder b;
-      b.initRoot<ipc::AgentMsg>().setAbort(c->second.id);
-      agent_->send(b);
+}
+
+Reply RunManager::m_sessions_list(const Json& params) const {
+  const int64_t now = clock_.wall_ms();
+  std::vector<Json> rows;
+  const std::string search = params.value("search", "");
+  const int64_t active = params.value("activeMinutes", int64_t{0});
+  for (auto& [key, e] : sessions_.index().items()) {
+    if (!search.empty() && key.find(search) == std::string::npos &&
+        e.value("displayName", "").find(search) == std::string::npos)
+      continue;
+    // A window past INT64_MAX ms (active * 60'000 would overflow) holds every session.
+    if (active > 0 && active <= INT64_MAX / 60'000 &&
+        now - e.value("updatedAt", int64_t{0}) > active * 60'000)
+      continue;
+    Json row = e;
+    row.erase("messages");
+    row["key"] = key;
+    // Index keys are canonical (SessionStore moves any other on open); one that still is
+    // not (its move failed) is listed as it is.
+    if (const auto k = SessionKey::parse(key)) {
+      const std::string chat_type = e.is_object() ? e.value("chatType", "") : "";
+      row["kind"] =
+          chat_type == "group" || chat_type == "channel" ? "group" : std::string(k->list_kind());
+      row["classification"] = SessionKey::kind_name(k->kind());
+      row["agentId"] = k->agent_id();
+      row["isMain"] = k->is_main();
+      row["isBackground"] = k->background();
     }
-    end_compaction(key.str(), false, "", why);
-  };
-  if (method == M::sessions_reset) {
-    abort_session(key, "session reset");
-    stop_compaction("the session was reset");
-    sessions_.reset(key, now);
-    return reply(Reply::ok({{"ok", true}, {"key", key.str()}, {"entry", sessions_.entry(key)}}));
+    rows.push_back(std::move(row));
   }
-  if (method == M::sessions_delete) {
-    if (key == SessionKey::main())
-      return reply(Reply::invalid("the main session cannot be deleted"));
-    if (!sessions_.exists(key))
-      return reply(
-          Reply::ok({{"ok", true}, {"key", key.str()}, {"deleted", false}, {"archived", Json::array()}}));
-    abort_session(key, "session deleted");
-    stop_compaction("the session was deleted");
-    const auto archived = sessions_.remove(key, params.value("deleteTranscript", false), now);
-    return reply(Reply::ok({{"ok", true}, {"key", key.str()}, {"deleted", true}, {"archived", archived}}));
+  std::sort(rows.begin(), rows.end(), [](const Json& a, const Json& b) {
+    return a.value("updatedAt", int64_t{0}) > b.value("updatedAt", int64_t{0});
+  });
+  const size_t limit = static_cast<size_t>(
+      std::clamp<int64_t>(params.value("limit", int64_t(rows.size())), 0, int64_t(rows.size())));
+  if (rows.size() > limit) rows.resize(limit);
+  const size_t slash = model_label_.find('/');
+  return Reply::ok({{"ts", now},
+                    {"path", sessions_.path()},
+                    {"count", rows.size()},
+                    {"defaults",
+                     {{"modelProvider",
+                       slash == std::string::npos ? model_label_ : model_label_.substr(0, slash)},
+                      {"model",
+                       slash == std::string::npos ? model_label_ : model_label_.substr(slash + 1)},
+                      {"contextTokens", window_tokens()}}},
+                    {"sessions", rows}});
+}
+
+Reply RunManager::m_sessions_preview(const Json& params) const {
+  const int64_t now = clock_.wall_ms();
+  // Clamped, not refused (upstream sets no maximum): a preview is a glance, not a history.
+  const size_t limit =
+      static_cast<size_t>(std::clamp<int64_t>(params.value("limit", int64_t{12}), 1, 100));
+  const size_t max_chars =
+      static_cast<size_t>(std::clamp<int64_t>(params.value("maxChars", int64_t{240}), 20, 4096));
+  Json previews = Json::array();
+  // Every key is read first: upstream refuses the whole request for one malformed key.
+  std::vector<SessionKey> keys;
+  for (const auto& k : params.at("keys")) {
+    std::string why;
+    auto key = SessionKey::parse(k.get<std::string>(), &why);
+    if (!key) return Reply::invalid(why);
+    keys.push_back(std::move(*key));
   }
-  reply(Reply::invalid("unknown method: " + std::string(schema::method_name(method))));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    // The key as the client gave it, as upstream answers.
+    Json p = {{"key", params["keys"][i]}, {"items", Json::array()}};
+    if (!sessions_.exists(keys[i])) {
+      p["status"] = "missing";
+    } else {
+      for (const auto& e : sessions_.read(keys[i], limit, true)) {
+        p["items"].push_back({{"role", e.value("role", "user")},
+                              {"text", utf8::preview(e.value("text", ""), max_chars)}});
+      }
+      p["status"] = p["items"].empty() ? "empty" : "ok";
+    }
+    previews.push_back(p);
+  }
+  return Reply::ok({{"ts", now}, {"previews", previews}});
+}
+
+Reply RunManager::m_sessions_patch(const SessionKey& key, const Json& params) {
+  Json fields = Json::object();
+  for (auto& [k, v] : params.items())
+    if (k != "key" && k != "agentId" && k.rfind("expected", 0) != 0) fields[k] = v;
+  sessions_.patch(key, fields);
+  return Reply::ok({{"ok", true},
+                    {"path", sessions_.path()},
+                    {"key", key.str()},
+                    {"entry", sessions_.entry(key)}});
+}
+
+// A compaction of a transcript that goes away would store its summary in the next one.
+void RunManager::stop_compaction(const SessionKey& key, const char* why) {
+  auto c = compactions_.find(key.str());
+  if (c == compactions_.end()) return;
+  if (agent_) {
+    capnp::MallocMessageBuilder b;
+    b.initRoot<ipc::AgentMsg>().setAbort(c->second.id);
+    agent_->send(b);
+  }
+  end_compaction(key.str(), false, "", why);
+}
+
+Reply RunManager::m_sessions_reset(const SessionKey& key) {
+  abort_session(key, "session reset");
+  stop_compaction(key, "the session was reset");
+  sessions_.reset(key, clock_.wall_ms());
+  return Reply::ok({{"ok", true}, {"key", key.str()}, {"entry", sessions_.entry(key)}});
+}
+
+Reply RunManager::m_sessions_delete(const SessionKey& key, const Json& params) {
+  if (key == SessionKey::main()) return Reply::invalid("the main session cannot be deleted");
+  if (!sessions_.exists(key))
+    return Reply::ok(
+        {{"ok", true}, {"key", key.str()}, {"deleted", false}, {"archived", Json::array()}});
+  abort_session(key, "session deleted");
+  stop_compaction(key, "the session was deleted");
+  const auto archived =
+      sessions_.remove(key, params.value("deleteTranscript", false), clock_.wall_ms());
+  return Reply::ok({{"ok", true}, {"key", key.str()}, {"deleted", true}, {"archived", archived}});
 }
 
 }  // namespace clawgate::core

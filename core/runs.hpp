@@ -188,6 +188,12 @@ class RunManager {
   void m_chat_history(const Json& params, const ReplyFn& reply);
   void m_chat_abort(const Json& params, const ReplyFn& reply);
   void m_sessions(schema::Method method, const Json& params, const ReplyFn& reply);
+  Reply m_sessions_list(const Json& params) const;
+  Reply m_sessions_preview(const Json& params) const;
+  Reply m_sessions_patch(const SessionKey& key, const Json& params);
+  Reply m_sessions_reset(const SessionKey& key);
+  Reply m_sessions_delete(const SessionKey& key, const Json& params);
+  void stop_compaction(const SessionKey& key, const char* why);
 
   Dispatch dispatch(Run& r);
   void pump();
