@@ -4,6 +4,7 @@
 #include <capnp/message.h>
 
 #include <algorithm>
+#include <set>
 #include <cstdint>
 
 #include "agent.capnp.h"
@@ -285,6 +286,22 @@ void RunManager::recover_waiting() {
       log_.warn("runs", "cannot read " + name + " back: " + e.what());
       continue;
     }
+    // A queued record still waits when nothing took it since: no later line with its run id
+    // (its turn's message, its answer, its withdrawal) or naming it among a collected turn's,
+    // and no run of that id in this process (a message this front queued before the agent
+    // link came up is in its lane already).
+    std::set<std::string> taken;
+    for (const Json& rec : waiting) {
+      if (!rec.is_object()) continue;
+      const auto id = rec.find("runId");
+      const auto type = rec.find("type");
+      const bool queued = type != rec.end() && type->is_string() && *type == "queued";
+      if (id != rec.end() && id->is_string() && !queued) taken.insert(id->get<std::string>());
+      const auto merged = rec.find("queued");
+      if (merged != rec.end() && merged->is_array())
+        for (const auto& x : *merged)
+          if (x.is_string()) taken.insert(x.get<std::string>());
+    }
     for (const Json& rec : waiting) {
       try {
         if (rec.value("type", "") != "queued" || started >= kMaxRecovered) continue;
@@ -308,6 +325,8 @@ void RunManager::recover_waiting() {
           o.kind = rec.value("source", "chat");
           if (o.kind == "channel") o.kind = "chat";
         }
+        if (!run_id.empty() && (taken.count(run_id) || runs_.count(run_id) || done_.count(run_id)))
+          continue;
         if (run_id.empty()) run_id = uuid_v4();
         const std::string err = start(*key, rec.value("text", ""), run_id, o);
         if (!err.empty()) {
