@@ -4,7 +4,6 @@
 #include <capnp/message.h>
 
 #include <algorithm>
-#include <set>
 #include <cstdint>
 
 #include "agent.capnp.h"
@@ -47,7 +46,8 @@ RunManager::RunManager(boost::asio::io_context& io, const Clock& clock, Logger& 
       history_settings_(history),
       lanes_(LaneOptions{static_cast<size_t>(std::max(queue.cap, 1)), queue.drop,
                          static_cast<size_t>(std::max(queue.max_concurrent, 1))}),
-      lane_timer_(io) {
+      lane_timer_(io),
+      started_ms_(clock.wall_ms()) {
   // The index holds what a run may be sent: one window per session.
   auto limits = sessions_.history_index().limits();
   limits.session_tokens = window_tokens();
@@ -286,28 +286,15 @@ void RunManager::recover_waiting() {
       log_.warn("runs", "cannot read " + name + " back: " + e.what());
       continue;
     }
-    // A queued record still waits when nothing took it since: no later line with its run id
-    // (its turn's message, its answer, its withdrawal) or naming it among a collected turn's,
-    // and no run of that id in this process (a message this front queued before the agent
-    // link came up is in its lane already).
-    std::set<std::string> taken;
-    for (const Json& rec : waiting) {
-      if (!rec.is_object()) continue;
-      const auto id = rec.find("runId");
-      const auto type = rec.find("type");
-      const bool queued = type != rec.end() && type->is_string() && *type == "queued";
-      if (id != rec.end() && id->is_string() && !queued) taken.insert(id->get<std::string>());
-      const auto merged = rec.find("queued");
-      if (merged != rec.end() && merged->is_array())
-        for (const auto& x : *merged)
-          if (x.is_string()) taken.insert(x.get<std::string>());
-    }
     for (const Json& rec : waiting) {
       try {
         if (rec.value("type", "") != "queued" || started >= kMaxRecovered) continue;
         const Json ts = rec.value("ts", Json());
         const int64_t at = ts.is_number_integer() ? ts.get<int64_t>() : 0;
         if (at <= 0 || now - at > kRecoverMaxAgeMs) continue;
+        // Queued by this front (a message that came before the agent link did): it is in its
+        // lane already, whatever id it has. Only an earlier front's records are restarted.
+        if (at >= started_ms_) continue;
         Origin o;
         o.recovered = true;
         o.entry = rec;
@@ -325,8 +312,7 @@ void RunManager::recover_waiting() {
           o.kind = rec.value("source", "chat");
           if (o.kind == "channel") o.kind = "chat";
         }
-        if (!run_id.empty() && (taken.count(run_id) || runs_.count(run_id) || done_.count(run_id)))
-          continue;
+        if (!run_id.empty() && (runs_.count(run_id) || done_.count(run_id))) continue;
         if (run_id.empty()) run_id = uuid_v4();
         const std::string err = start(*key, rec.value("text", ""), run_id, o);
         if (!err.empty()) {

@@ -262,6 +262,7 @@ class RunManager {
       waiters_;              // agent.wait callers by runId
   size_t waiter_count_ = 0;  // entries across waiters_
   bool recovered_ = false;   // recover_waiting() ran
+  int64_t started_ms_;       // when this front started: later queued records are its own
 };
 
 }  // namespace clawgate::core

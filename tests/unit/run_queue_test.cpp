@@ -223,6 +223,43 @@ TEST_F(RunQueueTest, MessagesOfDifferentModesKeepTheirOrder) {
   EXPECT_EQ(final_of("c4")["state"], "final");
 }
 
+// The agent worker says `resumed` after hello on every link, and the front then restarts the
+// messages that were waiting when an earlier front died. Not those this front queued itself
+// (b2 waits in its lane), nor those whose turn came already (a2 was answered).
+TEST_F(RunQueueTest, ResumedRestartsNoMessageThisFrontHoldsOrAnswered) {
+  QueueSettings q;
+  q.mode = QueueMode::followup;
+  start(q);
+  send("a1", "first");
+  send("a2", "你好，明天见");
+  settle();
+  answer(0);
+  ASSERT_EQ(requests_.size(), 2u);
+  answer(1);
+  send("b1", "مرحبا 👋🏽");
+  send("b2", "🎉 waiting");
+  settle();
+  ASSERT_EQ(requests_.size(), 3u) << "b2 waits behind b1";
+  capnp::MallocMessageBuilder b;
+  b.initRoot<ipc::AgentMsg>().setResumed();
+  agent_->send(b);
+  settle();
+  EXPECT_EQ(requests_.size(), 3u) << "nothing started again";
+  answer(2);
+  ASSERT_EQ(requests_.size(), 4u);
+  EXPECT_EQ(requests_[3].run_id, "b2");
+  answer(3);
+  EXPECT_EQ(requests_.size(), 4u);
+  EXPECT_EQ(history(), (Turns{{"user", "first"},
+                              {"assistant", answer_to("first")},
+                              {"user", "你好，明天见"},
+                              {"assistant", answer_to("你好，明天见")},
+                              {"user", "مرحبا 👋🏽"},
+                              {"assistant", answer_to("مرحبا 👋🏽")},
+                              {"user", "🎉 waiting"},
+                              {"assistant", answer_to("🎉 waiting")}}));
+}
+
 TEST_F(RunQueueTest, CollectedMessagesShareOneTurnAndOneTranscriptEntry) {
   QueueSettings q;
   q.mode = QueueMode::collect;
