@@ -281,7 +281,9 @@ Json config_snapshot(const GatewaySettings* s, const ConfigFile* file, std::stri
     out["sourceConfig"] = parsed;
     out["resolved"] = parsed;
     const auto raw = redact_raw(file->raw, parsed, secrets);
-    out["raw"] = raw ? Json(*raw) : Json(nullptr);
+    // The file's text as written may hold bytes that are not UTF-8 (in a comment, where the
+    // parser never looks); a JSON answer can only carry them as U+FFFD.
+    out["raw"] = raw ? Json(utf8::repair(*raw)) : Json(nullptr);
   } else {
     out["raw"] = nullptr;
     out["parsed"] = Json::object();

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "config_view.hpp"
 #include "core/core.hpp"
 #include "gateway.hpp"
 
@@ -107,6 +108,8 @@ class World {
     tg.name = "telegram";
     tg.dm_policy = "open";
     s.gateway.channels.push_back(tg);
+    // What config.get answers, as front_runner.cpp makes it (no file: the defaults).
+    s.config_snapshot = config_snapshot(&s.gateway, nullptr, "inproc-hash-key");
     transport_ = std::make_unique<FakeTransport>(io_);
     transport_->keep_frames = o.keep_frames;
     gateway_ = std::make_unique<front::Gateway>(io_, clock_, log_, ring_, s);
