@@ -44,9 +44,10 @@ std::vector<std::string> read_lines(const std::string& path);
 // without its newline (torn by a crash) is skipped, and so is a line cut by `max_bytes`.
 // `offset` is where the line starts in the file. Returns the bytes read; a missing file has no
 // lines. Throws std::runtime_error when the file cannot be read.
-uint64_t scan_lines_backwards(const std::string& path,
-                              const std::function<bool(uint64_t offset, const std::string& line)>& on_line,
-                              uint64_t max_bytes = UINT64_MAX);
+uint64_t scan_lines_backwards(
+    const std::string& path,
+    const std::function<bool(uint64_t offset, const std::string& line)>& on_line,
+    uint64_t max_bytes = UINT64_MAX);
 
 // The last `max_lines` complete lines for which keep(line) is true, oldest first, reading the
 // file backwards and never more than its last `max_bytes`: the cost follows what is asked for,

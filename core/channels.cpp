@@ -139,9 +139,8 @@ void ChannelHub::on_hello(Worker& w, ipc::DataHello::Reader h) {
   // The supervisor said which account this link serves; a worker claiming another is
   // broken (or not the one started for it), and gets nothing of that account's.
   if (std::string(h.getAccountId().cStr()) != w.account_id)
-    throw std::runtime_error("hello from account " +
-                             utf8::preview(h.getAccountId().cStr(), 64) + ", expected " +
-                             w.account_id);
+    throw std::runtime_error("hello from account " + utf8::preview(h.getAccountId().cStr(), 64) +
+                             ", expected " + w.account_id);
   w.hello = true;
   changed();
   pump(w.channel, w.account_id);
@@ -234,8 +233,7 @@ void ChannelHub::on_delivery(Worker& w, ipc::Delivery::Reader d) {
       Json detail = {{"code", ipc::error_name(err.getCode())},
                      {"message", std::string(err.getMessage().cStr())}};
       queue_.complete(id, false, detail, now);
-      log_.warn("outbound",
-                channel + ": delivery " + id + " failed: " + err.getMessage().cStr());
+      log_.warn("outbound", channel + ": delivery " + id + " failed: " + err.getMessage().cStr());
       if (const OutboundOutcome* o = queue_.outcome_for_key(idem, now)) {
         finish(id, idem, reply_for(*o));
       } else {
@@ -373,7 +371,8 @@ bool ChannelHub::enqueue_reply(const InboundMessage& m, const std::string& text,
 
 Reply ChannelHub::reply_for(const OutboundOutcome& o) const {
   if (!o.ok) {
-    return Reply::unavailable(o.channel + ": delivery failed: " + o.detail.value("message", "unknown error"));
+    return Reply::unavailable(o.channel +
+                              ": delivery failed: " + o.detail.value("message", "unknown error"));
   }
   const Json ids = o.detail.value("messageIds", Json::array());
   Json p = {{"runId", o.idempotency_key},
@@ -487,11 +486,13 @@ void ChannelHub::m_send(const Json& params, ReplyFn done) {
   std::string channel = params.value("channel", "");
   if (channel.empty()) {
     if (enabled.empty())
-      return done(Reply::invalid("Error: Channel is required (no configured channels detected). Enable a "
-                       "channel under channels.<name> in the config, or pass channel."));
+      return done(
+          Reply::invalid("Error: Channel is required (no configured channels detected). Enable a "
+                         "channel under channels.<name> in the config, or pass channel."));
     if (enabled.size() > 1)
-      return done(Reply::invalid("Error: Channel is required when more than one channel "
-                       "is configured; pass channel."));
+      return done(
+          Reply::invalid("Error: Channel is required when more than one channel "
+                         "is configured; pass channel."));
     channel = enabled.front();
   }
   if (std::find(enabled.begin(), enabled.end(), channel) == enabled.end())
@@ -501,22 +502,22 @@ void ChannelHub::m_send(const Json& params, ReplyFn done) {
       find_account(settings_.channels, channel, params.value("accountId", ""));
   if (!account)
     return done(Reply::invalid("unknown account for " + channel + ": " +
-                                            utf8::preview(params.value("accountId", ""), 64) +
-                                            " (not configured)"));
+                               utf8::preview(params.value("accountId", ""), 64) +
+                               " (not configured)"));
   if (!account->enabled)
     return done(Reply::invalid(channel + " account " + account->account_id +
-                                            " is disabled (enabled: false)"));
+                               " is disabled (enabled: false)"));
   const std::string text = params.value("message", "");
   if (text.empty()) {
     const bool media =
         params.contains("mediaUrl") || params.contains("mediaUrls") || params.contains("buffer");
     return done(Reply::invalid(media ? "send: media is not supported yet; send text"
-                                              : "send: message is required"));
+                                     : "send: message is required"));
   }
   if (text.size() > kMaxOutboundBytes)
     return done(Reply::invalid("send: message too long for " + channel + " (" +
-                                            std::to_string(text.size()) + " bytes; at most " +
-                                            std::to_string(kMaxOutboundBytes) + ")"));
+                               std::to_string(text.size()) + " bytes; at most " +
+                               std::to_string(kMaxOutboundBytes) + ")"));
   OutboundEntry e;
   e.channel = channel;
   e.account_id = account->account_id;
@@ -549,8 +550,8 @@ void ChannelHub::m_restart(const Json& params, ReplyFn done) {
   });
   if (row == children_.end())
     return done(Reply::invalid("unknown channel: " + channel +
-                         (account.empty() ? "" : " account " + utf8::preview(account, 64)) +
-                         " (not running here)"));
+                               (account.empty() ? "" : " account " + utf8::preview(account, 64)) +
+                               " (not running here)"));
   const std::string child = row->name;
   if (!restart_child)
     return done(Reply::unavailable("not supervised: channels cannot be restarted", false));
@@ -597,11 +598,11 @@ void ChannelHub::m_pairing_list(const Json& params, ReplyFn done) {
                         {"notifySupported", true}});
   }
   done(Reply::ok({{"accounts", accounts},
-           {"requests", requests},
-           {"commandOwnerConfigured", false},
-           {"limits",
-            {{"pendingPerAccount", InboundRouter::kPairingPerAccount},
-             {"ttlMs", InboundRouter::kPairingTtlMs}}}}));
+                  {"requests", requests},
+                  {"commandOwnerConfigured", false},
+                  {"limits",
+                   {{"pendingPerAccount", InboundRouter::kPairingPerAccount},
+                    {"ttlMs", InboundRouter::kPairingTtlMs}}}}));
 }
 
 void ChannelHub::m_pairing_approve(const Json& params, ReplyFn done) {
@@ -612,9 +613,8 @@ void ChannelHub::m_pairing_approve(const Json& params, ReplyFn done) {
   // approves its sender on the account it was issued by, and only when that one is named.
   auto p = router_.approve(channel, account, code, clock_.wall_ms());
   if (!p)
-    return done(Reply::invalid("no pending pairing request " + utf8::preview(code, 16) +
-                                            " on " + channel + " account " +
-                                            utf8::preview(account, 64) + " (expired?)"));
+    return done(Reply::invalid("no pending pairing request " + utf8::preview(code, 16) + " on " +
+                               channel + " account " + utf8::preview(account, 64) + " (expired?)"));
   log_.info("channels", channel + ":" + p->account_id + ": approved sender " + p->sender_id + " (" +
                             p->sender_label + ")");
   std::string notification = "not-requested";
@@ -627,9 +627,9 @@ void ChannelHub::m_pairing_approve(const Json& params, ReplyFn done) {
     notification = "sent";
   }
   done(Reply::ok({{"requestId", p->code},
-           {"senderId", p->sender_id},
-           {"notification", notification},
-           {"commandOwnerBootstrap", "not-requested"}}));
+                  {"senderId", p->sender_id},
+                  {"notification", notification},
+                  {"commandOwnerBootstrap", "not-requested"}}));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -37,7 +37,6 @@ namespace clawgate::core {
 
 using Json = nlohmann::json;
 
-
 // Where a channel message goes once it passed its channel's policy and is in its session
 // (the core starts a run that answers it).
 class InboundSink {

@@ -535,7 +535,8 @@ Reply CronService::m_run(const Json& job, const Json& params) {
   const bool due = job["state"].contains("nextRunAtMs") &&
                    job["state"]["nextRunAtMs"].get<int64_t>() <= clock_.wall_ms();
   if ((mode == "due" && !due) || (mode == "if-enabled" && !job.value("enabled", true)))
-    return Reply::ok({{"ok", true}, {"ran", false}, {"reason", mode == "due" ? "not-due" : "disabled"}});
+    return Reply::ok(
+        {{"ok", true}, {"ran", false}, {"reason", mode == "due" ? "not-due" : "disabled"}});
   run_job(job["id"], "manual");  // job may not outlive this: run_job changes jobs_
   arm();
   return Reply::ok({{"ok", true}, {"ran", true}});

@@ -50,7 +50,8 @@ class CronService {
               const std::string& state_dir, RunManager& runs, RunManager::Emit emit,
               const std::string& agent_config_json);
   void start();
-  bool call(schema::Method method, const Json& params, const ReplyFn& reply);  // false: not its method
+  bool call(schema::Method method, const Json& params,
+            const ReplyFn& reply);                          // false: not its method
   std::function<void(const Json& heartbeat)> on_heartbeat;  // for last-heartbeat
 
  private:

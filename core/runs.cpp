@@ -16,8 +16,7 @@ namespace clawgate::core {
 namespace {
 
 // Reads a key from request params; on refusal answers INVALID_REQUEST with the reason.
-std::optional<SessionKey> key_param(const Json& params, const char* field,
-                                    const ReplyFn& reply) {
+std::optional<SessionKey> key_param(const Json& params, const char* field, const ReplyFn& reply) {
   std::string why;
   auto key = SessionKey::parse(params.at(field).get<std::string>(), &why);
   if (!key) reply(Reply::invalid(why));
@@ -717,12 +716,14 @@ void RunManager::m_compact(const SessionKey& key, const Json& params, const Repl
   const std::string session = key.str();
   // Upstream's answers: a session without an id or transcript is not an error.
   if (!sessions_.exists(key))
-    return reply(
-        Reply::ok({{"ok", true}, {"key", session}, {"compacted", false}, {"reason", "no sessionId"}}));
+    return reply(Reply::ok(
+        {{"ok", true}, {"key", session}, {"compacted", false}, {"reason", "no sessionId"}}));
   if (compactions_.count(session))
-    return reply(Reply::invalid("Session " + session + " is being compacted; retry after it finishes."));
+    return reply(
+        Reply::invalid("Session " + session + " is being compacted; retry after it finishes."));
   if (lanes_.busy(session))
-    return reply(Reply::invalid("Session " + session + " has an active run; retry after it finishes."));
+    return reply(
+        Reply::invalid("Session " + session + " has an active run; retry after it finishes."));
   const SessionHistory* h = nullptr;
   try {
     h = &sessions_.history(key);
@@ -730,8 +731,8 @@ void RunManager::m_compact(const SessionKey& key, const Json& params, const Repl
     return reply(Reply::unavailable(std::string("cannot read the transcript: ") + e.what(), true));
   }
   if (h->turns.empty())
-    return reply(
-        Reply::ok({{"ok", true}, {"key", session}, {"compacted", false}, {"reason", "no transcript"}}));
+    return reply(Reply::ok(
+        {{"ok", true}, {"key", session}, {"compacted", false}, {"reason", "no transcript"}}));
   if (params.contains("maxLines")) {
     // Only the newest maxLines messages stay visible to the model, with no summary; the
     // transcript keeps every line (chat.history shows them all).
@@ -739,8 +740,8 @@ void RunManager::m_compact(const SessionKey& key, const Json& params, const Repl
         std::clamp<int64_t>(params["maxLines"].get<int64_t>(), 1, kMaxTrimLines));
     const auto cut = trim_cut(*h, keep);
     if (!cut)
-      return reply(
-          Reply::ok({{"ok", true}, {"key", session}, {"compacted", false}, {"kept", h->turns.size()}}));
+      return reply(Reply::ok(
+          {{"ok", true}, {"key", session}, {"compacted", false}, {"kept", h->turns.size()}}));
     const Json e = sessions_.entry(key);
     const int64_t count = e.is_object() ? e.value("compactionCount", int64_t{0}) : 0;
     try {
@@ -760,7 +761,8 @@ void RunManager::m_compact(const SessionKey& key, const Json& params, const Repl
   bool nothing = false;
   const std::string why = start_compaction(key, "manual", "", &nothing);
   if (nothing)
-    return reply(Reply::ok({{"ok", false}, {"key", session}, {"compacted", false}, {"reason", why}}));
+    return reply(
+        Reply::ok({{"ok", false}, {"key", session}, {"compacted", false}, {"reason", why}}));
   if (!why.empty()) return reply(Reply::unavailable(why, true));
   compactions_.at(session).replies.push_back(reply);
 }
@@ -1025,7 +1027,8 @@ void RunManager::m_agent(const Json& params, const ReplyFn& reply) {
       }
     }
     if (origin.channel.empty() || origin.to.empty())
-      return reply(Reply::invalid("deliver: no channel/to given and the session has no last channel"));
+      return reply(
+          Reply::invalid("deliver: no channel/to given and the session has no last channel"));
   }
   const std::string err = start(*key, params.at("message"), run_id, origin);
   if (!err.empty()) return reply(Reply::unavailable(err, true));
@@ -1081,7 +1084,7 @@ void RunManager::m_chat_send(const Json& params, const ReplyFn& reply) {
     return reply(Reply::ok({{"runId", run_id}, {"status", d->second.ok ? "ok" : "error"}}));
   if (message.find_first_not_of(" \t\r\n") == std::string::npos) {
     return reply(Reply::invalid(attachments ? "attachments are not supported yet"
-                                                     : "message or attachment required"));
+                                            : "message or attachment required"));
   }
   const auto canon = key_param(params, "sessionKey", reply);
   if (!canon) return;
@@ -1211,16 +1214,16 @@ Reply RunManager::m_sessions_list(const Json& params) const {
       std::clamp<int64_t>(params.value("limit", int64_t(rows.size())), 0, int64_t(rows.size())));
   if (rows.size() > limit) rows.resize(limit);
   const size_t slash = model_label_.find('/');
-  return Reply::ok({{"ts", now},
-                    {"path", sessions_.path()},
-                    {"count", rows.size()},
-                    {"defaults",
-                     {{"modelProvider",
-                       slash == std::string::npos ? model_label_ : model_label_.substr(0, slash)},
-                      {"model",
-                       slash == std::string::npos ? model_label_ : model_label_.substr(slash + 1)},
-                      {"contextTokens", window_tokens()}}},
-                    {"sessions", rows}});
+  return Reply::ok(
+      {{"ts", now},
+       {"path", sessions_.path()},
+       {"count", rows.size()},
+       {"defaults",
+        {{"modelProvider",
+          slash == std::string::npos ? model_label_ : model_label_.substr(0, slash)},
+         {"model", slash == std::string::npos ? model_label_ : model_label_.substr(slash + 1)},
+         {"contextTokens", window_tokens()}}},
+       {"sessions", rows}});
 }
 
 Reply RunManager::m_sessions_preview(const Json& params) const {

@@ -29,7 +29,10 @@ struct Error {
   Error() = default;
   Error(ErrorCode c, std::string m, bool retry = false, int64_t after_ms = 0,
         nlohmann::json d = nullptr)
-      : code(c), message(std::move(m)), retryable(retry), retry_after_ms(after_ms),
+      : code(c),
+        message(std::move(m)),
+        retryable(retry),
+        retry_after_ms(after_ms),
         details(std::move(d)) {}
 
   static Error invalid(std::string message, nlohmann::json details = nullptr) {

@@ -81,7 +81,7 @@ class Supervisor {
     bool restart_on_exit = true;
     int64_t started_steady = 0, last_beat_steady = 0, kill_at_steady = 0;
     int64_t since_wall = 0, next_restart_wall = 0, last_start_wall = 0, last_exit_wall = 0;
-    uint64_t rss = 0, rss_pushed = 0;  // the latest heartbeat's; the one the front has
+    uint64_t rss = 0, rss_pushed = 0;        // the latest heartbeat's; the one the front has
     std::optional<sandbox::Report> sandbox;  // as the current generation reported it
     std::string last_error;                  // shown in status until a newer one
     std::string kill_reason;                 // why we killed the current generation, if we did

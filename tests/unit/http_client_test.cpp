@@ -33,7 +33,8 @@ TEST(HttpClient, ANewRequestAfterCancellingOneMidWriteIsSentWhole) {
     boost::asio::read_until(s, buf, "\r\n\r\n", ec);
     second_request.assign(boost::asio::buffers_begin(buf.data()),
                           boost::asio::buffers_end(buf.data()));
-    const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\n好的";
+    const std::string answer =
+        "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\n好的";
     boost::asio::write(s, boost::asio::buffer(answer), ec);
   });
 

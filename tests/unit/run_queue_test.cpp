@@ -118,7 +118,8 @@ class RunQueueTest : public ::testing::Test {
   // One call; returns every reply it got (an `agent` call gets two).
   std::shared_ptr<std::vector<Reply>> call(const std::string& method, const Json& params) {
     auto got = std::make_shared<std::vector<Reply>>();
-    EXPECT_TRUE(runs_->call(schema::find_method(method)->id, params, [got](Reply r) { got->push_back(std::move(r)); }));
+    EXPECT_TRUE(runs_->call(schema::find_method(method)->id, params,
+                            [got](Reply r) { got->push_back(std::move(r)); }));
     return got;
   }
   Json ok(const std::string& method, const Json& params) {
