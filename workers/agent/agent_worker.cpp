@@ -68,15 +68,19 @@ void write_origin(ipc::RunOrigin::Builder o, const std::string& kind, const std:
 
 void AgentWorker::resume_all() {
   size_t going = 0;
-  auto resume_run = [&](const Run& r) {
-    capnp::MallocMessageBuilder b;
+  // What a resume says of any run, going or ended.
+  auto init_resume = [](capnp::MessageBuilder& b, const auto& r) {
     auto rs = b.initRoot<ipc::AgentMsg>().initResume();
     rs.setRunId(r.id);
     rs.setSessionKey(r.session_key);
-    write_origin(rs.initOrigin(), r.origin.kind, r.origin.channel, r.origin.account_id,
-                 r.origin.to, r.origin.started_ms);
+    write_origin(rs.initOrigin(), r.origin.kind, r.origin.channel, r.origin.account_id, r.origin.to,
+                 r.origin.started_ms);
     rs.setIsHeartbeat(r.heartbeat);
-    rs.setText(r.text);
+    return rs;
+  };
+  auto resume_run = [&](const Run& r) {
+    capnp::MallocMessageBuilder b;
+    init_resume(b, r).setText(r.text);
     send(b);
     ++going;
   };
@@ -89,12 +93,7 @@ void AgentWorker::resume_all() {
   for (const auto& id : ended_order_) {
     const Ended& e = ended_.at(id);
     capnp::MallocMessageBuilder b;
-    auto rs = b.initRoot<ipc::AgentMsg>().initResume();
-    rs.setRunId(e.id);
-    rs.setSessionKey(e.session_key);
-    write_origin(rs.initOrigin(), e.origin.kind, e.origin.channel, e.origin.account_id,
-                 e.origin.to, e.origin.started_ms);
-    rs.setIsHeartbeat(e.heartbeat);
+    auto rs = init_resume(b, e);
     rs.setEnded(true);
     write_done(rs.initDone(), e);
     send(b);
