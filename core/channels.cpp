@@ -216,7 +216,9 @@ void ChannelHub::on_delivery(Worker& w, ipc::Delivery::Reader d) {
   const std::string idem = e->idempotency_key, channel = e->channel, account = e->account_id;
   if (d.getOk()) {
     Json ids = Json::array();
-    for (auto x : d.getMessageIds()) ids.push_back(std::string(x.cStr()));
+    for (auto x : ipc::contract::bounded(d.getMessageIds(), ipc::contract::lists::kMessageIds,
+                                         "delivery messageIds"))
+      ids.push_back(std::string(x.cStr()));
     w.last_outbound_ms = now;
     queue_.complete(id, true, {{"messageIds", ids}, {"to", e->to}}, now);
     if (const OutboundOutcome* o = queue_.outcome_for_key(idem, now))

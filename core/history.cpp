@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "contract.hpp"
 #include "fs.hpp"
 #include "utf8.hpp"
 
@@ -256,7 +257,9 @@ ModelWindow build_window(const SessionHistory& h, size_t budget_tokens, size_t c
       --k;
       continue;
     }
-    if (used + t.tokens > budget_tokens) break;
+    // The agent link takes at most kRunMessages (a window of tiny turns in a huge context).
+    if (used + t.tokens > budget_tokens || picked.size() + 1 >= ipc::contract::lists::kRunMessages)
+      break;
     used += t.tokens;
     if (t.context) ++context_seen;
     picked.emplace_back(t.role, t.text);

@@ -4,6 +4,7 @@
 // Fails: nothing here fails; a child that finds its environment incomplete says which name
 // is missing (ChildControl::from_environment, the workers' mains).
 #pragma once
+#include <stdexcept>
 #include <string>
 
 #include "link.hpp"
@@ -47,6 +48,25 @@ inline Link::Options data_link(std::string name) {
 // Front <-> agent worker: 32 MiB (a run carries its history window, a few MiB at most).
 inline Link::Options agent_link(std::string name) {
   return {4 * 1024 * 1024, 256u << 20, std::move(name)};
+}
+
+// Lists a peer may send, bounded by count as well as by the message size: a list of empty
+// structs costs a word per entry, so 128 Ki words could still be 128 Ki entries.
+namespace lists {
+inline constexpr size_t kChildren = 1024;      // control: the children table
+inline constexpr size_t kNotApplied = 64;      // control: a sandbox report's missing parts
+inline constexpr size_t kMessageIds = 4096;    // data: one id per chunk of one send
+inline constexpr size_t kRunMessages = 65536;  // agent: one run's history window
+}  // namespace lists
+
+// A list read from a peer, refused whole when longer than `max`: the throw reaches Link, which
+// closes the link as garbage (a peer that sends this is broken or hostile).
+template <typename List>
+const List& bounded(const List& list, size_t max, const char* what) {
+  if (list.size() > max)
+    throw std::length_error(std::string(what) + ": " + std::to_string(list.size()) +
+                            " entries, at most " + std::to_string(max));
+  return list;
 }
 
 }  // namespace clawgate::ipc::contract

@@ -348,7 +348,9 @@ void Supervisor::on_control(Child& c, uint32_t generation, capnp::MessageReader&
       rep.seccomp = sb.getSeccomp();
       rep.landlock_abi = static_cast<int>(sb.getLandlockAbi());
       rep.landlock = sb.getLandlock();
-      for (auto t : sb.getNotApplied()) rep.not_applied.emplace_back(t.cStr());
+      for (auto t : ipc::contract::bounded(sb.getNotApplied(), ipc::contract::lists::kNotApplied,
+                                           "sandbox notApplied"))
+        rep.not_applied.emplace_back(t.cStr());
       c.sandbox = std::move(rep);
       push_children();
       return;

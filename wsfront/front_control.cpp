@@ -1,6 +1,7 @@
 // FrontControl: see front_control.hpp.
 #include "front_control.hpp"
 
+#include "contract.hpp"
 #include "error.hpp"
 
 #include <capnp/message.h>
@@ -79,7 +80,8 @@ void FrontControl::restart_child(const std::string& child, core::ReplyFn done) {
 
 void FrontControl::on_children(ipc::Control::Reader msg) {
   std::vector<core::ChannelHub::ChildRow> rows;
-  for (auto c : msg.getChildren()) {
+  for (auto c : ipc::contract::bounded(msg.getChildren(), ipc::contract::lists::kChildren,
+                                       "children table")) {
     core::ChannelHub::ChildRow r;
     r.name = c.getName();
     r.role = c.getRole();
@@ -97,7 +99,9 @@ void FrontControl::on_children(ipc::Control::Reader msg) {
     r.rss = c.getRssBytes();
     if (auto sb = c.getSandbox(); sb.getReported()) {
       core::Json missing = core::Json::array();
-      for (auto t : sb.getNotApplied()) missing.push_back(t.cStr());
+      for (auto t : ipc::contract::bounded(sb.getNotApplied(), ipc::contract::lists::kNotApplied,
+                                           "sandbox notApplied"))
+        missing.push_back(t.cStr());
       r.sandbox = {{"noNewPrivs", sb.getNoNewPrivs()},
                    {"seccomp", sb.getSeccomp()},
                    {"landlockAbi", sb.getLandlockAbi()},
@@ -117,7 +121,8 @@ void FrontControl::on_restart_result(ipc::RestartResult::Reader r) {
     // The supervisor refuses a name it does not run (the caller's mistake); anything else is
     // the supervisor's trouble, worth retrying.
     Error e = ipc::read_error(r.getError());
-    e.retryable = e.retryable || (e.code != ErrorCode::NOT_FOUND && e.code != ErrorCode::INVALID_REQUEST);
+    e.retryable =
+        e.retryable || (e.code != ErrorCode::NOT_FOUND && e.code != ErrorCode::INVALID_REQUEST);
     reply = core::Reply::fail(std::move(e));
   }
   auto done = std::move(it->second);

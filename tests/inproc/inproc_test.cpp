@@ -1,12 +1,19 @@
 // In-process tests: the front and its core (tests/inproc/inproc_gateway.hpp) with the real
 // agent worker on a socketpair and the offline agent, all on this thread. Fast enough for every
 // build; what needs real processes, signals and sockets is in tests/daemon and tests/faults.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include "agent.capnp.h"
 #include "agent_worker.hpp"
+#include "contract.hpp"
 #include "inproc_gateway.hpp"
 #include "link.hpp"
 #include "protocol_gen.hpp"
@@ -88,6 +95,58 @@ TEST_F(InProcess, AChatTurnInChineseGoesThroughTheAgentWorkerAndIntoHistory) {
   EXPECT_EQ(messages[0]["content"][0].value("text", ""), text);
   EXPECT_EQ(messages[1].value("role", ""), "assistant");
   EXPECT_FALSE(messages[1]["content"][0].value("text", "").empty());
+}
+
+// A run carries at most lists::kRunMessages turns: one more (cheap to send as empty structs)
+// is garbage and closes the link before any of it is copied; the bound itself is accepted.
+TEST_F(InProcess, TheAgentWorkerClosesALinkThatSendsARunOverTheTurnBound) {
+  FakeClock agent_clock;
+  Logger log(agent_clock, nullptr, LogLevel::error);
+  workers::AgentWorker agent(world->io(), log, std::nullopt, "You are a test.", 60'000);
+  auto run_with = [&](size_t turns) {
+    int fds[2];
+    ipc::make_socketpair(fds);
+    agent.attach_front(fds[1]);
+    capnp::MallocMessageBuilder b;
+    auto rq = b.initRoot<ipc::AgentMsg>().initRun();
+    rq.setRunId("长-run-" + std::to_string(turns));
+    rq.setSessionKey("agent:main:main");
+    auto messages = rq.initMessages(static_cast<unsigned>(turns));
+    messages[static_cast<unsigned>(turns - 1)].setRole("user");
+    messages[static_cast<unsigned>(turns - 1)].setText("مرحبا 👋");
+    const auto words = capnp::messageToFlatArray(b);
+    const auto bytes = words.asBytes();
+    size_t sent = 0;
+    // Written while the worker reads (one thread: the message is larger than the socket
+    // buffer); then what it says back, until it closes or has nothing more to say.
+    ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    char buf[65536];
+    size_t said = 0;
+    bool closed = false;
+    for (int i = 0; i < 2000 && !closed; ++i) {
+      if (sent < bytes.size()) {
+        const ssize_t n = ::send(fds[0], bytes.begin() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n > 0) sent += static_cast<size_t>(n);
+      } else if (i > 1000) {
+        break;
+      }
+      world->io().restart();
+      world->io().poll();
+      for (ssize_t n; (n = ::recv(fds[0], buf, sizeof buf, 0)) != 0;) {
+        if (n < 0) break;
+        said += static_cast<size_t>(n);
+      }
+      closed = ::recv(fds[0], buf, sizeof buf, MSG_PEEK) == 0;
+    }
+    ::close(fds[0]);
+    return std::make_pair(closed, said);
+  };
+  const auto [closed_at_bound, said_at_bound] = run_with(ipc::contract::lists::kRunMessages);
+  EXPECT_FALSE(closed_at_bound);
+  EXPECT_GT(said_at_bound, 0u);  // hello, then the run's events
+  const auto [closed_over, said_over] = run_with(ipc::contract::lists::kRunMessages + 1);
+  EXPECT_TRUE(closed_over);
+  (void)said_over;
 }
 
 // sessions.compact through the front: a short conversation is all "recent" (keepRecentTokens),

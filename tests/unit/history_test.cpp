@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "contract.hpp"
 #include "core/sessions.hpp"
 #include "shared_data.hpp"
 #include "utf8.hpp"
@@ -100,6 +101,18 @@ TEST(History, TheWindowKeepsTheSummaryAndTheNewestTurnsThatFit) {
   EXPECT_NE(w.messages[0].second.find("<summary>\nthe user counted to five\n</summary>"),
             std::string::npos);
   EXPECT_EQ(w.messages[1].second, "message number 5");
+}
+
+// A huge context window of tiny turns still fits the agent link's list bound, newest kept.
+TEST(History, AWindowOfTinyTurnsStopsAtTheAgentLinksListBound) {
+  SessionHistory h;
+  const size_t n = ipc::contract::lists::kRunMessages + 500;
+  for (size_t i = 0; i < n; ++i) h.push(turn(i % 2 ? "assistant" : "user", "好", i), SIZE_MAX);
+  h.compacted("从前的对话 🙂", 0);  // a summary rides as one more message
+  const ModelWindow w = build_window(h, 100'000'000, SIZE_MAX);
+  ASSERT_EQ(w.messages.size(), ipc::contract::lists::kRunMessages);
+  EXPECT_NE(w.messages.front().second.find("从前的对话 🙂"), std::string::npos);
+  EXPECT_EQ(w.dropped, h.turns.size() - (w.messages.size() - 1));
 }
 
 TEST(History, TheNewestTurnAlwaysGoesCutOnACodePointWhenItAloneIsTooBig) {

@@ -187,7 +187,10 @@ void AgentWorker::on_front(capnp::MessageReader& r) {
     for (const auto& q : queued_)
       if (q->id == run->id) return;
     if (auto e = ended_.find(run->id); e != ended_.end()) return send_done(e->second);
-    for (auto m : rq.getMessages()) run->turns.push_back({m.getRole(), m.getText()});
+    auto messages = rq.getMessages();
+    ipc::contract::bounded(messages, ipc::contract::lists::kRunMessages, "run messages");
+    run->turns.reserve(messages.size());
+    for (auto m : messages) run->turns.push_back({m.getRole(), m.getText()});
     if (rq.getSummarize()) {
       run->summarize = true;
       run->turns = {{"user", summary_request(run->turns, rq.getPreviousSummary())}};
