@@ -61,8 +61,10 @@ inline constexpr size_t kRunMessages = 65536;  // agent: one run's history windo
 
 // A list read from a peer, refused whole when longer than `max`: the throw reaches Link, which
 // closes the link as garbage (a peer that sends this is broken or hostile).
+// Returned by value (a reader is a view): a range-for over a reference to the getter's
+// temporary would dangle.
 template <typename List>
-const List& bounded(const List& list, size_t max, const char* what) {
+List bounded(List list, size_t max, const char* what) {
   if (list.size() > max)
     throw std::length_error(std::string(what) + ": " + std::to_string(list.size()) +
                             " entries, at most " + std::to_string(max));

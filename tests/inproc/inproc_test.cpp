@@ -13,7 +13,10 @@
 
 #include "agent.capnp.h"
 #include "agent_worker.hpp"
+#include "child_control.hpp"
 #include "contract.hpp"
+#include "control.capnp.h"
+#include "front_control.hpp"
 #include "inproc_gateway.hpp"
 #include "link.hpp"
 #include "protocol_gen.hpp"
@@ -97,6 +100,32 @@ TEST_F(InProcess, AChatTurnInChineseGoesThroughTheAgentWorkerAndIntoHistory) {
   EXPECT_FALSE(messages[1]["content"][0].value("text", "").empty());
 }
 
+// Plays a peer on the raw end `fd` of a link: writes `b` while the world's loop reads (one
+// thread, and a message may be larger than the socket buffer), then drains what comes back
+// until the other end closes or goes quiet. Returns whether it closed, and the bytes it said.
+std::pair<bool, size_t> play_peer(World& world, int fd, capnp::MessageBuilder& b) {
+  const auto words = capnp::messageToFlatArray(b);
+  const auto bytes = words.asBytes();
+  size_t sent = 0, said = 0;
+  bool closed = false;
+  ::fcntl(fd, F_SETFL, O_NONBLOCK);
+  char buf[65536];
+  for (int i = 0; i < 2000 && !closed; ++i) {
+    if (sent < bytes.size()) {
+      const ssize_t n = ::send(fd, bytes.begin() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n > 0) sent += static_cast<size_t>(n);
+    } else if (i > 1000) {
+      break;
+    }
+    world.io().restart();
+    world.io().poll();
+    world.poll();
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) said += static_cast<size_t>(n);
+    closed = ::recv(fd, buf, sizeof buf, MSG_PEEK) == 0;
+  }
+  return {closed, said};
+}
+
 // A run carries at most lists::kRunMessages turns: one more (cheap to send as empty structs)
 // is garbage and closes the link before any of it is copied; the bound itself is accepted.
 TEST_F(InProcess, TheAgentWorkerClosesALinkThatSendsARunOverTheTurnBound) {
@@ -114,39 +143,48 @@ TEST_F(InProcess, TheAgentWorkerClosesALinkThatSendsARunOverTheTurnBound) {
     auto messages = rq.initMessages(static_cast<unsigned>(turns));
     messages[static_cast<unsigned>(turns - 1)].setRole("user");
     messages[static_cast<unsigned>(turns - 1)].setText("مرحبا 👋");
-    const auto words = capnp::messageToFlatArray(b);
-    const auto bytes = words.asBytes();
-    size_t sent = 0;
-    // Written while the worker reads (one thread: the message is larger than the socket
-    // buffer); then what it says back, until it closes or has nothing more to say.
-    ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
-    char buf[65536];
-    size_t said = 0;
-    bool closed = false;
-    for (int i = 0; i < 2000 && !closed; ++i) {
-      if (sent < bytes.size()) {
-        const ssize_t n = ::send(fds[0], bytes.begin() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-        if (n > 0) sent += static_cast<size_t>(n);
-      } else if (i > 1000) {
-        break;
-      }
-      world->io().restart();
-      world->io().poll();
-      for (ssize_t n; (n = ::recv(fds[0], buf, sizeof buf, 0)) != 0;) {
-        if (n < 0) break;
-        said += static_cast<size_t>(n);
-      }
-      closed = ::recv(fds[0], buf, sizeof buf, MSG_PEEK) == 0;
-    }
+    const auto outcome = play_peer(*world, fds[0], b);
     ::close(fds[0]);
-    return std::make_pair(closed, said);
+    return outcome;
   };
   const auto [closed_at_bound, said_at_bound] = run_with(ipc::contract::lists::kRunMessages);
   EXPECT_FALSE(closed_at_bound);
   EXPECT_GT(said_at_bound, 0u);  // hello, then the run's events
-  const auto [closed_over, said_over] = run_with(ipc::contract::lists::kRunMessages + 1);
-  EXPECT_TRUE(closed_over);
-  (void)said_over;
+  EXPECT_TRUE(run_with(ipc::contract::lists::kRunMessages + 1).first);
+}
+
+// The supervisor's children table reaches status as sent; one longer than lists::kChildren
+// closes the control link (the front then stops: its supervisor is broken) and changes nothing.
+TEST_F(InProcess, TheFrontTakesTheChildrenTableAndRefusesOneOverTheBound) {
+  int fds[2];
+  ipc::make_socketpair(fds);
+  std::string stopped;
+  front::FrontControl control(
+      std::make_unique<ipc::ChildControl>(world->io(), fds[1], "front", "front", 1, 1000),
+      world->core(), [&stopped](const std::string& why) { stopped = why; });
+  control.start(sandbox::Report{});
+  auto table = [&](size_t rows) {
+    capnp::MallocMessageBuilder b;
+    auto children = b.initRoot<ipc::Control>().initChildren(static_cast<unsigned>(rows));
+    const char* names[] = {"telegram:工作", "telegram:عمل"};
+    for (unsigned i = 0; i < std::min<size_t>(rows, 2); ++i) {
+      children[i].setName(names[i]);
+      children[i].setRole("channel");
+      children[i].setState(ipc::ChildState::RUNNING);
+    }
+    return play_peer(*world, fds[0], b);
+  };
+  EXPECT_FALSE(table(2).first);
+  const Json rows = world->core().channels().children_json();
+  ASSERT_EQ(rows.size(), 2u) << rows.dump();
+  EXPECT_EQ(rows[0].value("name", ""), "telegram:工作");
+  EXPECT_EQ(rows[1].value("name", ""), "telegram:عمل");
+  EXPECT_TRUE(stopped.empty()) << stopped;
+
+  EXPECT_TRUE(table(ipc::contract::lists::kChildren + 1).first);
+  EXPECT_FALSE(stopped.empty());
+  EXPECT_EQ(world->core().channels().children_json(), rows);
+  ::close(fds[0]);
 }
 
 // sessions.compact through the front: a short conversation is all "recent" (keepRecentTokens),
