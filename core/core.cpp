@@ -60,8 +60,10 @@ void Core::arm_index_flush() {
 namespace {
 enum class Owner { none, channels, runs, cron };
 
+// The runs own theirs in their method table (RunManager::serves); the rest are listed here.
 Owner owner(schema::Method m) {
   using M = schema::Method;
+  if (RunManager::serves(m)) return Owner::runs;
   switch (m) {
     case M::send:
     case M::channels_status:
@@ -69,18 +71,6 @@ Owner owner(schema::Method m) {
     case M::channels_pairing_list:
     case M::channels_pairing_approve:
       return Owner::channels;
-    case M::agent:
-    case M::agent_wait:
-    case M::chat_send:
-    case M::chat_history:
-    case M::chat_abort:
-    case M::sessions_list:
-    case M::sessions_preview:
-    case M::sessions_patch:
-    case M::sessions_reset:
-    case M::sessions_delete:
-    case M::sessions_compact:
-      return Owner::runs;
     case M::cron_list:
     case M::cron_add:
     case M::cron_update:

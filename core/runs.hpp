@@ -22,6 +22,11 @@
 // reply is queued under the idempotency key "run:<runId>" (outbound_queue.hpp), which the
 // durable queue already knows when the old front queued it. The worker forgets an outcome once
 // it is stored here (doneAck).
+// Where it lives: runs.cpp (a run's life: start, its lane turn, dispatch, events, finish,
+// abort), runs_from_agent.cpp (what the agent worker says, resumed runs, restarting the
+// messages an earlier front queued), run_methods.cpp (the method table; agent, agent.wait,
+// chat.*), session_methods.cpp (sessions.*), compaction.cpp (summaries); the link itself is
+// agent_link.hpp.
 // Fails: every method error is typed (INVALID_REQUEST, UNAVAILABLE + retryable); transcript
 // write failures end the run with an error; nothing throws into the loop.
 #pragma once
@@ -37,15 +42,16 @@
 
 #include "clock.hpp"
 #include "config.hpp"
+#include "core/agent_link.hpp"
 #include "core/channels.hpp"
 #include "core/lanes.hpp"
 #include "core/sessions.hpp"
-#include "link.hpp"
 #include "log.hpp"
+#include "protocol_gen.hpp"
 
 namespace clawgate::core {
 
-class RunManager {
+class RunManager final : private AgentLink::Listener {
  public:
   static constexpr int64_t kDeltaIntervalMs = 150;
   // Windows past this many tokens count as this many: a run carries at most ~8 MiB of history
@@ -88,9 +94,12 @@ class RunManager {
              ChannelHub* hub, Emit emit, const QueueSettings& queue = QueueSettings(),
              const HistorySettings& history = HistorySettings());
   ~RunManager();
+  RunManager(const RunManager&) = delete;
+  RunManager& operator=(const RunManager&) = delete;
 
-  void attach_agent(int fd, uint32_t generation);
-  // Methods it serves; false for any other.
+  void attach_agent(int fd, uint32_t generation) { agent_.attach(fd, generation); }
+  // The protocol methods it serves (its method table, run_methods.cpp: the one list of them).
+  static bool serves(schema::Method m);
   bool call(schema::Method m, const Json& params, const ReplyFn& reply);  // false: not its method
 
   // What starts a run besides a client: a channel message, cron, the heartbeat.
@@ -113,8 +122,8 @@ class RunManager {
   std::string start(const SessionKey& session_key, const std::string& message,
                     const std::string& run_id, Origin origin, DoneHook on_done = nullptr,
                     bool is_heartbeat = false);
-  bool agent_connected() const { return agent_ && agent_->is_open() && agent_hello_; }
-  const std::string& model_label() const { return model_label_; }
+  bool agent_connected() const { return agent_.ready(); }
+  const std::string& model_label() const { return agent_.model_label(); }
   size_t active_runs() const { return runs_.size(); }
   // True when a message for `session_key` would wait for an earlier turn.
   bool turn_waits(const SessionKey& session_key) const;
@@ -130,6 +139,9 @@ class RunManager {
   // Why a run cannot go to `key`, or "": clawgate runs one agent (SessionKey::kDefaultAgent);
   // another agent's key is refused as upstream refuses an agent it does not have.
   static std::string refusal(const SessionKey& key);
+  // Reads a key from request params; on refusal answers INVALID_REQUEST with the reason.
+  static std::optional<SessionKey> key_param(const Json& params, const char* field,
+                                             const ReplyFn& reply);
 
   struct Run {
     Run(boost::asio::io_context& io, SessionKey key)
@@ -181,53 +193,17 @@ class RunManager {
     bool ok = false;
     int64_t at_ms = 0;
   };
+  // One entry of the method table.
+  struct Route {
+    schema::Method method;
+    void (RunManager::*handler)(const Json& params, const ReplyFn& reply);
+  };
 
-  void m_agent(const Json& params, const ReplyFn& reply);
-  void m_agent_wait(const Json& params, const ReplyFn& reply);
-  void m_chat_send(const Json& params, const ReplyFn& reply);
-  void m_chat_history(const Json& params, const ReplyFn& reply);
-  void m_chat_abort(const Json& params, const ReplyFn& reply);
-  void m_sessions(schema::Method method, const Json& params, const ReplyFn& reply);
-  Reply m_sessions_list(const Json& params) const;
-  Reply m_sessions_preview(const Json& params) const;
-  Reply m_sessions_patch(const SessionKey& key, const Json& params);
-  Reply m_sessions_reset(const SessionKey& key);
-  Reply m_sessions_delete(const SessionKey& key, const Json& params);
-  void stop_compaction(const SessionKey& key, const char* why);
-
-  Dispatch dispatch(Run& r);
-  void pump();
-  // Asks the agent worker for a summary of the session's older turns. "" when it went; else
-  // why not (`nothing` set when there was nothing to summarize).
-  std::string start_compaction(const SessionKey& key, const std::string& reason,
-                               const std::string& trigger, bool* nothing);
-  // Ends the session's compaction: with `summary` stored as its compaction entry when `ok`,
-  // else with `why`; answers its callers and lets the session's runs go.
-  void end_compaction(const std::string& session, bool succeeded, const std::string& summary,
-                      const std::string& why);
-  void m_compact(const SessionKey& key, const Json& params, const ReplyFn& reply);
-  void on_agent(capnp::MessageReader& m);
-  void on_agent_lost(uint32_t generation, const std::string& reason);
-  // A run the agent worker still has from before this front (or this link) came up.
-  void on_resume(capnp::MessageReader& m);
-  void ack_done(const std::string& run_id);  // its outcome is stored: the worker may forget it
-  // The transcript's tail already has this run's answer (an earlier front stored it).
-  bool answered(const Run& r) const;
-  // Messages an earlier front accepted and queued but never started (queued records nothing
-  // took, sessions.hpp read): started now, in their order, once per front, after the agent
-  // worker resumed what it had (so none overtakes the run it was waiting for).
-  void recover_waiting();
-  void agent_event(Run& r, const std::string& stream, Json data);
-  void flush_delta(Run& r);
-  void finish(const std::string& run_id, bool ok, bool aborted, const std::string& text,
-              const std::string& error, const std::string& model) {
-    finish(run_id, Outcome{ok, aborted, text, error, model}, EndKind::own);
-  }
-  void finish(const std::string& run_id, const Outcome& o, EndKind kind);
-  bool abort(const std::string& run_id, const std::string& reason);
-  // Every run of a session, waiting ones first (upstream's order for a session-wide abort:
-  // the queue cannot then promote work into a half-stopped session); returns those ended.
-  Json abort_session(const SessionKey& key, const std::string& reason);
+  // --- a run's life (runs.cpp)
+  Json user_line(const std::string& message, const std::string& run_id, const Origin& origin,
+                 int64_t now) const;
+  LaneMessage lane_message(const std::string& message, const std::string& run_id,
+                           const Origin& origin, bool background) const;
   void apply(LaneActions a);
   void adopt(const LaneTurn& t);
   void arm_lanes();
@@ -236,8 +212,83 @@ class RunManager {
   // A queued record that will never become a turn is marked so (sessions.hpp, read).
   void withdraw(const SessionKey& key, const std::string& run_id, const Json& line,
                 const std::string& reason);
-  void remember(const std::string& run_id, Snapshot s);
+  void pump();
+  Dispatch dispatch(Run& r);
+  // Sends the run with the newest turns of `h` that fit its budget.
+  Dispatch send_run(Run& r, const SessionHistory& h);
+  void agent_event(Run& r, const std::string& stream, Json data);
+  void flush_delta(Run& r);
   Json chat_message(const std::string& role, const std::string& text, int64_t ts) const;
+  void finish(const std::string& run_id, bool ok, bool aborted, const std::string& text,
+              const std::string& error, const std::string& model) {
+    finish(run_id, Outcome{ok, aborted, text, error, model}, EndKind::own);
+  }
+  void finish(const std::string& run_id, const Outcome& o, EndKind kind);
+  // The parts of finish(), in its order: the answer into the transcript (a failure to write
+  // it turns `o` into an error), the end events, the channel reply, the callers waiting.
+  void store_answer(const Run& r, Outcome& o, int64_t now);
+  void emit_end(Run& r, const Outcome& o, bool own, int64_t now);
+  void deliver_answer(const Run& r, const Outcome& o);
+  void answer_callers(Run& r, const Outcome& o, int64_t now);
+  void remember(const std::string& run_id, Snapshot s);
+  bool abort(const std::string& run_id, const std::string& reason);
+  // Every run of a session, waiting ones first (upstream's order for a session-wide abort:
+  // the queue cannot then promote work into a half-stopped session); returns those ended.
+  Json abort_session(const SessionKey& key, const std::string& reason);
+
+  // --- what the agent worker says (runs_from_agent.cpp)
+  void on_agent_hello() override;
+  void on_agent_event(const AgentLink::Event& e) override;
+  void on_agent_done(const AgentLink::Done& d) override;
+  // A run the agent worker still has from before this front (or this link) came up.
+  void on_agent_resume(const AgentLink::Resume& rs) override;
+  void on_agent_resumed() override { recover_waiting(); }
+  void on_agent_lost(uint32_t generation, const std::string& reason) override;
+  // Makes a resumed run this front's own: a Run holding its session's lane.
+  void adopt_resumed(const AgentLink::Resume& rs, const SessionKey& key);
+  // The transcript's tail already has this run's answer (an earlier front stored it).
+  bool answered(const Run& r) const;
+  // Messages an earlier front accepted and queued but never started (queued records nothing
+  // took, sessions.hpp read): started now, in their order, once per front, after the agent
+  // worker resumed what it had (so none overtakes the run it was waiting for).
+  void recover_waiting();
+  // Starts one of them; false when it is not one to start (or could not be started).
+  bool restart_queued(const SessionKey& key, const Json& rec, int64_t now);
+
+  // --- methods (run_methods.cpp, session_methods.cpp)
+  static const Route* route(schema::Method m);
+  void m_agent(const Json& params, const ReplyFn& reply);
+  // The second answer of an `agent` call whose run ended already.
+  void agent_final(const Snapshot& s, bool retryable, const ReplyFn& reply) const;
+  std::optional<Origin> agent_origin(const SessionKey& key, const Json& params,
+                                     const ReplyFn& reply) const;
+  void m_agent_wait(const Json& params, const ReplyFn& reply);
+  void m_chat_send(const Json& params, const ReplyFn& reply);
+  void m_chat_history(const Json& params, const ReplyFn& reply);
+  void m_chat_abort(const Json& params, const ReplyFn& reply);
+  void m_sessions_list(const Json& params, const ReplyFn& reply);
+  void m_sessions_preview(const Json& params, const ReplyFn& reply);
+  void m_sessions_patch(const Json& params, const ReplyFn& reply);
+  void m_sessions_reset(const Json& params, const ReplyFn& reply);
+  void m_sessions_delete(const Json& params, const ReplyFn& reply);
+  void m_sessions_compact(const Json& params, const ReplyFn& reply);
+  // sessions.compact with maxLines: only the newest lines stay visible to the model.
+  Reply trim_history(const SessionKey& key, const SessionHistory& h, int64_t max_lines);
+
+  // --- compaction (compaction.cpp)
+  // Asks the agent worker for a summary of the session's older turns. "" when it went; else
+  // why not (`nothing` set when there was nothing to summarize).
+  std::string start_compaction(const SessionKey& key, const std::string& reason,
+                               const std::string& trigger, bool* nothing);
+  // Ends the session's compaction: with `summary` stored as its compaction entry when `ok`,
+  // else with `why`; answers its callers and lets the session's runs go.
+  void end_compaction(const std::string& session, bool succeeded, const std::string& summary,
+                      const std::string& why);
+  // Stores the summary as the session's compaction entry: its result, or null with `error`.
+  Json store_summary(const Compaction& c, const std::string& summary, size_t tokens_after,
+                     std::string* error);
+  // A compaction of a transcript that goes away would store its summary in the next one.
+  void stop_compaction(const SessionKey& key, const char* why);
 
   boost::asio::io_context& io_;
   const Clock& clock_;
@@ -245,10 +296,7 @@ class RunManager {
   SessionStore& sessions_;
   ChannelHub* hub_;
   Emit emit_;
-  std::shared_ptr<ipc::Link> agent_;
-  uint32_t agent_generation_ = 0;
-  bool agent_hello_ = false;
-  std::string model_label_ = "unknown";
+  AgentLink agent_;
   QueueSettings queue_settings_;
   HistorySettings history_settings_;
   std::map<std::string, Compaction> compactions_;  // by session key

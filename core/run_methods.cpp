@@ -1,0 +1,231 @@
+// RunManager's protocol methods: the method table (the one list of what it serves; Core routes
+// by it), and the methods that start, wait for, stop and show runs: agent, agent.wait,
+// chat.send, chat.history, chat.abort (the sessions.* handlers are session_methods.cpp's).
+// Params arrive validated against their schema; handlers apply meaning.
+// Fails: a bad session key or another agent's session is INVALID_REQUEST; a run that cannot
+// start (queue full, transcript not writable) and too many waiters are UNAVAILABLE, retryable.
+#include "core/runs.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace clawgate::core {
+
+const RunManager::Route* RunManager::route(schema::Method m) {
+  using M = schema::Method;
+  static const Route kRoutes[] = {
+      {M::agent, &RunManager::m_agent},
+      {M::agent_wait, &RunManager::m_agent_wait},
+      {M::chat_send, &RunManager::m_chat_send},
+      {M::chat_history, &RunManager::m_chat_history},
+      {M::chat_abort, &RunManager::m_chat_abort},
+      {M::sessions_list, &RunManager::m_sessions_list},
+      {M::sessions_preview, &RunManager::m_sessions_preview},
+      {M::sessions_patch, &RunManager::m_sessions_patch},
+      {M::sessions_reset, &RunManager::m_sessions_reset},
+      {M::sessions_delete, &RunManager::m_sessions_delete},
+      {M::sessions_compact, &RunManager::m_sessions_compact},
+  };
+  for (const Route& r : kRoutes)
+    if (r.method == m) return &r;
+  return nullptr;
+}
+
+bool RunManager::serves(schema::Method m) {
+  return route(m) != nullptr;
+}
+
+bool RunManager::call(schema::Method m, const Json& params, const ReplyFn& reply) {
+  const Route* r = route(m);
+  if (!r) return false;
+  (this->*(r->handler))(params, reply);
+  return true;
+}
+
+std::optional<SessionKey> RunManager::key_param(const Json& params, const char* field,
+                                                const ReplyFn& reply) {
+  std::string why;
+  auto key = SessionKey::parse(params.at(field).get<std::string>(), &why);
+  if (!key) reply(Reply::invalid(why));
+  return key;
+}
+
+// ---------------------------------------------------------------------------------------------
+// agent, agent.wait
+
+void RunManager::m_agent(const Json& params, const ReplyFn& reply) {
+  const std::string run_id = params.at("idempotencyKey");
+  const int64_t now = clock_.wall_ms();
+  if (auto it = runs_.find(run_id); it != runs_.end()) {  // a retry: the same run
+    reply(Reply::ok({{"runId", run_id}, {"status", "accepted"}, {"acceptedAt", now}}));
+    // Retries share the run; past the cap a retry gets the acknowledgement only (agent.wait
+    // still tells it the end), so retrying cannot grow memory without bound.
+    if (it->second->finals.size() < kMaxFinalsPerRun) it->second->finals.push_back(reply);
+    return;
+  }
+  if (auto d = done_.find(run_id); d != done_.end()) return agent_final(d->second, false, reply);
+  std::string why;
+  const auto key = SessionKey::parse(params.value("sessionKey", "main"), &why);
+  if (!key) return reply(Reply::invalid(why));
+  if (std::string no = refusal(*key); !no.empty()) return reply(Reply::invalid(no));
+  const std::optional<Origin> origin = agent_origin(*key, params, reply);
+  if (!origin) return;
+  const std::string err = start(*key, params.at("message"), run_id, *origin);
+  if (!err.empty()) return reply(Reply::unavailable(err, true));
+  reply(Reply::ok({{"runId", run_id}, {"status", "accepted"}, {"acceptedAt", now}}));
+  if (auto it = runs_.find(run_id); it != runs_.end()) return it->second->finals.push_back(reply);
+  // Ended already (its message could not be written when its turn began): the second answer.
+  if (auto d = done_.find(run_id); d != done_.end()) agent_final(d->second, true, reply);
+}
+
+void RunManager::agent_final(const Snapshot& s, bool retryable, const ReplyFn& reply) const {
+  Json p = s.json;
+  p["summary"] = s.ok ? "completed" : p.value("error", "failed");
+  if (s.ok) return reply(Reply::ok(p));
+  reply(Reply::fail(Error::unavailable(p.value("error", "failed"), retryable), p));
+}
+
+// Where an `agent` run's answer goes: nowhere unless `deliver`, then to the channel and chat
+// given, else the session's last one (none: refused, answered here).
+std::optional<RunManager::Origin> RunManager::agent_origin(const SessionKey& key,
+                                                           const Json& params,
+                                                           const ReplyFn& reply) const {
+  Origin origin;
+  origin.kind = "agent";
+  if (!params.value("deliver", false)) return origin;
+  origin.channel = params.value("channel", params.value("replyChannel", ""));
+  origin.to = params.value("to", params.value("replyTo", ""));
+  origin.account_id = params.value("accountId", "");
+  if (origin.channel.empty() || origin.to.empty()) {  // the session's last channel
+    const Json e = sessions_.entry(key);
+    if (e.is_object()) {
+      if (origin.channel.empty()) origin.channel = e.value("lastChannel", "");
+      if (origin.to.empty()) origin.to = e.value("lastTo", "");
+      if (origin.account_id.empty()) origin.account_id = e.value("lastAccountId", "");
+    }
+  }
+  if (origin.channel.empty() || origin.to.empty()) {
+    reply(Reply::invalid("deliver: no channel/to given and the session has no last channel"));
+    return std::nullopt;
+  }
+  return origin;
+}
+
+void RunManager::m_agent_wait(const Json& params, const ReplyFn& reply) {
+  const std::string run_id = params.at("runId");
+  if (auto d = done_.find(run_id); d != done_.end()) return reply(Reply::ok(d->second.json));
+  // Clamped: milliseconds past a day overflow the timer's nanoseconds, and no client waits that
+  // long.
+  const int64_t timeout =
+      std::clamp<int64_t>(params.value("timeoutMs", kAgentWaitDefaultMs), 0, kAgentWaitMaxMs);
+  auto existing = waiters_.find(run_id);
+  if (waiter_count_ >= kMaxWaiters ||
+      (existing != waiters_.end() && existing->second.size() >= kMaxWaitersPerRun))
+    return reply(Reply::unavailable("too many agent.wait calls waiting; try again later", true));
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_);
+  waiters_[run_id].push_back({timer, reply});
+  ++waiter_count_;
+  timer->expires_after(std::chrono::milliseconds(timeout));
+  timer->async_wait([this, run_id, timer](const boost::system::error_code& ec) {
+    if (ec) return;
+    auto w = waiters_.find(run_id);
+    if (w == waiters_.end()) return;
+    auto& list = w->second;
+    for (auto it = list.begin(); it != list.end(); ++it) {
+      if (it->first != timer) continue;
+      ReplyFn rp = it->second;
+      list.erase(it);
+      --waiter_count_;
+      if (list.empty()) waiters_.erase(w);
+      rp(Reply::ok({{"runId", run_id}, {"status", "timeout"}}));
+      return;
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// chat.*
+
+void RunManager::m_chat_send(const Json& params, const ReplyFn& reply) {
+  const std::string run_id = params.at("idempotencyKey");
+  const std::string message = params.value("message", "");
+  const bool attachments = params.contains("attachments") && !params["attachments"].empty();
+  if (runs_.count(run_id)) return reply(Reply::ok({{"runId", run_id}, {"status", "in_flight"}}));
+  if (auto d = done_.find(run_id); d != done_.end())
+    return reply(Reply::ok({{"runId", run_id}, {"status", d->second.ok ? "ok" : "error"}}));
+  if (message.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return reply(Reply::invalid(attachments ? "attachments are not supported yet"
+                                            : "message or attachment required"));
+  }
+  const auto canon = key_param(params, "sessionKey", reply);
+  if (!canon) return;
+  if (std::string no = refusal(*canon); !no.empty()) return reply(Reply::invalid(no));
+  if (message == "/stop") {  // upstream: aborts the session's runs
+    const Json ids = abort_session(*canon, "/stop");
+    return reply(Reply::ok({{"ok", true}, {"aborted", !ids.empty()}, {"runIds", ids}}));
+  }
+  Origin origin;
+  origin.kind = "chat";
+  if (params.contains("queueMode") && params["queueMode"].is_string()) {  // schema: the 4 modes
+    const std::string m = params["queueMode"];
+    origin.mode = m == "followup"    ? QueueMode::followup
+                  : m == "collect"   ? QueueMode::collect
+                  : m == "interrupt" ? QueueMode::interrupt
+                                     : QueueMode::steer;
+  }
+  if (params.value("deliver", false)) {
+    const Json e = sessions_.entry(*canon);
+    if (e.is_object()) {
+      origin.channel = e.value("lastChannel", "");
+      origin.to = e.value("lastTo", "");
+      origin.account_id = e.value("lastAccountId", "");
+    }
+  }
+  const std::string err = start(*canon, message, run_id, origin);
+  if (!err.empty()) return reply(Reply::unavailable(err, true));
+  reply(Reply::ok({{"runId", run_id}, {"status", "started"}}));
+}
+
+void RunManager::m_chat_history(const Json& params, const ReplyFn& reply) {
+  const auto canon = key_param(params, "sessionKey", reply);
+  if (!canon) return;
+  const size_t limit = params.value("limit", 200);
+  // Waiting messages too, where they came: the sender sees them (and, after a restart, the
+  // ones never answered).
+  std::vector<Json> entries = sessions_.read(*canon, limit, true);
+  // Newest first within the byte budget, then back in order.
+  Json messages = Json::array();
+  size_t bytes = 0, first = entries.size();
+  while (first > 0) {
+    const size_t n = entries[first - 1].value("text", "").size() + 128;
+    if (bytes + n > kHistoryMaxBytes) break;
+    bytes += n;
+    --first;
+  }
+  for (size_t i = first; i < entries.size(); ++i)
+    messages.push_back(chat_message(entries[i].value("role", "user"), entries[i].value("text", ""),
+                                    entries[i].value("ts", int64_t{0})));
+  // The key as the client gave it, as upstream answers ("main", not "agent:main:main").
+  Json out = {{"sessionKey", params.at("sessionKey")}, {"messages", messages}};
+  const Json e = sessions_.entry(*canon);
+  if (e.is_object() && e.contains("sessionId")) out["sessionId"] = e["sessionId"];
+  reply(Reply::ok(out));
+}
+
+void RunManager::m_chat_abort(const Json& params, const ReplyFn& reply) {
+  const auto canon = key_param(params, "sessionKey", reply);
+  if (!canon) return;
+  Json ids = Json::array();
+  if (params.contains("runId")) {
+    const std::string id = params["runId"];
+    auto it = runs_.find(id);
+    if (it != runs_.end() && it->second->session_key != *canon)
+      return reply(Reply::invalid("runId " + id + " does not belong to " + canon->str()));
+    if (abort(id, "chat.abort")) ids.push_back(id);
+  } else {
+    ids = abort_session(*canon, "chat.abort");
+  }
+  reply(Reply::ok({{"ok", true}, {"aborted", !ids.empty()}, {"runIds", ids}}));
+}
+
+}  // namespace clawgate::core
