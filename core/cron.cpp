@@ -167,6 +167,9 @@ CronService::CronService(boost::asio::io_context& io, const Clock& clock, Logger
       timer_(io),
       heartbeat_timer_(io) {
   make_dirs(dir_ + "/runs");
+  runs_.on_adopt_background(
+      [this](const std::string& run_id, const RunManager::Origin& origin, bool heartbeat,
+             int64_t started_ms) { return adopt(run_id, origin, heartbeat, started_ms); });
   if (auto text = read_file(dir_ + "/jobs.json")) {
     const Json j = Json::parse(*text, nullptr, false);
     if (j.is_object() && j.contains("jobs") && j["jobs"].is_array()) jobs_ = j["jobs"];
@@ -298,44 +301,8 @@ void CronService::run_job(const std::string& id, const std::string& trigger) {
   const std::string run_id = "cron:" + id + ":" + std::to_string(++counter_) + ":" + uuid_v4();
   RunManager::Origin o;
   o.kind = "cron";
-  const std::string err = runs_.start(
-      *key, payload.value("message", ""), run_id, o,
-      [this, id, now, session, trigger, run_id](bool okay, const std::string& text,
-                                                const std::string& error) {
-        running_.erase(id);
-        const int64_t dur = clock_.wall_ms() - now;
-        Json entry = {{"ts", clock_.wall_ms()}, {"jobId", id},
-                      {"runId", run_id},        {"status", okay ? "ok" : "error"},
-                      {"durationMs", dur},      {"sessionKey", session},
-                      {"trigger", trigger},     {"summary", utf8::preview(text, 200)}};
-        if (!okay) entry["error"] = error;
-        record(id, entry);
-        for (auto& j : jobs_) {
-          if (j["id"] != id) continue;
-          j["state"]["lastRunStatus"] = okay ? "ok" : "error";
-          j["state"]["lastDurationMs"] = dur;
-          if (okay) {
-            j["state"].erase("lastError");
-          } else {
-            j["state"]["lastError"] = error;
-          }
-        }
-        Json ev = {{"status", okay ? "ok" : "error"},
-                   {"durationMs", dur},
-                   {"runAtMs", now},
-                   {"sessionKey", session},
-                   {"summary", utf8::preview(text, 200)}};
-        if (!okay) ev["error"] = error;
-        event(id, "finished", ev);
-        // A one-shot job that asked for it goes once done.
-        jobs_.erase(std::remove_if(jobs_.begin(), jobs_.end(),
-                                   [&](const Json& j) {
-                                     return j["id"] == id && j.value("deleteAfterRun", false) &&
-                                            !j["state"].contains("nextRunAtMs");
-                                   }),
-                    jobs_.end());
-        save();
-      });
+  const std::string err = runs_.start(*key, payload.value("message", ""), run_id, o,
+                                      job_run_done(id, run_id, now, session, trigger));
   if (!err.empty()) {
     running_.erase(id);
     job["state"]["lastRunStatus"] = "error";
@@ -343,6 +310,104 @@ void CronService::run_job(const std::string& id, const std::string& trigger) {
     event(id, "finished", {{"status", "error"}, {"error", err}});
   }
   save();
+}
+
+RunManager::DoneHook CronService::job_run_done(const std::string& id, const std::string& run_id,
+                                               int64_t started_ms, const std::string& session,
+                                               const std::string& trigger) {
+  return [=](bool okay, const std::string& text, const std::string& error) {
+    running_.erase(id);
+    const int64_t dur = std::max<int64_t>(0, clock_.wall_ms() - started_ms);
+    Json entry = {{"ts", clock_.wall_ms()},
+                  {"jobId", id},
+                  {"runId", run_id},
+                  {"status", okay ? "ok" : "error"},
+                  {"durationMs", dur},
+                  {"sessionKey", session},
+                  {"summary", utf8::preview(text, 200)}};
+    if (trigger.empty()) {
+      entry["resumed"] = true;  // finished under a front that did not start it
+    } else {
+      entry["trigger"] = trigger;
+    }
+    if (!okay) entry["error"] = error;
+    record(id, entry);
+    for (auto& j : jobs_) {
+      if (j["id"] != id) continue;
+      j["state"]["lastRunStatus"] = okay ? "ok" : "error";
+      j["state"]["lastDurationMs"] = dur;
+      if (okay) {
+        j["state"].erase("lastError");
+      } else {
+        j["state"]["lastError"] = error;
+      }
+    }
+    Json ev = {{"status", okay ? "ok" : "error"},
+               {"durationMs", dur},
+               {"runAtMs", started_ms},
+               {"sessionKey", session},
+               {"summary", utf8::preview(text, 200)}};
+    if (!okay) ev["error"] = error;
+    event(id, "finished", ev);
+    // A one-shot job that asked for it goes once done.
+    jobs_.erase(std::remove_if(jobs_.begin(), jobs_.end(),
+                               [&](const Json& j) {
+                                 return j["id"] == id && j.value("deleteAfterRun", false) &&
+                                        !j["state"].contains("nextRunAtMs");
+                               }),
+                jobs_.end());
+    save();
+  };
+}
+
+RunManager::DoneHook CronService::heartbeat_done(int64_t started_ms) {
+  return [this, started_ms](bool okay, const std::string& text, const std::string& error) {
+    heartbeat_running_ = false;
+    Json hb = {{"ts", clock_.wall_ms()},
+               {"durationMs", std::max<int64_t>(0, clock_.wall_ms() - started_ms)}};
+    if (!okay) {
+      hb["status"] = "failed";
+      hb["reason"] = error;
+      hb["indicatorType"] = "error";
+    } else if (text.find("HEARTBEAT_OK") != std::string::npos) {
+      hb["status"] = "ok-token";
+      hb["indicatorType"] = "ok";
+    } else if (text.empty()) {
+      hb["status"] = "ok-empty";
+      hb["indicatorType"] = "ok";
+    } else {
+      hb["status"] = heartbeat_target_ == "none" ? "skipped" : "sent";
+      hb["preview"] = utf8::preview(text, 200);
+      hb["indicatorType"] = "alert";
+    }
+    if (on_heartbeat) on_heartbeat(hb);
+    emit_("heartbeat", hb, true);
+  };
+}
+
+// A run this service started under an earlier front, adopted by this one: it finishes here
+// as it would have there, and counts as running until then (no second run of its job, no
+// heartbeat on top of it). Cron run ids are "cron:<job id>:<n>:<uuid>" (run_job).
+RunManager::DoneHook CronService::adopt(const std::string& run_id, const RunManager::Origin& origin,
+                                        bool heartbeat, int64_t started_ms) {
+  if (heartbeat) {
+    heartbeat_running_ = true;
+    return heartbeat_done(started_ms);
+  }
+  if (origin.kind != "cron" || run_id.rfind("cron:", 0) != 0) return nullptr;
+  const size_t uuid_at = run_id.rfind(':');
+  const size_t n_at = uuid_at == std::string::npos ? uuid_at : run_id.rfind(':', uuid_at - 1);
+  if (n_at == std::string::npos || n_at < 5) return nullptr;
+  const std::string id = run_id.substr(5, n_at - 5);
+  const Json* job = nullptr;
+  for (const auto& j : jobs_)
+    if (j.value("id", "") == id) job = &j;
+  if (!job) return nullptr;  // removed meanwhile: its answer is stored, nobody else waits
+  std::string why;
+  const auto key = session_for(*job, &why);
+  running_.insert(id);
+  log_.info("cron", "job " + id + ": run " + run_id + " resumed after a front restart");
+  return job_run_done(id, run_id, started_ms, key ? key->str() : "", "");
 }
 
 std::optional<SessionKey> CronService::session_for(const Json& job, std::string* why) {
@@ -390,30 +455,9 @@ void CronService::beat() {
   heartbeat_running_ = true;
   RunManager::Origin o;
   o.kind = "heartbeat";
-  const std::string err = runs_.start(
-      SessionKey::main(), kHeartbeatPrompt, "heartbeat:" + uuid_v4(), o,
-      [this, started](bool okay, const std::string& text, const std::string& error) {
-        heartbeat_running_ = false;
-        Json hb = {{"ts", clock_.wall_ms()}, {"durationMs", clock_.wall_ms() - started}};
-        if (!okay) {
-          hb["status"] = "failed";
-          hb["reason"] = error;
-          hb["indicatorType"] = "error";
-        } else if (text.find("HEARTBEAT_OK") != std::string::npos) {
-          hb["status"] = "ok-token";
-          hb["indicatorType"] = "ok";
-        } else if (text.empty()) {
-          hb["status"] = "ok-empty";
-          hb["indicatorType"] = "ok";
-        } else {
-          hb["status"] = heartbeat_target_ == "none" ? "skipped" : "sent";
-          hb["preview"] = utf8::preview(text, 200);
-          hb["indicatorType"] = "alert";
-        }
-        if (on_heartbeat) on_heartbeat(hb);
-        emit_("heartbeat", hb, true);
-      },
-      /*is_heartbeat=*/true);
+  const std::string err = runs_.start(SessionKey::main(), kHeartbeatPrompt,
+                                      "heartbeat:" + uuid_v4(), o, heartbeat_done(started),
+                                      /*is_heartbeat=*/true);
   if (!err.empty()) {
     heartbeat_running_ = false;
     const Json hb = {{"ts", started}, {"status", "failed"}, {"reason", err}};

@@ -49,6 +49,7 @@ class CronService {
   CronService(boost::asio::io_context& io, const Clock& clock, Logger& log,
               const std::string& state_dir, RunManager& runs, RunManager::Emit emit,
               const std::string& agent_config_json);
+  ~CronService() { runs_.on_adopt_background(nullptr); }  // the hook holds `this`
   void start();
   bool call(schema::Method method, const Json& params,
             const ReplyFn& reply);                          // false: not its method
@@ -59,6 +60,13 @@ class CronService {
   void arm();
   void tick();
   void run_job(const std::string& id, const std::string& trigger);
+  // What ends a job's run (trigger "" for one resumed from an earlier front) and a heartbeat.
+  RunManager::DoneHook job_run_done(const std::string& id, const std::string& run_id,
+                                    int64_t started_ms, const std::string& session,
+                                    const std::string& trigger);
+  RunManager::DoneHook heartbeat_done(int64_t started_ms);
+  RunManager::DoneHook adopt(const std::string& run_id, const RunManager::Origin& origin,
+                             bool heartbeat, int64_t started_ms);
   void beat();
   void save();
   void record(const std::string& id, const Json& entry);

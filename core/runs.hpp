@@ -122,6 +122,12 @@ class RunManager final : private AgentLink::Listener {
   std::string start(const SessionKey& session_key, const std::string& message,
                     const std::string& run_id, Origin origin, DoneHook on_done = nullptr,
                     bool is_heartbeat = false);
+  // Who finishes a cron or heartbeat run that a restarted front adopts from the agent worker:
+  // the DoneHook its starter gave died with the old front. Given the adopted run, returns the
+  // hook to call when it ends (nullptr: nobody waits for it; its answer is stored all the same).
+  using AdoptHook = std::function<DoneHook(const std::string& run_id, const Origin& origin,
+                                           bool heartbeat, int64_t started_ms)>;
+  void on_adopt_background(AdoptHook hook) { adopt_hook_ = std::move(hook); }
   bool agent_connected() const { return agent_.ready(); }
   const std::string& model_label() const { return agent_.model_label(); }
   size_t active_runs() const { return runs_.size(); }
@@ -296,6 +302,7 @@ class RunManager final : private AgentLink::Listener {
   SessionStore& sessions_;
   ChannelHub* hub_;
   Emit emit_;
+  AdoptHook adopt_hook_;
   AgentLink agent_;
   QueueSettings queue_settings_;
   HistorySettings history_settings_;

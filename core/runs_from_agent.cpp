@@ -144,6 +144,8 @@ void RunManager::adopt_resumed(const AgentLink::Resume& rs, const SessionKey& ke
   r->emitted_text = "";
   const std::string session = key.str();
   const bool background = r->heartbeat || r->origin.kind == "cron";
+  if (background && adopt_hook_)
+    r->on_done = adopt_hook_(r->id, r->origin, r->heartbeat, r->started_ms);
   runs_[rs.run_id] = std::move(r);
   log_.info("runs", "run " + rs.run_id + " in " + session + " resumed from the agent worker" +
                         (rs.done ? " (ended)" : ""));

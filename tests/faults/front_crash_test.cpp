@@ -284,5 +284,59 @@ TEST(FrontCrash, ACronJobDueWhileTheFrontIsDownRunsOnceAfterTheRestart) {
   }
 }
 
+// A cron job's run in flight when the front dies: the next front adopts it from the agent
+// worker and finishes it as the job's run (cron.runs, the job's state), once, without running
+// the job again.
+TEST(FrontCrash, ACronRunInFlightWhenTheFrontDiesIsRecordedOnceByTheNextFront) {
+  FakeModels models;
+  models.script(kSlowScript);
+  GatewayProcess gw({}, models.config().dump());
+  auto c = std::make_unique<Client>(gw, kConnectMs);
+  const int front = pid_of(c->gc, "front");
+  ASSERT_GT(front, 0);
+  const std::string message = "慢慢写一份晨报 📰 اكتب تقريرا";
+  const Json job =
+      c->gc.call("cron.add", {{"name", "晨报 ✨"},
+                              {"schedule", {{"kind", "at"}, {"at", iso_utc(wall_ms() + 500)}}},
+                              {"sessionTarget", "isolated"},
+                              {"wakeMode", "now"},
+                              {"payload", {{"kind", "agentTurn"}, {"message", message}}}});
+  const std::string id = job["id"];
+  ASSERT_TRUE(eventually([&] { return models.stats()["requests"] == 1; }, 10000))
+      << "the job never started";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // well inside its 2 s stream
+  EXPECT_TRUE(c->gc.call("cron.runs", {{"id", id}})["entries"].empty()) << "still running";
+  ASSERT_EQ(kill(front, SIGKILL), 0);
+  c.reset();
+
+  c = reconnect(gw, front);
+  ASSERT_TRUE(c) << "no new front served";
+  Json runs;
+  ASSERT_TRUE(eventually(
+      [&] {
+        runs = c->gc.call("cron.runs", {{"id", id}})["entries"];
+        return !runs.empty();
+      },
+      15000))
+      << gw.output();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // room for a second record
+  runs = c->gc.call("cron.runs", {{"id", id}})["entries"];
+  ASSERT_EQ(runs.size(), 1u) << runs.dump();
+  EXPECT_EQ(runs[0]["status"], "ok") << runs.dump();
+  EXPECT_EQ(runs[0].value("resumed", false), true) << runs.dump();
+  EXPECT_EQ(runs[0]["summary"], kAnswer) << runs.dump();
+  EXPECT_EQ(models.stats()["requests"], 1) << "the job ran again";
+  const Json jobs = c->gc.call("cron.list", {{"includeDisabled", true}})["jobs"];
+  bool found = false;
+  for (const auto& j : jobs) {
+    if (j["id"] != id) continue;
+    found = true;
+    EXPECT_EQ(j["state"].value("lastRunStatus", ""), "ok") << j.dump();
+  }
+  EXPECT_TRUE(found);
+  const Json h = c->gc.call("chat.history", {{"sessionKey", "agent:main:cron:" + id}});
+  EXPECT_EQ(count_of(h["messages"], "assistant", kAnswer), 1u) << h.dump();
+}
+
 }  // namespace
 }  // namespace clawgate::test
