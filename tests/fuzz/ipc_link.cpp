@@ -7,11 +7,11 @@
 //   3  the Telegram worker, from the front (Data, TelegramWorker)
 //   4  the agent worker, from the front   (AgentMsg, AgentWorker with the offline agent)
 // The front's receivers run in the shared World (front_harness.hpp) with its authenticated
-// client, which has a chat run and a Telegram send in progress, so events and results have
-// somewhere to go. Each input starts its own run, under a fresh 5-byte id that replaces every
-// "run-1" in the input (the name the seeds use), so a run of an earlier input is never met.
-// Not covered: the supervisor's side of control links (it needs a spawned child).
-// Fails: see front_harness.hpp; a Link must end garbage by closing, never by throwing.
+// client, which has a Telegram send in progress, and a chat run started for the input, so events
+// and results have somewhere to go. Each input starts its own run, under a fresh 5-byte id that
+// replaces every "run-1" in the input (the name the seeds use), so a run of an earlier input is
+// never met. Not covered: the supervisor's side of control links (it needs a spawned child). Fails:
+// see front_harness.hpp; a Link must end garbage by closing, never by throwing.
 #include <fcntl.h>
 #include <sys/socket.h>
 
@@ -89,9 +89,10 @@ void front_side(int which, std::string_view input) {
     for (size_t at = bytes.find("run-1"); at != std::string::npos; at = bytes.find("run-1", at))
       bytes.replace(at, 5, run);
     w.runs().attach_agent(fds[0], generation);
-    w.deliver(client, R"({"type":"req","id":"r1","method":"chat.send","params":{)"
-                      R"("sessionKey":"agent:main:)" +
-                          run + R"(","message":"hi","idempotencyKey":")" + run + R"("}})");
+    // Started directly, not through chat.send: the request path is front_frames' to fuzz, and
+    // here it cost more than the link under test.
+    // (A refusal, say a full queue, leaves the input to meet no run of its own.)
+    (void)w.runs().start(*core::SessionKey::parse("agent:main:" + run), "hi", run, {});
   }
   play_peer(fds[1], bytes, [&] {
     w.poll();
