@@ -297,51 +297,62 @@ void CronService::run_job(const std::string& id, const std::string& trigger) {
   running_.insert(id);
   const std::string run_id = "cron:" + id + ":" + std::to_string(++counter_) + ":" + uuid_v4();
   RunManager::Origin o;
-  o.kind = "cron";
-  const std::string err = runs_.start(
-      *key, payload.value("message", ""), run_id, o,
-      [this, id, now, session, trigger, run_id](bool okay, const std::string& text,
-                                                const std::string& error) {
-        running_.erase(id);
-        const int64_t dur = clock_.wall_ms() - now;
-        Json entry = {{"ts", clock_.wall_ms()}, {"jobId", id},
-                      {"runId", run_id},        {"status", okay ? "ok" : "error"},
-                      {"durationMs", dur},      {"sessionKey", session},
-                      {"trigger", trigger},     {"summary", utf8::preview(text, 200)}};
-        if (!okay) entry["error"] = error;
-        record(id, entry);
-        for (auto& j : jobs_) {
-          if (j["id"] != id) continue;
-          j["state"]["lastRunStatus"] = okay ? "ok" : "error";
-          j["state"]["lastDurationMs"] = dur;
-          if (okay) {
-            j["state"].erase("lastError");
-          } else {
-            j["state"]["lastError"] = error;
-          }
-        }
-        Json ev = {{"status", okay ? "ok" : "error"},
-                   {"durationMs", dur},
-                   {"runAtMs", now},
-                   {"sessionKey", session},
-                   {"summary", utf8::preview(text, 200)}};
-        if (!okay) ev["error"] = error;
-        event(id, "finished", ev);
-        // A one-shot job that asked for it goes once done.
-        jobs_.erase(std::remove_if(jobs_.begin(), jobs_.end(),
-                                   [&](const Json& j) {
-                                     return j["id"] == id && j.value("deleteAfterRun", false) &&
-                                            !j["state"].contains("nextRunAtMs");
-                                   }),
-                    jobs_.end());
-        save();
-      });
+  o.kind = ipc::RunKind::CRON;
+  const JobRun run{id, run_id, session, trigger, now};
+  const std::string err =
+      runs_.start(*key, payload.value("message", ""), run_id, o,
+                  [this, run](bool okay, const std::string& text, const std::string& error) {
+                    job_done(run, okay, text, error);
+                  });
   if (!err.empty()) {
     running_.erase(id);
     job["state"]["lastRunStatus"] = "error";
     job["state"]["lastError"] = err;
     event(id, "finished", {{"status", "error"}, {"error", err}});
   }
+  save();
+}
+
+// A job's run ended: its record, state and event; a one-shot job that asked for it goes.
+void CronService::job_done(const JobRun& run, bool okay, const std::string& text,
+                           const std::string& error) {
+  const std::string& id = run.id;
+  const std::string& run_id = run.run_id;
+  const std::string& session = run.session;
+  const std::string& trigger = run.trigger;
+  const int64_t now = run.started_ms;
+  running_.erase(id);
+  const int64_t dur = clock_.wall_ms() - now;
+  Json entry = {{"ts", clock_.wall_ms()}, {"jobId", id},
+                {"runId", run_id},        {"status", okay ? "ok" : "error"},
+                {"durationMs", dur},      {"sessionKey", session},
+                {"trigger", trigger},     {"summary", utf8::preview(text, 200)}};
+  if (!okay) entry["error"] = error;
+  record(id, entry);
+  for (auto& j : jobs_) {
+    if (j["id"] != id) continue;
+    j["state"]["lastRunStatus"] = okay ? "ok" : "error";
+    j["state"]["lastDurationMs"] = dur;
+    if (okay) {
+      j["state"].erase("lastError");
+    } else {
+      j["state"]["lastError"] = error;
+    }
+  }
+  Json ev = {{"status", okay ? "ok" : "error"},
+             {"durationMs", dur},
+             {"runAtMs", now},
+             {"sessionKey", session},
+             {"summary", utf8::preview(text, 200)}};
+  if (!okay) ev["error"] = error;
+  event(id, "finished", ev);
+  // A one-shot job that asked for it goes once done.
+  jobs_.erase(std::remove_if(jobs_.begin(), jobs_.end(),
+                             [&](const Json& j) {
+                               return j["id"] == id && j.value("deleteAfterRun", false) &&
+                                      !j["state"].contains("nextRunAtMs");
+                             }),
+              jobs_.end());
   save();
 }
 
@@ -389,7 +400,7 @@ void CronService::beat() {
   }
   heartbeat_running_ = true;
   RunManager::Origin o;
-  o.kind = "heartbeat";
+  o.kind = ipc::RunKind::HEARTBEAT;
   const std::string err = runs_.start(
       SessionKey::main(), kHeartbeatPrompt, "heartbeat:" + uuid_v4(), o,
       [this, started](bool okay, const std::string& text, const std::string& error) {

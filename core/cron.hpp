@@ -59,6 +59,11 @@ class CronService {
   void arm();
   void tick();
   void run_job(const std::string& id, const std::string& trigger);
+  struct JobRun {  // a job's run in flight, for job_done
+    std::string id, run_id, session, trigger;
+    int64_t started_ms = 0;
+  };
+  void job_done(const JobRun& run, bool okay, const std::string& text, const std::string& error);
   void beat();
   void save();
   void record(const std::string& id, const Json& entry);

@@ -2,6 +2,7 @@
 #include "front_control.hpp"
 
 #include "error.hpp"
+#include "names.hpp"
 
 #include <capnp/message.h>
 
@@ -82,7 +83,11 @@ void FrontControl::on_children(ipc::Control::Reader msg) {
   for (auto c : msg.getChildren()) {
     core::ChannelHub::ChildRow r;
     r.name = c.getName();
-    r.role = c.getRole();
+    const char* role = ipc::name_of(c.getRole());
+    if (!role)  // garbage from the supervisor: ChildControl ends the link
+      throw std::runtime_error("children table refused: " +
+                               ipc::unknown_value("child role", c.getRole()));
+    r.role = role;
     r.channel = c.getChannel();
     r.account_id = c.getAccountId();
     r.state = child_state_name(c.getState());
@@ -117,7 +122,8 @@ void FrontControl::on_restart_result(ipc::RestartResult::Reader r) {
     // The supervisor refuses a name it does not run (the caller's mistake); anything else is
     // the supervisor's trouble, worth retrying.
     Error e = ipc::read_error(r.getError());
-    e.retryable = e.retryable || (e.code != ErrorCode::NOT_FOUND && e.code != ErrorCode::INVALID_REQUEST);
+    e.retryable =
+        e.retryable || (e.code != ErrorCode::NOT_FOUND && e.code != ErrorCode::INVALID_REQUEST);
     reply = core::Reply::fail(std::move(e));
   }
   auto done = std::move(it->second);
