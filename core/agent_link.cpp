@@ -8,6 +8,7 @@
 
 #include "agent.capnp.h"
 #include "contract.hpp"
+#include "utf8.hpp"
 
 namespace clawgate::core {
 
@@ -45,13 +46,14 @@ AgentLink::Done read_done(ipc::RunDone::Reader d) {
   return out;
 }
 
+// The caller has checked the origin's kind.
 AgentLink::Resume read_resume(ipc::RunResume::Reader rs) {
   AgentLink::Resume out;
   out.run_id = read(rs.getRunId());
   out.session_key = read(rs.getSessionKey());
   if (rs.hasOrigin()) {
     auto o = rs.getOrigin();
-    out.origin = AgentLink::Origin{read(o.getKind()), read(o.getChannel()), read(o.getAccountId()),
+    out.origin = AgentLink::Origin{o.getKind(), read(o.getChannel()), read(o.getAccountId()),
                                    read(o.getTo()), o.getStartedAtMs()};
   }
   out.heartbeat = rs.getIsHeartbeat();
@@ -95,20 +97,40 @@ void AgentLink::on_message(capnp::MessageReader& m) {
       model_label_ = read(msg.getHello());
       log_.info("runs", "agent ready, model " + model_label_);
       return listener_.on_agent_hello();
-    case ipc::AgentMsg::EVENT: {
-      auto ev = msg.getEvent();
-      return listener_.on_agent_event(
-          Event{read(ev.getRunId()), read(ev.getStream()), read(ev.getDelta())});
-    }
+    case ipc::AgentMsg::EVENT:
+      return on_event(msg.getEvent());
     case ipc::AgentMsg::DONE:
       return listener_.on_agent_done(read_done(msg.getDone()));
     case ipc::AgentMsg::RESUME:
-      return listener_.on_agent_resume(read_resume(msg.getResume()));
+      return on_resume(msg.getResume());
     case ipc::AgentMsg::RESUMED:
       return listener_.on_agent_resumed();
     default:  // Link closes the link as garbage
       throw std::runtime_error("unexpected message from the agent worker");
   }
+}
+
+void AgentLink::on_event(ipc::RunEvent::Reader ev) {
+  const std::string run_id = read(ev.getRunId());
+  std::string why;
+  if (!ipc::name_of(ev.getStream())) why = ipc::unknown_value("stream", ev.getStream());
+  if (!ipc::name_of(ev.getPhase())) why = ipc::unknown_value("phase", ev.getPhase());
+  if (!why.empty()) {
+    log_.warn("runs", "agent event of run " + utf8::preview(run_id, 64) + " refused: " + why);
+    return;
+  }
+  listener_.on_agent_event(Event{run_id, ev.getStream(), ev.getPhase(), read(ev.getDelta())});
+}
+
+void AgentLink::on_resume(ipc::RunResume::Reader rs) {
+  if (rs.hasOrigin() && !ipc::name_of(rs.getOrigin().getKind())) {
+    const std::string run_id = read(rs.getRunId());
+    log_.warn("runs", "agent resumed run " + utf8::preview(run_id, 64) + " refused: " +
+                          ipc::unknown_value("origin kind", rs.getOrigin().getKind()));
+    // Told as any run this front cannot adopt, so the worker does not offer it again.
+    return rs.getEnded() ? ack_done(run_id) : abort(run_id);
+  }
+  listener_.on_agent_resume(read_resume(rs));
 }
 
 bool AgentLink::send_run(const Request& rq) {
@@ -133,7 +155,7 @@ bool AgentLink::send_run(const Request& rq) {
   }
   auto msgs = run.initMessages(static_cast<unsigned>(rq.messages.size()));
   for (unsigned i = 0; i < rq.messages.size(); ++i) {
-    fill(msgs[i].initRole(size_of(rq.messages[i].role)), rq.messages[i].role);
+    msgs[i].setRole(rq.messages[i].role);
     fill(msgs[i].initText(size_of(rq.messages[i].text)), rq.messages[i].text);
   }
   return link_->send(b);

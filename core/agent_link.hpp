@@ -3,10 +3,14 @@
 // new one replaces the old. It turns RunManager's requests into messages and the worker's
 // messages into plain structs for its Listener, so Cap'n Proto stays in agent_link.cpp; what
 // the messages mean (ending a run, adopting a resumed one) is the listener's business
-// (runs.hpp).
+// (runs.hpp). The enums of agent.capnp cross as they are; their words are ipc/names.hpp's.
 // Fails: a message it cannot read (a union member the front never receives) closes the link as
-// garbage, and the listener hears of the loss as of any other; sends on a link that is down
-// return false or do nothing (the loss is reported once, by on_agent_lost).
+// garbage, and the listener hears of the loss as of any other. A message carrying an enum value
+// this build does not know is refused, logged, and never reaches the listener: an event is
+// dropped (the run's text comes whole with its done), a resume is answered as one that cannot
+// be adopted (abort, or doneAck when it has ended), so the worker does not offer it again. Sends
+// on a link that is down return false or do nothing (the loss is reported once, by
+// on_agent_lost).
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
@@ -18,6 +22,7 @@
 
 #include "link.hpp"
 #include "log.hpp"
+#include "names.hpp"
 
 namespace clawgate::core {
 
@@ -25,12 +30,12 @@ class AgentLink {
  public:
   // What a run answers, as the front that started it knew it; handed back in a resume.
   struct Origin {
-    std::string kind;  // chat | agent | channel | cron | heartbeat
+    ipc::RunKind kind = ipc::RunKind::CHAT;
     std::string channel, account_id, to;
     int64_t started_at_ms = 0;  // wall clock
   };
   struct Message {
-    std::string_view role;  // user | assistant | system
+    ipc::ChatRole role;
     std::string_view text;
   };
   // A run (or, `summarize`, a compaction) for the worker. The views must outlive send_run().
@@ -52,8 +57,9 @@ class AgentLink {
   };
   struct Event {
     std::string run_id;
-    std::string stream;  // lifecycle | assistant
-    std::string delta;   // assistant: what this event added
+    ipc::RunStream stream = ipc::RunStream::LIFECYCLE;
+    ipc::RunPhase phase = ipc::RunPhase::NONE;  // lifecycle: which
+    std::string delta;                          // assistant: what this event added
   };
   // A run the worker still has from before this link came up.
   struct Resume {
@@ -95,6 +101,8 @@ class AgentLink {
 
  private:
   void on_message(capnp::MessageReader& m);
+  void on_event(ipc::RunEvent::Reader ev);
+  void on_resume(ipc::RunResume::Reader rs);
   void on_closed(uint32_t generation, const std::string& reason);
 
   boost::asio::io_context& io_;
@@ -105,5 +113,10 @@ class AgentLink {
   bool hello_ = false;
   std::string model_label_ = "unknown";
 };
+
+// A transcript turn's role on the link (history.hpp keeps "user" and "assistant" only).
+inline ipc::ChatRole turn_role(std::string_view role) {
+  return role == "assistant" ? ipc::ChatRole::ASSISTANT : ipc::ChatRole::USER;
+}
 
 }  // namespace clawgate::core

@@ -9,6 +9,7 @@
 #include "contract.hpp"
 #include "data.capnp.h"
 #include "error.hpp"
+#include "names.hpp"
 #include "utf8.hpp"
 
 namespace clawgate::core {
@@ -152,8 +153,14 @@ void ChannelHub::on_inbound(Worker& w, ipc::Inbound::Reader in) {
   m.channel = w.channel;
   m.account_id = w.account_id;
   m.id = in.getId();
+  const char* chat_type = ipc::name_of(in.getChatType());
+  if (!chat_type) {  // garbage: refused, and acknowledged so that it is not offered again
+    log_.error("channels", w.name + " inbound " + utf8::preview(m.id, 64) +
+                               " refused: " + ipc::unknown_value("chat type", in.getChatType()));
+    return ack_inbound(w, m.id);
+  }
   m.chat_id = in.getChatId();
-  m.chat_type = in.getChatType();
+  m.chat_type = chat_type;
   m.sender_id = in.getSenderId();
   m.sender_name = in.getSenderName();
   m.sender_username = in.getSenderUsername();
@@ -193,8 +200,12 @@ void ChannelHub::on_inbound(Worker& w, ipc::Inbound::Reader in) {
       else
         log_.info("channels", v.reason);
   }
+  ack_inbound(w, m.id);
+}
+
+void ChannelHub::ack_inbound(Worker& w, const std::string& id) {
   capnp::MallocMessageBuilder b;
-  b.initRoot<ipc::Data>().setInboundAck(m.id);
+  b.initRoot<ipc::Data>().setInboundAck(id);
   w.link->send(b);
 }
 

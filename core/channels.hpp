@@ -10,7 +10,9 @@
 // worker dies is sent again to the next generation (at-least-once: a platform that cannot
 // dedupe, like Telegram, may see the one message that was mid-request again).
 // Fails: every method error is typed (INVALID_REQUEST, UNAVAILABLE with retryable, ...);
-// garbage from a worker closes its link and is logged; nothing here throws into the loop.
+// garbage from a worker closes its link and is logged, except an inbound message with a chat
+// type this build does not know: that one is refused (logged, acknowledged so the worker does
+// not offer it again) and the link stays; nothing here throws into the loop.
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -130,6 +132,7 @@ class ChannelHub {
   void on_data(const std::string& key, capnp::MessageReader& r);
   void on_hello(Worker& w, ipc::DataHello::Reader h);
   void on_inbound(Worker& w, ipc::Inbound::Reader in);
+  void ack_inbound(Worker& w, const std::string& id);  // persisted (or refused): forget it
   void on_delivery(Worker& w, ipc::Delivery::Reader d);
   void on_status(Worker& w, ipc::WorkerStatus::Reader s);
   void on_link_closed(const std::string& key, const std::string& reason);

@@ -58,7 +58,7 @@ std::string RunManager::start_compaction(const SessionKey& key, const std::strin
   rq.timeout_ms = static_cast<uint32_t>(
       std::clamp<int64_t>(history_settings_.compaction_timeout_ms, 1000, 86'400'000));
   rq.messages.reserve(plan.turns.size());
-  for (const HistoryTurn* t : plan.turns) rq.messages.push_back({t->role, t->text});
+  for (const HistoryTurn* t : plan.turns) rq.messages.push_back({turn_role(t->role), t->text});
   if (!agent_.send_run(rq)) return "the agent worker is not connected";
   log_.info("runs", "compacting " + session + " (" + reason +
                         "): " + std::to_string(plan.turns.size()) + " turn(s), ~" +

@@ -119,7 +119,7 @@ void Core::attach_peer(int fd, const std::string& name, const std::string& chann
 // A channel message that passed its policy gets an answer, delivered back to its chat.
 void Core::on_inbound(const SessionKey& session_key, const InboundMessage& m) {
   RunManager::Origin o;
-  o.kind = "channel";
+  o.kind = ipc::RunKind::CHANNEL;
   o.channel = m.channel;
   o.account_id = m.account_id;
   o.to = m.chat_id;

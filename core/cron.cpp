@@ -300,7 +300,7 @@ void CronService::run_job(const std::string& id, const std::string& trigger) {
   running_.insert(id);
   const std::string run_id = "cron:" + id + ":" + std::to_string(++counter_) + ":" + uuid_v4();
   RunManager::Origin o;
-  o.kind = "cron";
+  o.kind = ipc::RunKind::CRON;
   const std::string err = runs_.start(*key, payload.value("message", ""), run_id, o,
                                       job_run_done(id, run_id, now, session, trigger));
   if (!err.empty()) {
@@ -394,7 +394,7 @@ RunManager::DoneHook CronService::adopt(const std::string& run_id, const RunMana
     heartbeat_running_ = true;
     return heartbeat_done(started_ms);
   }
-  if (origin.kind != "cron" || run_id.rfind("cron:", 0) != 0) return nullptr;
+  if (origin.kind != ipc::RunKind::CRON || run_id.rfind("cron:", 0) != 0) return nullptr;
   const size_t uuid_at = run_id.rfind(':');
   const size_t n_at = uuid_at == std::string::npos ? uuid_at : run_id.rfind(':', uuid_at - 1);
   if (n_at == std::string::npos || n_at < 5) return nullptr;
@@ -454,7 +454,7 @@ void CronService::beat() {
   }
   heartbeat_running_ = true;
   RunManager::Origin o;
-  o.kind = "heartbeat";
+  o.kind = ipc::RunKind::HEARTBEAT;
   const std::string err = runs_.start(SessionKey::main(), kHeartbeatPrompt,
                                       "heartbeat:" + uuid_v4(), o, heartbeat_done(started),
                                       /*is_heartbeat=*/true);

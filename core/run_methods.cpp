@@ -91,7 +91,7 @@ std::optional<RunManager::Origin> RunManager::agent_origin(const SessionKey& key
                                                            const Json& params,
                                                            const ReplyFn& reply) const {
   Origin origin;
-  origin.kind = "agent";
+  origin.kind = ipc::RunKind::AGENT;
   if (!params.value("deliver", false)) return origin;
   origin.channel = params.value("channel", params.value("replyChannel", ""));
   origin.to = params.value("to", params.value("replyTo", ""));
@@ -165,7 +165,7 @@ void RunManager::m_chat_send(const Json& params, const ReplyFn& reply) {
     return reply(Reply::ok({{"ok", true}, {"aborted", !ids.empty()}, {"runIds", ids}}));
   }
   Origin origin;
-  origin.kind = "chat";
+  origin.kind = ipc::RunKind::CHAT;
   if (params.contains("queueMode") && params["queueMode"].is_string()) {  // schema: the 4 modes
     const std::string m = params["queueMode"];
     origin.mode = m == "followup"    ? QueueMode::followup

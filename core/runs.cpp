@@ -75,7 +75,7 @@ std::string RunManager::start(const SessionKey& key, const std::string& message,
   if (std::string why = refusal(key); !why.empty()) return why;
   if (runs_.count(run_id)) return "run " + run_id + " is already in flight";
   const int64_t now = clock_.wall_ms();
-  const bool background = is_heartbeat || origin.kind == "cron";
+  const bool background = is_heartbeat || origin.kind == ipc::RunKind::CRON;
   // Decided before anything is written, by the same rule the inbound router used for a
   // channel message: a session that is free adopts this message at once (lanes.hpp).
   const bool waits = lanes_.busy(key.str());
@@ -84,7 +84,7 @@ std::string RunManager::start(const SessionKey& key, const std::string& message,
   // session is free, else as a queued record, written again as the turn when it begins (so
   // the transcript reads user, assistant, user, ... whatever the arrival order). Channel
   // messages were written by the inbound router; the heartbeat prompt is never written.
-  if (origin.kind != "channel" && !is_heartbeat && !origin.recovered) {
+  if (origin.kind != ipc::RunKind::CHANNEL && !is_heartbeat && !origin.recovered) {
     Json record = line;
     if (waits) record["type"] = "queued";
     try {
@@ -124,20 +124,20 @@ std::string RunManager::start(const SessionKey& key, const std::string& message,
 // entry, else one made here.
 Json RunManager::user_line(const std::string& message, const std::string& run_id,
                            const Origin& origin, int64_t now) const {
-  if ((origin.kind == "channel" || origin.recovered) && origin.entry.is_object()) {
+  if ((origin.kind == ipc::RunKind::CHANNEL || origin.recovered) && origin.entry.is_object()) {
     Json line = origin.entry;
     line["type"] = "message";
     line["runId"] = run_id;
     return line;
   }
   return {{"type", "message"}, {"role", "user"},  {"text", message},
-          {"ts", now},         {"runId", run_id}, {"source", origin.kind}};
+          {"ts", now},         {"runId", run_id}, {"source", ipc::name_of(origin.kind)}};
 }
 
 LaneMessage RunManager::lane_message(const std::string& message, const std::string& run_id,
                                      const Origin& origin, bool background) const {
   // Where the run's answer goes decides its queue mode: chat.send is the WebChat surface.
-  const std::string surface = origin.kind == "chat" ? "webchat" : origin.channel;
+  const std::string surface = origin.kind == ipc::RunKind::CHAT ? "webchat" : origin.channel;
   LaneMessage lm;
   lm.run_id = run_id;
   lm.text = message;
@@ -299,12 +299,12 @@ RunManager::Dispatch RunManager::send_run(Run& r, const SessionHistory& h) {
   rq.run_id = r.id;
   rq.session_key = session;
   rq.heartbeat = r.heartbeat;
-  rq.origin = AgentLink::Origin{r.heartbeat ? "heartbeat" : r.origin.kind, r.origin.channel,
-                                r.origin.account_id, r.origin.to, r.started_ms};
+  rq.origin = AgentLink::Origin{r.heartbeat ? ipc::RunKind::HEARTBEAT : r.origin.kind,
+                                r.origin.channel, r.origin.account_id, r.origin.to, r.started_ms};
   rq.messages.reserve(w.messages.size() + 1);
-  for (const auto& [role, text] : w.messages) rq.messages.push_back({role, text});
+  for (const auto& [role, text] : w.messages) rq.messages.push_back({turn_role(role), text});
   // The heartbeat prompt is not part of the transcript.
-  if (r.heartbeat) rq.messages.push_back({"user", r.user_text});
+  if (r.heartbeat) rq.messages.push_back({ipc::ChatRole::USER, r.user_text});
   r.sent = agent_.send_run(rq);
   r.sent_generation = agent_.generation();
   if (!r.sent) {

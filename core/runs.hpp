@@ -104,7 +104,7 @@ class RunManager final : private AgentLink::Listener {
 
   // What starts a run besides a client: a channel message, cron, the heartbeat.
   struct Origin {
-    std::string kind = "chat";            // chat | agent | channel | cron | heartbeat
+    ipc::RunKind kind = ipc::RunKind::CHAT;
     std::string channel, account_id, to;  // deliver the answer here when set
     size_t context_limit = 50;            // group context messages the agent sees (historyLimit)
     std::string sender;                   // who sent it, named in a collected turn

@@ -23,11 +23,12 @@ void RunManager::on_agent_event(const AgentLink::Event& ev) {
   auto it = runs_.find(ev.run_id);
   if (it == runs_.end()) return;  // aborted or ended meanwhile
   Run& r = *it->second;
-  if (ev.stream == "lifecycle") {
-    agent_event(r, "lifecycle", {{"phase", "start"}, {"startedAt", r.started_ms}});
+  if (ev.stream == ipc::RunStream::LIFECYCLE) {  // its end comes as the done
+    if (ev.phase == ipc::RunPhase::START)
+      agent_event(r, "lifecycle", {{"phase", "start"}, {"startedAt", r.started_ms}});
     return;
   }
-  if (ev.stream != "assistant") return;
+  if (ev.stream != ipc::RunStream::ASSISTANT) return;  // AgentLink refuses any other
   // Only the delta crosses the link (the worker caps the answer); the text accumulates here,
   // and agent and chat updates both go out at most once per kDeltaIntervalMs, so an answer of
   // many small pieces costs linear, not quadratic, work.
@@ -121,13 +122,14 @@ void RunManager::adopt_resumed(const AgentLink::Resume& rs, const SessionKey& ke
   auto field = [](const std::string& t) {
     return t.substr(0, utf8::cut_bytes(t, kMaxResumeFieldBytes));
   };
+  // Its kind is one this build knows (AgentLink refuses others).
   auto r = std::make_unique<Run>(io_, key);
   r->id = rs.run_id;
   r->resumed = true;
   r->heartbeat = rs.heartbeat;
   r->started_ms = clock_.wall_ms();
   if (rs.origin) {
-    r->origin.kind = field(rs.origin->kind);
+    r->origin.kind = rs.origin->kind;
     r->origin.channel = field(rs.origin->channel);
     r->origin.account_id = field(rs.origin->account_id);
     r->origin.to = field(rs.origin->to);
@@ -143,7 +145,7 @@ void RunManager::adopt_resumed(const AgentLink::Resume& rs, const SessionKey& ke
   r->text = rs.text;
   r->emitted_text = "";
   const std::string session = key.str();
-  const bool background = r->heartbeat || r->origin.kind == "cron";
+  const bool background = r->heartbeat || r->origin.kind == ipc::RunKind::CRON;
   if (background && adopt_hook_)
     r->on_done = adopt_hook_(r->id, r->origin, r->heartbeat, r->started_ms);
   runs_[rs.run_id] = std::move(r);
@@ -218,15 +220,17 @@ bool RunManager::restart_queued(const SessionKey& key, const Json& rec, int64_t 
   const Json id = rec.value("runId", Json());
   std::string run_id = id.is_string() ? id.get<std::string>() : "";
   if (rec.contains("inboundId")) {  // a channel message: its answer goes back there
-    o.kind = "channel";
+    o.kind = ipc::RunKind::CHANNEL;
     o.channel = rec.value("channel", "");
     o.account_id = rec.value("accountId", "");
     o.to = rec.value("chatId", "");
     const Json from = rec.value("from", Json::object());
     if (from.is_object()) o.sender = from.value("name", from.value("id", ""));
   } else {
-    o.kind = rec.value("source", "chat");
-    if (o.kind == "channel") o.kind = "chat";
+    // What started it, as start() wrote it; a channel message carries an inboundId, and a
+    // word this build does not know (a record edited by hand) is a chat message's.
+    const auto kind = ipc::parse_run_kind(rec.value("source", "chat"));
+    o.kind = kind && *kind != ipc::RunKind::CHANNEL ? *kind : ipc::RunKind::CHAT;
   }
   if (!run_id.empty() && (runs_.count(run_id) || done_.count(run_id))) return false;
   if (run_id.empty()) run_id = uuid_v4();

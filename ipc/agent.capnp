@@ -19,15 +19,35 @@ $Cxx.namespace("clawgate::ipc");
 
 using Common = import "common.capnp";
 
+# The enums below are read with exhaustive switches at both ends; a value this build does not
+# know (capnp lets a peer send any) is garbage: the message is refused (agent_link.hpp,
+# agent_worker.hpp say how), never guessed at.
+
+enum ChatRole {
+  user @0;
+  assistant @1;
+  system @2;
+}
+
 struct RunMessage {
-  role @0 :Text;  # "user" | "assistant" | "system"
+  role @0 :ChatRole;
   text @1 :Text;
+}
+
+# What started a run (runs.hpp Origin): decides its queue lane's mode and whether it runs in the
+# background (cron, heartbeat).
+enum RunKind {
+  chat @0;       # chat.send
+  agent @1;      # the agent method
+  channel @2;    # a channel message
+  cron @3;
+  heartbeat @4;
 }
 
 # What a run answers, as the front that started it knew it: the worker does not read it, it
 # only hands it back in `resume`, so a front that never saw the run can deliver its answer.
 struct RunOrigin {
-  kind @0 :Text;        # "chat" | "agent" | "channel" | "cron" | "heartbeat"
+  kind @0 :RunKind;
   channel @1 :Text;     # deliver the answer here when channel and to are set
   accountId @2 :Text;
   to @3 :Text;
@@ -48,10 +68,20 @@ struct RunRequest {
   origin @7 :RunOrigin;           # kept by the worker for `resume`
 }
 
+enum RunStream {
+  lifecycle @0;  # phase says which
+  assistant @1;  # delta says what
+}
+
+enum RunPhase {
+  none @0;   # an assistant event
+  start @1;  # the run began (its end is the `done`)
+}
+
 struct RunEvent {
   runId @0 :Text;
-  stream @1 :Text;  # "lifecycle" | "assistant"
-  phase @2 :Text;   # lifecycle: "start"
+  stream @1 :RunStream;
+  phase @2 :RunPhase;
   text @3 :Text;    # unused: the front accumulates the deltas (kept for the wire layout)
   delta @4 :Text;   # assistant: what this event added
 }

@@ -1,6 +1,7 @@
 // ChildControl: see child_control.hpp.
 #include "child_control.hpp"
 #include "contract.hpp"
+#include "names.hpp"
 
 #include <capnp/message.h>
 #include <unistd.h>
@@ -20,7 +21,7 @@ uint64_t self_rss_bytes() {
 }
 
 std::unique_ptr<ChildControl> ChildControl::from_environment(boost::asio::io_context& io,
-                                                             const std::string& role) {
+                                                             ChildRole role) {
   const char* fd = std::getenv(contract::env::kControlFd);
   if (!fd || !*fd) return nullptr;
   const char* name = std::getenv(contract::env::kChildName);
@@ -28,15 +29,15 @@ std::unique_ptr<ChildControl> ChildControl::from_environment(boost::asio::io_con
   const char* hb = std::getenv(contract::env::kHeartbeatMs);
   // Not inherited by anything this child might start.
   ::unsetenv(contract::env::kControlFd);
-  return std::make_unique<ChildControl>(io, std::atoi(fd), role, name ? name : role,
+  return std::make_unique<ChildControl>(io, std::atoi(fd), role, name ? name : name_of(role),
                                         gen ? static_cast<uint32_t>(std::atol(gen)) : 0,
                                         hb ? std::max(50L, std::atol(hb)) : 5000);
 }
 
-ChildControl::ChildControl(boost::asio::io_context& io, int fd, std::string role, std::string name,
+ChildControl::ChildControl(boost::asio::io_context& io, int fd, ChildRole role, std::string name,
                            uint32_t generation, int64_t heartbeat_ms)
     : link_(Link::create(io, fd, contract::control_link_in_child("control"))),
-      role_(std::move(role)),
+      role_(role),
       name_(std::move(name)),
       generation_(generation),
       heartbeat_ms_(heartbeat_ms),

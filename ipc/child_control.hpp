@@ -30,9 +30,10 @@ class ChildControl {
   };
 
   // Not supervised (no CLAWGATE_CONTROL_FD): returns nothing.
+  // Its name defaults to its role's word ("front", "agent", "channel").
   static std::unique_ptr<ChildControl> from_environment(boost::asio::io_context& io,
-                                                        const std::string& role);
-  ChildControl(boost::asio::io_context& io, int fd, std::string role, std::string name,
+                                                        ChildRole role);
+  ChildControl(boost::asio::io_context& io, int fd, ChildRole role, std::string name,
                uint32_t generation, int64_t heartbeat_ms);
 
   void start(Handlers h);
@@ -47,7 +48,8 @@ class ChildControl {
   void beat();
 
   std::shared_ptr<Link> link_;
-  std::string role_, name_;
+  ChildRole role_;
+  std::string name_;
   uint32_t generation_;
   int64_t heartbeat_ms_;
   uint64_t seq_ = 0;

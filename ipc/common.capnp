@@ -26,6 +26,15 @@ struct IpcError {
   retryAfterMs @3 :UInt32;
 }
 
+# What a supervised child is (its hello says it; the children table shows it). A value this
+# build does not know is garbage: the supervisor ends that child's link, the front refuses the
+# children table it came in.
+enum ChildRole {
+  front @0;
+  agent @1;
+  channel @2;   # a channel account's worker
+}
+
 enum ChildState {
   starting @0;
   running @1;
@@ -46,7 +55,7 @@ struct SandboxReport {
 
 struct ChildStatus {
   name @0 :Text;
-  role @1 :Text;
+  role @1 :ChildRole;
   channel @2 :Text;
   accountId @3 :Text;
   state @4 :ChildState;

@@ -8,7 +8,7 @@ $Cxx.namespace("clawgate::ipc");
 using Common = import "common.capnp";
 
 struct Hello {
-  role @0 :Text;          # "front" | "channel"
+  role @0 :Common.ChildRole;  # as the supervisor started it, or the link ends
   name @1 :Text;          # child name: "front", "telegram", "telegram:work"
   generation @2 :UInt32;  # as given by the supervisor at spawn
   pid @3 :Int32;

@@ -13,10 +13,17 @@ struct DataHello {
   generation @2 :UInt32;
 }
 
+# A value this build does not know is garbage: the front refuses that message (logged, and
+# acknowledged so the worker does not offer it again).
+enum ChatType {
+  direct @0;  # one person and the bot
+  group @1;   # anything else (Telegram: group, supergroup, channel)
+}
+
 struct Inbound {
   id @0 :Text;              # unique per channel account (Telegram: update_id); the ack key
   chatId @1 :Text;
-  chatType @2 :Text;        # "direct" | "group"
+  chatType @2 :ChatType;
   senderId @3 :Text;
   senderName @4 :Text;
   senderUsername @5 :Text;

@@ -129,7 +129,7 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
   std::vector<ChildSpec> out;
   ChildSpec front;
   front.name = "front";
-  front.role = "front";
+  front.role = ipc::ChildRole::FRONT;
   front.exe = dir + "/clawgate-front";
   if (!s.config_path.empty()) front.args = {"--config", s.config_path};
   if (flags.bind) front.args.insert(front.args.end(), {"--bind", *flags.bind});
@@ -141,7 +141,7 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
   out.push_back(std::move(front));
   ChildSpec agent;  // always there: with no model configured it answers offline
   agent.name = "agent";
-  agent.role = "agent";
+  agent.role = ipc::ChildRole::AGENT;
   agent.channel = "agent";
   agent.exe = dir + "/clawgate-agent";
   agent.env = agent_environment(s, env);
@@ -151,7 +151,7 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
     if (!c.enabled) continue;
     ChildSpec w;
     w.name = worker_name(c);  // one process per enabled account, restarted on its own
-    w.role = "channel";
+    w.role = ipc::ChildRole::CHANNEL;
     w.channel = c.name;
     w.account_id = c.account_id;
     w.exe = dir + "/clawgate-" + c.name;
@@ -271,7 +271,7 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
   auto children = [&](const GatewaySettings& s) {
     std::vector<ChildSpec> specs = children_for(s, flags, env, dir);
     for (auto& spec : specs)
-      if (spec.role == "front") spec.live_json = front_snapshot(&s, s.file.get());
+      if (spec.role == ipc::ChildRole::FRONT) spec.live_json = front_snapshot(&s, s.file.get());
     return specs;
   };
   // Before any child exists: a SIGHUP that comes once the front is listening (a client, or

@@ -9,6 +9,7 @@
 
 #include "contract.hpp"
 #include "error.hpp"
+#include "names.hpp"
 
 namespace clawgate::supervisor {
 
@@ -56,7 +57,7 @@ Supervisor::Child* Supervisor::find(const std::string& name) {
 
 Supervisor::Child* Supervisor::front() {
   for (auto& [_, c] : children_)
-    if (c->spec.role == "front") return c.get();
+    if (c->spec.role == ipc::ChildRole::FRONT) return c.get();
   return nullptr;
 }
 
@@ -178,7 +179,7 @@ void Supervisor::spawn(Child& c) {
   req.env[env::kGeneration] = std::to_string(gen);
   req.env[env::kHeartbeatMs] = std::to_string(opts_.heartbeat_interval_ms);
   req.fds[3] = ctl[1];
-  if (c.spec.role == "front" && opts_.listen_fd >= 0) {
+  if (c.spec.role == ipc::ChildRole::FRONT && opts_.listen_fd >= 0) {
     req.env[env::kListenFd] = std::to_string(ipc::contract::kListenFd);
     req.fds[4] = opts_.listen_fd;
   }
@@ -291,22 +292,15 @@ void Supervisor::on_control(Child& c, uint32_t generation, capnp::MessageReader&
   const bool is_hello = msg.which() == ipc::Control::HELLO;
   if (!c.hello && !is_hello) throw std::runtime_error("a message before hello");
   switch (msg.which()) {
-    case ipc::Control::HELLO: {
-      if (c.hello) throw std::runtime_error("a second hello");
-      auto h = msg.getHello();
-      if (h.getGeneration() != generation)
-        throw std::runtime_error("hello with generation " + std::to_string(h.getGeneration()) +
-                                 ", expected " + std::to_string(generation));
-      c.hello = true;
-      return;
-    }
+    case ipc::Control::HELLO:
+      return on_hello(c, generation, msg.getHello());
     case ipc::Control::READY:
       if (c.ready) throw std::runtime_error("a second ready");
       c.ready = true;  // lastError stays: why it last restarted is worth seeing while it runs
       set_state(c, ChildState::running);
-      if (c.spec.role == "front") {
+      if (c.spec.role == ipc::ChildRole::FRONT) {
         for (auto& [_, w] : children_)
-          if (w->spec.role != "front") connect_worker(*w);
+          if (w->spec.role != ipc::ChildRole::FRONT) connect_worker(*w);
         if (on_front_ready) on_front_ready();
       } else {
         connect_worker(c);
@@ -318,29 +312,8 @@ void Supervisor::on_control(Child& c, uint32_t generation, capnp::MessageReader&
       if ((c.rss > c.rss_pushed ? c.rss - c.rss_pushed : c.rss_pushed - c.rss) >= kRssPushStep)
         push_children();
       return;
-    case ipc::Control::RESTART_CHILD: {
-      auto rq = msg.getRestartChild();
-      const std::string target = rq.getName();
-      capnp::MallocMessageBuilder b;
-      auto res = b.initRoot<ipc::Control>().initRestartResult();
-      res.setRequestId(rq.getRequestId());
-      Child* t = find(target);
-      if (c.spec.role != "front") throw std::runtime_error("restartChild from a worker");
-      if (!t || t->spec.role == "front") {
-        res.setOk(false);
-        auto err = res.initError();
-        err.setCode(ipc::ErrorCode::NOT_FOUND);
-        err.setMessage("no such channel: " + target);
-      } else {
-        log_.info("supervisor", target + ": restart requested by an operator");
-        t->history.consecutive_failures = 0;
-        t->history.deaths.clear();
-        request_stop(*t, true);
-        res.setOk(true);
-      }
-      c.link->send(b);
-      return;
-    }
+    case ipc::Control::RESTART_CHILD:
+      return on_restart_child(c, msg.getRestartChild());
     case ipc::Control::SANDBOX: {
       auto sb = msg.getSandbox();
       sandbox::Report rep;
@@ -365,6 +338,44 @@ void Supervisor::on_control(Child& c, uint32_t generation, capnp::MessageReader&
       throw std::runtime_error("unexpected control message " +
                                std::to_string(static_cast<int>(msg.which())));
   }
+}
+
+void Supervisor::on_hello(Child& c, uint32_t generation, ipc::Hello::Reader h) {
+  if (c.hello) throw std::runtime_error("a second hello");
+  if (h.getGeneration() != generation)
+    throw std::runtime_error("hello with generation " + std::to_string(h.getGeneration()) +
+                             ", expected " + std::to_string(generation));
+  // A child is what it was started as; one that says otherwise (or names a role this build
+  // does not know) is broken, or not ours.
+  if (h.getRole() != c.spec.role) {
+    const char* said = ipc::name_of(h.getRole());
+    throw std::runtime_error("hello as " +
+                             (said ? std::string(said) : ipc::unknown_value("role", h.getRole())) +
+                             ", started as " + ipc::name_of(c.spec.role));
+  }
+  c.hello = true;
+}
+
+void Supervisor::on_restart_child(Child& c, ipc::RestartChild::Reader rq) {
+  const std::string target = rq.getName();
+  capnp::MallocMessageBuilder b;
+  auto res = b.initRoot<ipc::Control>().initRestartResult();
+  res.setRequestId(rq.getRequestId());
+  Child* t = find(target);
+  if (c.spec.role != ipc::ChildRole::FRONT) throw std::runtime_error("restartChild from a worker");
+  if (!t || t->spec.role == ipc::ChildRole::FRONT) {
+    res.setOk(false);
+    auto err = res.initError();
+    err.setCode(ipc::ErrorCode::NOT_FOUND);
+    err.setMessage("no such channel: " + target);
+  } else {
+    log_.info("supervisor", target + ": restart requested by an operator");
+    t->history.consecutive_failures = 0;
+    t->history.deaths.clear();
+    request_stop(*t, true);
+    res.setOk(true);
+  }
+  c.link->send(b);
 }
 
 void Supervisor::on_link_closed(const std::string& name, uint32_t generation,

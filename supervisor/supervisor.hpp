@@ -26,7 +26,7 @@ namespace clawgate::supervisor {
 
 struct ChildSpec {
   std::string name;  // "front", "telegram"
-  std::string role;  // "front" | "channel"
+  ipc::ChildRole role = ipc::ChildRole::CHANNEL;
   std::string channel, account_id;
   std::string exe;
   std::vector<std::string> args;
@@ -93,6 +93,8 @@ class Supervisor {
   void spawn(Child& c);
   void on_exit(const std::string& name, uint32_t generation, int native_status);
   void on_control(Child& c, uint32_t generation, capnp::MessageReader& r);
+  void on_hello(Child& c, uint32_t generation, ipc::Hello::Reader h);
+  void on_restart_child(Child& c, ipc::RestartChild::Reader rq);  // from the front only
   void on_link_closed(const std::string& name, uint32_t generation, const std::string& reason);
   void request_stop(Child& c, bool restart_after);
   void kill_now(Child& c, const std::string& why);

@@ -3,6 +3,7 @@
 
 #include "contract.hpp"
 #include "error.hpp"
+#include "names.hpp"
 
 #include <capnp/message.h>
 
@@ -84,7 +85,11 @@ void FrontControl::on_children(ipc::Control::Reader msg) {
                                        "children table")) {
     core::ChannelHub::ChildRow r;
     r.name = c.getName();
-    r.role = c.getRole();
+    const char* role = ipc::name_of(c.getRole());
+    if (!role)  // garbage from the supervisor: ChildControl ends the link
+      throw std::runtime_error("children table refused: " +
+                               ipc::unknown_value("child role", c.getRole()));
+    r.role = role;
     r.channel = c.getChannel();
     r.account_id = c.getAccountId();
     r.state = child_state_name(c.getState());

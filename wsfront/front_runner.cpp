@@ -105,7 +105,7 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     return 70;  // EX_SOFTWARE
   }
   // Under the supervisor: a control channel, and the listening socket it holds for us.
-  auto control = ipc::ChildControl::from_environment(io, "front");
+  auto control = ipc::ChildControl::from_environment(io, ipc::ChildRole::FRONT);
   const bool supervised = control != nullptr;
 
   uint16_t port = 0;

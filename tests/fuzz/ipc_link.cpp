@@ -10,8 +10,10 @@
 // client, which has a Telegram send in progress, and a chat run started for the input, so events
 // and results have somewhere to go. Each input starts its own run, under a fresh 5-byte id that
 // replaces every "run-1" in the input (the name the seeds use), so a run of an earlier input is
-// never met. Not covered: the supervisor's side of control links (it needs a spawned child). Fails:
-// see front_harness.hpp; a Link must end garbage by closing, never by throwing.
+// never met. The seeds (seeds.py) include enum values past the end of their enums, which each
+// receiver must refuse as its header says.
+// Not covered: the supervisor's side of control links (it needs a spawned child).
+// Fails: see front_harness.hpp; a Link must end garbage by closing, never by throwing.
 #include <fcntl.h>
 #include <sys/socket.h>
 
@@ -108,8 +110,8 @@ void child_side(std::string_view bytes) {
   ipc::make_socketpair(fds);
   bool stopped = false;
   front::FrontControl control(
-      std::make_unique<ipc::ChildControl>(w.io(), fds[0], "front", "front", 1, 1000), w.core(),
-      [&stopped](const std::string&) { stopped = true; });
+      std::make_unique<ipc::ChildControl>(w.io(), fds[0], ipc::ChildRole::FRONT, "front", 1, 1000),
+      w.core(), [&stopped](const std::string&) { stopped = true; });
   control.start(sandbox::Report{});
   // A restart in flight, so a restartResult has a caller to answer.
   w.deliver(

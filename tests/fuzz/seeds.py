@@ -163,9 +163,15 @@ def main():
     # --- Cap'n Proto messages, per receiver (first byte: see ipc_link.cpp).
     def e(schema_file, root, text):
         return capnp_encode(schema_file, root, text)
+
+    def out_of_range(msg, word, patched):
+        """`msg` with its one data word `word` (the enums as encoded) replaced by `patched`:
+        enum values past the schema's last, which `capnp encode` cannot write."""
+        assert msg.count(word) == 1, (msg, word)
+        return msg.replace(word, patched)
     data_from_worker = [
         e("data.capnp", "Data", '(hello = (channel = "telegram", accountId = "default", generation = 1))'),
-        e("data.capnp", "Data", '(inbound = (id = "7", chatId = "42", chatType = "direct", senderId = "42", '
+        e("data.capnp", "Data", '(inbound = (id = "7", chatId = "42", chatType = direct, senderId = "42", '
           'senderName = "Ann", text = "hello", messageId = "3", tsMs = 1700000000000))'),
         e("data.capnp", "Data", '(delivery = (deliveryId = "d1", ok = true, messageIds = ["1", "2"]))'),
         e("data.capnp", "Data", '(delivery = (deliveryId = "d1", ok = false, '
@@ -174,22 +180,40 @@ def main():
         e("data.capnp", "Data", '(inboundAck = "7")'),
     ]
     hello = data_from_worker[0]
+    # chatType past the end of ChatType (the word it shares with the Inbound's bools, then
+    # tsMs's first bytes).
+    data_from_worker.append(out_of_range(data_from_worker[1], b"\x00" * 8 + b"\x00\x68\xe5\xcf",
+                                         b"\x05\x00" + b"\x00" * 6 + b"\x00\x68\xe5\xcf"))
     ipc = [b"\x00" + m for m in data_from_worker]
     ipc += [b"\x00" + hello + m for m in data_from_worker[1:]]
     agent_from_worker = [
         e("agent.capnp", "AgentMsg", '(hello = "offline")'),
-        e("agent.capnp", "AgentMsg", '(event = (runId = "run-1", stream = "lifecycle", phase = "start"))'),
-        e("agent.capnp", "AgentMsg", '(event = (runId = "run-1", stream = "assistant", text = "Hi", delta = "Hi"))'),
+        e("agent.capnp", "AgentMsg", '(event = (runId = "run-1", stream = lifecycle, phase = start))'),
+        e("agent.capnp", "AgentMsg", '(event = (runId = "run-1", stream = assistant, text = "Hi", delta = "Hi"))'),
         e("agent.capnp", "AgentMsg", '(done = (runId = "run-1", ok = true, text = "Hi", model = "offline", '
           'inputTokens = 3, outputTokens = 1))'),
         e("agent.capnp", "AgentMsg", '(done = (runId = "run-1", ok = false, error = (code = rateLimited, message = "x")))'),
+        e("agent.capnp", "AgentMsg", '(resume = (runId = "run-1", sessionKey = "agent:main:run-1", '
+          'origin = (kind = cron, startedAtMs = 1), text = "Hal"))'),
+        e("agent.capnp", "AgentMsg", '(resume = (runId = "run-1", sessionKey = "agent:main:run-1", '
+          'origin = (kind = channel, channel = "telegram", to = "42"), ended = true, '
+          'done = (runId = "run-1", ok = true, text = "Hallo")))'),
+        e("agent.capnp", "AgentMsg", '(resumed = void)'),
     ]
+    # Stream and phase, and a resume's origin kind, past the end of their enums.
+    agent_from_worker.append(out_of_range(
+        e("agent.capnp", "AgentMsg", '(event = (runId = "run-1", stream = assistant, phase = start, delta = "Hi"))'),
+        b"\x01\x00\x01\x00\x00\x00\x00\x00", b"\x07\x00\x09\x00\x00\x00\x00\x00"))
+    agent_from_worker.append(out_of_range(
+        e("agent.capnp", "AgentMsg", '(resume = (runId = "run-1", sessionKey = "agent:main:run-1", '
+          'origin = (kind = heartbeat, startedAtMs = 0)))'),
+        b"\x04\x00\x00\x00\x00\x00\x00\x00", b"\x0b\x00\x00\x00\x00\x00\x00\x00"))
     ipc += [b"\x01" + m for m in agent_from_worker]
     ipc.append(b"\x01" + b"".join(agent_from_worker))
     control = [
         e("control.capnp", "Control", '(reload = "{}")'),
         e("control.capnp", "Control", '(stop = void)'),
-        e("control.capnp", "Control", '(children = [(name = "telegram", role = "channel", channel = "telegram", '
+        e("control.capnp", "Control", '(children = [(name = "telegram", role = channel, channel = "telegram", '
           'accountId = "default", state = running, pid = 5, generation = 1)])'),
         e("control.capnp", "Control", '(restartResult = (requestId = 1, ok = true))'),
         e("control.capnp", "Control", '(peer = (name = "telegram", channel = "telegram", generation = 2))'),
@@ -203,9 +227,19 @@ def main():
     ipc += [b"\x03" + m for m in data_from_front]
     agent_from_front = [
         e("agent.capnp", "AgentMsg", '(run = (runId = "r1", sessionKey = "agent:main:main", '
-          'messages = [(role = "user", text = "hi")], timeoutMs = 1000))'),
+          'messages = [(role = user, text = "hi")], timeoutMs = 1000))'),
         e("agent.capnp", "AgentMsg", '(abort = "r1")'),
+        e("agent.capnp", "AgentMsg", '(run = (runId = "r2", sessionKey = "agent:main:main", '
+          'origin = (kind = agent, channel = "telegram", to = "42"), '
+          'messages = [(role = user, text = "hi"), (role = assistant, text = "Hallo")]))'),
     ]
+    # A message role, and an origin kind, past the end of their enums.
+    agent_from_front.append(out_of_range(
+        e("agent.capnp", "AgentMsg", '(run = (runId = "r3", messages = [(role = system, text = "hi")]))'),
+        b"\x02\x00\x00\x00\x00\x00\x00\x00", b"\x09\x00\x00\x00\x00\x00\x00\x00"))
+    agent_from_front.append(out_of_range(
+        e("agent.capnp", "AgentMsg", '(run = (runId = "r4", origin = (kind = cron)))'),
+        b"\x03\x00\x00\x00\x00\x00\x00\x00", b"\x0c\x00\x00\x00\x00\x00\x00\x00"))
     ipc += [b"\x04" + m for m in agent_from_front]
     ipc.append(b"\x04" + b"".join(agent_from_front))
     ipc += [b"\x00" + struct.pack("<II", 0, 1 << 30), b"\x00" + struct.pack("<I", 0xFFFFFFFF),

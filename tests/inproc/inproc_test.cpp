@@ -141,7 +141,7 @@ TEST_F(InProcess, TheAgentWorkerClosesALinkThatSendsARunOverTheTurnBound) {
     rq.setRunId("长-run-" + std::to_string(turns));
     rq.setSessionKey("agent:main:main");
     auto messages = rq.initMessages(static_cast<unsigned>(turns));
-    messages[static_cast<unsigned>(turns - 1)].setRole("user");
+    messages[static_cast<unsigned>(turns - 1)].setRole(ipc::ChatRole::USER);
     messages[static_cast<unsigned>(turns - 1)].setText("مرحبا 👋");
     const auto outcome = play_peer(*world, fds[0], b);
     ::close(fds[0]);
@@ -159,9 +159,9 @@ TEST_F(InProcess, TheFrontTakesTheChildrenTableAndRefusesOneOverTheBound) {
   int fds[2];
   ipc::make_socketpair(fds);
   std::string stopped;
-  front::FrontControl control(
-      std::make_unique<ipc::ChildControl>(world->io(), fds[1], "front", "front", 1, 1000),
-      world->core(), [&stopped](const std::string& why) { stopped = why; });
+  front::FrontControl control(std::make_unique<ipc::ChildControl>(
+                                  world->io(), fds[1], ipc::ChildRole::FRONT, "front", 1, 1000),
+                              world->core(), [&stopped](const std::string& why) { stopped = why; });
   control.start(sandbox::Report{});
   auto table = [&](size_t rows) {
     capnp::MallocMessageBuilder b;
@@ -169,7 +169,7 @@ TEST_F(InProcess, TheFrontTakesTheChildrenTableAndRefusesOneOverTheBound) {
     const char* names[] = {"telegram:工作", "telegram:عمل"};
     for (unsigned i = 0; i < std::min<size_t>(rows, 2); ++i) {
       children[i].setName(names[i]);
-      children[i].setRole("channel");
+      children[i].setRole(ipc::ChildRole::CHANNEL);
       children[i].setState(ipc::ChildState::RUNNING);
     }
     return play_peer(*world, fds[0], b);

@@ -19,6 +19,7 @@
 #include "agent.capnp.h"
 #include "core/runs.hpp"
 #include "link.hpp"
+#include "names.hpp"
 
 namespace clawgate::core {
 namespace {
@@ -67,7 +68,7 @@ class RunQueueTest : public ::testing::Test {
             Request q;
             q.run_id = m.getRun().getRunId();
             for (auto x : m.getRun().getMessages())
-              q.messages.push_back({x.getRole(), x.getText()});
+              q.messages.push_back({ipc::name_of(x.getRole()), x.getText()});
             requests_.push_back(std::move(q));
           } else if (m.isAbort()) {
             aborts_.push_back(m.getAbort());

@@ -86,7 +86,8 @@ class RunsKeysTest : public RunsTest {
   Answer call(const std::string& method, const Json& params) {
     Answer a;
     EXPECT_TRUE(runs_->call(M(method), params, [&](Reply r) {
-      if (r.error) a.error = std::string(ipc::protocol_code(r.error->code)) + ": " + r.error->message;
+      if (r.error)
+        a.error = std::string(ipc::protocol_code(r.error->code)) + ": " + r.error->message;
       a.payload = r.payload.value_or(Json());
     }));
     return a;
@@ -170,7 +171,8 @@ TEST_F(RunsKeysTest, CronSessionTargetsTakeAnyKeyAClientMayNameAndRefuseTheRest)
   const auto cron_call = [&](const std::string& method, const Json& params) {
     Answer a;
     EXPECT_TRUE(cron.call(M(method), params, [&](Reply r) {
-      if (r.error) a.error = std::string(ipc::protocol_code(r.error->code)) + ": " + r.error->message;
+      if (r.error)
+        a.error = std::string(ipc::protocol_code(r.error->code)) + ": " + r.error->message;
       a.payload = r.payload.value_or(Json());
     }));
     return a;
@@ -210,6 +212,12 @@ TEST_F(RunsKeysTest, CronSessionTargetsTakeAnyKeyAClientMayNameAndRefuseTheRest)
 class RunsResumeTest : public RunsKeysTest {
  protected:
   RunsResumeTest() {
+    // What clients hear, kept.
+    runs_ =
+        std::make_unique<RunManager>(io_, clock_, log_, *sessions_, nullptr,
+                                     [this](const std::string& event, const Json& payload, bool) {
+                                       events_.push_back({{"event", event}, {"payload", payload}});
+                                     });
     int fds[2];
     ipc::make_socketpair(fds);
     runs_->attach_agent(fds[0], 1);
@@ -219,6 +227,7 @@ class RunsResumeTest : public RunsKeysTest {
           auto m = r.getRoot<ipc::AgentMsg>();
           if (m.isDoneAck()) acks_.push_back(m.getDoneAck());
           if (m.isRun()) runs_sent_.push_back(m.getRun().getRunId());
+          if (m.isAbort()) aborts_.push_back(m.getAbort());
         },
         [](const std::string&) {});
     capnp::MallocMessageBuilder b;
@@ -229,12 +238,13 @@ class RunsResumeTest : public RunsKeysTest {
     worker_->send(b);
     for (int i = 0; i < 50; ++i) io_.poll();
   }
-  void resume(const std::string& run, const std::string& text, bool ended) {
+  void resume(const std::string& run, const std::string& text, bool ended,
+              ipc::RunKind kind = ipc::RunKind::CHAT) {
     capnp::MallocMessageBuilder b;
     auto rs = b.initRoot<ipc::AgentMsg>().initResume();
     rs.setRunId(run);
     rs.setSessionKey("agent:main:main");
-    rs.initOrigin().setKind("chat");
+    rs.initOrigin().setKind(kind);
     rs.setText(text);
     rs.setEnded(ended);
     if (ended) {
@@ -252,15 +262,37 @@ class RunsResumeTest : public RunsKeysTest {
       if (e.value("role", "") == "assistant" && e.value("runId", "") == run) ++n;
     return n;
   }
+  void event(const std::string& run, ipc::RunStream stream, ipc::RunPhase phase,
+             const std::string& delta) {
+    capnp::MallocMessageBuilder b;
+    auto ev = b.initRoot<ipc::AgentMsg>().initEvent();
+    ev.setRunId(run);
+    ev.setStream(stream);
+    ev.setPhase(phase);
+    ev.setDelta(delta);
+    send(b);
+  }
+  // Every event clients heard about `run`.
+  std::vector<Json> heard(const std::string& run) const {
+    std::vector<Json> out;
+    for (const Json& e : events_)
+      if (e["payload"].value("runId", "") == run) out.push_back(e);
+    return out;
+  }
   std::shared_ptr<ipc::Link> worker_;
-  std::vector<std::string> acks_, runs_sent_;
+  std::vector<std::string> acks_, runs_sent_, aborts_;
+  std::vector<Json> events_;
 };
 
 TEST_F(RunsResumeTest, AnOutcomeTheOldFrontStoredIsNotStoredAgainButAcknowledged) {
-  sessions_->append(SessionKey::main(), Json{{"type", "message"}, {"role", "user"},
-                                             {"text", "问题 🌍"}, {"ts", 1}, {"runId", "r1"}});
-  sessions_->append(SessionKey::main(), Json{{"type", "message"}, {"role", "assistant"},
-                                             {"text", "答案 مرحبا"}, {"ts", 2}, {"runId", "r1"}});
+  sessions_->append(
+      SessionKey::main(),
+      Json{{"type", "message"}, {"role", "user"}, {"text", "问题 🌍"}, {"ts", 1}, {"runId", "r1"}});
+  sessions_->append(SessionKey::main(), Json{{"type", "message"},
+                                             {"role", "assistant"},
+                                             {"text", "答案 مرحبا"},
+                                             {"ts", 2},
+                                             {"runId", "r1"}});
   resume("r1", "答案 مرحبا", true);
   EXPECT_EQ(answers("r1"), 1u);
   EXPECT_EQ(acks_, std::vector<std::string>{"r1"});
@@ -271,8 +303,9 @@ TEST_F(RunsResumeTest, AnOutcomeTheOldFrontStoredIsNotStoredAgainButAcknowledged
 }
 
 TEST_F(RunsResumeTest, ARunningRunIsAdoptedHoldsItsSessionAndEndsOnce) {
-  sessions_->append(SessionKey::main(), Json{{"type", "message"}, {"role", "user"},
-                                             {"text", "慢慢说"}, {"ts", 1}, {"runId", "r2"}});
+  sessions_->append(
+      SessionKey::main(),
+      Json{{"type", "message"}, {"role", "user"}, {"text", "慢慢说"}, {"ts", 1}, {"runId", "r2"}});
   resume("r2", "一半 🚀", false);
   Answer waited;
   bool replied = false;
@@ -288,7 +321,7 @@ TEST_F(RunsResumeTest, ARunningRunIsAdoptedHoldsItsSessionAndEndsOnce) {
     capnp::MallocMessageBuilder b;
     auto ev = b.initRoot<ipc::AgentMsg>().initEvent();
     ev.setRunId("r2");
-    ev.setStream("assistant");
+    ev.setStream(ipc::RunStream::ASSISTANT);
     ev.setDelta("，一半 ✨");
     send(b);
   }
@@ -308,6 +341,48 @@ TEST_F(RunsResumeTest, ARunningRunIsAdoptedHoldsItsSessionAndEndsOnce) {
   clock_.advance(QueueSettings::kDefaultDebounceMs + 1);
   for (int i = 0; i < 100 && runs_sent_.empty(); ++i) io_.run_for(std::chrono::milliseconds(20));
   EXPECT_EQ(runs_sent_, std::vector<std::string>{"r3"}) << "the session's next turn went";
+}
+
+// Values past the end of agent.capnp's enums (capnp lets a peer send any 16-bit value) are
+// garbage: the event is refused and the run and the link go on (agent_link.hpp).
+TEST_F(RunsResumeTest, AnEventWithAStreamOrPhaseThisBuildDoesNotKnowIsRefusedAndTheRunGoesOn) {
+  sessions_->append(
+      SessionKey::main(),
+      Json{{"type", "message"}, {"role", "user"}, {"text", "你好"}, {"ts", 1}, {"runId", "r6"}});
+  resume("r6", "一半", false);
+  event("r6", static_cast<ipc::RunStream>(7), ipc::RunPhase::NONE, "garbage");
+  event("r6", ipc::RunStream::LIFECYCLE, static_cast<ipc::RunPhase>(9), "");
+  EXPECT_TRUE(heard("r6").empty()) << "a refused event reached the clients";
+  EXPECT_TRUE(runs_->agent_connected()) << "the link stays";
+  event("r6", ipc::RunStream::LIFECYCLE, ipc::RunPhase::START, "");
+  ASSERT_EQ(heard("r6").size(), 1u);
+  EXPECT_EQ(heard("r6")[0]["payload"]["data"]["phase"], "start");
+  capnp::MallocMessageBuilder b;
+  auto d = b.initRoot<ipc::AgentMsg>().initDone();
+  d.setRunId("r6");
+  d.setOk(true);
+  d.setText("一半，全部");
+  send(b);
+  EXPECT_EQ(answers("r6"), 1u);
+  for (const Json& e : heard("r6"))
+    EXPECT_EQ(e.dump().find("garbage"), std::string::npos) << e.dump();
+}
+
+// A resume whose origin names a kind this build does not know cannot be adopted: it is refused,
+// and the worker told as for any run this front drops (abort while going, doneAck once ended),
+// so that it does not offer it again.
+TEST_F(RunsResumeTest, AResumeWithAnOriginKindThisBuildDoesNotKnowIsRefusedAndTheWorkerTold) {
+  const auto unknown = static_cast<ipc::RunKind>(11);
+  resume("r7", "一半", false, unknown);
+  resume("r8", "全部", true, unknown);
+  EXPECT_EQ(runs_->active_runs(), 0u);
+  EXPECT_EQ(aborts_, std::vector<std::string>{"r7"});
+  EXPECT_EQ(acks_, std::vector<std::string>{"r8"});
+  EXPECT_EQ(answers("r8"), 0u);
+  EXPECT_TRUE(runs_->agent_connected()) << "the link stays";
+  // The same kind in range is adopted.
+  resume("r9", "全部", true, ipc::RunKind::CRON);
+  EXPECT_EQ(call("agent.wait", {{"runId", "r9"}, {"timeoutMs", 0}}).payload["status"], "ok");
 }
 
 }  // namespace

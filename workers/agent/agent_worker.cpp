@@ -1,6 +1,7 @@
 // AgentWorker: see agent_worker.hpp.
 #include "agent_worker.hpp"
 #include "contract.hpp"
+#include "names.hpp"
 #include "summarize.hpp"
 #include "utf8.hpp"
 
@@ -56,7 +57,7 @@ void AgentWorker::attach_front(int fd) {
 }
 
 namespace {
-void write_origin(ipc::RunOrigin::Builder o, const std::string& kind, const std::string& channel,
+void write_origin(ipc::RunOrigin::Builder o, ipc::RunKind kind, const std::string& channel,
                   const std::string& account_id, const std::string& to, int64_t started_ms) {
   o.setKind(kind);
   o.setChannel(channel);
@@ -170,34 +171,7 @@ void AgentWorker::send(capnp::MessageBuilder& b) {
 void AgentWorker::on_front(capnp::MessageReader& r) {
   auto msg = r.getRoot<ipc::AgentMsg>();
   if (msg.isRun()) {
-    auto rq = msg.getRun();
-    auto run = std::make_shared<Run>(io_);
-    run->id = rq.getRunId();
-    run->session_key = rq.getSessionKey();
-    run->heartbeat = rq.getIsHeartbeat();
-    if (rq.hasOrigin()) {  // kept only to be handed back, and bounded like any input
-      auto o = rq.getOrigin();
-      auto field = [](capnp::Text::Reader t) {
-        return std::string(t.cStr(), utf8::cut_bytes({t.cStr(), t.size()}, kMaxOriginBytes));
-      };
-      run->origin = {field(o.getKind()), field(o.getChannel()), field(o.getAccountId()),
-                     field(o.getTo()), o.getStartedAtMs()};
-    }
-    if (running_.count(run->id)) return;  // a repeat of a run already going
-    for (const auto& q : queued_)
-      if (q->id == run->id) return;
-    if (auto e = ended_.find(run->id); e != ended_.end()) return send_done(e->second);
-    auto messages = rq.getMessages();
-    ipc::contract::bounded(messages, ipc::contract::lists::kRunMessages, "run messages");
-    run->turns.reserve(messages.size());
-    for (auto m : messages) run->turns.push_back({m.getRole(), m.getText()});
-    if (rq.getSummarize()) {
-      run->summarize = true;
-      run->turns = {{"user", summary_request(run->turns, rq.getPreviousSummary())}};
-    }
-    const uint32_t timeout = rq.getTimeoutMs() ? rq.getTimeoutMs() : default_timeout_ms_;
-    run->deadline.expires_after(std::chrono::milliseconds(timeout));
-    admit(std::move(run));
+    on_run(msg.getRun());
   } else if (msg.isAbort()) {
     const std::string id = msg.getAbort();
     if (auto it = running_.find(id); it != running_.end()) {
@@ -218,6 +192,51 @@ void AgentWorker::on_front(capnp::MessageReader& r) {
   }
 }
 
+void AgentWorker::on_run(ipc::RunRequest::Reader rq) {
+  auto run = std::make_shared<Run>(io_);
+  run->id = rq.getRunId();
+  run->session_key = rq.getSessionKey();
+  run->heartbeat = rq.getIsHeartbeat();
+  std::string refused;   // why, when the request carries a value this build does not know
+  if (rq.hasOrigin()) {  // kept only to be handed back, and bounded like any input
+    auto o = rq.getOrigin();
+    auto field = [](capnp::Text::Reader t) {
+      return std::string(t.cStr(), utf8::cut_bytes({t.cStr(), t.size()}, kMaxOriginBytes));
+    };
+    run->origin = {o.getKind(), field(o.getChannel()), field(o.getAccountId()), field(o.getTo()),
+                   o.getStartedAtMs()};
+    if (!ipc::name_of(o.getKind())) {
+      refused = ipc::unknown_value("origin kind", o.getKind());
+      run->origin.kind = ipc::RunKind::CHAT;  // handed back in resume: a value the front reads
+    }
+  }
+  if (running_.count(run->id)) return;  // a repeat of a run already going
+  for (const auto& q : queued_)
+    if (q->id == run->id) return;
+  if (auto e = ended_.find(run->id); e != ended_.end()) return send_done(e->second);
+  auto messages = rq.getMessages();
+  ipc::contract::bounded(messages, ipc::contract::lists::kRunMessages, "run messages");
+  run->turns.reserve(messages.size());
+  for (auto m : messages) {
+    const char* role = ipc::name_of(m.getRole());
+    if (!role) refused = ipc::unknown_value("message role", m.getRole());
+    if (!refused.empty()) break;
+    run->turns.push_back({role, m.getText()});
+  }
+  if (!refused.empty()) {
+    log_.warn("agent", "run " + utf8::preview(run->id, 64) + " refused: " + refused);
+    const RunError e{ipc::ErrorCode::INVALID_REQUEST, "run request refused: " + refused, false, 0};
+    return finish(run, false, false, &e);
+  }
+  if (rq.getSummarize()) {
+    run->summarize = true;
+    run->turns = {{"user", summary_request(run->turns, rq.getPreviousSummary())}};
+  }
+  const uint32_t timeout = rq.getTimeoutMs() ? rq.getTimeoutMs() : default_timeout_ms_;
+  run->deadline.expires_after(std::chrono::milliseconds(timeout));
+  admit(std::move(run));
+}
+
 void AgentWorker::admit(std::shared_ptr<Run> run) {
   if (running_.size() < max_runs_) return begin(run);
   if (queued_.size() >= kMaxQueued) {
@@ -233,8 +252,8 @@ void AgentWorker::begin(const std::shared_ptr<Run>& run) {
     capnp::MallocMessageBuilder b;
     auto ev = b.initRoot<ipc::AgentMsg>().initEvent();
     ev.setRunId(run->id);
-    ev.setStream("lifecycle");
-    ev.setPhase("start");
+    ev.setStream(ipc::RunStream::LIFECYCLE);
+    ev.setPhase(ipc::RunPhase::START);
     send(b);
   }
   std::weak_ptr<Run> weak = run;
@@ -317,7 +336,7 @@ void AgentWorker::delta(const std::shared_ptr<Run>& run, const std::string& d) {
   capnp::MallocMessageBuilder b;
   auto ev = b.initRoot<ipc::AgentMsg>().initEvent();
   ev.setRunId(run->id);
-  ev.setStream("assistant");
+  ev.setStream(ipc::RunStream::ASSISTANT);
   ev.setDelta(d);  // only what is new: the front keeps the whole text
   send(b);
 }

@@ -13,7 +13,8 @@
 // oldest is dropped and logged: that answer is then lost, never the worker). A new front link
 // (attach_front) hears `hello`, then one `resume` per run still going or ended unacknowledged
 // (agent.capnp says how the front adopts them).
-// Fails: never throws into the loop.
+// Fails: never throws into the loop. A run request carrying an enum value this build does not
+// know (a message's role, its origin's kind) is refused: its done says why (INVALID_REQUEST).
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -57,7 +58,8 @@ class AgentWorker {
  private:
   // RunOrigin as the front sent it: handed back in resume, never read here.
   struct Origin {
-    std::string kind, channel, account_id, to;
+    ipc::RunKind kind = ipc::RunKind::CHAT;
+    std::string channel, account_id, to;
     int64_t started_ms = 0;
   };
   struct Run {
@@ -86,6 +88,8 @@ class AgentWorker {
   };
 
   void on_front(capnp::MessageReader& r);
+  // A run request read: its turns, or why it is refused.
+  void on_run(ipc::RunRequest::Reader rq);
   void admit(std::shared_ptr<Run> run);
   void begin(const std::shared_ptr<Run>& run);
   void attempt(const std::shared_ptr<Run>& run);
@@ -112,7 +116,7 @@ class AgentWorker {
   std::vector<std::unique_ptr<HttpClient>> idle_http_;  // at most max_runs_, for the model
   std::map<std::string, std::shared_ptr<Run>> running_;
   std::deque<std::shared_ptr<Run>> queued_;
-  std::map<std::string, Ended> ended_;  // unacknowledged outcomes, by runId
+  std::map<std::string, Ended> ended_;   // unacknowledged outcomes, by runId
   std::deque<std::string> ended_order_;  // ...oldest first
   size_t ended_bytes_ = 0;
 };

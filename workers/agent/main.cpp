@@ -30,7 +30,7 @@ int main() {
   SystemClock clock;
   Logger log(clock, nullptr);
   boost::asio::io_context io(1);
-  auto control = ipc::ChildControl::from_environment(io, "agent");
+  auto control = ipc::ChildControl::from_environment(io, ipc::ChildRole::AGENT);
   if (!control) {
     std::cerr << "clawgate-agent: run by `clawgate gateway`, not directly\n";
     return 2;

@@ -24,7 +24,7 @@ int main() {
   SystemClock clock;
   Logger log(clock, nullptr);
   boost::asio::io_context io(1);
-  auto control = ipc::ChildControl::from_environment(io, "channel");
+  auto control = ipc::ChildControl::from_environment(io, ipc::ChildRole::CHANNEL);
   if (!control) {
     std::cerr << "clawgate-telegram: run by `clawgate gateway`, not directly\n";
     return 2;

@@ -376,7 +376,8 @@ void write_inbound(capnp::MessageBuilder& b, int64_t update_id, const InboundFac
   auto in = b.initRoot<ipc::Data>().initInbound();
   in.setId(std::to_string(update_id));
   in.setChatId(f.chat_id);
-  in.setChatType(f.chat_type);
+  // InboundFacts says "direct" for a private chat and "group" for any other (telegram_text.hpp).
+  in.setChatType(f.chat_type == "direct" ? ipc::ChatType::DIRECT : ipc::ChatType::GROUP);
   in.setSenderId(f.sender_id);
   in.setSenderName(f.sender_name);
   in.setSenderUsername(f.sender_username);
@@ -508,9 +509,9 @@ void TelegramWorker::send_next() {
          Delivery failed = std::move(d);
          outbound_.pop_front();
          // Permanent (400 chat not found, 403 blocked): the front records the failure.
-         report(failed, Error{transient ? ipc::ErrorCode::UNAVAILABLE
-                                             : ipc::ErrorCode::INVALID_REQUEST,
-                                   "sendMessage: " + desc, transient, transient ? 5000 : 0});
+         report(failed,
+                Error{transient ? ipc::ErrorCode::UNAVAILABLE : ipc::ErrorCode::INVALID_REQUEST,
+                      "sendMessage: " + desc, transient, transient ? 5000 : 0});
          send_next();
        });
 }
