@@ -21,8 +21,8 @@ std::vector<uint64_t> canonical(Fill&& fill) {
 }
 
 Error wrong_kind(const char* want) {
-  return Error::invalid(std::string("the supervisor sent another kind of child's settings (this is ") +
-                        want + ")");
+  return Error::invalid(
+      std::string("the supervisor sent another kind of child's settings (this is ") + want + ")");
 }
 
 }  // namespace
@@ -48,8 +48,8 @@ ReloadMessage ReloadMessage::front(const std::string& config_snapshot) {
 }
 
 void ReloadMessage::copy_to(Control::Builder msg) const {
-  const kj::ArrayPtr<const capnp::word> segment(
-      reinterpret_cast<const capnp::word*>(words_.data()), words_.size());
+  const kj::ArrayPtr<const capnp::word> segment(reinterpret_cast<const capnp::word*>(words_.data()),
+                                                words_.size());
   capnp::SegmentArrayMessageReader reader(kj::arrayPtr(&segment, 1));
   msg.setReload(reader.getRoot<Reload>());
 }

@@ -53,8 +53,7 @@ bool read_int64(int64_t v, const cfg::Path& p, cfg::Issues& is, int64_t lo, int6
   return true;
 }
 
-bool read_double(double v, const cfg::Path& p, cfg::Issues& is, double lo, double hi,
-                 double& out) {
+bool read_double(double v, const cfg::Path& p, cfg::Issues& is, double lo, double hi, double& out) {
   if (!std::isfinite(v) || v < lo || v > hi)
     return error(is, p, "must be a number from " + dump_json(lo) + " to " + dump_json(hi));
   out = v;

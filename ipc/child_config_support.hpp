@@ -33,8 +33,7 @@ bool read_key(capnp::Text::Reader v, const cfg::Path& p, cfg::Issues& is, size_t
 bool read_int64(int64_t v, const cfg::Path& p, cfg::Issues& is, int64_t lo, int64_t hi,
                 int64_t& out);
 // Finite and within [lo, hi].
-bool read_double(double v, const cfg::Path& p, cfg::Issues& is, double lo, double hi,
-                 double& out);
+bool read_double(double v, const cfg::Path& p, cfg::Issues& is, double lo, double hi, double& out);
 bool read_enum_of(capnp::Text::Reader v, const cfg::Path& p, cfg::Issues& is,
                   const std::string_view* allowed, size_t n, std::string& out);
 template <size_t N>

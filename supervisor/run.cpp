@@ -125,6 +125,15 @@ std::string front_restart_key(const GatewaySettings& s) {
   return dump_json(j);  // a token or password from the environment may be any bytes
 }
 
+int64_t env_ms(const Environment& env, const char* key, int64_t fallback) {
+  auto it = env.find(key);
+  if (it == env.end()) return fallback;
+  const long long v = std::atoll(it->second.c_str());
+  return v > 0 ? v : fallback;
+}
+
+}  // namespace
+
 std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags& flags,
                                     const Environment& env, const std::string& dir) {
   std::vector<ChildSpec> out;
@@ -162,15 +171,6 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
   }
   return out;
 }
-
-int64_t env_ms(const Environment& env, const char* key, int64_t fallback) {
-  auto it = env.find(key);
-  if (it == env.end()) return fallback;
-  const long long v = std::atoll(it->second.c_str());
-  return v > 0 ? v : fallback;
-}
-
-}  // namespace
 
 int run_supervisor(const GatewayFlags& flags, const Environment& env) {
   SystemClock clock;

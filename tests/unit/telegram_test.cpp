@@ -453,8 +453,7 @@ TEST(TelegramConfig, ApiRootAndLimits) {
     set(t);
     const Result<cfg::TelegramChannel> sent = through_the_link(t);
     ASSERT_FALSE(sent) << key << " accepted";
-    EXPECT_TRUE(contains(sent.error().message, "channels.telegram." + key))
-        << sent.error().message;
+    EXPECT_TRUE(contains(sent.error().message, "channels.telegram." + key)) << sent.error().message;
   }
 }
 

@@ -504,9 +504,9 @@ void TelegramWorker::send_next() {
          Delivery failed = std::move(d);
          outbound_.pop_front();
          // Permanent (400 chat not found, 403 blocked): the front records the failure.
-         report(failed, Error{transient ? ipc::ErrorCode::UNAVAILABLE
-                                             : ipc::ErrorCode::INVALID_REQUEST,
-                                   "sendMessage: " + desc, transient, transient ? 5000 : 0});
+         report(failed,
+                Error{transient ? ipc::ErrorCode::UNAVAILABLE : ipc::ErrorCode::INVALID_REQUEST,
+                      "sendMessage: " + desc, transient, transient ? 5000 : 0});
          send_next();
        });
 }
