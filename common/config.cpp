@@ -91,7 +91,6 @@ std::vector<std::string> normalise_senders(const std::vector<std::string>& in,
 // defaulted from channels.defaults, historyLimit read as upstream does. `path_of(key)` is where
 // the account's value of `key` is written (the account's own key, or the root it inherits).
 ChannelSettings telegram_settings(const cfg::TelegramChannel& t, const cfg::Config& c,
-                                  const Json& section,
                                   const std::function<std::string(const char*)>& path_of,
                                   cfg::Issues& is) {
   ChannelSettings out;
@@ -122,7 +121,9 @@ ChannelSettings telegram_settings(const cfg::TelegramChannel& t, const cfg::Conf
                                                    path_of("dangerouslyAllowInsecureHttp"));
       !why.empty())
     is.add(Issue::Kind::error, path_of("apiRoot"), why);
-  out.section_json = dump_json(section);
+  out.section = t;
+  out.section.accounts.clear();  // the account's own section: no other account in it
+  out.section.default_account.reset();
   return out;
 }
 
@@ -149,18 +150,15 @@ std::string lower_ascii(std::string s) {
 // the account named "default" only, as TELEGRAM_BOT_TOKEN does) and enabled (an account runs
 // when the channel and the account are both enabled). A restrictive root allowFrom bounds every
 // account: an account's "*" stands for the root's list, and its dmPolicy "open" for
-// "allowlist". Each account's section_json is that merged section, without `accounts`, so a
-// worker is handed its own token and no other account's.
+// "allowlist". Each account's `section` is that merged section, without `accounts`, so a
+// worker is sent its own token and no other account's.
 std::vector<ChannelSettings> telegram_accounts(const cfg::TelegramChannel& t, const cfg::Config& c,
                                                const Json& section, cfg::Issues& is) {
   const std::string base = "channels.telegram";
   std::vector<ChannelSettings> out;
   if (t.accounts.empty()) {
-    Json single = section;
-    single.erase("accounts");
-    single.erase("defaultAccount");
     out.push_back(telegram_settings(
-        t, c, single, [&](const char* key) { return base + "." + key; }, is));
+        t, c, [&](const char* key) { return base + "." + key; }, is));
     if (t.default_account && lower_ascii(*t.default_account) != "default")
       is.add(Issue::Kind::warning, base + ".defaultAccount",
              cfg::quote_text(utf8::preview(*t.default_account, 64)) +
@@ -206,7 +204,7 @@ std::vector<ChannelSettings> telegram_accounts(const cfg::TelegramChannel& t, co
     }
     auto path_of = [&](const char* k) { return (own.contains(k) ? abase : base) + "." + k; };
     cfg::Issues found;
-    ChannelSettings a = telegram_settings(merged_t, c, merged, path_of, found);
+    ChannelSettings a = telegram_settings(merged_t, c, path_of, found);
     add_new_issues(is, found);
     a.account_id = id;
     a.enabled = t.enabled && account.enabled.value_or(true);
@@ -340,7 +338,8 @@ void settings_from(ConfigFile& file, GatewaySettings& s) {
     for (auto& a :
          telegram_accounts(*c.channels.telegram, c, root.at("channels").at("telegram"), is))
       s.channels.push_back(std::move(a));
-  // The agent worker gets its two sections as written; it reads them with the same parser.
+  // The agent sections as written, for cron's heartbeat settings (the agent worker is sent
+  // its typed part of s.config instead: schema/child_config.json).
   Json agent = Json::object();
   for (const char* k : {"agents", "models"})
     if (root.contains(k)) agent[k] = root[k];
@@ -678,13 +677,6 @@ std::vector<std::string> provider_key_variables(const cfg::Config& config) {
       names.insert(provider_key_variable(ref.substr(0, slash)));
   }
   return {names.begin(), names.end()};
-}
-
-std::vector<std::string> provider_key_variables(const std::string& agent_config_json) {
-  const Json j = Json::parse(agent_config_json, nullptr, false);
-  if (!j.is_object()) return {};
-  cfg::Issues ignored;  // the supervisor checked the sections; what parses is what counts
-  return provider_key_variables(cfg::parse_config(j, ignored));
 }
 
 void apply_config_text(const std::string& text, const std::string& path, GatewaySettings& out,

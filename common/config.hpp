@@ -120,9 +120,9 @@ struct ChannelSettings {
   std::map<std::string, GroupEntry> groups;                  // chat id or "*"
   // historyLimit: unaddressed group messages shown to the agent as context on a turn (0: none).
   int history_limit = 50;
-  // The account's section (the root merged with the account, without `accounts`): handed to
-  // its worker, compared on reload.
-  std::string section_json;
+  // The account's section (the root merged with the account, without `accounts`): what its
+  // worker is sent of it (schema/child_config.json), compared on reload.
+  cfg::TelegramChannel section;
 };
 
 // The settings of `account_id` on `channel` ("" for the channel's default account), or null
@@ -149,7 +149,7 @@ struct GatewaySettings {
   int64_t tick_interval_ms = 30'000;
   int64_t handshake_timeout_ms = 15'000;
   std::vector<ChannelSettings> channels;  // enabled or not, in config order
-  std::string agent_config_json = "{}";   // {"agents": ..., "models": ...} for the agent worker
+  std::string agent_config_json = "{}";   // {"agents": ..., "models": ...} as written (cron)
   std::string dm_scope = "main";      // session.dmScope: main | per-peer | per-channel-peer | ...
   QueueSettings queue;                // messages.queue.*, agents.defaults.maxConcurrent
   HistorySettings history;            // the model's window, agents.defaults.compaction.*
@@ -209,8 +209,8 @@ void require_auth_unless_loopback(const GatewaySettings& s, const std::string& b
 // without an apiKey, <ID>_API_KEY is read (dashes become underscores).
 std::optional<std::string> key_reference(const std::string& api_key);
 std::string provider_key_variable(const std::string& provider_id);
-// Every environment variable the agent section ({"agents", "models"} JSON) may read a key from.
-std::vector<std::string> provider_key_variables(const std::string& agent_config_json);
+// Every environment variable the agent worker may read a key from (models.providers and the
+// default model's provider).
 std::vector<std::string> provider_key_variables(const cfg::Config& config);
 
 std::string resolve_bind_address(const std::string& bind);  // loopback|lan|<addr>

@@ -22,7 +22,8 @@ class ChildControl {
  public:
   struct Handlers {
     std::function<void()> on_stop;
-    std::function<void(const std::string& config_json)> on_config;
+    // Its settings (Control.reload); child_config.hpp reads the kind the child is.
+    std::function<void(Reload::Reader config)> on_config;
     // A data socket (owned by the callee) for `peer`.
     std::function<void(int fd, Peer::Reader peer)> on_peer;
     std::function<void(Control::Reader msg)> on_other;  // children, restartResult, ...

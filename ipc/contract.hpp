@@ -34,8 +34,8 @@ inline constexpr const char* kAccountId = "CLAWGATE_ACCOUNT_ID";  // channel wor
 inline Link::Options control_link(std::string name) {
   return {128 * 1024, 16u << 20, std::move(name)};
 }
-// The child's end of the same link reads larger messages: the supervisor may send a whole
-// config and the front's config.get snapshot (a 1 MiB file shows up several times over,
+// The child's end of the same link reads larger messages: the supervisor sends a child its
+// settings and the front config.get's snapshot (a 1 MiB file shows up several times over,
 // JSON-escaped): 32 MiB. The supervisor is the trusted end; what it reads from children stays
 // bounded at 1 MiB.
 inline Link::Options control_link_in_child(std::string name) {

@@ -6,6 +6,7 @@ using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("clawgate::ipc");
 
 using Common = import "common.capnp";
+using ChildConfig = import "/clawgate/child_config.capnp";  # generated: ipc/CMakeLists.txt
 
 struct Hello {
   role @0 :Common.ChildRole;  # as the supervisor started it, or the link ends
@@ -38,13 +39,28 @@ struct RestartResult {
   error @2 :Common.IpcError;
 }
 
+# What a child is sent of the configuration: the part its job needs and nothing else (the keys
+# of each kind: schema/child_config.json). Sent first; a change to a worker's restarts it.
+struct Reload {
+  union {
+    front @0 :FrontConfig;
+    agent @1 :ChildConfig.AgentConfig;
+    telegram @2 :ChildConfig.TelegramConfig;  # one account's worker
+  }
+}
+
+# The front reads the config file itself; it is sent what it shows but does not run on.
+struct FrontConfig {
+  configSnapshot @0 :Text;  # config.get's answer (JSON, secrets redacted), after every reload
+}
+
 struct Control {
   union {
     hello @0 :Hello;                            # child -> supervisor, first message
     ready @1 :Void;                             # child -> supervisor
     heartbeat @2 :Heartbeat;                    # child -> supervisor
     stop @3 :Void;                              # supervisor -> child: finish and exit 0
-    reload @4 :Text;                            # supervisor -> child: new config (JSON)
+    reload @4 :Reload;                          # supervisor -> child: its settings
     peer @5 :Peer;                              # supervisor -> front (+ fd)
     children @6 :List(Common.ChildStatus);      # supervisor -> front: the whole table
     restartChild @7 :RestartChild;              # front -> supervisor (channels.restart)

@@ -71,7 +71,7 @@ class Gen:
         self.doc = doc
         self.defs = doc.get("definitions", {})
         self.structs = []        # (name, [(key, field, cpp_type, init, optional, reader)]) in order
-        self.struct_of = {}      # id(node) -> struct name
+        self.struct_of = {}      # id(node) -> its struct's name (for gen_child_config.py)
         self.done_defs = {}      # definition name -> struct name
         self.readers = []        # (name, cpp_type, body)
         self.counter = 0
@@ -257,6 +257,7 @@ class Gen:
         obj = dict(branches[1])
         obj.setdefault("description", node["description"])
         self.struct(obj, name, path, where + "/anyOf/1", hint=False)
+        self.struct_of[id(node)] = name
         _, sr = self.node(branches[0], path, where + "/anyOf/0")
         fields = dict((k, (f, t, opt)) for k, f, t, _, opt, _ in self.structs[-1][1])
         f, t, opt = fields[field]
@@ -300,6 +301,7 @@ class Gen:
             die(where, "two objects would both be struct %s; move one to definitions" % name)
         if "x-clawgate-account-of" in node:
             self.check_account_of(node, where)
+        self.struct_of[id(node)] = name
         fields = []
         body = ["  if (!expect_object(v, p, is)) return false;",
                 "  for (auto it = v.begin(); it != v.end(); ++it) {",

@@ -2,8 +2,6 @@
 #include "child_env.hpp"
 #include "contract.hpp"
 
-#include <nlohmann/json.hpp>
-
 namespace clawgate::supervisor {
 
 namespace {
@@ -44,12 +42,7 @@ Environment channel_environment(const GatewaySettings& s, const ChannelSettings&
   out[ipc::contract::env::kAccountId] = c.account_id;
   // The bot token variable only when the section names no token of its own (the worker's
   // order: botToken, tokenFile, then the variable), and only for the default account.
-  const auto sec =
-      nlohmann::json::parse(c.section_json.empty() ? "{}" : c.section_json, nullptr, false);
-  cfg::Issues checked_before;  // the section was checked with the whole file
-  const cfg::TelegramChannel t =
-      cfg::parse_TelegramChannel(sec, "channels.telegram", checked_before);
-  const bool own_token = t.bot_token.has_value() || t.token_file.has_value();
+  const bool own_token = c.section.bot_token.has_value() || c.section.token_file.has_value();
   if (c.name == "telegram" && c.account_id == "default" && !own_token)
     copy_var(parent, out, "TELEGRAM_BOT_TOKEN");
   return out;
@@ -58,7 +51,7 @@ Environment channel_environment(const GatewaySettings& s, const ChannelSettings&
 Environment agent_environment(const GatewaySettings& s, const Environment& parent) {
   Environment out = allowlisted_environment(parent);
   for (const char* k : {"SSL_CERT_FILE", "SSL_CERT_DIR"}) copy_var(parent, out, k);
-  for (const auto& k : provider_key_variables(s.agent_config_json)) copy_var(parent, out, k);
+  for (const auto& k : provider_key_variables(s.config)) copy_var(parent, out, k);
   return out;
 }
 

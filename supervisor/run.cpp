@@ -82,8 +82,9 @@ int bind_listener(const std::string& address, int port) {
   return fd;
 }
 
-// What the front needs to know from the config; a change restarts the front on reload.
-std::string front_config(const GatewaySettings& s) {
+// What the front reads of the config, as a key: a change restarts the front on reload. Never
+// sent: the front reads the file itself.
+std::string front_restart_key(const GatewaySettings& s) {
   nlohmann::json j = {{"port", s.port},
                       {"bind", s.bind_address},
                       {"auth", static_cast<int>(s.auth_mode)},
@@ -124,6 +125,15 @@ std::string front_config(const GatewaySettings& s) {
   return dump_json(j);  // a token or password from the environment may be any bytes
 }
 
+int64_t env_ms(const Environment& env, const char* key, int64_t fallback) {
+  auto it = env.find(key);
+  if (it == env.end()) return fallback;
+  const long long v = std::atoll(it->second.c_str());
+  return v > 0 ? v : fallback;
+}
+
+}  // namespace
+
 std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags& flags,
                                     const Environment& env, const std::string& dir) {
   std::vector<ChildSpec> out;
@@ -137,7 +147,7 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
   // Secrets go by environment, never on a command line other users can read in ps; each
   // child's environment is its own (child_env.hpp).
   front.env = front_environment(s, env);
-  front.config_json = front_config(s);
+  front.restart_key = front_restart_key(s);
   out.push_back(std::move(front));
   ChildSpec agent;  // always there: with no model configured it answers offline
   agent.name = "agent";
@@ -145,7 +155,7 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
   agent.channel = "agent";
   agent.exe = dir + "/clawgate-agent";
   agent.env = agent_environment(s, env);
-  agent.config_json = s.agent_config_json;
+  agent.config = ipc::ReloadMessage::agent(s.config);
   out.push_back(std::move(agent));
   for (const auto& c : s.channels) {
     if (!c.enabled) continue;
@@ -156,20 +166,11 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
     w.account_id = c.account_id;
     w.exe = dir + "/clawgate-" + c.name;
     w.env = channel_environment(s, c, env);
-    w.config_json = c.section_json;
+    w.config = ipc::ReloadMessage::telegram(c.section);  // its own token, no other account's
     out.push_back(std::move(w));
   }
   return out;
 }
-
-int64_t env_ms(const Environment& env, const char* key, int64_t fallback) {
-  auto it = env.find(key);
-  if (it == env.end()) return fallback;
-  const long long v = std::atoll(it->second.c_str());
-  return v > 0 ? v : fallback;
-}
-
-}  // namespace
 
 int run_supervisor(const GatewayFlags& flags, const Environment& env) {
   SystemClock clock;
@@ -266,12 +267,12 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
   }();
   // The front answers config.get with this; it follows every reload, accepted or refused.
   auto front_snapshot = [&hash_key](const GatewaySettings* s, const ConfigFile* f) {
-    return dump_json(nlohmann::json{{"configSnapshot", config_snapshot(s, f, hash_key)}});
+    return ipc::ReloadMessage::front(dump_json(config_snapshot(s, f, hash_key)));
   };
   auto children = [&](const GatewaySettings& s) {
     std::vector<ChildSpec> specs = children_for(s, flags, env, dir);
     for (auto& spec : specs)
-      if (spec.role == ipc::ChildRole::FRONT) spec.live_json = front_snapshot(&s, s.file.get());
+      if (spec.role == ipc::ChildRole::FRONT) spec.live = front_snapshot(&s, s.file.get());
     return specs;
   };
   // Before any child exists: a SIGHUP that comes once the front is listening (a client, or

@@ -89,8 +89,8 @@ void Supervisor::reload(std::vector<ChildSpec> specs) {
       continue;
     }
     if (it->second == c->spec) {
-      if (it->second.live_json != c->spec.live_json) {
-        c->spec.live_json = std::move(it->second.live_json);
+      if (it->second.live != c->spec.live) {
+        c->spec.live = std::move(it->second.live);
         send_live(*c);
       }
       wanted.erase(it);
@@ -121,17 +121,17 @@ void Supervisor::reload(std::vector<ChildSpec> specs) {
   push_children();
 }
 
-void Supervisor::update_live(const std::string& name, std::string live_json) {
+void Supervisor::update_live(const std::string& name, ipc::ReloadMessage live) {
   if (Child* c = find(name)) {
-    c->spec.live_json = std::move(live_json);
+    c->spec.live = std::move(live);
     send_live(*c);
   }
 }
 
 void Supervisor::send_live(Child& c) {
-  if (c.spec.live_json.empty() || !c.link || !c.link->is_open()) return;
+  if (c.spec.live.empty() || !c.link || !c.link->is_open()) return;
   capnp::MallocMessageBuilder b;
-  b.initRoot<ipc::Control>().setReload(c.spec.live_json);
+  c.spec.live.copy_to(b.initRoot<ipc::Control>());
   c.link->send(b);
 }
 
@@ -209,10 +209,12 @@ void Supervisor::spawn(Child& c) {
         if (Child* ch = find(name)) on_control(*ch, gen, r);
       },
       [this, name, gen](const std::string& reason) { on_link_closed(name, gen, reason); });
-  // The child's configuration goes first; it starts its work once it has it.
-  capnp::MallocMessageBuilder b;
-  b.initRoot<ipc::Control>().setReload(c.spec.config_json);
-  c.link->send(b);
+  // The child's configuration goes first; a worker starts its work once it has it.
+  if (!c.spec.config.empty()) {
+    capnp::MallocMessageBuilder b;
+    c.spec.config.copy_to(b.initRoot<ipc::Control>());
+    c.link->send(b);
+  }
   send_live(c);
 
   c.proc->async_wait([this, name, gen](boost::system::error_code, int) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "child_config.hpp"
 #include "clock.hpp"
 #include "control.capnp.h"
 #include "link.hpp"
@@ -31,13 +32,18 @@ struct ChildSpec {
   std::string exe;
   std::vector<std::string> args;
   std::map<std::string, std::string> env;
-  std::string config_json;  // sent after hello; a change restarts the child on reload
-  // Sent after config_json, and again whenever a reload changes it, to the running child: what
-  // it shows but does not run on (the front: config.get's snapshot). Not compared.
-  std::string live_json;
+  // The child's part of the config (child_config.hpp), sent first; a change restarts the
+  // child on reload. None for the front, which reads the file itself.
+  ipc::ReloadMessage config;
+  // What else restarts the child when it changes: the front's settings as it reads them from
+  // the file. Compared, never sent.
+  std::string restart_key;
+  // Sent after `config`, and again whenever a reload changes it, to the running child: what it
+  // shows but does not run on (the front: config.get's snapshot). Not compared.
+  ipc::ReloadMessage live;
   bool operator==(const ChildSpec& o) const {
     return name == o.name && role == o.role && exe == o.exe && args == o.args && env == o.env &&
-           config_json == o.config_json;
+           config == o.config && restart_key == o.restart_key;
   }
 };
 
@@ -55,10 +61,10 @@ class Supervisor {
 
   void start(std::vector<ChildSpec> specs);
   // Restarts children whose spec changed, starts new ones, stops removed ones; a running
-  // child whose live_json alone changed gets it sent.
+  // child whose `live` alone changed gets it sent.
   void reload(std::vector<ChildSpec> specs);
-  // Sets one child's live_json and sends it if the child is up (a refused reload's snapshot).
-  void update_live(const std::string& name, std::string live_json);
+  // Sets one child's `live` and sends it if the child is up (a refused reload's snapshot).
+  void update_live(const std::string& name, ipc::ReloadMessage live);
   // Stops every child (front first: it says `shutdown` to clients); `done` runs when all exited.
   void stop(std::function<void()> done);
 
@@ -100,7 +106,7 @@ class Supervisor {
   void kill_now(Child& c, const std::string& why);
   void set_state(Child& c, ChildState s, const std::string& error = "");
   void connect_worker(Child& worker);  // fresh socketpair between the front and `worker`
-  void send_live(Child& c);            // its spec's live_json, if it is up
+  void send_live(Child& c);            // its spec's `live`, if it is up
   void push_children();
   void arm_watch();
   void check_stopping();

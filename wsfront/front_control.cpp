@@ -1,11 +1,14 @@
 // FrontControl: see front_control.hpp.
 #include "front_control.hpp"
 
+#include "child_config.hpp"
 #include "contract.hpp"
 #include "error.hpp"
 #include "names.hpp"
 
 #include <capnp/message.h>
+
+#include <stdexcept>
 
 namespace clawgate::front {
 
@@ -45,11 +48,15 @@ FrontControl::~FrontControl() {
 void FrontControl::start(const sandbox::Report& sandboxed) {
   ipc::ChildControl::Handlers h;
   h.on_stop = [this] { stop_("asked to stop by the supervisor"); };
-  h.on_config = [this](const std::string& text) {
+  h.on_config = [this](ipc::Reload::Reader config) {
+    // Another kind's settings, or a snapshot no client could be sent, is a broken supervisor:
+    // the link ends (ChildControl), as for any other garbage on it.
+    Result<std::string> text = ipc::front_snapshot(config);
+    if (!text) throw std::runtime_error(text.error().message);
     if (!on_snapshot_) return;
-    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_object() && j.contains("configSnapshot") && j["configSnapshot"].is_object())
-      on_snapshot_(std::move(j["configSnapshot"]));
+    // config.get's answer is JSON on the client protocol; the front keeps it as such.
+    nlohmann::json snapshot = nlohmann::json::parse(*text, nullptr, false);
+    if (snapshot.is_object()) on_snapshot_(std::move(snapshot));
   };
   h.on_peer = [this](int fd, ipc::Peer::Reader p) {
     core_.attach_peer(fd, p.getName(), p.getChannel(), p.getAccountId(), p.getGeneration());

@@ -23,8 +23,8 @@ namespace clawgate::front {
 class FrontControl {
  public:
   // `stop` runs once, with why the front should stop (asked to, or the supervisor is gone).
-  // `on_snapshot` gets every config snapshot the supervisor sends ({"configSnapshot": {...}}
-  // in a reload message; other reload text, the front's own settings, is ignored).
+  // `on_snapshot` gets every config snapshot the supervisor sends (Control.reload's front
+  // settings: config.get's answer after each reload).
   FrontControl(std::unique_ptr<ipc::ChildControl> control, core::Core& core,
                std::function<void(const std::string& why)> stop,
                std::function<void(nlohmann::json snapshot)> on_snapshot = nullptr);

@@ -5,13 +5,16 @@ from OpenClaw (shared/protocol/frames, when present), the text samples and inval
 shared/data, and Cap'n Proto messages encoded with `capnp encode` from ipc/*.capnp.
 Run it again after a schema or capture change; the output is checked in (small: a few dozen
 files per target). Fails loudly (an exception) when an input it needs is missing."""
+import atexit
 import hashlib
 import json
 import os
 import pathlib
+import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -65,8 +68,20 @@ def text_samples():
     return [s.encode() for s in samples.values() if isinstance(s, str)], bad
 
 
-def capnp_encode(schema, root, text):
-    return subprocess.run(["capnp", "encode", str(ROOT / "ipc" / schema), root],
+def generated_capnp(into):
+    """control.capnp imports the children's config schema, which the build generates from the
+    config schema (ipc/CMakeLists.txt): generated here the same way, into `into`."""
+    (into / "clawgate").mkdir()
+    subprocess.run([sys.executable, str(ROOT / "schema" / "gen_child_config.py"),
+                    str(ROOT / "schema" / "config.schema.json"),
+                    str(ROOT / "schema" / "child_config.json"),
+                    str(into / "clawgate" / "child_config.capnp"), str(into / "gen.hpp"),
+                    str(into / "gen.cpp")], check=True)
+    return into
+
+
+def capnp_encode(schema, root, text, imports):
+    return subprocess.run(["capnp", "encode", "-I", str(imports), str(ROOT / "ipc" / schema), root],
                           input=text.encode(), capture_output=True, check=True).stdout
 
 
@@ -161,8 +176,12 @@ def main():
     write("front_connect", params)
 
     # --- Cap'n Proto messages, per receiver (first byte: see ipc_link.cpp).
+    tmp = tempfile.mkdtemp(prefix="clawgate-seeds-")
+    atexit.register(shutil.rmtree, tmp, True)
+    imports = generated_capnp(pathlib.Path(tmp))
+
     def e(schema_file, root, text):
-        return capnp_encode(schema_file, root, text)
+        return capnp_encode(schema_file, root, text, imports)
 
     def out_of_range(msg, word, patched):
         """`msg` with its one data word `word` (the enums as encoded) replaced by `patched`:
@@ -211,7 +230,11 @@ def main():
     ipc += [b"\x01" + m for m in agent_from_worker]
     ipc.append(b"\x01" + b"".join(agent_from_worker))
     control = [
-        e("control.capnp", "Control", '(reload = "{}")'),
+        e("control.capnp", "Control", '(reload = (front = (configSnapshot = '
+          '"{\\"path\\":null,\\"exists\\":false,\\"valid\\":true,\\"issues\\":[]}")))'),
+        e("control.capnp", "Control", '(reload = (front = (configSnapshot = "not json")))'),
+        e("control.capnp", "Control", '(reload = (agent = (agents = (defaults = (maxTokens = 5)))))'),
+        e("control.capnp", "Control", '(reload = (telegram = (botToken = "1:x", pollTimeoutSeconds = 0)))'),
         e("control.capnp", "Control", '(stop = void)'),
         e("control.capnp", "Control", '(children = [(name = "telegram", role = channel, channel = "telegram", '
           'accountId = "default", state = running, pid = 5, generation = 1)])'),

@@ -37,16 +37,21 @@ GatewaySettings settings() {
   s.state_dir = "/var/lib/clawgate";
   s.token = "gw-token";
   s.password = "gw-password";
-  s.agent_config_json =
-      R"({"agents":{"defaults":{"model":"anthropic/claude-sonnet"}},
-          "models":{"providers":{"local":{"baseUrl":"http://127.0.0.1:8080","apiKey":"${MY_LOCAL_KEY}"}}}})";
+  cfg::Issues issues;
+  s.config = cfg::parse_config(cfg::Json::parse(R"({
+      "agents":{"defaults":{"model":"anthropic/claude-sonnet"}},
+      "models":{"providers":{"local":{"baseUrl":"http://127.0.0.1:8080","apiKey":"${MY_LOCAL_KEY}"}}}})"),
+                               issues);
+  EXPECT_FALSE(issues.has_errors());
   return s;
 }
 
 ChannelSettings telegram(const std::string& section) {
   ChannelSettings c;
   c.name = "telegram";
-  c.section_json = section;
+  cfg::Issues issues;
+  c.section = cfg::parse_TelegramChannel(cfg::Json::parse(section), "channels.telegram", issues);
+  EXPECT_FALSE(issues.has_errors()) << section;
   return c;
 }
 
@@ -119,7 +124,7 @@ TEST(ChildEnv, AgentGetsTheKeysItsConfigReferencesOnly) {
 
 TEST(ChildEnv, OfflineAgentGetsNoKeyAtAll) {
   GatewaySettings s = settings();
-  s.agent_config_json = "{}";
+  s.config = cfg::Config{};
   Environment want = allowlisted_environment(parent_env());
   want["SSL_CERT_FILE"] = "/etc/test-ca.pem";
   EXPECT_EQ(agent_environment(s, parent_env()), want);

@@ -57,7 +57,8 @@ struct Inbox {
                           std::to_string(c.getHeartbeat().getRssBytes()));
           break;
         case Control::RELOAD:
-          texts.push_back("reload:" + std::string(c.getReload().cStr()));
+          texts.push_back("reload:" +
+                          std::string(c.getReload().getFront().getConfigSnapshot().cStr()));
           break;
         default:
           texts.push_back("other");
@@ -131,6 +132,11 @@ class LinkTest : public ::testing::Test {
   std::vector<int> raw_;
 };
 
+// A message carrying `text` (in the front's settings: any Text field would do).
+void text_message(capnp::MallocMessageBuilder& b, const std::string& text) {
+  b.initRoot<Control>().initReload().initFront().setConfigSnapshot(text);
+}
+
 void heartbeat(capnp::MallocMessageBuilder& b, uint64_t seq) {
   auto hb = b.initRoot<Control>().initHeartbeat();
   hb.setSeq(seq);
@@ -150,7 +156,7 @@ TEST_F(LinkTest, MessagesArriveInOrderWithTheirContents) {
     capnp::MallocMessageBuilder m;
     if (i % 10 == 3) {  // every tenth is ~200 KB of text
       std::string text = std::to_string(i) + ":" + std::string(200 * 1024 + i, 'a' + i % 26);
-      m.initRoot<Control>().setReload(text);
+      text_message(m, text);
       expected.push_back("reload:" + text);
     } else {
       heartbeat(m, i);
@@ -358,8 +364,8 @@ TEST_F(LinkTest, MessageOverTheWordLimitClosesTheLink) {
   b->start(in_b.on_message(), in_b.on_closed());
 
   capnp::MallocMessageBuilder fits, too_big;
-  fits.initRoot<Control>().setReload(std::string(4000, 'x'));  // ~500 words
-  too_big.initRoot<Control>().setReload(std::string(20'000, 'y'));
+  text_message(fits, std::string(4000, 'x'));  // ~500 words
+  text_message(too_big, std::string(20'000, 'y'));
   ASSERT_TRUE(a->send(fits));
   ASSERT_TRUE(a->send(too_big));
   ASSERT_TRUE(run_until([&] { return !in_b.closed.empty(); }));
@@ -411,7 +417,7 @@ TEST_F(LinkTest, PeerThatNeverReadsIsDroppedPastTheQueueBound) {
   bool refused = false;
   for (int i = 0; i < 10'000 && !refused; ++i) {  // 10 000 * 4 KB = 40 MB: far past any buffer
     capnp::MallocMessageBuilder m;
-    m.initRoot<Control>().setReload(std::string(4000, 'q'));
+    text_message(m, std::string(4000, 'q'));
     if (link->send(m)) {
       ++accepted;
     } else {

@@ -1,6 +1,7 @@
 // Unit tests: Telegram worker helpers: chunk_text (limits in UTF-16 code units, newline/space
 // preference, UTF-8 safety), read_message (mention gating facts, the inbound size bound),
-// repair_json_text (invalid UTF-8, unpaired surrogates), parse_telegram_config, and the Bot API
+// repair_json_text (invalid UTF-8, unpaired surrogates), telegram_config (from the settings as
+// the control link carries them), and the Bot API
 // readers parse_api_answer and parse_updates (shapes, and garbage that must not throw).
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "child_config.hpp"
 #include "fs.hpp"
 #include "shared_data.hpp"
 #include "telegram_worker.hpp"
@@ -355,9 +357,29 @@ std::string write_temp(const std::string& text) {
   return path;
 }
 
+// `section` as the worker reads it: sent in a Reload message (the supervisor's side) and read
+// back from it (the worker's), which refuses what the config schema refuses.
+Result<cfg::TelegramChannel> through_the_link(const cfg::TelegramChannel& section) {
+  capnp::MallocMessageBuilder b;
+  auto msg = b.initRoot<ipc::Control>();
+  ipc::ReloadMessage::telegram(section).copy_to(msg);
+  return ipc::telegram_settings(msg.asReader().getReload(), "channels.telegram");
+}
+
+// The worker's settings from a section as written in the file: read by the parser the
+// supervisor reads the file with, then through the link.
+TelegramConfig config_of(const nlohmann::json& section, const std::string& state_dir) {
+  cfg::Issues issues;
+  const cfg::TelegramChannel t = cfg::parse_TelegramChannel(section, "channels.telegram", issues);
+  EXPECT_FALSE(issues.has_errors()) << section;
+  Result<cfg::TelegramChannel> sent = through_the_link(t);
+  if (!sent) throw std::runtime_error(sent.error().message);
+  return telegram_config(*sent, state_dir);
+}
+
 TEST(TelegramConfig, TokenFromBotToken) {
   EnvGuard env("TELEGRAM_BOT_TOKEN", "from-env");
-  const TelegramConfig c = parse_telegram_config(R"({"botToken":"123:abc"})", "/tmp/state");
+  const TelegramConfig c = config_of({{"botToken", "123:abc"}}, "/tmp/state");
   EXPECT_EQ(c.token, "123:abc") << "the config wins over the environment";
   EXPECT_EQ(c.state_dir, "/tmp/state");
   EXPECT_EQ(c.api_root, "https://api.telegram.org");
@@ -368,17 +390,15 @@ TEST(TelegramConfig, TokenFromBotToken) {
 TEST(TelegramConfig, TokenFromTokenFileIsTrimmed) {
   EnvGuard env("TELEGRAM_BOT_TOKEN", nullptr);
   const std::string path = write_temp("456:from-file\n");
-  const TelegramConfig c =
-      parse_telegram_config(nlohmann::json{{"tokenFile", path}}.dump(), "/tmp/state");
+  const TelegramConfig c = config_of({{"tokenFile", path}}, "/tmp/state");
   EXPECT_EQ(c.token, "456:from-file");
   const std::string crlf = write_temp("456:crlf \r\n");
-  EXPECT_EQ(parse_telegram_config(nlohmann::json{{"tokenFile", crlf}}.dump(), "").token,
-            "456:crlf");
+  EXPECT_EQ(config_of({{"tokenFile", crlf}}, "").token, "456:crlf");
   ::unlink(path.c_str());
   ::unlink(crlf.c_str());
 
   try {
-    parse_telegram_config(R"({"tokenFile":"/nonexistent/token"})", "");
+    config_of({{"tokenFile", "/nonexistent/token"}}, "");
     FAIL() << "expected an error for an unreadable tokenFile";
   } catch (const std::runtime_error& e) {
     EXPECT_TRUE(contains(e.what(), "tokenFile")) << e.what();
@@ -388,29 +408,29 @@ TEST(TelegramConfig, TokenFromTokenFileIsTrimmed) {
 
 TEST(TelegramConfig, TokenFromEnvironment) {
   EnvGuard env("TELEGRAM_BOT_TOKEN", "789:env");
-  EXPECT_EQ(parse_telegram_config("{}", "").token, "789:env");
-  EXPECT_EQ(parse_telegram_config("", "").token, "789:env") << "an empty section is {}";
+  EXPECT_EQ(config_of(nlohmann::json::object(), "").token, "789:env");
+  EXPECT_THROW(telegram_config(cfg::TelegramChannel{}, "", "work"), std::runtime_error)
+      << "the variable serves the default account only";
 }
 
 TEST(TelegramConfig, MissingTokenNamesWhereToPutIt) {
   EnvGuard env("TELEGRAM_BOT_TOKEN", nullptr);
   for (const char* section : {"{}", R"({"botToken":""})", R"({"dmPolicy":"open"})"}) {
     try {
-      parse_telegram_config(section, "");
+      config_of(nlohmann::json::parse(section), "");
       FAIL() << "expected an error for " << section;
     } catch (const std::runtime_error& e) {
       EXPECT_TRUE(contains(e.what(), "botToken")) << e.what();
       EXPECT_TRUE(contains(e.what(), "TELEGRAM_BOT_TOKEN")) << e.what();
     }
   }
-  EXPECT_THROW(parse_telegram_config("[1,2]", ""), std::runtime_error);
 }
 
 TEST(TelegramConfig, ApiRootAndLimits) {
   EnvGuard env("TELEGRAM_BOT_TOKEN", nullptr);
   auto parse = [](nlohmann::json j) {
     j["botToken"] = "1:x";
-    return parse_telegram_config(j.dump(), "");
+    return config_of(j, "");
   };
   EXPECT_EQ(parse({{"apiRoot", "http://127.0.0.1:8081/"}}).api_root, "http://127.0.0.1:8081");
   EXPECT_EQ(parse({{"apiRoot", "https://tg.example//"}}).api_root, "https://tg.example");
@@ -418,21 +438,22 @@ TEST(TelegramConfig, ApiRootAndLimits) {
             "https://tg.example/bot-api");
   EXPECT_EQ(parse({{"pollTimeoutSeconds", 20}}).poll_timeout_s, 20);
   EXPECT_EQ(parse({{"textChunkLimit", 2000}}).chunk_limit, 2000u);
-  // The worker reads its section with the parser the supervisor checked the file with: a value
-  // out of range is an error naming the key, not a silent clamp.
-  for (const auto& [key, bad] :
-       std::vector<std::pair<std::string, nlohmann::json>>{{"pollTimeoutSeconds", 0},
-                                                           {"pollTimeoutSeconds", -5},
-                                                           {"pollTimeoutSeconds", 100},
-                                                           {"textChunkLimit", 10000},
-                                                           {"textChunkLimit", 0},
-                                                           {"apiRoot", "tg.example"}}) {
-    try {
-      parse({{key, bad}});
-      ADD_FAILURE() << key << " = " << bad << " accepted";
-    } catch (const std::runtime_error& e) {
-      EXPECT_TRUE(contains(e.what(), "channels.telegram." + key)) << e.what();
-    }
+  // The worker checks what it is sent against the schema the supervisor checked the file
+  // with: a value out of range is an error naming the key, not a silent clamp.
+  using Set = void (*)(cfg::TelegramChannel&);
+  for (const auto& [key, set] : std::vector<std::pair<std::string, Set>>{
+           {"pollTimeoutSeconds", [](cfg::TelegramChannel& t) { t.poll_timeout_seconds = 0; }},
+           {"pollTimeoutSeconds", [](cfg::TelegramChannel& t) { t.poll_timeout_seconds = -5; }},
+           {"pollTimeoutSeconds", [](cfg::TelegramChannel& t) { t.poll_timeout_seconds = 100; }},
+           {"textChunkLimit", [](cfg::TelegramChannel& t) { t.text_chunk_limit = 10000; }},
+           {"textChunkLimit", [](cfg::TelegramChannel& t) { t.text_chunk_limit = 0; }},
+           {"apiRoot", [](cfg::TelegramChannel& t) { t.api_root = "tg.example"; }}}) {
+    cfg::TelegramChannel t;
+    t.bot_token = "1:x";
+    set(t);
+    const Result<cfg::TelegramChannel> sent = through_the_link(t);
+    ASSERT_FALSE(sent) << key << " accepted";
+    EXPECT_TRUE(contains(sent.error().message, "channels.telegram." + key)) << sent.error().message;
   }
 }
 

@@ -1,5 +1,5 @@
 // clawgate-agent: the agent worker. main only wires: control channel from the supervisor
-// (config first, then the data socket to the front), the run engine, signals.
+// (its settings first, then the data socket to the front), the run engine, signals.
 // Exit codes: 0 stopped, 78 configuration error (unusable agents/models section), 1 otherwise.
 #include <unistd.h>
 
@@ -9,9 +9,9 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
-#include <nlohmann/json.hpp>
 
 #include "agent_worker.hpp"
+#include "child_config.hpp"
 #include "child_control.hpp"
 #include "clock.hpp"
 #include "config.hpp"
@@ -42,12 +42,15 @@ int main() {
     io.stop();
   };
   ipc::ChildControl::Handlers h;
-  h.on_config = [&](const std::string& text) {
+  h.on_config = [&](ipc::Reload::Reader config) {
     if (worker) return;  // a changed config restarts this process
     std::vector<uint16_t> ports;
     try {
-      const cfg::Config cfg =
-          workers::parse_agent_config(nlohmann::json::parse(text.empty() ? "{}" : text));
+      // Bounded and checked as the config file was (child_config.hpp); other keys keep their
+      // defaults, which this worker does not read.
+      Result<cfg::Config> settings = ipc::agent_settings(config);
+      if (!settings) throw std::runtime_error(settings.error().message);
+      const cfg::Config& cfg = *settings;
       auto model = workers::resolve_model(cfg);
       ports = workers::provider_ports(cfg);
       // agents.defaults.timeoutSeconds bounds every run (0: the default, 600 s); at most a day,

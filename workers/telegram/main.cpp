@@ -1,5 +1,5 @@
 // clawgate-telegram: the Telegram channel worker. main only wires: control channel from the
-// supervisor (config first, then data sockets to the front), the worker, signals.
+// supervisor (its settings first, then data sockets to the front), the worker, signals.
 // Exit codes: 0 stopped, 78 configuration error (no or rejected token), 1 anything else.
 #include <unistd.h>
 
@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 
+#include "child_config.hpp"
 #include "child_control.hpp"
 #include "clock.hpp"
 #include "config.hpp"
@@ -40,12 +41,16 @@ int main() {
   };
 
   ipc::ChildControl::Handlers h;
-  h.on_config = [&](const std::string& section) {
+  h.on_config = [&](ipc::Reload::Reader config) {
     if (worker) return;  // config changes restart us; a repeat is ignored
     workers::TelegramConfig cfg;
     try {
-      cfg = workers::parse_telegram_config(section, state ? state : ".",
-                                           account && *account ? account : "default");
+      const std::string account_id = account && *account ? account : "default";
+      // Bounded and checked as the config file was (child_config.hpp).
+      Result<cfg::TelegramChannel> section =
+          ipc::telegram_settings(config, workers::telegram_section_path(account_id));
+      if (!section) throw std::runtime_error(section.error().message);
+      cfg = workers::telegram_config(*section, state ? state : ".", account_id);
       worker = std::make_unique<workers::TelegramWorker>(io, log, cfg);
     } catch (const std::exception& e) {
       log.error("telegram", std::string("configuration error: ") + e.what());

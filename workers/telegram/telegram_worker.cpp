@@ -114,22 +114,18 @@ std::vector<InboundUpdate> parse_updates(const Json& updates, int64_t& offset, i
   return out;
 }
 
-TelegramConfig parse_telegram_config(const std::string& section_json, const std::string& state_dir,
-                                     const std::string& account_id) {
-  const Json j = Json::parse(section_json.empty() ? "{}" : section_json, nullptr, false);
-  // The account's section as the supervisor merged it (the root with the account's keys). The
-  // same generated parser the supervisor checked the file with: a section that reaches here is
-  // valid, but a bad one still fails with the key's path, never with a guess.
+std::string telegram_section_path(const std::string& account_id) {
+  return account_id == "default" ? "channels.telegram"
+                                 : "channels.telegram.accounts." + cfg::render_key(account_id);
+}
+
+TelegramConfig telegram_config(const cfg::TelegramChannel& t, const std::string& state_dir,
+                               const std::string& account_id) {
   // The id names this account's state directory and sandbox: checked again here, not trusted.
   if (const std::string bad = cfg::check_account_id(account_id); !bad.empty())
     throw std::runtime_error(bad);
   const bool is_default = account_id == "default";
-  const std::string where =
-      is_default ? "channels.telegram" : "channels.telegram.accounts." + account_id;
-  cfg::Issues issues;
-  const cfg::TelegramChannel t = cfg::parse_TelegramChannel(j, where, issues);
-  for (const auto& i : issues.items())
-    if (i.kind == cfg::Issue::Kind::error) throw std::runtime_error(i.text());
+  const std::string where = telegram_section_path(account_id);
   TelegramConfig c;
   c.state_dir = state_dir;
   c.account_id = account_id;

@@ -28,6 +28,7 @@
 
 #include <capnp/message.h>
 
+#include "config_gen.hpp"
 #include "error.hpp"
 #include "http_client.hpp"
 #include "link.hpp"
@@ -48,10 +49,13 @@ struct TelegramConfig {
 };
 
 // Resolves token (botToken, tokenFile, and TELEGRAM_BOT_TOKEN for the account named default
-// only) and options from one account's config section (the root merged with the account, as
-// the supervisor hands it over). Throws std::runtime_error naming the missing or bad key.
-TelegramConfig parse_telegram_config(const std::string& section_json, const std::string& state_dir,
-                                     const std::string& account_id = "default");
+// only) and options from one account's settings (the root merged with the account, as the
+// supervisor sends them). Throws std::runtime_error naming the missing or bad key.
+TelegramConfig telegram_config(const cfg::TelegramChannel& section, const std::string& state_dir,
+                               const std::string& account_id = "default");
+// Where an account's section is in the file, for messages: channels.telegram for the account
+// named default, channels.telegram.accounts.<id> for another.
+std::string telegram_section_path(const std::string& account_id);
 
 // state/telegram/<account>/: the account's offset file; its sandbox sees nothing else.
 std::string telegram_account_dir(const TelegramConfig& c);
