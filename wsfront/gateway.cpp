@@ -100,7 +100,8 @@ void Gateway::arm_timers_tick() {
 void Gateway::arm_sweep() {
   sweep_armed_ = !handshake_deadlines_.empty();
   if (!sweep_armed_) return;
-  const int64_t wait = std::max<int64_t>(handshake_deadlines_.front().first - clock_.steady_ms(), 0);
+  const int64_t wait =
+      std::max<int64_t>(handshake_deadlines_.front().first - clock_.steady_ms(), 0);
   sweep_timer_.expires_after(std::chrono::milliseconds(wait + kSweepSlackMs));
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
@@ -329,14 +330,13 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
   }
   const std::string req_id = frame["id"].get<std::string>();
   if (frame["method"] != "connect") {
-    return fail_handshake(
-        s, req_id,
-        Error::invalid("invalid handshake: first request must be connect"), 1008);
+    return fail_handshake(s, req_id,
+                          Error::invalid("invalid handshake: first request must be connect"), 1008);
   }
   const Json params = frame.value("params", Json::object());
   if (!schema::validate(schema::Def::ConnectParams, params, errs)) {
-    return fail_handshake(
-        s, req_id, Error::invalid("invalid connect params: " + errs.text()), 1008);
+    return fail_handshake(s, req_id, Error::invalid("invalid connect params: " + errs.text()),
+                          1008);
   }
 
   const int64_t cmin = params["minProtocol"].get<int64_t>(),
@@ -348,8 +348,7 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
                     {"clientMaxProtocol", cmax},
                     {"expectedProtocol", kMaxProtocol},
                     {"minimumProtocol", kMinProtocol}};
-    return fail_handshake(s, req_id, Error::invalid("protocol mismatch", details),
-                          1002);
+    return fail_handshake(s, req_id, Error::invalid("protocol mismatch", details), 1002);
   }
 
   const std::string role = params.value("role", "operator");
@@ -362,19 +361,20 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
     return fail_handshake(
         s, req_id,
         Error::invalid("unauthorized: " + s.client.refusal +
-                         "; list the proxy in gateway.trustedProxies and have it set "
-                         "X-Forwarded-For to the client's address",
-                     {{"code", "PROXY_ATTRIBUTION_REQUIRED"},
-                      {"authReason", "proxy_attribution_required"},
-                      {"recommendedNextStep", "update_auth_configuration"}}),
+                           "; list the proxy in gateway.trustedProxies and have it set "
+                           "X-Forwarded-For to the client's address",
+                       {{"code", "PROXY_ATTRIBUTION_REQUIRED"},
+                        {"authReason", "proxy_attribution_required"},
+                        {"recommendedNextStep", "update_auth_configuration"}}),
         1008);
   }
   const RateLimitKey bucket = rate_limit_key(s.client, s.peer.origin);
   if (const int64_t wait = limiter_.retry_after_ms(bucket.key, bucket.exemptable); wait > 0) {
-    Error err = Error::invalid("unauthorized: too many failed authentication attempts (retry later)",
-                            {{"code", "AUTH_RATE_LIMITED"},
-                             {"authReason", "rate_limited"},
-                             {"recommendedNextStep", "wait_then_retry"}});
+    Error err =
+        Error::invalid("unauthorized: too many failed authentication attempts (retry later)",
+                       {{"code", "AUTH_RATE_LIMITED"},
+                        {"authReason", "rate_limited"},
+                        {"recommendedNextStep", "wait_then_retry"}});
     err.retryable = true;
     err.retry_after_ms = wait;
     return fail_handshake(s, req_id, err, 1008);
@@ -403,7 +403,10 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
   const bool has_device = params.contains("device");
   if (role == "node" && !has_device) {
     return fail_handshake(s, req_id,
-                          Error{ErrorCode::NOT_PAIRED, "device identity required", false, 0,
+                          Error{ErrorCode::NOT_PAIRED,
+                                "device identity required",
+                                false,
+                                0,
                                 {{"code", "DEVICE_IDENTITY_REQUIRED"}}},
                           1008);
   }
@@ -451,9 +454,7 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
 
 void Gateway::handle_request(Connection& s, const std::string& data) {
   if (!json_depth_within(data, cfg_.limits.max_json_depth)) {
-    send_response(
-        s, "invalid",
-        Reply::invalid("invalid request frame: nested too deeply"));
+    send_response(s, "invalid", Reply::invalid("invalid request frame: nested too deeply"));
     return;
   }
   Json frame = Json::parse(data, nullptr, false);
@@ -467,15 +468,13 @@ void Gateway::handle_request(Connection& s, const std::string& data) {
     if (frame.is_object() && frame.contains("id") && frame["id"].is_string() &&
         !frame["id"].get_ref<const std::string&>().empty())
       id = frame["id"].get<std::string>();
-    send_response(s, id,
-                  Reply::invalid("invalid request frame: " + errs.text()));
+    send_response(s, id, Reply::invalid("invalid request frame: " + errs.text()));
     return;
   }
   const std::string id = frame["id"].get<std::string>();
   const std::string& method = frame["method"].get_ref<const std::string&>();
   if (method == "connect") {
-    send_response(
-        s, id, Reply::invalid("connect is only valid as the first request"));
+    send_response(s, id, Reply::invalid("connect is only valid as the first request"));
     return;
   }
   const schema::MethodSpec* spec = schema::find_method(method);
@@ -499,24 +498,21 @@ void Gateway::handle_request(Connection& s, const std::string& data) {
                     {"missingScope", spec->scope},
                     {"requiredScopes", Json::array({spec->scope})}};
     // Protocol 3 clients know this as INVALID_REQUEST; protocol 4 adds FORBIDDEN.
-    send_response(s, id,
-                  Reply::fail(Error{s.protocol >= 4 ? ErrorCode::FORBIDDEN : ErrorCode::INVALID_REQUEST,
-                                    "missing scope: " + std::string(spec->scope), false, 0,
-                                    details}));
+    send_response(
+        s, id,
+        Reply::fail(Error{s.protocol >= 4 ? ErrorCode::FORBIDDEN : ErrorCode::INVALID_REQUEST,
+                          "missing scope: " + std::string(spec->scope), false, 0, details}));
     return;
   }
   const Json params =
       frame.contains("params") && !frame["params"].is_null() ? frame["params"] : Json::object();
   if (!schema::validate(spec->params, params, errs)) {
-    send_response(
-        s, id,
-        Reply::invalid("invalid " + method + " params: " + errs.text()));
+    send_response(s, id, Reply::invalid("invalid " + method + " params: " + errs.text()));
     return;
   }
   if (contains_nul(params)) {
-    send_response(
-        s, id,
-        Reply::invalid("invalid " + method + " params: strings must not contain NUL"));
+    send_response(s, id,
+                  Reply::invalid("invalid " + method + " params: strings must not contain NUL"));
     return;
   }
   const ConnId conn = s.id;
@@ -528,8 +524,7 @@ void Gateway::handle_request(Connection& s, const std::string& data) {
   try {
     if (!serves(spec->id)) {
       if (core_ && core::Core::serves(spec->id)) return core_->call(spec->id, params, reply);
-      return send_response(s, id,
-                           Reply::unavailable("method not available: " + method));
+      return send_response(s, id, Reply::unavailable("method not available: " + method));
     }
   } catch (const std::exception& e) {
     log_.error("front", "method " + method + " failed: " + e.what());
