@@ -333,14 +333,15 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
     return fail_handshake(s, req_id,
                           Error::invalid("invalid handshake: first request must be connect"), 1008);
   }
-  const Json params = frame.value("params", Json::object());
-  if (!schema::validate(schema::Def::ConnectParams, params, errs)) {
+  static const Json kNoParams = Json::object();
+  const Json& raw = frame.contains("params") ? frame.at("params") : kNoParams;
+  if (!schema::validate(schema::Def::ConnectParams, raw, errs)) {
     return fail_handshake(s, req_id, Error::invalid("invalid connect params: " + errs.text()),
                           1008);
   }
+  const auto params = raw.get<schema::params::Connect>();
 
-  const int64_t cmin = params["minProtocol"].get<int64_t>(),
-                cmax = params["maxProtocol"].get<int64_t>();
+  const int64_t cmin = params.min_protocol, cmax = params.max_protocol;
   const std::optional<int> protocol = negotiate_protocol(cmin, cmax);
   if (!protocol) {
     Json details = {{"code", "PROTOCOL_MISMATCH"},
@@ -351,7 +352,7 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
     return fail_handshake(s, req_id, Error::invalid("protocol mismatch", details), 1002);
   }
 
-  const std::string role = params.value("role", "operator");
+  const std::string& role = params.role;
   if (role != "operator" && role != "node")
     return fail_handshake(s, req_id, Error::invalid("invalid role"), 1008);
 
@@ -380,10 +381,10 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
     return fail_handshake(s, req_id, err, 1008);
   }
 
-  const Json& auth = params.value("auth", Json::object());
+  // auth is a nested object, so Json; the schema made each of its keys a string.
   auto opt_str = [&](const char* k) -> std::optional<std::string> {
-    if (!auth.contains(k)) return std::nullopt;
-    return auth[k].get<std::string>();
+    if (!params.auth || !params.auth->contains(k)) return std::nullopt;
+    return params.auth->at(k).get<std::string>();
   };
   const AuthResult ar =
       check_shared_secret(cfg_.gateway.auth_mode, cfg_.gateway.token, cfg_.gateway.password,
@@ -400,7 +401,7 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
   }
   limiter_.record_success(bucket.key);
 
-  const bool has_device = params.contains("device");
+  const bool has_device = params.device.has_value();
   if (role == "node" && !has_device) {
     return fail_handshake(s, req_id,
                           Error{ErrorCode::NOT_PAIRED,
@@ -411,7 +412,7 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
                           1008);
   }
 
-  const Json& client = params["client"];
+  const Json& client = params.client;
   s.client_id = client["id"].get<std::string>();
   s.client_mode = client["mode"].get<std::string>();
   s.role = role;
@@ -419,10 +420,8 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
   // Device signatures are not verified yet, so a device block grants nothing beyond the
   // device-less rule (see deviceless_scopes).
   if (role == "operator") {
-    std::vector<std::string> requested;
-    for (const auto& sc : params.value("scopes", Json::array())) requested.push_back(sc);
     const DevicelessContext ctx{s.client.local, s.client.browser, s.client.own_page, ar.ok};
-    s.scopes = deviceless_scopes(s.client_id, s.client_mode, ctx, requested);
+    s.scopes = deviceless_scopes(s.client_id, s.client_mode, ctx, params.scopes);
   }
 
   release_preauth(s);
@@ -434,7 +433,7 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
   if (tracked) {
     std::string key = s.conn_id;
     if (has_device)
-      key = params["device"]["id"].get<std::string>();
+      key = (*params.device)["id"].get<std::string>();
     else if (client.contains("instanceId"))
       key = client["instanceId"].get<std::string>();
     s.presence_key = key;
