@@ -737,17 +737,18 @@ bool read(const Json& v, std::optional<T>& out) {
   return read(v, out.emplace());
 }
 
-[[noreturn]] void not_validated(const char* key) {
-  throw std::logic_error(std::string("params read before validation: ") + key +
+[[noreturn]] void not_validated(std::string_view key) {
+  throw std::logic_error("params read before validation: " + std::string(key) +
                          " is missing or of the wrong type");
 }
+// Keys as string_view: the object's map compares them without building a std::string.
 template <typename T>
-void read_required(const Json& j, const char* key, T& out) {
+void read_required(const Json& j, std::string_view key, T& out) {
   const auto it = j.is_object() ? j.find(key) : j.end();
   if (it == j.end() || !read(*it, out)) not_validated(key);
 }
 template <typename T>
-void read_present(const Json& j, const char* key, T& out) {
+void read_present(const Json& j, std::string_view key, T& out) {
   if (!j.is_object()) not_validated(key);
   const auto it = j.find(key);
   if (it != j.end() && !read(*it, out)) not_validated(key);
