@@ -465,24 +465,25 @@ void ChannelHub::sweep_dedupe() {
 
 bool ChannelHub::call(schema::Method m, const Json& params, ReplyFn done) {
   using M = schema::Method;
+  namespace P = schema::params;
   switch (m) {
     case M::send:
-      return m_send(params, std::move(done)), true;
+      return m_send(params.get<P::Send>(), std::move(done)), true;
     case M::channels_status:
       return done(Reply::ok(status_json())), true;
     case M::channels_restart:
-      return m_restart(params, std::move(done)), true;
+      return m_restart(params.get<P::ChannelsRestart>(), std::move(done)), true;
     case M::channels_pairing_list:
-      return m_pairing_list(params, std::move(done)), true;
+      return m_pairing_list(params.get<P::ChannelsPairingList>(), std::move(done)), true;
     case M::channels_pairing_approve:
-      return m_pairing_approve(params, std::move(done)), true;
+      return m_pairing_approve(params.get<P::ChannelsPairingApprove>(), std::move(done)), true;
     default:
       return false;
   }
 }
 
-void ChannelHub::m_send(const Json& params, ReplyFn done) {
-  const std::string key = params.at("idempotencyKey");
+void ChannelHub::m_send(const schema::params::Send& req, ReplyFn done) {
+  const std::string& key = req.idempotency_key;
   const int64_t now = clock_.wall_ms();
   if (auto it = dedupe_.find(key); it != dedupe_.end()) return wait_for(key, std::move(done));
   if (const OutboundOutcome* o = queue_.outcome_for_key(key, now)) return done(reply_for(*o));
@@ -496,7 +497,7 @@ void ChannelHub::m_send(const Json& params, ReplyFn done) {
   for (const auto& c : settings_.channels)
     if (c.enabled && std::find(enabled.begin(), enabled.end(), c.name) == enabled.end())
       enabled.push_back(c.name);
-  std::string channel = params.value("channel", "");
+  std::string channel = req.channel.value_or("");
   if (channel.empty()) {
     if (enabled.empty())
       return done(
@@ -511,19 +512,17 @@ void ChannelHub::m_send(const Json& params, ReplyFn done) {
   if (std::find(enabled.begin(), enabled.end(), channel) == enabled.end())
     return done(Reply::invalid("unsupported channel: " + channel));
   // No account named: the channel's default account sends (upstream's defaultAccount).
-  const ChannelSettings* account =
-      find_account(settings_.channels, channel, params.value("accountId", ""));
+  const std::string account_id = req.account_id.value_or("");
+  const ChannelSettings* account = find_account(settings_.channels, channel, account_id);
   if (!account)
     return done(Reply::invalid("unknown account for " + channel + ": " +
-                               utf8::preview(params.value("accountId", ""), 64) +
-                               " (not configured)"));
+                               utf8::preview(account_id, 64) + " (not configured)"));
   if (!account->enabled)
     return done(Reply::invalid(channel + " account " + account->account_id +
                                " is disabled (enabled: false)"));
-  const std::string text = params.value("message", "");
+  const std::string text = req.message.value_or("");
   if (text.empty()) {
-    const bool media =
-        params.contains("mediaUrl") || params.contains("mediaUrls") || params.contains("buffer");
+    const bool media = req.media_url || req.media_urls || req.buffer;
     return done(Reply::invalid(media ? "send: media is not supported yet; send text"
                                      : "send: message is required"));
   }
@@ -534,7 +533,7 @@ void ChannelHub::m_send(const Json& params, ReplyFn done) {
   OutboundEntry e;
   e.channel = channel;
   e.account_id = account->account_id;
-  e.to = params.at("to");
+  e.to = req.to;
   e.text = text;
   e.idempotency_key = key;
   std::string id;
@@ -553,9 +552,9 @@ void ChannelHub::m_send(const Json& params, ReplyFn done) {
   pump(channel, account->account_id);
 }
 
-void ChannelHub::m_restart(const Json& params, ReplyFn done) {
-  const std::string channel = params.at("channel");
-  const std::string account = params.value("accountId", "");
+void ChannelHub::m_restart(const schema::params::ChannelsRestart& req, ReplyFn done) {
+  const std::string& channel = req.channel;
+  const std::string account = req.account_id.value_or("");
   // One account's worker: the one named, else the channel's default account.
   const ChannelSettings* c = find_account(settings_.channels, channel, account);
   const auto row = std::find_if(children_.begin(), children_.end(), [&](const ChildRow& r) {
@@ -576,9 +575,9 @@ void ChannelHub::m_restart(const Json& params, ReplyFn done) {
   });
 }
 
-void ChannelHub::m_pairing_list(const Json& params, ReplyFn done) {
-  const std::string only = params.value("channel", "");
-  const std::string only_account = params.value("accountId", "");
+void ChannelHub::m_pairing_list(const schema::params::ChannelsPairingList& req, ReplyFn done) {
+  const std::string only = req.channel.value_or("");
+  const std::string only_account = req.account_id.value_or("");
   Json accounts = Json::array(), requests = Json::array();
   for (const auto& c : settings_.channels) {
     if (!only.empty() && c.name != only) continue;
@@ -618,10 +617,11 @@ void ChannelHub::m_pairing_list(const Json& params, ReplyFn done) {
                     {"ttlMs", InboundRouter::kPairingTtlMs}}}}));
 }
 
-void ChannelHub::m_pairing_approve(const Json& params, ReplyFn done) {
-  const std::string channel = params.at("channel");
-  const std::string account = params.at("accountId");
-  const std::string code = params.at("requestId");
+void ChannelHub::m_pairing_approve(const schema::params::ChannelsPairingApprove& req,
+                                   ReplyFn done) {
+  const std::string& channel = req.channel;
+  const std::string& account = req.account_id;
+  const std::string& code = req.request_id;
   // Requests and approvals are per account (upstream: keyed by channel and account): a code
   // approves its sender on the account it was issued by, and only when that one is named.
   auto p = router_.approve(channel, account, code, clock_.wall_ms());
@@ -631,7 +631,7 @@ void ChannelHub::m_pairing_approve(const Json& params, ReplyFn done) {
   log_.info("channels", channel + ":" + p->account_id + ": approved sender " + p->sender_id + " (" +
                             p->sender_label + ")");
   std::string notification = "not-requested";
-  if (params.value("notify", true)) {
+  if (req.notify) {
     InboundMessage m;
     m.channel = p->channel;
     m.account_id = p->account_id;

@@ -124,10 +124,10 @@ class ChannelHub {
     int64_t created_ms = 0;
   };
 
-  void m_send(const Json& params, ReplyFn done);
-  void m_restart(const Json& params, ReplyFn done);
-  void m_pairing_list(const Json& params, ReplyFn done);
-  void m_pairing_approve(const Json& params, ReplyFn done);
+  void m_send(const schema::params::Send& p, ReplyFn done);
+  void m_restart(const schema::params::ChannelsRestart& p, ReplyFn done);
+  void m_pairing_list(const schema::params::ChannelsPairingList& p, ReplyFn done);
+  void m_pairing_approve(const schema::params::ChannelsPairingApprove& p, ReplyFn done);
 
   void on_data(const std::string& key, capnp::MessageReader& r);
   void on_hello(Worker& w, ipc::DataHello::Reader h);

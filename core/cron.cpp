@@ -466,40 +466,57 @@ void CronService::beat() {
   }
 }
 
-Json* CronService::find(const Json& params) {
-  const std::string id = params.value("id", params.value("jobId", ""));
+Json* CronService::find(const std::string& id) {
   for (auto& j : jobs_)
     if (j["id"] == id) return &j;
   return nullptr;
 }
 
+namespace {
+// The job update, remove, run and runs name: by id, else by jobId (both are accepted).
+template <typename Params>
+std::string job_ref(const Params& p) {
+  return p.id ? *p.id : p.job_id.value_or("");
+}
+}  // namespace
+
 bool CronService::call(schema::Method method, const Json& params, const ReplyFn& reply) {
   using M = schema::Method;
+  namespace P = schema::params;
   switch (method) {
     case M::cron_list:
-      return reply(m_list(params)), true;
+      return reply(m_list(params.get<P::CronList>())), true;
     case M::cron_add:
-      return reply(m_add(params)), true;
-    case M::cron_update:
-    case M::cron_remove:
-    case M::cron_run:
-    case M::cron_runs:
+      return reply(m_add(params.get<P::CronAdd>(), params)), true;
+    case M::cron_update: {
+      const auto p = params.get<P::CronUpdate>();
+      if (Json* job = find(job_ref(p))) return reply(m_update(*job, p)), true;
       break;
+    }
+    case M::cron_remove:
+      if (Json* job = find(job_ref(params.get<P::CronRemove>())))
+        return reply(m_remove((*job)["id"].get<std::string>())), true;
+      break;
+    case M::cron_run: {
+      const auto p = params.get<P::CronRun>();
+      if (Json* job = find(job_ref(p))) return reply(m_run(*job, p)), true;
+      break;
+    }
+    case M::cron_runs: {
+      const auto p = params.get<P::CronRuns>();
+      if (Json* job = find(job_ref(p)))
+        return reply(m_runs((*job)["id"].get<std::string>(), p)), true;
+      break;
+    }
     default:
       return false;
   }
-  Json* job = find(params);
-  if (!job) return reply(Reply::invalid("no such cron job")), true;
-  if (method == M::cron_update) return reply(m_update(*job, params)), true;
-  const std::string id = (*job)["id"];
-  if (method == M::cron_remove) return reply(m_remove(id)), true;
-  if (method == M::cron_run) return reply(m_run(*job, params)), true;
-  return reply(m_runs(id, params)), true;
+  return reply(Reply::invalid("no such cron job")), true;
 }
 
-Reply CronService::m_list(const Json& params) const {
-  const bool all = params.value("includeDisabled", false) || params.value("enabled", "") == "all";
-  const std::string query = params.value("query", "");
+Reply CronService::m_list(const schema::params::CronList& p) const {
+  const bool all = p.include_disabled || p.enabled == "all";
+  const std::string query = p.query.value_or("");
   Json jobs = Json::array();
   for (const auto& j : jobs_) {
     if (!all && !j.value("enabled", true)) continue;
@@ -507,28 +524,27 @@ Reply CronService::m_list(const Json& params) const {
     jobs.push_back(j);
   }
   const size_t total = jobs.size();
-  // int64 reads: the schema bounds these, and only int64-sized integers pass it.
-  const size_t offset =
-      static_cast<size_t>(std::clamp<int64_t>(params.value("offset", int64_t{0}), 0, total));
-  const size_t limit = static_cast<size_t>(params.value("limit", int64_t{200}));
+  // The schema bounds limit (1..200) and offset (>= 0); offset may still be past the end.
+  const size_t offset = static_cast<size_t>(std::clamp<int64_t>(p.offset, 0, total));
+  const size_t limit = static_cast<size_t>(p.limit);
   Json page(jobs.begin() + static_cast<long>(offset),
             jobs.begin() + static_cast<long>(std::min(total, offset + limit)));
   return Reply::ok({{"jobs", page}, {"total", total}});
 }
 
-Reply CronService::m_add(const Json& params) {
+Reply CronService::m_add(const schema::params::CronAdd& p, Json job) {
   if (jobs_.size() >= kMaxJobs)
     return Reply::invalid("too many cron jobs (" + std::to_string(kMaxJobs) + ")");
   const int64_t now = clock_.wall_ms();
-  Json job = params;
   job["id"] = uuid_v4();
-  job["enabled"] = params.value("enabled", true);
+  job["enabled"] = p.enabled;
   job["createdAtMs"] = job["updatedAtMs"] = now;
   job["state"] = Json::object();
-  const std::string kind = params["schedule"].value("kind", "");
-  if (kind == "at" && !parse_iso_time_ms(params["schedule"].value("at", "")))
+  // schedule is one of several object shapes (Json); the schema made each a string.
+  const std::string kind = p.schedule.value("kind", "");
+  if (kind == "at" && !parse_iso_time_ms(p.schedule.value("at", "")))
     return Reply::invalid("schedule.at must be an ISO 8601 date-time");
-  if (kind == "cron" && !next_cron_ms(params["schedule"].value("expr", ""), now, true))
+  if (kind == "cron" && !next_cron_ms(p.schedule.value("expr", ""), now, true))
     return Reply::invalid("schedule.expr must be a 5-field cron expression");
   if (std::string why; !session_for(job, &why)) return Reply::invalid("sessionTarget: " + why);
   if (auto next = next_run(job, now)) job["state"]["nextRunAtMs"] = *next;
@@ -539,10 +555,10 @@ Reply CronService::m_add(const Json& params) {
   return Reply::ok(job);
 }
 
-Reply CronService::m_update(Json& job, const Json& params) {
+Reply CronService::m_update(Json& job, const schema::params::CronUpdate& p) {
   const int64_t now = clock_.wall_ms();
   Json patched = job;
-  for (auto& [k, v] : params["patch"].items()) {
+  for (auto& [k, v] : p.patch.items()) {
     if (v.is_null()) {
       patched.erase(k);
     } else {
@@ -574,8 +590,8 @@ Reply CronService::m_remove(const std::string& id) {
   return Reply::ok({{"ok", true}, {"removed", true}});
 }
 
-Reply CronService::m_run(const Json& job, const Json& params) {
-  const std::string mode = params.value("mode", "force");
+Reply CronService::m_run(const Json& job, const schema::params::CronRun& p) {
+  const std::string& mode = p.mode;
   const bool due = job["state"].contains("nextRunAtMs") &&
                    job["state"]["nextRunAtMs"].get<int64_t>() <= clock_.wall_ms();
   if ((mode == "due" && !due) || (mode == "if-enabled" && !job.value("enabled", true)))
@@ -586,9 +602,9 @@ Reply CronService::m_run(const Json& job, const Json& params) {
   return Reply::ok({{"ok", true}, {"ran", true}});
 }
 
-Reply CronService::m_runs(const std::string& id, const Json& params) const {
+Reply CronService::m_runs(const std::string& id, const schema::params::CronRuns& p) const {
   auto lines = read_lines(dir_ + "/runs/" + id + ".jsonl");
-  const size_t limit = static_cast<size_t>(params.value("limit", int64_t{50}));
+  const size_t limit = static_cast<size_t>(p.limit);
   Json entries = Json::array();
   for (auto it = lines.rbegin(); it != lines.rend() && entries.size() < limit; ++it) {
     Json e = Json::parse(*it, nullptr, false);

@@ -26,6 +26,7 @@
 #include "core/runs.hpp"
 #include "duration.hpp"
 #include "log.hpp"
+#include "protocol_gen.hpp"
 
 namespace clawgate::core {
 
@@ -73,14 +74,15 @@ class CronService {
   // The session a job's agentTurn runs in (sessionTarget "main" or "current": the main session;
   // "isolated": the job's own; "session:<key>": that key), or nullopt with the reason.
   static std::optional<SessionKey> session_for(const Json& job, std::string* why);
-  Json* find(const Json& params);
-  // The cron.* methods; update, remove, run and runs are given the job call() found.
-  Reply m_list(const Json& params) const;
-  Reply m_add(const Json& params);
-  Reply m_update(Json& job, const Json& params);
+  Json* find(const std::string& id);
+  // The cron.* methods; update, remove, run and runs are given the job call() found. add is
+  // also given its params as sent: they are the job's document.
+  Reply m_list(const schema::params::CronList& p) const;
+  Reply m_add(const schema::params::CronAdd& p, Json job);
+  Reply m_update(Json& job, const schema::params::CronUpdate& p);
   Reply m_remove(const std::string& id);
-  Reply m_run(const Json& job, const Json& params);
-  Reply m_runs(const std::string& id, const Json& params) const;
+  Reply m_run(const Json& job, const schema::params::CronRun& p);
+  Reply m_runs(const std::string& id, const schema::params::CronRuns& p) const;
   void event(const std::string& job_id, const std::string& action, Json extra = Json::object());
 
   const Clock& clock_;

@@ -190,10 +190,15 @@ class Gen:
 
 def apply_limits(doc, limits):
     """Gives every string and array reachable from connect's and the methods' params a bound:
-    upstream's, else limits["paths"][path], else limits["defaults"]. Edits doc in place."""
+    upstream's, else limits["paths"][path], else limits["defaults"]; a path's "default" becomes
+    the property's (the typed params field holds it). Edits doc in place."""
     defs = doc["definitions"]
     paths = limits["paths"]
     used = set()
+    for pth, over in paths.items():
+        unknown = set(over) - {"maxLength", "maxItems", "maximum", "default"}
+        if unknown:
+            sys.exit("gen_protocol: limits.json %s: unknown keys %s" % (pth, sorted(unknown)))
     default_len = limits["defaults"]["maxLength"]
     default_items = limits["defaults"]["maxItems"]
     seen = set()
@@ -218,6 +223,8 @@ def apply_limits(doc, limits):
             n["maxItems"] = (over or {}).get("maxItems", default_items)
         if over and "maximum" in over:
             n["maximum"] = over["maximum"]
+        if over and "default" in over:  # clawgate's reading of an absent key (typed params)
+            n["default"] = over["default"]
         for k, v in list(n.items()):
             if k == "properties":
                 for kk, vv in v.items():
@@ -241,6 +248,168 @@ def apply_limits(doc, limits):
     for pth in set(paths) - used:
         sys.exit("gen_protocol: limits.json names %s, which no params schema has" % pth)
 
+
+# --- Typed params ------------------------------------------------------------------------------
+# One struct per method whose params are an object with properties (or an anyOf of such objects,
+# read as one object: every branch's properties, required when every branch requires it; a key
+# whose schema differs between branches stays Json). Fields: camelCase -> snake_case; a scalar
+# (string/boolean/integer/number, also an anyOf or enum of one of them) or an array of scalars
+# is typed, anything else (objects, mixed anyOf, nullable, free-form) stays Json. A field not
+# required is std::optional, or a plain field initialised to its "default" (limits.json gives
+# clawgate's defaults). from_json reads validated params: every line is one helper call, so the
+# code stays one struct and one function per method.
+
+SCALARS = {"string": "std::string", "boolean": "bool", "integer": "int64_t", "number": "double"}
+CPP_KEYWORDS = {"default", "delete", "new", "class", "struct", "union", "enum", "template", "this",
+                "private", "public", "protected", "namespace", "operator", "register", "auto",
+                "bool", "int", "char", "long", "short", "double", "float", "case", "switch",
+                "return", "const", "static", "volatile", "explicit", "friend", "virtual", "using"}
+# The connect request is the handshake, not a kMethods entry; its params get a struct too.
+EXTRA_PARAMS = {"connect": "ConnectParams"}
+
+
+def struct_name(method):
+    """`channels.pairing.approve` -> ChannelsPairingApprove, `system-event` -> SystemEvent."""
+    return "".join(p[0].upper() + p[1:] for p in re.split(r"[.\-]", method) if p)
+
+
+def field_name(key, where):
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", key):
+        sys.exit("gen_protocol: %s: property %r makes no C++ field name" % (where, key))
+    name = re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key)
+    return name + "_" if name in CPP_KEYWORDS else name
+
+
+def scalar_kind(n):
+    """The one JSON type (a SCALARS key) every value n accepts has, else None."""
+    if not isinstance(n, dict) or "$ref" in n:
+        return None
+    kinds = set()
+    t = n.get("type")
+    if isinstance(t, str):
+        kinds.add(t)
+    elif t is not None:
+        return None
+    else:  # no type: the enum's or const's values say it
+        for v in n.get("enum", []) + ([n["const"]] if "const" in n else []):
+            kinds.add({str: "string", bool: "boolean", int: "integer", float: "number"}.get(type(v)))
+    if "anyOf" in n:
+        kinds |= {scalar_kind(x) for x in n["anyOf"]}
+    if len(kinds) != 1:
+        return None
+    k = kinds.pop()
+    return k if k in SCALARS else None
+
+
+def cpp_type(n):
+    """(C++ type, scalar kind or "array:<kind>" or "json") of a property schema."""
+    k = scalar_kind(n)
+    if k:
+        return SCALARS[k], k
+    if isinstance(n, dict) and n.get("type") == "array" and "anyOf" not in n:
+        ik = scalar_kind(n.get("items"))
+        if ik:
+            return "std::vector<%s>" % SCALARS[ik], "array:" + ik
+    return "Json", "json"
+
+
+def accepts(n, v):
+    """Whether v satisfies n, for the keywords a default can meet (checked at build time)."""
+    if "anyOf" in n and not any(accepts(x, v) for x in n["anyOf"]):
+        return False
+    if "const" in n and v != n["const"]:
+        return False
+    if "enum" in n and v not in n["enum"]:
+        return False
+    t = n.get("type")
+    py = {"string": str, "boolean": bool, "array": list, "number": (int, float), "integer": int}
+    if t and (t not in py or not isinstance(v, py[t]) or (t != "boolean" and isinstance(v, bool))):
+        return False
+    if isinstance(v, str) and not n.get("minLength", 0) <= len(v) <= n.get("maxLength", len(v)):
+        return False
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if v < n.get("minimum", v) or v > n.get("maximum", v) or not -2**63 <= v < 2**63:
+            return False
+    if isinstance(v, list):
+        if not n.get("minItems", 0) <= len(v) <= n.get("maxItems", len(v)):
+            return False
+        return all(accepts(n.get("items", {}), x) for x in v)
+    return "pattern" not in n  # a default under a pattern would need the pattern's check here
+
+
+def cpp_literal(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return cpp_str(v)
+    if isinstance(v, int):
+        return "%dLL" % v if not -2**31 <= v < 2**31 else "%d" % v
+    if isinstance(v, float):
+        return repr(v)
+    return "{%s}" % ", ".join(cpp_literal(x) for x in v)
+
+
+def object_shape(n):
+    """(properties, required) of a params schema read as one object, or None."""
+    if n.get("type") == "object" and n.get("properties"):
+        return dict(n["properties"]), set(n.get("required", []))
+    branches = n.get("anyOf")
+    if not branches or set(n) - {"anyOf", "$comment", "description"}:
+        return None
+    props, required = {}, None
+    for b in branches:  # closed objects only: a key one branch lacks cannot slip in through it
+        if b.get("type") != "object" or not b.get("properties") or b.get("additionalProperties") is not False:
+            return None
+        for k, v in b["properties"].items():
+            props[k] = v if props.get(k, v) == v else {}  # differs between branches: Json
+        r = set(b.get("required", []))
+        required = r if required is None else required & r
+    return props, required
+
+
+def params_structs(doc):
+    """Header and source lines of namespace params (after apply_limits)."""
+    defs = doc["definitions"]
+    methods = dict(EXTRA_PARAMS)
+    methods.update({m: s["params"] for m, s in doc["methods"].items()})
+    h, c, done = [], [], {}
+    for m, d in methods.items():
+        name = struct_name(m)
+        if d in done:  # another method with the same params definition: the same struct
+            h.append("using %s = %s;" % (name, done[d]))
+            continue
+        shape = object_shape(defs[d])
+        if not shape:
+            continue
+        done[d] = name
+        props, required = shape
+        h.append("// %s params (%s)." % (m, d))
+        h.append("struct %s {" % name)
+        c.append("void from_json(const Json& j, %s& o) {" % name)
+        for key, n in props.items():
+            where = "%s.%s" % (d, key)
+            f = field_name(key, where)
+            t, kind = cpp_type(n)
+            has_default = isinstance(n, dict) and "default" in n
+            if key in required:
+                if has_default:
+                    sys.exit("gen_protocol: %s: a required property has no use for a default" % where)
+                h.append("  %s %s{};" % (t, f))
+                c.append("  read_required(j, %s, o.%s);" % (cpp_str(key), f))
+            elif has_default:
+                if kind == "json" or not accepts(n, n["default"]):
+                    sys.exit("gen_protocol: %s: default %s does not pass the property's schema "
+                             "(a default must be a scalar or an array of them, within the bounds, "
+                             "under no pattern)" % (where, json.dumps(n["default"])))
+                h.append("  %s %s = %s;" % (t, f, cpp_literal(n["default"])))
+                c.append("  read_present(j, %s, o.%s);" % (cpp_str(key), f))
+            else:
+                h.append("  std::optional<%s> %s;" % (t, f))
+                c.append("  read_present(j, %s, o.%s);" % (cpp_str(key), f))
+        h.append("};")
+        h.append("void from_json(const Json& j, %s& o);" % name)
+        c.append("}")
+    return h, c
 
 def pascal_enum(name):
     return name
@@ -271,7 +440,7 @@ def main():
     h = []
     h.append("// Generated by schema/gen_protocol.py from schema/protocol.schema.json. Do not edit.")
     h.append("#pragma once")
-    h.append("#include <array>\n#include <cstdint>\n#include <string>\n#include <string_view>\n#include <vector>")
+    h.append("#include <array>\n#include <cstdint>\n#include <optional>\n#include <string>\n#include <string_view>\n#include <vector>")
     h.append("#include <nlohmann/json.hpp>")
     h.append("namespace clawgate::schema {")
     h.append("using Json = nlohmann::json;")
@@ -329,12 +498,24 @@ struct EventSpec {
     h.append("}")
     h.append("const MethodSpec* find_method(std::string_view name);")
     h.append("const EventSpec* find_event(std::string_view name);")
+    params_h, params_c = params_structs(doc)
+    h.append("""
+// Typed params, one struct per method whose params are an object with known properties (see
+// params_structs in gen_protocol.py): a required property is a plain field, an optional one a
+// std::optional or, with a schema default, a field holding it; objects and mixed types stay
+// Json. Read with params.get<params::ChatSend>() ONLY after validate() accepted params against
+// the method's definition: validation is the check, from_json only converts. Given anything
+// else, from_json throws std::logic_error naming the key (a bug, answered as an internal
+// error at the event loop's edge), never a half-read struct.
+namespace params {""")
+    h.extend(params_h)
+    h.append("}  // namespace params")
     h.append("}  // namespace clawgate::schema")
 
     c = []
     c.append("// Generated by schema/gen_protocol.py from schema/protocol.schema.json. Do not edit.")
     c.append('#include "protocol_gen.hpp"')
-    c.append("#include <algorithm>\n#include <cmath>\n#include <cstdint>")
+    c.append("#include <algorithm>\n#include <cmath>\n#include <cstdint>\n#include <stdexcept>")
     c.append("namespace clawgate::schema {")
     c.append("namespace {")
     c.append("""
@@ -501,6 +682,82 @@ const EventSpec* find_event(std::string_view name) {
   for (const auto& ev : kEvents) if (ev.name == name) return &ev;
   return nullptr;
 }""")
+    c.append("""namespace params {
+namespace {
+
+// Each read converts a validated value; false means it was not (see the header).
+bool read(const Json& v, std::string& out) {
+  if (!v.is_string()) return false;
+  out = v.get_ref<const std::string&>();
+  return true;
+}
+bool read(const Json& v, bool& out) {
+  if (!v.is_boolean()) return false;
+  out = v.get<bool>();
+  return true;
+}
+bool read(const Json& v, double& out) {
+  if (!v.is_number()) return false;
+  out = v.get<double>();
+  return true;
+}
+// The validator's is_integer: int64-sized integers, also written as 2.0 or 1e3; never a cast
+// of an out-of-range double.
+bool read(const Json& v, int64_t& out) {
+  if (v.is_number_unsigned()) {
+    if (v.get<uint64_t>() > uint64_t(INT64_MAX)) return false;
+    out = static_cast<int64_t>(v.get<uint64_t>());
+    return true;
+  }
+  if (v.is_number_integer()) {
+    out = v.get<int64_t>();
+    return true;
+  }
+  if (!v.is_number_float()) return false;
+  const double d = v.get<double>();
+  if (!std::isfinite(d) || std::floor(d) != d || d < -0x1p63 || d >= 0x1p63) return false;
+  out = static_cast<int64_t>(d);
+  return true;
+}
+bool read(const Json& v, Json& out) {
+  out = v;
+  return true;
+}
+template <typename T>
+bool read(const Json& v, std::vector<T>& out) {
+  if (!v.is_array()) return false;
+  out.clear();
+  out.reserve(v.size());
+  for (const auto& x : v)
+    if (!read(x, out.emplace_back())) return false;
+  return true;
+}
+template <typename T>
+bool read(const Json& v, std::optional<T>& out) {
+  return read(v, out.emplace());
+}
+
+[[noreturn]] void not_validated(std::string_view key) {
+  throw std::logic_error("params read before validation: " + std::string(key) +
+                         " is missing or of the wrong type");
+}
+// Keys as string_view: the object's map compares them without building a std::string.
+template <typename T>
+void read_required(const Json& j, std::string_view key, T& out) {
+  const auto it = j.is_object() ? j.find(key) : j.end();
+  if (it == j.end() || !read(*it, out)) not_validated(key);
+}
+template <typename T>
+void read_present(const Json& j, std::string_view key, T& out) {
+  if (!j.is_object()) not_validated(key);
+  const auto it = j.find(key);
+  if (it != j.end() && !read(*it, out)) not_validated(key);
+}
+
+}  // namespace
+""")
+    c.extend(params_c)
+    c.append("}  // namespace params")
     c.append("}  // namespace clawgate::schema")
 
     src_c = "\n".join(c) + "\n"

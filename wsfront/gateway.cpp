@@ -100,7 +100,8 @@ void Gateway::arm_timers_tick() {
 void Gateway::arm_sweep() {
   sweep_armed_ = !handshake_deadlines_.empty();
   if (!sweep_armed_) return;
-  const int64_t wait = std::max<int64_t>(handshake_deadlines_.front().first - clock_.steady_ms(), 0);
+  const int64_t wait =
+      std::max<int64_t>(handshake_deadlines_.front().first - clock_.steady_ms(), 0);
   sweep_timer_.expires_after(std::chrono::milliseconds(wait + kSweepSlackMs));
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
@@ -329,18 +330,18 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
   }
   const std::string req_id = frame["id"].get<std::string>();
   if (frame["method"] != "connect") {
-    return fail_handshake(
-        s, req_id,
-        Error::invalid("invalid handshake: first request must be connect"), 1008);
+    return fail_handshake(s, req_id,
+                          Error::invalid("invalid handshake: first request must be connect"), 1008);
   }
-  const Json params = frame.value("params", Json::object());
-  if (!schema::validate(schema::Def::ConnectParams, params, errs)) {
-    return fail_handshake(
-        s, req_id, Error::invalid("invalid connect params: " + errs.text()), 1008);
+  static const Json kNoParams = Json::object();
+  const Json& raw = frame.contains("params") ? frame.at("params") : kNoParams;
+  if (!schema::validate(schema::Def::ConnectParams, raw, errs)) {
+    return fail_handshake(s, req_id, Error::invalid("invalid connect params: " + errs.text()),
+                          1008);
   }
+  const auto params = raw.get<schema::params::Connect>();
 
-  const int64_t cmin = params["minProtocol"].get<int64_t>(),
-                cmax = params["maxProtocol"].get<int64_t>();
+  const int64_t cmin = params.min_protocol, cmax = params.max_protocol;
   const std::optional<int> protocol = negotiate_protocol(cmin, cmax);
   if (!protocol) {
     Json details = {{"code", "PROTOCOL_MISMATCH"},
@@ -348,11 +349,10 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
                     {"clientMaxProtocol", cmax},
                     {"expectedProtocol", kMaxProtocol},
                     {"minimumProtocol", kMinProtocol}};
-    return fail_handshake(s, req_id, Error::invalid("protocol mismatch", details),
-                          1002);
+    return fail_handshake(s, req_id, Error::invalid("protocol mismatch", details), 1002);
   }
 
-  const std::string role = params.value("role", "operator");
+  const std::string& role = params.role;
   if (role != "operator" && role != "node")
     return fail_handshake(s, req_id, Error::invalid("invalid role"), 1008);
 
@@ -362,28 +362,29 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
     return fail_handshake(
         s, req_id,
         Error::invalid("unauthorized: " + s.client.refusal +
-                         "; list the proxy in gateway.trustedProxies and have it set "
-                         "X-Forwarded-For to the client's address",
-                     {{"code", "PROXY_ATTRIBUTION_REQUIRED"},
-                      {"authReason", "proxy_attribution_required"},
-                      {"recommendedNextStep", "update_auth_configuration"}}),
+                           "; list the proxy in gateway.trustedProxies and have it set "
+                           "X-Forwarded-For to the client's address",
+                       {{"code", "PROXY_ATTRIBUTION_REQUIRED"},
+                        {"authReason", "proxy_attribution_required"},
+                        {"recommendedNextStep", "update_auth_configuration"}}),
         1008);
   }
   const RateLimitKey bucket = rate_limit_key(s.client, s.peer.origin);
   if (const int64_t wait = limiter_.retry_after_ms(bucket.key, bucket.exemptable); wait > 0) {
-    Error err = Error::invalid("unauthorized: too many failed authentication attempts (retry later)",
-                            {{"code", "AUTH_RATE_LIMITED"},
-                             {"authReason", "rate_limited"},
-                             {"recommendedNextStep", "wait_then_retry"}});
+    Error err =
+        Error::invalid("unauthorized: too many failed authentication attempts (retry later)",
+                       {{"code", "AUTH_RATE_LIMITED"},
+                        {"authReason", "rate_limited"},
+                        {"recommendedNextStep", "wait_then_retry"}});
     err.retryable = true;
     err.retry_after_ms = wait;
     return fail_handshake(s, req_id, err, 1008);
   }
 
-  const Json& auth = params.value("auth", Json::object());
+  // auth is a nested object, so Json; the schema made each of its keys a string.
   auto opt_str = [&](const char* k) -> std::optional<std::string> {
-    if (!auth.contains(k)) return std::nullopt;
-    return auth[k].get<std::string>();
+    if (!params.auth || !params.auth->contains(k)) return std::nullopt;
+    return params.auth->at(k).get<std::string>();
   };
   const AuthResult ar =
       check_shared_secret(cfg_.gateway.auth_mode, cfg_.gateway.token, cfg_.gateway.password,
@@ -400,15 +401,18 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
   }
   limiter_.record_success(bucket.key);
 
-  const bool has_device = params.contains("device");
+  const bool has_device = params.device.has_value();
   if (role == "node" && !has_device) {
     return fail_handshake(s, req_id,
-                          Error{ErrorCode::NOT_PAIRED, "device identity required", false, 0,
+                          Error{ErrorCode::NOT_PAIRED,
+                                "device identity required",
+                                false,
+                                0,
                                 {{"code", "DEVICE_IDENTITY_REQUIRED"}}},
                           1008);
   }
 
-  const Json& client = params["client"];
+  const Json& client = params.client;
   s.client_id = client["id"].get<std::string>();
   s.client_mode = client["mode"].get<std::string>();
   s.role = role;
@@ -416,10 +420,8 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
   // Device signatures are not verified yet, so a device block grants nothing beyond the
   // device-less rule (see deviceless_scopes).
   if (role == "operator") {
-    std::vector<std::string> requested;
-    for (const auto& sc : params.value("scopes", Json::array())) requested.push_back(sc);
     const DevicelessContext ctx{s.client.local, s.client.browser, s.client.own_page, ar.ok};
-    s.scopes = deviceless_scopes(s.client_id, s.client_mode, ctx, requested);
+    s.scopes = deviceless_scopes(s.client_id, s.client_mode, ctx, params.scopes);
   }
 
   release_preauth(s);
@@ -431,7 +433,7 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
   if (tracked) {
     std::string key = s.conn_id;
     if (has_device)
-      key = params["device"]["id"].get<std::string>();
+      key = (*params.device)["id"].get<std::string>();
     else if (client.contains("instanceId"))
       key = client["instanceId"].get<std::string>();
     s.presence_key = key;
@@ -451,9 +453,7 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
 
 void Gateway::handle_request(Connection& s, const std::string& data) {
   if (!json_depth_within(data, cfg_.limits.max_json_depth)) {
-    send_response(
-        s, "invalid",
-        Reply::invalid("invalid request frame: nested too deeply"));
+    send_response(s, "invalid", Reply::invalid("invalid request frame: nested too deeply"));
     return;
   }
   Json frame = Json::parse(data, nullptr, false);
@@ -467,15 +467,13 @@ void Gateway::handle_request(Connection& s, const std::string& data) {
     if (frame.is_object() && frame.contains("id") && frame["id"].is_string() &&
         !frame["id"].get_ref<const std::string&>().empty())
       id = frame["id"].get<std::string>();
-    send_response(s, id,
-                  Reply::invalid("invalid request frame: " + errs.text()));
+    send_response(s, id, Reply::invalid("invalid request frame: " + errs.text()));
     return;
   }
   const std::string id = frame["id"].get<std::string>();
   const std::string& method = frame["method"].get_ref<const std::string&>();
   if (method == "connect") {
-    send_response(
-        s, id, Reply::invalid("connect is only valid as the first request"));
+    send_response(s, id, Reply::invalid("connect is only valid as the first request"));
     return;
   }
   const schema::MethodSpec* spec = schema::find_method(method);
@@ -499,24 +497,21 @@ void Gateway::handle_request(Connection& s, const std::string& data) {
                     {"missingScope", spec->scope},
                     {"requiredScopes", Json::array({spec->scope})}};
     // Protocol 3 clients know this as INVALID_REQUEST; protocol 4 adds FORBIDDEN.
-    send_response(s, id,
-                  Reply::fail(Error{s.protocol >= 4 ? ErrorCode::FORBIDDEN : ErrorCode::INVALID_REQUEST,
-                                    "missing scope: " + std::string(spec->scope), false, 0,
-                                    details}));
+    send_response(
+        s, id,
+        Reply::fail(Error{s.protocol >= 4 ? ErrorCode::FORBIDDEN : ErrorCode::INVALID_REQUEST,
+                          "missing scope: " + std::string(spec->scope), false, 0, details}));
     return;
   }
   const Json params =
       frame.contains("params") && !frame["params"].is_null() ? frame["params"] : Json::object();
   if (!schema::validate(spec->params, params, errs)) {
-    send_response(
-        s, id,
-        Reply::invalid("invalid " + method + " params: " + errs.text()));
+    send_response(s, id, Reply::invalid("invalid " + method + " params: " + errs.text()));
     return;
   }
   if (contains_nul(params)) {
-    send_response(
-        s, id,
-        Reply::invalid("invalid " + method + " params: strings must not contain NUL"));
+    send_response(s, id,
+                  Reply::invalid("invalid " + method + " params: strings must not contain NUL"));
     return;
   }
   const ConnId conn = s.id;
@@ -528,8 +523,7 @@ void Gateway::handle_request(Connection& s, const std::string& data) {
   try {
     if (!serves(spec->id)) {
       if (core_ && core::Core::serves(spec->id)) return core_->call(spec->id, params, reply);
-      return send_response(s, id,
-                           Reply::unavailable("method not available: " + method));
+      return send_response(s, id, Reply::unavailable("method not available: " + method));
     }
   } catch (const std::exception& e) {
     log_.error("front", "method " + method + " failed: " + e.what());

@@ -120,15 +120,15 @@ class Gateway final : public TransportHandler, public core::EventSink {
                       uint16_t close_code);
   Json build_hello(const Connection& s) const;
   Json build_snapshot(const Connection& s) const;
-  Json presence_entry_for(const Connection& s, const Json& connect_params) const;
+  Json presence_entry_for(const Connection& s, const schema::params::Connect& p) const;
 
   // Requests
   void handle_request(Connection& s, const std::string& data);
   Reply dispatch(Connection& s, schema::Method m, const Json& params);
-  Reply m_health(const Json& params);
+  Reply m_health(const schema::params::Health& p);
   Reply m_status(const Connection& s);
-  Reply m_system_event(const Json& params);
-  Reply m_logs_tail(const Json& params) const;
+  Reply m_system_event(const schema::params::SystemEvent& p);
+  Reply m_logs_tail(const schema::params::LogsTail& p) const;
   Reply m_config_schema() const;
 
   // Output

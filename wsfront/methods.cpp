@@ -35,17 +35,17 @@ Reply Gateway::dispatch(Connection& s, schema::Method m, const Json& params) {
   using M = schema::Method;
   switch (m) {
     case M::health:
-      return m_health(params);
+      return m_health(params.get<schema::params::Health>());
     case M::status:
       return m_status(s);
     case M::system_presence:
       return Reply::ok(presence_.list());
     case M::system_event:
-      return m_system_event(params);
+      return m_system_event(params.get<schema::params::SystemEvent>());
     case M::last_heartbeat:
       return Reply::ok(last_heartbeat_);
     case M::logs_tail:
-      return m_logs_tail(params);
+      return m_logs_tail(params.get<schema::params::LogsTail>());
     case M::config_get:
       return Reply::ok(cfg_.config_snapshot);
     case M::config_schema:
@@ -93,8 +93,8 @@ Json Gateway::health_summary() {
   return health_cache_;
 }
 
-Reply Gateway::m_health(const Json& params) {
-  if (params.value("probe", false)) {
+Reply Gateway::m_health(const schema::params::Health& p) {
+  if (p.probe) {
     refresh_health();
     push_health();
   }
@@ -130,8 +130,8 @@ Reply Gateway::m_status(const Connection& s) {
 // ---------------------------------------------------------------------------------------------
 // presence
 
-Json Gateway::presence_entry_for(const Connection& s, const Json& params) const {
-  const Json& client = params["client"];
+Json Gateway::presence_entry_for(const Connection& s, const schema::params::Connect& p) const {
+  const Json& client = p.client;
   const int64_t now = clock_.wall_ms();
   const std::string host = client.value("displayName", s.client_id);
   Json e = {
@@ -148,29 +148,41 @@ Json Gateway::presence_entry_for(const Connection& s, const Json& params) const 
   for (const char* k : {"deviceFamily", "modelIdentifier", "instanceId", "timeZone"})
     if (client.contains(k)) e[k] = client[k];
   if (!s.scopes.empty()) e["scopes"] = s.scopes;
-  if (params.contains("device")) e["deviceId"] = params["device"]["id"];
+  if (p.device) e["deviceId"] = (*p.device)["id"];
   return e;
 }
 
-Reply Gateway::m_system_event(const Json& params) {
-  const std::string text = params["text"].get<std::string>();
+Reply Gateway::m_system_event(const schema::params::SystemEvent& p) {
+  const std::string& text = p.text;
   if (text.find_first_not_of(" \t\r\n") == std::string::npos)
     return Reply::invalid("text required");
-  // Copy only what a PresenceEntry may hold (non-empty strings, a non-negative integer).
+  // Copy only what a PresenceEntry may hold (non-empty strings, a non-negative integer), under
+  // the entry's names.
   Json e = {{"text", text}, {"ts", clock_.wall_ms()}};
-  for (const char* k : {"host", "ip", "version", "platform", "deviceFamily", "modelIdentifier",
-                        "mode", "reason", "deviceId", "instanceId"}) {
-    if (params.contains(k) && !params[k].get_ref<const std::string&>().empty()) e[k] = params[k];
-  }
-  if (params.contains("lastInputSeconds")) {
-    const double v = params["lastInputSeconds"].get<double>();
+  const std::pair<const char*, const std::optional<std::string>&> strings[] = {
+      {"host", p.host},
+      {"ip", p.ip},
+      {"version", p.version},
+      {"platform", p.platform},
+      {"deviceFamily", p.device_family},
+      {"modelIdentifier", p.model_identifier},
+      {"mode", p.mode},
+      {"reason", p.reason},
+      {"deviceId", p.device_id},
+      {"instanceId", p.instance_id}};
+  for (const auto& [k, v] : strings)
+    if (v && !v->empty()) e[k] = *v;
+  if (p.last_input_seconds) {
+    const double v = *p.last_input_seconds;
     if (std::isfinite(v) && v >= 0 && v < 9.2e18) e["lastInputSeconds"] = static_cast<int64_t>(v);
   }
-  for (const char* k : {"roles", "scopes", "tags"}) {
-    if (!params.contains(k)) continue;
+  const std::pair<const char*, const std::optional<std::vector<std::string>>&> lists[] = {
+      {"roles", p.roles}, {"scopes", p.scopes}, {"tags", p.tags}};
+  for (const auto& [k, v] : lists) {
+    if (!v) continue;
     Json arr = Json::array();
-    for (const auto& x : params[k])
-      if (!x.get_ref<const std::string&>().empty()) arr.push_back(x);
+    for (const auto& x : *v)
+      if (!x.empty()) arr.push_back(x);
     if (!arr.empty()) e[k] = std::move(arr);
   }
   std::string key;
@@ -191,11 +203,10 @@ Reply Gateway::m_system_event(const Json& params) {
 // ---------------------------------------------------------------------------------------------
 // logs.tail
 
-Reply Gateway::m_logs_tail(const Json& params) const {
-  const int64_t cursor = params.contains("cursor") ? params["cursor"].get<int64_t>() : -1;
-  const size_t limit = static_cast<size_t>(params.value("limit", int64_t{500}));
-  const size_t max_bytes = static_cast<size_t>(params.value("maxBytes", int64_t{250'000}));
-  const LogRing::Tail t = ring_.tail(cursor, limit, max_bytes);
+Reply Gateway::m_logs_tail(const schema::params::LogsTail& p) const {
+  // No cursor: the newest lines (the schema keeps a given one >= 0, limit and maxBytes >= 1).
+  const LogRing::Tail t = ring_.tail(p.cursor.value_or(-1), static_cast<size_t>(p.limit),
+                                     static_cast<size_t>(p.max_bytes));
   Json out = {
       {"file", "clawgate:gateway.log"}, {"cursor", t.cursor}, {"size", t.size}, {"lines", t.lines},
       {"truncated", t.truncated},       {"reset", t.reset}};
