@@ -696,17 +696,33 @@ std::optional<std::string> config_path_for(const GatewayFlags& flags, const Envi
   return env_get(env, "OPENCLAW_CONFIG_PATH");
 }
 
-GatewaySettings resolve_gateway_settings(const GatewayFlags& flags, const Environment& env) {
+namespace {
+
+GatewaySettings settings_with(std::shared_ptr<ConfigFile> file, const GatewayFlags& flags,
+                              const Environment& env) {
   GatewaySettings s;
-  if (const auto path = config_path_for(flags, env)) {
-    auto file = std::make_shared<ConfigFile>(read_config_file(*path));
+  if (file) {
     if (!file->issues.has_errors()) settings_from(*file, s);
     take_issues(*file, s);
-    s.config_path = *path;
+    s.config_path = file->path;
     s.file = std::move(file);
   }
   apply_overrides(s, flags, env);
   return s;
+}
+
+}  // namespace
+
+GatewaySettings resolve_gateway_settings(const GatewayFlags& flags, const Environment& env) {
+  const auto path = config_path_for(flags, env);
+  return settings_with(path ? std::make_shared<ConfigFile>(read_config_file(*path)) : nullptr,
+                       flags, env);
+}
+
+GatewaySettings resolve_gateway_settings(const GatewayFlags& flags, const Environment& env,
+                                         std::string text, const std::string& path) {
+  return settings_with(std::make_shared<ConfigFile>(check_config_text(std::move(text), path)),
+                       flags, env);
 }
 
 ConfigFile validate_config_file(const std::string& path, const Environment& env) {

@@ -174,6 +174,10 @@ Environment current_environment();
 
 // Resolves settings. Does not touch the filesystem except to read the config file.
 GatewaySettings resolve_gateway_settings(const GatewayFlags& flags, const Environment& env);
+// The same from config text the caller has (the front's redacted copy); `path` names it in
+// messages and config.get. Touches no file.
+GatewaySettings resolve_gateway_settings(const GatewayFlags& flags, const Environment& env,
+                                         std::string text, const std::string& path);
 
 // Parses config text (JSON with comments) into settings; `path` is used in messages only.
 // Throws ConfigError listing every error; warnings go to out.warnings.

@@ -2,11 +2,13 @@
 #include "fs.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <stdexcept>
 #include <system_error>
 
 #include "crypto.hpp"
@@ -26,6 +28,45 @@ std::string dirname_of(const std::string& path) {
 }
 
 }  // namespace
+
+int sealed_memfd(const char* name, const std::string& data) {
+  const int fd = ::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) fail("memfd_create", name);
+  size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      errno = err;
+      fail("write", name);
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+    const int err = errno;
+    ::close(fd);
+    errno = err;
+    fail("seal", name);
+  }
+  return fd;
+}
+
+std::string read_fd_whole(int fd, size_t max) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(out.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("read", "descriptor " + std::to_string(fd));
+    if (n == 0) return out;
+    if (out.size() + static_cast<size_t>(n) > max)
+      throw std::length_error("descriptor " + std::to_string(fd) + " holds more than " +
+                              std::to_string(max) + " bytes");
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
 
 void atomic_write_file(const std::string& path, const std::string& data, unsigned mode) {
   // An unpredictable name, created exclusively and never through a symlink: nobody can plant

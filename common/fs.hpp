@@ -14,6 +14,13 @@ void atomic_write_file(const std::string& path, const std::string& data, unsigne
 std::optional<std::string> read_file(const std::string& path);  // nullopt if it does not exist
 void make_dirs(const std::string& path, unsigned mode = 0700);
 
+// A memory file holding `data`, sealed against any change (memfd_create + F_ADD_SEALS), close-
+// on-exec: a child handed it can read it and nothing else. The caller closes the descriptor.
+int sealed_memfd(const char* name, const std::string& data);
+// Everything in descriptor `fd` from offset 0 (pread: a shared offset does not matter), at most
+// `max` bytes; throws std::system_error, or std::length_error when there is more.
+std::string read_fd_whole(int fd, size_t max);
+
 // An append-only file of lines, each made durable (fdatasync) before append() returns, so a
 // record acknowledged to anyone survives kill -9 and power loss. A torn last line (crash mid
 // write) is the reader's to skip: read_lines() drops a final line without its newline.

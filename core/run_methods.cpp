@@ -13,18 +13,22 @@ namespace clawgate::core {
 
 const RunManager::Route* RunManager::route(schema::Method m) {
   using M = schema::Method;
+  namespace P = schema::params;
   static const Route kRoutes[] = {
-      {M::agent, &RunManager::m_agent},
-      {M::agent_wait, &RunManager::m_agent_wait},
-      {M::chat_send, &RunManager::m_chat_send},
-      {M::chat_history, &RunManager::m_chat_history},
-      {M::chat_abort, &RunManager::m_chat_abort},
-      {M::sessions_list, &RunManager::m_sessions_list},
-      {M::sessions_preview, &RunManager::m_sessions_preview},
-      {M::sessions_patch, &RunManager::m_sessions_patch},
-      {M::sessions_reset, &RunManager::m_sessions_reset},
-      {M::sessions_delete, &RunManager::m_sessions_delete},
-      {M::sessions_compact, &RunManager::m_sessions_compact},
+      {M::agent, &typed<P::Agent, &RunManager::m_agent>},
+      {M::agent_wait, &typed<P::AgentWait, &RunManager::m_agent_wait>},
+      {M::chat_send, &typed<P::ChatSend, &RunManager::m_chat_send>},
+      {M::chat_history, &typed<P::ChatHistory, &RunManager::m_chat_history>},
+      {M::chat_abort, &typed<P::ChatAbort, &RunManager::m_chat_abort>},
+      {M::sessions_list, &typed<P::SessionsList, &RunManager::m_sessions_list>},
+      {M::sessions_preview, &typed<P::SessionsPreview, &RunManager::m_sessions_preview>},
+      {M::sessions_patch,
+       [](RunManager& self, const Json& params, const ReplyFn& reply) {
+         self.m_sessions_patch(params.get<P::SessionsPatch>(), params, reply);
+       }},
+      {M::sessions_reset, &typed<P::SessionsReset, &RunManager::m_sessions_reset>},
+      {M::sessions_delete, &typed<P::SessionsDelete, &RunManager::m_sessions_delete>},
+      {M::sessions_compact, &typed<P::SessionsCompact, &RunManager::m_sessions_compact>},
   };
   for (const Route& r : kRoutes)
     if (r.method == m) return &r;
@@ -38,14 +42,13 @@ bool RunManager::serves(schema::Method m) {
 bool RunManager::call(schema::Method m, const Json& params, const ReplyFn& reply) {
   const Route* r = route(m);
   if (!r) return false;
-  (this->*(r->handler))(params, reply);
+  r->handler(*this, params, reply);
   return true;
 }
 
-std::optional<SessionKey> RunManager::key_param(const Json& params, const char* field,
-                                                const ReplyFn& reply) {
+std::optional<SessionKey> RunManager::key_param(const std::string& text, const ReplyFn& reply) {
   std::string why;
-  auto key = SessionKey::parse(params.at(field).get<std::string>(), &why);
+  auto key = SessionKey::parse(text, &why);
   if (!key) reply(Reply::invalid(why));
   return key;
 }
@@ -53,8 +56,8 @@ std::optional<SessionKey> RunManager::key_param(const Json& params, const char* 
 // ---------------------------------------------------------------------------------------------
 // agent, agent.wait
 
-void RunManager::m_agent(const Json& params, const ReplyFn& reply) {
-  const std::string run_id = params.at("idempotencyKey");
+void RunManager::m_agent(const schema::params::Agent& p, const ReplyFn& reply) {
+  const std::string& run_id = p.idempotency_key;
   const int64_t now = clock_.wall_ms();
   if (auto it = runs_.find(run_id); it != runs_.end()) {  // a retry: the same run
     reply(Reply::ok({{"runId", run_id}, {"status", "accepted"}, {"acceptedAt", now}}));
@@ -64,13 +67,12 @@ void RunManager::m_agent(const Json& params, const ReplyFn& reply) {
     return;
   }
   if (auto d = done_.find(run_id); d != done_.end()) return agent_final(d->second, false, reply);
-  std::string why;
-  const auto key = SessionKey::parse(params.value("sessionKey", "main"), &why);
-  if (!key) return reply(Reply::invalid(why));
+  const auto key = key_param(p.session_key, reply);
+  if (!key) return;
   if (std::string no = refusal(*key); !no.empty()) return reply(Reply::invalid(no));
-  const std::optional<Origin> origin = agent_origin(*key, params, reply);
+  const std::optional<Origin> origin = agent_origin(*key, p, reply);
   if (!origin) return;
-  const std::string err = start(*key, params.at("message"), run_id, *origin);
+  const std::string err = start(*key, p.message, run_id, *origin);
   if (!err.empty()) return reply(Reply::unavailable(err, true));
   reply(Reply::ok({{"runId", run_id}, {"status", "accepted"}, {"acceptedAt", now}}));
   if (auto it = runs_.find(run_id); it != runs_.end()) return it->second->finals.push_back(reply);
@@ -88,14 +90,14 @@ void RunManager::agent_final(const Snapshot& s, bool retryable, const ReplyFn& r
 // Where an `agent` run's answer goes: nowhere unless `deliver`, then to the channel and chat
 // given, else the session's last one (none: refused, answered here).
 std::optional<RunManager::Origin> RunManager::agent_origin(const SessionKey& key,
-                                                           const Json& params,
+                                                           const schema::params::Agent& p,
                                                            const ReplyFn& reply) const {
   Origin origin;
   origin.kind = ipc::RunKind::AGENT;
-  if (!params.value("deliver", false)) return origin;
-  origin.channel = params.value("channel", params.value("replyChannel", ""));
-  origin.to = params.value("to", params.value("replyTo", ""));
-  origin.account_id = params.value("accountId", "");
+  if (!p.deliver) return origin;
+  origin.channel = p.channel.value_or(p.reply_channel.value_or(""));
+  origin.to = p.to.value_or(p.reply_to.value_or(""));
+  origin.account_id = p.account_id.value_or("");
   if (origin.channel.empty() || origin.to.empty()) {  // the session's last channel
     const Json e = sessions_.entry(key);
     if (e.is_object()) {
@@ -111,13 +113,12 @@ std::optional<RunManager::Origin> RunManager::agent_origin(const SessionKey& key
   return origin;
 }
 
-void RunManager::m_agent_wait(const Json& params, const ReplyFn& reply) {
-  const std::string run_id = params.at("runId");
+void RunManager::m_agent_wait(const schema::params::AgentWait& p, const ReplyFn& reply) {
+  const std::string& run_id = p.run_id;
   if (auto d = done_.find(run_id); d != done_.end()) return reply(Reply::ok(d->second.json));
   // Clamped: milliseconds past a day overflow the timer's nanoseconds, and no client waits that
   // long.
-  const int64_t timeout =
-      std::clamp<int64_t>(params.value("timeoutMs", kAgentWaitDefaultMs), 0, kAgentWaitMaxMs);
+  const int64_t timeout = std::min<int64_t>(p.timeout_ms, kAgentWaitMaxMs);
   auto existing = waiters_.find(run_id);
   if (waiter_count_ >= kMaxWaiters ||
       (existing != waiters_.end() && existing->second.size() >= kMaxWaitersPerRun))
@@ -146,10 +147,10 @@ void RunManager::m_agent_wait(const Json& params, const ReplyFn& reply) {
 // ---------------------------------------------------------------------------------------------
 // chat.*
 
-void RunManager::m_chat_send(const Json& params, const ReplyFn& reply) {
-  const std::string run_id = params.at("idempotencyKey");
-  const std::string message = params.value("message", "");
-  const bool attachments = params.contains("attachments") && !params["attachments"].empty();
+void RunManager::m_chat_send(const schema::params::ChatSend& p, const ReplyFn& reply) {
+  const std::string& run_id = p.idempotency_key;
+  const std::string& message = p.message;
+  const bool attachments = p.attachments && !p.attachments->empty();
   if (runs_.count(run_id)) return reply(Reply::ok({{"runId", run_id}, {"status", "in_flight"}}));
   if (auto d = done_.find(run_id); d != done_.end())
     return reply(Reply::ok({{"runId", run_id}, {"status", d->second.ok ? "ok" : "error"}}));
@@ -157,7 +158,7 @@ void RunManager::m_chat_send(const Json& params, const ReplyFn& reply) {
     return reply(Reply::invalid(attachments ? "attachments are not supported yet"
                                             : "message or attachment required"));
   }
-  const auto canon = key_param(params, "sessionKey", reply);
+  const auto canon = key_param(p.session_key, reply);
   if (!canon) return;
   if (std::string no = refusal(*canon); !no.empty()) return reply(Reply::invalid(no));
   if (message == "/stop") {  // upstream: aborts the session's runs
@@ -166,14 +167,14 @@ void RunManager::m_chat_send(const Json& params, const ReplyFn& reply) {
   }
   Origin origin;
   origin.kind = ipc::RunKind::CHAT;
-  if (params.contains("queueMode") && params["queueMode"].is_string()) {  // schema: the 4 modes
-    const std::string m = params["queueMode"];
+  if (p.queue_mode) {  // schema: the 4 modes
+    const std::string& m = *p.queue_mode;
     origin.mode = m == "followup"    ? QueueMode::followup
                   : m == "collect"   ? QueueMode::collect
                   : m == "interrupt" ? QueueMode::interrupt
                                      : QueueMode::steer;
   }
-  if (params.value("deliver", false)) {
+  if (p.deliver) {
     const Json e = sessions_.entry(*canon);
     if (e.is_object()) {
       origin.channel = e.value("lastChannel", "");
@@ -186,10 +187,10 @@ void RunManager::m_chat_send(const Json& params, const ReplyFn& reply) {
   reply(Reply::ok({{"runId", run_id}, {"status", "started"}}));
 }
 
-void RunManager::m_chat_history(const Json& params, const ReplyFn& reply) {
-  const auto canon = key_param(params, "sessionKey", reply);
+void RunManager::m_chat_history(const schema::params::ChatHistory& p, const ReplyFn& reply) {
+  const auto canon = key_param(p.session_key, reply);
   if (!canon) return;
-  const size_t limit = params.value("limit", 200);
+  const size_t limit = static_cast<size_t>(p.limit);  // schema: 1..1000
   // Waiting messages too, where they came: the sender sees them (and, after a restart, the
   // ones never answered).
   std::vector<Json> entries = sessions_.read(*canon, limit, true);
@@ -206,18 +207,18 @@ void RunManager::m_chat_history(const Json& params, const ReplyFn& reply) {
     messages.push_back(chat_message(entries[i].value("role", "user"), entries[i].value("text", ""),
                                     entries[i].value("ts", int64_t{0})));
   // The key as the client gave it, as upstream answers ("main", not "agent:main:main").
-  Json out = {{"sessionKey", params.at("sessionKey")}, {"messages", messages}};
+  Json out = {{"sessionKey", p.session_key}, {"messages", messages}};
   const Json e = sessions_.entry(*canon);
   if (e.is_object() && e.contains("sessionId")) out["sessionId"] = e["sessionId"];
   reply(Reply::ok(out));
 }
 
-void RunManager::m_chat_abort(const Json& params, const ReplyFn& reply) {
-  const auto canon = key_param(params, "sessionKey", reply);
+void RunManager::m_chat_abort(const schema::params::ChatAbort& p, const ReplyFn& reply) {
+  const auto canon = key_param(p.session_key, reply);
   if (!canon) return;
   Json ids = Json::array();
-  if (params.contains("runId")) {
-    const std::string id = params["runId"];
+  if (p.run_id) {
+    const std::string& id = *p.run_id;
     auto it = runs_.find(id);
     if (it != runs_.end() && it->second->session_key != *canon)
       return reply(Reply::invalid("runId " + id + " does not belong to " + canon->str()));

@@ -69,7 +69,6 @@ class RunManager final : private AgentLink::Listener {
   static constexpr int64_t kMaxTrimLines = 1'000'000;
   static constexpr int64_t kSnapshotTtlMs = 10 * 60 * 1000;
   static constexpr size_t kMaxSnapshots = 2000;
-  static constexpr int64_t kAgentWaitDefaultMs = 30'000;
   static constexpr int64_t kAgentWaitMaxMs = 24 * 3600 * 1000;
   // Bounds on callers waiting for runs: per run (retries of `agent`, agent.wait) and in all.
   static constexpr size_t kMaxFinalsPerRun = 16;
@@ -145,9 +144,8 @@ class RunManager final : private AgentLink::Listener {
   // Why a run cannot go to `key`, or "": clawgate runs one agent (SessionKey::kDefaultAgent);
   // another agent's key is refused as upstream refuses an agent it does not have.
   static std::string refusal(const SessionKey& key);
-  // Reads a key from request params; on refusal answers INVALID_REQUEST with the reason.
-  static std::optional<SessionKey> key_param(const Json& params, const char* field,
-                                             const ReplyFn& reply);
+  // Parses a session key from request params; on refusal answers INVALID_REQUEST with the reason.
+  static std::optional<SessionKey> key_param(const std::string& text, const ReplyFn& reply);
 
   struct Run {
     Run(boost::asio::io_context& io, SessionKey key)
@@ -202,8 +200,13 @@ class RunManager final : private AgentLink::Listener {
   // One entry of the method table.
   struct Route {
     schema::Method method;
-    void (RunManager::*handler)(const Json& params, const ReplyFn& reply);
+    void (*handler)(RunManager& self, const Json& params, const ReplyFn& reply);
   };
+  // A route's handler: the validated params converted to the method's typed struct.
+  template <class P, void (RunManager::*H)(const P&, const ReplyFn&)>
+  static void typed(RunManager& self, const Json& params, const ReplyFn& reply) {
+    (self.*H)(params.get<P>(), reply);
+  }
 
   // --- a run's life (runs.cpp)
   Json user_line(const std::string& message, const std::string& run_id, const Origin& origin,
@@ -263,21 +266,23 @@ class RunManager final : private AgentLink::Listener {
 
   // --- methods (run_methods.cpp, session_methods.cpp)
   static const Route* route(schema::Method m);
-  void m_agent(const Json& params, const ReplyFn& reply);
+  void m_agent(const schema::params::Agent& p, const ReplyFn& reply);
   // The second answer of an `agent` call whose run ended already.
   void agent_final(const Snapshot& s, bool retryable, const ReplyFn& reply) const;
-  std::optional<Origin> agent_origin(const SessionKey& key, const Json& params,
+  std::optional<Origin> agent_origin(const SessionKey& key, const schema::params::Agent& p,
                                      const ReplyFn& reply) const;
-  void m_agent_wait(const Json& params, const ReplyFn& reply);
-  void m_chat_send(const Json& params, const ReplyFn& reply);
-  void m_chat_history(const Json& params, const ReplyFn& reply);
-  void m_chat_abort(const Json& params, const ReplyFn& reply);
-  void m_sessions_list(const Json& params, const ReplyFn& reply);
-  void m_sessions_preview(const Json& params, const ReplyFn& reply);
-  void m_sessions_patch(const Json& params, const ReplyFn& reply);
-  void m_sessions_reset(const Json& params, const ReplyFn& reply);
-  void m_sessions_delete(const Json& params, const ReplyFn& reply);
-  void m_sessions_compact(const Json& params, const ReplyFn& reply);
+  void m_agent_wait(const schema::params::AgentWait& p, const ReplyFn& reply);
+  void m_chat_send(const schema::params::ChatSend& p, const ReplyFn& reply);
+  void m_chat_history(const schema::params::ChatHistory& p, const ReplyFn& reply);
+  void m_chat_abort(const schema::params::ChatAbort& p, const ReplyFn& reply);
+  void m_sessions_list(const schema::params::SessionsList& p, const ReplyFn& reply);
+  void m_sessions_preview(const schema::params::SessionsPreview& p, const ReplyFn& reply);
+  // The fields to set are the params themselves (every one but the key and the expectations).
+  void m_sessions_patch(const schema::params::SessionsPatch& p, const Json& fields,
+                        const ReplyFn& reply);
+  void m_sessions_reset(const schema::params::SessionsReset& p, const ReplyFn& reply);
+  void m_sessions_delete(const schema::params::SessionsDelete& p, const ReplyFn& reply);
+  void m_sessions_compact(const schema::params::SessionsCompact& p, const ReplyFn& reply);
   // sessions.compact with maxLines: only the newest lines stay visible to the model.
   Reply trim_history(const SessionKey& key, const SessionHistory& h, int64_t max_lines);
 

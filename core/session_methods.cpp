@@ -15,11 +15,11 @@
 
 namespace clawgate::core {
 
-void RunManager::m_sessions_list(const Json& params, const ReplyFn& reply) {
+void RunManager::m_sessions_list(const schema::params::SessionsList& p, const ReplyFn& reply) {
   const int64_t now = clock_.wall_ms();
   std::vector<Json> rows;
-  const std::string search = params.value("search", "");
-  const int64_t active = params.value("activeMinutes", int64_t{0});
+  const std::string search = p.search.value_or("");
+  const int64_t active = p.active_minutes.value_or(0);
   for (auto& [key, e] : sessions_.index().items()) {
     if (!search.empty() && key.find(search) == std::string::npos &&
         e.value("displayName", "").find(search) == std::string::npos)
@@ -48,7 +48,7 @@ void RunManager::m_sessions_list(const Json& params, const ReplyFn& reply) {
     return a.value("updatedAt", int64_t{0}) > b.value("updatedAt", int64_t{0});
   });
   const size_t limit = static_cast<size_t>(
-      std::clamp<int64_t>(params.value("limit", int64_t(rows.size())), 0, int64_t(rows.size())));
+      std::clamp<int64_t>(p.limit.value_or(int64_t(rows.size())), 0, int64_t(rows.size())));
   if (rows.size() > limit) rows.resize(limit);
   const std::string& model = agent_.model_label();
   const size_t slash = model.find('/');
@@ -62,41 +62,41 @@ void RunManager::m_sessions_list(const Json& params, const ReplyFn& reply) {
                    {"sessions", rows}}));
 }
 
-void RunManager::m_sessions_preview(const Json& params, const ReplyFn& reply) {
+void RunManager::m_sessions_preview(const schema::params::SessionsPreview& p,
+                                    const ReplyFn& reply) {
   const int64_t now = clock_.wall_ms();
   // Clamped, not refused (upstream sets no maximum): a preview is a glance, not a history.
-  const size_t limit =
-      static_cast<size_t>(std::clamp<int64_t>(params.value("limit", int64_t{12}), 1, 100));
-  const size_t max_chars =
-      static_cast<size_t>(std::clamp<int64_t>(params.value("maxChars", int64_t{240}), 20, 4096));
+  const size_t limit = static_cast<size_t>(std::clamp<int64_t>(p.limit, 1, 100));
+  const size_t max_chars = static_cast<size_t>(std::clamp<int64_t>(p.max_chars, 20, 4096));
   Json previews = Json::array();
   // Every key is read first: upstream refuses the whole request for one malformed key.
   std::vector<SessionKey> keys;
-  for (const auto& k : params.at("keys")) {
+  for (const std::string& k : p.keys) {
     std::string why;
-    auto key = SessionKey::parse(k.get<std::string>(), &why);
+    auto key = SessionKey::parse(k, &why);
     if (!key) return reply(Reply::invalid(why));
     keys.push_back(std::move(*key));
   }
   for (size_t i = 0; i < keys.size(); ++i) {
     // The key as the client gave it, as upstream answers.
-    Json p = {{"key", params["keys"][i]}, {"items", Json::array()}};
+    Json preview = {{"key", p.keys[i]}, {"items", Json::array()}};
     if (!sessions_.exists(keys[i])) {
-      p["status"] = "missing";
+      preview["status"] = "missing";
     } else {
       for (const auto& e : sessions_.read(keys[i], limit, true)) {
-        p["items"].push_back({{"role", e.value("role", "user")},
-                              {"text", utf8::preview(e.value("text", ""), max_chars)}});
+        preview["items"].push_back({{"role", e.value("role", "user")},
+                                    {"text", utf8::preview(e.value("text", ""), max_chars)}});
       }
-      p["status"] = p["items"].empty() ? "empty" : "ok";
+      preview["status"] = preview["items"].empty() ? "empty" : "ok";
     }
-    previews.push_back(p);
+    previews.push_back(preview);
   }
   reply(Reply::ok({{"ts", now}, {"previews", previews}}));
 }
 
-void RunManager::m_sessions_patch(const Json& params, const ReplyFn& reply) {
-  const auto key = key_param(params, "key", reply);
+void RunManager::m_sessions_patch(const schema::params::SessionsPatch& p, const Json& params,
+                                  const ReplyFn& reply) {
+  const auto key = key_param(p.key, reply);
   if (!key) return;
   Json fields = Json::object();
   for (auto& [k, v] : params.items())
@@ -108,8 +108,8 @@ void RunManager::m_sessions_patch(const Json& params, const ReplyFn& reply) {
                    {"entry", sessions_.entry(*key)}}));
 }
 
-void RunManager::m_sessions_reset(const Json& params, const ReplyFn& reply) {
-  const auto key = key_param(params, "key", reply);
+void RunManager::m_sessions_reset(const schema::params::SessionsReset& p, const ReplyFn& reply) {
+  const auto key = key_param(p.key, reply);
   if (!key) return;
   abort_session(*key, "session reset");
   stop_compaction(*key, "the session was reset");
@@ -117,8 +117,9 @@ void RunManager::m_sessions_reset(const Json& params, const ReplyFn& reply) {
   reply(Reply::ok({{"ok", true}, {"key", key->str()}, {"entry", sessions_.entry(*key)}}));
 }
 
-void RunManager::m_sessions_delete(const Json& params, const ReplyFn& reply) {
-  const auto key = key_param(params, "key", reply);
+void RunManager::m_sessions_delete(const schema::params::SessionsDelete& p,
+                                   const ReplyFn& reply) {
+  const auto key = key_param(p.key, reply);
   if (!key) return;
   if (*key == SessionKey::main())
     return reply(Reply::invalid("the main session cannot be deleted"));
@@ -128,12 +129,13 @@ void RunManager::m_sessions_delete(const Json& params, const ReplyFn& reply) {
   abort_session(*key, "session deleted");
   stop_compaction(*key, "the session was deleted");
   const auto archived =
-      sessions_.remove(*key, params.value("deleteTranscript", false), clock_.wall_ms());
+      sessions_.remove(*key, p.delete_transcript, clock_.wall_ms());
   reply(Reply::ok({{"ok", true}, {"key", key->str()}, {"deleted", true}, {"archived", archived}}));
 }
 
-void RunManager::m_sessions_compact(const Json& params, const ReplyFn& reply) {
-  const auto key = key_param(params, "key", reply);
+void RunManager::m_sessions_compact(const schema::params::SessionsCompact& p,
+                                    const ReplyFn& reply) {
+  const auto key = key_param(p.key, reply);
   if (!key) return;
   const std::string session = key->str();
   // Upstream's answers: a session without an id or transcript is not an error.
@@ -155,8 +157,7 @@ void RunManager::m_sessions_compact(const Json& params, const ReplyFn& reply) {
   if (h->turns.empty())
     return reply(Reply::ok(
         {{"ok", true}, {"key", session}, {"compacted", false}, {"reason", "no transcript"}}));
-  if (params.contains("maxLines"))
-    return reply(trim_history(*key, *h, params["maxLines"].get<int64_t>()));
+  if (p.max_lines) return reply(trim_history(*key, *h, *p.max_lines));
   bool nothing = false;
   const std::string why = start_compaction(*key, "manual", "", &nothing);
   if (nothing)

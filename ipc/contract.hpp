@@ -4,6 +4,7 @@
 // Fails: nothing here fails; a child that finds its environment incomplete says which name
 // is missing (ChildControl::from_environment, the workers' mains).
 #pragma once
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
@@ -14,6 +15,11 @@ namespace clawgate::ipc::contract {
 // Descriptors every child inherits (the supervisor dup2()s them into place before exec).
 inline constexpr int kControlFd = 3;  // the child's control socket to the supervisor
 inline constexpr int kListenFd = 4;   // the front only: the listening socket the supervisor holds
+// The front only: a sealed memfd it reads once at start, so it never opens the config file
+// (which holds every channel's token and every provider's key): {"config": the file's settings
+// with each secret redacted, "snapshot": config.get's answer}.
+inline constexpr int kConfigFd = 5;
+inline constexpr size_t kMaxFrontConfigBytes = 32u << 20;
 
 // Environment the supervisor sets for a child (supervisor/child_env.cpp builds the rest of it,
 // with only that child's own secrets).
@@ -23,6 +29,7 @@ inline constexpr const char* kChildName = "CLAWGATE_CHILD_NAME";  // "front", "t
 inline constexpr const char* kGeneration = "CLAWGATE_GENERATION";
 inline constexpr const char* kHeartbeatMs = "CLAWGATE_HEARTBEAT_MS";
 inline constexpr const char* kListenFd = "CLAWGATE_LISTEN_FD";
+inline constexpr const char* kConfigFd = "CLAWGATE_CONFIG_FD";
 inline constexpr const char* kStateDir = "CLAWGATE_STATE_DIR";
 inline constexpr const char* kAccountId = "CLAWGATE_ACCOUNT_ID";  // channel workers
 }  // namespace env

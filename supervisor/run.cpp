@@ -82,8 +82,8 @@ int bind_listener(const std::string& address, int port) {
   return fd;
 }
 
-// What the front reads of the config, as a key: a change restarts the front on reload. Never
-// sent: the front reads the file itself.
+// What the front runs on of the config, as a key: a change restarts the front on reload
+// (what it only shows, config.get's snapshot, is sent to the running front instead).
 std::string front_restart_key(const GatewaySettings& s) {
   nlohmann::json j = {{"port", s.port},
                       {"bind", s.bind_address},
@@ -132,10 +132,125 @@ int64_t env_ms(const Environment& env, const char* key, int64_t fallback) {
   return v > 0 ? v : fallback;
 }
 
+// The restart policy and timers: data, from the environment (tests shorten them).
+SupervisorOptions supervisor_options(const Environment& env, int listen_fd) {
+  SupervisorOptions opts;
+  opts.listen_fd = listen_fd;
+  opts.heartbeat_interval_ms = env_ms(env, "CLAWGATE_HEARTBEAT_MS", 5000);
+  opts.policy.heartbeat_timeout_ms = env_ms(env, "CLAWGATE_HEARTBEAT_TIMEOUT_MS", 20'000);
+  opts.policy.initial_backoff_ms = env_ms(env, "CLAWGATE_RESTART_BACKOFF_MS", 250);
+  opts.policy.max_backoff_ms = env_ms(env, "CLAWGATE_RESTART_MAX_BACKOFF_MS", 60'000);
+  opts.policy.intensity_window_ms = env_ms(env, "CLAWGATE_RESTART_WINDOW_MS", 60'000);
+  opts.stop_timeout_ms = env_ms(env, "CLAWGATE_STOP_TIMEOUT_MS", 5'000);
+  return opts;
+}
+
+// The listening socket: the one systemd passed, else bound here. On failure the reason is
+// printed and the exit code returned negated.
+int open_listener(const GatewaySettings& settings, Logger& log) {
+  int fd = systemd_socket(log);
+  if (fd >= 0) {
+    log.info("supervisor", "using the listening socket passed by systemd");
+  } else {
+    try {
+      fd = bind_listener(settings.bind_address, settings.port);
+    } catch (const std::exception& e) {
+      std::cerr << "clawgate: cannot listen on " << settings.bind_address << ":" << settings.port
+                << ": " << e.what()
+                << (errno == EADDRINUSE ? " (another program holds the port; `clawgate status` "
+                                          "asks whether it is a gateway)"
+                                        : "")
+                << "\n";
+      return -1;
+    }
+  }
+  try {
+    // The bind address was checked with the config; a socket from systemd may differ.
+    require_auth_unless_loopback(settings, socket_local_address(fd),
+                                 "the listening socket's address");
+  } catch (const ConfigError& e) {
+    std::cerr << "clawgate: config error: " << e.what() << "\n";
+    ::close(fd);
+    return -kExitConfig;
+  }
+  return fd;
+}
+
+// What systemd hears: READY once the front accepts (and after each reload), STATUS lines,
+// RELOADING, STOPPING, and WATCHDOG pings from this loop, so a wedged supervisor is restarted.
+class SystemdNotifier {
+ public:
+  SystemdNotifier(boost::asio::io_context& io, Supervisor& sup) : watchdog_(io) {
+    sup.on_front_ready = [this] {
+      if (ready_) return;
+      ready_ = true;
+      sd_notify(0, "READY=1");
+    };
+    sup.on_status = [](const std::string& line) { sd_notify(0, ("STATUS=" + line).c_str()); };
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) pet(std::chrono::microseconds(usec / 2));
+  }
+  void reloading() { sd_notify(0, "RELOADING=1"); }
+  void ready() { sd_notify(0, "READY=1"); }
+  void stopping() {
+    sd_notify(0, "STOPPING=1");
+    watchdog_.cancel();
+  }
+
+ private:
+  void pet(std::chrono::microseconds every) {
+    sd_notify(0, "WATCHDOG=1");
+    watchdog_.expires_after(every);
+    watchdog_.async_wait([this, every](const boost::system::error_code& ec) {
+      if (!ec) pet(every);
+    });
+  }
+  boost::asio::steady_timer watchdog_;
+  bool ready_ = false;
+};
+
+// SIGHUP: the config read again with the same parser; the children whose part changed are
+// restarted. A refused file changes nothing but config.get's answer, which shows its problems.
+struct Reloader {
+  const GatewayFlags& flags;
+  const Environment& env;
+  const std::string& dir;
+  const std::string& hash_key;
+  int listen_fd;
+  Supervisor& sup;
+  Logger& log;
+
+  void reload() const {
+    log.info("supervisor", "SIGHUP: reloading the configuration");
+    try {
+      GatewaySettings next = resolve_gateway_settings(flags, env);
+      require_auth_unless_loopback(next, socket_local_address(listen_fd),
+                                   "the listening socket's address");
+      for (const auto& w : next.warnings) log.warn("config", w);
+      sup.reload(children_for(next, flags, env, dir, hash_key));
+    } catch (const std::exception& e) {
+      log.error("config",
+                std::string("reload refused, keeping the running configuration: ") + e.what());
+      // Nothing thrown here may leave the signal handler: the loop would end with it.
+      try {
+        const auto path = config_path_for(flags, env);
+        ConfigFile refused = path ? validate_config_file(*path, env) : ConfigFile{};
+        if (!refused.issues.has_errors()) refused.issues.add(cfg::Issue::Kind::error, "", e.what());
+        sup.update_live(
+            "front",
+            ipc::ReloadMessage::front(dump_json(config_snapshot(nullptr, &refused, hash_key))));
+      } catch (const std::exception& inner) {
+        log.error("config", std::string("config.get keeps the last snapshot: ") + inner.what());
+      }
+    }
+  }
+};
+
 }  // namespace
 
 std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags& flags,
-                                    const Environment& env, const std::string& dir) {
+                                    const Environment& env, const std::string& dir,
+                                    const std::string& hash_key) {
   std::vector<ChildSpec> out;
   ChildSpec front;
   front.name = "front";
@@ -148,6 +263,11 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
   // child's environment is its own (child_env.hpp).
   front.env = front_environment(s, env);
   front.restart_key = front_restart_key(s);
+  // config.get's answer; its `parsed` (the file, each secret redacted) is what the front reads
+  // its settings from at start: it never opens the file, which holds every worker's secrets.
+  const std::string snapshot = dump_json(config_snapshot(&s, s.file.get(), hash_key));
+  front.start_text = snapshot;
+  front.live = ipc::ReloadMessage::front(snapshot);
   out.push_back(std::move(front));
   ChildSpec agent;  // always there: with no model configured it answers offline
   agent.name = "agent";
@@ -198,125 +318,37 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
     std::cerr << "clawgate: " << e.what() << "\n";
     return 1;
   }
-
-  int listen_fd = systemd_socket(log);
-  if (listen_fd >= 0) {
-    log.info("supervisor", "using the listening socket passed by systemd");
-  } else {
-    try {
-      listen_fd = bind_listener(settings.bind_address, settings.port);
-    } catch (const std::exception& e) {
-      std::cerr << "clawgate: cannot listen on " << settings.bind_address << ":" << settings.port
-                << ": " << e.what()
-                << (errno == EADDRINUSE ? " (another program holds the port; `clawgate status` "
-                                          "asks whether it is a gateway)"
-                                        : "")
-                << "\n";
-      return 1;
-    }
-  }
-
-  try {
-    // The bind address was checked with the config; a socket from systemd may differ.
-    require_auth_unless_loopback(settings, socket_local_address(listen_fd),
-                                 "the listening socket's address");
-  } catch (const ConfigError& e) {
-    std::cerr << "clawgate: config error: " << e.what() << "\n";
-    ::close(listen_fd);
-    return kExitConfig;
-  }
+  const int listen_fd = open_listener(settings, log);
+  if (listen_fd < 0) return -listen_fd;
 
   std::signal(SIGPIPE, SIG_IGN);
   boost::asio::io_context io(1);
-  SupervisorOptions opts;
-  opts.listen_fd = listen_fd;
-  opts.heartbeat_interval_ms = env_ms(env, "CLAWGATE_HEARTBEAT_MS", 5000);
-  opts.policy.heartbeat_timeout_ms = env_ms(env, "CLAWGATE_HEARTBEAT_TIMEOUT_MS", 20'000);
-  opts.policy.initial_backoff_ms = env_ms(env, "CLAWGATE_RESTART_BACKOFF_MS", 250);
-  opts.policy.max_backoff_ms = env_ms(env, "CLAWGATE_RESTART_MAX_BACKOFF_MS", 60'000);
-  opts.policy.intensity_window_ms = env_ms(env, "CLAWGATE_RESTART_WINDOW_MS", 60'000);
-  opts.stop_timeout_ms = env_ms(env, "CLAWGATE_STOP_TIMEOUT_MS", 5'000);
-  Supervisor sup(io, clock, log, opts);
-
-  bool notified_ready = false;
-  sup.on_front_ready = [&] {
-    if (notified_ready) return;
-    notified_ready = true;
-    sd_notify(0, "READY=1");
-  };
-  sup.on_status = [](const std::string& line) { sd_notify(0, ("STATUS=" + line).c_str()); };
-
-  // Watchdog pings come from this loop, so a wedged supervisor is restarted by systemd.
-  boost::asio::steady_timer watchdog(io);
-  uint64_t watchdog_usec = 0;
-  std::function<void()> pet;
-  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
-    pet = [&] {
-      sd_notify(0, "WATCHDOG=1");
-      watchdog.expires_after(std::chrono::microseconds(watchdog_usec / 2));
-      watchdog.async_wait([&](const boost::system::error_code& ec) {
-        if (!ec) pet();
-      });
-    };
-    pet();
-  }
-
+  Supervisor sup(io, clock, log, supervisor_options(env, listen_fd));
+  SystemdNotifier systemd(io, sup);
   const std::string dir = [&] {
     auto it = env.find("CLAWGATE_LIBEXEC_DIR");
     return it != env.end() ? it->second : self_dir();
   }();
-  // The front answers config.get with this; it follows every reload, accepted or refused.
-  auto front_snapshot = [&hash_key](const GatewaySettings* s, const ConfigFile* f) {
-    return ipc::ReloadMessage::front(dump_json(config_snapshot(s, f, hash_key)));
-  };
-  auto children = [&](const GatewaySettings& s) {
-    std::vector<ChildSpec> specs = children_for(s, flags, env, dir);
-    for (auto& spec : specs)
-      if (spec.role == ipc::ChildRole::FRONT) spec.live = front_snapshot(&s, s.file.get());
-    return specs;
-  };
+  const Reloader reloader{flags, env, dir, hash_key, listen_fd, sup, log};
   // Before any child exists: a SIGHUP that comes once the front is listening (a client, or
   // systemd's ExecReload, can be that quick) must find its handler, not the default action,
   // which ends the process. Signals that arrive before the wait below are queued.
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
-  sup.start(children(settings));
+  sup.start(children_for(settings, flags, env, dir, hash_key));
 
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
-        sd_notify(0, "RELOADING=1");
-        log.info("supervisor", "SIGHUP: reloading the configuration");
-        try {
-          GatewaySettings next = resolve_gateway_settings(flags, env);
-          require_auth_unless_loopback(next, socket_local_address(listen_fd),
-                                       "the listening socket's address");
-          for (const auto& w : next.warnings) log.warn("config", w);
-          sup.reload(children(next));
-        } catch (const std::exception& e) {
-          log.error("config",
-                    std::string("reload refused, keeping the running configuration: ") + e.what());
-          // config.get shows the file as upstream does: refused, with its problems. Nothing
-          // thrown here may leave the signal handler: the loop would end with it.
-          try {
-            const auto path = config_path_for(flags, env);
-            ConfigFile refused = path ? validate_config_file(*path, env) : ConfigFile{};
-            if (!refused.issues.has_errors())
-              refused.issues.add(cfg::Issue::Kind::error, "", e.what());
-            sup.update_live("front", front_snapshot(nullptr, &refused));
-          } catch (const std::exception& inner) {
-            log.error("config", std::string("config.get keeps the last snapshot: ") + inner.what());
-          }
-        }
-        sd_notify(0, "READY=1");
-        wait_signal();
-        return;
+        systemd.reloading();
+        reloader.reload();
+        systemd.ready();
+        return wait_signal();
       }
       log.info("supervisor",
                std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping");
-      sd_notify(0, "STOPPING=1");
+      systemd.stopping();
       signals.cancel();
-      watchdog.cancel();
       sup.stop([&] { io.stop(); });
     });
   };

@@ -9,6 +9,7 @@
 
 #include "contract.hpp"
 #include "error.hpp"
+#include "fs.hpp"
 #include "names.hpp"
 
 namespace clawgate::supervisor {
@@ -89,6 +90,7 @@ void Supervisor::reload(std::vector<ChildSpec> specs) {
       continue;
     }
     if (it->second == c->spec) {
+      c->spec.start_text = std::move(it->second.start_text);
       if (it->second.live != c->spec.live) {
         c->spec.live = std::move(it->second.live);
         send_live(*c);
@@ -183,6 +185,21 @@ void Supervisor::spawn(Child& c) {
     req.env[env::kListenFd] = std::to_string(ipc::contract::kListenFd);
     req.fds[4] = opts_.listen_fd;
   }
+  int config_fd = -1;  // ours closes once the child has its copy
+  if (c.spec.role == ipc::ChildRole::FRONT && !c.spec.start_text.empty()) {
+    try {
+      config_fd = sealed_memfd("clawgate-front-config", c.spec.start_text);
+    } catch (const std::exception& e) {
+      ::close(ctl[0]);
+      ::close(ctl[1]);
+      log_.error("supervisor", c.spec.name + ": cannot hand over its config: " + e.what());
+      c.kill_reason = std::string("cannot start: ") + e.what();
+      boost::asio::post(io_, [this, name = c.spec.name, gen] { on_exit(name, gen, 127 << 8); });
+      return;
+    }
+    req.env[env::kConfigFd] = std::to_string(ipc::contract::kConfigFd);
+    req.fds[ipc::contract::kConfigFd] = config_fd;
+  }
   c.started_steady = c.last_beat_steady = clock_.steady_ms();
   c.last_start_wall = clock_.wall_ms();
   try {
@@ -190,6 +207,7 @@ void Supervisor::spawn(Child& c) {
   } catch (const std::exception& e) {
     ::close(ctl[0]);
     ::close(ctl[1]);
+    if (config_fd >= 0) ::close(config_fd);
     log_.error("supervisor", c.spec.name + ": cannot start " + c.spec.exe + ": " + e.what());
     c.kill_reason = std::string("cannot start: ") + e.what();
     // Treated as an immediate exit with 127 (command not runnable), under the same policy.
@@ -197,6 +215,7 @@ void Supervisor::spawn(Child& c) {
     return;
   }
   ::close(ctl[1]);
+  if (config_fd >= 0) ::close(config_fd);
   c.pid = c.proc->id();
   if (c.state != ChildState::failed) set_state(c, ChildState::starting);
   log_.info("supervisor", c.spec.name + ": started pid " + std::to_string(c.pid) + " (generation " +

@@ -33,10 +33,14 @@ struct ChildSpec {
   std::vector<std::string> args;
   std::map<std::string, std::string> env;
   // The child's part of the config (child_config.hpp), sent first; a change restarts the
-  // child on reload. None for the front, which reads the file itself.
+  // child on reload. None for the front, which gets start_text.
   ipc::ReloadMessage config;
-  // What else restarts the child when it changes: the front's settings as it reads them from
-  // the file. Compared, never sent.
+  // The front only: what it reads from contract::kConfigFd at start (its settings, secrets
+  // redacted, and config.get's snapshot). Not compared: restart_key is; a reload keeps it
+  // current for the front's next start.
+  std::string start_text;
+  // What else restarts the child when it changes: the front's settings as it reads them.
+  // Compared, never sent.
   std::string restart_key;
   // Sent after `config`, and again whenever a reload changes it, to the running child: what it
   // shows but does not run on (the front: config.get's snapshot). Not compared.

@@ -13,6 +13,7 @@
 #include "contract.hpp"
 #include "core/core.hpp"
 #include "crypto.hpp"
+#include "fs.hpp"
 #include "front_control.hpp"
 #include "gateway.hpp"
 #include "net.hpp"
@@ -26,46 +27,64 @@ extern const std::size_t kWebchatHtml_size;
 
 namespace clawgate::front {
 
-int run_front(const GatewayFlags& flags, const Environment& env) {
-  SystemClock clock;
-  LogRing ring;
-  Logger log(clock, &ring);
-  if (auto it = env.find("OPENCLAW_LOG_LEVEL"); it != env.end())
-    log.set_min_level(parse_log_level(it->second, LogLevel::info));
+namespace {
 
+// Under the supervisor, what it handed over on contract::kConfigFd: config.get's snapshot, whose
+// `parsed` is the file with every secret redacted (the front never opens the file, which holds
+// each worker's token and each provider's key; its own credentials come in its environment).
+// Run alone, the file. Throws ConfigError for a config it must not run on.
+GatewaySettings gateway_settings(const GatewayFlags& flags, const Environment& env,
+                                 std::optional<Json>* snapshot) {
+  const char* fd = std::getenv(ipc::contract::env::kConfigFd);
+  if (!fd || !*fd) return resolve_gateway_settings(flags, env);
+  if (std::string(fd) != std::to_string(ipc::contract::kConfigFd))
+    throw ConfigError(std::string(ipc::contract::env::kConfigFd) + " is not " +
+                      std::to_string(ipc::contract::kConfigFd));
+  Json start = Json::parse(read_fd_whole(ipc::contract::kConfigFd,
+                                         ipc::contract::kMaxFrontConfigBytes),
+                           nullptr, false);
+  ::close(ipc::contract::kConfigFd);
+  if (!start.is_object() || !start.value("valid", false))
+    throw ConfigError("the supervisor handed over no valid configuration");
+  *snapshot = start;
+  if (!start.value("exists", false) || !start["path"].is_string())
+    return resolve_gateway_settings(GatewayFlags{flags.port, flags.bind, flags.token,
+                                                 flags.password, std::nullopt},
+                                    env);
+  return resolve_gateway_settings(flags, env, dump_json(start["parsed"]), start["path"]);
+}
+
+// The settings the front runs on, with the gateway token created on first start when none is
+// configured; warnings are logged. Throws ConfigError.
+FrontSettings front_settings(const GatewayFlags& flags, const Environment& env, Logger& log) {
   FrontSettings settings;
-  try {
-    settings.gateway = resolve_gateway_settings(flags, env);
-    if (settings.gateway.auth_mode == AuthMode::token && settings.gateway.token.empty()) {
-      std::string fixed;
-      const TokenLoad t = load_or_create_token(settings.gateway.state_dir, &fixed);
-      settings.gateway.token = t.token;
-      if (!fixed.empty()) settings.gateway.warnings.push_back(fixed);
-      if (t.created) {
-        // Shown once, and only to a person at a terminal: under systemd stdout is the journal,
-        // which others may read. Later runs read it from the file.
-        if (::isatty(STDOUT_FILENO)) {
-          std::cout << "Generated a gateway token (saved to " << t.path << "):\n  " << t.token
-                    << "\n"
-                    << std::flush;
-        } else {
-          std::cout << "Generated a gateway token; it is stored in " << t.path
-                    << " (readable by this user only)\n"
-                    << std::flush;
-        }
+  std::optional<Json> snapshot;
+  settings.gateway = gateway_settings(flags, env, &snapshot);
+  if (settings.gateway.auth_mode == AuthMode::token && settings.gateway.token.empty()) {
+    std::string fixed;
+    const TokenLoad t = load_or_create_token(settings.gateway.state_dir, &fixed);
+    settings.gateway.token = t.token;
+    if (!fixed.empty()) settings.gateway.warnings.push_back(fixed);
+    if (t.created) {
+      // Shown once, and only to a person at a terminal: under systemd stdout is the journal,
+      // which others may read. Later runs read it from the file.
+      if (::isatty(STDOUT_FILENO)) {
+        std::cout << "Generated a gateway token (saved to " << t.path << "):\n  " << t.token
+                  << "\n"
+                  << std::flush;
+      } else {
+        std::cout << "Generated a gateway token; it is stored in " << t.path
+                  << " (readable by this user only)\n"
+                  << std::flush;
       }
     }
-  } catch (const ConfigError& e) {
-    std::cerr << "clawgate: config error: " << e.what() << "\n";
-    return kExitConfig;
-  } catch (const std::exception& e) {
-    std::cerr << "clawgate: " << e.what() << "\n";
-    return kExitConfig;
   }
   settings.version = kVersion;
-  // config.get's answer until the supervisor sends a newer one; the hash key lives in the
-  // state directory (no key, no hash: the rest of the snapshot still answers).
-  {
+  // config.get's answer until the supervisor sends a newer one. Alone, made here: the hash key
+  // lives in the state directory (no key, no hash: the rest of the snapshot still answers).
+  if (snapshot) {
+    settings.config_snapshot = std::move(*snapshot);
+  } else {
     std::string hash_key;
     try {
       hash_key = load_or_create_config_hash_key(settings.gateway.state_dir);
@@ -81,6 +100,28 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     if (v > 0) settings.limits.max_buffered_bytes = static_cast<size_t>(v);
   }
   for (const auto& w : settings.gateway.warnings) log.warn("config", w);
+  return settings;
+}
+
+}  // namespace
+
+int run_front(const GatewayFlags& flags, const Environment& env) {
+  SystemClock clock;
+  LogRing ring;
+  Logger log(clock, &ring);
+  if (auto it = env.find("OPENCLAW_LOG_LEVEL"); it != env.end())
+    log.set_min_level(parse_log_level(it->second, LogLevel::info));
+
+  FrontSettings settings;
+  try {
+    settings = front_settings(flags, env, log);
+  } catch (const ConfigError& e) {
+    std::cerr << "clawgate: config error: " << e.what() << "\n";
+    return kExitConfig;
+  } catch (const std::exception& e) {
+    std::cerr << "clawgate: " << e.what() << "\n";
+    return kExitConfig;
+  }
 
   std::signal(SIGPIPE, SIG_IGN);
   boost::asio::io_context io(1);

@@ -242,7 +242,8 @@ TEST(ChildConfig, EachChildIsSentItsOwnSecretsOnly) {
                                  {"accounts",
                                   {{"default", Json::object()},
                                    {"work", {{"botToken", "222:work-secret"}}},
-                                   {"home", {{"tokenFile", "/run/home-secret"}}}}}}}}}});
+                                   {"home", {{"tokenFile", "/run/home-secret"}}}}}}}}},
+                             {"gateway", {{"auth", {{"password", "gw-secret-password"}}}}}});
   s.token = "gw-secret-token";  // as resolved from a flag, the environment or the file
   s.password = "gw-secret-password";
   const Environment parent = {{"PATH", "/usr/bin"},
@@ -259,11 +260,12 @@ TEST(ChildConfig, EachChildIsSentItsOwnSecretsOnly) {
       {"telegram:home", {"/run/home-secret"}}};
 
   const std::vector<supervisor::ChildSpec> specs =
-      supervisor::children_for(s, GatewayFlags{}, parent, "/opt/clawgate");
+      supervisor::children_for(s, GatewayFlags{}, parent, "/opt/clawgate", "");
   ASSERT_EQ(specs.size(), own.size());
   for (const supervisor::ChildSpec& spec : specs) {
-    // Everything the child is handed: its message and its environment.
-    std::string handed(spec.config.bytes());
+    // Everything the child is handed: its messages, what it reads at start, its environment.
+    std::string handed =
+        std::string(spec.config.bytes()) + std::string(spec.live.bytes()) + spec.start_text;
     for (const auto& [k, v] : spec.env) handed += "\n" + k + "=" + v;
     for (const std::string& secret : secrets) {
       const std::vector<std::string>& mine = own.at(spec.name);
@@ -277,7 +279,18 @@ TEST(ChildConfig, EachChildIsSentItsOwnSecretsOnly) {
     return *std::find_if(specs.begin(), specs.end(),
                          [&](const supervisor::ChildSpec& c) { return c.name == name; });
   };
-  EXPECT_TRUE(spec("front").config.empty()) << "the front reads the file itself";
+  // The front never opens the file: it runs on the file as config.get shows it, secrets
+  // redacted, and its own credentials from the environment.
+  const supervisor::ChildSpec front = spec("front");
+  EXPECT_TRUE(front.config.empty());
+  const Json start = Json::parse(front.start_text);
+  EXPECT_EQ(start["parsed"]["channels"]["telegram"]["accounts"]["work"]["botToken"],
+            "__OPENCLAW_REDACTED__");
+  const GatewaySettings seen = resolve_gateway_settings(GatewayFlags{}, front.env,
+                                                        start["parsed"].dump(), "test.json");
+  EXPECT_EQ(seen.channels.size(), s.channels.size()) << "every account's policy is there";
+  EXPECT_EQ(seen.token, "gw-secret-token");
+  EXPECT_EQ(seen.password, "gw-secret-password");
   EXPECT_TRUE(contains(spec("agent").config.bytes(), "sk-provider-secret"));
   EXPECT_TRUE(contains(spec("agent").config.bytes(), "${OTHER_KEY}"));
   EXPECT_TRUE(contains(spec("telegram:home").config.bytes(), "/run/home-secret"));
