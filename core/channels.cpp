@@ -463,23 +463,43 @@ void ChannelHub::sweep_dedupe() {
 // ---------------------------------------------------------------------------------------------
 // Methods
 
-bool ChannelHub::call(schema::Method m, const Json& params, ReplyFn done) {
+const ChannelHub::Route* ChannelHub::route(schema::Method m) {
   using M = schema::Method;
   namespace P = schema::params;
-  switch (m) {
-    case M::send:
-      return m_send(params.get<P::Send>(), std::move(done)), true;
-    case M::channels_status:
-      return done(Reply::ok(status_json())), true;
-    case M::channels_restart:
-      return m_restart(params.get<P::ChannelsRestart>(), std::move(done)), true;
-    case M::channels_pairing_list:
-      return m_pairing_list(params.get<P::ChannelsPairingList>(), std::move(done)), true;
-    case M::channels_pairing_approve:
-      return m_pairing_approve(params.get<P::ChannelsPairingApprove>(), std::move(done)), true;
-    default:
-      return false;
-  }
+  static const Route kRoutes[] = {
+      {M::send,
+       [](ChannelHub& h, const Json& p, ReplyFn done) {
+         h.m_send(p.get<P::Send>(), std::move(done));
+       }},
+      {M::channels_status,
+       [](ChannelHub& h, const Json&, ReplyFn done) { done(Reply::ok(h.status_json())); }},
+      {M::channels_restart,
+       [](ChannelHub& h, const Json& p, ReplyFn done) {
+         h.m_restart(p.get<P::ChannelsRestart>(), std::move(done));
+       }},
+      {M::channels_pairing_list,
+       [](ChannelHub& h, const Json& p, ReplyFn done) {
+         h.m_pairing_list(p.get<P::ChannelsPairingList>(), std::move(done));
+       }},
+      {M::channels_pairing_approve,
+       [](ChannelHub& h, const Json& p, ReplyFn done) {
+         h.m_pairing_approve(p.get<P::ChannelsPairingApprove>(), std::move(done));
+       }},
+  };
+  for (const Route& r : kRoutes)
+    if (r.method == m) return &r;
+  return nullptr;
+}
+
+bool ChannelHub::serves(schema::Method m) {
+  return route(m) != nullptr;
+}
+
+bool ChannelHub::call(schema::Method m, const Json& params, ReplyFn done) {
+  const Route* r = route(m);
+  if (!r) return false;
+  r->handler(*this, params, std::move(done));
+  return true;
 }
 
 void ChannelHub::m_send(const schema::params::Send& req, ReplyFn done) {

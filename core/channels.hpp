@@ -93,7 +93,9 @@ class ChannelHub {
   bool deliver(const std::string& channel, const std::string& account_id, const std::string& to,
                const std::string& text, const std::string& idempotency_key = "");
 
-  // Methods. `done` may run now or later, always on the loop.
+  // Methods (its route table is the one list of them). `done` may run now or later, always on
+  // the loop.
+  static bool serves(schema::Method m);
   bool call(schema::Method m, const Json& params, ReplyFn done);  // false: not its method
 
   Json status_json();          // channels.status payload
@@ -102,6 +104,12 @@ class ChannelHub {
   size_t pending_outbound() const { return queue_.pending_count(); }
 
  private:
+  struct Route {
+    schema::Method method;
+    void (*handler)(ChannelHub& self, const Json& params, ReplyFn done);
+  };
+  static const Route* route(schema::Method m);
+
   struct Worker {
     std::string name, channel, account_id;
     uint32_t generation = 0;

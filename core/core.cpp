@@ -60,27 +60,12 @@ void Core::arm_index_flush() {
 namespace {
 enum class Owner { none, channels, runs, cron };
 
-// The runs own theirs in their method table (RunManager::serves); the rest are listed here.
+// Each service's route table is the one list of its methods.
 Owner owner(schema::Method m) {
-  using M = schema::Method;
   if (RunManager::serves(m)) return Owner::runs;
-  switch (m) {
-    case M::send:
-    case M::channels_status:
-    case M::channels_restart:
-    case M::channels_pairing_list:
-    case M::channels_pairing_approve:
-      return Owner::channels;
-    case M::cron_list:
-    case M::cron_add:
-    case M::cron_update:
-    case M::cron_remove:
-    case M::cron_run:
-    case M::cron_runs:
-      return Owner::cron;
-    default:
-      return Owner::none;
-  }
+  if (ChannelHub::serves(m)) return Owner::channels;
+  if (CronService::serves(m)) return Owner::cron;
+  return Owner::none;
 }
 }  // namespace
 

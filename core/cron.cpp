@@ -480,38 +480,55 @@ std::string job_ref(const Params& p) {
 }
 }  // namespace
 
-bool CronService::call(schema::Method method, const Json& params, const ReplyFn& reply) {
+const CronService::Route* CronService::route(schema::Method m) {
   using M = schema::Method;
   namespace P = schema::params;
-  switch (method) {
-    case M::cron_list:
-      return reply(m_list(params.get<P::CronList>())), true;
-    case M::cron_add:
-      return reply(m_add(params.get<P::CronAdd>(), params)), true;
-    case M::cron_update: {
-      const auto p = params.get<P::CronUpdate>();
-      if (Json* job = find(job_ref(p))) return reply(m_update(*job, p)), true;
-      break;
-    }
-    case M::cron_remove:
-      if (Json* job = find(job_ref(params.get<P::CronRemove>())))
-        return reply(m_remove((*job)["id"].get<std::string>())), true;
-      break;
-    case M::cron_run: {
-      const auto p = params.get<P::CronRun>();
-      if (Json* job = find(job_ref(p))) return reply(m_run(*job, p)), true;
-      break;
-    }
-    case M::cron_runs: {
-      const auto p = params.get<P::CronRuns>();
-      if (Json* job = find(job_ref(p)))
-        return reply(m_runs((*job)["id"].get<std::string>(), p)), true;
-      break;
-    }
-    default:
-      return false;
-  }
-  return reply(Reply::invalid("no such cron job")), true;
+  static const Reply kNoJob = Reply::invalid("no such cron job");
+  static const Route kRoutes[] = {
+      {M::cron_list,
+       [](CronService& c, const Json& params) { return c.m_list(params.get<P::CronList>()); }},
+      {M::cron_add,
+       [](CronService& c, const Json& params) {
+         return c.m_add(params.get<P::CronAdd>(), params);
+       }},
+      {M::cron_update,
+       [](CronService& c, const Json& params) {
+         const auto p = params.get<P::CronUpdate>();
+         Json* job = c.find(job_ref(p));
+         return job ? c.m_update(*job, p) : kNoJob;
+       }},
+      {M::cron_remove,
+       [](CronService& c, const Json& params) {
+         Json* job = c.find(job_ref(params.get<P::CronRemove>()));
+         return job ? c.m_remove((*job)["id"].get<std::string>()) : kNoJob;
+       }},
+      {M::cron_run,
+       [](CronService& c, const Json& params) {
+         const auto p = params.get<P::CronRun>();
+         Json* job = c.find(job_ref(p));
+         return job ? c.m_run(*job, p) : kNoJob;
+       }},
+      {M::cron_runs,
+       [](CronService& c, const Json& params) {
+         const auto p = params.get<P::CronRuns>();
+         Json* job = c.find(job_ref(p));
+         return job ? c.m_runs((*job)["id"].get<std::string>(), p) : kNoJob;
+       }},
+  };
+  for (const Route& r : kRoutes)
+    if (r.method == m) return &r;
+  return nullptr;
+}
+
+bool CronService::serves(schema::Method m) {
+  return route(m) != nullptr;
+}
+
+bool CronService::call(schema::Method method, const Json& params, const ReplyFn& reply) {
+  const Route* r = route(method);
+  if (!r) return false;
+  reply(r->handler(*this, params));
+  return true;
 }
 
 Reply CronService::m_list(const schema::params::CronList& p) const {

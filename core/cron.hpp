@@ -52,11 +52,19 @@ class CronService {
               const std::string& agent_config_json);
   ~CronService() { runs_.on_adopt_background(nullptr); }  // the hook holds `this`
   void start();
+  // Its route table is the one list of its methods.
+  static bool serves(schema::Method m);
   bool call(schema::Method method, const Json& params,
             const ReplyFn& reply);                          // false: not its method
   std::function<void(const Json& heartbeat)> on_heartbeat;  // for last-heartbeat
 
  private:
+  struct Route {
+    schema::Method method;
+    Reply (*handler)(CronService& self, const Json& params);
+  };
+  static const Route* route(schema::Method m);
+
   std::optional<int64_t> next_run(const Json& job, int64_t after_ms) const;
   void arm();
   void tick();

@@ -103,6 +103,33 @@ FrontSettings front_settings(const GatewayFlags& flags, const Environment& env, 
   return settings;
 }
 
+// The listening socket: the supervisor's (fd 4), systemd's, else bound here. The port, or the
+// exit code negated with the reason printed.
+int listen(const GatewaySettings& g, WsTransport& ws, Logger& log) {
+  try {
+    const char* inherited = std::getenv(ipc::contract::env::kListenFd);
+    int adopted = -1;
+    if (inherited && *inherited) {
+      adopted = std::atoi(inherited);
+    } else if (sd_listen_fds(1) >= 1) {
+      adopted = SD_LISTEN_FDS_START;  // systemd socket activation of the front alone
+      log.info("front", "using the listening socket passed by systemd");
+    }
+    if (adopted < 0) return ws.listen(g.bind_address, static_cast<uint16_t>(g.port));
+    // The bind address was checked with the config; an inherited socket may differ.
+    require_auth_unless_loopback(g, socket_local_address(adopted),
+                                 "the inherited listening socket's address");
+    return ws.adopt(adopted);
+  } catch (const ConfigError& e) {
+    std::cerr << "clawgate: config error: " << e.what() << "\n";
+    return -kExitConfig;
+  } catch (const std::exception& e) {
+    std::cerr << "clawgate: cannot listen on " << g.bind_address << ":" << g.port << ": "
+              << e.what() << " (is another gateway already running? `clawgate status` asks it)\n";
+    return -1;
+  }
+}
+
 }  // namespace
 
 int run_front(const GatewayFlags& flags, const Environment& env) {
@@ -149,33 +176,8 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   auto control = ipc::ChildControl::from_environment(io, ipc::ChildRole::FRONT);
   const bool supervised = control != nullptr;
 
-  uint16_t port = 0;
-  try {
-    const char* inherited = std::getenv(ipc::contract::env::kListenFd);
-    int adopted = -1;
-    if (inherited && *inherited) {
-      adopted = std::atoi(inherited);
-    } else if (sd_listen_fds(1) >= 1) {
-      adopted = SD_LISTEN_FDS_START;  // systemd socket activation of the front alone
-      log.info("front", "using the listening socket passed by systemd");
-    }
-    if (adopted >= 0) {
-      // The bind address was checked with the config; an inherited socket may differ.
-      require_auth_unless_loopback(settings.gateway, socket_local_address(adopted),
-                                   "the inherited listening socket's address");
-      port = ws.adopt(adopted);
-    } else {
-      port = ws.listen(settings.gateway.bind_address, static_cast<uint16_t>(settings.gateway.port));
-    }
-  } catch (const ConfigError& e) {
-    std::cerr << "clawgate: config error: " << e.what() << "\n";
-    return kExitConfig;
-  } catch (const std::exception& e) {
-    std::cerr << "clawgate: cannot listen on " << settings.gateway.bind_address << ":"
-              << settings.gateway.port << ": " << e.what()
-              << " (is another gateway already running? `clawgate status` asks it)\n";
-    return 1;
-  }
+  const int port = listen(settings.gateway, ws, log);
+  if (port < 0) return -port;
   const std::string host = settings.gateway.bind_address.find(':') != std::string::npos
                                ? "[" + settings.gateway.bind_address + "]"
                                : settings.gateway.bind_address;
