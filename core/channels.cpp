@@ -467,10 +467,8 @@ const ChannelHub::Route* ChannelHub::route(schema::Method m) {
   using M = schema::Method;
   namespace P = schema::params;
   static const Route kRoutes[] = {
-      {M::send,
-       [](ChannelHub& h, const Json& p, ReplyFn done) {
-         h.m_send(p.get<P::Send>(), std::move(done));
-       }},
+      {M::send, [](ChannelHub& h, const Json& p,
+                   ReplyFn done) { h.m_send(p.get<P::Send>(), std::move(done)); }},
       {M::channels_status,
        [](ChannelHub& h, const Json&, ReplyFn done) { done(Reply::ok(h.status_json())); }},
       {M::channels_restart,

@@ -487,10 +487,8 @@ const CronService::Route* CronService::route(schema::Method m) {
   static const Route kRoutes[] = {
       {M::cron_list,
        [](CronService& c, const Json& params) { return c.m_list(params.get<P::CronList>()); }},
-      {M::cron_add,
-       [](CronService& c, const Json& params) {
-         return c.m_add(params.get<P::CronAdd>(), params);
-       }},
+      {M::cron_add, [](CronService& c,
+                       const Json& params) { return c.m_add(params.get<P::CronAdd>(), params); }},
       {M::cron_update,
        [](CronService& c, const Json& params) {
          const auto p = params.get<P::CronUpdate>();

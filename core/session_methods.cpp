@@ -117,8 +117,7 @@ void RunManager::m_sessions_reset(const schema::params::SessionsReset& p, const 
   reply(Reply::ok({{"ok", true}, {"key", key->str()}, {"entry", sessions_.entry(*key)}}));
 }
 
-void RunManager::m_sessions_delete(const schema::params::SessionsDelete& p,
-                                   const ReplyFn& reply) {
+void RunManager::m_sessions_delete(const schema::params::SessionsDelete& p, const ReplyFn& reply) {
   const auto key = key_param(p.key, reply);
   if (!key) return;
   if (*key == SessionKey::main())
@@ -128,8 +127,7 @@ void RunManager::m_sessions_delete(const schema::params::SessionsDelete& p,
         {{"ok", true}, {"key", key->str()}, {"deleted", false}, {"archived", Json::array()}}));
   abort_session(*key, "session deleted");
   stop_compaction(*key, "the session was deleted");
-  const auto archived =
-      sessions_.remove(*key, p.delete_transcript, clock_.wall_ms());
+  const auto archived = sessions_.remove(*key, p.delete_transcript, clock_.wall_ms());
   reply(Reply::ok({{"ok", true}, {"key", key->str()}, {"deleted", true}, {"archived", archived}}));
 }
 

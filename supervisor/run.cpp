@@ -236,9 +236,8 @@ struct Reloader {
         const auto path = config_path_for(flags, env);
         ConfigFile refused = path ? validate_config_file(*path, env) : ConfigFile{};
         if (!refused.issues.has_errors()) refused.issues.add(cfg::Issue::Kind::error, "", e.what());
-        sup.update_live(
-            "front",
-            ipc::ReloadMessage::front(dump_json(config_snapshot(nullptr, &refused, hash_key))));
+        sup.update_live("front", ipc::ReloadMessage::front(
+                                     dump_json(config_snapshot(nullptr, &refused, hash_key))));
       } catch (const std::exception& inner) {
         log.error("config", std::string("config.get keeps the last snapshot: ") + inner.what());
       }

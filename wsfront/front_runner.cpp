@@ -13,8 +13,8 @@
 #include "contract.hpp"
 #include "core/core.hpp"
 #include "crypto.hpp"
-#include "fs.hpp"
 #include "front_control.hpp"
+#include "fs.hpp"
 #include "gateway.hpp"
 #include "net.hpp"
 #include "sandbox.hpp"
@@ -40,17 +40,15 @@ GatewaySettings gateway_settings(const GatewayFlags& flags, const Environment& e
   if (std::string(fd) != std::to_string(ipc::contract::kConfigFd))
     throw ConfigError(std::string(ipc::contract::env::kConfigFd) + " is not " +
                       std::to_string(ipc::contract::kConfigFd));
-  Json start = Json::parse(read_fd_whole(ipc::contract::kConfigFd,
-                                         ipc::contract::kMaxFrontConfigBytes),
-                           nullptr, false);
+  Json start = Json::parse(
+      read_fd_whole(ipc::contract::kConfigFd, ipc::contract::kMaxFrontConfigBytes), nullptr, false);
   ::close(ipc::contract::kConfigFd);
   if (!start.is_object() || !start.value("valid", false))
     throw ConfigError("the supervisor handed over no valid configuration");
   *snapshot = start;
   if (!start.value("exists", false) || !start["path"].is_string())
-    return resolve_gateway_settings(GatewayFlags{flags.port, flags.bind, flags.token,
-                                                 flags.password, std::nullopt},
-                                    env);
+    return resolve_gateway_settings(
+        GatewayFlags{flags.port, flags.bind, flags.token, flags.password, std::nullopt}, env);
   return resolve_gateway_settings(flags, env, dump_json(start["parsed"]), start["path"]);
 }
 
@@ -69,8 +67,7 @@ FrontSettings front_settings(const GatewayFlags& flags, const Environment& env, 
       // Shown once, and only to a person at a terminal: under systemd stdout is the journal,
       // which others may read. Later runs read it from the file.
       if (::isatty(STDOUT_FILENO)) {
-        std::cout << "Generated a gateway token (saved to " << t.path << "):\n  " << t.token
-                  << "\n"
+        std::cout << "Generated a gateway token (saved to " << t.path << "):\n  " << t.token << "\n"
                   << std::flush;
       } else {
         std::cout << "Generated a gateway token; it is stored in " << t.path

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -163,6 +164,37 @@ TEST(FrontCrash, AnAnswerThatEndedWhileTheFrontWasDownIsStoredOnce) {
   EXPECT_EQ(count_of(h["messages"], "assistant", kAnswer), 1u) << h.dump();
   EXPECT_EQ(models.stats()["requests"], 1);
   EXPECT_TRUE(gw.wait_output("1 ended unacknowledged")) << "the worker handed over an outcome";
+}
+
+// The front never opens the config file: it runs on the copy the supervisor accepted, handed
+// over with every secret redacted. A file broken since (and not reloaded) does not keep a
+// crashed front down, and the secrets in it never reach the front.
+TEST(FrontCrash, ARestartedFrontRunsOnTheConfigTheSupervisorAcceptedNotTheFileAsItIsNow) {
+  FakeModels models;
+  Json config = models.config();
+  config["models"]["providers"]["fake"]["apiKey"] = "sk-never-in-the-front-7f3a";
+  GatewayProcess gw({}, config.dump());
+  auto c = std::make_unique<Client>(gw, kConnectMs);
+  const Json before = c->gc.call("config.get");
+  ASSERT_TRUE(before.value("valid", false)) << before.dump();
+  EXPECT_EQ(before["parsed"]["models"]["providers"]["fake"]["apiKey"], "__OPENCLAW_REDACTED__");
+  const int front = pid_of(c->gc, "front");
+  ASSERT_GT(front, 0);
+  c.reset();
+
+  std::ofstream(gw.state_dir() + "/clawgate.json") << "{ \"broken\": 坏了";
+  ASSERT_EQ(kill(front, SIGKILL), 0);
+  c = reconnect(gw, front);
+  ASSERT_TRUE(c) << "no new front served: " << gw.output();
+  const Json after = c->gc.call("config.get");
+  EXPECT_EQ(after["hash"], before["hash"]) << "config.get still shows the accepted file";
+  EXPECT_TRUE(after.value("valid", false));
+  // It still runs on that config: a turn reaches the configured model.
+  c->gc.call("chat.send", {{"sessionKey", "main"},
+                           {"message", "还在吗？ هل ما زلت هنا؟ 👋"},
+                           {"idempotencyKey", "fc-cfg"}});
+  const Json w = c->gc.call("agent.wait", {{"runId", "fc-cfg"}, {"timeoutMs", 30000}}, 40000);
+  EXPECT_EQ(w["status"], "ok") << w.dump();
 }
 
 // A message waiting for its session's turn when the front dies is answered after the restart,

@@ -286,8 +286,8 @@ TEST(ChildConfig, EachChildIsSentItsOwnSecretsOnly) {
   const Json start = Json::parse(front.start_text);
   EXPECT_EQ(start["parsed"]["channels"]["telegram"]["accounts"]["work"]["botToken"],
             "__OPENCLAW_REDACTED__");
-  const GatewaySettings seen = resolve_gateway_settings(GatewayFlags{}, front.env,
-                                                        start["parsed"].dump(), "test.json");
+  const GatewaySettings seen =
+      resolve_gateway_settings(GatewayFlags{}, front.env, start["parsed"].dump(), "test.json");
   EXPECT_EQ(seen.channels.size(), s.channels.size()) << "every account's policy is there";
   EXPECT_EQ(seen.token, "gw-secret-token");
   EXPECT_EQ(seen.password, "gw-secret-password");
