@@ -19,6 +19,7 @@
 #include "net.hpp"
 #include "sandbox.hpp"
 #include "state.hpp"
+#include "utf8.hpp"
 #include "version.hpp"
 #include "ws_transport.hpp"
 

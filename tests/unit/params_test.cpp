@@ -27,7 +27,9 @@ T read_valid(Def def, const Json& params) {
 // The mapping, stated once: required -> plain, optional -> std::optional, default -> plain,
 // objects and mixed types -> Json.
 static_assert(std::is_same_v<decltype(P::ChatSend::session_key), std::string>);
-static_assert(std::is_same_v<decltype(P::ChatSend::deliver), std::optional<bool>>);
+static_assert(std::is_same_v<decltype(P::ChatSend::deliver), bool>);  // limits.json: false
+static_assert(
+    std::is_same_v<decltype(P::ChatSend::suppress_command_interpretation), std::optional<bool>>);
 static_assert(std::is_same_v<decltype(P::ChatSend::timeout_ms), std::optional<int64_t>>);
 static_assert(std::is_same_v<decltype(P::ChatSend::queue_mode), std::optional<std::string>>);
 static_assert(std::is_same_v<decltype(P::ChatSend::attachments), std::optional<Json>>);
