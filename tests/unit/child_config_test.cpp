@@ -244,6 +244,7 @@ TEST(ChildConfig, EachChildIsSentItsOwnSecretsOnly) {
                                    {"work", {{"botToken", "222:work-secret"}}},
                                    {"home", {{"tokenFile", "/run/home-secret"}}}}}}}}},
                              {"gateway", {{"auth", {{"password", "gw-secret-password"}}}}}});
+  s.state_dir = "/var/lib/clawgate-test";
   s.token = "gw-secret-token";  // as resolved from a flag, the environment or the file
   s.password = "gw-secret-password";
   const Environment parent = {{"PATH", "/usr/bin"},
@@ -253,7 +254,8 @@ TEST(ChildConfig, EachChildIsSentItsOwnSecretsOnly) {
       "gw-secret-token", "gw-secret-password", "sk-provider-secret", "sk-other-secret",
       "111:root-secret", "222:work-secret",    "/run/home-secret",   "333:env-secret"};
   const std::map<std::string, std::vector<std::string>> own = {
-      {"front", {"gw-secret-token", "gw-secret-password"}},
+      // and a token file's path, as config.get shows it (the file itself is the worker's)
+      {"front", {"gw-secret-token", "gw-secret-password", "/run/home-secret"}},
       {"agent", {"sk-provider-secret", "sk-other-secret"}},
       {"telegram", {"111:root-secret"}},  // it names a token: no need for the variable
       {"telegram:work", {"222:work-secret"}},
