@@ -448,7 +448,7 @@ void DeviceStore::prune() {
   // Expired requests leave the file at the next write; they are invisible until then.
 }
 
-Result<PairingRequested> DeviceStore::request(const PairingRequest& req) {
+Result<DevicePairingRequested> DeviceStore::request(const DevicePairingRequest& req) {
   const std::string device_id(utf8::trim(req.device_id));
   if (device_id.empty() || device_id.size() > kMaxIdBytes)
     return Error::invalid("deviceId required");
@@ -492,7 +492,7 @@ Result<PairingRequested> DeviceStore::request(const PairingRequest& req) {
             [](const PendingDevice* a, const PendingDevice* b) { return a->ts > b->ts; });
 
   PendingMap next = pending_;
-  PairingRequested out;
+  DevicePairingRequested out;
   if (existing.size() == 1 && refreshable(*existing[0], incoming)) {
     PendingDevice r = *existing[0];
     auto keep = [](std::string& field, const std::string& in) {
@@ -540,12 +540,12 @@ Result<PairingRequested> DeviceStore::request(const PairingRequest& req) {
   return out;
 }
 
-Approval DeviceStore::approve(const std::string& request_id,
-                              const std::optional<Scopes>& caller_scopes,
-                              const std::string& approved_via,
-                              const std::optional<AccessMetadata>& access) {
+DeviceApproval DeviceStore::approve(const std::string& request_id,
+                                    const std::optional<Scopes>& caller_scopes,
+                                    const std::string& approved_via,
+                                    const std::optional<DeviceAccess>& access) {
   prune();
-  Approval out;
+  DeviceApproval out;
   out.request_id = request_id;
   auto pit = pending_.find(request_id);
   if (pit == pending_.end()) return out;
@@ -553,7 +553,7 @@ Approval DeviceStore::approve(const std::string& request_id,
   auto eit = paired_.find(pending.device_id);
   const PairedDevice* existing = eit != paired_.end() ? &eit->second : nullptr;
   auto forbid = [&](std::string message) {
-    out.status = Approval::forbidden;
+    out.status = DeviceApproval::forbidden;
     out.message = std::move(message);
     return out;
   };
@@ -636,7 +636,7 @@ Approval DeviceStore::approve(const std::string& request_id,
   paired_dirty_ = false;
   write_pending(next_pending);
   pending_ = std::move(next_pending);
-  out.status = Approval::approved;
+  out.status = DeviceApproval::approved;
   out.device = std::move(d);
   return out;
 }
@@ -684,7 +684,7 @@ bool DeviceStore::rename(const std::string& device_id, const std::string& label)
   return true;
 }
 
-void DeviceStore::touch(const std::string& device_id, const AccessMetadata& access) {
+void DeviceStore::touch(const std::string& device_id, const DeviceAccess& access) {
   auto it = paired_.find(device_id);
   if (it == paired_.end()) return;
   PairedDevice& d = it->second;
@@ -696,8 +696,8 @@ void DeviceStore::touch(const std::string& device_id, const AccessMetadata& acce
   paired_dirty_ = true;
 }
 
-TokenCheck DeviceStore::verify_token(const std::string& device_id, const std::string& token,
-                                     const std::string& role, const Scopes& scopes) {
+DeviceTokenCheck DeviceStore::verify_token(const std::string& device_id, const std::string& token,
+                                           const std::string& role, const Scopes& scopes) {
   auto it = paired_.find(std::string(utf8::trim(device_id)));
   if (it == paired_.end()) return {false, "device-not-paired"};
   PairedDevice& d = it->second;
@@ -745,10 +745,10 @@ std::optional<DeviceToken> DeviceStore::ensure_token(const std::string& device_i
   return t;
 }
 
-TokenChange DeviceStore::rotate_token(const std::string& device_id, const std::string& role,
-                                      const std::optional<Scopes>& scopes,
-                                      const std::optional<Scopes>& caller_scopes) {
-  TokenChange out;
+DeviceTokenChange DeviceStore::rotate_token(const std::string& device_id, const std::string& role,
+                                            const std::optional<Scopes>& scopes,
+                                            const std::optional<Scopes>& caller_scopes) {
+  DeviceTokenChange out;
   auto it = paired_.find(std::string(utf8::trim(device_id)));
   const std::string r(utf8::trim(role));
   if (it == paired_.end() || r.empty() || !has(approved_roles(it->second), r)) {
@@ -787,9 +787,9 @@ TokenChange DeviceStore::rotate_token(const std::string& device_id, const std::s
   return out;
 }
 
-TokenChange DeviceStore::revoke_token(const std::string& device_id, const std::string& role,
-                                      const std::optional<Scopes>& caller_scopes) {
-  TokenChange out;
+DeviceTokenChange DeviceStore::revoke_token(const std::string& device_id, const std::string& role,
+                                            const std::optional<Scopes>& caller_scopes) {
+  DeviceTokenChange out;
   auto it = paired_.find(std::string(utf8::trim(device_id)));
   const std::string r(utf8::trim(role));
   if (it == paired_.end() || r.empty() || !has(approved_roles(it->second), r) ||

@@ -74,7 +74,7 @@ Scopes approved_roles(const PairedDevice& d);
 Scopes effective_roles(const PairedDevice& d);
 
 // What a connecting device asks for.
-struct PairingRequest {
+struct DevicePairingRequest {
   std::string device_id, public_key;  // verified, normalized
   std::string display_name, platform, device_family, client_id, client_mode, browser_origin;
   std::string role;
@@ -83,7 +83,7 @@ struct PairingRequest {
   bool silent = false;
 };
 
-struct PairingRequested {
+struct DevicePairingRequested {
   PendingDevice request;
   bool created = false;  // false: an existing request was refreshed
   int64_t expires_at_ms = 0;
@@ -94,26 +94,26 @@ struct PairingRequested {
 };
 
 // Metadata a silent (inline) approval records about the connection that caused it.
-struct AccessMetadata {
+struct DeviceAccess {
   std::string display_name, remote_ip, last_seen_reason;
   std::optional<int64_t> last_seen_at_ms;
 };
 
-struct Approval {
+struct DeviceApproval {
   enum Status { unknown, forbidden, approved } status = unknown;
   std::string message;  // forbidden: "missing scope: x", "invalid scope for requested roles: x"
   std::string request_id;
   PairedDevice device;  // approved
 };
 
-struct TokenCheck {
+struct DeviceTokenCheck {
   bool ok = false;
   // device-not-paired | role-missing | token-missing | token-revoked | token-mismatch |
   // scope-mismatch
   std::string reason;
 };
 
-struct TokenChange {
+struct DeviceTokenChange {
   bool ok = false;
   // unknown-device-or-role | scope-outside-approved-baseline | caller-missing-scope
   std::string reason;
@@ -144,13 +144,13 @@ class DeviceStore {
   // covers this one, else replaces all of the device's requests by one asking for the union.
   // Errors: INVALID_REQUEST for out-of-bounds input (too many scopes, a field too long);
   // UNAVAILABLE (retryable) when kMaxPending requests are waiting.
-  Result<PairingRequested> request(const PairingRequest& req);
+  Result<DevicePairingRequested> request(const DevicePairingRequest& req);
 
   // Approves `request_id` with the caller's scopes (nullopt: none were given, so an operator
   // token with scopes is refused). `approved_via` is "owner" or "silent".
-  Approval approve(const std::string& request_id, const std::optional<Scopes>& caller_scopes,
-                   const std::string& approved_via = "owner",
-                   const std::optional<AccessMetadata>& access = std::nullopt);
+  DeviceApproval approve(const std::string& request_id, const std::optional<Scopes>& caller_scopes,
+                         const std::string& approved_via = "owner",
+                         const std::optional<DeviceAccess>& access = std::nullopt);
   // The removed request, or nullopt when unknown.
   std::optional<PendingDevice> reject(const std::string& request_id);
   // Removes the paired device and its pending requests; false when unknown.
@@ -158,12 +158,12 @@ class DeviceStore {
   // Sets operatorLabel (trimmed, non-empty, bounded); false when unknown.
   bool rename(const std::string& device_id, const std::string& label);
   // Merges connect metadata into a paired record (not written until flush()).
-  void touch(const std::string& device_id, const AccessMetadata& access);
+  void touch(const std::string& device_id, const DeviceAccess& access);
 
   // Device-token auth: the token for `role`, not revoked, equal (constant time), within the
   // approved baseline, covering `scopes`. Stamps lastUsedAtMs (not written until flush()).
-  TokenCheck verify_token(const std::string& device_id, const std::string& token,
-                          const std::string& role, const Scopes& scopes);
+  DeviceTokenCheck verify_token(const std::string& device_id, const std::string& token,
+                                const std::string& role, const Scopes& scopes);
   // The token hello-ok hands out: the existing one when it still fits the baseline and covers
   // `scopes`, else a new one for exactly `scopes` (normalized). nullopt: the role is not
   // approved or the scopes leave the baseline.
@@ -171,11 +171,11 @@ class DeviceStore {
                                           const Scopes& scopes);
   // A new token for `role` (scopes default to the old token's), inside the baseline and, when
   // caller_scopes is given, covered by them.
-  TokenChange rotate_token(const std::string& device_id, const std::string& role,
-                           const std::optional<Scopes>& scopes,
-                           const std::optional<Scopes>& caller_scopes);
-  TokenChange revoke_token(const std::string& device_id, const std::string& role,
-                           const std::optional<Scopes>& caller_scopes);
+  DeviceTokenChange rotate_token(const std::string& device_id, const std::string& role,
+                                 const std::optional<Scopes>& scopes,
+                                 const std::optional<Scopes>& caller_scopes);
+  DeviceTokenChange revoke_token(const std::string& device_id, const std::string& role,
+                                 const std::optional<Scopes>& caller_scopes);
 
   // Lookups (expired requests pruned first).
   std::optional<PendingDevice> pending(const std::string& request_id);

@@ -29,8 +29,9 @@ struct TempDir {
 const std::string kDevice = "21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9";
 const std::string kKey = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
 
-PairingRequest ask(Scopes scopes, std::string role = "operator", std::string device = kDevice) {
-  PairingRequest r;
+DevicePairingRequest ask(Scopes scopes, std::string role = "operator",
+                         std::string device = kDevice) {
+  DevicePairingRequest r;
   r.device_id = std::move(device);
   r.public_key = kKey;
   r.display_name = "laptop";
@@ -58,8 +59,8 @@ class DevicesTest : public ::testing::Test {
   // Pairs kDevice for `scopes` as an admin would.
   DeviceToken pair(Scopes scopes, std::string role = "operator") {
     const std::string id = request(std::move(scopes), role);
-    Approval a = store.approve(id, Scopes{"operator.admin"});
-    EXPECT_EQ(a.status, Approval::approved) << a.message;
+    DeviceApproval a = store.approve(id, Scopes{"operator.admin"});
+    EXPECT_EQ(a.status, DeviceApproval::approved) << a.message;
     return a.device.tokens.at(role);
   }
 };
@@ -149,23 +150,23 @@ TEST_F(DevicesTest, RequestsExpireFiveMinutesAfterTheirLastRefresh) {
   EXPECT_TRUE(store.pending(id));
   clock.advance(1);
   EXPECT_FALSE(store.pending(id));
-  Approval a = store.approve(id, Scopes{"operator.admin"});
-  EXPECT_EQ(a.status, Approval::unknown);
+  DeviceApproval a = store.approve(id, Scopes{"operator.admin"});
+  EXPECT_EQ(a.status, DeviceApproval::unknown);
   EXPECT_TRUE(store.list_pending().empty());
 }
 
 TEST_F(DevicesTest, ApprovalNeedsTheCallerToCoverTheTokenScopes) {
   const std::string id = request({"operator.admin"});
-  Approval a = store.approve(id, std::nullopt);
-  EXPECT_EQ(a.status, Approval::forbidden);
+  DeviceApproval a = store.approve(id, std::nullopt);
+  EXPECT_EQ(a.status, DeviceApproval::forbidden);
   EXPECT_EQ(a.message, "missing scope: operator.admin");
   a = store.approve(id, Scopes{"operator.pairing", "operator.write"});
-  EXPECT_EQ(a.status, Approval::forbidden);
+  EXPECT_EQ(a.status, DeviceApproval::forbidden);
   EXPECT_EQ(a.message, "missing scope: operator.admin");
   EXPECT_TRUE(store.pending(id));  // a refusal changes nothing
   EXPECT_FALSE(store.paired(kDevice));
   a = store.approve(id, Scopes{"operator.admin"});
-  ASSERT_EQ(a.status, Approval::approved) << a.message;
+  ASSERT_EQ(a.status, DeviceApproval::approved) << a.message;
   EXPECT_EQ(a.device.approved_scopes, Scopes{"operator.admin"});
   EXPECT_EQ(a.device.tokens.at("operator").scopes,
             (Scopes{"operator.admin", "operator.read", "operator.write"}));
@@ -184,8 +185,8 @@ TEST_F(DevicesTest, ScopesComeFromThePendingRecordNotTheApprover) {
 
 TEST_F(DevicesTest, NodeRoleApprovalAndScopesOutsideTheRole) {
   const std::string id = request({"operator.read"}, "node");
-  Approval a = store.approve(id, Scopes{"operator.admin"});
-  EXPECT_EQ(a.status, Approval::forbidden);
+  DeviceApproval a = store.approve(id, Scopes{"operator.admin"});
+  EXPECT_EQ(a.status, DeviceApproval::forbidden);
   EXPECT_EQ(a.message, "invalid scope for requested roles: operator.read");
   ASSERT_TRUE(store.reject(id));  // else the node's next request refreshes this one
   const DeviceToken t = pair({}, "node");
@@ -211,8 +212,8 @@ TEST_F(DevicesTest, ATokenIsVerifiedInFull) {
 
 TEST_F(DevicesTest, EnsureReusesThenMintsWhenScopesWidenInsideTheBaseline) {
   const std::string id = request({"operator.write"});
-  Approval a = store.approve(id, Scopes{"operator.write"});
-  ASSERT_EQ(a.status, Approval::approved) << a.message;
+  DeviceApproval a = store.approve(id, Scopes{"operator.write"});
+  ASSERT_EQ(a.status, DeviceApproval::approved) << a.message;
   const std::string first = a.device.tokens.at("operator").token;
   auto t = store.ensure_token(kDevice, "operator", {"operator.read"});
   ASSERT_TRUE(t);
@@ -225,7 +226,8 @@ TEST_F(DevicesTest, EnsureReusesThenMintsWhenScopesWidenInsideTheBaseline) {
 TEST_F(DevicesTest, RotateReplacesTheTokenAndRevokeFailsItAtOnce) {
   const DeviceToken t = pair({"operator.read", "operator.write"});
   clock.advance(1000);
-  TokenChange r = store.rotate_token(kDevice, "operator", std::nullopt, Scopes{"operator.write"});
+  DeviceTokenChange r =
+      store.rotate_token(kDevice, "operator", std::nullopt, Scopes{"operator.write"});
   ASSERT_TRUE(r.ok) << r.reason;
   EXPECT_NE(r.token.token, t.token);
   EXPECT_EQ(r.token.rotated_at_ms, clock.wall_ms());
@@ -242,7 +244,7 @@ TEST_F(DevicesTest, RotateReplacesTheTokenAndRevokeFailsItAtOnce) {
             "unknown-device-or-role");
 
   const std::string live = store.paired(kDevice)->tokens.at("operator").token;
-  TokenChange v = store.revoke_token(kDevice, "operator", Scopes{"operator.read"});
+  DeviceTokenChange v = store.revoke_token(kDevice, "operator", Scopes{"operator.read"});
   EXPECT_EQ(v.reason, "caller-missing-scope");
   v = store.revoke_token(kDevice, "operator", Scopes{"operator.admin"});
   ASSERT_TRUE(v.ok);
@@ -366,12 +368,12 @@ TEST_F(DevicesTest, InputIsBounded) {
   auto r = store.request(ask(many));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::INVALID_REQUEST);
-  PairingRequest long_platform = ask({});
+  DevicePairingRequest long_platform = ask({});
   long_platform.platform = std::string(DeviceStore::kMaxTextBytes + 1, 'p');
   EXPECT_FALSE(store.request(long_platform).ok());
 
   // A display name is cut on a code-point boundary, never refused.
-  PairingRequest named = ask({});
+  DevicePairingRequest named = ask({});
   std::string name;
   while (name.size() < 2 * DeviceStore::kMaxTextBytes) name += "中文👩‍💻";
   named.display_name = name;
@@ -397,8 +399,8 @@ TEST_F(DevicesTest, PendingRequestsAreCounted) {
 TEST_F(DevicesTest, WireViewsHideBearerTokens) {
   pair({"operator.read"}, "operator");
   const std::string node = request({}, "node");
-  Approval a = store.approve(node, Scopes{"operator.admin"});
-  ASSERT_EQ(a.status, Approval::approved);
+  DeviceApproval a = store.approve(node, Scopes{"operator.admin"});
+  ASSERT_EQ(a.status, DeviceApproval::approved);
   const Json j = DeviceStore::redacted_paired(*store.paired(kDevice), true);
   EXPECT_FALSE(j.contains("approvedScopes"));
   EXPECT_EQ(j["connected"], true);
