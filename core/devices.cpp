@@ -693,6 +693,8 @@ void DeviceStore::touch(const std::string& device_id, const DeviceAccess& access
   if (access.last_seen_at_ms) d.last_seen_at_ms = access.last_seen_at_ms;
   if (!access.last_seen_reason.empty())
     d.last_seen_reason = cut(access.last_seen_reason, kMaxReasonBytes);
+  if (!access.platform.empty() && access.platform.size() <= kMaxTextBytes)
+    d.platform = access.platform;
   paired_dirty_ = true;
 }
 

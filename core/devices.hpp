@@ -93,10 +93,12 @@ struct DevicePairingRequested {
   std::vector<Superseded> superseded;  // each is resolved as "rejected"
 };
 
-// Metadata a silent (inline) approval records about the connection that caused it.
+// What a connect records about a paired device (touch), and what a silent (inline) approval
+// records about the connection that caused it. "" / nullopt: unchanged.
 struct DeviceAccess {
   std::string display_name, remote_ip, last_seen_reason;
   std::optional<int64_t> last_seen_at_ms;
+  std::string platform;  // touch only: a native app's OS version moved (metadata pin refresh)
 };
 
 struct DeviceApproval {
