@@ -45,8 +45,8 @@ bool has_non_operator_role(const core::PairedDevice& d) {
   return false;
 }
 
-std::string trimmed(const Json& params, const char* key) {
-  return std::string(utf8::trim(params.at(key).get_ref<const std::string&>()));
+std::string trimmed(const std::string& s) {
+  return std::string(utf8::trim(s));
 }
 
 }  // namespace
@@ -91,20 +91,21 @@ Reply Gateway::m_device_pair_list(const Connection& s) {
   return Reply::ok(Json{{"pending", std::move(pending)}, {"paired", std::move(paired)}});
 }
 
-Reply Gateway::m_device_pair_approve(const Connection& s, const Json& params) {
+Reply Gateway::m_device_pair_approve(const Connection& s,
+                                     const schema::params::DevicePairApprove& p) {
   static const char* kDenied = "device pairing approval denied";
-  const std::string request_id = trimmed(params, "requestId");
+  const std::string request_id = trimmed(p.request_id);
   const Authz a = authz_of(s.device_id, s.device_token_auth(), s.scopes);
   if (!a.admin) {
-    const std::optional<core::PendingDevice> p = devices_.pending(request_id);
-    if (!p) return Reply::invalid(kDenied);
-    if (!a.caller_device_id.empty() && p->device_id != a.caller_device_id) {
+    const std::optional<core::PendingDevice> pending = devices_.pending(request_id);
+    if (!pending) return Reply::invalid(kDenied);
+    if (!a.caller_device_id.empty() && pending->device_id != a.caller_device_id) {
       log_.warn("front", "device pairing approval denied request=" + request_id +
                              " reason=device-ownership-mismatch");
       return Reply::invalid(kDenied);
     }
-    const core::Scopes roles = core::merge_unique({&p->roles});
-    const bool non_operator = p->role != "operator" && !p->role.empty();
+    const core::Scopes roles = core::merge_unique({&pending->roles});
+    const bool non_operator = pending->role != "operator" && !pending->role.empty();
     if (non_operator || std::any_of(roles.begin(), roles.end(),
                                     [](const std::string& r) { return r != "operator"; })) {
       log_.warn("front", "device pairing approval denied request=" + request_id +
@@ -128,13 +129,14 @@ Reply Gateway::m_device_pair_approve(const Connection& s, const Json& params) {
       Json{{"requestId", request_id}, {"device", core::DeviceStore::redacted_paired(r.device)}});
 }
 
-Reply Gateway::m_device_pair_reject(const Connection& s, const Json& params) {
+Reply Gateway::m_device_pair_reject(const Connection& s,
+                                    const schema::params::DevicePairReject& p) {
   static const char* kDenied = "device pairing rejection denied";
-  const std::string request_id = trimmed(params, "requestId");
+  const std::string request_id = trimmed(p.request_id);
   const Authz a = authz_of(s.device_id, s.device_token_auth(), s.scopes);
   if (!a.caller_device_id.empty() && !a.admin) {
-    const std::optional<core::PendingDevice> p = devices_.pending(request_id);
-    if (!p || p->device_id != a.caller_device_id) return Reply::invalid(kDenied);
+    const std::optional<core::PendingDevice> pending = devices_.pending(request_id);
+    if (!pending || pending->device_id != a.caller_device_id) return Reply::invalid(kDenied);
   }
   const std::optional<core::PendingDevice> gone = devices_.reject(request_id);
   if (!gone) return Reply::invalid("unknown requestId");
@@ -146,9 +148,10 @@ Reply Gateway::m_device_pair_reject(const Connection& s, const Json& params) {
   return Reply::ok(Json{{"requestId", request_id}, {"deviceId", gone->device_id}});
 }
 
-Reply Gateway::m_device_pair_remove(const Connection& s, const Json& params) {
+Reply Gateway::m_device_pair_remove(const Connection& s,
+                                    const schema::params::DevicePairRemove& p) {
   static const char* kDenied = "device pairing removal denied";
-  const std::string& device_id = params.at("deviceId").get_ref<const std::string&>();
+  const std::string& device_id = p.device_id;
   const Authz a = authz_of(s.device_id, s.device_token_auth(), s.scopes);
   if (denies_cross_device(a, device_id)) return Reply::invalid(kDenied);
   if (!a.caller_device_id.empty() && !a.admin) {
@@ -162,10 +165,11 @@ Reply Gateway::m_device_pair_remove(const Connection& s, const Json& params) {
   return Reply::ok(Json{{"deviceId", id}});
 }
 
-Reply Gateway::m_device_pair_rename(const Connection& s, const Json& params) {
+Reply Gateway::m_device_pair_rename(const Connection& s,
+                                    const schema::params::DevicePairRename& p) {
   static const char* kDenied = "device pairing rename denied";
-  const std::string& device_id = params.at("deviceId").get_ref<const std::string&>();
-  const std::string label = trimmed(params, "label");
+  const std::string& device_id = p.device_id;
+  const std::string label = trimmed(p.label);
   if (label.empty()) return Reply::invalid("label required");
   const Authz a = authz_of(s.device_id, s.device_token_auth(), s.scopes);
   if (denies_cross_device(a, device_id)) return Reply::invalid(kDenied);
@@ -179,10 +183,11 @@ Reply Gateway::m_device_pair_rename(const Connection& s, const Json& params) {
   return Reply::ok(Json{{"deviceId", device_id}, {"label", label}});
 }
 
-Reply Gateway::m_device_token_rotate(const Connection& s, const Json& params) {
+Reply Gateway::m_device_token_rotate(const Connection& s,
+                                     const schema::params::DeviceTokenRotate& p) {
   static const char* kDenied = "device token rotation denied";
-  const std::string& device_id = params.at("deviceId").get_ref<const std::string&>();
-  const std::string role = trimmed(params, "role");
+  const std::string& device_id = p.device_id;
+  const std::string role = trimmed(p.role);
   const Authz a = authz_of(s.device_id, s.device_token_auth(), s.scopes);
   auto deny = [&](const std::string& why) {
     log_.warn("front", "device token rotation denied device=" + log_value(device_id, 80) +
@@ -192,8 +197,7 @@ Reply Gateway::m_device_token_rotate(const Connection& s, const Json& params) {
   if (denies_cross_device(a, device_id)) return deny("device-ownership-mismatch");
   if (!role.empty() && role != "operator" && !a.admin)
     return deny("role-management-requires-admin");
-  std::optional<core::Scopes> scopes;
-  if (params.contains("scopes")) scopes = params["scopes"].get<core::Scopes>();
+  const std::optional<core::Scopes>& scopes = p.scopes;
   const std::optional<core::Scopes> caller =
       role == "operator" ? std::optional<core::Scopes>(a.caller_scopes) : std::nullopt;
   const core::DeviceTokenChange r = devices_.rotate_token(device_id, role, scopes, caller);
@@ -211,10 +215,11 @@ Reply Gateway::m_device_token_rotate(const Connection& s, const Json& params) {
   return Reply::ok(std::move(out));
 }
 
-Reply Gateway::m_device_token_revoke(const Connection& s, const Json& params) {
+Reply Gateway::m_device_token_revoke(const Connection& s,
+                                     const schema::params::DeviceTokenRevoke& p) {
   static const char* kDenied = "device token revocation denied";
-  const std::string& device_id = params.at("deviceId").get_ref<const std::string&>();
-  const std::string role = trimmed(params, "role");
+  const std::string& device_id = p.device_id;
+  const std::string role = trimmed(p.role);
   const Authz a = authz_of(s.device_id, s.device_token_auth(), s.scopes);
   auto deny = [&](const std::string& why) {
     log_.warn("front", "device token revocation denied device=" + log_value(device_id, 80) +

@@ -171,12 +171,12 @@ class Gateway final : public TransportHandler, public core::EventSink {
   Reply m_config_schema() const;
   // device.pair.* and device.token.* (device_methods.cpp)
   Reply m_device_pair_list(const Connection& s);
-  Reply m_device_pair_approve(const Connection& s, const Json& params);
-  Reply m_device_pair_reject(const Connection& s, const Json& params);
-  Reply m_device_pair_remove(const Connection& s, const Json& params);
-  Reply m_device_pair_rename(const Connection& s, const Json& params);
-  Reply m_device_token_rotate(const Connection& s, const Json& params);
-  Reply m_device_token_revoke(const Connection& s, const Json& params);
+  Reply m_device_pair_approve(const Connection& s, const schema::params::DevicePairApprove& p);
+  Reply m_device_pair_reject(const Connection& s, const schema::params::DevicePairReject& p);
+  Reply m_device_pair_remove(const Connection& s, const schema::params::DevicePairRemove& p);
+  Reply m_device_pair_rename(const Connection& s, const schema::params::DevicePairRename& p);
+  Reply m_device_token_rotate(const Connection& s, const schema::params::DeviceTokenRotate& p);
+  Reply m_device_token_revoke(const Connection& s, const schema::params::DeviceTokenRevoke& p);
   bool device_connected(const std::string& device_id) const;
   // Closes (after the current reply is sent) every ready connection of `device_id`, of `role`
   // when given, with 4001 "device removed".

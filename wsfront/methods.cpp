@@ -60,17 +60,17 @@ Reply Gateway::dispatch(Connection& s, schema::Method m, const Json& params) {
     case M::device_pair_list:
       return m_device_pair_list(s);
     case M::device_pair_approve:
-      return m_device_pair_approve(s, params);
+      return m_device_pair_approve(s, params.get<schema::params::DevicePairApprove>());
     case M::device_pair_reject:
-      return m_device_pair_reject(s, params);
+      return m_device_pair_reject(s, params.get<schema::params::DevicePairReject>());
     case M::device_pair_remove:
-      return m_device_pair_remove(s, params);
+      return m_device_pair_remove(s, params.get<schema::params::DevicePairRemove>());
     case M::device_pair_rename:
-      return m_device_pair_rename(s, params);
+      return m_device_pair_rename(s, params.get<schema::params::DevicePairRename>());
     case M::device_token_rotate:
-      return m_device_token_rotate(s, params);
+      return m_device_token_rotate(s, params.get<schema::params::DeviceTokenRotate>());
     case M::device_token_revoke:
-      return m_device_token_revoke(s, params);
+      return m_device_token_revoke(s, params.get<schema::params::DeviceTokenRevoke>());
     default:
       break;
   }
