@@ -1,6 +1,7 @@
 // clawgate-bench: the client side of every benchmark in bench/run.sh (handshake latency,
 // pipelined request throughput, broadcast fan-out, idle-connection memory, the echo ceiling and
-// cold start), bench/channels.sh (pipelined channel sends) and bench/agent.sh (chat.send runs
+// cold start; `handshake --device shared|token` signs a device identity into every connect),
+// bench/channels.sh (pipelined channel sends) and bench/agent.sh (chat.send runs
 // through the agent worker: first-token and final latency, runs/s). One thread, one io_context.
 // Boost.Beast does the WebSocket upgrade and reads frames; on the hot path (rpc, echo, send)
 // requests are hand-built masked frames, coalesced into one write(2) per burst of responses
@@ -11,6 +12,7 @@
 // responses, mismatched ids and timeouts are counted and printed (exit 1 when a run had any).
 // Every wait has a deadline. Each subcommand ends with one machine-readable "RESULT" line.
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -33,12 +35,15 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include "crypto.hpp"
 
 extern char** environ;
 
@@ -354,8 +359,8 @@ class Conn {
           if (e) return finish("challenge: " + e.message());
           if (view().find(R"("event":"connect.challenge")") == Frame::npos)
             return finish("expected connect.challenge, got " + clip(view()));
+          out_ = make_connect ? make_connect(view()) : connect_request(*token);
           buf_.consume(buf_.size());
-          out_ = connect_request(*token);
           ws_.text(true);
           phase_ = "connect request";
           ws_.async_write(asio::buffer(out_), [this](beast::error_code e, size_t) {
@@ -419,6 +424,9 @@ class Conn {
   // Mode-specific per-connection state, owned by the benchmark driving this connection.
   uint64_t tag = 0;
   size_t index = 0;
+  // When set, builds the connect request from the challenge frame (device signatures).
+  std::function<std::string(Frame challenge)> make_connect;
+  std::string hello;  // the hello-ok frame, kept when make_connect is set
 
  private:
   Frame view() const {
@@ -437,6 +445,7 @@ class Conn {
                       f.find(R"("ok":true)") != Frame::npos &&
                       f.find(R"("type":"hello-ok")") != Frame::npos;
       std::string err = ok ? "" : "connect refused: " + clip(f);
+      if (ok && make_connect) hello.assign(f);
       buf_.consume(buf_.size());
       finish(err);
     });
@@ -687,12 +696,85 @@ void close_all(asio::io_context& io, std::vector<std::unique_ptr<Conn>>& conns, 
 }
 
 // ---------------------------------------------------------------------------------------------
+// A device identity for `handshake --device`: an Ed25519 key, and the signed connect request
+// OpenClaw's clients send (v3 payload over the challenge's nonce, signedAt = its ts).
+
+class BenchDevice {
+ public:
+  BenchDevice() : key_(nullptr, EVP_PKEY_free) {
+    const std::string seed = clawgate::random_bytes(32);
+    key_.reset(EVP_PKEY_new_raw_private_key(
+        EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(seed.data()), 32));
+    std::string raw(32, '\0');
+    size_t len = raw.size();
+    if (!key_ || EVP_PKEY_get_raw_public_key(
+                     key_.get(), reinterpret_cast<unsigned char*>(raw.data()), &len) != 1)
+      throw std::runtime_error("cannot make an Ed25519 key");
+    public_key_ = clawgate::base64url(raw);
+    id_ = clawgate::sha256_hex(raw);
+  }
+
+  // `auth`: {"token": ...} or {"deviceToken": ...}.
+  std::string connect(Frame challenge, const nlohmann::json& auth) {
+    const auto t0 = SteadyClock::now();
+    const nlohmann::json ch = nlohmann::json::parse(challenge, nullptr, false);
+    const std::string nonce = ch.is_object() ? ch["payload"].value("nonce", "") : "";
+    const int64_t ts = ch.is_object() ? ch["payload"].value("ts", int64_t{0}) : 0;
+    const std::string token =
+        auth.contains("token") ? auth["token"].get<std::string>() : auth.value("deviceToken", "");
+    const std::string payload = "v3|" + id_ + "|cli|cli|operator|operator.admin|" +
+                                std::to_string(ts) + "|" + token + "|" + nonce + "|linux|";
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    std::string sig(64, '\0');
+    size_t len = sig.size();
+    if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1 ||
+        EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
+                       reinterpret_cast<const unsigned char*>(payload.data()), payload.size()) != 1)
+      throw std::runtime_error("Ed25519 signing failed");
+    const nlohmann::json req = {
+        {"type", "req"},
+        {"id", "c"},
+        {"method", "connect"},
+        {"params",
+         {{"minProtocol", 4},
+          {"maxProtocol", 4},
+          {"client", {{"id", "cli"}, {"version", "1"}, {"platform", "linux"}, {"mode", "cli"}}},
+          {"role", "operator"},
+          {"scopes", {"operator.admin"}},
+          {"auth", auth},
+          {"device",
+           {{"id", id_},
+            {"publicKey", public_key_},
+            {"signature", clawgate::base64url(sig)},
+            {"signedAt", ts},
+            {"nonce", nonce}}}}}};
+    sign_ms_ += ms_between(t0, SteadyClock::now());
+    ++signed_;
+    return req.dump();
+  }
+  double mean_client_ms() const { return signed_ ? sign_ms_ / signed_ : 0; }
+
+ private:
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key_;
+  std::string public_key_, id_;
+  double sign_ms_ = 0;
+  long signed_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
 // handshake: sequential connect + challenge + connect + hello-ok
 
 // Without --token: the WebSocket upgrade only (a reference against the echo server).
+// --device shared: every connect also carries a signed device block (the first one pairs the
+// device, silently: loopback with the token); --device token: after that first connect, each
+// connect authenticates with the device token alone.
 int cmd_handshake(const Args& a) {
   const Target t = parse_target(a.required("url"));
   const std::string token = a.str("token", "");
+  const std::string device_mode = a.str("device", "none");
+  if (device_mode != "none" && device_mode != "shared" && device_mode != "token")
+    throw UsageError("--device must be none, shared or token");
+  if (device_mode != "none" && token.empty()) throw UsageError("--device needs --token");
   const long n = a.num("n", 2000, 1, 1'000'000);
   const long warmup = a.num("warmup", 50, 0, 100'000);
   const int timeout_ms = static_cast<int>(a.num("timeout-ms", 5000, 100, 600'000));
@@ -706,9 +788,13 @@ int cmd_handshake(const Args& a) {
   std::map<std::string, size_t> errors;
   size_t failures = 0;
   const asio::ip::address src = source_ip(0);
+  std::unique_ptr<BenchDevice> device;
+  nlohmann::json device_auth = {{"token", token}};
+  if (device_mode != "none") device = std::make_unique<BenchDevice>();
   const auto t_all = SteadyClock::now();
   for (long i = 0; i < warmup + n; ++i) {
     auto c = std::make_unique<Conn>(io);
+    if (device) c->make_connect = [&](Frame ch) { return device->connect(ch, device_auth); };
     bool done = false;
     std::string err;
     const auto t0 = SteadyClock::now();
@@ -728,6 +814,17 @@ int cmd_handshake(const Args& a) {
     }
     if (i == warmup - 1 || (warmup == 0 && i == 0)) cpu.start(pid);
     if (i >= warmup) lat.push_back(ms_between(t0, t1));
+    if (device_mode == "token" && device_auth.contains("token")) {
+      // The first connect paired the device; from now on its token alone.
+      const auto hello = nlohmann::json::parse(c->hello, nullptr, false);
+      const std::string dt =
+          hello.is_object() ? hello["payload"]["auth"].value("deviceToken", "") : "";
+      if (dt.empty()) {
+        std::cerr << "handshake: hello-ok carried no device token\n";
+        return 1;
+      }
+      device_auth = {{"deviceToken", dt}};
+    }
     bool closed = false;
     c->close_gracefully(1000, [&] { closed = true; });
     run_until(
@@ -739,13 +836,19 @@ int cmd_handshake(const Args& a) {
   const std::string cpu_text = cpu.report(static_cast<double>(lat.size()), "handshake");
   std::sort(lat.begin(), lat.end());
   std::cout << "handshake: " << lat.size() << " sequential "
-            << (token.empty() ? "TCP connect+WebSocket upgrade"
-                              : "connect+challenge+connect+hello-ok")
+            << (token.empty()             ? "TCP connect+WebSocket upgrade"
+                : device_mode == "shared" ? "connect+challenge+signed connect (token)+hello-ok"
+                : device_mode == "token"
+                    ? "connect+challenge+signed connect (device token)+hello-ok"
+                    : "connect+challenge+connect+hello-ok")
             << " (" << warmup << " warm-up not counted), " << failures << " failed, "
             << fmt(total_s, 1) << " s\n"
             << "  p50 " << fmt(pct(lat, 0.5)) << " ms   p90 " << fmt(pct(lat, 0.9)) << " ms   p99 "
             << fmt(pct(lat, 0.99)) << " ms   max " << fmt(lat.empty() ? 0 : lat.back()) << " ms\n"
             << "  " << cpu_text << " (includes each close handshake)\n";
+  if (device)
+    std::cout << "  client-side signing (included above): " << fmt(device->mean_client_ms(), 3)
+              << " ms per connect\n";
   for (const auto& [m, c] : errors) std::cout << "  " << c << " x " << m << "\n";
   std::cout << "RESULT handshake n=" << lat.size() << " failures=" << failures
             << " p50_ms=" << fmt(pct(lat, 0.5)) << " p90_ms=" << fmt(pct(lat, 0.9))

@@ -41,6 +41,10 @@ commands:
                               DM senders waiting for approval
   pairing approve <channel> <code> [--account ID]
                               let that sender talk to the agent (through that account)
+  devices list                devices paired with this gateway and pairing requests waiting
+  devices approve <requestId> let that device connect (with the role and scopes it asked for)
+  devices reject <requestId>  refuse a pairing request
+  devices remove <deviceId>   forget a paired device (its connections are closed)
   send --to ID --message TEXT [--channel NAME] [--account ID]
                               deliver a message through a channel (durable, deduplicated)
   config schema               the JSON Schema of openclaw.json as clawgate reads it
@@ -187,6 +191,48 @@ void print_human(const std::string& command, const Json& p) {
     std::cout << "approved sender " << p.value("senderId", "?") << "\n";
     return;
   }
+  if (command == "devices list") {
+    const Json pending = p.value("pending", Json::array());
+    const Json paired = p.value("paired", Json::array());
+    auto list = [](const Json& a) {
+      std::string out;
+      for (const auto& v : a) out += (out.empty() ? "" : ",") + v.get<std::string>();
+      return out.empty() ? std::string("-") : out;
+    };
+    std::cout << "pending: " << pending.size() << "\n";
+    for (const auto& r : pending)
+      std::cout << "  " << r.value("requestId", "?") << "  "
+                << r.value("displayName", r.value("clientId", std::string("?"))) << " (device "
+                << r.value("deviceId", "?").substr(0, 12) << ", " << r.value("platform", "?")
+                << ")  role " << r.value("role", "?") << "  scopes "
+                << list(r.value("scopes", Json::array())) << "  from " << r.value("remoteIp", "?")
+                << (r.value("isRepair", false) ? "  (repair)" : "") << "\n";
+    std::cout << "paired: " << paired.size() << "\n";
+    for (const auto& d : paired)
+      std::cout << "  " << d.value("deviceId", "?") << "  "
+                << d.value("operatorLabel",
+                           d.value("displayName", d.value("clientId", std::string("?"))))
+                << "  roles " << list(d.value("roles", Json::array())) << "  scopes "
+                << list(d.value("scopes", Json::array()))
+                << (d.value("connected", false) ? "  connected" : "") << "\n";
+    return;
+  }
+  if (command == "devices approve") {
+    const Json d = p.value("device", Json::object());
+    std::cout << "approved device " << d.value("deviceId", "?") << " (roles "
+              << d.value("roles", Json::array()).dump() << ", scopes "
+              << d.value("scopes", Json::array()).dump() << ")\n";
+    return;
+  }
+  if (command == "devices reject") {
+    std::cout << "rejected request " << p.value("requestId", "?") << " of device "
+              << p.value("deviceId", "?") << "\n";
+    return;
+  }
+  if (command == "devices remove") {
+    std::cout << "removed device " << p.value("deviceId", "?") << "\n";
+    return;
+  }
   if (command == "channels restart") {
     std::cout << "restarting " << p.value("channel", "?") << "\n";
     return;
@@ -222,7 +268,8 @@ int run_client(const std::string& command, const std::vector<std::string>& args)
   return run_method(command, std::move(a));
 }
 
-// `channels ...`, `pairing ...`, `send ...`: words first, then the usual client options.
+// `channels ...`, `pairing ...`, `devices ...`, `send ...`: words first, then the usual client
+// options.
 int run_subcommand(const std::string& command, std::vector<std::string> args) {
   std::vector<std::string> words, rest;
   Json params = Json::object();
@@ -268,6 +315,18 @@ int run_subcommand(const std::string& command, std::vector<std::string> args) {
   } else if (command == "pairing") {
     return usage(
         "pairing list [channel] [--account ID] | pairing approve <channel> <code> [--account ID]");
+  } else if (command == "devices" && sub == "list" && words.size() == 1) {
+    c.method = "device.pair.list";
+  } else if (command == "devices" && (sub == "approve" || sub == "reject") && words.size() == 2) {
+    c.method = sub == "approve" ? "device.pair.approve" : "device.pair.reject";
+    params["requestId"] = words[1];
+  } else if (command == "devices" && sub == "remove" && words.size() == 2) {
+    c.method = "device.pair.remove";
+    params["deviceId"] = words[1];
+  } else if (command == "devices") {
+    return usage(
+        "devices list | devices approve <requestId> | devices reject <requestId> | devices "
+        "remove <deviceId>");
   } else if (command == "send" && words.empty() && params.contains("to") &&
              params.contains("message")) {
     c.method = "send";
@@ -363,7 +422,7 @@ int main(int argc, char** argv) {
     return clawgate::cli::run_config_command(std::vector<std::string>(argv + 2, argv + argc),
                                              clawgate::current_environment(), std::cout, std::cerr);
   }
-  if (command == "channels" || command == "pairing" || command == "send") {
+  if (command == "channels" || command == "pairing" || command == "devices" || command == "send") {
     return run_subcommand(command, std::vector<std::string>(argv + 2, argv + argc));
   }
   std::cerr << "clawgate: unknown command: " << command << "\n\n" << kUsage;

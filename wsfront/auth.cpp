@@ -108,22 +108,6 @@ bool scope_satisfies(const std::vector<std::string>& granted, const std::string&
   return false;
 }
 
-std::vector<std::string> deviceless_scopes(const std::string& client_id,
-                                           const std::string& client_mode,
-                                           const DevicelessContext& ctx,
-                                           const std::vector<std::string>& requested) {
-  if (!ctx.local || !ctx.shared_secret_ok) return {};
-  const bool cli_or_backend = (client_id == "cli" && client_mode == "cli") ||
-                              (client_id == "gateway-client" && client_mode == "backend");
-  if (cli_or_backend && !ctx.browser) return requested;
-  std::vector<std::string> out;
-  const bool webchat = client_id == "webchat-ui" && client_mode == "webchat";
-  if (webchat && (!ctx.browser || ctx.own_page))
-    for (const auto& sc : requested)
-      if (sc == "operator.read" || sc == "operator.write") out.push_back(sc);
-  return out;
-}
-
 bool event_visible(bool known, std::string_view scope, bool node_event, const std::string& role,
                    const std::vector<std::string>& scopes) {
   if (!known) return false;

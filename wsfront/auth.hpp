@@ -1,6 +1,7 @@
 // Connect-time authorisation rules, as pure functions and small stateful policies:
 // shared-secret checks (token/password, constant-time), the failed-auth rate limiter per
-// normalised client IP, protocol negotiation, and which scopes a device-less client keeps.
+// normalised client IP and protocol negotiation. (What a device-less client keeps, and device
+// pairing, are pairing_policy.hpp's.)
 // Fails: never throws; every decision is a value the caller turns into a response.
 #pragma once
 #include <cstdint>
@@ -65,26 +66,6 @@ class AuthRateLimiter {
 
 // Operator scopes as upstream names them, and the rules between them.
 bool scope_satisfies(const std::vector<std::string>& granted, const std::string& required);
-
-// Where a device-less connection comes from, as far as scopes are concerned.
-struct DevicelessContext {
-  bool local = false;     // a loopback client talking to us directly (see peer.hpp)
-  bool browser = false;   // it sent an Origin header
-  bool own_page = false;  // the browser page is this gateway's own (same origin)
-  bool shared_secret_ok = false;
-};
-
-// The scopes a device-less operator gets from those it asked for (device signatures are not
-// verified yet, so a device block changes nothing):
-//  - all of them for the local CLI (cli/cli) or a local backend (gateway-client/backend) that
-//    proved the shared secret and is not a browser: a page cannot claim to be the CLI;
-//  - read and write only for the bundled WebChat page (webchat-ui/webchat, local, shared
-//    secret), and from a browser only when the page is this gateway's own;
-//  - none otherwise.
-std::vector<std::string> deviceless_scopes(const std::string& client_id,
-                                           const std::string& client_mode,
-                                           const DevicelessContext& ctx,
-                                           const std::vector<std::string>& requested);
 
 // Whether a connection receives a broadcast event. `scope` is the event's required scope (""
 // for events every authenticated connection gets); a node receives a scoped event only when

@@ -46,6 +46,8 @@ Gateway::Gateway(asio::io_context& io, const Clock& clock, Logger& log, LogRing&
       cfg_(std::move(settings)),
       proxies_(proxy_policy(cfg_.gateway)),
       limiter_(clock, cfg_.gateway.rate_limit),
+      device_token_limiter_(clock, cfg_.gateway.rate_limit),
+      devices_(cfg_.gateway.state_dir + "/devices", clock),
       loop_monitor_(clock),
       started_wall_ms_(clock.wall_ms()),
       started_steady_ms_(clock.steady_ms()),
@@ -56,6 +58,7 @@ Gateway::Gateway(asio::io_context& io, const Clock& clock, Logger& log, LogRing&
       loop_timer_(io),
       shutdown_timer_(io) {
   presence_.set_self(self_presence_entry(cfg_.version, boot_id_, started_wall_ms_));
+  for (const auto& problem : devices_.load()) log_.warn("front", "device pairing: " + problem);
 }
 
 Gateway::~Gateway() = default;
@@ -91,6 +94,7 @@ void Gateway::arm_timers_tick() {
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || shutting_down_) return;
     broadcast("tick", Json{{"ts", clock_.wall_ms()}});
+    flush_devices();
     arm_timers_tick();
   });
 }
@@ -308,8 +312,8 @@ void Gateway::on_message(ConnId id, std::string&& data, bool binary) {
 }
 
 void Gateway::fail_handshake(Connection& s, const std::string& req_id, const Error& error,
-                             uint16_t close_code) {
-  const std::string& reason = error.message;
+                             uint16_t close_code, const std::string& close_reason) {
+  const std::string& reason = close_reason.empty() ? error.message : close_reason;
   if (!req_id.empty()) send_frame(s, response_error_frame(req_id, error_json(error)), false);
   log_.info("front", "connect refused for " + s.client.ip + ": " + log_value(reason));
   close_session(s, close_code, reason);
@@ -381,48 +385,18 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
     return fail_handshake(s, req_id, err, 1008);
   }
 
-  // auth is a nested object, so Json; the schema made each of its keys a string.
-  auto opt_str = [&](const char* k) -> std::optional<std::string> {
-    if (!params.auth || !params.auth->contains(k)) return std::nullopt;
-    return params.auth->at(k).get<std::string>();
-  };
-  const AuthResult ar =
-      check_shared_secret(cfg_.gateway.auth_mode, cfg_.gateway.token, cfg_.gateway.password,
-                          opt_str("token"), opt_str("password"));
-  if (!ar.ok) {
-    limiter_.record_failure(bucket.key, bucket.exemptable);
-    const bool missing = ar.reason == "token_missing" || ar.reason == "password_missing";
-    Json details = {
-        {"code", ar.code},
-        {"authReason", ar.reason},
-        {"canRetryWithDeviceToken", false},
-        {"recommendedNextStep", missing ? "update_auth_configuration" : "update_auth_credentials"}};
-    return fail_handshake(s, req_id, Error::invalid(ar.message, details), 1008);
-  }
-  limiter_.record_success(bucket.key);
-
-  const bool has_device = params.device.has_value();
-  if (role == "node" && !has_device) {
-    return fail_handshake(s, req_id,
-                          Error{ErrorCode::NOT_PAIRED,
-                                "device identity required",
-                                false,
-                                0,
-                                {{"code", "DEVICE_IDENTITY_REQUIRED"}}},
-                          1008);
-  }
-
+  const ConnectRequest c = connect_request(params);
+  std::optional<ConnectGrant> grant = authorize_connect(s, req_id, c, bucket);
+  if (!grant) return;
+  const bool has_device = !grant->device_id.empty();
   const Json& client = params.client;
-  s.client_id = client["id"].get<std::string>();
-  s.client_mode = client["mode"].get<std::string>();
+  s.client_id = c.client_id;
+  s.client_mode = c.client_mode;
   s.role = role;
   s.protocol = *protocol;
-  // Device signatures are not verified yet, so a device block grants nothing beyond the
-  // device-less rule (see deviceless_scopes).
-  if (role == "operator") {
-    const DevicelessContext ctx{s.client.local, s.client.browser, s.client.own_page, ar.ok};
-    s.scopes = deviceless_scopes(s.client_id, s.client_mode, ctx, params.scopes);
-  }
+  s.scopes = grant->scopes;
+  s.auth_method = grant->auth_method;
+  s.device_id = grant->device_id;
 
   release_preauth(s);
   s.counted_ready = true;
@@ -433,20 +407,22 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
   if (tracked) {
     std::string key = s.conn_id;
     if (has_device)
-      key = (*params.device)["id"].get<std::string>();
+      key = s.device_id;
     else if (client.contains("instanceId"))
       key = client["instanceId"].get<std::string>();
     s.presence_key = key;
     presence_.upsert(key, presence_entry_for(s, params), s.id);
     bump_presence();
   }
-  const Json hello = build_hello(s);
+  const Json hello = build_hello(s, grant->device_token);
   CLAWGATE_CHECK(schema::Def::HelloOk, hello, "hello-ok");
   send_frame(s,
              response_ok_frame(req_id, hello.dump(-1, ' ', false, Json::error_handler_t::replace)),
              false);
   log_.info("front", "client connected: " + s.client_id + "/" + s.client_mode + " role=" + role +
-                         " protocol=" + std::to_string(s.protocol) + " from " + s.client.ip);
+                         " protocol=" + std::to_string(s.protocol) + " auth=" + s.auth_method +
+                         (has_device ? " device=" + s.device_id.substr(0, 12) : "") + " from " +
+                         s.client.ip);
   if (tracked) broadcast("presence", Json{{"presence", presence_.list()}});
   schedule_health_push();
 }
@@ -549,6 +525,7 @@ void Gateway::shutdown(const std::string& reason, std::optional<int64_t> restart
   if (restart_expected_ms) payload["restartExpectedMs"] = *restart_expected_ms;
   broadcast("shutdown", payload);
   shutting_down_ = true;
+  flush_devices();
   shutdown_done_ = std::move(done);
   transport_->stop_listening();
   tick_timer_.cancel();

@@ -22,8 +22,10 @@
 #include "clock.hpp"
 #include "config.hpp"
 #include "core/core.hpp"
+#include "core/devices.hpp"
 #include "health.hpp"
 #include "log.hpp"
+#include "pairing_policy.hpp"
 #include "peer.hpp"
 #include "presence.hpp"
 #include "protocol_gen.hpp"
@@ -55,6 +57,30 @@ struct FrontSettings {
 };
 
 using core::Reply;  // a method's outcome (core/reply.hpp), whoever serves it
+
+// What the authentication and pairing steps of a connect read from its (validated) params.
+struct ConnectRequest {
+  std::string role = "operator";
+  std::vector<std::string> scopes;  // as sent, in order (they are signed so)
+  std::string client_id, client_mode;
+  std::optional<std::string> platform, device_family, display_name;
+  // auth.*: present (maybe empty) or absent, as sent.
+  std::optional<std::string> token, password, device_token, bootstrap_token;
+  struct Device {
+    std::string id, public_key, signature, nonce;
+    int64_t signed_at = 0;
+  };
+  std::optional<Device> device;
+};
+ConnectRequest connect_request(const schema::params::Connect& params);
+
+// What a connect was granted: the connection's live scopes and how it authenticated.
+struct ConnectGrant {
+  std::vector<std::string> scopes;
+  std::string auth_method;                        // none | token | password | device-token
+  std::string device_id, device_public_key;       // verified; "" without a device block
+  std::optional<core::DeviceToken> device_token;  // handed out in hello-ok
+};
 
 class Gateway final : public TransportHandler, public core::EventSink {
  public:
@@ -108,6 +134,9 @@ class Gateway final : public TransportHandler, public core::EventSink {
     std::string role;
     std::vector<std::string> scopes;
     std::string client_id, client_mode;
+    // Set by the handshake: how it authenticated, and the device it proved to be ("" none).
+    std::string auth_method, device_id;
+    bool device_token_auth() const { return auth_method == "device-token"; }
     std::string presence_key;  // "" when not tracked
     uint64_t seq = 0;
     int unauthorized_calls = 0;
@@ -117,8 +146,18 @@ class Gateway final : public TransportHandler, public core::EventSink {
   // Handshake
   void handle_connect_frame(Connection& s, const std::string& data, bool binary);
   void fail_handshake(Connection& s, const std::string& req_id, const Error& error,
-                      uint16_t close_code);
-  Json build_hello(const Connection& s) const;
+                      uint16_t close_code, const std::string& close_reason = "");
+  // Authentication (shared secret, device proof, device token) and device pairing, in
+  // upstream's order (connect_auth.cpp). nullopt: the handshake was failed and closed.
+  std::optional<ConnectGrant> authorize_connect(Connection& s, const std::string& req_id,
+                                                const ConnectRequest& c,
+                                                const RateLimitKey& bucket);
+  bool pair_device(Connection& s, const std::string& req_id, const ConnectRequest& c,
+                   const ConnectGrant& g, bool& baseline);
+  bool require_pairing(Connection& s, const std::string& req_id, const ConnectRequest& c,
+                       const ConnectGrant& g, PairingReason reason,
+                       const core::PairedDevice* existing);
+  Json build_hello(const Connection& s, const std::optional<core::DeviceToken>& token) const;
   Json build_snapshot(const Connection& s) const;
   Json presence_entry_for(const Connection& s, const schema::params::Connect& p) const;
 
@@ -130,6 +169,19 @@ class Gateway final : public TransportHandler, public core::EventSink {
   Reply m_system_event(const schema::params::SystemEvent& p);
   Reply m_logs_tail(const schema::params::LogsTail& p) const;
   Reply m_config_schema() const;
+  // device.pair.* and device.token.* (device_methods.cpp)
+  Reply m_device_pair_list(const Connection& s);
+  Reply m_device_pair_approve(const Connection& s, const schema::params::DevicePairApprove& p);
+  Reply m_device_pair_reject(const Connection& s, const schema::params::DevicePairReject& p);
+  Reply m_device_pair_remove(const Connection& s, const schema::params::DevicePairRemove& p);
+  Reply m_device_pair_rename(const Connection& s, const schema::params::DevicePairRename& p);
+  Reply m_device_token_rotate(const Connection& s, const schema::params::DeviceTokenRotate& p);
+  Reply m_device_token_revoke(const Connection& s, const schema::params::DeviceTokenRevoke& p);
+  bool device_connected(const std::string& device_id) const;
+  // Closes (after the current reply is sent) every ready connection of `device_id`, of `role`
+  // when given, with 4001 "device removed".
+  void disconnect_device(const std::string& device_id, const std::string& role = "");
+  void flush_devices();
 
   // Output
   // `spec`: the method answered, whose result definition a checked build validates against.
@@ -166,6 +218,8 @@ class Gateway final : public TransportHandler, public core::EventSink {
   core::Core* core_ = nullptr;
   ProxyPolicy proxies_;
   AuthRateLimiter limiter_;
+  AuthRateLimiter device_token_limiter_;  // its own bucket, as upstream's device-token scope
+  core::DeviceStore devices_;             // <state>/devices: pairing and device tokens
   PresenceTable presence_;
   EventLoopMonitor loop_monitor_;
   std::unordered_map<ConnId, Connection> conns_;

@@ -25,6 +25,13 @@ bool Gateway::serves(schema::Method m) {
     case M::logs_tail:
     case M::config_get:
     case M::config_schema:
+    case M::device_pair_list:
+    case M::device_pair_approve:
+    case M::device_pair_reject:
+    case M::device_pair_remove:
+    case M::device_pair_rename:
+    case M::device_token_rotate:
+    case M::device_token_revoke:
       return true;
     default:
       return false;
@@ -50,6 +57,20 @@ Reply Gateway::dispatch(Connection& s, schema::Method m, const Json& params) {
       return Reply::ok(cfg_.config_snapshot);
     case M::config_schema:
       return m_config_schema();
+    case M::device_pair_list:
+      return m_device_pair_list(s);
+    case M::device_pair_approve:
+      return m_device_pair_approve(s, params.get<schema::params::DevicePairApprove>());
+    case M::device_pair_reject:
+      return m_device_pair_reject(s, params.get<schema::params::DevicePairReject>());
+    case M::device_pair_remove:
+      return m_device_pair_remove(s, params.get<schema::params::DevicePairRemove>());
+    case M::device_pair_rename:
+      return m_device_pair_rename(s, params.get<schema::params::DevicePairRename>());
+    case M::device_token_rotate:
+      return m_device_token_rotate(s, params.get<schema::params::DeviceTokenRotate>());
+    case M::device_token_revoke:
+      return m_device_token_revoke(s, params.get<schema::params::DeviceTokenRevoke>());
     default:
       break;
   }
@@ -243,7 +264,8 @@ Json Gateway::build_snapshot(const Connection& s) const {
   return snap;
 }
 
-Json Gateway::build_hello(const Connection& s) const {
+Json Gateway::build_hello(const Connection& s,
+                          const std::optional<core::DeviceToken>& token) const {
   Json methods = Json::array(), events = Json::array();
   for (const auto& m : schema::kMethods) methods.push_back(m.name);
   for (const auto& e : schema::kEvents) events.push_back(e.name);
@@ -259,6 +281,11 @@ Json Gateway::build_hello(const Connection& s) const {
   hello["server"]["bootId"] = boot_id_;
   // The live grant, for every protocol version: the published HelloOk schema requires it.
   hello["auth"] = {{"role", s.role}, {"scopes", s.scopes}};
+  // The device's token for this role (never upstream's `method`: the schema has no such key).
+  if (token) {
+    hello["auth"]["deviceToken"] = token->token;
+    hello["auth"]["issuedAtMs"] = token->rotated_at_ms.value_or(token->created_at_ms);
+  }
   return hello;
 }
 

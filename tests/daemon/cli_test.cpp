@@ -3,6 +3,7 @@
 // a gateway on this machine, never one on another host; another host gets only what --token
 // names, and plain ws:// to it needs --dangerously-allow-insecure-ws. `clawgate config`: exit
 // codes (0, 1 nothing at a path, 2 usage, 78 invalid) and messages naming each key path.
+// `clawgate devices`: list, approve, reject and remove against a real gateway.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -22,6 +23,7 @@
 #include <mutex>
 #include <thread>
 
+#include "test_device.hpp"
 #include "test_support.hpp"
 #include "ws_client.hpp"
 
@@ -344,6 +346,86 @@ TEST(CliConfig, SchemaPrintsTheJsonSchema) {
   EXPECT_EQ(schema["$schema"], "http://json-schema.org/draft-07/schema#");
   EXPECT_EQ(schema["properties"]["gateway"]["properties"]["port"]["default"], 18789);
   EXPECT_EQ(run_cli({"config", "frobnicate"}).exit_code, 2);
+}
+
+// A device connects over a raw socket (autoApproveLocal off, so it waits); the CLI lists,
+// approves and removes it. Returns the connect's response and keeps the socket in `ws`.
+Json connect_device(const GatewayProcess& gw, WsClient& ws, const testing_support::TestDevice& d,
+                    const std::string& display_name) {
+  ws.connect(gw.url());
+  const Json challenge = Json::parse(ws.read(10000).data);
+  testing_support::ConnectSpec spec;
+  spec.scopes = {"operator.read"};
+  spec.auth = {{"token", gw.token()}};
+  spec.display_name = display_name;
+  ws.send_text(testing_support::connect_frame(&d, spec, challenge["payload"]["nonce"],
+                                              challenge["payload"]["ts"])
+                   .dump());
+  for (;;) {
+    const Json f = Json::parse(ws.read(10000).data);
+    if (f.value("type", "") == "res") return f;
+  }
+}
+
+TEST(CliDevices, ListApproveRejectRemove) {
+  GatewayProcess gw({}, R"({"gateway":{"nodes":{"pairing":{"autoApproveLocal":false}}}})");
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.end(), {"--url", gw.url(), "--token", gw.token()});
+    return run_cli(args);
+  };
+  const testing_support::TestDevice d = testing_support::TestDevice::make();
+  WsClient first;
+  const Json refused = connect_device(gw, first, d, "阿里的笔记本 💻");
+  ASSERT_EQ(refused["error"]["details"]["code"], "PAIRING_REQUIRED") << refused.dump();
+  const std::string request_id = refused["error"]["details"]["requestId"];
+
+  CliRun r = cli({"devices", "list"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(has(r, "pending: 1")) << r.output;
+  EXPECT_TRUE(has(r, request_id)) << r.output;
+  EXPECT_TRUE(has(r, "阿里的笔记本 💻")) << r.output;
+  EXPECT_TRUE(has(r, d.id.substr(0, 12))) << r.output;
+  r = cli({"devices", "list", "--json"});
+  EXPECT_EQ(Json::parse(r.output)["pending"][0]["requestId"], request_id) << r.output;
+
+  r = cli({"devices", "approve", "no-such-request"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r, "unknown requestId")) << r.output;
+  r = cli({"devices", "approve", request_id});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(has(r, "approved device " + d.id)) << r.output;
+
+  WsClient second;
+  const Json hello = connect_device(gw, second, d, "阿里的笔记本 💻");
+  ASSERT_TRUE(hello.value("ok", false)) << hello.dump();
+  EXPECT_TRUE(hello["payload"]["auth"].contains("deviceToken"));
+  r = cli({"devices", "list"});
+  EXPECT_TRUE(has(r, "paired: 1")) << r.output;
+  EXPECT_TRUE(has(r, "connected")) << r.output;
+
+  // Another device asks and is refused.
+  const testing_support::TestDevice other = testing_support::TestDevice::make();
+  WsClient third;
+  const std::string other_request =
+      connect_device(gw, third, other, "x")["error"]["details"]["requestId"];
+  r = cli({"devices", "reject", other_request});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(has(r, "rejected request " + other_request)) << r.output;
+
+  r = cli({"devices", "remove", d.id});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(has(r, "removed device " + d.id)) << r.output;
+  bool closed = false;
+  for (int i = 0; i < 50 && !closed; ++i) {
+    const WsMessage m = second.read(10000);
+    if (m.closed) {
+      closed = true;
+      EXPECT_EQ(m.close_code, 4001);
+      EXPECT_EQ(m.close_reason, "device removed");
+    }
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(cli({"devices", "frobnicate"}).exit_code, 2);
 }
 
 }  // namespace

@@ -115,6 +115,13 @@ TEST_F(Front, ChallengeThenHelloOkForProtocol4) {
                         "channels.restart",
                         "channels.pairing.list",
                         "channels.pairing.approve",
+                        "device.pair.list",
+                        "device.pair.approve",
+                        "device.pair.reject",
+                        "device.pair.remove",
+                        "device.pair.rename",
+                        "device.token.rotate",
+                        "device.token.revoke",
                         "send",
                         "agent",
                         "agent.wait",
@@ -136,7 +143,7 @@ TEST_F(Front, ChallengeThenHelloOkForProtocol4) {
                         "config.get",
                         "config.schema"})
     EXPECT_NE(std::find(methods.begin(), methods.end(), m), methods.end()) << m;
-  EXPECT_EQ(methods.size(), 30u) << "only implemented methods are advertised";
+  EXPECT_EQ(methods.size(), 37u) << "only implemented methods are advertised";
   EXPECT_EQ(hello["snapshot"]["presence"][0]["reason"], "self");
   EXPECT_TRUE(hello["snapshot"]["health"]["ok"]);
 }
@@ -199,7 +206,10 @@ TEST_F(Front, WrongTokenCloses1008WithUpstreamDetails) {
     c2.connect(o);
     FAIL() << "connected without a token";
   } catch (const GatewayError& e) {
-    EXPECT_EQ(e.details["code"], "AUTH_TOKEN_MISSING");
+    // Neither a shared secret nor a device: OpenClaw asks for a device identity.
+    EXPECT_EQ(e.code, "NOT_PAIRED");
+    EXPECT_EQ(e.details["code"], "DEVICE_IDENTITY_REQUIRED");
+    EXPECT_EQ(e.close_code, 1008);
   }
   expect_serving(gw);
 }

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "gateway_process.hpp"
+#include "test_device.hpp"
 #include "test_support.hpp"
 #include "ws_client.hpp"
 
@@ -108,8 +109,8 @@ TEST(Security, ALocalPageCannotClaimToBeTheCli) {
   o.client_id = "webchat-ui";
   o.client_mode = "webchat";
   o.ws = with_origin(own);
-  EXPECT_EQ(mc.connect(o)["auth"]["scopes"], Json::array({"operator.read", "operator.write"}))
-      << "the page this gateway served keeps its read/write grant";
+  EXPECT_EQ(mc.connect(o)["auth"]["scopes"], Json::array())
+      << "without a device identity even the bundled WebChat gets nothing (it pairs instead)";
 }
 
 // --- forwarded requests -------------------------------------------------------------------------
@@ -170,29 +171,20 @@ TEST(Security, ATrustedProxyNamesTheClient) {
 
 // --- events and health --------------------------------------------------------------------------
 
-// Connects a node (a device block is accepted but not verified yet) and returns its socket
-// after hello-ok.
+// Connects a node with a signed device identity (paired silently: local, with the token) and
+// returns its socket after hello-ok.
 std::unique_ptr<WsClient> connect_node(const GatewayProcess& gw) {
   auto ws = std::make_unique<WsClient>();
   ws->connect(gw.url());
   const Json challenge = Json::parse(ws->read(kWait).data);
-  const Json frame = {
-      {"type", "req"},
-      {"id", "n1"},
-      {"method", "connect"},
-      {"params",
-       {{"minProtocol", 3},
-        {"maxProtocol", 4},
-        {"role", "node"},
-        {"client",
-         {{"id", "openclaw-macos"}, {"version", "1.0"}, {"platform", "linux"}, {"mode", "node"}}},
-        {"device",
-         {{"id", "node-1"},
-          {"publicKey", "pk"},
-          {"signature", "sig"},
-          {"signedAt", 1},
-          {"nonce", challenge["payload"]["nonce"]}}},
-        {"auth", {{"token", gw.token()}}}}}};
+  const testing_support::TestDevice device = testing_support::TestDevice::make();
+  testing_support::ConnectSpec spec;
+  spec.client_id = "node-host";
+  spec.client_mode = "node";
+  spec.role = "node";
+  spec.auth = {{"token", gw.token()}};
+  const Json frame = testing_support::connect_frame(&device, spec, challenge["payload"]["nonce"],
+                                                    challenge["payload"]["ts"], "n1");
   ws->send_text(frame.dump());
   const Json res = Json::parse(ws->read(kWait).data);
   EXPECT_TRUE(res.value("ok", false)) << res.dump();

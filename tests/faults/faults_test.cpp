@@ -368,8 +368,8 @@ TEST(Faults, ASlowWebChatClientMissesDeltasButGetsTheFinal) {
   ConnectOptions so;
   so.url = gw.url();
   so.token = gw.token();
-  so.client_id = "webchat-ui";
-  so.client_mode = "webchat";
+  // As the local CLI: a device-less webchat-ui would be granted no scopes (it pairs instead),
+  // and what is measured here is the send buffer, not who the client says it is.
   so.scopes = {"operator.read", "operator.write"};
   so.ws.recv_buffer = 4096;
   slow.connect(so);

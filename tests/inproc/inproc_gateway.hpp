@@ -45,6 +45,7 @@ class FakeTransport final : public front::Transport {
     size_t max_message = 0;
     bool closed = false;
     uint16_t close_code = 0;
+    std::string close_reason;
     size_t frames = 0;
     std::string last;
     std::vector<std::string> all;  // with keep_frames
@@ -69,6 +70,7 @@ class FakeTransport final : public front::Transport {
     if (reason.size() > 123) __builtin_trap();  // RFC 6455: a close reason fits in 123 bytes
     c.closed = true;
     c.close_code = code;
+    c.close_reason = std::string(reason);
     // The close handshake finishes later, on the loop, as it does in websocketpp.
     boost::asio::post(io_, [this, id] {
       if (handler) handler->on_close(id);
@@ -83,9 +85,11 @@ class FakeTransport final : public front::Transport {
 };
 
 struct WorldOptions {
-  std::string state_dir;  // emptied, then used; required
+  std::string state_dir;  // emptied (unless keep_state), then used; required
   AuthMode auth = AuthMode::token;
   bool keep_frames = false;  // keep every frame each connection got (tests), not only the last
+  bool auto_approve_local = true;  // gateway.nodes.pairing.autoApproveLocal
+  bool keep_state = false;         // start on what the directory holds (a restarted front)
 };
 
 // Everything front_runner.cpp wires, minus the network and the child processes.
@@ -97,13 +101,14 @@ class World {
   explicit World(WorldOptions o) : log_(clock_, &ring_, LogLevel::error) {
     dir_ = o.state_dir;
     std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    if (!o.keep_state) std::filesystem::remove_all(dir_, ec);
     std::filesystem::create_directories(dir_);
     front::FrontSettings s;
     s.gateway.state_dir = dir_;
     s.gateway.auth_mode = o.auth;
     s.gateway.token = kToken;
     s.gateway.password = kPassword;
+    s.gateway.config.gateway.nodes.pairing.auto_approve_local = o.auto_approve_local;
     ChannelSettings tg;
     tg.name = "telegram";
     tg.dm_policy = "open";
@@ -231,6 +236,8 @@ class World {
     return operator_;
   }
   boost::asio::io_context& io() { return io_; }
+  FakeClock& clock() { return clock_; }
+  FakeTransport::Conn& transport_conn(ConnId id) { return transport_->conns.at(id); }
 
  private:
   boost::asio::io_context io_;

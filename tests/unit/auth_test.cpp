@@ -123,44 +123,6 @@ TEST(Scopes, AdminCoversAllWriteCoversRead) {
   EXPECT_TRUE(scope_satisfies({"operator.pairing"}, "operator.pairing"));
 }
 
-const std::vector<std::string> kAsked = {"operator.admin", "operator.read", "operator.write"};
-const DevicelessContext kLocal{true, false, false, true};
-
-TEST(Scopes, DevicelessClientsKeepScopesOnlyAsLocalCliOrBackendWithSecret) {
-  EXPECT_EQ(deviceless_scopes("cli", "cli", kLocal, kAsked), kAsked);
-  EXPECT_EQ(deviceless_scopes("gateway-client", "backend", kLocal, kAsked), kAsked);
-  EXPECT_TRUE(deviceless_scopes("cli", "cli", {false, false, false, true}, kAsked).empty())
-      << "remote";
-  EXPECT_TRUE(deviceless_scopes("cli", "cli", {true, false, false, false}, kAsked).empty())
-      << "no shared secret";
-  EXPECT_TRUE(deviceless_scopes("openclaw-probe", "probe", kLocal, kAsked).empty());
-  EXPECT_TRUE(deviceless_scopes("gateway-client", "cli", kLocal, kAsked).empty());
-  EXPECT_TRUE(deviceless_scopes("test", "test", kLocal, kAsked).empty());
-}
-
-TEST(Scopes, ABrowserPageNeverGetsTheCliGrant) {
-  const DevicelessContext page{true, true, false, true};
-  EXPECT_TRUE(deviceless_scopes("cli", "cli", page, kAsked).empty());
-  EXPECT_TRUE(deviceless_scopes("gateway-client", "backend", page, kAsked).empty());
-  const DevicelessContext own{true, true, true, true};
-  EXPECT_TRUE(deviceless_scopes("cli", "cli", own, kAsked).empty()) << "even from our origin";
-}
-
-TEST(Scopes, DevicelessWebChatGetsReadAndWriteOnlyLocallyWithTheSecret) {
-  const std::vector<std::string> rw = {"operator.read", "operator.write"};
-  EXPECT_EQ(deviceless_scopes("webchat-ui", "webchat", kLocal, kAsked), rw);
-  EXPECT_EQ(deviceless_scopes("webchat-ui", "webchat", {true, true, true, true}, kAsked), rw)
-      << "the page this gateway served";
-  EXPECT_TRUE(deviceless_scopes("webchat-ui", "webchat", {true, true, false, true}, kAsked).empty())
-      << "a page from another origin";
-  EXPECT_TRUE(
-      deviceless_scopes("webchat-ui", "webchat", {false, false, false, true}, kAsked).empty())
-      << "remote";
-  EXPECT_TRUE(
-      deviceless_scopes("webchat-ui", "webchat", {true, false, false, false}, kAsked).empty());
-  EXPECT_TRUE(deviceless_scopes("webchat-ui", "cli", kLocal, kAsked).empty());
-}
-
 TEST(EventScopes, ChatNeedsReadNodesGetOnlyNodeEventsUnknownEventsReachNobody) {
   const std::vector<std::string> none, read = {"operator.read"}, write = {"operator.write"},
                                        admin = {"operator.admin"};

@@ -101,10 +101,16 @@ export const RESULT_DEFINITIONS = {
   "cron.run": null,
   "cron.runs": null,
   "config.get": null,
+  "device.pair.list": null,
+  "device.pair.approve": null,
+  "device.pair.reject": null,
+  "device.pair.remove": null,
+  "device.pair.rename": null,
+  "device.token.rotate": "DeviceTokenRotateResult",
+  "device.token.revoke": null,
   // Seen in the OpenClaw captures the self-test replays (clawgate does not serve them yet).
   "models.list": "ModelsListResult",
   "node.list": null,
-  "device.pair.list": null,
 };
 
 function describeFrame(frame, method) {

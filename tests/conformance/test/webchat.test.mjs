@@ -5,8 +5,12 @@
 // Checks: GET / serves the page; the page connects with the token from #token=… (and drops it from
 // the address bar); a message typed into the page goes out as chat.send, the reply streams back as
 // `chat` events (at least one partial, cumulative delta is seen on screen before `final`); after a
-// reload both messages come back from chat.history. Every frame clawgate sent to the browser is
-// then validated against the published schema like in the other files.
+// reload both messages come back from chat.history. The page has a device identity of its own
+// (WebCrypto Ed25519, kept in IndexedDB): its connect carries a signed device block, this
+// gateway's own page on loopback is paired silently, the device token from hello-ok is kept and
+// sent again after the reload with the same device id, and the grant is read/write. Every frame
+// clawgate sent to the browser is then validated against the published schema like in the other
+// files.
 //
 // Without a Chromium executable (run.sh installs Debian's `chromium` if it can), the file's
 // tests fail under CI=true and are skipped, loudly, otherwise.
@@ -239,6 +243,23 @@ test("a message sent from the page streams the fake model's reply into an assist
   assert.deepEqual(pageErrors, [], "uncaught errors in the page");
 });
 
+test("the page pairs with its own device identity and reuses its device token", { skip: SKIP }, async () => {
+  requireConnected();
+  const connects = pageFrames("sent").filter((f) => f.type === "req" && f.method === "connect");
+  assert.ok(connects.length >= 1, "no connect sent by the page");
+  const first = connects[0].params;
+  assert.ok(first.device, "the page connected without a device block");
+  assert.match(first.device.id, /^[0-9a-f]{64}$/, "device id is not a hex SHA-256");
+  assert.match(first.device.publicKey, /^[A-Za-z0-9_-]{43}$/, "public key is not raw base64url");
+  assert.match(first.device.signature, /^[A-Za-z0-9_-]{86}$/, "signature is not 64 bytes of base64url");
+  const hello = pageFrames("recv").find((f) => f.type === "res" && f.ok && f.payload?.type === "hello-ok");
+  assert.ok(hello?.payload?.auth?.deviceToken, "hello-ok handed out no device token");
+  assert.deepEqual(hello.payload.auth.scopes, ["operator.read", "operator.write"]);
+  assert.equal(hello.payload.auth.method, undefined, "hello-ok auth.method is not in the schema");
+  const kept = await page.evaluate((id) => localStorage.getItem(`clawgate.deviceToken.${id}`), first.device.id);
+  assert.equal(kept, hello.payload.auth.deviceToken, "the device token is not kept");
+});
+
 test("after a reload the page shows both messages from chat.history", { skip: SKIP }, async () => {
   requireConnected();
   await expectInPage(page.reload(), "reloading the page");
@@ -255,6 +276,11 @@ test("after a reload the page shows both messages from chat.history", { skip: SK
   assert.equal(await reply.getAttribute("data-state"), "final");
   const hist = pageFrames("sent").filter((f) => f.type === "req" && f.method === "chat.history");
   assert.ok(hist.length >= 2, "chat.history was not requested again after the reload");
+  const connects = pageFrames("sent").filter((f) => f.type === "req" && f.method === "connect");
+  assert.ok(connects.length >= 2, "no second connect after the reload");
+  const again = connects.at(-1).params;
+  assert.equal(again.device?.id, connects[0].params.device?.id, "the device identity did not survive the reload");
+  assert.ok(again.auth?.deviceToken, "the kept device token was not sent after the reload");
   assert.deepEqual(pageErrors, [], "uncaught errors in the page");
 });
 
