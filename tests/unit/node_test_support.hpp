@@ -1,0 +1,95 @@
+// Test support for the node unit tests: an in-memory NodeSurfaceStore standing in for the
+// paired-device records (it can be told to refuse writes, as a full disk would), and the
+// Linux node host's connect declaration.
+#pragma once
+#include <map>
+#include <string>
+#include <system_error>
+
+#include "core/node_pairing.hpp"
+
+namespace clawgate::core::testing {
+
+class MemorySurfaceStore final : public NodeSurfaceStore {
+ public:
+  std::map<std::string, NodeDevice> records;
+  bool refuse_writes = false;
+  int writes = 0;
+
+  // A device paired with role node (as the device pairing would leave it).
+  NodeDevice& pair(const std::string& id, bool silently = false) {
+    NodeDevice& d = records[id];
+    d.device_id = id;
+    d.client_id = "node-host";
+    d.client_mode = "node";
+    d.platform = "linux";
+    d.device_family = "Linux";
+    d.display_name = "build-box";
+    d.remote_ip = "127.0.0.1";
+    d.node_role = true;
+    d.approved_silently = silently;
+    d.approved_at_ms = 1;
+    return d;
+  }
+
+  std::optional<NodeDevice> device(const std::string& id) const override {
+    auto it = records.find(id);
+    if (it == records.end()) return std::nullopt;
+    return roundtrip(it->second);
+  }
+  std::vector<NodeDevice> devices() const override {
+    std::vector<NodeDevice> out;
+    for (const auto& [id, d] : records) out.push_back(roundtrip(d));
+    return out;
+  }
+  bool save_surfaces(const std::string& id, const std::optional<NodeSurface>& surface,
+                     const std::optional<PendingNodeSurface>& pending) override {
+    if (refuse_writes) throw std::system_error(ENOSPC, std::generic_category(), "paired.json");
+    auto it = records.find(id);
+    if (it == records.end()) return false;
+    ++writes;
+    it->second.surface = surface;
+    it->second.pending = pending;
+    return true;
+  }
+  std::optional<bool> remove_node_role(const std::string& id) override {
+    if (refuse_writes) throw std::system_error(ENOSPC, std::generic_category(), "paired.json");
+    auto it = records.find(id);
+    if (it == records.end() || !it->second.node_role) return std::nullopt;
+    records.erase(it);
+    return true;
+  }
+
+ private:
+  // What a real store hands back went through JSON on disk.
+  static NodeDevice roundtrip(NodeDevice d) {
+    if (d.surface) d.surface = surface_from_json(surface_json(*d.surface), nullptr);
+    if (d.pending) d.pending = pending_surface_from_json(pending_surface_json(*d.pending), nullptr);
+    return d;
+  }
+};
+
+// `openclaw node run` on Linux, 2026.9.6.
+inline NodeDeclaration linux_node_host(const std::string& id) {
+  NodeDeclaration d;
+  d.node_id = id;
+  d.client_id = "node-host";
+  d.client_mode = "node";
+  d.display_name = "build-box";
+  d.platform = "linux";
+  d.device_family = "Linux";
+  d.version = "2026.9.6";
+  d.remote_ip = "127.0.0.1";
+  d.caps = {"mcp", "system"};
+  d.commands = {"fs.listDir",
+                "mcp.tools.call.v1",
+                "system.execApprovals.get",
+                "system.execApprovals.set",
+                "system.run",
+                "system.run.prepare",
+                "system.which",
+                "terminal.upload"};
+  return d;
+}
+
+}  // namespace clawgate::core::testing
