@@ -122,10 +122,11 @@ struct Nodes : ::testing::Test {
     for (const auto& f : world->received(id))
       if (f.value("type", "") == "event" && f.value("event", "") == name) found = f;
     schema::Errors errs;
-    if (const schema::EventSpec* spec = schema::find_event(name); spec && found.is_object())
+    if (const schema::EventSpec* spec = schema::find_event(name); spec && found.is_object()) {
       EXPECT_TRUE(schema::validate(spec->payload, found["payload"], errs))
           << name << ": " << errs.text() << "\n"
           << found.dump();
+    }
     return found;
   }
   // A request and its response; a successful result must match the method's result
@@ -135,10 +136,11 @@ struct Nodes : ::testing::Test {
     Json res = world->response(id, rid);
     const schema::MethodSpec* spec = schema::find_method(method);
     schema::Errors errs;
-    if (spec && spec->hasResult && res.value("ok", false))
+    if (spec && spec->hasResult && res.value("ok", false)) {
       EXPECT_TRUE(schema::validate(spec->result, res["payload"], errs))
           << method << ": " << errs.text() << "\n"
           << res.dump();
+    }
     return res;
   }
 
