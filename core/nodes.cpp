@@ -33,10 +33,8 @@ bool denies_cross_device(const NodeCaller& c, const std::string& target) {
   return !own.empty() && !is_admin(c) && own != target;
 }
 
-std::string text(const Json& params, const char* key) {
-  auto it = params.find(key);
-  if (it == params.end() || !it->is_string()) return "";
-  return std::string(utf8::trim(it->get_ref<const std::string&>()));
+std::string trimmed(const std::string& s) {
+  return std::string(utf8::trim(s));
 }
 
 Reply missing_scope(const NodeCaller& c, const std::string& scope, Strings required) {
@@ -318,8 +316,8 @@ Reply NodeService::list(const NodeCaller& c) const {
   return Reply::ok({{"ts", clock_.wall_ms()}, {"nodes", catalog(c, nullptr)}});
 }
 
-Reply NodeService::describe(const NodeCaller& c, const Json& params) const {
-  const std::string id = text(params, "nodeId");
+Reply NodeService::describe(const NodeCaller& c, const schema::params::NodeDescribe& p) const {
+  const std::string id = trimmed(p.node_id);
   if (id.empty()) return invalid("nodeId required");
   Json rows = catalog(c, &id);
   if (rows.empty()) return invalid("unknown nodeId");
@@ -330,10 +328,10 @@ Reply NodeService::describe(const NodeCaller& c, const Json& params) const {
 
 // ---- node.rename, node.pair.* (nodes.ts) ----
 
-Reply NodeService::rename(const NodeCaller& c, const Json& params) {
-  const std::string id = text(params, "nodeId");
+Reply NodeService::rename(const NodeCaller& c, const schema::params::NodeRename& p) {
+  const std::string id = trimmed(p.node_id);
   if (denies_cross_device(c, id)) return invalid("node rename denied");
-  const std::string name = text(params, "displayName");
+  const std::string name = trimmed(p.display_name);
   if (name.empty()) return invalid("displayName required");
   try {
     auto node = pairing_.rename(id, name);
@@ -358,8 +356,8 @@ Reply NodeService::pair_list(const NodeCaller& c) const {
   return Reply::ok(std::move(list));
 }
 
-Reply NodeService::pair_approve(const NodeCaller& c, const Json& params) {
-  const std::string request_id = text(params, "requestId");
+Reply NodeService::pair_approve(const NodeCaller& c, const schema::params::NodePairApprove& p) {
+  const std::string request_id = trimmed(p.request_id);
   const auto owner = pairing_.request_owner(request_id);
   if (!owner && !caller_device(c).empty() && !is_admin(c))
     return invalid("node pairing approval denied");
@@ -388,8 +386,8 @@ Reply NodeService::pair_approve(const NodeCaller& c, const Json& params) {
   return Reply::ok({{"requestId", request_id}, {"node", a.node}});
 }
 
-Reply NodeService::pair_reject(const NodeCaller& c, const Json& params) {
-  const std::string request_id = text(params, "requestId");
+Reply NodeService::pair_reject(const NodeCaller& c, const schema::params::NodePairReject& p) {
+  const std::string request_id = trimmed(p.request_id);
   const auto owner = pairing_.request_owner(request_id);
   if (!owner && !caller_device(c).empty() && !is_admin(c))
     return invalid("node pairing rejection denied");
@@ -406,8 +404,8 @@ Reply NodeService::pair_reject(const NodeCaller& c, const Json& params) {
   return Reply::ok({{"requestId", r->request_id}, {"nodeId", r->node_id}});
 }
 
-Reply NodeService::pair_remove(const NodeCaller& c, const Json& params) {
-  const std::string id = text(params, "nodeId");
+Reply NodeService::pair_remove(const NodeCaller& c, const schema::params::NodePairRemove& p) {
+  const std::string id = trimmed(p.node_id);
   const auto device = id.empty() ? std::nullopt : store_.device(id);
   if (!device || !device->node_role) return invalid("unknown nodeId");
   // A device-token caller may drop only its own node role, and then only as admin when the
@@ -431,9 +429,10 @@ Reply NodeService::pair_remove(const NodeCaller& c, const Json& params) {
 
 // ---- node.invoke (nodes.ts "node.invoke") ----
 
-void NodeService::invoke(const NodeCaller& c, const Json& params, const ReplyFn& reply) {
-  const std::string node_id = text(params, "nodeId");
-  const std::string command = text(params, "command");
+void NodeService::invoke(const NodeCaller& c, const schema::params::NodeInvoke& p,
+                         const ReplyFn& reply) {
+  const std::string node_id = trimmed(p.node_id);
+  const std::string command = trimmed(p.command);
   if (node_id.empty() || command.empty()) return reply(invalid("nodeId and command required"));
   const Json cmd = {{"command", command}};
   if (is_private_node_command(command))
@@ -472,23 +471,21 @@ void NodeService::invoke(const NodeCaller& c, const Json& params, const ReplyFn&
         command_rejection_hint(check.reason, command, s->platform, s->declared_commands, commands_),
         {{"reason", check.reason}, {"command", command}}));
 
-  std::optional<Json> forwarded;
-  if (auto p = params.find("params"); p != params.end()) forwarded = *p;
+  std::optional<Json> forwarded = p.params;
   if (command == "system.run" && forwarded) {
     auto sanitized = sanitize_system_run_params(*forwarded);
     if (!sanitized) return reply(Reply::fail(std::move(sanitized).error()));
     forwarded = std::move(sanitized).value();
   }
-  int64_t timeout_ms = NodeRegistry::kDefaultTimeoutMs;
-  if (auto t = params.find("timeoutMs"); t != params.end() && t->is_number_integer())
-    timeout_ms = t->is_number_unsigned() ? NodeRegistry::kMaxTimeoutMs : t->get<int64_t>();
+  // The schema keeps timeoutMs within [0, int64]; the registry caps it.
+  const int64_t timeout_ms = p.timeout_ms.value_or(NodeRegistry::kDefaultTimeoutMs);
 
   auto done = [node_id, command, reply](const InvokeOutcome& o) {
     InvokeAnswer a = invoke_answer(node_id, command, o);
     reply(a.ok ? Reply::ok(std::move(a.payload)) : Reply::fail(std::move(a.error)));
   };
   auto d = registry_.begin_invoke(node_id, command, forwarded, timeout_ms,
-                                  text(params, "idempotencyKey"), new_id_(), std::move(done));
+                                  trimmed(p.idempotency_key), new_id_(), std::move(done));
   if (!d) return reply(Reply::fail(std::move(d).error()));
   const std::string id = d.value().id;
   registry_.dispatched(id, sink_.send_to(d.value().conn, "node.invoke.request", d.value().request));
@@ -509,31 +506,22 @@ Json NodeService::normalize_invoke_result(Json params) {
   return params;
 }
 
-Reply NodeService::invoke_result(const NodeCaller& c, const Json& params) {
-  const std::string node_id = params.value("nodeId", "");
-  if (!c.device_id.empty() && c.device_id != node_id) return invalid("nodeId mismatch");
-  std::optional<std::string> payload_json;
-  if (auto p = params.find("payloadJSON"); p != params.end() && p->is_string())
-    payload_json = p->get<std::string>();
-  const bool settled = registry_.settle(
-      c.conn, params.value("id", ""), node_id, params.value("ok", false),
-      params.contains("payload") ? params["payload"] : Json(), std::move(payload_json),
-      params.contains("error") ? params["error"] : Json());
+Reply NodeService::invoke_result(const NodeCaller& c, const schema::params::NodeInvokeResult& p) {
+  if (!c.device_id.empty() && c.device_id != p.node_id) return invalid("nodeId mismatch");
+  const bool settled = registry_.settle(c.conn, p.id, p.node_id, p.ok, p.payload.value_or(Json()),
+                                        p.payload_json, p.error.value_or(Json()));
   if (!settled) {
-    log_.debug("nodes", "late invoke result ignored: id=" + log_value(params.value("id", ""), 80));
+    log_.debug("nodes", "late invoke result ignored: id=" + log_value(p.id, 80));
     return Reply::ok({{"ok", true}, {"ignored", true}});
   }
   arm_timer();
   return Reply::ok({{"ok", true}});
 }
 
-Reply NodeService::event(const NodeCaller& c, const Json& params) {
-  std::optional<std::string> payload_json;
-  if (auto p = params.find("payloadJSON"); p != params.end() && p->is_string())
-    payload_json = p->get<std::string>();
-  else if (auto q = params.find("payload"); q != params.end())
-    payload_json = dump_json(*q);
-  const Json r = registry_.handle_event(c.conn, params.value("event", ""), payload_json);
+Reply NodeService::event(const NodeCaller& c, const schema::params::NodeEvent& p) {
+  std::optional<std::string> payload_json = p.payload_json;
+  if (!payload_json && p.payload) payload_json = dump_json(*p.payload);
+  const Json r = registry_.handle_event(c.conn, p.event, payload_json);
   if (r["handled"] == true) {
     if (const NodeSession* s = registry_.by_conn(c.conn))
       sink_.broadcast("node.hostStats", {{"nodeId", s->node_id}, {"hostStats", s->host_stats}});

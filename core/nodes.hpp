@@ -21,6 +21,7 @@
 #include "core/node_registry.hpp"
 #include "core/reply.hpp"
 #include "log.hpp"
+#include "protocol_gen.hpp"
 
 namespace clawgate::core {
 
@@ -67,20 +68,20 @@ class NodeService {
   // The connection closed: its invokes fail DISCONNECTED, the surface records the time.
   void disconnect(NodeConn conn);
 
-  // Operator methods (params already schema-checked).
+  // Operator methods (typed params, read from schema-checked JSON).
   Reply list(const NodeCaller& c) const;
-  Reply describe(const NodeCaller& c, const nlohmann::json& params) const;
-  Reply rename(const NodeCaller& c, const nlohmann::json& params);
+  Reply describe(const NodeCaller& c, const schema::params::NodeDescribe& p) const;
+  Reply rename(const NodeCaller& c, const schema::params::NodeRename& p);
   Reply pair_list(const NodeCaller& c) const;
-  Reply pair_approve(const NodeCaller& c, const nlohmann::json& params);
-  Reply pair_reject(const NodeCaller& c, const nlohmann::json& params);
-  Reply pair_remove(const NodeCaller& c, const nlohmann::json& params);
+  Reply pair_approve(const NodeCaller& c, const schema::params::NodePairApprove& p);
+  Reply pair_reject(const NodeCaller& c, const schema::params::NodePairReject& p);
+  Reply pair_remove(const NodeCaller& c, const schema::params::NodePairRemove& p);
   // Answers through `reply` once: at once on a refusal, else on the node's result, TIMEOUT or
   // DISCONNECTED.
-  void invoke(const NodeCaller& c, const nlohmann::json& params, const ReplyFn& reply);
+  void invoke(const NodeCaller& c, const schema::params::NodeInvoke& p, const ReplyFn& reply);
   // Node methods.
-  Reply invoke_result(const NodeCaller& c, const nlohmann::json& params);
-  Reply event(const NodeCaller& c, const nlohmann::json& params);
+  Reply invoke_result(const NodeCaller& c, const schema::params::NodeInvokeResult& p);
+  Reply event(const NodeCaller& c, const schema::params::NodeEvent& p);
 
   // node.invoke.result params as upstream reads them before validating: payloadJSON null
   // dropped, a non-string payloadJSON moved to payload, error null dropped.

@@ -276,7 +276,8 @@ def struct_name(method):
 def field_name(key, where):
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", key):
         sys.exit("gen_protocol: %s: property %r makes no C++ field name" % (where, key))
-    name = re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key)
+    # A run of capitals is one word: payloadJSON -> payload_json, not payload_j_s_o_n.
+    name = re.sub(r"[A-Z]+(?![a-z])|[A-Z]", lambda m: "_" + m.group(0).lower(), key)
     return name + "_" if name in CPP_KEYWORDS else name
 
 
@@ -386,9 +387,13 @@ def params_structs(doc):
         h.append("// %s params (%s)." % (m, d))
         h.append("struct %s {" % name)
         c.append("void from_json(const Json& j, %s& o) {" % name)
+        fields = {}
         for key, n in props.items():
             where = "%s.%s" % (d, key)
             f = field_name(key, where)
+            if f in fields:
+                sys.exit("gen_protocol: %s: field %s is also %s.%s's" % (where, f, d, fields[f]))
+            fields[f] = key
             t, kind = cpp_type(n)
             has_default = isinstance(n, dict) and "default" in n
             if key in required:

@@ -490,7 +490,7 @@ void Gateway::handle_request(Connection& s, const std::string& data) {
   try {
     // node.invoke answers later: when the node does, times out or goes.
     if (spec->id == schema::Method::node_invoke)
-      return nodes_.invoke(node_caller(s), params, reply);
+      return nodes_.invoke(node_caller(s), params.get<schema::params::NodeInvoke>(), reply);
     if (!serves(spec->id)) {
       if (core_ && core::Core::serves(spec->id)) return core_->call(spec->id, params, reply);
       return send_response(s, id, Reply::unavailable("method not available: " + method));

@@ -187,7 +187,7 @@ class Gateway final : public TransportHandler, public core::EventSink {
   void flush_devices();
   // Nodes (node_methods.cpp): admission at connect (false: the handshake was failed), who a
   // request comes from, and events sent to one connection.
-  bool admit_node(Connection& s, const std::string& req_id, const Json& params,
+  bool admit_node(Connection& s, const std::string& req_id, const schema::params::Connect& params,
                   const ConnectGrant& g);
   core::NodeCaller node_caller(const Connection& s) const;
   bool send_direct(ConnId id, const std::string& event, const Json& payload);

@@ -84,21 +84,21 @@ Reply Gateway::dispatch(Connection& s, schema::Method m, const Json& params) {
     case M::node_list:
       return nodes_.list(node_caller(s));
     case M::node_describe:
-      return nodes_.describe(node_caller(s), params);
+      return nodes_.describe(node_caller(s), params.get<schema::params::NodeDescribe>());
     case M::node_rename:
-      return nodes_.rename(node_caller(s), params);
+      return nodes_.rename(node_caller(s), params.get<schema::params::NodeRename>());
     case M::node_invoke_result:
-      return nodes_.invoke_result(node_caller(s), params);
+      return nodes_.invoke_result(node_caller(s), params.get<schema::params::NodeInvokeResult>());
     case M::node_event:
-      return nodes_.event(node_caller(s), params);
+      return nodes_.event(node_caller(s), params.get<schema::params::NodeEvent>());
     case M::node_pair_list:
       return nodes_.pair_list(node_caller(s));
     case M::node_pair_approve:
-      return nodes_.pair_approve(node_caller(s), params);
+      return nodes_.pair_approve(node_caller(s), params.get<schema::params::NodePairApprove>());
     case M::node_pair_reject:
-      return nodes_.pair_reject(node_caller(s), params);
+      return nodes_.pair_reject(node_caller(s), params.get<schema::params::NodePairReject>());
     case M::node_pair_remove:
-      return nodes_.pair_remove(node_caller(s), params);
+      return nodes_.pair_remove(node_caller(s), params.get<schema::params::NodePairRemove>());
     default:
       break;
   }

@@ -48,8 +48,8 @@ void Gateway::set_config_snapshot(Json snapshot) {
   cfg_.config_snapshot = std::move(snapshot);
 }
 
-bool Gateway::admit_node(Connection& s, const std::string& req_id, const Json& params,
-                         const ConnectGrant& g) {
+bool Gateway::admit_node(Connection& s, const std::string& req_id,
+                         const schema::params::Connect& params, const ConnectGrant& g) {
   // A node acts under its device's node token: the one it authenticated with, or the one
   // hello-ok hands it (upstream: "authenticated node pairing identity unavailable").
   if (g.device_id.empty() || (g.auth_method != "device-token" && !g.device_token)) {
@@ -60,7 +60,7 @@ bool Gateway::admit_node(Connection& s, const std::string& req_id, const Json& p
                    1008);
     return false;
   }
-  const Json& client = params.at("client");
+  const Json& client = params.client;
   core::NodeDeclaration d;
   d.node_id = g.device_id;
   d.client_id = text(client, "id");
@@ -71,15 +71,15 @@ bool Gateway::admit_node(Connection& s, const std::string& req_id, const Json& p
   d.device_family = text(client, "deviceFamily");
   d.model_identifier = text(client, "modelIdentifier");
   d.remote_ip = s.client.ip;
-  d.caps = strings(params, "caps");
-  d.commands = strings(params, "commands");
-  if (auto p = params.find("permissions"); p != params.end() && p->is_object()) {
+  d.caps = params.caps;
+  d.commands = params.commands.value_or(core::Strings{});
+  if (params.permissions && params.permissions->is_object()) {
     core::Permissions perms;
-    for (auto it = p->begin(); it != p->end(); ++it)
+    for (auto it = params.permissions->begin(); it != params.permissions->end(); ++it)
       if (it.value().is_boolean()) perms[it.key()] = it.value().get<bool>();
     d.permissions = std::move(perms);
   }
-  auto admitted = nodes_.admit(s.id, d, text(params, "pathEnv"));
+  auto admitted = nodes_.admit(s.id, d, params.path_env.value_or(""));
   if (!admitted) {
     log_.error("front",
                "node " + g.device_id.substr(0, 12) + " not admitted: " + admitted.error().message);

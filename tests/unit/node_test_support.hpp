@@ -1,12 +1,16 @@
 // Test support for the node unit tests: an in-memory NodeSurfaceStore standing in for the
-// paired-device records (it can be told to refuse writes, as a full disk would), and the
-// Linux node host's connect declaration.
+// paired-device records (it can be told to refuse writes, as a full disk would), the Linux node
+// host's connect declaration, and method params read as the front reads them.
 #pragma once
+#include <gtest/gtest.h>
+
 #include <map>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include "core/node_pairing.hpp"
+#include "protocol_gen.hpp"
 
 namespace clawgate::core::testing {
 
@@ -91,5 +95,27 @@ inline NodeDeclaration linux_node_host(const std::string& id) {
                 "terminal.upload"};
   return d;
 }
+
+// A method's params as the front hands them to the node service: checked against the method's
+// schema definition (a test whose params the schema refuses fails here), then read as the
+// typed struct the call takes: req("node.describe", {{"nodeId", id}}).
+class req {
+ public:
+  req(std::string_view method, nlohmann::json params) : params_(std::move(params)) {
+    const schema::MethodSpec* m = schema::find_method(method);
+    schema::Errors e;
+    if (!m)
+      ADD_FAILURE() << "no method " << method;
+    else if (!schema::validate(m->params, params_, e))
+      ADD_FAILURE() << method << " params refused by the schema: " << e.text();
+  }
+  template <class T>
+  operator T() const {  // NOLINT(google-explicit-constructor): reads as the call's params
+    return params_.get<T>();
+  }
+
+ private:
+  nlohmann::json params_;
+};
 
 }  // namespace clawgate::core::testing

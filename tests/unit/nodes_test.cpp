@@ -17,6 +17,7 @@ namespace {
 using Json = nlohmann::json;
 using testing::linux_node_host;
 using testing::MemorySurfaceStore;
+using testing::req;
 
 constexpr const char* kNode = "21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9";
 constexpr NodeConn kNodeConn = 11;
@@ -69,7 +70,7 @@ struct NodesTest : ::testing::Test {
   // Invokes and collects the one reply.
   std::optional<Reply> invoke(const NodeCaller& c, const Json& params) {
     auto got = std::make_shared<std::optional<Reply>>();
-    nodes.invoke(c, params, [got](Reply r) { *got = std::move(r); });
+    nodes.invoke(c, req("node.invoke", params), [got](Reply r) { *got = std::move(r); });
     return *got;
   }
   const NodeSession* connect() {
@@ -102,15 +103,16 @@ TEST_F(NodesTest, PendingApproveInvokeResult) {
 
   // Approval needs operator.admin for host commands; pairing + write is not enough.
   NodeCaller pairing{3, 4, "operator", {"operator.pairing", "operator.write"}, "", false};
-  Reply denied = nodes.pair_approve(pairing, {{"requestId", request_id}});
+  Reply denied = nodes.pair_approve(pairing, req("node.pair.approve", {{"requestId", request_id}}));
   ASSERT_TRUE(denied.error);
   EXPECT_EQ(denied.error->code, ErrorCode::FORBIDDEN);
   EXPECT_EQ(denied.error->message, "missing scope: operator.admin");
   EXPECT_EQ(denied.error->details["requiredScopes"], Json({"operator.pairing", "operator.admin"}));
-  EXPECT_EQ(nodes.pair_approve(admin(), {{"requestId", "nope"}}).error->message,
-            "unknown requestId");
+  EXPECT_EQ(
+      nodes.pair_approve(admin(), req("node.pair.approve", {{"requestId", "nope"}})).error->message,
+      "unknown requestId");
 
-  Reply ok = nodes.pair_approve(admin(), {{"requestId", request_id}});
+  Reply ok = nodes.pair_approve(admin(), req("node.pair.approve", {{"requestId", request_id}}));
   ASSERT_FALSE(ok.error);
   EXPECT_EQ((*ok.payload)["node"]["nodeId"], kNode);
   // The node hears it on its own socket, and operators by broadcast.
@@ -122,46 +124,53 @@ TEST_F(NodesTest, PendingApproveInvokeResult) {
   EXPECT_EQ(nodes.registry().by_node(kNode)->commands.size(), 8u);
 
   auto got = std::make_shared<std::optional<Reply>>();
-  nodes.invoke(admin(), which, [got](Reply r) { *got = std::move(r); });
+  nodes.invoke(admin(), req("node.invoke", which), [got](Reply r) { *got = std::move(r); });
   EXPECT_FALSE(*got);  // waiting for the node
   ASSERT_EQ(sink.direct.size(), 2u);
-  const Sent& req = sink.direct[1];
-  EXPECT_EQ(req.conn, kNodeConn);
-  EXPECT_EQ(req.event, "node.invoke.request");
-  EXPECT_EQ(req.payload["paramsJSON"], "{\"bins\":[\"sh\"]}");
-  EXPECT_EQ(req.payload["timeoutMs"], 30000);
-  const std::string id = req.payload["id"];
+  const Sent& request = sink.direct[1];
+  EXPECT_EQ(request.conn, kNodeConn);
+  EXPECT_EQ(request.event, "node.invoke.request");
+  EXPECT_EQ(request.payload["paramsJSON"], "{\"bins\":[\"sh\"]}");
+  EXPECT_EQ(request.payload["timeoutMs"], 30000);
+  const std::string id = request.payload["id"];
 
   NodeCaller impostor = node();
   impostor.device_id = "someone-else";
-  EXPECT_EQ(
-      nodes.invoke_result(impostor, {{"id", id}, {"nodeId", kNode}, {"ok", true}}).error->message,
-      "nodeId mismatch");
+  EXPECT_EQ(nodes
+                .invoke_result(impostor, req("node.invoke.result",
+                                             {{"id", id}, {"nodeId", kNode}, {"ok", true}}))
+                .error->message,
+            "nodeId mismatch");
   Reply accepted = nodes.invoke_result(
-      node(),
-      NodeService::normalize_invoke_result({{"id", id},
-                                            {"nodeId", kNode},
-                                            {"ok", true},
-                                            {"payloadJSON", R"({"bins":{"sh":"/usr/bin/sh"}})"},
-                                            {"error", nullptr}}));
+      node(), req("node.invoke.result", NodeService::normalize_invoke_result(
+                                            {{"id", id},
+                                             {"nodeId", kNode},
+                                             {"ok", true},
+                                             {"payloadJSON", R"({"bins":{"sh":"/usr/bin/sh"}})"},
+                                             {"error", nullptr}})));
   EXPECT_EQ(*accepted.payload, (Json{{"ok", true}}));
   ASSERT_TRUE(*got);
   ASSERT_FALSE((*got)->error);
   EXPECT_EQ((*(*got)->payload)["payload"]["bins"]["sh"], "/usr/bin/sh");
-  Reply late = nodes.invoke_result(node(), {{"id", id}, {"nodeId", kNode}, {"ok", true}});
+  Reply late = nodes.invoke_result(
+      node(), req("node.invoke.result", {{"id", id}, {"nodeId", kNode}, {"ok", true}}));
   EXPECT_EQ(*late.payload, (Json{{"ok", true}, {"ignored", true}}));
 }
 
 TEST_F(NodesTest, TimeoutDisconnectAndNotConnected) {
   ASSERT_TRUE(connect());
-  ASSERT_FALSE(nodes.pair_approve(admin(), {{"requestId", pending_request()}}).error);
+  ASSERT_FALSE(
+      nodes.pair_approve(admin(), req("node.pair.approve", {{"requestId", pending_request()}}))
+          .error);
   // The node reconnects with its approved surface (the connection is recorded on it).
   ASSERT_TRUE(nodes.admit(kNodeConn, linux_node_host(kNode), ""));
   auto first = std::make_shared<std::optional<Reply>>();
-  nodes.invoke(
-      admin(),
-      {{"nodeId", kNode}, {"command", "system.which"}, {"timeoutMs", 50}, {"idempotencyKey", "k"}},
-      [first](Reply r) { *first = std::move(r); });
+  nodes.invoke(admin(),
+               req("node.invoke", {{"nodeId", kNode},
+                                   {"command", "system.which"},
+                                   {"timeoutMs", 50},
+                                   {"idempotencyKey", "k"}}),
+               [first](Reply r) { *first = std::move(r); });
   clock.advance(50);
   nodes.expire_invokes();
   ASSERT_TRUE(*first && (*first)->error);
@@ -169,8 +178,10 @@ TEST_F(NodesTest, TimeoutDisconnectAndNotConnected) {
   EXPECT_EQ((*first)->error->details["nodeCommandDispatched"], true);
 
   auto second = std::make_shared<std::optional<Reply>>();
-  nodes.invoke(admin(), {{"nodeId", kNode}, {"command", "system.which"}, {"idempotencyKey", "k"}},
-               [second](Reply r) { *second = std::move(r); });
+  nodes.invoke(
+      admin(),
+      req("node.invoke", {{"nodeId", kNode}, {"command", "system.which"}, {"idempotencyKey", "k"}}),
+      [second](Reply r) { *second = std::move(r); });
   nodes.disconnect(kNodeConn);
   ASSERT_TRUE(*second && (*second)->error);
   EXPECT_EQ((*second)->error->message, "DISCONNECTED: node disconnected (system.which)");
@@ -185,7 +196,9 @@ TEST_F(NodesTest, TimeoutDisconnectAndNotConnected) {
 
 TEST_F(NodesTest, InvokeRefusalsComeBeforeTheNodeIsAsked) {
   ASSERT_TRUE(connect());
-  ASSERT_FALSE(nodes.pair_approve(admin(), {{"requestId", pending_request()}}).error);
+  ASSERT_FALSE(
+      nodes.pair_approve(admin(), req("node.pair.approve", {{"requestId", pending_request()}}))
+          .error);
   const auto refusal = [&](const NodeCaller& c, const Json& extra) {
     Json p = {{"nodeId", kNode}, {"idempotencyKey", "k"}};
     p.update(extra);
@@ -215,11 +228,12 @@ TEST_F(NodesTest, InvokeRefusalsComeBeforeTheNodeIsAsked) {
   auto pending = std::make_shared<std::optional<Reply>>();
   nodes.invoke(
       writer,
-      {{"nodeId", kNode},
-       {"command", "system.run"},
-       {"idempotencyKey", "k"},
-       {"params",
-        {{"command", {"sh", "-c", "echo 你好"}}, {"approved", false}, {"note", "dropped"}}}},
+      req("node.invoke",
+          {{"nodeId", kNode},
+           {"command", "system.run"},
+           {"idempotencyKey", "k"},
+           {"params",
+            {{"command", {"sh", "-c", "echo 你好"}}, {"approved", false}, {"note", "dropped"}}}}),
       [pending](Reply r) { *pending = std::move(r); });
   ASSERT_EQ(sink.direct.size(), 2u);
   const Json fwd = Json::parse(sink.direct[1].payload["paramsJSON"].get<std::string>());
@@ -257,32 +271,44 @@ TEST_F(NodesTest, ListAndDescribeByScope) {
   EXPECT_FALSE(seen.contains("pendingDeclaredCommands"));
   EXPECT_EQ(seen["approvalState"], "pending-approval");
 
-  ASSERT_FALSE(nodes.pair_approve(admin(), {{"requestId", pending_request()}}).error);
-  Reply renamed = nodes.rename(admin(), {{"nodeId", kNode}, {"displayName", name}});
+  ASSERT_FALSE(
+      nodes.pair_approve(admin(), req("node.pair.approve", {{"requestId", pending_request()}}))
+          .error);
+  Reply renamed =
+      nodes.rename(admin(), req("node.rename", {{"nodeId", kNode}, {"displayName", name}}));
   ASSERT_FALSE(renamed.error);
   EXPECT_EQ((*renamed.payload)["displayName"], name);
-  EXPECT_EQ(nodes.rename(admin(), {{"nodeId", "nope"}, {"displayName", "x"}}).error->message,
+  EXPECT_EQ(nodes.rename(admin(), req("node.rename", {{"nodeId", "nope"}, {"displayName", "x"}}))
+                .error->message,
             "unknown nodeId");
-  EXPECT_EQ(nodes.rename(admin(), {{"nodeId", kNode}, {"displayName", "  "}}).error->message,
+  EXPECT_EQ(nodes.rename(admin(), req("node.rename", {{"nodeId", kNode}, {"displayName", "  "}}))
+                .error->message,
             "displayName required");
-  const Json d = *nodes.describe(reader(), {{"nodeId", kNode}}).payload;
+  const Json d = *nodes.describe(reader(), req("node.describe", {{"nodeId", kNode}})).payload;
   EXPECT_EQ(d["approvalState"], "approved");
   EXPECT_EQ(d["displayName"], name);
   EXPECT_EQ(d["commands"].size(), 8u);
   EXPECT_EQ(d["commands"][0], "fs.listDir");  // sorted
   EXPECT_TRUE(d.contains("ts"));
-  EXPECT_EQ(nodes.describe(reader(), {{"nodeId", "nope"}}).error->message, "unknown nodeId");
-  EXPECT_EQ(nodes.describe(reader(), {{"nodeId", " "}}).error->message, "nodeId required");
+  EXPECT_EQ(nodes.describe(reader(), req("node.describe", {{"nodeId", "nope"}})).error->message,
+            "unknown nodeId");
+  EXPECT_EQ(nodes.describe(reader(), req("node.describe", {{"nodeId", " "}})).error->message,
+            "nodeId required");
 
   // Host stats from the node show in describe.
   Reply ev = nodes.event(
-      node(), {{"event", "node.host.stats"},
-               {"payload", {{"cpuCount", 2}, {"memoryTotalBytes", 10}, {"memoryFreeBytes", 5}}}});
+      node(),
+      req("node.event",
+          {{"event", "node.host.stats"},
+           {"payload", {{"cpuCount", 2}, {"memoryTotalBytes", 10}, {"memoryFreeBytes", 5}}}}));
   EXPECT_EQ((*ev.payload)["reason"], "updated");
   EXPECT_EQ(sink.broadcasts.back().first, "node.hostStats");
-  EXPECT_EQ((*nodes.describe(reader(), {{"nodeId", kNode}}).payload)["hostStats"]["cpuCount"], 2);
-  EXPECT_EQ((*nodes.event(node(), {{"event", "exec.started"}}).payload)["reason"],
-            "unsupported_event");
+  EXPECT_EQ((*nodes.describe(reader(), req("node.describe", {{"nodeId", kNode}}))
+                  .payload)["hostStats"]["cpuCount"],
+            2);
+  EXPECT_EQ(
+      (*nodes.event(node(), req("node.event", {{"event", "exec.started"}})).payload)["reason"],
+      "unsupported_event");
 }
 
 TEST_F(NodesTest, PairListRejectRemoveAndCrossDeviceDenials) {
@@ -291,20 +317,25 @@ TEST_F(NodesTest, PairListRejectRemoveAndCrossDeviceDenials) {
   NodeCaller other{5, 4, "operator", {"operator.pairing"}, "other-device", true};
   EXPECT_EQ((*nodes.pair_list(other).payload)["pending"].size(), 0u);
   EXPECT_EQ((*nodes.pair_list(admin()).payload)["pending"].size(), 1u);
-  EXPECT_EQ(nodes.pair_reject(other, {{"requestId", pending_request()}}).error->message,
+  EXPECT_EQ(nodes.pair_reject(other, req("node.pair.reject", {{"requestId", pending_request()}}))
+                .error->message,
             "node pairing rejection denied");
-  EXPECT_EQ(nodes.pair_approve(other, {{"requestId", "unknown"}}).error->message,
+  EXPECT_EQ(nodes.pair_approve(other, req("node.pair.approve", {{"requestId", "unknown"}}))
+                .error->message,
             "node pairing approval denied");
-  EXPECT_EQ(nodes.pair_remove(other, {{"nodeId", kNode}}).error->message,
+  EXPECT_EQ(nodes.pair_remove(other, req("node.pair.remove", {{"nodeId", kNode}})).error->message,
             "node pairing removal denied");
 
-  Reply rejected = nodes.pair_reject(admin(), {{"requestId", pending_request()}});
+  Reply rejected =
+      nodes.pair_reject(admin(), req("node.pair.reject", {{"requestId", pending_request()}}));
   ASSERT_FALSE(rejected.error);
   EXPECT_EQ((*rejected.payload)["nodeId"], kNode);
   EXPECT_EQ(sink.broadcasts.back().second["decision"], "rejected");
 
-  EXPECT_EQ(nodes.pair_remove(admin(), {{"nodeId", "nope"}}).error->message, "unknown nodeId");
-  Reply removed = nodes.pair_remove(admin(), {{"nodeId", kNode}});
+  EXPECT_EQ(
+      nodes.pair_remove(admin(), req("node.pair.remove", {{"nodeId", "nope"}})).error->message,
+      "unknown nodeId");
+  Reply removed = nodes.pair_remove(admin(), req("node.pair.remove", {{"nodeId", kNode}}));
   ASSERT_FALSE(removed.error);
   EXPECT_EQ(
       sink.broadcasts.back().second,
@@ -319,11 +350,14 @@ TEST_F(NodesTest, AWiderSurfaceWaitsWhileTheApprovedCommandsWork) {
   NodeDeclaration d = linux_node_host(kNode);
   d.commands = {"system.which"};
   ASSERT_TRUE(nodes.admit(kNodeConn, d, ""));
-  ASSERT_FALSE(nodes.pair_approve(admin(), {{"requestId", pending_request()}}).error);
+  ASSERT_FALSE(
+      nodes.pair_approve(admin(), req("node.pair.approve", {{"requestId", pending_request()}}))
+          .error);
   d.commands = {"system.which", "system.run"};
   ASSERT_TRUE(nodes.admit(kNodeConn + 1, d, ""));  // reconnects declaring more
   EXPECT_EQ(sink.broadcasts.back().first, "node.pair.requested");
-  EXPECT_EQ((*nodes.describe(admin(), {{"nodeId", kNode}}).payload)["approvalState"],
+  EXPECT_EQ((*nodes.describe(admin(), req("node.describe", {{"nodeId", kNode}}))
+                  .payload)["approvalState"],
             "pending-reapproval");
   auto waiting = invoke(admin(), {{"nodeId", kNode},
                                   {"command", "system.run"},
@@ -333,8 +367,10 @@ TEST_F(NodesTest, AWiderSurfaceWaitsWhileTheApprovedCommandsWork) {
   EXPECT_NE(waiting->error->message.find("pending approval"), std::string::npos);
   EXPECT_EQ(waiting->error->details["reason"], "command not declared by node");
   const size_t sent = sink.direct.size();
-  nodes.invoke(admin(), {{"nodeId", kNode}, {"command", "system.which"}, {"idempotencyKey", "k"}},
-               [](Reply) {});
+  nodes.invoke(
+      admin(),
+      req("node.invoke", {{"nodeId", kNode}, {"command", "system.which"}, {"idempotencyKey", "k"}}),
+      [](Reply) {});
   ASSERT_EQ(sink.direct.size(), sent + 1);
   EXPECT_EQ(sink.direct.back().conn, kNodeConn + 1);
 }
