@@ -4,66 +4,18 @@
 // connection without seq, and answers; role rules (node-only methods, health for all, the flood
 // guard's 11th error then close 1008) and node.invoke.result's leniency, in Chinese and emoji.
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <memory>
 
-#include "crypto.hpp"
-#include "device_auth.hpp"
 #include "inproc_gateway.hpp"
 #include "protocol_gen.hpp"
 #include "shared_data.hpp"
+#include "test_device.hpp"
 
 namespace clawgate::inproc {
 namespace {
-
-// An Ed25519 device identity as the node host keeps one.
-class TestDevice {
- public:
-  TestDevice() {
-    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
-    EVP_PKEY_keygen_init(ctx);
-    EVP_PKEY_keygen(ctx, &key_);
-    EVP_PKEY_CTX_free(ctx);
-    unsigned char raw[32];
-    size_t len = sizeof raw;
-    EVP_PKEY_get_raw_public_key(key_, raw, &len);
-    public_key_ = base64url(std::string(reinterpret_cast<char*>(raw), len));
-    id_ = *front::derive_device_id(public_key_);
-  }
-  ~TestDevice() { EVP_PKEY_free(key_); }
-  TestDevice(const TestDevice&) = delete;
-  TestDevice& operator=(const TestDevice&) = delete;
-
-  const std::string& id() const { return id_; }
-
-  // The device block for a connect answering `challenge`, signed over the v3 payload.
-  Json block(const Json& challenge, const front::DeviceAuthPayload& fields) const {
-    front::DeviceAuthPayload p = fields;
-    p.device_id = id_;
-    p.nonce = challenge["payload"]["nonce"];
-    p.signed_at_ms = challenge["payload"]["ts"];
-    const std::string payload = front::device_auth_payload_v3(p);
-    EVP_MD_CTX* md = EVP_MD_CTX_new();
-    unsigned char sig[64];
-    size_t sig_len = sizeof sig;
-    EVP_DigestSignInit(md, nullptr, nullptr, nullptr, key_);
-    EVP_DigestSign(md, sig, &sig_len, reinterpret_cast<const unsigned char*>(payload.data()),
-                   payload.size());
-    EVP_MD_CTX_free(md);
-    return {{"id", id_},
-            {"publicKey", public_key_},
-            {"signature", base64url(std::string(reinterpret_cast<char*>(sig), sig_len))},
-            {"signedAt", p.signed_at_ms},
-            {"nonce", p.nonce}};
-  }
-
- private:
-  EVP_PKEY* key_ = nullptr;
-  std::string public_key_, id_;
-};
 
 std::string temp_state_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -89,31 +41,22 @@ struct Nodes : ::testing::Test {
     Json challenge;
     for (const auto& f : world->received(id))
       if (f.value("event", "") == "connect.challenge") challenge = f;
-    front::DeviceAuthPayload fields;
-    fields.client_id = "node-host";
-    fields.client_mode = "node";
-    fields.role = "node";
-    fields.token = World::kToken;
-    fields.platform = "linux";
-    fields.device_family = "Linux";
-    Json params = {{"minProtocol", 3},
-                   {"maxProtocol", 4},
-                   {"client",
-                    {{"id", "node-host"},
-                     {"version", "2026.9.6"},
-                     {"platform", "linux"},
-                     {"mode", "node"},
-                     {"deviceFamily", "Linux"},
-                     {"displayName", display_name}}},
-                   {"role", "node"},
-                   {"scopes", Json::array()},
-                   {"caps", {"system"}},
-                   {"commands", commands},
-                   {"pathEnv", "/usr/bin:/bin"},
-                   {"auth", {{"token", World::kToken}}},
-                   {"device", device.block(challenge, fields)}};
-    world->deliver(
-        id, Json{{"type", "req"}, {"id", "c1"}, {"method", "connect"}, {"params", params}}.dump());
+    testing_support::ConnectSpec spec;
+    spec.client_id = "node-host";
+    spec.client_mode = "node";
+    spec.platform = "linux";
+    spec.device_family = "Linux";
+    spec.display_name = display_name;
+    spec.role = "node";
+    spec.auth = {{"token", World::kToken}};
+    Json frame = testing_support::connect_frame(&device, spec, challenge["payload"]["nonce"],
+                                                challenge["payload"]["ts"]);
+    Json& params = frame["params"];
+    params["client"]["version"] = "2026.9.6";  // not signed
+    params["caps"] = {"system"};
+    params["commands"] = commands;
+    params["pathEnv"] = "/usr/bin:/bin";
+    world->deliver(id, frame.dump());
     return id;
   }
 
@@ -145,7 +88,7 @@ struct Nodes : ::testing::Test {
   }
 
   std::unique_ptr<World> world;
-  TestDevice device;
+  const testing_support::TestDevice device = testing_support::TestDevice::make();
 };
 
 TEST_F(Nodes, ANodeWaitsForApprovalThenAnswersInvokesOnItsOwnConnection) {
@@ -160,11 +103,11 @@ TEST_F(Nodes, ANodeWaitsForApprovalThenAnswersInvokesOnItsOwnConnection) {
 
   const Json requested = event(op, "node.pair.requested");
   ASSERT_TRUE(requested.is_object());
-  EXPECT_EQ(requested["payload"]["nodeId"], device.id());
+  EXPECT_EQ(requested["payload"]["nodeId"], device.id);
   EXPECT_EQ(requested["payload"]["displayName"], name);
   EXPECT_EQ(requested["payload"]["commands"], Json({"system.which", "system.run"}));
 
-  const Json params = {{"nodeId", device.id()},
+  const Json params = {{"nodeId", device.id},
                        {"command", "system.which"},
                        {"params", {{"bins", {"sh"}}}},
                        {"idempotencyKey", "k1"}};
@@ -197,7 +140,7 @@ TEST_F(Nodes, ANodeWaitsForApprovalThenAnswersInvokesOnItsOwnConnection) {
   // Upstream reads a node's result leniently: payloadJSON and error null are dropped.
   const Json result = call(node, "node.invoke.result",
                            {{"id", request["payload"]["id"]},
-                            {"nodeId", device.id()},
+                            {"nodeId", device.id},
                             {"ok", true},
                             {"payload", {{"bins", {{"sh", "/usr/bin/sh"}}}}},
                             {"payloadJSON", nullptr},
@@ -212,7 +155,7 @@ TEST_F(Nodes, ANodeWaitsForApprovalThenAnswersInvokesOnItsOwnConnection) {
   EXPECT_TRUE(answer["payload"]["payloadJSON"].is_null());
 
   const Json late = call(node, "node.invoke.result",
-                         {{"id", request["payload"]["id"]}, {"nodeId", device.id()}, {"ok", true}});
+                         {{"id", request["payload"]["id"]}, {"nodeId", device.id}, {"ok", true}});
   EXPECT_EQ(late["payload"], Json({{"ok", true}, {"ignored", true}}));
   const Json mismatch =
       call(node, "node.invoke.result", {{"id", "x"}, {"nodeId", "someone-else"}, {"ok", true}});
@@ -223,7 +166,7 @@ TEST_F(Nodes, ANodeWaitsForApprovalThenAnswersInvokesOnItsOwnConnection) {
            {{"event", "node.host.stats"},
             {"payloadJSON", R"({"cpuCount":2,"memoryTotalBytes":8,"memoryFreeBytes":4})"}});
   EXPECT_EQ(stats["payload"]["reason"], "updated") << stats.dump();
-  const Json described = call(op, "node.describe", {{"nodeId", device.id()}});
+  const Json described = call(op, "node.describe", {{"nodeId", device.id}});
   EXPECT_EQ(described["payload"]["hostStats"]["cpuCount"], 2);
   EXPECT_EQ(described["payload"]["approvalState"], "approved");
 
