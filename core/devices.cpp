@@ -671,6 +671,78 @@ bool DeviceStore::remove(const std::string& device_id) {
   return true;
 }
 
+bool DeviceStore::set_node_surfaces(const std::string& device_id, Json surface, Json pending) {
+  auto it = paired_.find(device_id);
+  if (it == paired_.end()) return false;
+  PairedMap next = paired_;
+  next[device_id].node_surface = std::move(surface);
+  next[device_id].pending_node_surface = std::move(pending);
+  write_paired(next);
+  paired_ = std::move(next);
+  paired_dirty_ = false;
+  return true;
+}
+
+// removePairedDeviceRoleInWorker.
+std::optional<bool> DeviceStore::remove_role(const std::string& device_id,
+                                             const std::string& role) {
+  const std::string id(utf8::trim(device_id));
+  auto it = paired_.find(id);
+  if (it == paired_.end() || role.empty() || !has(approved_roles(it->second), role))
+    return std::nullopt;
+  Scopes remaining;
+  for (const auto& r : approved_roles(it->second))
+    if (r != role) remaining.push_back(r);
+  PendingMap next_pending = pending_;
+  PairedMap next_paired = paired_;
+  if (remaining.empty()) {
+    next_paired.erase(id);
+    for (auto p = next_pending.begin(); p != next_pending.end();)
+      p = p->second.device_id == id ? next_pending.erase(p) : std::next(p);
+  } else {
+    for (auto p = next_pending.begin(); p != next_pending.end();) {
+      PendingDevice& req = p->second;
+      Scopes roles = requested_roles(req);
+      if (req.device_id != id || !has(roles, role)) {
+        ++p;
+        continue;
+      }
+      roles.erase(std::remove(roles.begin(), roles.end(), role), roles.end());
+      if (roles.empty()) {
+        p = next_pending.erase(p);
+        continue;
+      }
+      Scopes kept;
+      for (const auto& r : roles)
+        for (auto& sc : role_token_scopes(r, req.scopes)) kept.push_back(sc);
+      req.role = roles.front();
+      req.roles = roles;
+      req.scopes = merge_unique({&kept});
+      ++p;
+    }
+    PairedDevice& d = next_paired[id];
+    Scopes kept;
+    for (const auto& r : remaining)
+      for (auto& sc : role_token_scopes(r, d.approved_scopes)) kept.push_back(sc);
+    d.role = remaining.front();
+    d.roles = remaining;
+    d.approved_scopes = merge_unique({&kept});
+    d.tokens.erase(role);
+    if (role == "node") {
+      d.node_surface = nullptr;
+      d.pending_node_surface = nullptr;
+    }
+  }
+  write_paired(next_paired);
+  paired_ = std::move(next_paired);
+  paired_dirty_ = false;
+  if (next_pending.size() != pending_.size() || remaining.size() > 0) {
+    write_pending(next_pending);
+    pending_ = std::move(next_pending);
+  }
+  return remaining.empty();
+}
+
 bool DeviceStore::rename(const std::string& device_id, const std::string& label) {
   const std::string id(utf8::trim(device_id));
   const std::string l(utf8::trim(label));

@@ -159,6 +159,14 @@ class DeviceStore {
   bool remove(const std::string& device_id);
   // Sets operatorLabel (trimmed, non-empty, bounded); false when unknown.
   bool rename(const std::string& device_id, const std::string& label);
+  // Node command-surface state (core/node_pairing.hpp owns its shape; null clears a value):
+  // replaces both values of a paired device and writes paired.json. False: no such device.
+  bool set_node_surfaces(const std::string& device_id, nlohmann::json surface,
+                         nlohmann::json pending);
+  // Takes `role` from a device: its token, that role in its pending requests, and for "node"
+  // both node surfaces. A device left with no role is removed with its pending requests.
+  // nullopt: no such device, or the role is not approved; else whether the record went.
+  std::optional<bool> remove_role(const std::string& device_id, const std::string& role);
   // Merges connect metadata into a paired record (not written until flush()).
   void touch(const std::string& device_id, const DeviceAccess& access);
 

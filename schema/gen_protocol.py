@@ -276,7 +276,8 @@ def struct_name(method):
 def field_name(key, where):
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", key):
         sys.exit("gen_protocol: %s: property %r makes no C++ field name" % (where, key))
-    name = re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key)
+    # A run of capitals is one word: payloadJSON -> payload_json, not payload_j_s_o_n.
+    name = re.sub(r"[A-Z]+(?![a-z])|[A-Z]", lambda m: "_" + m.group(0).lower(), key)
     return name + "_" if name in CPP_KEYWORDS else name
 
 
@@ -386,9 +387,13 @@ def params_structs(doc):
         h.append("// %s params (%s)." % (m, d))
         h.append("struct %s {" % name)
         c.append("void from_json(const Json& j, %s& o) {" % name)
+        fields = {}
         for key, n in props.items():
             where = "%s.%s" % (d, key)
             f = field_name(key, where)
+            if f in fields:
+                sys.exit("gen_protocol: %s: field %s is also %s.%s's" % (where, f, d, fields[f]))
+            fields[f] = key
             t, kind = cpp_type(n)
             has_default = isinstance(n, dict) and "default" in n
             if key in required:
@@ -429,7 +434,16 @@ def main():
         for k in ("params", "result"):
             if k in spec and spec[k] not in doc["definitions"]:
                 sys.exit("gen_protocol: method %s: unknown %s definition %s" % (m, k, spec[k]))
+    for m, spec in doc["methods"].items():
+        # A method is for operators (an operator.* scope), for nodes ("node", as upstream's
+        # method list marks them), or for both ("anyRole": health).
+        if not (spec.get("scope", "").startswith("operator.") or spec.get("scope") == "node"):
+            sys.exit("gen_protocol: method %s: scope must be operator.* or \"node\"" % m)
+        if spec.get("anyRole") and spec["scope"] == "node":
+            sys.exit("gen_protocol: method %s: a node-only method cannot be anyRole" % m)
     for ev, spec in doc["events"].items():
+        if spec.get("direct") and (spec.get("dropIfSlow") or spec.get("stateVersion") or spec.get("preAuth")):
+            sys.exit("gen_protocol: event %s: a direct event is sent to one connection, unsequenced" % ev)
         if spec["payload"] not in doc["definitions"]:
             sys.exit("gen_protocol: event %s: unknown payload definition %s" % (ev, spec["payload"]))
         # Every event says who may receive it (upstream EVENT_SCOPE_GUARDS): no default, so a
@@ -477,6 +491,8 @@ struct MethodSpec {
   Def params;
   bool hasResult;
   Def result;
+  bool nodeOnly;  // scope "node": for node connections only (node.invoke.result, node.event)
+  bool anyRole;   // callable by operators and nodes alike (health)
 };
 
 struct EventSpec {
@@ -487,6 +503,7 @@ struct EventSpec {
   bool dropIfSlow;    // skipped for a client whose send buffer is over the limit
   bool stateVersion;  // carries {presence, health}
   bool preAuth;       // sent before hello-ok, without seq
+  bool direct;        // sent to one connection, without seq; never broadcast
 };
 """)
     h.append("inline constexpr size_t kMethodCount = %d;" % len(doc["methods"]))
@@ -663,16 +680,18 @@ void accept_any(const Json&, const Path&, E&) {}
     c.append("const std::array<MethodSpec, kMethodCount> kMethods = {{")
     for m, spec in doc["methods"].items():
         res = spec.get("result")
-        c.append("  {Method::%s, %s, %s, %s, Def::%s, %s, Def::%s}," % (
+        c.append("  {Method::%s, %s, %s, %s, Def::%s, %s, Def::%s, %s, %s}," % (
             method_ident(m), cpp_str(m), cpp_str(spec["scope"]), "true" if spec.get("scopeExempt") else "false",
-            spec["params"], "true" if res else "false", res or spec["params"]))
+            spec["params"], "true" if res else "false", res or spec["params"],
+            "true" if spec["scope"] == "node" else "false", "true" if spec.get("anyRole") else "false"))
     c.append("}};")
     c.append("const std::array<EventSpec, kEventCount> kEvents = {{")
     for ev, spec in doc["events"].items():
-        c.append("  {%s, %s, %s, Def::%s, %s, %s, %s}," % (
+        c.append("  {%s, %s, %s, Def::%s, %s, %s, %s, %s}," % (
             cpp_str(ev), cpp_str(spec["scope"]), "true" if spec.get("nodeEvent") else "false",
             spec["payload"], "true" if spec.get("dropIfSlow") else "false",
-            "true" if spec.get("stateVersion") else "false", "true" if spec.get("preAuth") else "false"))
+            "true" if spec.get("stateVersion") else "false", "true" if spec.get("preAuth") else "false",
+            "true" if spec.get("direct") else "false"))
     c.append("}};")
     c.append("""const MethodSpec* find_method(std::string_view name) {
   for (const auto& m : kMethods) if (m.name == name) return &m;

@@ -2,40 +2,16 @@
 // See gateway.hpp for what it owns; methods.cpp holds the method handlers.
 #include "gateway.hpp"
 
-#include <cstdio>
-#include <cstdlib>
-
 #include <boost/asio/post.hpp>
 
 #include "crypto.hpp"
+#include "output_check.hpp"
 #include "utf8.hpp"
 #include "wire.hpp"
 
 namespace clawgate::front {
 
 namespace asio = boost::asio;
-
-// Checked builds (CLAWGATE_CHECK_OUTPUT: Debug, sanitizer and fuzz builds) stop at the first
-// result or event that drifted from its schema definition, so tests fail where the drift is.
-// Other builds evaluate nothing.
-#ifdef CLAWGATE_CHECK_OUTPUT
-namespace {
-void check_failed(const std::string& what, const std::string& why) {
-  std::fprintf(stderr, "clawgate: %s does not match the protocol schema: %s\n", what.c_str(),
-               why.c_str());
-  std::abort();
-}
-void check_output(schema::Def d, const Json& v, const std::string& what) {
-  schema::Errors e;
-  if (!schema::validate(d, v, e)) check_failed(what, e.text());
-}
-}  // namespace
-#define CLAWGATE_CHECK(def, value, what) check_output(def, value, what)
-#define CLAWGATE_CHECK_FAILED(what, why) check_failed(what, why)
-#else
-#define CLAWGATE_CHECK(def, value, what) ((void)0)
-#define CLAWGATE_CHECK_FAILED(what, why) ((void)0)
-#endif
 
 Gateway::Gateway(asio::io_context& io, const Clock& clock, Logger& log, LogRing& ring,
                  FrontSettings settings)
@@ -48,6 +24,11 @@ Gateway::Gateway(asio::io_context& io, const Clock& clock, Logger& log, LogRing&
       limiter_(clock, cfg_.gateway.rate_limit),
       device_token_limiter_(clock, cfg_.gateway.rate_limit),
       devices_(cfg_.gateway.state_dir + "/devices", clock),
+      node_store_(devices_, log),
+      nodes_(io, clock, log, node_store_, node_events_,
+             core::NodeCommandConfig{cfg_.gateway.config.gateway.nodes.commands.allow,
+                                     cfg_.gateway.config.gateway.nodes.commands.deny},
+             [] { return uuid_v4(); }),
       loop_monitor_(clock),
       started_wall_ms_(clock.wall_ms()),
       started_steady_ms_(clock.steady_ms()),
@@ -205,6 +186,7 @@ void Gateway::on_close(ConnId id) {
   if (!s.counted_ready) release_preauth(s);
   const std::string key = s.presence_key;
   conns_.erase(it);
+  nodes_.disconnect(id);  // a node's invokes fail DISCONNECTED; anyone else's: nothing
   if (!key.empty() && presence_.disconnect(key, id, clock_.wall_ms())) {
     bump_presence();
     broadcast("presence", Json{{"presence", presence_.list()}});
@@ -266,6 +248,9 @@ void Gateway::broadcast(const std::string& event, const Json& payload,
   const schema::EventSpec* spec = schema::find_event(event);
   if (!spec) {
     CLAWGATE_CHECK_FAILED("event " + event, "it is not in the schema");
+  } else if (spec->direct) {  // node.invoke.request: one connection's (send_direct)
+    CLAWGATE_CHECK_FAILED("event " + event, "it is sent to one connection, never broadcast");
+    return;
   } else {
     CLAWGATE_CHECK(spec->payload, payload, "the payload of event " + event);
   }
@@ -388,6 +373,7 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
   const ConnectRequest c = connect_request(params);
   std::optional<ConnectGrant> grant = authorize_connect(s, req_id, c, bucket);
   if (!grant) return;
+  if (role == "node" && !admit_node(s, req_id, params, *grant)) return;
   const bool has_device = !grant->device_id.empty();
   const Json& client = params.client;
   s.client_id = c.client_id;
@@ -458,17 +444,19 @@ void Gateway::handle_request(Connection& s, const std::string& data) {
     return;
   }
   // Roles first, then scopes, then params (upstream order: a request without the scope gets
-  // FORBIDDEN whatever its params).
-  if (s.role != "operator") {
-    if (++s.unauthorized_calls > cfg_.limits.max_unauthorized_calls) {
-      close_session(s, 1008, "repeated unauthorized calls");
-      return;
-    }
+  // FORBIDDEN whatever its params). Node-only methods are a node's; health is anyone's; the
+  // rest are operators'. Repeated refusals (the 11th in a row) close the socket after the
+  // error is sent.
+  const bool role_ok = spec->anyRole || (spec->nodeOnly ? s.role == "node" : s.role == "operator");
+  if (!role_ok) {
     send_response(s, id, Reply::invalid("unauthorized role: " + s.role));
+    if (++s.unauthorized_calls > cfg_.limits.max_unauthorized_calls)
+      close_session(s, 1008, "repeated unauthorized calls");
     return;
   }
   s.unauthorized_calls = 0;
-  if (!spec->scopeExempt && !scope_satisfies(s.scopes, std::string(spec->scope))) {
+  if (s.role == "operator" && !spec->scopeExempt &&
+      !scope_satisfies(s.scopes, std::string(spec->scope))) {
     Json details = {{"code", "MISSING_SCOPE"},
                     {"missingScope", spec->scope},
                     {"requiredScopes", Json::array({spec->scope})}};
@@ -479,8 +467,11 @@ void Gateway::handle_request(Connection& s, const std::string& data) {
                           "missing scope: " + std::string(spec->scope), false, 0, details}));
     return;
   }
-  const Json params =
+  Json params =
       frame.contains("params") && !frame["params"].is_null() ? frame["params"] : Json::object();
+  // Upstream reads a node's result leniently before validating (payloadJSON/error null).
+  if (spec->id == schema::Method::node_invoke_result)
+    params = core::NodeService::normalize_invoke_result(std::move(params));
   if (!schema::validate(spec->params, params, errs)) {
     send_response(s, id, Reply::invalid("invalid " + method + " params: " + errs.text()));
     return;
@@ -497,6 +488,9 @@ void Gateway::handle_request(Connection& s, const std::string& data) {
     send_response(it->second, id, r, r.error ? nullptr : spec);
   };
   try {
+    // node.invoke answers later: when the node does, times out or goes.
+    if (spec->id == schema::Method::node_invoke)
+      return nodes_.invoke(node_caller(s), params.get<schema::params::NodeInvoke>(), reply);
     if (!serves(spec->id)) {
       if (core_ && core::Core::serves(spec->id)) return core_->call(spec->id, params, reply);
       return send_response(s, id, Reply::unavailable("method not available: " + method));

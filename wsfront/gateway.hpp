@@ -22,7 +22,9 @@
 #include "clock.hpp"
 #include "config.hpp"
 #include "core/core.hpp"
+#include "core/device_nodes.hpp"
 #include "core/devices.hpp"
+#include "core/nodes.hpp"
 #include "health.hpp"
 #include "log.hpp"
 #include "pairing_policy.hpp"
@@ -98,8 +100,9 @@ class Gateway final : public TransportHandler, public core::EventSink {
   void emit(const std::string& event, const Json& payload, bool droppable) override;
   void heartbeat_changed(const Json& hb) override { last_heartbeat_ = hb; }
   void channels_changed() override { health_cached_at_ = -1; }  // the next health call rebuilds
-  // config.get's answer from now on (a reload the supervisor made, or refused).
-  void set_config_snapshot(Json snapshot) { cfg_.config_snapshot = std::move(snapshot); }
+  // config.get's answer from now on (a reload the supervisor made, or refused); a valid one
+  // also carries gateway.nodes.commands, which apply at once (as upstream hot-applies them).
+  void set_config_snapshot(Json snapshot);
   void start();  // timers
   // Schema methods that neither the front nor the attached core serves: non-empty is a build
   // that must not start (the runner refuses to).
@@ -182,6 +185,21 @@ class Gateway final : public TransportHandler, public core::EventSink {
   // when given, with 4001 "device removed".
   void disconnect_device(const std::string& device_id, const std::string& role = "");
   void flush_devices();
+  // Nodes (node_methods.cpp): admission at connect (false: the handshake was failed), who a
+  // request comes from, and events sent to one connection.
+  bool admit_node(Connection& s, const std::string& req_id, const schema::params::Connect& params,
+                  const ConnectGrant& g);
+  core::NodeCaller node_caller(const Connection& s) const;
+  bool send_direct(ConnId id, const std::string& event, const Json& payload);
+  // What the node service says goes out through the connections.
+  struct NodeEvents final : core::NodeSink {
+    explicit NodeEvents(Gateway& g) : gateway(g) {}
+    bool send_to(core::NodeConn conn, const std::string& event, const Json& payload) override;
+    void broadcast(const std::string& event, const Json& payload) override;
+    void close_node_connections(const std::string& device_id, uint16_t code,
+                                const std::string& reason) override;
+    Gateway& gateway;
+  };
 
   // Output
   // `spec`: the method answered, whose result definition a checked build validates against.
@@ -220,6 +238,9 @@ class Gateway final : public TransportHandler, public core::EventSink {
   AuthRateLimiter limiter_;
   AuthRateLimiter device_token_limiter_;  // its own bucket, as upstream's device-token scope
   core::DeviceStore devices_;             // <state>/devices: pairing and device tokens
+  core::DeviceNodeStore node_store_;      // node surfaces, on those device records
+  NodeEvents node_events_{*this};
+  core::NodeService nodes_;  // connected nodes, node.* methods
   PresenceTable presence_;
   EventLoopMonitor loop_monitor_;
   std::unordered_map<ConnId, Connection> conns_;

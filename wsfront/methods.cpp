@@ -32,6 +32,16 @@ bool Gateway::serves(schema::Method m) {
     case M::device_pair_rename:
     case M::device_token_rotate:
     case M::device_token_revoke:
+    case M::node_list:
+    case M::node_describe:
+    case M::node_rename:
+    case M::node_invoke:
+    case M::node_invoke_result:
+    case M::node_event:
+    case M::node_pair_list:
+    case M::node_pair_approve:
+    case M::node_pair_reject:
+    case M::node_pair_remove:
       return true;
     default:
       return false;
@@ -71,6 +81,24 @@ Reply Gateway::dispatch(Connection& s, schema::Method m, const Json& params) {
       return m_device_token_rotate(s, params.get<schema::params::DeviceTokenRotate>());
     case M::device_token_revoke:
       return m_device_token_revoke(s, params.get<schema::params::DeviceTokenRevoke>());
+    case M::node_list:
+      return nodes_.list(node_caller(s));
+    case M::node_describe:
+      return nodes_.describe(node_caller(s), params.get<schema::params::NodeDescribe>());
+    case M::node_rename:
+      return nodes_.rename(node_caller(s), params.get<schema::params::NodeRename>());
+    case M::node_invoke_result:
+      return nodes_.invoke_result(node_caller(s), params.get<schema::params::NodeInvokeResult>());
+    case M::node_event:
+      return nodes_.event(node_caller(s), params.get<schema::params::NodeEvent>());
+    case M::node_pair_list:
+      return nodes_.pair_list(node_caller(s));
+    case M::node_pair_approve:
+      return nodes_.pair_approve(node_caller(s), params.get<schema::params::NodePairApprove>());
+    case M::node_pair_reject:
+      return nodes_.pair_reject(node_caller(s), params.get<schema::params::NodePairReject>());
+    case M::node_pair_remove:
+      return nodes_.pair_remove(node_caller(s), params.get<schema::params::NodePairRemove>());
     default:
       break;
   }

@@ -11,6 +11,9 @@
 #                  relative to this directory)
 #   OPENCLAW_FRAMES_DIR  captured real frames for the validator self-test
 #                  (default ../../../shared/protocol/frames)
+#   openclaw-cli/  npm openclaw@2026.9.6 (CLI + headless node host) for test/node-host.test.mjs
+#                  and the CLI tests of test/devices.test.mjs, installed with npm ci when either
+#                  file is to run
 #   CLAWGATE_CHROMIUM    Chromium for test/webchat.test.mjs (default /usr/bin/chromium; when that is
 #                  missing and we are root or have password-less sudo, Debian's `chromium` package is
 #                  installed; without any Chromium that file's tests are skipped, or fail under CI)
@@ -88,6 +91,29 @@ ensure_chromium() {
 for f in "${files[@]}"; do
   if [[ "$(basename "$f")" == webchat.test.mjs ]]; then
     ensure_chromium
+    break
+  fi
+done
+
+# The real OpenClaw CLI and node host (npm openclaw@2026.9.6, about 650 MB) live in their own
+# package, openclaw-cli/, installed only when node-host.test.mjs or devices.test.mjs is to run.
+# Its engines want Node >= 24.16, so npm runs with the suite's Node first on PATH.
+openclaw_ok() {
+  [[ -f openclaw-cli/node_modules/openclaw/openclaw.mjs &&
+    -f openclaw-cli/node_modules/.package-lock.json &&
+    ! openclaw-cli/package-lock.json -nt openclaw-cli/node_modules/.package-lock.json ]]
+}
+ensure_openclaw() {
+  openclaw_ok && return 0
+  echo "conformance: installing the OpenClaw CLI for the node host and devices tests (npm ci in openclaw-cli/)…"
+  if ! (cd openclaw-cli && PATH="$(dirname "$NODE"):$PATH" npm ci --no-audit --no-fund); then
+    echo "conformance: could not install openclaw; the node host and devices CLI tests will be" \
+      "$(in_ci && echo "FAILED (CI=true)" || echo "SKIPPED")" >&2
+  fi
+}
+for f in "${files[@]}"; do
+  if [[ "$(basename "$f")" == node-host.test.mjs || "$(basename "$f")" == devices.test.mjs ]]; then
+    ensure_openclaw
     break
   fi
 done

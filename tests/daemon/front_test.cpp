@@ -141,9 +141,20 @@ TEST_F(Front, ChallengeThenHelloOkForProtocol4) {
                         "cron.run",
                         "cron.runs",
                         "config.get",
-                        "config.schema"})
+                        "config.schema",
+                        "node.list",
+                        "node.describe",
+                        "node.rename",
+                        "node.invoke",
+                        "node.invoke.result",
+                        "node.event",
+                        "node.pair.list",
+                        "node.pair.approve",
+                        "node.pair.reject",
+                        "node.pair.remove"})
     EXPECT_NE(std::find(methods.begin(), methods.end(), m), methods.end()) << m;
-  EXPECT_EQ(methods.size(), 37u) << "only implemented methods are advertised";
+  // 30, the 7 device.* methods, the 10 node ones.
+  EXPECT_EQ(methods.size(), 47u) << "only implemented methods are advertised";
   EXPECT_EQ(hello["snapshot"]["presence"][0]["reason"], "self");
   EXPECT_TRUE(hello["snapshot"]["health"]["ok"]);
 }

@@ -215,6 +215,7 @@ class World {
   }
 
   bool closed(ConnId id) const { return transport_->conns.at(id).closed; }
+  uint16_t close_code(ConnId id) const { return transport_->conns.at(id).close_code; }
   size_t frames(ConnId id) const { return transport_->conns.at(id).frames; }
   const std::string& last_frame(ConnId id) const { return transport_->conns.at(id).last; }
   front::Gateway& gateway() { return *gateway_; }

@@ -108,9 +108,19 @@ export const RESULT_DEFINITIONS = {
   "device.pair.rename": null,
   "device.token.rotate": "DeviceTokenRotateResult",
   "device.token.revoke": null,
+  // No published result definition (clawgate's own are checked by its checked builds).
+  "node.list": null,
+  "node.describe": null,
+  "node.rename": null,
+  "node.invoke": null,
+  "node.invoke.result": null,
+  "node.event": "NodeEventResult",
+  "node.pair.list": null,
+  "node.pair.approve": null,
+  "node.pair.reject": null,
+  "node.pair.remove": null,
   // Seen in the OpenClaw captures the self-test replays (clawgate does not serve them yet).
   "models.list": "ModelsListResult",
-  "node.list": null,
 };
 
 function describeFrame(frame, method) {
