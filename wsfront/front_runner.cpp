@@ -145,11 +145,12 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   const std::string host = settings.gateway.bind_address.find(':') != std::string::npos
                                ? "[" + settings.gateway.bind_address + "]"
                                : settings.gateway.bind_address;
-  log.info("front", std::string("listening on ") + (tls ? "wss://" : "ws://") + host + ":" +
-                        std::to_string(port) + " (clawgate " + kVersion + ")");
+  // The fingerprint first: whoever waits for the "listening on" line has it by then.
   if (tls)
     log.info("front", "TLS certificate SHA-256 fingerprint: " + tls->fingerprint +
                           " (clients pin it with --tls-fingerprint)");
+  log.info("front", std::string("listening on ") + (tls ? "wss://" : "ws://") + host + ":" +
+                        std::to_string(port) + " (clawgate " + kVersion + ")");
   // Config, token, listening socket and state files are open: from here on the state
   // directory only, and no outgoing TCP. Before any thread exists (Landlock is per thread).
   // A renewed certificate is read later, from inside the sandbox: its directories stay readable.
