@@ -1,16 +1,21 @@
 // clawgate-tls-bench: what TLS costs a gateway client, measured with the client the CLI uses
 // (common/ws_client.hpp): connect latency (TCP connect, the TLS handshake on wss://, the
 // WebSocket upgrade, connect.challenge, connect -> hello-ok) over sequential connections, and
-// pipelined `health` round trips on one connection. The same tool against a ws:// and a wss://
-// gateway (bench/tls.sh) gives the difference. One thread; prints one RESULT line per figure.
+// pipelined `health` round trips on one connection, and with --idle N --pid P the front's memory
+// per idle connection (P's RSS before and after N connections past hello-ok). The same tool
+// against a ws:// and a wss:// gateway (bench/tls.sh) gives the difference. One thread; prints
+// one RESULT line per figure.
 // Fails: exit 2 on bad arguments; exit 1 when a connection or a request fails.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ws_client.hpp"
@@ -29,11 +34,19 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(i, v.size() - 1)];
 }
 
+long rss_kib(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  return -1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   clawgate::ConnectOptions o;
-  int connects = 200, seconds = 5, depth = 8;
+  int connects = 200, seconds = 5, depth = 8, idle = 0, pid = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) {
@@ -53,11 +66,19 @@ int main(int argc, char** argv) {
       seconds = std::atoi(v.c_str());
     else if (a == "--depth")
       depth = std::atoi(v.c_str());
+    else if (a == "--idle")
+      idle = std::atoi(v.c_str());
+    else if (a == "--pid")
+      pid = std::atoi(v.c_str());
     else {
       std::cerr << "usage: clawgate-tls-bench --url URL --token T [--tls-fingerprint HEX] "
-                   "[--connects N] [--seconds S] [--depth D]\n";
+                   "[--connects N] [--seconds S] [--depth D] [--idle N --pid FRONT_PID]\n";
       return 2;
     }
+  }
+  if (idle < 0 || (idle > 0 && pid <= 0)) {
+    std::cerr << "clawgate-tls-bench: --idle needs --pid (the front's)\n";
+    return 2;
   }
   if (connects < 1 || seconds < 1 || depth < 1) {
     std::cerr << "clawgate-tls-bench: --connects, --seconds and --depth must be positive\n";
@@ -94,6 +115,21 @@ int main(int argc, char** argv) {
     std::printf("RESULT rpc url=%s depth=%d seconds=%d rps=%.0f\n", o.url.c_str(), depth, seconds,
                 static_cast<double>(done) / (ms_since(t0) / 1000.0));
     ws.close();
+
+    if (idle > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      const long before = rss_kib(pid);
+      std::vector<std::unique_ptr<clawgate::WsClient>> held;
+      for (int i = 0; i < idle; ++i) {
+        held.push_back(std::make_unique<clawgate::WsClient>());
+        clawgate::GatewayClient g(*held.back());
+        g.connect(o);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+      const long after = rss_kib(pid);
+      std::printf("RESULT idle url=%s n=%d front_rss_kib_before=%ld after=%ld per_conn_kib=%.1f\n",
+                  o.url.c_str(), idle, before, after, static_cast<double>(after - before) / idle);
+    }
   } catch (const std::exception& e) {
     std::cerr << "clawgate-tls-bench: " << e.what() << "\n";
     return 1;

@@ -73,7 +73,10 @@ std::string certificate_fingerprint(SSL* ssl) {
 
 struct WsClient::Impl {
   asio::io_context ioc;
-  ssl::context tls_context{ssl::context::tls_client};
+  // Made on the first wss:// connect: the system CA store is read only by clients that need it
+  // (plain clients, and pinned ones, never parse it).
+  std::unique_ptr<ssl::context> tls_context;
+  bool system_cas = false;  // tls_context trusts the system CA store
   // One of the two, by the URL's scheme (plain until a wss:// connect).
   std::unique_ptr<PlainStream> plain = std::make_unique<PlainStream>(ioc);
   std::unique_ptr<TlsStream> secure;
@@ -154,9 +157,7 @@ struct WsClient::Impl {
   }
 };
 
-WsClient::WsClient() : impl_(std::make_unique<Impl>()) {
-  impl_->tls_context.set_default_verify_paths();
-}
+WsClient::WsClient() : impl_(std::make_unique<Impl>()) {}
 WsClient::~WsClient() {
   beast::error_code ec;
   impl_->socket().close(ec);
@@ -167,7 +168,12 @@ void WsClient::connect(const std::string& url, const Options& opts) {
   Impl& im = *impl_;
   if (u.tls) {
     im.plain.reset();
-    im.secure = std::make_unique<TlsStream>(im.ioc, im.tls_context);
+    if (!im.tls_context) im.tls_context = std::make_unique<ssl::context>(ssl::context::tls_client);
+    if (opts.tls_fingerprint.empty() && !im.system_cas) {
+      im.tls_context->set_default_verify_paths();
+      im.system_cas = true;
+    }
+    im.secure = std::make_unique<TlsStream>(im.ioc, *im.tls_context);
   } else if (!im.plain) {
     im.secure.reset();
     im.plain = std::make_unique<PlainStream>(im.ioc);

@@ -70,10 +70,32 @@ struct FrontConfig : Base {
   static const size_t max_http_body_size = 64 * 1024;
 };
 
+// websocketpp's TLS socket with one change: closing sends close_notify and does not wait for
+// the peer's (RFC 8446 6.1 allows it). asio's shutdown would wait, but the connection's pending
+// read swallows the peer's close_notify, so every close sat out timeout_socket_shutdown (1 s)
+// before the TCP close, and the client (ours, Node's ws) waited with it.
+class TlsConnection : public websocketpp::transport::asio::tls_socket::connection {
+ public:
+  typedef TlsConnection type;
+  typedef websocketpp::lib::shared_ptr<type> ptr;
+
+ protected:
+  void async_shutdown(websocketpp::transport::asio::socket::shutdown_handler callback) {
+    SSL* ssl = get_socket().native_handle();
+    SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
+    websocketpp::transport::asio::tls_socket::connection::async_shutdown(std::move(callback));
+  }
+};
+
+struct TlsSocket : websocketpp::transport::asio::tls_socket::endpoint {
+  typedef TlsSocket type;
+  typedef TlsConnection socket_con_type;
+  typedef socket_con_type::ptr socket_con_ptr;
+};
+
 using PlainConfig =
     FrontConfig<websocketpp::config::asio, websocketpp::transport::asio::basic_socket::endpoint>;
-using TlsConfig =
-    FrontConfig<websocketpp::config::asio_tls, websocketpp::transport::asio::tls_socket::endpoint>;
+using TlsConfig = FrontConfig<websocketpp::config::asio_tls, TlsSocket>;
 namespace asio = boost::asio;
 
 }  // namespace
