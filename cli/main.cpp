@@ -31,6 +31,7 @@ commands:
                   --port N (18789)  --bind loopback|lan|<addr>  --token T  --password P  --config FILE
   call <method>   call a gateway method and print its result as JSON
                   --params JSON  --url URL  --token T  --password P  --timeout MS
+                  --tls-fingerprint SHA256 (wss://: the gateway's certificate)
                   --dangerously-allow-insecure-ws (plain ws:// to another host)
   health          gateway health (--json for the raw payload)
   status          gateway status (--json for the raw payload)
@@ -56,13 +57,16 @@ commands:
 The client commands find the gateway at --url, $OPENCLAW_GATEWAY_URL or ws://127.0.0.1:18789 and
 the token in --token, $OPENCLAW_GATEWAY_TOKEN, $CLAWGATE_GATEWAY_TOKEN or the local state
 directory. A --url on another host gets only an explicit --token/--password, and plain ws:// to
-another host is refused unless --dangerously-allow-insecure-ws is given.
+another host is refused unless --dangerously-allow-insecure-ws is given. A wss:// gateway's
+certificate must match --tls-fingerprint (sha256, as `clawgate status` and the gateway log show
+it); without one, a local URL pins this machine's gateway certificate and any other is checked
+against the system's CAs.
 )";
 
 struct ClientArgs {
   std::string method;
   Json params = Json::object();
-  std::string url, token, password;
+  std::string url, token, password, tls_fingerprint;
   int timeout_ms = 10000;
   bool json = false;
   bool allow_insecure_ws = false;
@@ -90,6 +94,8 @@ bool parse_client_args(const std::vector<std::string>& args, ClientArgs& out, st
       if (!value(out.token)) return false;
     } else if (a == "--password") {
       if (!value(out.password)) return false;
+    } else if (a == "--tls-fingerprint") {
+      if (!value(out.tls_fingerprint)) return false;
     } else if (a == "--timeout") {
       if (!value(v)) return false;
       out.timeout_ms = std::atoi(v.c_str());
@@ -150,6 +156,12 @@ void print_human(const std::string& command, const Json& p) {
     const Json gw = p.value("gateway", Json::object());
     std::cout << "bind: " << gw.value("bind", "?") << ", auth: " << gw.value("authMode", "?")
               << "\n";
+    const Json tls = gw.value("tls", Json::object());
+    if (tls.value("enabled", false))
+      std::cout << "tls: on, certificate sha256 " << tls.value("fingerprintSha256", "?")
+                << " (clients pin it with --tls-fingerprint)\n";
+    else
+      std::cout << "tls: off\n";
     const Json c = p.value("connections", Json::object());
     std::cout << "connections: " << c.value("ready", 0) << " ready, " << c.value("handshaking", 0)
               << " handshaking\n";
@@ -342,8 +354,9 @@ int run_method(const std::string& command, ClientArgs a) {
   const clawgate::Environment env = clawgate::current_environment();
   clawgate::cli::Target target;
   try {
-    target = clawgate::cli::resolve_target({a.url, a.token, a.password, a.allow_insecure_ws}, env,
-                                           [&env] { return saved_token(env); });
+    target = clawgate::cli::resolve_target(
+        {a.url, a.token, a.password, a.allow_insecure_ws, a.tls_fingerprint}, env,
+        [&env] { return saved_token(env); }, [&env] { return clawgate::cli::read_local_tls(env); });
   } catch (const clawgate::cli::TargetError& e) {
     std::cerr << "clawgate " << command << ": " << e.what() << "\n";
     return 2;
@@ -356,6 +369,7 @@ int run_method(const std::string& command, ClientArgs a) {
   o.token = target.token;
   o.password = target.password;
   o.timeout_ms = a.timeout_ms;
+  o.ws.tls_fingerprint = target.tls_fingerprint;
   try {
     client.connect(o);
     if (command == "pairing approve" && !a.params.contains("accountId")) {
@@ -384,6 +398,9 @@ int run_method(const std::string& command, ClientArgs a) {
     std::cerr << "error: timed out talking to " << a.url << " (" << e.what() << ")\n";
   } catch (const std::exception& e) {
     std::cerr << "error: cannot reach the gateway at " << a.url << ": " << e.what() << "\n";
+    if (!target.tls_pin_source.empty() && target.tls_pin_source != "--tls-fingerprint")
+      std::cerr << "(the pin is this machine's gateway certificate, " << target.tls_pin_source
+                << "; for another gateway, pass its --tls-fingerprint)\n";
   }
   return 1;
 }

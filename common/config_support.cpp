@@ -339,6 +339,14 @@ std::string check_model_ref(const std::string& s) {
   return "";
 }
 
+std::string check_file_path(const std::string& s) {
+  if (s.find('\0') != std::string::npos) return "must not contain a NUL character";
+  // Relative to what? The gateway's processes share no meaningful working directory.
+  if (s.empty() || (s[0] != '/' && s.rfind("~/", 0) != 0))
+    return "must be an absolute path or start with ~/";
+  return "";
+}
+
 std::string check_account_id(const std::string& s) {
   auto ok = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||

@@ -115,6 +115,7 @@ std::string check_ip_range(const std::string& s);   // an IP address or CIDR ran
 std::string check_http_url(const std::string& s);   // http:// or https:// with a host
 std::string check_duration(const std::string& s);   // "30m", "1h", "0m", ...
 std::string check_model_ref(const std::string& s);  // "provider/model"
+std::string check_file_path(const std::string& s);  // absolute, or ~/...; no NUL
 // A channel account id as upstream's are valid: 1 to 64 of a-z, 0-9, _ and -, the first a letter
 // or digit; upper case letters are accepted (the id is their lower case). Not the names a
 // JavaScript object holds as prototype keys, which upstream refuses.

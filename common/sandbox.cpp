@@ -318,10 +318,11 @@ uint16_t url_port(const std::string& url) {
   return 0;
 }
 
-Policy front_policy(const std::string& state_dir) {
+Policy front_policy(const std::string& state_dir, const std::vector<std::string>& tls_dirs) {
   Policy p;
   p.kind = "front";
   p.read_paths = runtime_read_paths();
+  p.read_paths.insert(p.read_paths.end(), tls_dirs.begin(), tls_dirs.end());
   p.write_paths = {state_dir};
   // Run alone under systemd, the front tells it STOPPING=1 through NOTIFY_SOCKET, which may
   // be an abstract socket.

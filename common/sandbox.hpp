@@ -41,8 +41,9 @@ struct Report {
 std::vector<std::string> runtime_read_paths();
 
 // The front: the whole state directory read/write (sessions, queue, cron, its token), no TCP
-// connect at all; it accepts on the listening socket it already holds.
-Policy front_policy(const std::string& state_dir);
+// connect at all; it accepts on the listening socket it already holds. `tls_dirs`: where
+// gateway.tls's files are, read-only (certificate renewal).
+Policy front_policy(const std::string& state_dir, const std::vector<std::string>& tls_dirs = {});
 // A channel worker: its own state/<channel>/<account>/ only and TCP connect to `ports` (the
 // ports its API root names).
 Policy channel_policy(const std::string& state_dir, const std::string& channel,

@@ -1,7 +1,11 @@
 // WebSocket client (Boost.Beast, blocking calls with timeouts) and an OpenClaw protocol client
 // on top of it. Used by the CLI, the tests and the benchmark tools. Raw sends are not validated,
 // so tests can deliver broken frames (invalid UTF-8, non-JSON, oversize) on purpose.
-// Fails: WsError for transport problems (with the HTTP status when an upgrade was refused),
+// wss:// URLs verify the server either against a pinned SHA-256 certificate fingerprint
+// (Options::tls_fingerprint: the leaf alone counts, as upstream's clients pin) or against the
+// system's CA store and the URL's host name.
+// Fails: WsError for transport problems (with the HTTP status when an upgrade was refused; a
+// certificate that is not the pinned one or not trusted, naming both fingerprints),
 // GatewayError for a protocol-level error response, TimeoutError when nothing arrives in time.
 #pragma once
 #include <cstdint>
@@ -36,8 +40,10 @@ class TimeoutError : public std::runtime_error {
 
 struct WsUrl {
   std::string host, port, path;
+  bool tls = false;  // wss://
 };
-WsUrl parse_ws_url(const std::string& url);  // ws://host:port/path; throws WsError
+// ws://host[:port]/path (port 80) or wss://... (port 443); throws WsError.
+WsUrl parse_ws_url(const std::string& url);
 
 struct WsMessage {
   bool closed = false;      // the connection ended; see close_code/close_reason
@@ -58,6 +64,9 @@ class WsClient {
     int timeout_ms = 5000;
     int recv_buffer = 0;  // SO_RCVBUF when > 0 (tests make slow consumers with it)
     size_t max_message = 64 * 1024 * 1024;
+    // wss:// only. A normalized fingerprint (tls_files.hpp): the server's leaf certificate must
+    // have it, and nothing else is checked. "": the system CA store and the URL's host.
+    std::string tls_fingerprint;
   };
   WsClient();
   ~WsClient();
@@ -68,7 +77,8 @@ class WsClient {
   void connect(const std::string& url) { connect(url, Options{}); }
   void send_text(const std::string& data);
   void send_binary(const std::string& data);
-  // Writes bytes straight to the TCP socket, for tests sending what a WS library will not.
+  // Writes bytes straight to the connection (inside TLS on wss://), for tests sending what a
+  // WS library will not.
   void send_raw(const std::string& bytes);
   // Waits up to timeout_ms for the next message or the close; throws TimeoutError.
   WsMessage read(int timeout_ms);
@@ -76,6 +86,8 @@ class WsClient {
   bool is_open() const;
   // Raw TCP access for tests that hold a socket without sending anything.
   std::string local_address() const;
+  // wss://: the SHA-256 of the certificate the server presented ("" before, or over ws://).
+  std::string peer_fingerprint() const;
 
  private:
   struct Impl;

@@ -36,7 +36,7 @@ KNOWN = ANNOTATIONS | {"type", "properties", "additionalProperties", "maxPropert
 # x-clawgate-check name -> C++ function in common/config_support.hpp returning an error or "".
 CHECKS = {"bind": "check_bind", "ip-range": "check_ip_range", "http-url": "check_http_url",
           "duration": "check_duration", "model-ref": "check_model_ref",
-          "account-id": "check_account_id"}
+          "account-id": "check_account_id", "file-path": "check_file_path"}
 # Keys of a channel that an account (x-clawgate-account-of) does not have.
 CHANNEL_ONLY_KEYS = {"accounts", "defaultAccount"}
 CPP_KEYWORDS = {"default", "delete", "new", "class", "struct", "union", "enum", "template", "this",

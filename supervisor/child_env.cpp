@@ -28,8 +28,9 @@ Environment front_environment(const GatewaySettings& s, const Environment& paren
   // Resolved here from flag, environment or file, so the front needs no other source.
   if (!s.token.empty()) out["OPENCLAW_GATEWAY_TOKEN"] = s.token;
   if (!s.password.empty()) out["OPENCLAW_GATEWAY_PASSWORD"] = s.password;
-  for (const char* k : {"OPENCLAW_GATEWAY_PORT", "CLAWGATE_TICK_INTERVAL_MS",
-                        "OPENCLAW_HANDSHAKE_TIMEOUT_MS", "CLAWGATE_MAX_BUFFERED_BYTES"})
+  for (const char* k :
+       {"OPENCLAW_GATEWAY_PORT", "CLAWGATE_TICK_INTERVAL_MS", "OPENCLAW_HANDSHAKE_TIMEOUT_MS",
+        "CLAWGATE_MAX_BUFFERED_BYTES", "CLAWGATE_TLS_POLL_MS"})
     copy_var(parent, out, k);
   return out;
 }

@@ -24,6 +24,7 @@
 #include "net.hpp"
 #include "state.hpp"
 #include "supervisor.hpp"
+#include "tls_files.hpp"
 #include "utf8.hpp"
 
 namespace clawgate::supervisor {
@@ -93,7 +94,8 @@ std::string front_restart_key(const GatewaySettings& s) {
                       {"origins", s.allowed_origins},
                       {"dmScope", s.dm_scope},
                       {"trustedProxies", s.trusted_proxies},
-                      {"allowRealIpFallback", s.allow_real_ip_fallback}};
+                      {"allowRealIpFallback", s.allow_real_ip_fallback},
+                      {"tls", cfg::to_json(s.config.gateway.tls)}};
   nlohmann::json by_channel = nlohmann::json::object();
   for (const auto& [ch, m] : s.queue.by_channel) by_channel[ch] = queue_mode_name(m);
   j["queue"] = {{"mode", queue_mode_name(s.queue.mode)},
@@ -123,6 +125,15 @@ std::string front_restart_key(const GatewaySettings& s) {
         {"historyLimit", c.history_limit}};
   }
   return dump_json(j);  // a token or password from the environment may be any bytes
+}
+
+// gateway.tls's pair as the front will find it, by looking only (the key is the front's to
+// read): one file of the two, or none without autoGenerate, is a config error before any child
+// starts. Throws ConfigError.
+void check_tls_files(const GatewaySettings& s, const Environment& env) {
+  const cfg::GatewayTls& t = s.config.gateway.tls;
+  if (t.enabled)
+    (void)tls::pair_needs_generating(tls::resolve_tls_paths(t, s.state_dir, env), t.auto_generate);
 }
 
 int64_t env_ms(const Environment& env, const char* key, int64_t fallback) {
@@ -226,6 +237,7 @@ struct Reloader {
       GatewaySettings next = resolve_gateway_settings(flags, env);
       require_auth_unless_loopback(next, socket_local_address(listen_fd),
                                    "the listening socket's address");
+      check_tls_files(next, env);
       for (const auto& w : next.warnings) log.warn("config", w);
       sup.reload(children_for(next, flags, env, dir, hash_key));
     } catch (const std::exception& e) {
@@ -300,6 +312,7 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
   GatewaySettings settings;
   try {
     settings = resolve_gateway_settings(flags, env);
+    check_tls_files(settings, env);
   } catch (const std::exception& e) {
     std::cerr << "clawgate: config error: " << e.what() << "\n";
     return kExitConfig;

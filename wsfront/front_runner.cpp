@@ -4,6 +4,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -19,6 +20,7 @@
 #include "net.hpp"
 #include "sandbox.hpp"
 #include "state.hpp"
+#include "tls_server.hpp"
 #include "utf8.hpp"
 #include "version.hpp"
 #include "ws_transport.hpp"
@@ -138,8 +140,13 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     log.set_min_level(parse_log_level(it->second, LogLevel::info));
 
   FrontSettings settings;
+  std::optional<ServerTls> tls;  // gateway.tls on: the context every connection handshakes with
   try {
     settings = front_settings(flags, env, log);
+    if (settings.gateway.config.gateway.tls.enabled) {
+      tls = prepare_server_tls(settings.gateway, env, log);
+      settings.tls_fingerprint = tls->fingerprint;
+    }
   } catch (const ConfigError& e) {
     std::cerr << "clawgate: config error: " << e.what() << "\n";
     return kExitConfig;
@@ -151,7 +158,7 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   std::signal(SIGPIPE, SIG_IGN);
   boost::asio::io_context io(1);
   Gateway gateway(io, clock, log, ring, settings);
-  WsTransport ws(io, gateway, log);
+  WsTransport ws(io, gateway, log, tls ? tls->context : nullptr);
   gateway.attach(&ws.transport());
   ws.serve("/", "text/html; charset=utf-8", std::string(kWebchatHtml, kWebchatHtml_size));
   ws.serve("/index.html", "text/html; charset=utf-8", std::string(kWebchatHtml, kWebchatHtml_size));
@@ -179,15 +186,31 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   const std::string host = settings.gateway.bind_address.find(':') != std::string::npos
                                ? "[" + settings.gateway.bind_address + "]"
                                : settings.gateway.bind_address;
-  log.info("front", "listening on ws://" + host + ":" + std::to_string(port) + " (clawgate " +
-                        kVersion + ")");
+  // The fingerprint first: whoever waits for the "listening on" line has it by then.
+  if (tls)
+    log.info("front", "TLS certificate SHA-256 fingerprint: " + tls->fingerprint +
+                          " (clients pin it with --tls-fingerprint)");
+  log.info("front", std::string("listening on ") + (tls ? "wss://" : "ws://") + host + ":" +
+                        std::to_string(port) + " (clawgate " + kVersion + ")");
   // Config, token, listening socket and state files are open: from here on the state
   // directory only, and no outgoing TCP. Before any thread exists (Landlock is per thread).
-  const sandbox::Report sandboxed =
-      sandbox::apply(sandbox::front_policy(settings.gateway.state_dir));
+  // A renewed certificate is read later, from inside the sandbox: its directories stay readable.
+  const sandbox::Report sandboxed = sandbox::apply(sandbox::front_policy(
+      settings.gateway.state_dir, tls ? tls_read_paths(tls->paths) : std::vector<std::string>{}));
   sandbox::log_report(log, "front", sandboxed);
   gateway.start();
   core->start();
+  std::unique_ptr<TlsRenewal> renewal;
+  if (tls) {
+    int64_t poll_ms = 5000;  // CLAWGATE_TLS_POLL_MS: tests renew in a fraction of that
+    if (auto it = env.find("CLAWGATE_TLS_POLL_MS"); it != env.end())
+      poll_ms = std::clamp<int64_t>(std::atoll(it->second.c_str()), 10, 3'600'000);
+    renewal = std::make_unique<TlsRenewal>(io, log, tls->paths, poll_ms, [&](ServerTls next) {
+      ws.renew_tls(next.context);
+      gateway.set_tls_fingerprint(next.fingerprint);
+    });
+    renewal->start();
+  }
 
   bool stopping = false;
   auto stop = [&](const std::string& why) {

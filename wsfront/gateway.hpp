@@ -56,6 +56,8 @@ struct FrontSettings {
   // What config.get answers (common/config_view.hpp: redacted); the supervisor sends a new one
   // after each SIGHUP.
   Json config_snapshot = Json::object();
+  // gateway.tls on: the served certificate's SHA-256 (lowercase hex), shown by status; "" off.
+  std::string tls_fingerprint;
 };
 
 using core::Reply;  // a method's outcome (core/reply.hpp), whoever serves it
@@ -103,6 +105,10 @@ class Gateway final : public TransportHandler, public core::EventSink {
   // config.get's answer from now on (a reload the supervisor made, or refused); a valid one
   // also carries gateway.nodes.commands, which apply at once (as upstream hot-applies them).
   void set_config_snapshot(Json snapshot);
+  // A renewed certificate (tls_server.hpp): status shows the fingerprint now served.
+  void set_tls_fingerprint(std::string fingerprint) {
+    cfg_.tls_fingerprint = std::move(fingerprint);
+  }
   void start();  // timers
   // Schema methods that neither the front nor the attached core serves: non-empty is a build
   // that must not start (the runner refuses to).

@@ -169,6 +169,11 @@ Reply Gateway::m_status(const Connection& s) {
               {"processes", core_ ? core_->channels().children_json() : Json::array()},
               {"outbound", {{"pending", core_ ? core_->channels().pending_outbound() : 0}}},
               {"logs", {{"size", ring_.tail(-1, 0, 0).size}}}};
+  // What a client pins (upstream's fingerprintSha256); only callers past authentication see it.
+  out["gateway"]["tls"] =
+      cfg_.tls_fingerprint.empty()
+          ? Json{{"enabled", false}}
+          : Json{{"enabled", true}, {"fingerprintSha256", cfg_.tls_fingerprint}};
   if (scope_satisfies(s.scopes, "operator.admin")) {
     out["stateDir"] = cfg_.gateway.state_dir;
     if (!cfg_.gateway.config_path.empty()) out["configPath"] = cfg_.gateway.config_path;

@@ -1,17 +1,20 @@
 // WsTransport: the only translation unit that includes websocketpp (each one costs ~35 s and
 // ~1.2 GB to compile). It accepts TCP connections on its own Asio acceptor (so a listening
-// socket can also be adopted from systemd), runs the HTTP upgrade and WebSocket framing, and
-// forwards connection events to the protocol core. UTF-8 validation of text frames (close 1007)
-// and the message size limit (close 1009) are enforced here by websocketpp.
-// Fails: accept errors are logged and retried after a pause; per-connection errors close only
-// that connection.
+// socket can also be adopted from systemd), runs the TLS handshake when gateway.tls is on, the
+// HTTP upgrade and WebSocket framing, and forwards connection events to the protocol core.
+// UTF-8 validation of text frames (close 1007) and the message size limit (close 1009) are
+// enforced here by websocketpp. One endpoint template serves both: plain (config::asio's
+// socket) and TLS (config::asio_tls's), instantiated here and nowhere else.
+// Fails: accept errors are logged and retried after a pause; per-connection errors (a failed
+// TLS handshake: plain HTTP on a TLS port, a client refusing the certificate) close only that
+// connection.
 #include "ws_transport.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <unordered_map>
 #include <websocketpp/concurrency/none.hpp>
-#include <websocketpp/config/asio_no_tls.hpp>
+#include <websocketpp/config/asio.hpp>
 #include <websocketpp/server.hpp>
 
 #include "net.hpp"
@@ -25,31 +28,36 @@ struct ConnectionData {
   bool upgrade_accepted = false;
 };
 
-struct FrontConfig : websocketpp::config::asio {
+// websocketpp's asio config with one loop thread and small buffers; `Base` and `Socket` pick
+// plain TCP (config::asio, basic_socket) or TLS (config::asio_tls, tls_socket).
+template <class Base, class Socket>
+struct FrontConfig : Base {
   typedef FrontConfig type;
-  typedef websocketpp::config::asio base;
+  typedef Base base;
   // One loop thread: no locks anywhere in the transport.
   typedef websocketpp::concurrency::none concurrency_type;
   typedef websocketpp::log::basic<concurrency_type, websocketpp::log::elevel> elog_type;
   typedef websocketpp::log::basic<concurrency_type, websocketpp::log::alevel> alog_type;
-  typedef base::request_type request_type;
-  typedef base::response_type response_type;
-  typedef base::message_type message_type;
-  typedef base::con_msg_manager_type con_msg_manager_type;
-  typedef base::endpoint_msg_manager_type endpoint_msg_manager_type;
-  typedef base::rng_type rng_type;
+  typedef typename base::request_type request_type;
+  typedef typename base::response_type response_type;
+  typedef typename base::message_type message_type;
+  typedef typename base::con_msg_manager_type con_msg_manager_type;
+  typedef typename base::endpoint_msg_manager_type endpoint_msg_manager_type;
+  typedef typename base::rng_type rng_type;
   typedef ConnectionData connection_base;
   static bool const enable_multithreading = false;
 
   struct transport_config : public base::transport_config {
-    typedef type::concurrency_type concurrency_type;
-    typedef type::alog_type alog_type;
-    typedef type::elog_type elog_type;
-    typedef type::request_type request_type;
-    typedef type::response_type response_type;
-    typedef websocketpp::transport::asio::basic_socket::endpoint socket_type;
+    typedef typename type::concurrency_type concurrency_type;
+    typedef typename type::alog_type alog_type;
+    typedef typename type::elog_type elog_type;
+    typedef typename type::request_type request_type;
+    typedef typename type::response_type response_type;
+    typedef Socket socket_type;
     static bool const enable_multithreading = false;
     static const long timeout_socket_shutdown = 1000;
+    // The TLS handshake (plain TCP has none) gets what the HTTP upgrade gets.
+    static const long timeout_socket_post_init = 10000;
   };
   typedef websocketpp::transport::asio::endpoint<transport_config> transport_type;
 
@@ -62,15 +70,58 @@ struct FrontConfig : websocketpp::config::asio {
   static const size_t max_http_body_size = 64 * 1024;
 };
 
-using Server = websocketpp::server<FrontConfig>;
-using ConnectionPtr = Server::connection_ptr;
+// websocketpp's TLS socket with one change: closing sends close_notify and does not wait for
+// the peer's (RFC 8446 6.1 allows it). asio's shutdown would wait, but the connection's pending
+// read swallows the peer's close_notify, so every close sat out timeout_socket_shutdown (1 s)
+// before the TCP close, and the client (ours, Node's ws) waited with it.
+class TlsConnection : public websocketpp::transport::asio::tls_socket::connection {
+ public:
+  typedef TlsConnection type;
+  typedef websocketpp::lib::shared_ptr<type> ptr;
+
+ protected:
+  void async_shutdown(websocketpp::transport::asio::socket::shutdown_handler callback) {
+    SSL* ssl = get_socket().native_handle();
+    SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
+    websocketpp::transport::asio::tls_socket::connection::async_shutdown(std::move(callback));
+  }
+};
+
+struct TlsSocket : websocketpp::transport::asio::tls_socket::endpoint {
+  typedef TlsSocket type;
+  typedef TlsConnection socket_con_type;
+  typedef socket_con_type::ptr socket_con_ptr;
+};
+
+using PlainConfig =
+    FrontConfig<websocketpp::config::asio, websocketpp::transport::asio::basic_socket::endpoint>;
+using TlsConfig = FrontConfig<websocketpp::config::asio_tls, TlsSocket>;
 namespace asio = boost::asio;
 
 }  // namespace
 
+// What WsTransport forwards to, whichever endpoint serves.
 struct WsTransport::Impl : Transport {
-  Impl(asio::io_context& io, TransportHandler& handler, Logger& log)
-      : io(io), handler(handler), log(log), acceptor(io), retry_timer(io) {}
+  virtual uint16_t listen(const std::string& address, uint16_t port) = 0;
+  virtual uint16_t adopt(int fd) = 0;
+  virtual void serve(const std::string& path, const std::string& content_type,
+                     std::string body) = 0;
+  virtual void set_tls_context(std::shared_ptr<asio::ssl::context> context) = 0;
+};
+
+namespace {
+
+template <class Config>
+struct Endpoint final : WsTransport::Impl {
+  using Server = websocketpp::server<Config>;
+  using ConnectionPtr = typename Server::connection_ptr;
+  static constexpr bool kTls = std::is_same_v<Config, TlsConfig>;
+
+  Endpoint(asio::io_context& io, TransportHandler& handler, Logger& log,
+           std::shared_ptr<asio::ssl::context> tls)
+      : io(io), handler(handler), log(log), acceptor(io), retry_timer(io), tls(std::move(tls)) {
+    setup();
+  }
 
   asio::io_context& io;
   TransportHandler& handler;
@@ -82,6 +133,9 @@ struct WsTransport::Impl : Transport {
   ConnId next_id = 1;
   bool listening = false;
   std::unordered_map<std::string, std::pair<std::string, std::string>> pages;  // type, body
+  // The context each new TLS connection takes (a renewed certificate replaces it; connections
+  // already open keep theirs).
+  std::shared_ptr<asio::ssl::context> tls;
 
   void setup() {
     server.clear_access_channels(websocketpp::log::alevel::all);
@@ -94,14 +148,17 @@ struct WsTransport::Impl : Transport {
       auto con = server.get_con_from_hdl(h);
       handler.on_open(con->clawgate_id);
     });
-    server.set_message_handler([this](websocketpp::connection_hdl h, Server::message_ptr msg) {
-      auto con = server.get_con_from_hdl(h);
-      const bool binary = msg->get_opcode() == websocketpp::frame::opcode::binary;
-      handler.on_message(con->clawgate_id, std::move(msg->get_raw_payload()), binary);
-    });
+    server.set_message_handler(
+        [this](websocketpp::connection_hdl h, typename Server::message_ptr msg) {
+          auto con = server.get_con_from_hdl(h);
+          const bool binary = msg->get_opcode() == websocketpp::frame::opcode::binary;
+          handler.on_message(con->clawgate_id, std::move(msg->get_raw_payload()), binary);
+        });
     server.set_close_handler([this](websocketpp::connection_hdl h) { on_gone(h); });
     server.set_fail_handler([this](websocketpp::connection_hdl h) { on_gone(h); });
     server.set_http_handler([this](websocketpp::connection_hdl h) { on_http(h); });
+    if constexpr (kTls)
+      server.set_tls_init_handler([this](websocketpp::connection_hdl) { return tls; });
   }
 
   bool on_validate(websocketpp::connection_hdl h) {
@@ -231,11 +288,46 @@ struct WsTransport::Impl : Transport {
     acceptor.close(ec);
     retry_timer.cancel();
   }
+
+  // WsTransport::Impl
+  uint16_t listen(const std::string& address, uint16_t port) override {
+    using asio::ip::tcp;
+    const tcp::endpoint ep(asio::ip::make_address(address), port);
+    acceptor.open(ep.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(ep);
+    acceptor.listen(1024);
+    listening = true;
+    start_accept();
+    return acceptor.local_endpoint().port();
+  }
+  uint16_t adopt(int fd) override {
+    using asio::ip::tcp;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+      throw std::system_error(errno, std::generic_category(), "getsockname on inherited fd");
+    acceptor.assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd);
+    listening = true;
+    start_accept();
+    return acceptor.local_endpoint().port();
+  }
+  void serve(const std::string& path, const std::string& content_type, std::string body) override {
+    pages[path] = {content_type, std::move(body)};
+  }
+  void set_tls_context(std::shared_ptr<asio::ssl::context> context) override {
+    tls = std::move(context);
+  }
 };
 
-WsTransport::WsTransport(asio::io_context& io, TransportHandler& handler, Logger& log)
-    : impl_(std::make_unique<Impl>(io, handler, log)) {
-  impl_->setup();
+}  // namespace
+
+WsTransport::WsTransport(asio::io_context& io, TransportHandler& handler, Logger& log,
+                         std::shared_ptr<asio::ssl::context> tls) {
+  if (tls)
+    impl_ = std::make_unique<Endpoint<TlsConfig>>(io, handler, log, std::move(tls));
+  else
+    impl_ = std::make_unique<Endpoint<PlainConfig>>(io, handler, log, nullptr);
 }
 
 WsTransport::~WsTransport() = default;
@@ -245,32 +337,20 @@ Transport& WsTransport::transport() {
 }
 
 uint16_t WsTransport::listen(const std::string& address, uint16_t port) {
-  using asio::ip::tcp;
-  const tcp::endpoint ep(asio::ip::make_address(address), port);
-  impl_->acceptor.open(ep.protocol());
-  impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-  impl_->acceptor.bind(ep);
-  impl_->acceptor.listen(1024);
-  impl_->listening = true;
-  impl_->start_accept();
-  return impl_->acceptor.local_endpoint().port();
+  return impl_->listen(address, port);
+}
+
+uint16_t WsTransport::adopt(int fd) {
+  return impl_->adopt(fd);
 }
 
 void WsTransport::serve(const std::string& path, const std::string& content_type,
                         std::string body) {
-  impl_->pages[path] = {content_type, std::move(body)};
+  impl_->serve(path, content_type, std::move(body));
 }
 
-uint16_t WsTransport::adopt(int fd) {
-  using asio::ip::tcp;
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
-    throw std::system_error(errno, std::generic_category(), "getsockname on inherited fd");
-  impl_->acceptor.assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd);
-  impl_->listening = true;
-  impl_->start_accept();
-  return impl_->acceptor.local_endpoint().port();
+void WsTransport::renew_tls(std::shared_ptr<asio::ssl::context> context) {
+  impl_->set_tls_context(std::move(context));
 }
 
 }  // namespace clawgate::front

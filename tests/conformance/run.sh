@@ -89,7 +89,7 @@ ensure_chromium() {
   fi
 }
 for f in "${files[@]}"; do
-  if [[ "$(basename "$f")" == webchat.test.mjs ]]; then
+  if [[ "$(basename "$f")" == webchat*.test.mjs ]]; then
     ensure_chromium
     break
   fi

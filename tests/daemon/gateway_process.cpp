@@ -72,7 +72,7 @@ GatewayProcess::GatewayProcess(std::map<std::string, std::string> extra_env,
   if (rc != 0) throw std::runtime_error("cannot spawn " + std::string(CLAWGATE_BIN));
   out_fd_ = open(out_path.c_str(), O_RDONLY | O_CLOEXEC);
 
-  const std::regex re("listening on (ws://[^ ]+)");
+  const std::regex re("listening on (wss?://[^ ]+)");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   std::smatch m;
   while (!std::regex_search(out_, m, re)) {

@@ -157,7 +157,8 @@ TEST(ConfigView, KeyPathsAsConfigGetTakesThem) {
   EXPECT_EQ(schema_place(*parse_config_path("models.providers.x.apiKey")), SchemaPlace::read);
   EXPECT_EQ(schema_place(*parse_config_path("agents.defaults.model.primary")), SchemaPlace::read);
   EXPECT_EQ(schema_place(*parse_config_path("logging.level")), SchemaPlace::ignored);
-  EXPECT_EQ(schema_place(*parse_config_path("gateway.tls")), SchemaPlace::ignored);
+  EXPECT_EQ(schema_place(*parse_config_path("gateway.remote")), SchemaPlace::ignored);
+  EXPECT_EQ(schema_place(*parse_config_path("gateway.tls.certPath")), SchemaPlace::read);
   EXPECT_EQ(schema_place(*parse_config_path("gateway.nope")), SchemaPlace::unknown);
   EXPECT_EQ(schema_place(*parse_config_path("gateway.port.x")), SchemaPlace::unknown);
 }

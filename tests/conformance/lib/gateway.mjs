@@ -19,7 +19,7 @@ import { randomBytes } from "node:crypto";
 export const CONFORMANCE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const TICK_INTERVAL_MS = 500;
 const LISTEN_TIMEOUT_MS = 10_000;
-const LISTEN_RE = /listening on (ws:\/\/[^\s"'<>]+)/;
+const LISTEN_RE = /listening on (wss?:\/\/[^\s"'<>]+)/;
 
 export function clawgateBin() {
   const fromEnv = process.env.CLAWGATE_BIN;

@@ -14,6 +14,10 @@
 //
 // Without a Chromium executable (run.sh installs Debian's `chromium` if it can), the file's
 // tests fail under CI=true and are skipped, loudly, otherwise.
+//
+// webchat-tls.test.mjs runs these same tests with CLAWGATE_WEBCHAT_TLS=1: the gateway has
+// gateway.tls on (a generated self-signed pair), the page comes over https:// (Chromium told to
+// accept the certificate: ignoreHTTPSErrors) and talks to clawgate over wss://.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -32,6 +36,8 @@ const EXPECTED = `You said: ${MESSAGE}`;
 const FAKE_SCRIPT = { chunk_chars: 4, delay_ms: 70 };
 const WAIT_MS = 20_000; // any single wait in the browser
 const REPLY_WAIT_MS = 30_000; // send -> final
+const TLS = process.env.CLAWGATE_WEBCHAT_TLS === "1";
+const FILE_TAG = TLS ? "webchat-tls" : "webchat";
 
 const chromiumPath = findChromium();
 const MISSING = chromiumPath
@@ -40,7 +46,7 @@ const MISSING = chromiumPath
     "(run.sh does when it runs as root) or set CLAWGATE_CHROMIUM";
 // Under CI the tests run and fail in before() with MISSING; elsewhere they are skipped.
 const SKIP = MISSING && !IN_CI ? MISSING : false;
-if (SKIP) announceSkip("webchat.test.mjs", SKIP);
+if (SKIP) announceSkip(`${FILE_TAG}.test.mjs`, SKIP);
 
 let fake;
 let gw;
@@ -57,6 +63,7 @@ before(async () => {
   await fake.script(FAKE_SCRIPT);
   gw = await startGateway({
     config: {
+      ...(TLS ? { gateway: { tls: { enabled: true } } } : {}),
       agents: { defaults: { model: "fake/fake-model" } },
       models: {
         providers: {
@@ -65,8 +72,9 @@ before(async () => {
       },
     },
   });
+  assert.equal(new URL(gw.url).protocol, TLS ? "wss:" : "ws:", `the gateway listens on ${gw.url}`);
   browser = await launchChromium(chromiumPath);
-  const context = await browser.newContext();
+  const context = await browser.newContext({ ignoreHTTPSErrors: TLS });
   context.setDefaultTimeout(WAIT_MS);
   context.setDefaultNavigationTimeout(WAIT_MS);
   page = await context.newPage();
@@ -90,7 +98,7 @@ after(async () => {
   await fake?.stop();
 });
 
-const pageOrigin = () => `http://127.0.0.1:${gw.port}`;
+const pageOrigin = () => `${TLS ? "https" : "http"}://127.0.0.1:${gw.port}`;
 
 /** What the page and the processes looked like, for failure messages. */
 async function diagnostics() {
@@ -136,10 +144,11 @@ function requireConnected() {
 const pageFrames = (dir) => connections.flatMap((c) => c.transcript.filter((e) => e.dir === dir && e.frame).map((e) => e.frame));
 
 test("GET / serves the WebChat page", { skip: SKIP }, async () => {
-  const res = await fetch(`${pageOrigin()}/`, { signal: AbortSignal.timeout(5000) });
+  // The browser context's own HTTP client: it takes the self-signed certificate under TLS.
+  const res = await page.request.get(`${pageOrigin()}/`, { timeout: 5000 });
   const body = await res.text();
-  assert.equal(res.status, 200, `GET / answered HTTP ${res.status}: ${clip(body, 200)}`);
-  assert.match(res.headers.get("content-type") ?? "", /^text\/html\b/i, "Content-Type of /");
+  assert.equal(res.status(), 200, `GET / answered HTTP ${res.status()}: ${clip(body, 200)}`);
+  assert.match(res.headers()["content-type"] ?? "", /^text\/html\b/i, "Content-Type of /");
   assert.match(body, /id="conn-state"/, "the body is not the WebChat page");
 });
 
@@ -156,6 +165,9 @@ test("the page connects with the token from #token= and drops it from the addres
   const hello = pageFrames("recv").find((f) => f.type === "res" && f.ok && f.payload?.type === "hello-ok");
   assert.ok(hello, "no hello-ok received by the page");
   assert.ok([3, 4].includes(hello.payload.protocol), `negotiated protocol ${hello.payload.protocol}`);
+  const sockets = connections.filter((c) => c.label.startsWith("webchat page"));
+  assert.ok(sockets.length > 0 && sockets.every((c) => c.url.startsWith(TLS ? "wss://" : "ws://")),
+    `the page's sockets: ${sockets.map((c) => c.url).join(", ")}`);
   assert.deepEqual(pageErrors, [], "uncaught errors in the page");
 });
 
@@ -285,7 +297,7 @@ test("after a reload the page shows both messages from chat.history", { skip: SK
 });
 
 if (!SKIP) {
-  registerFrameConformanceTest(test, "webchat", {
+  registerFrameConformanceTest(test, FILE_TAG, {
     expectKinds: ["res:connect", "res:chat.history", "res:chat.send", "event:chat"],
   });
 }
