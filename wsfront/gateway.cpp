@@ -305,58 +305,82 @@ void Gateway::fail_handshake(Connection& s, const std::string& req_id, const Err
 }
 
 void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool binary) {
-  if (binary)
-    return close_session(s, 1008, "invalid handshake: first frame must be a text JSON frame");
-  if (!json_depth_within(data, cfg_.limits.max_json_depth))
-    return close_session(s, 1008, "invalid handshake: frame nested too deeply");
-  Json frame = Json::parse(data, nullptr, false);
-  if (frame.is_discarded())
-    return close_session(s, 1008, "invalid handshake: first frame is not valid JSON");
-
-  schema::Errors errs;
-  if (!schema::validate(schema::Def::RequestFrame, frame, errs)) {
-    return close_session(s, 1008, "invalid handshake: first frame must be a connect request");
-  }
-  const std::string req_id = frame["id"].get<std::string>();
-  if (frame["method"] != "connect") {
-    return fail_handshake(s, req_id,
-                          Error::invalid("invalid handshake: first request must be connect"), 1008);
-  }
-  static const Json kNoParams = Json::object();
-  const Json& raw = frame.contains("params") ? frame.at("params") : kNoParams;
-  if (!schema::validate(schema::Def::ConnectParams, raw, errs)) {
-    return fail_handshake(s, req_id, Error::invalid("invalid connect params: " + errs.text()),
-                          1008);
-  }
-  const auto params = raw.get<schema::params::Connect>();
-
-  const int64_t cmin = params.min_protocol, cmax = params.max_protocol;
-  const std::optional<int> protocol = negotiate_protocol(cmin, cmax);
+  std::string req_id;
+  const std::optional<schema::params::Connect> params = read_connect(s, data, binary, &req_id);
+  if (!params) return;
+  const std::optional<int> protocol =
+      negotiate_protocol(params->min_protocol, params->max_protocol);
   if (!protocol) {
     Json details = {{"code", "PROTOCOL_MISMATCH"},
-                    {"clientMinProtocol", cmin},
-                    {"clientMaxProtocol", cmax},
+                    {"clientMinProtocol", params->min_protocol},
+                    {"clientMaxProtocol", params->max_protocol},
                     {"expectedProtocol", kMaxProtocol},
                     {"minimumProtocol", kMinProtocol}};
     return fail_handshake(s, req_id, Error::invalid("protocol mismatch", details), 1002);
   }
-
-  const std::string& role = params.role;
-  if (role != "operator" && role != "node")
+  if (params->role != "operator" && params->role != "node")
     return fail_handshake(s, req_id, Error::invalid("invalid role"), 1008);
+  const std::optional<RateLimitKey> bucket = may_try_auth(s, req_id);
+  if (!bucket) return;
+  const ConnectRequest c = connect_request(*params);
+  std::optional<ConnectGrant> grant = authorize_connect(s, req_id, c, *bucket);
+  if (!grant) return;
+  if (params->role == "node" && !admit_node(s, req_id, *params, *grant)) return;
+  become_ready(s, req_id, *params, c, *protocol, *grant);
+}
 
+// The first frame as a connect request whose params match their schema, or the handshake
+// failed here (closed 1008).
+std::optional<schema::params::Connect> Gateway::read_connect(Connection& s, const std::string& data,
+                                                             bool binary, std::string* req_id) {
+  if (binary) {
+    close_session(s, 1008, "invalid handshake: first frame must be a text JSON frame");
+    return std::nullopt;
+  }
+  if (!json_depth_within(data, cfg_.limits.max_json_depth)) {
+    close_session(s, 1008, "invalid handshake: frame nested too deeply");
+    return std::nullopt;
+  }
+  Json frame = Json::parse(data, nullptr, false);
+  if (frame.is_discarded()) {
+    close_session(s, 1008, "invalid handshake: first frame is not valid JSON");
+    return std::nullopt;
+  }
+  schema::Errors errs;
+  if (!schema::validate(schema::Def::RequestFrame, frame, errs)) {
+    close_session(s, 1008, "invalid handshake: first frame must be a connect request");
+    return std::nullopt;
+  }
+  *req_id = frame["id"].get<std::string>();
+  if (frame["method"] != "connect") {
+    fail_handshake(s, *req_id, Error::invalid("invalid handshake: first request must be connect"),
+                   1008);
+    return std::nullopt;
+  }
+  static const Json kNoParams = Json::object();
+  const Json& raw = frame.contains("params") ? frame.at("params") : kNoParams;
+  if (!schema::validate(schema::Def::ConnectParams, raw, errs)) {
+    fail_handshake(s, *req_id, Error::invalid("invalid connect params: " + errs.text()), 1008);
+    return std::nullopt;
+  }
+  return raw.get<schema::params::Connect>();
+}
+
+// Whether this connection may try credentials at all: a forwarded request must be attributable
+// to a client, and its failed-auth bucket must not be locked. The bucket, or refused here.
+std::optional<RateLimitKey> Gateway::may_try_auth(Connection& s, const std::string& req_id) {
   if (!s.client.refusal.empty()) {
     log_.warn("front", "cannot attribute a forwarded request: " + s.client.refusal +
                            " (X-Forwarded-For \"" + log_value(s.peer.forwarded_for) + "\")");
-    return fail_handshake(
-        s, req_id,
-        Error::invalid("unauthorized: " + s.client.refusal +
-                           "; list the proxy in gateway.trustedProxies and have it set "
-                           "X-Forwarded-For to the client's address",
-                       {{"code", "PROXY_ATTRIBUTION_REQUIRED"},
-                        {"authReason", "proxy_attribution_required"},
-                        {"recommendedNextStep", "update_auth_configuration"}}),
-        1008);
+    fail_handshake(s, req_id,
+                   Error::invalid("unauthorized: " + s.client.refusal +
+                                      "; list the proxy in gateway.trustedProxies and have it set "
+                                      "X-Forwarded-For to the client's address",
+                                  {{"code", "PROXY_ATTRIBUTION_REQUIRED"},
+                                   {"authReason", "proxy_attribution_required"},
+                                   {"recommendedNextStep", "update_auth_configuration"}}),
+                   1008);
+    return std::nullopt;
   }
   const RateLimitKey bucket = rate_limit_key(s.client, s.peer.origin);
   if (const int64_t wait = limiter_.retry_after_ms(bucket.key, bucket.exemptable); wait > 0) {
@@ -367,22 +391,25 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
                         {"recommendedNextStep", "wait_then_retry"}});
     err.retryable = true;
     err.retry_after_ms = wait;
-    return fail_handshake(s, req_id, err, 1008);
+    fail_handshake(s, req_id, err, 1008);
+    return std::nullopt;
   }
+  return bucket;
+}
 
-  const ConnectRequest c = connect_request(params);
-  std::optional<ConnectGrant> grant = authorize_connect(s, req_id, c, bucket);
-  if (!grant) return;
-  if (role == "node" && !admit_node(s, req_id, params, *grant)) return;
-  const bool has_device = !grant->device_id.empty();
-  const Json& client = params.client;
+// Admitted: the connection takes its identity and grant, joins presence (the CLI does not) and
+// gets hello-ok.
+void Gateway::become_ready(Connection& s, const std::string& req_id,
+                           const schema::params::Connect& params, const ConnectRequest& c,
+                           int protocol, const ConnectGrant& grant) {
+  const bool has_device = !grant.device_id.empty();
   s.client_id = c.client_id;
   s.client_mode = c.client_mode;
-  s.role = role;
-  s.protocol = *protocol;
-  s.scopes = grant->scopes;
-  s.auth_method = grant->auth_method;
-  s.device_id = grant->device_id;
+  s.role = params.role;
+  s.protocol = protocol;
+  s.scopes = grant.scopes;
+  s.auth_method = grant.auth_method;
+  s.device_id = grant.device_id;
 
   release_preauth(s);
   s.counted_ready = true;
@@ -394,18 +421,18 @@ void Gateway::handle_connect_frame(Connection& s, const std::string& data, bool 
     std::string key = s.conn_id;
     if (has_device)
       key = s.device_id;
-    else if (client.contains("instanceId"))
-      key = client["instanceId"].get<std::string>();
+    else if (params.client.contains("instanceId"))
+      key = params.client["instanceId"].get<std::string>();
     s.presence_key = key;
     presence_.upsert(key, presence_entry_for(s, params), s.id);
     bump_presence();
   }
-  const Json hello = build_hello(s, grant->device_token);
+  const Json hello = build_hello(s, grant.device_token);
   CLAWGATE_CHECK(schema::Def::HelloOk, hello, "hello-ok");
   send_frame(s,
              response_ok_frame(req_id, hello.dump(-1, ' ', false, Json::error_handler_t::replace)),
              false);
-  log_.info("front", "client connected: " + s.client_id + "/" + s.client_mode + " role=" + role +
+  log_.info("front", "client connected: " + s.client_id + "/" + s.client_mode + " role=" + s.role +
                          " protocol=" + std::to_string(s.protocol) + " auth=" + s.auth_method +
                          (has_device ? " device=" + s.device_id.substr(0, 12) : "") + " from " +
                          s.client.ip);

@@ -153,7 +153,14 @@ class Gateway final : public TransportHandler, public core::EventSink {
   };
 
   // Handshake
+  // The handshake's steps, in upstream's order: the frame, the protocol and role, whether
+  // credentials may be tried (authorize_connect tries them), the node's admission, ready.
   void handle_connect_frame(Connection& s, const std::string& data, bool binary);
+  std::optional<schema::params::Connect> read_connect(Connection& s, const std::string& data,
+                                                      bool binary, std::string* req_id);
+  std::optional<RateLimitKey> may_try_auth(Connection& s, const std::string& req_id);
+  void become_ready(Connection& s, const std::string& req_id, const schema::params::Connect& params,
+                    const ConnectRequest& c, int protocol, const ConnectGrant& grant);
   void fail_handshake(Connection& s, const std::string& req_id, const Error& error,
                       uint16_t close_code, const std::string& close_reason = "");
   // Authentication (shared secret, device proof, device token) and device pairing, in
