@@ -29,7 +29,8 @@ Environment front_environment(const GatewaySettings& s, const Environment& paren
   if (!s.token.empty()) out["OPENCLAW_GATEWAY_TOKEN"] = s.token;
   if (!s.password.empty()) out["OPENCLAW_GATEWAY_PASSWORD"] = s.password;
   for (const char* k : {"OPENCLAW_GATEWAY_PORT", "CLAWGATE_TICK_INTERVAL_MS",
-                        "OPENCLAW_HANDSHAKE_TIMEOUT_MS", "CLAWGATE_MAX_BUFFERED_BYTES"})
+                        "OPENCLAW_HANDSHAKE_TIMEOUT_MS", "CLAWGATE_MAX_BUFFERED_BYTES",
+                        "OPENCLAW_SKIP_CANVAS_HOST"})
     copy_var(parent, out, k);
   return out;
 }

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "canvas_host.hpp"
 #include "config_view.hpp"
 #include "contract.hpp"
 #include "core/core.hpp"
@@ -109,6 +110,7 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   const bool supervised = control != nullptr;
 
   uint16_t port = 0;
+  std::string listen_address = settings.gateway.bind_address;
   try {
     const char* inherited = std::getenv(ipc::contract::env::kListenFd);
     int adopted = -1;
@@ -120,7 +122,8 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     }
     if (adopted >= 0) {
       // The bind address was checked with the config; an inherited socket may differ.
-      require_auth_unless_loopback(settings.gateway, socket_local_address(adopted),
+      listen_address = socket_local_address(adopted);
+      require_auth_unless_loopback(settings.gateway, listen_address,
                                    "the inherited listening socket's address");
       port = ws.adopt(adopted);
     } else {
@@ -140,6 +143,15 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
                                : settings.gateway.bind_address;
   log.info("front", "listening on ws://" + host + ":" + std::to_string(port) + " (clawgate " +
                         kVersion + ")");
+  // The canvas host's directory is created, opened and watched before the sandbox (it lies in
+  // the state directory, which the sandbox keeps readable). Local requests are open only on a
+  // loopback listener.
+  CanvasHost canvas(io, clock, log,
+                    canvas_settings(settings.gateway, is_loopback_ip(listen_address)),
+                    gateway.auth_limiter());
+  canvas.open();  // nothing when it is off: its paths then answer 404
+  ws.attach_canvas(&canvas);
+  gateway.attach_canvas(&canvas);
   // Config, token, listening socket and state files are open: from here on the state
   // directory only, and no outgoing TCP. Before any thread exists (Landlock is per thread).
   const sandbox::Report sandboxed =
@@ -154,6 +166,7 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     stopping = true;
     log.info("front", why + ", shutting down");
     if (!supervised) sd_notify(0, "STOPPING=1");
+    canvas.stop();
     gateway.shutdown("gateway stopping", std::nullopt, [&io] { io.stop(); });
   };
   std::unique_ptr<FrontControl> front_control;
@@ -172,6 +185,9 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     stop(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
   });
   io.run();
+  // The canvas host goes before the transport and the gateway that point at it.
+  ws.attach_canvas(nullptr);
+  gateway.attach_canvas(nullptr);
   core->flush();
   log.info("front", "stopped");
   return 0;

@@ -7,6 +7,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "canvas_host.hpp"
 #include "crypto.hpp"
 #include "utf8.hpp"
 #include "wire.hpp"
@@ -199,6 +200,7 @@ void Gateway::on_close(ConnId id) {
   if (it == conns_.end()) return;
   Connection& s = it->second;
   if (!s.counted_ready) release_preauth(s);
+  if (canvas_) canvas_->revoke(id);
   const std::string key = s.presence_key;
   conns_.erase(it);
   if (!key.empty() && presence_.disconnect(key, id, clock_.wall_ms())) {

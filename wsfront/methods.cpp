@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "canvas_host.hpp"
 #include "channel_kinds.hpp"
 #include "config_view.hpp"
 #include "core/session_key.hpp"
@@ -259,6 +260,10 @@ Json Gateway::build_hello(const Connection& s) const {
   hello["server"]["bootId"] = boot_id_;
   // The live grant, for every protocol version: the published HelloOk schema requires it.
   hello["auth"] = {{"role", s.role}, {"scopes", s.scopes}};
+  // Upstream sends it to operators too; a fresh capability, bound to this connection.
+  if (canvas_)
+    if (auto url = canvas_->issue_surface_url(s.id, s.peer))
+      hello["pluginSurfaceUrls"] = {{"canvas", *url}};
   return hello;
 }
 

@@ -2,7 +2,9 @@
 // ~1.2 GB to compile). It accepts TCP connections on its own Asio acceptor (so a listening
 // socket can also be adopted from systemd), runs the HTTP upgrade and WebSocket framing, and
 // forwards connection events to the protocol core. UTF-8 validation of text frames (close 1007)
-// and the message size limit (close 1009) are enforced here by websocketpp.
+// and the message size limit (close 1009) are enforced here by websocketpp. The canvas host
+// (canvas_host.hpp) gets its plain HTTP requests and its live-reload upgrades as plain structs;
+// this file only carries its answers and its "reload" texts.
 // Fails: accept errors are logged and retried after a pause; per-connection errors close only
 // that connection.
 #include "ws_transport.hpp"
@@ -14,6 +16,7 @@
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
+#include "canvas_host.hpp"
 #include "net.hpp"
 
 namespace clawgate::front {
@@ -23,6 +26,7 @@ namespace {
 struct ConnectionData {
   ConnId clawgate_id = 0;
   bool upgrade_accepted = false;
+  bool reload = false;  // a canvas live-reload socket, not a gateway client
 };
 
 struct FrontConfig : websocketpp::config::asio {
@@ -79,6 +83,8 @@ struct WsTransport::Impl : Transport {
   asio::ip::tcp::acceptor acceptor;
   asio::steady_timer retry_timer;
   std::unordered_map<ConnId, ConnectionPtr> connections;
+  CanvasHost* canvas = nullptr;
+  std::unordered_map<ConnId, ConnectionPtr> reload_connections;
   ConnId next_id = 1;
   bool listening = false;
   std::unordered_map<std::string, std::pair<std::string, std::string>> pages;  // type, body
@@ -92,10 +98,12 @@ struct WsTransport::Impl : Transport {
     server.set_validate_handler([this](websocketpp::connection_hdl h) { return on_validate(h); });
     server.set_open_handler([this](websocketpp::connection_hdl h) {
       auto con = server.get_con_from_hdl(h);
+      if (con->reload) return;
       handler.on_open(con->clawgate_id);
     });
     server.set_message_handler([this](websocketpp::connection_hdl h, Server::message_ptr msg) {
       auto con = server.get_con_from_hdl(h);
+      if (con->reload) return;  // the server talks, the page listens
       const bool binary = msg->get_opcode() == websocketpp::frame::opcode::binary;
       handler.on_message(con->clawgate_id, std::move(msg->get_raw_payload()), binary);
     });
@@ -104,12 +112,16 @@ struct WsTransport::Impl : Transport {
     server.set_http_handler([this](websocketpp::connection_hdl h) { on_http(h); });
   }
 
-  bool on_validate(websocketpp::connection_hdl h) {
-    auto con = server.get_con_from_hdl(h);
+  static PeerInfo peer_of(const ConnectionPtr& con) {
     PeerInfo peer;
     boost::system::error_code ec;
     const auto remote = con->get_raw_socket().remote_endpoint(ec);
     peer.socket_ip = ec ? std::string("unknown") : normalize_ip(remote.address().to_string());
+    const auto local = con->get_raw_socket().local_endpoint(ec);
+    if (!ec) {
+      peer.local_ip = normalize_ip(local.address().to_string());
+      peer.local_port = local.port();
+    }
     peer.origin = con->get_request_header("Origin");
     peer.host = con->get_request_header("Host");
     peer.user_agent = con->get_request_header("User-Agent");
@@ -118,8 +130,46 @@ struct WsTransport::Impl : Transport {
     peer.forwarded = con->get_request_header("Forwarded");
     peer.forwarded_host = con->get_request_header("X-Forwarded-Host");
     peer.forwarded_proto = con->get_request_header("X-Forwarded-Proto");
+    return peer;
+  }
+
+  static CanvasRequest canvas_request(const ConnectionPtr& con) {
+    CanvasRequest r;
+    r.method = con->get_request().get_method();
+    r.target = con->get_resource();
+    r.peer = peer_of(con);
+    r.authorization = con->get_request_header("Authorization");
+    r.if_none_match = con->get_request_header("If-None-Match");
+    return r;
+  }
+
+  static void respond(const ConnectionPtr& con, const CanvasResponse& res) {
+    con->set_status(static_cast<websocketpp::http::status_code::value>(res.status));
+    for (const auto& [k, v] : res.headers) con->append_header(k, v);
+    if (res.head)
+      con->replace_header("Content-Length", std::to_string(res.body.size()));
+    else
+      con->set_body(res.body);
+  }
+
+  bool on_validate(websocketpp::connection_hdl h) {
+    auto con = server.get_con_from_hdl(h);
     const ConnId id = next_id++;
     con->clawgate_id = id;
+    if (canvas && canvas->is_reload_target(con->get_resource())) {
+      const CanvasResponse res = canvas->authorize_reload(canvas_request(con));
+      if (res.status != 0) {
+        respond(con, res);
+        return false;
+      }
+      con->reload = true;
+      con->upgrade_accepted = true;
+      con->set_max_message_size(1024);
+      reload_connections.emplace(id, con);
+      canvas->reload_opened(id);
+      return true;
+    }
+    const PeerInfo peer = peer_of(con);
     const TransportHandler::Refusal r = handler.on_upgrade(id, peer);
     if (r.http_status != 0) {
       con->set_status(static_cast<websocketpp::http::status_code::value>(r.http_status));
@@ -135,6 +185,11 @@ struct WsTransport::Impl : Transport {
     auto con = server.get_con_from_hdl(h);
     if (!con->upgrade_accepted) return;
     con->upgrade_accepted = false;
+    if (con->reload) {
+      reload_connections.erase(con->clawgate_id);
+      if (canvas) canvas->reload_closed(con->clawgate_id);
+      return;
+    }
     connections.erase(con->clawgate_id);
     handler.on_close(con->clawgate_id);
   }
@@ -143,6 +198,9 @@ struct WsTransport::Impl : Transport {
     auto con = server.get_con_from_hdl(h);
     const std::string resource = con->get_resource();
     const std::string path = resource.substr(0, resource.find('?'));
+    if (canvas) {
+      if (auto res = canvas->handle_http(canvas_request(con))) return respond(con, *res);
+    }
     if (auto it = pages.find(path); it != pages.end()) {
       const std::string method = con->get_request().get_method();
       if (method != "GET" && method != "HEAD") {
@@ -230,6 +288,10 @@ struct WsTransport::Impl : Transport {
     boost::system::error_code ec;
     acceptor.close(ec);
     retry_timer.cancel();
+    for (auto& [_, con] : reload_connections) {
+      websocketpp::lib::error_code ignored;
+      con->close(1012, "service restart", ignored);
+    }
   }
 };
 
@@ -254,6 +316,18 @@ uint16_t WsTransport::listen(const std::string& address, uint16_t port) {
   impl_->listening = true;
   impl_->start_accept();
   return impl_->acceptor.local_endpoint().port();
+}
+
+void WsTransport::attach_canvas(CanvasHost* canvas) {
+  if (impl_->canvas && !canvas) impl_->canvas->set_reload_sender(nullptr);
+  impl_->canvas = canvas;
+  if (!canvas) return;
+  canvas->set_reload_sender([impl = impl_.get()](uint64_t id) {
+    auto it = impl->reload_connections.find(id);
+    if (it == impl->reload_connections.end()) return;
+    it->second->send(std::string("reload"),
+                     websocketpp::frame::opcode::text);  // a failure is the close
+  });
 }
 
 void WsTransport::serve(const std::string& path, const std::string& content_type,

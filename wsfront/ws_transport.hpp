@@ -11,6 +11,8 @@
 
 namespace clawgate::front {
 
+class CanvasHost;
+
 class WsTransport {
  public:
   WsTransport(boost::asio::io_context& io, TransportHandler& handler, Logger& log);
@@ -20,6 +22,8 @@ class WsTransport {
   uint16_t adopt(int listening_fd);                            // systemd socket activation
   // Serves `body` for GET/HEAD `path` (query strings ignored) to plain HTTP requests.
   void serve(const std::string& path, const std::string& content_type, std::string body);
+  // The canvas host answers its own HTTP paths and live-reload upgrades (null: none).
+  void attach_canvas(CanvasHost* canvas);
 
  private:
   struct Impl;
