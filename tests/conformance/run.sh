@@ -11,7 +11,7 @@
 #                  relative to this directory)
 #   OPENCLAW_FRAMES_DIR  captured real frames for the validator self-test
 #                  (default ../../../shared/protocol/frames)
-#   CLAWGATE_CHROMIUM    Chromium for test/webchat.test.mjs (default /usr/bin/chromium; when that is
+#   CLAWGATE_CHROMIUM    Chromium for test/webchat.test.mjs and test/canvas.test.mjs (default /usr/bin/chromium; when that is
 #                  missing and we are root or have password-less sudo, Debian's `chromium` package is
 #                  installed; without any Chromium that file's tests are skipped, or fail under CI)
 #   CI             "true" (or "1"): nothing may skip. A test skipped for a missing dependency
@@ -86,7 +86,7 @@ ensure_chromium() {
   fi
 }
 for f in "${files[@]}"; do
-  if [[ "$(basename "$f")" == webchat.test.mjs ]]; then
+  if [[ "$(basename "$f")" == webchat.test.mjs || "$(basename "$f")" == canvas.test.mjs ]]; then
     ensure_chromium
     break
   fi

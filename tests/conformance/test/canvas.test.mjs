@@ -125,6 +125,8 @@ test("the embedded A2UI renderer draws v0.8 and v0.9 surfaces", { skip: SKIP }, 
   const doc = (messages, bundle) =>
     `<!doctype html><html><body><script>globalThis.openclawA2UIBoot=${JSON.stringify({ messages }).replaceAll("<", "\\u003c")};</script>` +
     `<openclaw-a2ui-host></openclaw-a2ui-host><script src="../a2ui/${bundle}"></script></body></html>`;
+  // Off the live page first: its reload socket would reload it over the navigation below.
+  await page.goto("about:blank");
   writeFileSync(canvasFile("a2ui-08.html"), doc(v08, "a2ui.bundle.js"));
   writeFileSync(canvasFile("a2ui-09.html"), doc(v09, "a2ui-v0.9.bundle.js"));
 
