@@ -196,6 +196,8 @@ struct CanvasHost::Watcher {
     for (const auto& sub : subdirs) add_tree(sub, depth + 1);
   }
 
+  // The handler touches `this` only when the read succeeded: a Watcher destroyed by stop()
+  // completes its read with operation_aborted after it is gone.
   void read() {
     sd.async_read_some(asio::buffer(buf), [this](const boost::system::error_code& ec, size_t n) {
       if (ec) {
@@ -393,7 +395,7 @@ CanvasResponse CanvasHost::serve_file(const CanvasRequest& r, const CanvasTarget
   int fd = open_beneath(root_fd_, rel->rel);
   if (fd < 0) {
     if (fd == -EXDEV || fd == -ELOOP)
-      log_.info("canvas", "refused a path leaving the canvas directory: " + log_value(rel->rel));
+      log_.debug("canvas", "refused a path leaving the canvas directory: " + log_value(rel->rel));
     return text_response(404, "not found");
   }
   struct stat st {};
