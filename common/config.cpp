@@ -415,6 +415,14 @@ void apply_overrides(GatewaySettings& s, const GatewayFlags& flags, const Enviro
                                                                    : "none";
 
   s.state_dir = resolve_state_dir(env);
+  // Upstream's isCanvasHostEnabled: the plugin entry and host.enabled, and the environment's
+  // OPENCLAW_SKIP_CANVAS_HOST (true, 1, yes or on) over both.
+  const auto& canvas = s.config.plugins.entries.canvas;
+  s.canvas_host = canvas.enabled && canvas.config.host.enabled;
+  if (auto v = env_get(env, "OPENCLAW_SKIP_CANVAS_HOST")) {
+    const std::string skip = lower_ascii(std::string(utf8::trim(*v)));
+    if (skip == "true" || skip == "1" || skip == "yes" || skip == "on") s.canvas_host = false;
+  }
   // Timers: at least 10 ms / 100 ms, at most a day.
   if (auto v = env_get(env, "CLAWGATE_TICK_INTERVAL_MS")) {
     const auto ms = parse_bounded(*v, 0, 86'400'000);

@@ -150,9 +150,12 @@ struct GatewaySettings {
   int64_t handshake_timeout_ms = 15'000;
   std::vector<ChannelSettings> channels;  // enabled or not, in config order
   std::string agent_config_json = "{}";   // {"agents": ..., "models": ...} as written (cron)
-  std::string dm_scope = "main";      // session.dmScope: main | per-peer | per-channel-peer | ...
-  QueueSettings queue;                // messages.queue.*, agents.defaults.maxConcurrent
-  HistorySettings history;            // the model's window, agents.defaults.compaction.*
+  std::string dm_scope = "main";  // session.dmScope: main | per-peer | per-channel-peer | ...
+  QueueSettings queue;            // messages.queue.*, agents.defaults.maxConcurrent
+  HistorySettings history;        // the model's window, agents.defaults.compaction.*
+  // The canvas host in the front (plugins.entries.canvas.enabled and .config.host.enabled, off
+  // with OPENCLAW_SKIP_CANVAS_HOST=1); it serves <state_dir>/canvas.
+  bool canvas_host = true;
   std::vector<std::string> warnings;  // unknown keys and other non-fatal findings
   // Every key as typed settings, with the environment's and the flags' overrides applied
   // (gateway.port, gateway.bind, gateway.auth.*): what `config get` and config.get show.

@@ -10,7 +10,8 @@ itself, the uiHints that config.schema serves and the paths of sensitive values.
 
 The subset it understands (anything else stops the build, so the schema can never mean more
 than the parser checks): type (object, array, string, integer, number, boolean, or
-["string", "integer"] read as a string), properties with additionalProperties false, maps
+["string", "integer"] read as a string), properties with additionalProperties false (or an
+x-clawgate-ignored schema: the other keys are OpenClaw's, accepted unread), maps
 (additionalProperties: <schema>, maxProperties, propertyNames.maxLength and .minLength, and
 propertyNames.x-clawgate-check with the pattern it enforces, for editors), items/maxItems,
 minLength/maxLength (code points), enum (strings), minimum/maximum, default, $ref to
@@ -108,6 +109,17 @@ class Gen:
             h["tags"] = ["clawgate"]
         self.hints[path] = h
 
+    # additionalProperties: {"description": ..., "x-clawgate-ignored": true}: the object's other
+    # keys are OpenClaw's and accepted unread (plugins.entries: every plugin id but canvas).
+    def ignored_rest(self, node, where):
+        rest = node.get("additionalProperties")
+        if not isinstance(rest, dict) or rest.get("x-clawgate-ignored") is not True:
+            return False
+        self.check_node(rest, where + "/additionalProperties")
+        if set(rest) - {"description", "x-clawgate-ignored"}:
+            die(where + "/additionalProperties", "an ignored rest has a description only")
+        return True
+
     def fresh(self):
         self.counter += 1
         return "read_v%d" % self.counter
@@ -124,8 +136,10 @@ class Gen:
             return "id"
         if t == "object":
             if "properties" in node:
-                if node.get("additionalProperties") is not False:
-                    die(where, "an object with properties must say additionalProperties: false")
+                if node.get("additionalProperties") is not False and \
+                        not self.ignored_rest(node, where):
+                    die(where, "an object with properties must say additionalProperties: false "
+                               "(or an x-clawgate-ignored schema for OpenClaw's other keys)")
                 return "struct"
             if isinstance(node.get("additionalProperties"), dict):
                 return "map"
@@ -342,6 +356,8 @@ class Gen:
                 body.append("      %s t{};" % cpp)
                 body.append("      if (%s(x, cp, is, t)) out.%s = std::move(t);" % (reader, field))
         tail = "      is.add(Issue::Kind::unknown, render(cp), \"unknown config key\");"
+        if self.ignored_rest(node, where):
+            tail = "      (void)cp;  // OpenClaw's (additionalProperties: ignored); not read"
         if first:
             body.append("    (void)x;")
             body.append(tail[2:])

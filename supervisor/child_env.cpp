@@ -30,7 +30,7 @@ Environment front_environment(const GatewaySettings& s, const Environment& paren
   if (!s.password.empty()) out["OPENCLAW_GATEWAY_PASSWORD"] = s.password;
   for (const char* k :
        {"OPENCLAW_GATEWAY_PORT", "CLAWGATE_TICK_INTERVAL_MS", "OPENCLAW_HANDSHAKE_TIMEOUT_MS",
-        "CLAWGATE_MAX_BUFFERED_BYTES", "CLAWGATE_TLS_POLL_MS"})
+        "CLAWGATE_MAX_BUFFERED_BYTES", "CLAWGATE_TLS_POLL_MS", "OPENCLAW_SKIP_CANVAS_HOST"})
     copy_var(parent, out, k);
   return out;
 }

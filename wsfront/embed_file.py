@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Embed a file in the binary: writes a C++ source defining `const char <symbol>[]` (and its
-size) from the file's bytes, as raw string pieces. Used for the WebChat page.
+size) from the file's bytes, as raw string pieces. Used for the WebChat page and the A2UI
+renderer.
 Usage: embed_file.py INPUT OUTPUT SYMBOL"""
 import sys
 

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "canvas_host.hpp"
 #include "config_view.hpp"
 #include "contract.hpp"
 #include "core/core.hpp"
@@ -103,9 +104,9 @@ FrontSettings front_settings(const GatewayFlags& flags, const Environment& env, 
   return settings;
 }
 
-// The listening socket: the supervisor's (fd 4), systemd's, else bound here. The port, or the
-// exit code negated with the reason printed.
-int listen(const GatewaySettings& g, WsTransport& ws, Logger& log) {
+// The listening socket: the supervisor's (fd 4), systemd's, else bound here. The port (and in
+// `address` an inherited socket's own address), or the exit code negated with the reason printed.
+int listen(const GatewaySettings& g, WsTransport& ws, Logger& log, std::string* address) {
   try {
     const char* inherited = std::getenv(ipc::contract::env::kListenFd);
     int adopted = -1;
@@ -117,8 +118,8 @@ int listen(const GatewaySettings& g, WsTransport& ws, Logger& log) {
     }
     if (adopted < 0) return ws.listen(g.bind_address, static_cast<uint16_t>(g.port));
     // The bind address was checked with the config; an inherited socket may differ.
-    require_auth_unless_loopback(g, socket_local_address(adopted),
-                                 "the inherited listening socket's address");
+    *address = socket_local_address(adopted);
+    require_auth_unless_loopback(g, *address, "the inherited listening socket's address");
     return ws.adopt(adopted);
   } catch (const ConfigError& e) {
     std::cerr << "clawgate: config error: " << e.what() << "\n";
@@ -181,7 +182,8 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   auto control = ipc::ChildControl::from_environment(io, ipc::ChildRole::FRONT);
   const bool supervised = control != nullptr;
 
-  const int port = listen(settings.gateway, ws, log);
+  std::string listen_address = settings.gateway.bind_address;
+  const int port = listen(settings.gateway, ws, log, &listen_address);
   if (port < 0) return -port;
   const std::string host = settings.gateway.bind_address.find(':') != std::string::npos
                                ? "[" + settings.gateway.bind_address + "]"
@@ -192,6 +194,15 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
                           " (clients pin it with --tls-fingerprint)");
   log.info("front", std::string("listening on ") + (tls ? "wss://" : "ws://") + host + ":" +
                         std::to_string(port) + " (clawgate " + kVersion + ")");
+  // The canvas host's directory is created, opened and watched before the sandbox (it lies in
+  // the state directory, which the sandbox keeps readable). Local requests are open only on a
+  // loopback listener.
+  CanvasSettings canvas_cfg = canvas_settings(settings.gateway, is_loopback_ip(listen_address));
+  canvas_cfg.tls = tls.has_value();
+  CanvasHost canvas(io, clock, log, canvas_cfg, gateway.auth_limiter());
+  canvas.open();  // nothing when it is off: its paths then answer 404
+  ws.attach_canvas(&canvas);
+  gateway.attach_canvas(&canvas);
   // Config, token, listening socket and state files are open: from here on the state
   // directory only, and no outgoing TCP. Before any thread exists (Landlock is per thread).
   // A renewed certificate is read later, from inside the sandbox: its directories stay readable.
@@ -218,6 +229,7 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     stopping = true;
     log.info("front", why + ", shutting down");
     if (!supervised) sd_notify(0, "STOPPING=1");
+    canvas.stop();
     gateway.shutdown("gateway stopping", std::nullopt, [&io] { io.stop(); });
   };
   std::unique_ptr<FrontControl> front_control;
@@ -236,6 +248,9 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
     stop(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
   });
   io.run();
+  // The canvas host goes before the transport and the gateway that point at it.
+  ws.attach_canvas(nullptr);
+  gateway.attach_canvas(nullptr);
   core->flush();
   log.info("front", "stopped");
   return 0;

@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "canvas_host.hpp"
 #include "crypto.hpp"
 #include "output_check.hpp"
 #include "utf8.hpp"
@@ -184,6 +185,7 @@ void Gateway::on_close(ConnId id) {
   if (it == conns_.end()) return;
   Connection& s = it->second;
   if (!s.counted_ready) release_preauth(s);
+  if (canvas_) canvas_->revoke(id);
   const std::string key = s.presence_key;
   conns_.erase(it);
   nodes_.disconnect(id);  // a node's invokes fail DISCONNECTED; anyone else's: nothing

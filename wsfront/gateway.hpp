@@ -37,6 +37,7 @@
 namespace clawgate::front {
 
 using Json = nlohmann::json;
+class CanvasHost;
 
 struct Limits {
   size_t max_payload = 26'214'400;         // 25 MiB, after hello-ok
@@ -96,6 +97,11 @@ class Gateway final : public TransportHandler, public core::EventSink {
   // The core behind the methods the front does not serve itself (send, channels.*, agent,
   // chat.*, sessions.*, cron.*), and the channel view in health/status. Null: detached.
   void attach_core(core::Core* core) { core_ = core; }
+  // The canvas host (canvas_host.hpp): hello-ok carries its capability URL, and a closed
+  // connection's capability dies with it. Null: no canvas host.
+  void attach_canvas(CanvasHost* canvas) { canvas_ = canvas; }
+  // The failed-auth limiter, shared with the canvas host's HTTP auth.
+  AuthRateLimiter& auth_limiter() { return limiter_; }
 
   // core::EventSink. emit pushes an event to every ready client allowed to see it;
   // `droppable` skips clients over the buffer limit.
@@ -247,6 +253,7 @@ class Gateway final : public TransportHandler, public core::EventSink {
   FrontSettings cfg_;
   Transport* transport_ = nullptr;
   core::Core* core_ = nullptr;
+  CanvasHost* canvas_ = nullptr;
   ProxyPolicy proxies_;
   AuthRateLimiter limiter_;
   AuthRateLimiter device_token_limiter_;  // its own bucket, as upstream's device-token scope

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "canvas_host.hpp"
 #include "channel_kinds.hpp"
 #include "config_view.hpp"
 #include "core/session_key.hpp"
@@ -319,6 +320,10 @@ Json Gateway::build_hello(const Connection& s,
     hello["auth"]["deviceToken"] = token->token;
     hello["auth"]["issuedAtMs"] = token->rotated_at_ms.value_or(token->created_at_ms);
   }
+  // Upstream sends it to operators too; a fresh capability, bound to this connection.
+  if (canvas_)
+    if (auto url = canvas_->issue_surface_url(s.id, s.peer))
+      hello["pluginSurfaceUrls"] = {{"canvas", *url}};
   return hello;
 }
 

@@ -22,6 +22,8 @@ struct PeerInfo {
   std::string forwarded;        // Forwarded (RFC 7239)
   std::string forwarded_host;   // X-Forwarded-Host
   std::string forwarded_proto;  // X-Forwarded-Proto
+  std::string local_ip;         // the address the client reached us on, normalised
+  uint16_t local_port = 0;      // and its port
 };
 
 // Implemented by the WebSocket server; called by the core on the loop thread.

@@ -4,7 +4,9 @@
 // HTTP upgrade and WebSocket framing, and forwards connection events to the protocol core.
 // UTF-8 validation of text frames (close 1007) and the message size limit (close 1009) are
 // enforced here by websocketpp. One endpoint template serves both: plain (config::asio's
-// socket) and TLS (config::asio_tls's), instantiated here and nowhere else.
+// socket) and TLS (config::asio_tls's), instantiated here and nowhere else. The canvas host
+// (canvas_host.hpp) gets its plain HTTP requests and its live-reload upgrades as plain structs;
+// this file only carries its answers and its "reload" texts.
 // Fails: accept errors are logged and retried after a pause; per-connection errors (a failed
 // TLS handshake: plain HTTP on a TLS port, a client refusing the certificate) close only that
 // connection.
@@ -17,6 +19,7 @@
 #include <websocketpp/config/asio.hpp>
 #include <websocketpp/server.hpp>
 
+#include "canvas_host.hpp"
 #include "net.hpp"
 
 namespace clawgate::front {
@@ -26,6 +29,7 @@ namespace {
 struct ConnectionData {
   ConnId clawgate_id = 0;
   bool upgrade_accepted = false;
+  bool reload = false;  // a canvas live-reload socket, not a gateway client
 };
 
 // websocketpp's asio config with one loop thread and small buffers; `Base` and `Socket` pick
@@ -107,6 +111,7 @@ struct WsTransport::Impl : Transport {
   virtual void serve(const std::string& path, const std::string& content_type,
                      std::string body) = 0;
   virtual void set_tls_context(std::shared_ptr<asio::ssl::context> context) = 0;
+  virtual void attach_canvas(CanvasHost* canvas) = 0;
 };
 
 namespace {
@@ -130,6 +135,8 @@ struct Endpoint final : WsTransport::Impl {
   asio::ip::tcp::acceptor acceptor;
   asio::steady_timer retry_timer;
   std::unordered_map<ConnId, ConnectionPtr> connections;
+  CanvasHost* canvas = nullptr;
+  std::unordered_map<ConnId, ConnectionPtr> reload_connections;
   ConnId next_id = 1;
   bool listening = false;
   std::unordered_map<std::string, std::pair<std::string, std::string>> pages;  // type, body
@@ -146,11 +153,13 @@ struct Endpoint final : WsTransport::Impl {
     server.set_validate_handler([this](websocketpp::connection_hdl h) { return on_validate(h); });
     server.set_open_handler([this](websocketpp::connection_hdl h) {
       auto con = server.get_con_from_hdl(h);
+      if (con->reload) return;
       handler.on_open(con->clawgate_id);
     });
     server.set_message_handler(
         [this](websocketpp::connection_hdl h, typename Server::message_ptr msg) {
           auto con = server.get_con_from_hdl(h);
+          if (con->reload) return;  // the server talks, the page listens
           const bool binary = msg->get_opcode() == websocketpp::frame::opcode::binary;
           handler.on_message(con->clawgate_id, std::move(msg->get_raw_payload()), binary);
         });
@@ -161,12 +170,16 @@ struct Endpoint final : WsTransport::Impl {
       server.set_tls_init_handler([this](websocketpp::connection_hdl) { return tls; });
   }
 
-  bool on_validate(websocketpp::connection_hdl h) {
-    auto con = server.get_con_from_hdl(h);
+  static PeerInfo peer_of(const ConnectionPtr& con) {
     PeerInfo peer;
     boost::system::error_code ec;
     const auto remote = con->get_raw_socket().remote_endpoint(ec);
     peer.socket_ip = ec ? std::string("unknown") : normalize_ip(remote.address().to_string());
+    const auto local = con->get_raw_socket().local_endpoint(ec);
+    if (!ec) {
+      peer.local_ip = normalize_ip(local.address().to_string());
+      peer.local_port = local.port();
+    }
     peer.origin = con->get_request_header("Origin");
     peer.host = con->get_request_header("Host");
     peer.user_agent = con->get_request_header("User-Agent");
@@ -175,8 +188,46 @@ struct Endpoint final : WsTransport::Impl {
     peer.forwarded = con->get_request_header("Forwarded");
     peer.forwarded_host = con->get_request_header("X-Forwarded-Host");
     peer.forwarded_proto = con->get_request_header("X-Forwarded-Proto");
+    return peer;
+  }
+
+  static CanvasRequest canvas_request(const ConnectionPtr& con) {
+    CanvasRequest r;
+    r.method = con->get_request().get_method();
+    r.target = con->get_resource();
+    r.peer = peer_of(con);
+    r.authorization = con->get_request_header("Authorization");
+    r.if_none_match = con->get_request_header("If-None-Match");
+    return r;
+  }
+
+  static void respond(const ConnectionPtr& con, const CanvasResponse& res) {
+    con->set_status(static_cast<websocketpp::http::status_code::value>(res.status));
+    for (const auto& [k, v] : res.headers) con->append_header(k, v);
+    if (res.head)
+      con->replace_header("Content-Length", std::to_string(res.body.size()));
+    else
+      con->set_body(res.body);
+  }
+
+  bool on_validate(websocketpp::connection_hdl h) {
+    auto con = server.get_con_from_hdl(h);
     const ConnId id = next_id++;
     con->clawgate_id = id;
+    if (canvas && canvas->is_reload_target(con->get_resource())) {
+      const CanvasResponse res = canvas->authorize_reload(canvas_request(con));
+      if (res.status != 0) {
+        respond(con, res);
+        return false;
+      }
+      con->reload = true;
+      con->upgrade_accepted = true;
+      con->set_max_message_size(1024);
+      reload_connections.emplace(id, con);
+      canvas->reload_opened(id);
+      return true;
+    }
+    const PeerInfo peer = peer_of(con);
     const TransportHandler::Refusal r = handler.on_upgrade(id, peer);
     if (r.http_status != 0) {
       con->set_status(static_cast<websocketpp::http::status_code::value>(r.http_status));
@@ -192,6 +243,11 @@ struct Endpoint final : WsTransport::Impl {
     auto con = server.get_con_from_hdl(h);
     if (!con->upgrade_accepted) return;
     con->upgrade_accepted = false;
+    if (con->reload) {
+      reload_connections.erase(con->clawgate_id);
+      if (canvas) canvas->reload_closed(con->clawgate_id);
+      return;
+    }
     connections.erase(con->clawgate_id);
     handler.on_close(con->clawgate_id);
   }
@@ -200,6 +256,9 @@ struct Endpoint final : WsTransport::Impl {
     auto con = server.get_con_from_hdl(h);
     const std::string resource = con->get_resource();
     const std::string path = resource.substr(0, resource.find('?'));
+    if (canvas) {
+      if (auto res = canvas->handle_http(canvas_request(con))) return respond(con, *res);
+    }
     if (auto it = pages.find(path); it != pages.end()) {
       const std::string method = con->get_request().get_method();
       if (method != "GET" && method != "HEAD") {
@@ -287,6 +346,10 @@ struct Endpoint final : WsTransport::Impl {
     boost::system::error_code ec;
     acceptor.close(ec);
     retry_timer.cancel();
+    for (auto& [_, con] : reload_connections) {
+      websocketpp::lib::error_code ignored;
+      con->close(1012, "service restart", ignored);
+    }
   }
 
   // WsTransport::Impl
@@ -318,6 +381,17 @@ struct Endpoint final : WsTransport::Impl {
   void set_tls_context(std::shared_ptr<asio::ssl::context> context) override {
     tls = std::move(context);
   }
+  void attach_canvas(CanvasHost* host) override {
+    if (canvas && !host) canvas->set_reload_sender(nullptr);
+    canvas = host;
+    if (!host) return;
+    host->set_reload_sender([this](uint64_t id) {
+      auto it = reload_connections.find(id);
+      if (it == reload_connections.end()) return;
+      it->second->send(std::string("reload"),
+                       websocketpp::frame::opcode::text);  // a failure is the close
+    });
+  }
 };
 
 }  // namespace
@@ -342,6 +416,10 @@ uint16_t WsTransport::listen(const std::string& address, uint16_t port) {
 
 uint16_t WsTransport::adopt(int fd) {
   return impl_->adopt(fd);
+}
+
+void WsTransport::attach_canvas(CanvasHost* canvas) {
+  impl_->attach_canvas(canvas);
 }
 
 void WsTransport::serve(const std::string& path, const std::string& content_type,

@@ -16,6 +16,8 @@ class context;
 
 namespace clawgate::front {
 
+class CanvasHost;
+
 class WsTransport {
  public:
   // `tls` null: plain ws:// and http://; else wss:// and https:// with that context.
@@ -29,6 +31,8 @@ class WsTransport {
   void serve(const std::string& path, const std::string& content_type, std::string body);
   // A TLS transport: connections accepted from now on use `context` (a renewed certificate).
   void renew_tls(std::shared_ptr<boost::asio::ssl::context> context);
+  // The canvas host answers its own HTTP paths and live-reload upgrades (null: none).
+  void attach_canvas(CanvasHost* canvas);
 
   struct Impl;
 

@@ -14,7 +14,7 @@
 #   openclaw-cli/  npm openclaw@2026.9.6 (CLI + headless node host) for test/node-host.test.mjs
 #                  and the CLI tests of test/devices.test.mjs, installed with npm ci when either
 #                  file is to run
-#   CLAWGATE_CHROMIUM    Chromium for test/webchat.test.mjs (default /usr/bin/chromium; when that is
+#   CLAWGATE_CHROMIUM    Chromium for test/webchat*.test.mjs and test/canvas.test.mjs (default /usr/bin/chromium; when that is
 #                  missing and we are root or have password-less sudo, Debian's `chromium` package is
 #                  installed; without any Chromium that file's tests are skipped, or fail under CI)
 #   CI             "true" (or "1"): nothing may skip. A test skipped for a missing dependency
@@ -89,7 +89,7 @@ ensure_chromium() {
   fi
 }
 for f in "${files[@]}"; do
-  if [[ "$(basename "$f")" == webchat*.test.mjs ]]; then
+  if [[ "$(basename "$f")" == webchat*.test.mjs || "$(basename "$f")" == canvas.test.mjs ]]; then
     ensure_chromium
     break
   fi

@@ -29,7 +29,8 @@ Environment parent_env() {
           {"WATCHDOG_USEC", "1000000"},
           {"SSL_CERT_FILE", "/etc/test-ca.pem"},
           {"AWS_SECRET_ACCESS_KEY", "aws"},
-          {"CLAWGATE_TICK_INTERVAL_MS", "500"}};
+          {"CLAWGATE_TICK_INTERVAL_MS", "500"},
+          {"OPENCLAW_SKIP_CANVAS_HOST", "1"}};
 }
 
 GatewaySettings settings() {
@@ -79,6 +80,7 @@ TEST(ChildEnv, FrontGetsTheGatewaySecretsAndNoOtherProcesssSecrets) {
   EXPECT_EQ(e.at("OPENCLAW_GATEWAY_PASSWORD"), "gw-password");
   EXPECT_EQ(e.at("CLAWGATE_STATE_DIR"), "/var/lib/clawgate");
   EXPECT_EQ(e.at("CLAWGATE_TICK_INTERVAL_MS"), "500");
+  EXPECT_EQ(e.at("OPENCLAW_SKIP_CANVAS_HOST"), "1");  // the front runs the canvas host
   EXPECT_EQ(e.count("HOME"), 0u);
   EXPECT_EQ(e.count("NOTIFY_SOCKET"), 0u);
   EXPECT_EQ(e.count("WATCHDOG_USEC"), 0u);
