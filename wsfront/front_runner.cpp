@@ -131,6 +131,34 @@ int listen(const GatewaySettings& g, WsTransport& ws, Logger& log, std::string* 
   }
 }
 
+// "listening on", after the certificate's fingerprint: whoever waits for that line (a harness,
+// an operator) has the fingerprint by then.
+void log_listening(Logger& log, const std::string& bind_address, int port, const ServerTls* tls) {
+  const std::string host =
+      bind_address.find(':') != std::string::npos ? "[" + bind_address + "]" : bind_address;
+  if (tls)
+    log.info("front", "TLS certificate SHA-256 fingerprint: " + tls->fingerprint +
+                          " (clients pin it with --tls-fingerprint)");
+  log.info("front", std::string("listening on ") + (tls ? "wss://" : "ws://") + host + ":" +
+                        std::to_string(port) + " (clawgate " + kVersion + ")");
+}
+
+// A replaced certificate is served from the next connection on, without a restart.
+std::unique_ptr<TlsRenewal> watch_certificate(boost::asio::io_context& io, Logger& log,
+                                              const Environment& env, const tls::TlsPaths& paths,
+                                              WsTransport& ws, Gateway& gateway) {
+  int64_t poll_ms = 5000;  // CLAWGATE_TLS_POLL_MS: tests renew in a fraction of that
+  if (auto it = env.find("CLAWGATE_TLS_POLL_MS"); it != env.end())
+    poll_ms = std::clamp<int64_t>(std::atoll(it->second.c_str()), 10, 3'600'000);
+  auto renewal =
+      std::make_unique<TlsRenewal>(io, log, paths, poll_ms, [&ws, &gateway](ServerTls next) {
+        ws.renew_tls(next.context);
+        gateway.set_tls_fingerprint(next.fingerprint);
+      });
+  renewal->start();
+  return renewal;
+}
+
 }  // namespace
 
 int run_front(const GatewayFlags& flags, const Environment& env) {
@@ -185,15 +213,7 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   std::string listen_address = settings.gateway.bind_address;
   const int port = listen(settings.gateway, ws, log, &listen_address);
   if (port < 0) return -port;
-  const std::string host = settings.gateway.bind_address.find(':') != std::string::npos
-                               ? "[" + settings.gateway.bind_address + "]"
-                               : settings.gateway.bind_address;
-  // The fingerprint first: whoever waits for the "listening on" line has it by then.
-  if (tls)
-    log.info("front", "TLS certificate SHA-256 fingerprint: " + tls->fingerprint +
-                          " (clients pin it with --tls-fingerprint)");
-  log.info("front", std::string("listening on ") + (tls ? "wss://" : "ws://") + host + ":" +
-                        std::to_string(port) + " (clawgate " + kVersion + ")");
+  log_listening(log, settings.gateway.bind_address, port, tls ? &*tls : nullptr);
   // The canvas host's directory is created, opened and watched before the sandbox (it lies in
   // the state directory, which the sandbox keeps readable). Local requests are open only on a
   // loopback listener.
@@ -211,17 +231,8 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   sandbox::log_report(log, "front", sandboxed);
   gateway.start();
   core->start();
-  std::unique_ptr<TlsRenewal> renewal;
-  if (tls) {
-    int64_t poll_ms = 5000;  // CLAWGATE_TLS_POLL_MS: tests renew in a fraction of that
-    if (auto it = env.find("CLAWGATE_TLS_POLL_MS"); it != env.end())
-      poll_ms = std::clamp<int64_t>(std::atoll(it->second.c_str()), 10, 3'600'000);
-    renewal = std::make_unique<TlsRenewal>(io, log, tls->paths, poll_ms, [&](ServerTls next) {
-      ws.renew_tls(next.context);
-      gateway.set_tls_fingerprint(next.fingerprint);
-    });
-    renewal->start();
-  }
+  const std::unique_ptr<TlsRenewal> renewal =
+      tls ? watch_certificate(io, log, env, tls->paths, ws, gateway) : nullptr;
 
   bool stopping = false;
   auto stop = [&](const std::string& why) {
