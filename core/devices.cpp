@@ -141,21 +141,40 @@ std::optional<DeviceToken> read_token(const Json& j, std::string& problem) {
   return t;
 }
 
+// The identity's keys, the same on a request and on a record.
+void put_identity(Json& j, const DeviceIdentity& d) {
+  j["deviceId"] = d.device_id;
+  j["publicKey"] = d.public_key;
+  put_text(j, "displayName", d.display_name);
+  put_text(j, "platform", d.platform);
+  put_text(j, "deviceFamily", d.device_family);
+  put_text(j, "clientId", d.client_id);
+  put_text(j, "clientMode", d.client_mode);
+  put_text(j, "browserOrigin", d.browser_origin);
+  put_text(j, "role", d.role);
+  if (!d.roles.empty()) j["roles"] = d.roles;
+  put_text(j, "remoteIp", d.remote_ip);
+}
+
+void read_identity(Reader& r, DeviceIdentity& d) {
+  d.device_id = r.text("deviceId", DeviceStore::kMaxIdBytes, true);
+  d.public_key = r.text("publicKey", DeviceStore::kMaxKeyBytes, true);
+  d.display_name = r.text("displayName", DeviceStore::kMaxTextBytes);
+  d.platform = r.text("platform", DeviceStore::kMaxTextBytes);
+  d.device_family = r.text("deviceFamily", DeviceStore::kMaxTextBytes);
+  d.client_id = r.text("clientId", kMaxClientBytes);
+  d.client_mode = r.text("clientMode", kMaxClientBytes);
+  d.browser_origin = r.text("browserOrigin", DeviceStore::kMaxOriginBytes);
+  d.role = r.text("role", kMaxRoleBytes);
+  d.roles = r.list("roles", 8, kMaxRoleBytes);
+  d.remote_ip = r.text("remoteIp", kMaxIpBytes);
+}
+
 Json pending_json(const PendingDevice& p, bool internal) {
   Json j = Json::object();
   j["requestId"] = p.request_id;
-  j["deviceId"] = p.device_id;
-  j["publicKey"] = p.public_key;
-  put_text(j, "displayName", p.display_name);
-  put_text(j, "platform", p.platform);
-  put_text(j, "deviceFamily", p.device_family);
-  put_text(j, "clientId", p.client_id);
-  put_text(j, "clientMode", p.client_mode);
-  put_text(j, "browserOrigin", p.browser_origin);
-  put_text(j, "role", p.role);
-  if (!p.roles.empty()) j["roles"] = p.roles;
+  put_identity(j, p);
   j["scopes"] = p.scopes;
-  put_text(j, "remoteIp", p.remote_ip);
   j["silent"] = p.silent;
   j["isRepair"] = p.is_repair;
   j["ts"] = p.ts;
@@ -171,18 +190,8 @@ std::optional<PendingDevice> read_pending(const Json& j, std::string& problem) {
   Reader r{j, {}};
   PendingDevice p;
   p.request_id = r.text("requestId", DeviceStore::kMaxIdBytes, true);
-  p.device_id = r.text("deviceId", DeviceStore::kMaxIdBytes, true);
-  p.public_key = r.text("publicKey", DeviceStore::kMaxKeyBytes, true);
-  p.display_name = r.text("displayName", DeviceStore::kMaxTextBytes);
-  p.platform = r.text("platform", DeviceStore::kMaxTextBytes);
-  p.device_family = r.text("deviceFamily", DeviceStore::kMaxTextBytes);
-  p.client_id = r.text("clientId", kMaxClientBytes);
-  p.client_mode = r.text("clientMode", kMaxClientBytes);
-  p.browser_origin = r.text("browserOrigin", DeviceStore::kMaxOriginBytes);
-  p.role = r.text("role", kMaxRoleBytes);
-  p.roles = r.list("roles", 8, kMaxRoleBytes);
+  read_identity(r, p);
   p.scopes = r.list("scopes", DeviceStore::kMaxScopes, DeviceStore::kMaxScopeBytes);
-  p.remote_ip = r.text("remoteIp", kMaxIpBytes);
   p.silent = r.flag("silent");
   p.is_repair = r.flag("isRepair");
   p.ts = r.time("ts", true).value_or(0);
@@ -196,19 +205,9 @@ std::optional<PendingDevice> read_pending(const Json& j, std::string& problem) {
 
 Json paired_json(const PairedDevice& d) {
   Json j = Json::object();
-  j["deviceId"] = d.device_id;
-  j["publicKey"] = d.public_key;
-  put_text(j, "displayName", d.display_name);
-  put_text(j, "platform", d.platform);
-  put_text(j, "deviceFamily", d.device_family);
-  put_text(j, "clientId", d.client_id);
-  put_text(j, "clientMode", d.client_mode);
-  put_text(j, "browserOrigin", d.browser_origin);
-  put_text(j, "role", d.role);
-  if (!d.roles.empty()) j["roles"] = d.roles;
+  put_identity(j, d);
   j["scopes"] = d.approved_scopes;
   j["approvedScopes"] = d.approved_scopes;
-  put_text(j, "remoteIp", d.remote_ip);
   if (!d.tokens.empty()) {
     Json t = Json::object();
     for (const auto& [role, tok] : d.tokens) t[role] = token_json(tok, true);
@@ -232,21 +231,11 @@ std::optional<PairedDevice> read_paired(const Json& j, std::string& problem) {
   }
   Reader r{j, {}};
   PairedDevice d;
-  d.device_id = r.text("deviceId", DeviceStore::kMaxIdBytes, true);
-  d.public_key = r.text("publicKey", DeviceStore::kMaxKeyBytes, true);
-  d.display_name = r.text("displayName", DeviceStore::kMaxTextBytes);
-  d.platform = r.text("platform", DeviceStore::kMaxTextBytes);
-  d.device_family = r.text("deviceFamily", DeviceStore::kMaxTextBytes);
-  d.client_id = r.text("clientId", kMaxClientBytes);
-  d.client_mode = r.text("clientMode", kMaxClientBytes);
-  d.browser_origin = r.text("browserOrigin", DeviceStore::kMaxOriginBytes);
-  d.role = r.text("role", kMaxRoleBytes);
-  d.roles = r.list("roles", 8, kMaxRoleBytes);
+  read_identity(r, d);
   d.approved_scopes =
       j.contains("approvedScopes")
           ? r.list("approvedScopes", DeviceStore::kMaxScopes, DeviceStore::kMaxScopeBytes)
           : r.list("scopes", DeviceStore::kMaxScopes, DeviceStore::kMaxScopeBytes);
-  d.remote_ip = r.text("remoteIp", kMaxIpBytes);
   d.approved_via = r.text("approvedVia", kMaxReasonBytes);
   d.operator_label = r.text("operatorLabel", DeviceStore::kMaxLabelBytes);
   d.created_at_ms = r.time("createdAtMs", true).value_or(0);
@@ -596,16 +585,8 @@ DeviceApproval DeviceStore::approve(const std::string& request_id,
   }
 
   PairedDevice d;
-  d.device_id = pending.device_id;
-  d.public_key = pending.public_key;
-  d.display_name =
-      access && !access->display_name.empty() ? access->display_name : pending.display_name;
-  d.platform = pending.platform;
-  d.device_family = pending.device_family;
-  d.client_id = pending.client_id;
-  d.client_mode = pending.client_mode;
-  d.browser_origin = pending.browser_origin;
-  d.role = pending.role;
+  static_cast<DeviceIdentity&>(d) = pending;  // what the device said, as the request kept it
+  if (access && !access->display_name.empty()) d.display_name = access->display_name;
   d.roles = roles;
   d.approved_scopes = approved_scopes;
   d.remote_ip = access && !access->remote_ip.empty() ? access->remote_ip : pending.remote_ip;

@@ -40,24 +40,25 @@ struct DeviceToken {
 };
 
 // Optional text fields are "" when absent (they are never sent empty).
-struct PendingDevice {
-  std::string request_id, device_id, public_key;
+// What a device says about itself: kept alike on its pairing request and its paired record.
+struct DeviceIdentity {
+  std::string device_id, public_key;
   std::string display_name, platform, device_family, client_id, client_mode, browser_origin;
   std::string role;
-  Scopes roles, scopes;
+  Scopes roles;
   std::string remote_ip;
+};
+
+struct PendingDevice : DeviceIdentity {
+  std::string request_id;
+  Scopes scopes;
   bool silent = false, is_repair = false;
   int64_t ts = 0;
   std::optional<int64_t> refreshed_at_ms;  // internal, never published
 };
 
-struct PairedDevice {
-  std::string device_id, public_key;
-  std::string display_name, platform, device_family, client_id, client_mode, browser_origin;
-  std::string role;
-  Scopes roles;
+struct PairedDevice : DeviceIdentity {
   Scopes approved_scopes;  // the baseline ("scopes" and "approvedScopes" on disk)
-  std::string remote_ip;
   std::map<std::string, DeviceToken> tokens;  // by role
   std::string approved_via;                   // owner | silent | ""
   std::string operator_label;
