@@ -92,6 +92,134 @@ bool pending_current(const PendingNodeSurface& p, const NodeSession* live, bool 
          p.permissions.value_or(Permissions{}) == declared.value_or(Permissions{});
 }
 
+// One node as the catalog sees it: its record holding the node role, the record holding its
+// approved or pending surface (the same device), and its live connection; any may be missing.
+struct CatalogRow {
+  const NodeDevice* device = nullptr;  // holds an effective node role
+  const NodeDevice* surface_of = nullptr;
+  const NodeDevice* pending_of = nullptr;
+  const NodeSession* live = nullptr;
+};
+
+// The descriptive fields, each from the first source that has it: the live connection, the
+// approved surface, the device record, the pending request (upstream's order per field).
+void put_descriptive(Json& n, const NodeSession* live, const NodeSurface* surface,
+                     const NodeDevice* dev, const PendingNodeSurface* pending) {
+  const auto dv = [&](std::string NodeDevice::*f) { return dev ? dev->*f : std::string(); };
+  const auto pv = [&](std::string PendingNodeSurface::*f) {
+    return pending ? pending->*f : std::string();
+  };
+  const auto lv = [&](std::string NodeSession::*f) { return live ? live->*f : std::string(); };
+  const auto sv = [&](std::string NodeSurface::*f) {
+    return surface ? surface->*f : std::string();
+  };
+  put_text(n, "displayName",
+           first({sv(&NodeSurface::display_name), lv(&NodeSession::display_name),
+                  dv(&NodeDevice::display_name), pv(&PendingNodeSurface::display_name)}));
+  put_text(n, "platform",
+           first({lv(&NodeSession::platform), dv(&NodeDevice::platform),
+                  pv(&PendingNodeSurface::platform)}));
+  put_text(n, "version",
+           first({lv(&NodeSession::version), sv(&NodeSurface::version),
+                  pv(&PendingNodeSurface::version)}));
+  put_text(n, "coreVersion",
+           first({lv(&NodeSession::core_version), sv(&NodeSurface::core_version),
+                  pv(&PendingNodeSurface::core_version)}));
+  put_text(n, "uiVersion",
+           first({lv(&NodeSession::ui_version), sv(&NodeSurface::ui_version),
+                  pv(&PendingNodeSurface::ui_version)}));
+  put_text(n, "clientId",
+           first({lv(&NodeSession::client_id), dv(&NodeDevice::client_id),
+                  pv(&PendingNodeSurface::client_id)}));
+  put_text(n, "clientMode",
+           first({lv(&NodeSession::client_mode), dv(&NodeDevice::client_mode),
+                  pv(&PendingNodeSurface::client_mode)}));
+  put_text(n, "deviceFamily",
+           first({lv(&NodeSession::device_family), dv(&NodeDevice::device_family),
+                  pv(&PendingNodeSurface::device_family)}));
+  put_text(n, "modelIdentifier",
+           first({lv(&NodeSession::model_identifier), sv(&NodeSurface::model_identifier),
+                  pv(&PendingNodeSurface::model_identifier)}));
+  put_text(n, "remoteIp",
+           first({lv(&NodeSession::remote_ip), dv(&NodeDevice::remote_ip),
+                  pv(&PendingNodeSurface::remote_ip)}));
+}
+
+// node.list's entry for `id`, merged from the live connection, the surface and the records in
+// upstream's order of preference. nullopt: the caller may not see it (an unpaired, offline node
+// with only a pending request, to a caller without operator.pairing).
+std::optional<Json> catalog_entry(const std::string& id, const CatalogRow& row, const NodeCaller& c,
+                                  bool sees_pending) {
+  const NodeSession* live = row.live;
+  const NodeSurface* surface = row.surface_of ? &*row.surface_of->surface : nullptr;
+  const NodeDevice* dev = row.device ? row.device : row.surface_of;
+  const PendingNodeSurface* pending = row.pending_of ? &*row.pending_of->pending : nullptr;
+  if (pending && !pending_current(*pending, live, surface != nullptr)) pending = nullptr;
+  const bool paired = row.device || surface;
+  if (!sees_pending && !paired && !live) return std::nullopt;
+
+  Json n = {{"nodeId", id}};
+  put_descriptive(n, live, surface, dev, pending);
+  n["caps"] = live ? sorted_unique(live->caps) : surface ? sorted_unique(surface->caps) : Strings{};
+  n["commands"] = live      ? public_commands(live->commands)
+                  : surface ? public_commands(surface->commands)
+                            : Strings{};
+  const Json host_stats = live ? live->host_stats : surface ? surface->last_host_stats : Json();
+  if (host_stats.is_object()) n["hostStats"] = host_stats;
+  if (live) put_text(n, "pathEnv", live->path_env);
+  if (live && live->permissions)
+    n["permissions"] = permissions_json(live->permissions);
+  else if (surface && surface->permissions)
+    n["permissions"] = permissions_json(surface->permissions);
+  n["approvalState"] = pending ? (surface ? "pending-reapproval" : "pending-approval")
+                               : (surface ? "approved" : "unapproved");
+  if (pending && (sees_pending || id == c.device_id)) n["pendingRequestId"] = pending->request_id;
+  if (pending && sees_pending) {
+    n["pendingDeclaredCaps"] = pending->caps;
+    n["pendingDeclaredCommands"] = pending->commands;
+    if (pending->permissions)
+      n["pendingDeclaredPermissions"] = permissions_json(pending->permissions);
+  }
+  if (live) n["connectedAtMs"] = live->connected_at_ms;
+  std::optional<int64_t> last_connected = surface ? surface->last_connected_at_ms : std::nullopt;
+  if (live) last_connected = std::max(last_connected.value_or(0), live->connected_at_ms);
+  if (last_connected) n["lastConnectedAtMs"] = *last_connected;
+  if (!live && surface && surface->last_disconnected_at_ms)
+    n["lastDisconnectedAtMs"] = *surface->last_disconnected_at_ms;
+  // The newest sighting: this connection, else the records'.
+  std::optional<std::pair<int64_t, std::string>> seen;
+  const auto consider = [&](std::optional<int64_t> at, const std::string& why) {
+    if (at && *at > 0 && (!seen || *at > seen->first)) seen = std::make_pair(*at, why);
+  };
+  if (live) consider(live->connected_at_ms, "connect");
+  if (dev) consider(dev->last_seen_at_ms, dev->last_seen_reason);
+  if (surface) consider(surface->last_connected_at_ms, "connect");
+  if (seen) {
+    n["lastSeenAtMs"] = seen->first;
+    put_text(n, "lastSeenReason", seen->second);
+  }
+  if (surface)
+    n["approvedAtMs"] = surface->approved_at_ms;
+  else if (row.device)
+    n["approvedAtMs"] = row.device->approved_at_ms;
+  n["paired"] = paired;
+  n["connected"] = live != nullptr;
+  return n;
+}
+
+// Connected first, then by display name (or id), then id.
+void sort_catalog(std::vector<Json>& out) {
+  std::stable_sort(out.begin(), out.end(), [](const Json& a, const Json& b) {
+    if (a["connected"] != b["connected"]) return a["connected"].get<bool>();
+    const auto name = [](const Json& j) {
+      return utf8::lower(j.value("displayName", j["nodeId"].get<std::string>()));
+    };
+    const std::string na = name(a), nb = name(b);
+    if (na != nb) return na < nb;
+    return a["nodeId"].get<std::string>() < b["nodeId"].get<std::string>();
+  });
+}
+
 }  // namespace
 
 NodeService::NodeService(boost::asio::io_context& io, const Clock& clock, Logger& log,
@@ -184,14 +312,8 @@ void NodeService::disconnect(NodeConn conn) {
 // ---- node.list / node.describe (node-catalog.ts) ----
 
 Json NodeService::catalog(const NodeCaller& c, const std::string* only) const {
-  struct Row {
-    const NodeDevice* device = nullptr;  // holds an effective node role
-    const NodeDevice* surface_of = nullptr;
-    const NodeDevice* pending_of = nullptr;
-    const NodeSession* live = nullptr;
-  };
   const std::vector<NodeDevice> devices = store_.devices();
-  std::map<std::string, Row> rows;
+  std::map<std::string, CatalogRow> rows;
   for (const auto& d : devices) {
     if (only && d.device_id != *only) continue;
     if (d.node_role) rows[d.device_id].device = &d;
@@ -203,112 +325,9 @@ Json NodeService::catalog(const NodeCaller& c, const std::string* only) const {
 
   const bool sees_pending = is_admin(c) || has(c.scopes, "operator.pairing");
   std::vector<Json> out;
-  for (const auto& [id, row] : rows) {
-    const NodeSession* live = row.live;
-    const NodeSurface* surface = row.surface_of ? &*row.surface_of->surface : nullptr;
-    const NodeDevice* dev = row.device ? row.device : row.surface_of;
-    const PendingNodeSurface* pending = row.pending_of ? &*row.pending_of->pending : nullptr;
-    if (pending && !pending_current(*pending, live, surface != nullptr)) pending = nullptr;
-    const auto dv = [&](std::string NodeDevice::*f) { return dev ? dev->*f : std::string(); };
-    const auto pv = [&](std::string PendingNodeSurface::*f) {
-      return pending ? pending->*f : std::string();
-    };
-    const auto lv = [&](std::string NodeSession::*f) { return live ? live->*f : std::string(); };
-    const auto sv = [&](std::string NodeSurface::*f) {
-      return surface ? surface->*f : std::string();
-    };
-    const bool paired = row.device || surface;
-    if (!sees_pending && !paired && !live) continue;
-
-    Json n = {{"nodeId", id}};
-    put_text(n, "displayName",
-             first({sv(&NodeSurface::display_name), lv(&NodeSession::display_name),
-                    dv(&NodeDevice::display_name), pv(&PendingNodeSurface::display_name)}));
-    put_text(n, "platform",
-             first({lv(&NodeSession::platform), dv(&NodeDevice::platform),
-                    pv(&PendingNodeSurface::platform)}));
-    put_text(n, "version",
-             first({lv(&NodeSession::version), sv(&NodeSurface::version),
-                    pv(&PendingNodeSurface::version)}));
-    put_text(n, "coreVersion",
-             first({lv(&NodeSession::core_version), sv(&NodeSurface::core_version),
-                    pv(&PendingNodeSurface::core_version)}));
-    put_text(n, "uiVersion",
-             first({lv(&NodeSession::ui_version), sv(&NodeSurface::ui_version),
-                    pv(&PendingNodeSurface::ui_version)}));
-    put_text(n, "clientId",
-             first({lv(&NodeSession::client_id), dv(&NodeDevice::client_id),
-                    pv(&PendingNodeSurface::client_id)}));
-    put_text(n, "clientMode",
-             first({lv(&NodeSession::client_mode), dv(&NodeDevice::client_mode),
-                    pv(&PendingNodeSurface::client_mode)}));
-    put_text(n, "deviceFamily",
-             first({lv(&NodeSession::device_family), dv(&NodeDevice::device_family),
-                    pv(&PendingNodeSurface::device_family)}));
-    put_text(n, "modelIdentifier",
-             first({lv(&NodeSession::model_identifier), sv(&NodeSurface::model_identifier),
-                    pv(&PendingNodeSurface::model_identifier)}));
-    put_text(n, "remoteIp",
-             first({lv(&NodeSession::remote_ip), dv(&NodeDevice::remote_ip),
-                    pv(&PendingNodeSurface::remote_ip)}));
-    n["caps"] = live      ? sorted_unique(live->caps)
-                : surface ? sorted_unique(surface->caps)
-                          : Strings{};
-    n["commands"] = live      ? public_commands(live->commands)
-                    : surface ? public_commands(surface->commands)
-                              : Strings{};
-    const Json host_stats = live ? live->host_stats : surface ? surface->last_host_stats : Json();
-    if (host_stats.is_object()) n["hostStats"] = host_stats;
-    put_text(n, "pathEnv", lv(&NodeSession::path_env));
-    if (live && live->permissions)
-      n["permissions"] = permissions_json(live->permissions);
-    else if (surface && surface->permissions)
-      n["permissions"] = permissions_json(surface->permissions);
-    n["approvalState"] = pending ? (surface ? "pending-reapproval" : "pending-approval")
-                                 : (surface ? "approved" : "unapproved");
-    if (pending && (sees_pending || id == c.device_id)) n["pendingRequestId"] = pending->request_id;
-    if (pending && sees_pending) {
-      n["pendingDeclaredCaps"] = pending->caps;
-      n["pendingDeclaredCommands"] = pending->commands;
-      if (pending->permissions)
-        n["pendingDeclaredPermissions"] = permissions_json(pending->permissions);
-    }
-    if (live) n["connectedAtMs"] = live->connected_at_ms;
-    std::optional<int64_t> last_connected = surface ? surface->last_connected_at_ms : std::nullopt;
-    if (live) last_connected = std::max(last_connected.value_or(0), live->connected_at_ms);
-    if (last_connected) n["lastConnectedAtMs"] = *last_connected;
-    if (!live && surface && surface->last_disconnected_at_ms)
-      n["lastDisconnectedAtMs"] = *surface->last_disconnected_at_ms;
-    // The newest sighting: this connection, else the records'.
-    std::optional<std::pair<int64_t, std::string>> seen;
-    const auto consider = [&](std::optional<int64_t> at, const std::string& why) {
-      if (at && *at > 0 && (!seen || *at > seen->first)) seen = std::make_pair(*at, why);
-    };
-    if (live) consider(live->connected_at_ms, "connect");
-    if (dev) consider(dev->last_seen_at_ms, dev->last_seen_reason);
-    if (surface) consider(surface->last_connected_at_ms, "connect");
-    if (seen) {
-      n["lastSeenAtMs"] = seen->first;
-      put_text(n, "lastSeenReason", seen->second);
-    }
-    if (surface)
-      n["approvedAtMs"] = surface->approved_at_ms;
-    else if (row.device)
-      n["approvedAtMs"] = row.device->approved_at_ms;
-    n["paired"] = paired;
-    n["connected"] = live != nullptr;
-    out.push_back(std::move(n));
-  }
-  // Connected first, then by display name (or id), then id.
-  std::stable_sort(out.begin(), out.end(), [](const Json& a, const Json& b) {
-    if (a["connected"] != b["connected"]) return a["connected"].get<bool>();
-    const auto name = [](const Json& j) {
-      return utf8::lower(j.value("displayName", j["nodeId"].get<std::string>()));
-    };
-    const std::string na = name(a), nb = name(b);
-    if (na != nb) return na < nb;
-    return a["nodeId"].get<std::string>() < b["nodeId"].get<std::string>();
-  });
+  for (const auto& [id, row] : rows)
+    if (auto entry = catalog_entry(id, row, c, sees_pending)) out.push_back(std::move(*entry));
+  sort_catalog(out);
   return out;
 }
 
