@@ -287,18 +287,41 @@ bool Gateway::pair_device(Connection& s, const std::string& req_id, const Connec
 bool Gateway::require_pairing(Connection& s, const std::string& req_id, const ConnectRequest& c,
                               const ConnectGrant& g, PairingReason reason,
                               const core::PairedDevice* existing) {
-  const ClientKind kind = classify_client(c.client_id, c.client_mode);
+  if (reason != PairingReason::not_paired)
+    log_.warn("front", std::string("security audit: device access upgrade requested reason=") +
+                           pairing_reason_name(reason) + " device=" + g.device_id +
+                           " ip=" + s.client.ip + " auth=" + g.auth_method + " role=" + c.role);
+  Result<core::DevicePairingRequested> filed = file_pairing_request(s, c, g, reason, existing);
+  if (!filed.ok()) {
+    fail_handshake(s, req_id, filed.error(), 1008);
+    return false;
+  }
+  const core::DevicePairingRequested& pending = filed.value();
+  if (pending.request.silent) {
+    approve_silently(s, c, g, pending.request.request_id, existing);
+  } else if (pending.created) {
+    broadcast("device.pair.requested", core::DeviceStore::public_pending(pending.request));
+  }
+  if (access_allowed_now(c, g)) return true;
+  refuse_unpaired(s, req_id, c, g, reason, existing, pending.request);
+  return false;
+}
+
+// requestDevicePairing: a request filed (or the one already waiting refreshed), silent when
+// policy allows; requests it supersedes are announced as rejected.
+Result<core::DevicePairingRequested> Gateway::file_pairing_request(
+    const Connection& s, const ConnectRequest& c, const ConnectGrant& g, PairingReason reason,
+    const core::PairedDevice* existing) {
   SilentPairingFacts sf;
   sf.reason = reason;
   sf.local = s.client.local;
   sf.browser = s.client.browser;
   sf.own_page = s.client.own_page;
-  sf.kind = kind;
+  sf.kind = classify_client(c.client_id, c.client_mode);
   sf.auth_method = g.auth_method;
   sf.auto_approve_local = cfg_.gateway.config.gateway.nodes.pairing.auto_approve_local;
   sf.existing_record = existing != nullptr;
   sf.role = c.role;
-  const bool silent = allow_silent_pairing(sf);
 
   core::DevicePairingRequest req;
   req.device_id = g.device_id;
@@ -311,11 +334,7 @@ bool Gateway::require_pairing(Connection& s, const std::string& req_id, const Co
   req.role = c.role;
   req.scopes = g.scopes;
   req.remote_ip = s.client.ip;
-  req.silent = silent;
-  if (reason != PairingReason::not_paired)
-    log_.warn("front", std::string("security audit: device access upgrade requested reason=") +
-                           pairing_reason_name(reason) + " device=" + g.device_id +
-                           " ip=" + s.client.ip + " auth=" + g.auth_method + " role=" + c.role);
+  req.silent = allow_silent_pairing(sf);
   Result<core::DevicePairingRequested> filed = [&]() -> Result<core::DevicePairingRequested> {
     try {
       return devices_.request(req);
@@ -324,61 +343,60 @@ bool Gateway::require_pairing(Connection& s, const std::string& req_id, const Co
       return Error::unavailable("device pairing store unavailable", true, 1000);
     }
   }();
-  if (!filed.ok()) {
-    fail_handshake(s, req_id, filed.error(), 1008);
-    return false;
-  }
-  const core::DevicePairingRequested& pending = filed.value();
-  const int64_t now = clock_.wall_ms();
-  for (const auto& sup : pending.superseded)
-    broadcast("device.pair.resolved", Json{{"requestId", sup.request_id},
-                                           {"deviceId", sup.device_id},
-                                           {"decision", "rejected"},
-                                           {"ts", now}});
-  const std::string request_id = pending.request.request_id;
-  if (pending.request.silent) {
-    core::Scopes caller = g.scopes;
-    if (existing)
-      for (const auto& sc : existing->approved_scopes) caller.push_back(sc);
-    core::DeviceApproval a;
-    try {
-      a = devices_.approve(
-          request_id, caller, "silent",
-          core::DeviceAccess{c.display_name.value_or(""), s.client.ip, "connect", now, ""});
-    } catch (const std::exception& e) {
-      log_.error("front", std::string("cannot store a device approval: ") + e.what());
-    }
-    if (a.status == core::DeviceApproval::approved) {
-      log_.info("front", "device pairing auto-approved device=" + g.device_id + " role=" + c.role);
-      broadcast("device.pair.resolved", Json{{"requestId", request_id},
-                                             {"deviceId", g.device_id},
-                                             {"decision", "approved"},
+  if (filed.ok())
+    for (const auto& sup : filed.value().superseded)
+      broadcast("device.pair.resolved", Json{{"requestId", sup.request_id},
+                                             {"deviceId", sup.device_id},
+                                             {"decision", "rejected"},
                                              {"ts", clock_.wall_ms()}});
-    }
-  } else if (pending.created) {
-    broadcast("device.pair.requested", core::DeviceStore::public_pending(pending.request));
-  }
+  return filed;
+}
 
-  // pairingStateAllowsRequestedAccess, on the record as it is now.
+// Silent approval: the device gets what it asked for, within what it already had and proved.
+void Gateway::approve_silently(const Connection& s, const ConnectRequest& c, const ConnectGrant& g,
+                               const std::string& request_id, const core::PairedDevice* existing) {
+  const int64_t now = clock_.wall_ms();
+  core::Scopes caller = g.scopes;
+  if (existing)
+    for (const auto& sc : existing->approved_scopes) caller.push_back(sc);
+  core::DeviceApproval a;
+  try {
+    a = devices_.approve(
+        request_id, caller, "silent",
+        core::DeviceAccess{c.display_name.value_or(""), s.client.ip, "connect", now, ""});
+  } catch (const std::exception& e) {
+    log_.error("front", std::string("cannot store a device approval: ") + e.what());
+  }
+  if (a.status != core::DeviceApproval::approved) return;
+  log_.info("front", "device pairing auto-approved device=" + g.device_id + " role=" + c.role);
+  broadcast("device.pair.resolved", Json{{"requestId", request_id},
+                                         {"deviceId", g.device_id},
+                                         {"decision", "approved"},
+                                         {"ts", clock_.wall_ms()}});
+}
+
+// pairingStateAllowsRequestedAccess, on the record as it is now.
+bool Gateway::access_allowed_now(const ConnectRequest& c, const ConnectGrant& g) const {
   const core::PairedDevice* live = devices_.paired(g.device_id);
-  bool allowed = false;
-  if (live && live->public_key == g.device_public_key) {
-    const core::Scopes roles = core::effective_roles(*live);
-    const MetadataPin pin =
-        pin_client_metadata(c.client_id, c.client_mode, c.platform, c.device_family, live->platform,
-                            live->device_family);
-    allowed =
-        !pin.mismatch && std::find(roles.begin(), roles.end(), c.role) != roles.end() &&
-        core::role_scopes_allow(c.role, g.scopes, core::merge_unique({&live->approved_scopes}));
-  }
-  if (allowed) return true;
+  if (!live || live->public_key != g.device_public_key) return false;
+  const core::Scopes roles = core::effective_roles(*live);
+  const MetadataPin pin = pin_client_metadata(c.client_id, c.client_mode, c.platform,
+                                              c.device_family, live->platform, live->device_family);
+  return !pin.mismatch && std::find(roles.begin(), roles.end(), c.role) != roles.end() &&
+         core::role_scopes_allow(c.role, g.scopes, core::merge_unique({&live->approved_scopes}));
+}
 
+// NOT_PAIRED / PAIRING_REQUIRED with the request to approve (the one filed, else the device's
+// other pending one), and close 1008.
+void Gateway::refuse_unpaired(Connection& s, const std::string& req_id, const ConnectRequest& c,
+                              const ConnectGrant& g, PairingReason reason,
+                              const core::PairedDevice* existing,
+                              const core::PendingDevice& filed) {
   std::string recovery;
-  if (devices_.pending(request_id)) {
-    recovery = request_id;
+  if (devices_.pending(filed.request_id)) {
+    recovery = filed.request_id;
     // A silent approval that did not happen leaves a request operators have not been told of.
-    if (pending.request.silent)
-      broadcast("device.pair.requested", core::DeviceStore::public_pending(pending.request));
+    if (filed.silent) broadcast("device.pair.requested", core::DeviceStore::public_pending(filed));
   } else {
     for (const auto& p : devices_.list_pending())
       if (p.device_id == g.device_id && p.public_key == g.device_public_key) {
@@ -389,7 +407,8 @@ bool Gateway::require_pairing(Connection& s, const std::string& req_id, const Co
   PairingFailure f;
   f.reason = reason;
   f.request_id = recovery;
-  f.retry_hint = kind.control_ui && c.role == "operator" && !recovery.empty();
+  f.retry_hint = classify_client(c.client_id, c.client_mode).control_ui && c.role == "operator" &&
+                 !recovery.empty();
   f.device_id = g.device_id;
   f.role = c.role;
   f.requested_scopes = g.scopes;
@@ -402,7 +421,6 @@ bool Gateway::require_pairing(Connection& s, const std::string& req_id, const Co
                          pairing_reason_name(reason) + ", request " +
                          (recovery.empty() ? "none" : recovery) + ")");
   fail_handshake(s, req_id, pairing_error(f), 1008, pairing_close_reason(f));
-  return false;
 }
 
 }  // namespace clawgate::front

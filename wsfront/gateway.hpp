@@ -179,6 +179,17 @@ class Gateway final : public TransportHandler, public core::EventSink {
   bool require_pairing(Connection& s, const std::string& req_id, const ConnectRequest& c,
                        const ConnectGrant& g, PairingReason reason,
                        const core::PairedDevice* existing);
+  Result<core::DevicePairingRequested> file_pairing_request(const Connection& s,
+                                                            const ConnectRequest& c,
+                                                            const ConnectGrant& g,
+                                                            PairingReason reason,
+                                                            const core::PairedDevice* existing);
+  void approve_silently(const Connection& s, const ConnectRequest& c, const ConnectGrant& g,
+                        const std::string& request_id, const core::PairedDevice* existing);
+  bool access_allowed_now(const ConnectRequest& c, const ConnectGrant& g) const;
+  void refuse_unpaired(Connection& s, const std::string& req_id, const ConnectRequest& c,
+                       const ConnectGrant& g, PairingReason reason,
+                       const core::PairedDevice* existing, const core::PendingDevice& filed);
   Json build_hello(const Connection& s, const std::optional<core::DeviceToken>& token) const;
   Json build_snapshot(const Connection& s) const;
   Json presence_entry_for(const Connection& s, const schema::params::Connect& p) const;
