@@ -81,6 +81,36 @@ ConnectRequest connect_request(const schema::params::Connect& params) {
   return c;
 }
 
+namespace {
+
+// What the device signed, as this connect presents it (the token field: the shared token, else
+// the device token, else the bootstrap token, as upstream signs).
+DeviceProofInput proof_input(const ConnectRequest& c, const std::string& challenge_nonce,
+                             int64_t now_ms) {
+  const ConnectRequest::Device& d = *c.device;
+  DeviceProofInput in;
+  in.device_id = d.id;
+  in.public_key = d.public_key;
+  in.signature = d.signature;
+  in.nonce = d.nonce;
+  in.signed_at_ms = d.signed_at;
+  in.client_id = c.client_id;
+  in.client_mode = c.client_mode;
+  in.platform = c.platform;
+  in.device_family = c.device_family;
+  in.role = c.role;
+  in.scopes = c.scopes;
+  in.signature_token = c.token             ? *c.token
+                       : c.device_token    ? *c.device_token
+                       : c.bootstrap_token ? *c.bootstrap_token
+                                           : "";
+  in.challenge_nonce = challenge_nonce;
+  in.now_ms = now_ms;
+  return in;
+}
+
+}  // namespace
+
 std::optional<ConnectGrant> Gateway::authorize_connect(Connection& s, const std::string& req_id,
                                                        const ConnectRequest& c,
                                                        const RateLimitKey& bucket) {
@@ -154,29 +184,10 @@ std::optional<ConnectGrant> Gateway::authorize_connect(Connection& s, const std:
   }
 
   // 3. The device proof, whatever the shared secret said.
-  const ConnectRequest::Device& d = *c.device;
-  DeviceProofInput in;
-  in.device_id = d.id;
-  in.public_key = d.public_key;
-  in.signature = d.signature;
-  in.nonce = d.nonce;
-  in.signed_at_ms = d.signed_at;
-  in.client_id = c.client_id;
-  in.client_mode = c.client_mode;
-  in.platform = c.platform;
-  in.device_family = c.device_family;
-  in.role = c.role;
-  in.scopes = c.scopes;
-  in.signature_token = c.token             ? *c.token
-                       : c.device_token    ? *c.device_token
-                       : c.bootstrap_token ? *c.bootstrap_token
-                                           : "";
-  in.challenge_nonce = s.nonce;
-  in.now_ms = clock_.wall_ms();
-  const DeviceProof proof = verify_device_proof(in);
+  const DeviceProof proof = verify_device_proof(proof_input(c, s.nonce, clock_.wall_ms()));
   if (!proof.ok) {
     log_.warn("front", "device proof refused from " + s.client.ip + ": " + proof.reason +
-                           " (device " + log_value(d.id, 80) + ")");
+                           " (device " + log_value(c.device->id, 80) + ")");
     return refuse(Error::invalid(proof.message, {{"code", proof.code}, {"reason", proof.reason}}));
   }
   g.device_id = proof.device_id;
