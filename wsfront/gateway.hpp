@@ -220,6 +220,9 @@ class Gateway final : public TransportHandler, public core::EventSink {
   bool admit_node(Connection& s, const std::string& req_id, const schema::params::Connect& params,
                   const ConnectGrant& g);
   core::NodeCaller node_caller(const Connection& s) const;
+  // node.pluginSurface.refresh: a fresh capability URL for the node's canvas panel.
+  Reply m_plugin_surface_refresh(const Connection& s,
+                                 const schema::params::NodePluginSurfaceRefresh& p);
   bool send_direct(ConnId id, const std::string& event, const Json& payload);
   // What the node service says goes out through the connections.
   struct NodeEvents final : core::NodeSink {

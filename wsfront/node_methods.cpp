@@ -4,6 +4,7 @@
 // the node); gateway.nodes.commands following config reloads.
 // Fails: an admission the node service refuses fails the handshake (NOT_PAIRED and 1008 when
 // the node has no node token, UNAVAILABLE and 1011 when its pairing state cannot be written).
+#include "canvas_host.hpp"
 #include "gateway.hpp"
 #include "output_check.hpp"
 #include "utf8.hpp"
@@ -125,6 +126,20 @@ void Gateway::NodeEvents::broadcast(const std::string& event, const Json& payloa
 void Gateway::NodeEvents::close_node_connections(const std::string& device_id, uint16_t,
                                                  const std::string&) {
   gateway.disconnect_device(device_id, "node");  // 4001 "device removed", after the reply
+}
+
+// As upstream: the surface's URL with a new token for this connection (the old one stops
+// working), and when it expires unless used. Only the canvas surface exists here.
+Reply Gateway::m_plugin_surface_refresh(const Connection& s,
+                                        const schema::params::NodePluginSurfaceRefresh& p) {
+  const std::string surface(utf8::trim(p.surface));
+  if (surface.empty()) return Reply::invalid("surface required");
+  std::optional<std::string> url;
+  if (surface == "canvas" && canvas_) url = canvas_->issue_surface_url(s.id, s.peer);
+  if (!url) return Reply::unavailable(surface + " plugin surface unavailable");
+  return Reply::ok({{"surface", surface},
+                    {"pluginSurfaceUrls", {{surface, *url}}},
+                    {"expiresAtMs", clock_.wall_ms() + kCapabilityTtlMs}});
 }
 
 }  // namespace clawgate::front

@@ -17,6 +17,7 @@
 #include <regex>
 #include <vector>
 
+#include "test_node.hpp"
 #include "test_support.hpp"
 
 namespace clawgate::test {
@@ -183,6 +184,40 @@ TEST(Canvas, BeyondLoopbackTheHelloOkCapabilityOrTheTokenIsNeeded) {
   // Its connection closed: the capability is dead.
   EXPECT_TRUE(
       eventually([&] { return http_get(gw, cap + "/__openclaw__/canvas/").status == 401; }, kWait));
+}
+
+// A node refreshes its canvas URL as upstream's do (node.pluginSurface.refresh): a new
+// capability for its connection, the old one dead at once, and an expiry in the future.
+TEST(Canvas, ANodeRefreshesItsCapabilityURL) {
+  GatewayProcess gw({}, R"({"gateway": {"bind": "lan"}})");
+  canvas_dir(gw);
+  const std::string port = port_of(gw);
+  Json hello;
+  auto node = connect_node(gw, &hello, kWait);
+  ASSERT_TRUE(hello.contains("pluginSurfaceUrls")) << hello.dump();
+  const std::string first =
+      cap_path_of(hello["pluginSurfaceUrls"]["canvas"].get<std::string>(), port);
+  EXPECT_EQ(http_get(gw, first + "/__openclaw__/canvas/").status, 200);
+
+  GatewayClient gc(*node);
+  const int64_t before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  const Json r = gc.call("node.pluginSurface.refresh", {{"surface", "canvas"}});
+  EXPECT_EQ(r["surface"], "canvas");
+  const std::string second = cap_path_of(r["pluginSurfaceUrls"]["canvas"].get<std::string>(), port);
+  ASSERT_FALSE(second.empty()) << r.dump();
+  EXPECT_NE(second, first);
+  EXPECT_GT(r["expiresAtMs"].get<int64_t>(), before);
+  EXPECT_EQ(http_get(gw, second + "/__openclaw__/canvas/").status, 200);
+  EXPECT_EQ(http_get(gw, first + "/__openclaw__/canvas/").status, 401) << "replaced";
+
+  try {
+    gc.call("node.pluginSurface.refresh", {{"surface", "白板 🧩"}});
+    ADD_FAILURE() << "an unknown surface was refreshed";
+  } catch (const GatewayError& e) {
+    EXPECT_EQ(e.code, "UNAVAILABLE") << e.message;
+  }
 }
 
 TEST(Canvas, RepeatedCapabilityFailuresGet429) {

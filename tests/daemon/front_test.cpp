@@ -148,13 +148,14 @@ TEST_F(Front, ChallengeThenHelloOkForProtocol4) {
                         "node.invoke",
                         "node.invoke.result",
                         "node.event",
+                        "node.pluginSurface.refresh",
                         "node.pair.list",
                         "node.pair.approve",
                         "node.pair.reject",
                         "node.pair.remove"})
     EXPECT_NE(std::find(methods.begin(), methods.end(), m), methods.end()) << m;
-  // 30, the 7 device.* methods, the 10 node ones.
-  EXPECT_EQ(methods.size(), 47u) << "only implemented methods are advertised";
+  // 30, the 7 device.* methods, the 11 node ones.
+  EXPECT_EQ(methods.size(), 48u) << "only implemented methods are advertised";
   EXPECT_EQ(hello["snapshot"]["presence"][0]["reason"], "self");
   EXPECT_TRUE(hello["snapshot"]["health"]["ok"]);
 }

@@ -17,6 +17,7 @@
 
 #include "gateway_process.hpp"
 #include "test_device.hpp"
+#include "test_node.hpp"
 #include "test_support.hpp"
 #include "ws_client.hpp"
 
@@ -170,26 +171,6 @@ TEST(Security, ATrustedProxyNamesTheClient) {
 }
 
 // --- events and health --------------------------------------------------------------------------
-
-// Connects a node with a signed device identity (paired silently: local, with the token) and
-// returns its socket after hello-ok.
-std::unique_ptr<WsClient> connect_node(const GatewayProcess& gw) {
-  auto ws = std::make_unique<WsClient>();
-  ws->connect(gw.url());
-  const Json challenge = Json::parse(ws->read(kWait).data);
-  const testing_support::TestDevice device = testing_support::TestDevice::make();
-  testing_support::ConnectSpec spec;
-  spec.client_id = "node-host";
-  spec.client_mode = "node";
-  spec.role = "node";
-  spec.auth = {{"token", gw.token()}};
-  const Json frame = testing_support::connect_frame(&device, spec, challenge["payload"]["nonce"],
-                                                    challenge["payload"]["ts"], "n1");
-  ws->send_text(frame.dump());
-  const Json res = Json::parse(ws->read(kWait).data);
-  EXPECT_TRUE(res.value("ok", false)) << res.dump();
-  return ws;
-}
 
 // Every event frame `ws` receives within ms.
 std::vector<Json> drain(WsClient& ws, int ms) {

@@ -115,6 +115,7 @@ export const RESULT_DEFINITIONS = {
   "node.invoke": null,
   "node.invoke.result": null,
   "node.event": "NodeEventResult",
+  "node.pluginSurface.refresh": null,
   "node.pair.list": null,
   "node.pair.approve": null,
   "node.pair.reject": null,
