@@ -39,7 +39,7 @@ bool Gateway::serves(schema::Method m) {
     case M::node_invoke:
     case M::node_invoke_result:
     case M::node_event:
-    case M::node_plugin_surface_refresh:
+    case M::node_pluginSurface_refresh:
     case M::node_pair_list:
     case M::node_pair_approve:
     case M::node_pair_reject:
@@ -93,7 +93,7 @@ Reply Gateway::dispatch(Connection& s, schema::Method m, const Json& params) {
       return nodes_.invoke_result(node_caller(s), params.get<schema::params::NodeInvokeResult>());
     case M::node_event:
       return nodes_.event(node_caller(s), params.get<schema::params::NodeEvent>());
-    case M::node_plugin_surface_refresh:
+    case M::node_pluginSurface_refresh:
       return m_plugin_surface_refresh(s, params.get<schema::params::NodePluginSurfaceRefresh>());
     case M::node_pair_list:
       return nodes_.pair_list(node_caller(s));
