@@ -3,6 +3,7 @@
 
 #include <capnp/message.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -105,6 +106,8 @@ void AgentLink::on_message(capnp::MessageReader& m) {
       return on_resume(msg.getResume());
     case ipc::AgentMsg::RESUMED:
       return listener_.on_agent_resumed();
+    case ipc::AgentMsg::TOOL_ROUND:
+      return on_tool_round(msg.getToolRound());
     default:  // Link closes the link as garbage
       throw std::runtime_error("unexpected message from the agent worker");
   }
@@ -133,6 +136,80 @@ void AgentLink::on_resume(ipc::RunResume::Reader rs) {
   listener_.on_agent_resume(read_resume(rs));
 }
 
+namespace {
+
+std::string within(capnp::Text::Reader t, size_t max, const char* what) {
+  return ipc::contract::text_within(t.cStr(), t.size(), max, what);
+}
+
+AgentLink::ToolCall read_tool_call(ipc::ToolCall::Reader c) {
+  namespace t = ipc::contract::tools;
+  AgentLink::ToolCall out;
+  out.call_id = within(c.getCallId(), t::kMaxIdBytes, "tool call id");
+  out.name = utf8::repair(within(c.getName(), t::kMaxIdBytes, "tool name"));
+  out.arguments_json =
+      utf8::repair(within(c.getArgumentsJson(), t::kMaxArgumentsBytes, "arguments"));
+  if (c.isRefused()) {
+    out.refused = ipc::read_error(c.getRefused());
+    return out;
+  }
+  if (!c.isNode()) {  // a union member this build does not know
+    out.refused = Error::invalid("the agent worker sent a tool call this gateway cannot read");
+    return out;
+  }
+  auto n = c.getNode();
+  if (!ipc::name_of(n.getAction())) {
+    out.refused = Error::invalid(ipc::unknown_value("node tool action", n.getAction()));
+    return out;
+  }
+  out.node.action = n.getAction();
+  out.node.node = utf8::repair(within(n.getNode(), t::kMaxIdBytes, "node"));
+  out.node.command = utf8::repair(within(n.getCommand(), t::kMaxIdBytes, "command"));
+  out.node.params_json = within(n.getParamsJson(), t::kMaxParamsBytes, "params");
+  out.node.timeout_ms = n.getTimeoutMs();
+  return out;
+}
+
+void fill_offers(ipc::RunRequest::Builder run, const std::vector<AgentLink::NodeOffer>& nodes) {
+  const size_t n = std::min(nodes.size(), ipc::contract::lists::kNodeOffers);
+  auto list = run.initNodes(static_cast<unsigned>(n));
+  for (unsigned i = 0; i < n; ++i) {
+    const AgentLink::NodeOffer& o = nodes[i];
+    list[i].setNodeId(o.node_id);
+    list[i].setDisplayName(o.display_name);
+    list[i].setPlatform(o.platform);
+    const size_t m = std::min(o.commands.size(), ipc::contract::lists::kNodeCommands);
+    auto commands = list[i].initCommands(static_cast<unsigned>(m));
+    for (unsigned j = 0; j < m; ++j) commands.set(j, o.commands[j]);
+  }
+}
+
+}  // namespace
+
+void AgentLink::on_tool_round(ipc::ToolRound::Reader tr) {
+  namespace t = ipc::contract::tools;
+  ToolRound round;
+  round.run_id = within(tr.getRunId(), t::kMaxRunIdBytes, "tool round run id");
+  round.round = tr.getRound();
+  round.text = utf8::repair(within(tr.getText(), t::kMaxRoundTextBytes, "tool round text"));
+  const auto calls =
+      ipc::contract::bounded(tr.getCalls(), ipc::contract::lists::kToolCalls, "tool calls");
+  for (auto c : calls) round.calls.push_back(read_tool_call(c));
+  listener_.on_agent_tools(round);
+}
+
+void AgentLink::send_tool_result(uint32_t generation, std::string_view run_id,
+                                 std::string_view call_id, bool is_error, std::string_view text) {
+  if (!link_ || generation != generation_) return;
+  capnp::MallocMessageBuilder b;
+  auto r = b.initRoot<ipc::AgentMsg>().initToolResult();
+  fill(r.initRunId(size_of(run_id)), run_id);
+  fill(r.initCallId(size_of(call_id)), call_id);
+  r.setIsError(is_error);
+  fill(r.initText(size_of(text)), text);
+  link_->send(b);
+}
+
 bool AgentLink::send_run(const Request& rq) {
   if (!link_) return false;
   capnp::MallocMessageBuilder b;
@@ -153,6 +230,7 @@ bool AgentLink::send_run(const Request& rq) {
     o.setTo(rq.origin->to);
     o.setStartedAtMs(rq.origin->started_at_ms);
   }
+  if (!rq.nodes.empty()) fill_offers(run, rq.nodes);
   auto msgs = run.initMessages(static_cast<unsigned>(rq.messages.size()));
   for (unsigned i = 0; i < rq.messages.size(); ++i) {
     msgs[i].setRole(rq.messages[i].role);

@@ -10,7 +10,9 @@
 // dropped (the run's text comes whole with its done), a resume is answered as one that cannot
 // be adopted (abort, or doneAck when it has ended), so the worker does not offer it again. Sends
 // on a link that is down return false or do nothing (the loss is reported once, by
-// on_agent_lost).
+// on_agent_lost). A tool round past the link's bounds (contract::lists::kToolCalls calls, the
+// contract::tools text sizes) closes the link as garbage; a call whose action this build does
+// not know reaches the listener as refused.
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
@@ -20,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "error.hpp"
 #include "link.hpp"
 #include "log.hpp"
 #include "names.hpp"
@@ -38,6 +41,11 @@ class AgentLink {
     ipc::ChatRole role;
     std::string_view text;
   };
+  // A connected node the run's model may use (core/node_tools.hpp).
+  struct NodeOffer {
+    std::string node_id, display_name, platform;
+    std::vector<std::string> commands;
+  };
   // A run (or, `summarize`, a compaction) for the worker. The views must outlive send_run().
   struct Request {
     std::string_view run_id, session_key;
@@ -47,6 +55,25 @@ class AgentLink {
     std::string_view previous_summary;
     uint32_t timeout_ms = 0;  // 0: the worker's default
     std::vector<Message> messages;
+    std::vector<NodeOffer> nodes;  // the node tools to offer (none: no tools)
+  };
+  // A node command the model asked for (agent.capnp NodeToolRequest).
+  struct NodeRequest {
+    ipc::NodeToolAction action = ipc::NodeToolAction::STATUS;
+    std::string node, command, params_json;
+    uint32_t timeout_ms = 0;
+  };
+  struct ToolCall {
+    std::string call_id, name, arguments_json;
+    std::optional<Error> refused;  // the worker could not read it: answer with this
+    NodeRequest node;              // else: run this
+  };
+  // One model turn's tool calls (agent.capnp ToolRound).
+  struct ToolRound {
+    std::string run_id;
+    uint32_t round = 0;
+    std::string text;
+    std::vector<ToolCall> calls;
   };
   struct Done {
     std::string run_id;
@@ -76,7 +103,8 @@ class AgentLink {
     virtual void on_agent_event(const Event& e) = 0;
     virtual void on_agent_done(const Done& d) = 0;
     virtual void on_agent_resume(const Resume& r) = 0;
-    virtual void on_agent_resumed() = 0;  // after the last resume
+    virtual void on_agent_resumed() = 0;                      // after the last resume
+    virtual void on_agent_tools(const ToolRound& round) = 0;  // answer each call once
     // The link of `generation` is gone (a replacement may already be attached).
     virtual void on_agent_lost(uint32_t generation, const std::string& reason) = 0;
 
@@ -98,11 +126,15 @@ class AgentLink {
   bool send_run(const Request& rq);  // false: the link refused it (it is going away)
   void abort(std::string_view run_id);
   void ack_done(std::string_view run_id);  // its outcome is stored: the worker may forget it
+  // A tool call's result, to the worker of `generation` only (a later one never asked).
+  void send_tool_result(uint32_t generation, std::string_view run_id, std::string_view call_id,
+                        bool is_error, std::string_view text);
 
  private:
   void on_message(capnp::MessageReader& m);
   void on_event(ipc::RunEvent::Reader ev);
   void on_resume(ipc::RunResume::Reader rs);
+  void on_tool_round(ipc::ToolRound::Reader tr);
   void on_closed(uint32_t generation, const std::string& reason);
 
   boost::asio::io_context& io_;

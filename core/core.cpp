@@ -27,6 +27,7 @@ Core::Core(boost::asio::io_context& io, const Clock& clock, Logger& log,
           settings.agent_config_json),
       index_timer_(io) {
   hub_.on_change = [this] { sink_.channels_changed(); };
+  runs_.set_tool_events([this](const Json& payload) { sink_.emit_tool_event(payload); });
   cron_.on_heartbeat = [this](const Json& hb) { sink_.heartbeat_changed(hb); };
   sessions_.on_dirty = [this] { arm_index_flush(); };
 }

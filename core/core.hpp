@@ -29,6 +29,9 @@ class EventSink {
   virtual ~EventSink() = default;
   // An event for every client allowed to see it; `droppable` ones may skip slow clients.
   virtual void emit(const std::string& event, const Json& payload, bool droppable) = 0;
+  // A tool-stream `agent` event: only for clients that asked for tool events (caps
+  // "tool-events", as upstream sends them).
+  virtual void emit_tool_event(const Json& payload) = 0;
   virtual void heartbeat_changed(const Json& heartbeat) = 0;
   virtual void channels_changed() = 0;  // channel/worker status changed: health is stale
 };
@@ -58,6 +61,9 @@ class Core final : private InboundSink {
   // A worker's data link handed over by the supervisor: the agent's, or a channel account's.
   void attach_peer(int fd, const std::string& name, const std::string& channel,
                    const std::string& account_id, uint32_t generation);
+
+  // What the agent's tools reach (the front's nodes); nullptr: no tools are offered.
+  void attach_tools(AgentTools* tools) { runs_.set_tools(tools); }
 
   ChannelHub& channels() { return hub_; }
   RunManager& runs() { return runs_; }

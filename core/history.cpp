@@ -68,6 +68,27 @@ std::string agent_text(const Json& entry) {
   return "[group message not addressed to you, for context only] " + who + ": " + text;
 }
 
+std::string tool_text(const Json& entry) {
+  std::string text = str_at(entry, "text");
+  if (str_at(entry, "role") == "toolResult") {
+    const bool failed = flag_at(entry, "isError");
+    std::string shown = text.substr(0, utf8::cut_bytes(text, kToolResultHistoryBytes));
+    if (shown.size() < text.size()) shown += " ...";
+    return "[tool " + str_at(entry, "toolName", "?") + (failed ? " failed" : " result") + ": " +
+           shown + "]";
+  }
+  const auto calls = entry.find("toolCalls");
+  if (calls == entry.end() || !calls->is_array()) return text;
+  for (const Json& c : *calls) {
+    if (!c.is_object()) continue;
+    const auto args = c.find("arguments");
+    const std::string shown = args == c.end() ? "{}" : dump_json(*args);
+    text += (text.empty() ? "" : "\n") + std::string("[called tool ") + str_at(c, "name", "?") +
+            " " + shown.substr(0, utf8::cut_bytes(shown, kToolResultHistoryBytes)) + "]";
+  }
+  return text;
+}
+
 // ---------------------------------------------------------------------------------------------
 // SessionHistory
 
@@ -105,8 +126,11 @@ namespace {
 std::optional<HistoryTurn> turn_of(const Json& j, uint64_t offset) {
   if (!j.is_object() || str_at(j, "type") != "message") return std::nullopt;
   HistoryTurn t;
-  t.role = str_at(j, "role") == "assistant" ? "assistant" : "user";
-  t.text = agent_text(j);
+  const std::string role = str_at(j, "role");
+  // A tool round reads as part of the assistant's turn (tool_text): later requests may offer
+  // no tools, and a provider refuses tool calls it was not offered.
+  t.role = role == "assistant" || role == "toolResult" ? "assistant" : "user";
+  t.text = j.contains("toolCalls") || role == "toolResult" ? tool_text(j) : agent_text(j);
   t.context = flag_at(j, "context");
   t.offset = offset;
   t.tokens = estimate_tokens(t.text);

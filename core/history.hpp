@@ -70,6 +70,11 @@ std::string summary_message(const std::string& summary);
 // bot was not addressed in, the text labelled with its sender, so the model takes it as
 // background, not as a request.
 std::string agent_text(const Json& entry);
+// What the agent reads for a tool round's lines in a later turn: an assistant turn with
+// toolCalls as its text plus "[called tool <name> <arguments>]" per call, a toolResult line as
+// "[tool <name> result: <text>]" (each cut at kToolResultHistoryBytes).
+inline constexpr size_t kToolResultHistoryBytes = 2048;
+std::string tool_text(const Json& entry);
 
 class TranscriptIndex {
  public:

@@ -448,23 +448,54 @@ Reply NodeService::pair_remove(const NodeCaller& c, const schema::params::NodePa
 
 // ---- node.invoke (nodes.ts "node.invoke") ----
 
+Result<void> NodeService::check_command(const NodeCaller& c, const std::string& command) const {
+  const Json cmd = {{"command", command}};
+  if (is_private_node_command(command))
+    return Error::invalid("node.invoke does not allow private node controls", cmd);
+  if (command == "system.execApprovals.get" || command == "system.execApprovals.set")
+    return Error::invalid(
+        "node.invoke does not allow system.execApprovals.*; use exec.approvals.node.*", cmd);
+  if (command == "agent.cli.claude.run.v1")
+    return Error::invalid(
+        "node.invoke does not allow Claude agent runs; use sessions.catalog.continue", cmd);
+  if (is_admin_only_invoke_command(command) && !is_admin(c))
+    return *missing_scope(c, "operator.admin", {"operator.admin"}).error;
+  return {};
+}
+
+Result<void> NodeService::check_on_node(const NodeSession& s, const std::string& command) const {
+  // Declared but not (yet) approved: say so, whatever the allowlist would say of a command
+  // that only an approved surface admits (system.which on Linux).
+  if (has(s.declared_commands, command) && !has(s.commands, command)) {
+    const char* reason =
+        s.commands.empty() ? "node did not declare commands" : "command not declared by node";
+    return Error::invalid(command_rejection_hint("node did not declare commands", command,
+                                                 s.platform, s.declared_commands, commands_),
+                          {{"reason", reason}, {"command", command}});
+  }
+  const CommandSet allowlist = command_allowlist(
+      commands_, PolicyNode{s.platform, s.device_family, s.caps, s.commands, s.commands});
+  const CommandCheck check = check_node_command(command, s.commands, allowlist);
+  if (!check.ok)
+    return Error::invalid(
+        command_rejection_hint(check.reason, command, s.platform, s.declared_commands, commands_),
+        {{"reason", check.reason}, {"command", command}});
+  return {};
+}
+
+Strings NodeService::invocable(const NodeCaller& c, const NodeSession& s) const {
+  Strings out;
+  for (const auto& command : public_commands(s.commands))
+    if (check_command(c, command) && check_on_node(s, command)) out.push_back(command);
+  return out;
+}
+
 void NodeService::invoke(const NodeCaller& c, const schema::params::NodeInvoke& p,
                          const ReplyFn& reply) {
   const std::string node_id = trimmed(p.node_id);
   const std::string command = trimmed(p.command);
   if (node_id.empty() || command.empty()) return reply(invalid("nodeId and command required"));
-  const Json cmd = {{"command", command}};
-  if (is_private_node_command(command))
-    return reply(invalid("node.invoke does not allow private node controls", cmd));
-  if (command == "system.execApprovals.get" || command == "system.execApprovals.set")
-    return reply(invalid(
-        "node.invoke does not allow system.execApprovals.*; use exec.approvals.node.*", cmd));
-  if (command == "agent.cli.claude.run.v1")
-    return reply(invalid(
-        "node.invoke does not allow Claude agent runs; use sessions.catalog.continue", cmd));
-  if (is_admin_only_invoke_command(command) && !is_admin(c))
-    return reply(missing_scope(c, "operator.admin", {"operator.admin"}));
-
+  if (auto ok = check_command(c, command); !ok) return reply(Reply::fail(std::move(ok).error()));
   const NodeSession* s = registry_.by_node(node_id);
   if (!s) {
     Error e = Error::unavailable("node not connected");
@@ -473,22 +504,7 @@ void NodeService::invoke(const NodeCaller& c, const schema::params::NodeInvoke& 
                  {"nodeCommandDispatched", false}};
     return reply(Reply::fail(std::move(e)));
   }
-  // Declared but not (yet) approved: say so, whatever the allowlist would say of a command
-  // that only an approved surface admits (system.which on Linux).
-  if (has(s->declared_commands, command) && !has(s->commands, command)) {
-    const char* reason =
-        s->commands.empty() ? "node did not declare commands" : "command not declared by node";
-    return reply(invalid(command_rejection_hint("node did not declare commands", command,
-                                                s->platform, s->declared_commands, commands_),
-                         {{"reason", reason}, {"command", command}}));
-  }
-  const CommandSet allowlist = command_allowlist(
-      commands_, PolicyNode{s->platform, s->device_family, s->caps, s->commands, s->commands});
-  const CommandCheck check = check_node_command(command, s->commands, allowlist);
-  if (!check.ok)
-    return reply(invalid(
-        command_rejection_hint(check.reason, command, s->platform, s->declared_commands, commands_),
-        {{"reason", check.reason}, {"command", command}}));
+  if (auto ok = check_on_node(*s, command); !ok) return reply(Reply::fail(std::move(ok).error()));
 
   std::optional<Json> forwarded = p.params;
   if (command == "system.run" && forwarded) {

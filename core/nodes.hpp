@@ -79,6 +79,9 @@ class NodeService {
   // Answers through `reply` once: at once on a refusal, else on the node's result, TIMEOUT or
   // DISCONNECTED.
   void invoke(const NodeCaller& c, const schema::params::NodeInvoke& p, const ReplyFn& reply);
+  // The commands of `s` that node.invoke would run for `c` now (public, sorted): what the
+  // agent's node tools offer (node_tools.hpp).
+  Strings invocable(const NodeCaller& c, const NodeSession& s) const;
   // Node methods.
   Reply invoke_result(const NodeCaller& c, const schema::params::NodeInvokeResult& p);
   Reply event(const NodeCaller& c, const schema::params::NodeEvent& p);
@@ -94,6 +97,10 @@ class NodeService {
 
  private:
   nlohmann::json catalog(const NodeCaller& c, const std::string* only) const;
+  // node.invoke's checks, in upstream's order: the command for this caller, then for the node
+  // (surface approval, the platform allowlist, what the node declared).
+  Result<void> check_command(const NodeCaller& c, const std::string& command) const;
+  Result<void> check_on_node(const NodeSession& s, const std::string& command) const;
   void arm_timer();
   void announce(const SurfaceReconcile& r);
 

@@ -203,9 +203,7 @@ void RunManager::m_chat_history(const schema::params::ChatHistory& p, const Repl
     bytes += n;
     --first;
   }
-  for (size_t i = first; i < entries.size(); ++i)
-    messages.push_back(chat_message(entries[i].value("role", "user"), entries[i].value("text", ""),
-                                    entries[i].value("ts", int64_t{0})));
+  for (size_t i = first; i < entries.size(); ++i) messages.push_back(history_message(entries[i]));
   // The key as the client gave it, as upstream answers ("main", not "agent:main:main").
   Json out = {{"sessionKey", p.session_key}, {"messages", messages}};
   const Json e = sessions_.entry(*canon);

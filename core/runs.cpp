@@ -305,6 +305,7 @@ RunManager::Dispatch RunManager::send_run(Run& r, const SessionHistory& h) {
   for (const auto& [role, text] : w.messages) rq.messages.push_back({turn_role(role), text});
   // The heartbeat prompt is not part of the transcript.
   if (r.heartbeat) rq.messages.push_back({ipc::ChatRole::USER, r.user_text});
+  if (tools_ && !r.heartbeat) rq.nodes = tools_->node_offers();
   r.sent = agent_.send_run(rq);
   r.sent_generation = agent_.generation();
   if (!r.sent) {
@@ -333,6 +334,32 @@ Json RunManager::chat_message(const std::string& role, const std::string& text, 
   return {{"role", role},
           {"content", Json::array({{{"type", "text"}, {"text", text}}})},
           {"timestamp", ts}};
+}
+
+// A transcript entry as chat.history shows it. Tool rounds take upstream's message shapes: the
+// assistant's calls as toolCall parts after its text, each result a toolResult message.
+Json RunManager::history_message(const Json& entry) const {
+  const std::string role = entry.value("role", "user");
+  const std::string text = entry.value("text", "");
+  const int64_t ts = entry.value("ts", int64_t{0});
+  if (role == "toolResult")
+    return {{"role", "toolResult"},
+            {"toolCallId", entry.value("toolCallId", "")},
+            {"toolName", entry.value("toolName", "")},
+            {"content", Json::array({{{"type", "text"}, {"text", text}}})},
+            {"isError", entry.value("isError", false)},
+            {"timestamp", ts}};
+  Json m = chat_message(role, text, ts);
+  const auto calls = entry.find("toolCalls");
+  if (calls == entry.end() || !calls->is_array()) return m;
+  if (text.empty()) m["content"] = Json::array();
+  for (const Json& c : *calls)
+    if (c.is_object())
+      m["content"].push_back({{"type", "toolCall"},
+                              {"id", c.value("id", "")},
+                              {"name", c.value("name", "")},
+                              {"arguments", c.value("arguments", Json::object())}});
+  return m;
 }
 
 void RunManager::flush_delta(Run& r) {
@@ -391,10 +418,18 @@ void RunManager::finish(const std::string& run_id, const Outcome& o, EndKind kin
 }
 
 void RunManager::store_answer(const Run& r, Outcome& o, int64_t now) {
+  // The tool rounds' lines hold the text before the last round; this line holds what follows.
+  std::string text = o.text;
+  if (r.text_recorded && r.text_recorded <= text.size() &&
+      text.compare(0, r.text_recorded, r.text, 0, r.text_recorded) == 0) {
+    text.erase(0, r.text_recorded);
+    text.erase(0, std::min(text.size(), text.find_first_not_of(" \t\r\n")));
+  }
+  if (text.empty()) return;  // the words all went with the tool calls
   try {
     sessions_.append(r.session_key, {{"type", "message"},
                                      {"role", "assistant"},
-                                     {"text", o.text},
+                                     {"text", std::move(text)},
                                      {"ts", now},
                                      {"runId", r.id},
                                      {"model", o.model}});

@@ -22,13 +22,17 @@
 // reply is queued under the idempotency key "run:<runId>" (outbound_queue.hpp), which the
 // durable queue already knows when the old front queued it. The worker forgets an outcome once
 // it is stored here (doneAck).
+// Tools: a run is offered the nodes its AgentTools names (node_tools.hpp); each tool round the
+// worker sends is written to the transcript (the assistant turn with its toolCalls, then one
+// toolResult line per call), shown as `agent` events on the "tool" stream (phase start, then
+// result; to clients that asked for tool-events), run through AgentTools, and answered to the
+// worker once per call. A run's answer line then holds only the text after its last round.
 // Where it lives: runs.cpp (a run's life: start, its lane turn, dispatch, events, finish,
-// abort), runs_from_agent.cpp (what the agent worker says, resumed runs, restarting the
-// messages an earlier front queued), run_methods.cpp (the method table; agent, agent.wait,
-// chat.*), session_methods.cpp (sessions.*), compaction.cpp (summaries); the link itself is
-// agent_link.hpp.
-// Fails: every method error is typed (INVALID_REQUEST, UNAVAILABLE + retryable); transcript
-// write failures end the run with an error; nothing throws into the loop.
+// abort), run_tools.cpp (tool rounds), runs_from_agent.cpp (what the agent worker says, resumed
+// runs, restarting the messages an earlier front queued), run_methods.cpp (the method table; agent,
+// agent.wait, chat.*), session_methods.cpp (sessions.*), compaction.cpp (summaries); the link
+// itself is agent_link.hpp. Fails: every method error is typed (INVALID_REQUEST, UNAVAILABLE +
+// retryable); transcript write failures end the run with an error; nothing throws into the loop.
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -43,6 +47,7 @@
 #include "clock.hpp"
 #include "config.hpp"
 #include "core/agent_link.hpp"
+#include "core/agent_tools.hpp"
 #include "core/channels.hpp"
 #include "core/lanes.hpp"
 #include "core/sessions.hpp"
@@ -86,6 +91,9 @@ class RunManager final : private AgentLink::Listener {
   // ...and only messages younger than this: one queued long ago (an old crash, an upgrade from
   // a version that did not recover them) is history now, not a question to answer.
   static constexpr int64_t kRecoverMaxAgeMs = 60 * 60 * 1000;
+  // Tool calls one run may make (the worker bounds its rounds; this bounds a worker that does
+  // not): past it a call is answered with an error and nothing runs.
+  static constexpr size_t kMaxToolCallsPerRun = 1024;
 
   using Emit = std::function<void(const std::string& event, const Json& payload, bool droppable)>;
 
@@ -97,6 +105,11 @@ class RunManager final : private AgentLink::Listener {
   RunManager& operator=(const RunManager&) = delete;
 
   void attach_agent(int fd, uint32_t generation) { agent_.attach(fd, generation); }
+  // Where tool-stream `agent` events go (only clients that asked for them); the tools runs may
+  // use (nullptr: none offered; calls then fail).
+  using ToolEmit = std::function<void(const Json& payload)>;
+  void set_tool_events(ToolEmit emit) { tool_emit_ = std::move(emit); }
+  void set_tools(AgentTools* tools) { tools_ = tools; }
   // The protocol methods it serves (its method table, run_methods.cpp: the one list of them).
   static bool serves(schema::Method m);
   bool call(schema::Method m, const Json& params, const ReplyFn& reply);  // false: not its method
@@ -172,6 +185,8 @@ class RunManager final : private AgentLink::Listener {
     std::vector<std::string> merged;  // runs this run's turn answers too
     bool compaction_tried = false;    // its turn asked for a compaction already
     bool resumed = false;             // adopted from the agent worker after a front restart
+    size_t tool_calls = 0;            // made so far
+    size_t text_recorded = 0;         // bytes of `text` the tool rounds' lines hold already
   };
   // A compaction in flight: the agent worker writes the summary; the session's runs wait.
   struct Compaction {
@@ -228,6 +243,7 @@ class RunManager final : private AgentLink::Listener {
   void agent_event(Run& r, const std::string& stream, Json data);
   void flush_delta(Run& r);
   Json chat_message(const std::string& role, const std::string& text, int64_t ts) const;
+  Json history_message(const Json& entry) const;  // a transcript entry for chat.history
   void finish(const std::string& run_id, bool ok, bool aborted, const std::string& text,
               const std::string& error, const std::string& model) {
     finish(run_id, Outcome{ok, aborted, text, error, model}, EndKind::own);
@@ -252,6 +268,7 @@ class RunManager final : private AgentLink::Listener {
   // A run the agent worker still has from before this front (or this link) came up.
   void on_agent_resume(const AgentLink::Resume& rs) override;
   void on_agent_resumed() override { recover_waiting(); }
+  void on_agent_tools(const AgentLink::ToolRound& round) override;
   void on_agent_lost(uint32_t generation, const std::string& reason) override;
   // Makes a resumed run this front's own: a Run holding its session's lane.
   void adopt_resumed(const AgentLink::Resume& rs, const SessionKey& key);
@@ -263,6 +280,13 @@ class RunManager final : private AgentLink::Listener {
   void recover_waiting();
   // Starts one of them; false when it is not one to start (or could not be started).
   bool restart_queued(const SessionKey& key, const Json& rec, int64_t now);
+
+  // --- tool rounds (run_tools.cpp)
+  void record_round(Run& r, const AgentLink::ToolRound& round);
+  void start_call(Run& r, const AgentLink::ToolCall& call);
+  void end_call(const std::string& run_id, uint32_t generation, const std::string& call_id,
+                const std::string& name, const AgentTools::Outcome& o);
+  void tool_event(Run& r, Json data);
 
   // --- methods (run_methods.cpp, session_methods.cpp)
   static const Route* route(schema::Method m);
@@ -308,6 +332,11 @@ class RunManager final : private AgentLink::Listener {
   ChannelHub* hub_;
   Emit emit_;
   AdoptHook adopt_hook_;
+  ToolEmit tool_emit_;
+  AgentTools* tools_ = nullptr;
+  // Set while alive: a tool's answer may come after the manager is gone (the node service
+  // outlives it in the front).
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   AgentLink agent_;
   QueueSettings queue_settings_;
   HistorySettings history_settings_;

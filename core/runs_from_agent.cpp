@@ -165,7 +165,9 @@ void RunManager::adopt_resumed(const AgentLink::Resume& rs, const SessionKey& ke
 bool RunManager::answered(const Run& r) const {
   try {
     for (const Json& e : sessions_.read(r.session_key, kResumeScanMessages))
-      if (e.value("role", "") == "assistant" && e.value("runId", "") == r.id) return true;
+      if (e.value("role", "") == "assistant" && e.value("runId", "") == r.id &&
+          !e.contains("toolCalls"))  // a tool round's line is no answer
+        return true;
   } catch (const std::exception& e) {  // unreadable: writing it again beats losing it
     log_.warn("runs", "cannot read " + r.session_key.str() + " back: " + e.what());
   }

@@ -84,7 +84,8 @@ void RunManager::m_sessions_preview(const schema::params::SessionsPreview& p,
       preview["status"] = "missing";
     } else {
       for (const auto& e : sessions_.read(keys[i], limit, true)) {
-        preview["items"].push_back({{"role", e.value("role", "user")},
+        const std::string role = e.value("role", "user");
+        preview["items"].push_back({{"role", role == "toolResult" ? "tool" : role},
                                     {"text", utf8::preview(e.value("text", ""), max_chars)}});
       }
       preview["status"] = preview["items"].empty() ? "empty" : "ok";

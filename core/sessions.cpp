@@ -134,7 +134,8 @@ void SessionStore::append(const SessionKey& key, Json entry, const Json& meta) {
   // Only messages count: a queued record is counted when its turn makes it one.
   if (entry.value("type", "") == "message") s["messages"] = s.value("messages", 0) + 1;
   for (auto& [mk, mv] : meta.items()) s[mk] = mv;
-  if (entry.value("role", "") == "user" || entry.value("role", "") == "assistant") {
+  if ((entry.value("role", "") == "user" || entry.value("role", "") == "assistant") &&
+      !entry.contains("toolCalls")) {
     s["lastMessagePreview"] = utf8::preview(entry.value("text", ""), kPreviewChars);
   }
   if (!dirty_ && on_dirty) on_dirty();

@@ -66,6 +66,60 @@ struct RunRequest {
   summarize @5 :Bool;
   previousSummary @6 :Text;
   origin @7 :RunOrigin;           # kept by the worker for `resume`
+  # The node tools to offer the model: the connected nodes with commands the agent may run
+  # (core/node_tools.hpp). Empty: no tools. At most contract::lists::kNodeOffers.
+  nodes @8 :List(NodeOffer);
+}
+
+struct NodeOffer {
+  nodeId @0 :Text;
+  displayName @1 :Text;
+  platform @2 :Text;
+  commands @3 :List(Text);  # what node.invoke would run for the agent now
+}
+
+# Model tools. The worker reads the model's tool calls (hostile text: parsed in the sandbox)
+# into typed requests; the front runs them (the same node.invoke policy operators meet), records
+# them in the transcript and answers each with a ToolResult. The worker never talks to nodes.
+enum NodeToolAction {
+  status @0;    # the nodes (node.list)
+  describe @1;  # one node (node.describe)
+  invoke @2;    # one command on one node (node.invoke)
+}
+
+struct NodeToolRequest {
+  action @0 :NodeToolAction;
+  node @1 :Text;        # id or display name as the model gave it; "": the only connected node
+  command @2 :Text;     # invoke
+  paramsJson @3 :Text;  # invoke: a JSON value, "" for none
+  timeoutMs @4 :UInt32; # invoke: 0 for the node.invoke default
+}
+
+struct ToolCall {
+  callId @0 :Text;         # the provider's id (unique within the run); the result names it
+  name @1 :Text;           # as the model named the tool
+  argumentsJson @2 :Text;  # as the model sent them (for events and the transcript)
+  union {
+    # The worker could not read the call (unknown tool, malformed or oversized arguments): the
+    # front records it and answers with this error, without running anything.
+    refused @3 :Common.IpcError;
+    node @4 :NodeToolRequest;
+  }
+}
+
+# One model turn that asked for tools: its text and its calls, in the model's order.
+struct ToolRound {
+  runId @0 :Text;
+  round @1 :UInt32;  # 1, 2, ...
+  text @2 :Text;     # what the model said in this turn before asking
+  calls @3 :List(ToolCall);
+}
+
+struct ToolResult {
+  runId @0 :Text;
+  callId @1 :Text;
+  isError @2 :Bool;
+  text @3 :Text;  # what the model reads (JSON text, or the error's message)
 }
 
 enum RunStream {
@@ -120,5 +174,7 @@ struct AgentMsg {
     doneAck @6 :Text;        # front -> worker: runId whose outcome is stored; forget it
     resumed @7 :Void;        # worker -> front, after the last `resume`: the front may now
                              # start the messages the old front had queued (runs.hpp)
+    toolRound @8 :ToolRound;    # worker -> front: run these, answer each with a toolResult
+    toolResult @9 :ToolResult;  # front -> worker, once per call
   }
 }

@@ -64,7 +64,30 @@ inline constexpr size_t kChildren = 1024;      // control: the children table
 inline constexpr size_t kNotApplied = 64;      // control: a sandbox report's missing parts
 inline constexpr size_t kMessageIds = 4096;    // data: one id per chunk of one send
 inline constexpr size_t kRunMessages = 65536;  // agent: one run's history window
+inline constexpr size_t kNodeOffers = 256;     // agent: the nodes a run's tools name
+inline constexpr size_t kNodeCommands = 512;   // agent: one node's commands in its offer
+inline constexpr size_t kToolCalls = 64;       // agent: the calls of one tool round
 }  // namespace lists
+
+// Texts of the agent link's tool messages (agent.capnp ToolRound, ToolResult), in bytes. The
+// sender keeps within them (cutting or refusing what the model or a node produced); a receiver
+// that meets a longer one closes the link as garbage (text_within).
+namespace tools {
+inline constexpr size_t kMaxRunIdBytes = 4096;          // a run id (a client's idempotencyKey)
+inline constexpr size_t kMaxIdBytes = 256;              // a tool call id, a node id, a name
+inline constexpr size_t kMaxArgumentsBytes = 64 << 10;  // one call's arguments (JSON text)
+inline constexpr size_t kMaxParamsBytes = 64 << 10;     // one node command's params (JSON)
+inline constexpr size_t kMaxResultBytes = 64 << 10;     // one result as the model reads it
+inline constexpr size_t kMaxRoundTextBytes = 1 << 20;   // a round's text (an answer's bound)
+}  // namespace tools
+
+// A text read from a peer, refused (the link closes as garbage) when longer than `max` bytes.
+inline std::string text_within(const char* data, size_t size, size_t max, const char* what) {
+  if (size > max)
+    throw std::length_error(std::string(what) + ": " + std::to_string(size) + " bytes, at most " +
+                            std::to_string(max));
+  return std::string(data, size);
+}
 
 // A list read from a peer, refused whole when longer than `max`: the throw reaches Link, which
 // closes the link as garbage (a peer that sends this is broken or hostile).

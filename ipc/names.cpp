@@ -75,6 +75,18 @@ const char* name_of(ChatType t) {
   return nullptr;
 }
 
+const char* name_of(NodeToolAction a) {
+  switch (a) {
+    case NodeToolAction::STATUS:
+      return "status";
+    case NodeToolAction::DESCRIBE:
+      return "describe";
+    case NodeToolAction::INVOKE:
+      return "invoke";
+  }
+  return nullptr;
+}
+
 namespace {
 // The enumerant whose name_of() is `word`, among every one the schema has.
 template <typename E>
@@ -98,6 +110,10 @@ std::optional<RunKind> parse_run_kind(std::string_view word) {
 
 std::optional<ChildRole> parse_child_role(std::string_view word) {
   return parse<ChildRole>(word);
+}
+
+std::optional<NodeToolAction> parse_node_tool_action(std::string_view word) {
+  return parse<NodeToolAction>(word);
 }
 
 }  // namespace clawgate::ipc

@@ -2,6 +2,7 @@
 // See gateway.hpp for what it owns; methods.cpp holds the method handlers.
 #include "gateway.hpp"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "canvas_host.hpp"
@@ -30,6 +31,7 @@ Gateway::Gateway(asio::io_context& io, const Clock& clock, Logger& log, LogRing&
              core::NodeCommandConfig{cfg_.gateway.config.gateway.nodes.commands.allow,
                                      cfg_.gateway.config.gateway.nodes.commands.deny},
              [] { return uuid_v4(); }),
+      node_tools_(nodes_, [] { return uuid_v4(); }),
       loop_monitor_(clock),
       started_wall_ms_(clock.wall_ms()),
       started_steady_ms_(clock.steady_ms()),
@@ -245,8 +247,13 @@ void Gateway::emit(const std::string& event, const Json& payload, bool droppable
   if (!shutting_down_) broadcast(event, payload, droppable);
 }
 
+void Gateway::emit_tool_event(const Json& payload) {
+  if (!shutting_down_)
+    broadcast("agent", payload, false, [](const Connection& s) { return s.tool_events; });
+}
+
 void Gateway::broadcast(const std::string& event, const Json& payload,
-                        std::optional<bool> droppable_override) {
+                        std::optional<bool> droppable_override, bool (*only)(const Connection&)) {
   const schema::EventSpec* spec = schema::find_event(event);
   if (!spec) {
     CLAWGATE_CHECK_FAILED("event " + event, "it is not in the schema");
@@ -262,7 +269,7 @@ void Gateway::broadcast(const std::string& event, const Json& payload,
                                             : std::nullopt;
   const bool droppable = droppable_override ? *droppable_override : spec && spec->dropIfSlow;
   for (auto& [_, s] : conns_) {
-    if (s.phase != Phase::ready) continue;
+    if (s.phase != Phase::ready || (only && !only(s))) continue;
     // Skipped events do not use up a seq number: each connection's seq stays gapless.
     if (!event_visible(spec != nullptr, spec ? spec->scope : "", spec && spec->nodeEvent, s.role,
                        s.scopes))
@@ -412,6 +419,8 @@ void Gateway::become_ready(Connection& s, const std::string& req_id,
   s.scopes = grant.scopes;
   s.auth_method = grant.auth_method;
   s.device_id = grant.device_id;
+  s.tool_events =
+      std::find(params.caps.begin(), params.caps.end(), "tool-events") != params.caps.end();
 
   release_preauth(s);
   s.counted_ready = true;

@@ -24,6 +24,7 @@
 #include "core/core.hpp"
 #include "core/device_nodes.hpp"
 #include "core/devices.hpp"
+#include "core/node_tools.hpp"
 #include "core/nodes.hpp"
 #include "health.hpp"
 #include "log.hpp"
@@ -96,7 +97,11 @@ class Gateway final : public TransportHandler, public core::EventSink {
   void attach(Transport* transport);  // before any connection arrives
   // The core behind the methods the front does not serve itself (send, channels.*, agent,
   // chat.*, sessions.*, cron.*), and the channel view in health/status. Null: detached.
-  void attach_core(core::Core* core) { core_ = core; }
+  // Its runs' model tools reach this front's nodes.
+  void attach_core(core::Core* core) {
+    core_ = core;
+    if (core_) core_->attach_tools(&node_tools_);
+  }
   // The canvas host (canvas_host.hpp): hello-ok carries its capability URL, and a closed
   // connection's capability dies with it. Null: no canvas host.
   void attach_canvas(CanvasHost* canvas) { canvas_ = canvas; }
@@ -106,6 +111,8 @@ class Gateway final : public TransportHandler, public core::EventSink {
   // core::EventSink. emit pushes an event to every ready client allowed to see it;
   // `droppable` skips clients over the buffer limit.
   void emit(const std::string& event, const Json& payload, bool droppable) override;
+  // An `agent` event of the tool stream, to the clients whose connect asked for "tool-events".
+  void emit_tool_event(const Json& payload) override;
   void heartbeat_changed(const Json& hb) override { last_heartbeat_ = hb; }
   void channels_changed() override { health_cached_at_ = -1; }  // the next health call rebuilds
   // config.get's answer from now on (a reload the supervisor made, or refused); a valid one
@@ -156,6 +163,7 @@ class Gateway final : public TransportHandler, public core::EventSink {
     uint64_t seq = 0;
     int unauthorized_calls = 0;
     bool counted_ready = false;  // released its pre-auth slot
+    bool tool_events = false;    // connect caps held "tool-events": it gets tool-stream events
   };
 
   // Handshake
@@ -241,7 +249,8 @@ class Gateway final : public TransportHandler, public core::EventSink {
   void send_frame(Connection& s, std::string&& text, bool droppable);
   void send_event(Connection& s, const schema::EventSpec& ev, const std::string& payload_json);
   void broadcast(const std::string& event, const Json& payload,
-                 std::optional<bool> droppable = std::nullopt);
+                 std::optional<bool> droppable = std::nullopt,
+                 bool (*only)(const Connection&) = nullptr);
   void close_session(Connection& s, uint16_t code, const std::string& reason);
 
   // State
@@ -274,7 +283,8 @@ class Gateway final : public TransportHandler, public core::EventSink {
   core::DeviceStore devices_;             // <state>/devices: pairing and device tokens
   core::DeviceNodeStore node_store_;      // node surfaces, on those device records
   NodeEvents node_events_{*this};
-  core::NodeService nodes_;  // connected nodes, node.* methods
+  core::NodeService nodes_;     // connected nodes, node.* methods
+  core::NodeTools node_tools_;  // ...as the agent's tools
   PresenceTable presence_;
   EventLoopMonitor loop_monitor_;
   std::unordered_map<ConnId, Connection> conns_;

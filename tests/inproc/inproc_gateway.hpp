@@ -54,6 +54,9 @@ class FakeTransport final : public front::Transport {
   front::TransportHandler* handler = nullptr;
   bool keep_frames = false;
   std::unordered_map<ConnId, Conn> conns;
+  // Sees every frame sent (after it is recorded), e.g. a fake node answering its requests. It
+  // must not call back into the gateway directly: it posts what it does to the loop.
+  std::function<void(ConnId, const std::string&)> on_send;
 
   void send(ConnId id, std::string&& text) override {
     Conn& c = conns[id];
@@ -62,6 +65,7 @@ class FakeTransport final : public front::Transport {
     if (!Json::accept(text)) __builtin_trap();
     ++c.frames;
     if (keep_frames) c.all.push_back(text);
+    if (on_send) on_send(id, text);
     c.last = std::move(text);
   }
   void close(ConnId id, uint16_t code, std::string_view reason) override {
@@ -239,6 +243,7 @@ class World {
   boost::asio::io_context& io() { return io_; }
   FakeClock& clock() { return clock_; }
   FakeTransport::Conn& transport_conn(ConnId id) { return transport_->conns.at(id); }
+  FakeTransport& transport() { return *transport_; }
 
  private:
   boost::asio::io_context io_;

@@ -64,6 +64,8 @@ TEST(IpcEnums, EveryEnumerantHasItsWordAndNoOtherValueHasOne) {
   expect_named<ipc::RunPhase>();
   expect_named<ipc::ChildRole>();
   expect_named<ipc::ChatType>();
+  expect_named<ipc::NodeToolAction>();
+  expect_round_trip<ipc::NodeToolAction>(ipc::parse_node_tool_action);
   expect_round_trip<ipc::ChatRole>(ipc::parse_chat_role);
   expect_round_trip<ipc::RunKind>(ipc::parse_run_kind);
   expect_round_trip<ipc::ChildRole>(ipc::parse_child_role);
@@ -306,6 +308,7 @@ TEST(SupervisorEnums, AHelloWithAnUnknownRoleOrAnotherThanStartedEndsTheChildsLi
 
 class NullSink final : public core::EventSink {
   void emit(const std::string&, const core::Json&, bool) override {}
+  void emit_tool_event(const core::Json&) override {}
   void heartbeat_changed(const core::Json&) override {}
   void channels_changed() override {}
 };

@@ -24,13 +24,14 @@ constexpr int kOfflineStepMs = 25;  // one word per step: streams like a model w
 
 AgentWorker::AgentWorker(boost::asio::io_context& io, Logger& log,
                          std::optional<ProviderConfig> model, std::string system_prompt,
-                         uint32_t default_timeout_ms, size_t max_runs)
+                         uint32_t default_timeout_ms, size_t max_runs, uint32_t max_tool_rounds)
     : io_(io),
       log_(log),
       model_(std::move(model)),
       system_(std::move(system_prompt)),
       default_timeout_ms_(default_timeout_ms),
-      max_runs_(std::max<size_t>(max_runs, 1)) {}
+      max_runs_(std::max<size_t>(max_runs, 1)),
+      max_tool_rounds_(max_tool_rounds) {}
 
 AgentWorker::~AgentWorker() {
   for (auto& [_, r] : running_) {
@@ -45,10 +46,17 @@ void AgentWorker::attach_front(int fd) {
   front_ = ipc::Link::create(io_, fd, ipc::contract::agent_link("front"));
   front_->start([this](capnp::MessageReader& r) { on_front(r); },
                 [this](const std::string& reason) {
-                  // The runs go on: the next front adopts them (resume_all).
+                  // The runs go on: the next front adopts them (resume_all). No front will
+                  // answer the tool calls this one had: the model hears so and carries on.
                   log_.warn("agent", "front link lost (" + reason + "); " +
                                          std::to_string(running_.size() + queued_.size()) +
                                          " run(s) keep going for the next front");
+                  std::vector<std::shared_ptr<Run>> waiting;
+                  for (auto& [_, r] : running_)
+                    if (r->waiting) waiting.push_back(r);
+                  for (auto& r : waiting)
+                    give_up_calls(r,
+                                  "the gateway went away during the call; its outcome is unknown");
                 });
   capnp::MallocMessageBuilder b;
   b.initRoot<ipc::AgentMsg>().setHello(model_label());
@@ -187,6 +195,8 @@ void AgentWorker::on_front(capnp::MessageReader& r) {
     }
   } else if (msg.isDoneAck()) {
     forget(msg.getDoneAck());
+  } else if (msg.isToolResult()) {
+    on_tool_result(msg.getToolResult());
   } else {
     throw std::runtime_error("unexpected message from the front");
   }
@@ -221,7 +231,10 @@ void AgentWorker::on_run(ipc::RunRequest::Reader rq) {
     const char* role = ipc::name_of(m.getRole());
     if (!role) refused = ipc::unknown_value("message role", m.getRole());
     if (!refused.empty()) break;
-    run->turns.push_back({role, m.getText()});
+    ChatTurn t;
+    t.role = role;
+    t.text = m.getText();
+    run->turns.push_back(std::move(t));
   }
   if (!refused.empty()) {
     log_.warn("agent", "run " + utf8::preview(run->id, 64) + " refused: " + refused);
@@ -231,6 +244,9 @@ void AgentWorker::on_run(ipc::RunRequest::Reader rq) {
   if (rq.getSummarize()) {
     run->summarize = true;
     run->turns = {{"user", summary_request(run->turns, rq.getPreviousSummary())}};
+  } else if (model_) {
+    const ToolSpec nodes = nodes_tool(read_offers(rq));
+    if (!nodes.name.empty()) run->tools.push_back(nodes);
   }
   const uint32_t timeout = rq.getTimeoutMs() ? rq.getTimeoutMs() : default_timeout_ms_;
   run->deadline.expires_after(std::chrono::milliseconds(timeout));
@@ -280,10 +296,10 @@ void AgentWorker::attempt(const std::shared_ptr<Run>& run) {
   cb.on_delta = [this, weak](const std::string& d) {
     if (auto r = weak.lock()) delta(r, d);
   };
-  cb.on_done = [this, weak](std::optional<RunError> e, int in, int out) {
+  cb.on_done = [this, weak](std::optional<RunError> e, StreamEnd end) {
     auto r = weak.lock();
     if (!r || r->finished) return;
-    if (!e) return finish(r, true, false, nullptr, in, out);
+    if (!e) return turn_ended(r, std::move(end));
     if (e->retryable && r->attempts < kMaxAttempts) {
       const int64_t wait = std::max<int64_t>(e->retry_after_ms, 1000LL << (r->attempts - 1));
       log_.warn("agent", "run " + r->id + ": " + e->message + "; retrying in " +
@@ -298,10 +314,18 @@ void AgentWorker::attempt(const std::shared_ptr<Run>& run) {
     finish(r, false, false, &*e);
   };
   if (run->stream) retire(std::move(run->stream));
-  run->stream =
-      std::make_unique<ModelStream>(*model_, borrow_http(), run->turns,
-                                    run->summarize ? kSummarySystemPrompt : system_, std::move(cb));
+  run->stream = std::make_unique<ModelStream>(*model_, borrow_http(), run->turns,
+                                              run->summarize ? kSummarySystemPrompt : system_,
+                                              std::move(cb), run->tools);
   run->stream->start();
+}
+
+void AgentWorker::turn_ended(const std::shared_ptr<Run>& run, StreamEnd end) {
+  run->in_tokens += end.input_tokens;
+  run->out_tokens += end.output_tokens;
+  if (!run->tools.empty() && (!end.tool_calls.empty() || end.too_many_calls))
+    return tool_round(run, std::move(end));
+  finish(run, true, false, nullptr, run->in_tokens, run->out_tokens);
 }
 
 void AgentWorker::offline_step(const std::shared_ptr<Run>& run) {
@@ -319,8 +343,12 @@ void AgentWorker::offline_step(const std::shared_ptr<Run>& run) {
   });
 }
 
-void AgentWorker::delta(const std::shared_ptr<Run>& run, const std::string& d) {
+void AgentWorker::delta(const std::shared_ptr<Run>& run, const std::string& piece) {
   if (run->finished) return;
+  // A model turn after a tool round reads as a new paragraph of the answer.
+  const bool apart = run->fresh_turn && !run->text.empty() && run->text.back() != '\n';
+  run->fresh_turn = false;
+  const std::string& d = apart ? "\n\n" + piece : piece;
   if (run->text.size() + d.size() > kMaxAnswerBytes) {
     // A runaway or hostile stream: what arrived so far is the answer, and the run says why
     // it stopped, instead of growing until the link or the front gives out.
@@ -348,6 +376,8 @@ void AgentWorker::finish(const std::shared_ptr<Run>& run, bool ok, bool aborted,
   run->finished = true;
   run->deadline.cancel();
   run->step.cancel();
+  run->tool_timer.cancel();
+  run->waiting.reset();
   if (run->stream) retire(std::move(run->stream));
   Ended e;
   e.id = run->id;

@@ -64,7 +64,8 @@ int main() {
           cfg.agents.defaults.max_concurrent.value_or(default_max_concurrent());
       worker = std::make_unique<workers::AgentWorker>(
           io, log, model, kSystemPrompt, timeout_ms,
-          static_cast<size_t>(max_concurrent) + QueueSettings::kBackgroundRuns);
+          static_cast<size_t>(max_concurrent) + QueueSettings::kBackgroundRuns,
+          static_cast<uint32_t>(cfg.agents.defaults.max_tool_rounds));
     } catch (const std::exception& e) {
       log.error("agent", std::string("configuration error: ") + e.what());
       return quit(kExitConfig);

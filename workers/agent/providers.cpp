@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "config.hpp"
+#include "request_body.hpp"
 #include "sandbox.hpp"
 #include "sse.hpp"
 
@@ -134,10 +135,12 @@ struct ModelStream::Parser {
 };
 
 ModelStream::ModelStream(const ProviderConfig& p, std::unique_ptr<HttpClient> http,
-                         std::vector<ChatTurn> turns, std::string system_prompt, Callbacks cb)
+                         std::vector<ChatTurn> turns, std::string system_prompt, Callbacks cb,
+                         std::vector<ToolSpec> tools)
     : p_(p),
       turns_(std::move(turns)),
       system_(std::move(system_prompt)),
+      tools_(std::move(tools)),
       cb_(std::move(cb)),
       http_(std::move(http)),
       anthropic_(p.api == "anthropic-messages"),
@@ -151,29 +154,15 @@ ModelStream::~ModelStream() {
 void ModelStream::start() {
   // A window may hold thousands of turns: their texts are moved into the body, not copied (a
   // stream starts once; a retry is a new ModelStream with its own turns).
-  Json body, msgs = Json::array();
-  msgs.get_ref<Json::array_t&>().reserve(turns_.size() + 1);
-  auto message = [&msgs](std::string role, std::string text) {
-    Json m = Json::object();
-    m["role"] = std::move(role);
-    m["content"] = std::move(text);
-    msgs.push_back(std::move(m));
-  };
   HttpClient::Headers headers;
   std::string path;
+  Json body;
   if (anthropic_) {
-    for (auto& t : turns_)
-      if (t.role == "user" || t.role == "assistant") message(std::move(t.role), std::move(t.text));
-    body = {{"model", p_.model}, {"max_tokens", p_.max_tokens}, {"stream", true}};
-    body["messages"] = std::move(msgs);
-    if (!system_.empty()) body["system"] = system_;
+    body = anthropic_body(p_, std::move(turns_), system_, tools_);
     headers = {{"x-api-key", p_.api_key}, {"anthropic-version", "2023-06-01"}};
     path = "/v1/messages";
   } else {
-    if (!system_.empty()) message("system", system_);
-    for (auto& t : turns_) message(std::move(t.role), std::move(t.text));
-    body = {{"model", p_.model}, {"stream", true}, {"stream_options", {{"include_usage", true}}}};
-    body["messages"] = std::move(msgs);
+    body = openai_body(p_, std::move(turns_), system_, tools_);
     if (!p_.api_key.empty()) headers = {{"authorization", "Bearer " + p_.api_key}};
     path = "/chat/completions";
   }
@@ -237,24 +226,45 @@ StreamDecoder::Step StreamDecoder::on_event(const std::string& event, const std:
     return step;
   }
   if (anthropic_) {
-    const std::string type = string_at(j, "type", event);
-    if (type == "content_block_delta") {
-      const Json& d = object_at(j, "delta");
-      if (string_at(d, "type") == "text_delta") step.delta = string_at(d, "text");
-    } else if (type == "message_start") {
-      in_tokens_ = count_at(object_at(object_at(j, "message"), "usage"), "input_tokens", 0);
-    } else if (type == "message_delta") {
-      out_tokens_ = count_at(object_at(j, "usage"), "output_tokens", out_tokens_);
-    }
+    anthropic_event(j, event, step);
   } else {
-    const auto choices = j.find("choices");
-    if (choices != j.end() && choices->is_array() && !choices->empty())
-      step.delta = string_at(object_at((*choices)[0], "delta"), "content");
-    const Json& usage = object_at(j, "usage");
-    in_tokens_ = count_at(usage, "prompt_tokens", in_tokens_);
-    out_tokens_ = count_at(usage, "completion_tokens", out_tokens_);
+    openai_event(j, step);
   }
   return step;
+}
+
+void StreamDecoder::anthropic_event(const Json& j, const std::string& event, Step& step) {
+  const std::string type = string_at(j, "type", event);
+  const auto index = [&j]() -> int64_t {
+    const auto it = j.find("index");
+    return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
+  };
+  if (type == "content_block_delta") {
+    const Json& d = object_at(j, "delta");
+    const std::string kind = string_at(d, "type");
+    if (kind == "text_delta") step.delta = string_at(d, "text");
+    if (kind == "input_json_delta") tools_.anthropic_delta(index(), string_at(d, "partial_json"));
+  } else if (type == "content_block_start") {
+    tools_.anthropic_start(index(), object_at(j, "content_block"));
+  } else if (type == "message_start") {
+    in_tokens_ = count_at(object_at(object_at(j, "message"), "usage"), "input_tokens", 0);
+  } else if (type == "message_delta") {
+    out_tokens_ = count_at(object_at(j, "usage"), "output_tokens", out_tokens_);
+  }
+}
+
+void StreamDecoder::openai_event(const Json& j, Step& step) {
+  const auto choices = j.find("choices");
+  if (choices != j.end() && choices->is_array() && !choices->empty()) {
+    const Json& delta = object_at((*choices)[0], "delta");
+    step.delta = string_at(delta, "content");
+    const auto calls = delta.find("tool_calls");
+    if (calls != delta.end() && calls->is_array())
+      for (const Json& entry : *calls) tools_.openai_fragment(entry);
+  }
+  const Json& usage = object_at(j, "usage");
+  in_tokens_ = count_at(usage, "prompt_tokens", in_tokens_);
+  out_tokens_ = count_at(usage, "completion_tokens", out_tokens_);
 }
 
 void ModelStream::on_event(const std::string& event, const std::string& data) {
@@ -276,7 +286,14 @@ void ModelStream::finish(std::optional<RunError> e) {
   if (finished_) return;
   finished_ = true;
   if (e && streamed_) e->retryable = false;  // text already went out: no silent retry
-  if (cb_.on_done) cb_.on_done(std::move(e), decoder_.input_tokens(), decoder_.output_tokens());
+  StreamEnd end;
+  end.input_tokens = decoder_.input_tokens();
+  end.output_tokens = decoder_.output_tokens();
+  if (!e) {
+    end.tool_calls = decoder_.tool_calls().calls();
+    end.too_many_calls = decoder_.tool_calls().overflow();
+  }
+  if (cb_.on_done) cb_.on_done(std::move(e), std::move(end));
 }
 
 void ModelStream::cancel() {

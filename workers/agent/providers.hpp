@@ -2,6 +2,8 @@
 // Completions with SSE (OpenAI, OpenRouter, Ollama, llama.cpp server, vLLM) and Anthropic
 // Messages with SSE. The model is configuration, as OpenClaw names it: `agents.defaults.model`
 // ("provider/model") and `models.providers.<id>.{baseUrl, apiKey, api}`.
+// Tools (tool_calls.hpp, request_body.hpp): a stream may be offered tools, and its end then
+// carries the tool calls the model made.
 // Fails: ModelStream reports exactly one outcome: done, or a typed RunError (retryable for
 // 429/5xx/network before any text streamed, with retryAfterMs when the provider said so).
 #pragma once
@@ -16,6 +18,7 @@
 #include "config_gen.hpp"
 #include "error.hpp"
 #include "http_client.hpp"
+#include "tool_calls.hpp"
 
 namespace clawgate::workers {
 
@@ -43,8 +46,20 @@ std::optional<ProviderConfig> resolve_model(const nlohmann::json& config);
 std::vector<uint16_t> provider_ports(const cfg::Config& config);
 std::vector<uint16_t> provider_ports(const nlohmann::json& config);
 
+// One message of the conversation a model is sent.
 struct ChatTurn {
-  std::string role, text;
+  ChatTurn() = default;
+  ChatTurn(std::string r, std::string t) : role(std::move(r)), text(std::move(t)) {}
+  std::string role, text;            // user | assistant | system | tool
+  std::vector<ToolCall> tool_calls;  // assistant: the calls it made (text may be empty)
+  std::string tool_call_id;          // tool: the call this answers...
+  bool is_error = false;             // ...and whether it failed
+};
+
+// A tool as a provider is offered it: name, description, JSON Schema of its arguments.
+struct ToolSpec {
+  std::string name, description;
+  nlohmann::json parameters;
 };
 
 // A failed run, as the front gets it over the link (ipc/error.hpp).
@@ -63,22 +78,38 @@ class StreamDecoder {
   Step on_event(const std::string& event, const std::string& data);
   int input_tokens() const { return in_tokens_; }
   int output_tokens() const { return out_tokens_; }
+  const ToolCallCollector& tool_calls() const { return tools_; }
 
  private:
+  void anthropic_event(const nlohmann::json& j, const std::string& event, Step& step);
+  void openai_event(const nlohmann::json& j, Step& step);
+
   bool anthropic_;
   int in_tokens_ = 0, out_tokens_ = 0;
+  ToolCallCollector tools_;
+};
+
+// How a stream ended well: its token counts and the tool calls the model made (none: the text
+// is its answer).
+struct StreamEnd {
+  int input_tokens = 0, output_tokens = 0;
+  std::vector<ToolCall> tool_calls;
+  bool too_many_calls = false;  // past ToolCallCollector::kMaxCalls: the turn is unusable
 };
 
 class ModelStream {
  public:
   struct Callbacks {
     std::function<void(const std::string& delta)> on_delta;
-    std::function<void(std::optional<RunError> error, int input_tokens, int output_tokens)> on_done;
+    // The error, or nullopt and how it ended.
+    std::function<void(std::optional<RunError> error, StreamEnd end)> on_done;
   };
   // `http` is a client for p.base_url (a pooled one keeps its keep-alive connection, and TLS
-  // session, from run to run); take_http() hands it back once the stream is over.
+  // session, from run to run); take_http() hands it back once the stream is over. `tools`:
+  // what the model is offered (none: a plain answer).
   ModelStream(const ProviderConfig& p, std::unique_ptr<HttpClient> http,
-              std::vector<ChatTurn> turns, std::string system_prompt, Callbacks cb);
+              std::vector<ChatTurn> turns, std::string system_prompt, Callbacks cb,
+              std::vector<ToolSpec> tools = {});
   ~ModelStream();
   void start();
   void cancel();  // no callback after this
@@ -91,6 +122,7 @@ class ModelStream {
   const ProviderConfig& p_;
   std::vector<ChatTurn> turns_;
   std::string system_;
+  std::vector<ToolSpec> tools_;
   Callbacks cb_;
   std::unique_ptr<HttpClient> http_;
   bool anthropic_ = false, finished_ = false, streamed_ = false;

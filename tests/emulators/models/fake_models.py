@@ -24,8 +24,16 @@ The answer is deterministic: "Hello from the fake model. You said: <last user te
 scripted `reply`), streamed in pieces of `chunk_chars` characters every `delay_ms` ms.  Token
 counts are estimates (ceil(chars / 4)), not a real tokenizer.
 
-NOT emulated: tools/function calling, images, n > 1, logprobs, max_tokens truncation, stop
-sequences, the Responses API, real rate-limit headers, key validity (any non-empty key works).
+Tools: the script's `turns` are answers taken one per model request; a turn with `tool_calls`
+streams them as the API does (OpenAI `delta.tool_calls` by index, arguments in fragments of
+`args_chunk` characters, finish_reason "tool_calls"; Anthropic `tool_use` content blocks with
+`input_json_delta` fragments, stop_reason "tool_use"). Requests are checked as the real APIs check
+them: every OpenAI `role: "tool"` message answers a `tool_calls` id of the assistant message before
+it and every call is answered; every Anthropic `tool_use` block is answered by a `tool_result` in
+the next user message, and every `tool_result` names a `tool_use` of the message before.
+
+NOT emulated: images, n > 1, logprobs, max_tokens truncation, stop sequences, the Responses API,
+real rate-limit headers, key validity (any non-empty key works), tool_choice.
 
 Test controls (JSON, not part of either API) under /_emu/: POST /_emu/script, GET /_emu/script,
 GET /_emu/requests, GET /_emu/stats, POST /_emu/reset -- see tests/emulators/README.md.
@@ -86,12 +94,36 @@ def _string(v):
     return v
 
 
+def _turns(v):
+    """A list of scripted answers: {reply?: str, tool_calls?: [{name, arguments, id?}]}."""
+    if not isinstance(v, list):
+        raise ValueError("must be a list of turns")
+    out = []
+    for i, t in enumerate(v):
+        if not isinstance(t, dict) or set(t) - {"reply", "tool_calls"}:
+            raise ValueError(f"turn {i}: an object with reply and/or tool_calls")
+        if "reply" in t:
+            _string(t["reply"])
+        calls = t.get("tool_calls", [])
+        if not isinstance(calls, list):
+            raise ValueError(f"turn {i}: tool_calls must be a list")
+        for c in calls:
+            if (not isinstance(c, dict) or set(c) - {"name", "arguments", "id"}
+                    or not isinstance(c.get("name"), str) or not isinstance(c.get("arguments"), str)
+                    or not isinstance(c.get("id", ""), str)):
+                raise ValueError(f"turn {i}: a tool call is {{name: str, arguments: str, id?: str}}")
+        out.append(t)
+    return out
+
+
 SCRIPT_KEYS = {
     "reply": _string, "chunk_chars": _pos_int, "delay_ms": _nonneg_num,
     "first_delay_ms": _nonneg_num, "split_writes": _boolean, "keepalive": _boolean,
     "error_after_chunks": _nonneg_int, "disconnect_after_chunks": _nonneg_int,
     "status_429": _nonneg_int, "status_500": _nonneg_int, "hang": _boolean,
+    "turns": _turns, "args_chunk": _pos_int,
 }
+DEFAULT_ARGS_CHUNK = 7
 
 
 def dumps(obj):  # compact, UTF-8 (not \u-escaped), like the real APIs
@@ -118,6 +150,70 @@ def last_user_text(messages):
         if isinstance(m, dict) and m.get("role") == "user":
             return content_text(m.get("content"))
     return ""
+
+
+def check_openai_tools(messages):
+    """The real API's tool pairing rules: tool messages answer the calls just before them."""
+    open_ids = set()
+    for i, m in enumerate(messages):
+        role = m.get("role")
+        if role == "tool":
+            if m.get("tool_call_id") not in open_ids:
+                raise ApiError(400, "invalid_request_error", "Invalid parameter: messages with role "
+                               "'tool' must be a response to a preceeding message with 'tool_calls'.",
+                               param=f"messages.[{i}].role")
+            open_ids.discard(m.get("tool_call_id"))
+            continue
+        if open_ids:
+            raise ApiError(400, "invalid_request_error", "An assistant message with 'tool_calls' "
+                           "must be followed by tool messages responding to each 'tool_call_id'. "
+                           f"The following tool_call_ids did not have response messages: "
+                           f"{', '.join(sorted(open_ids))}", param="messages")
+        if role == "assistant" and isinstance(m.get("tool_calls"), list):
+            for c in m["tool_calls"]:
+                fn = c.get("function") if isinstance(c, dict) else None
+                if (not isinstance(c, dict) or not isinstance(c.get("id"), str) or c.get("type") != "function"
+                        or not isinstance(fn, dict) or not isinstance(fn.get("arguments"), str)):
+                    raise ApiError(400, "invalid_request_error", f"Invalid 'messages[{i}].tool_calls'.")
+                open_ids.add(c["id"])
+    if open_ids:
+        raise ApiError(400, "invalid_request_error", "An assistant message with 'tool_calls' must be "
+                       "followed by tool messages responding to each 'tool_call_id'.", param="messages")
+
+
+def _object(text):
+    try:
+        v = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return v if isinstance(v, dict) else {}
+
+
+def _blocks(m, kind):
+    c = m.get("content")
+    return [b for b in c if isinstance(b, dict) and b.get("type") == kind] if isinstance(c, list) else []
+
+
+def check_anthropic_tools(messages):
+    """The real API's rules: each tool_use is answered by a tool_result in the next message."""
+    for i, m in enumerate(messages):
+        uses = {b.get("id") for b in _blocks(m, "tool_use")} if m.get("role") == "assistant" else set()
+        for b in _blocks(m, "tool_use"):
+            if not isinstance(b.get("input"), dict):
+                raise ApiError(400, "invalid_request_error",
+                               f"messages.{i}.content: tool_use.input: Input should be a valid dictionary")
+        results = {b.get("tool_use_id") for b in _blocks(m, "tool_result")} if m.get("role") == "user" else set()
+        before = messages[i - 1] if i > 0 else {}
+        if results - {b.get("id") for b in _blocks(before, "tool_use")}:
+            raise ApiError(400, "invalid_request_error", f"messages.{i}.content: unexpected `tool_use_id` "
+                           "found in `tool_result` blocks. Each `tool_result` block must have a "
+                           "corresponding `tool_use` block in the previous message.")
+        after = messages[i + 1] if i + 1 < len(messages) else None
+        if uses and (after is None or uses - {b.get("tool_use_id") for b in _blocks(after, "tool_result")}):
+            if after is None and i == len(messages) - 1:
+                continue   # a prefill ending in tool_use: the API would answer; not ours
+            raise ApiError(400, "invalid_request_error", f"messages.{i + 1}: `tool_use` ids were found "
+                           "without `tool_result` blocks immediately after")
 
 
 class ClientGone(Exception):
@@ -192,15 +288,20 @@ class State:
         return {"script": script}
 
     def take(self):
-        """Snapshot of the script for one model request, consuming a status fault if any."""
+        """Snapshot of the script for one model request, consuming a status fault if any, or
+        else the next scripted turn."""
         with self.lock:
             snap = dict(self.script)
+            snap.pop("turns", None)
             for key, status in (("status_429", 429), ("status_500", 500)):
                 if self.script.get(key, 0) > 0:
                     self.script[key] -= 1
                     self.stats["injected_http_errors"] += 1
                     snap["fault"] = status
                     break
+            turns = self.script.get("turns")
+            if "fault" not in snap and turns:
+                snap["turn"] = turns.pop(0)
         return snap
 
 
@@ -437,11 +538,23 @@ class Handler(BaseHTTPRequestHandler):
                            "(i.e. Authorization: Bearer YOUR_KEY).", code=None)
 
     def _answer(self, script, messages):
-        reply = script.get("reply")
+        turn = script.get("turn") or {}
+        reply = turn.get("reply", script.get("reply"))
         if reply is None:
-            reply = "Hello from the fake model. You said: " + last_user_text(messages)
+            reply = "" if turn.get("tool_calls") else (
+                "Hello from the fake model. You said: " + last_user_text(messages))
         n = script.get("chunk_chars", DEFAULT_CHUNK_CHARS)
         return reply, [reply[i:i + n] for i in range(0, len(reply), n)]
+
+    def _tool_calls(self, script, prefix):
+        """The turn's tool calls with ids, each with its argument fragments."""
+        n = script.get("args_chunk", DEFAULT_ARGS_CHUNK)
+        out = []
+        for i, c in enumerate((script.get("turn") or {}).get("tool_calls", [])):
+            args = c["arguments"]
+            cid = c.get("id") or f"{prefix}{self.server.state.next_id():06d}_{i}"
+            out.append((cid, c["name"], args, [args[j:j + n] for j in range(0, len(args), n)]))
+        return out
 
     def _pre_body(self, script, provider, stream):
         """Common handling once the request is valid: injected status faults, hangs, delays."""
@@ -501,6 +614,7 @@ class Handler(BaseHTTPRequestHandler):
                                                                 "assistant", "tool", "function"):
                 raise ApiError(400, "invalid_request_error", f"Invalid value for 'messages[{i}].role'.",
                                code="invalid_value", param=f"messages[{i}].role")
+        check_openai_tools(messages)
         stream = body.get("stream") is True
         opts = body.get("stream_options")
         include_usage = stream and isinstance(opts, dict) and opts.get("include_usage") is True
@@ -513,14 +627,20 @@ class Handler(BaseHTTPRequestHandler):
         usage = {"prompt_tokens": est_tokens(prompt), "completion_tokens": est_tokens(reply),
                  "total_tokens": est_tokens(prompt) + est_tokens(reply)}
         headers = self._id_headers(provider)
+        calls = self._tool_calls(script, "call_fake")
+        finish = "tool_calls" if calls else "stop"
         if not stream:
             self.wait(script.get("first_delay_ms", 0) / 1000)
+            message = {"role": "assistant", "content": reply or None, "refusal": None}
+            if calls:
+                message["tool_calls"] = [{"id": cid_, "type": "function",
+                                          "function": {"name": name, "arguments": args}}
+                                         for cid_, name, args, _ in calls]
             return self.send_json(200, {
                 "id": cid, "object": "chat.completion", "created": created, "model": model,
                 "system_fingerprint": "fp_fake",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply,
-                                                     "refusal": None},
-                             "logprobs": None, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": message,
+                             "logprobs": None, "finish_reason": finish}],
                 "usage": usage}, headers)
 
         def chunk(delta, finish=None, choices=True):
@@ -541,7 +661,12 @@ class Handler(BaseHTTPRequestHandler):
         if not self._content_loop(s, script, pieces, lambda p: s.send(chunk({"content": p})),
                                   lambda: s.send("data: " + dumps(err) + "\n\n")):
             return
-        s.send(chunk({}, "stop"))
+        for i, (call_id, name, _, fragments) in enumerate(calls):
+            s.send(chunk({"tool_calls": [{"index": i, "id": call_id, "type": "function",
+                                          "function": {"name": name, "arguments": ""}}]}))
+            for f in fragments:
+                s.send(chunk({"tool_calls": [{"index": i, "function": {"arguments": f}}]}))
+        s.send(chunk({}, finish))
         if include_usage:
             last = json.loads(chunk({}, choices=False)[6:])
             last["usage"] = usage
@@ -578,6 +703,7 @@ class Handler(BaseHTTPRequestHandler):
             c = m.get("content")
             if not isinstance(c, (str, list)):
                 raise ApiError(400, "invalid_request_error", f"messages.{i}.content: Field required")
+        check_anthropic_tools(messages)
         system = body.get("system")
         if system is not None and not isinstance(system, (str, list)):
             raise ApiError(400, "invalid_request_error", "system: Input should be a valid string or list")
@@ -590,8 +716,13 @@ class Handler(BaseHTTPRequestHandler):
         prompt = content_text(system) + "".join(content_text(m.get("content")) for m in messages)
         in_tok, out_tok = est_tokens(prompt), est_tokens(reply)
         headers = self._id_headers(provider)
+        calls = self._tool_calls(script, "toolu_fake")
+        stop = "tool_use" if calls else "end_turn"
+        content = [{"type": "text", "text": reply}] if reply or not calls else []
+        content += [{"type": "tool_use", "id": cid_, "name": name, "input": _object(args)}
+                    for cid_, name, args, _ in calls] if not stream else []
         message = {"id": mid, "type": "message", "role": "assistant", "model": model,
-                   "content": [{"type": "text", "text": reply}], "stop_reason": "end_turn",
+                   "content": content, "stop_reason": stop,
                    "stop_sequence": None,
                    "usage": {"input_tokens": in_tok, "cache_creation_input_tokens": 0,
                              "cache_read_input_tokens": 0, "output_tokens": out_tok}}
@@ -609,8 +740,10 @@ class Handler(BaseHTTPRequestHandler):
         start = dict(message, content=[], stop_reason=None,
                      usage=dict(message["usage"], output_tokens=1))
         s.send(event("message_start", {"type": "message_start", "message": start}))
-        s.send(event("content_block_start", {"type": "content_block_start", "index": 0,
-                                             "content_block": {"type": "text", "text": ""}}))
+        has_text = bool(reply) or not calls
+        if has_text:
+            s.send(event("content_block_start", {"type": "content_block_start", "index": 0,
+                                                 "content_block": {"type": "text", "text": ""}}))
         s.send(event("ping", {"type": "ping"}))
         err = {"type": "error", "error": {"type": "overloaded_error", "message": MID_STREAM_ERROR}}
         if not self._content_loop(
@@ -620,9 +753,19 @@ class Handler(BaseHTTPRequestHandler):
                     "delta": {"type": "text_delta", "text": p}})),
                 lambda: s.send(event("error", err))):
             return
-        s.send(event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+        if has_text:
+            s.send(event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+        for i, (call_id, name, _, fragments) in enumerate(calls, start=1 if has_text else 0):
+            s.send(event("content_block_start", {
+                "type": "content_block_start", "index": i,
+                "content_block": {"type": "tool_use", "id": call_id, "name": name, "input": {}}}))
+            for f in fragments:
+                s.send(event("content_block_delta", {
+                    "type": "content_block_delta", "index": i,
+                    "delta": {"type": "input_json_delta", "partial_json": f}}))
+            s.send(event("content_block_stop", {"type": "content_block_stop", "index": i}))
         s.send(event("message_delta", {"type": "message_delta",
-                                       "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                                       "delta": {"stop_reason": stop, "stop_sequence": None},
                                        "usage": {"output_tokens": out_tok}}))
         s.send(event("message_stop", {"type": "message_stop"}))
         s.end()
