@@ -256,7 +256,6 @@ struct CanvasHost::Watcher {
 CanvasHost::CanvasHost(asio::io_context& io, const Clock& clock, Logger& log, CanvasSettings s,
                        AuthRateLimiter& limiter)
     : io_(io),
-      clock_(clock),
       log_(log),
       s_(std::move(s)),
       limiter_(limiter),

@@ -145,7 +145,6 @@ class CanvasHost {
   void broadcast_reload();
 
   boost::asio::io_context& io_;
-  const Clock& clock_;
   Logger& log_;
   CanvasSettings s_;
   AuthRateLimiter& limiter_;
