@@ -255,12 +255,7 @@ struct CanvasHost::Watcher {
 
 CanvasHost::CanvasHost(asio::io_context& io, const Clock& clock, Logger& log, CanvasSettings s,
                        AuthRateLimiter& limiter)
-    : io_(io),
-      log_(log),
-      s_(std::move(s)),
-      limiter_(limiter),
-      caps_(clock),
-      reload_timer_(io) {}
+    : io_(io), log_(log), s_(std::move(s)), limiter_(limiter), caps_(clock), reload_timer_(io) {}
 
 CanvasHost::~CanvasHost() {
   stop();
