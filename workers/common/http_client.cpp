@@ -226,7 +226,10 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
       }
       auto res = self->parser->release();
       if (!res.keep_alive()) self->reset();
-      self->finish({static_cast<int>(res.result_int()), std::move(res.body()), ""});
+      // Rate limits say when to come back here (Slack: 429 + Retry-After seconds).
+      std::string retry_after(res[http::field::retry_after].substr(0, 32));
+      self->finish({static_cast<int>(res.result_int()), std::move(res.body()), "",
+                    std::move(retry_after)});
     };
     if (tls) {
       http::async_read(*secure, buffer, *parser, on_read);

@@ -21,6 +21,7 @@ struct HttpResponse {
   int status = 0;
   std::string body;
   std::string error;  // transport failure; status is 0 then
+  std::string retry_after;  // the Retry-After header, verbatim (bounded), "" when none
 };
 
 class HttpClient {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "json_text.hpp"  // repair_json_text, for the Bot API answers
+
 namespace clawgate::workers {
 
 // Inbound text above this is cut (on a code-point boundary) before it reaches the front.
@@ -34,10 +36,6 @@ int64_t int_field(const nlohmann::json& obj, const char* key);
 InboundFacts read_message(const nlohmann::json& message, int64_t bot_id,
                           const std::string& bot_username,
                           size_t max_text_bytes = kMaxInboundTextBytes);
-
-// A response body the JSON parser accepts whenever the structure is sound: invalid UTF-8 bytes
-// become U+FFFD, and \u escapes of unpaired UTF-16 surrogates become \uFFFD.
-std::string repair_json_text(const std::string& body);
 
 // Splits text into messages of at most `limit` UTF-16 code units, never inside a code point,
 // preferring to break at a newline, then a space (the separator is dropped). Chunks that would

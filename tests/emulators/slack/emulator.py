@@ -15,7 +15,8 @@ U0EMUBOT1 (bot id B0EMUBOT1):
   conversations.info, users.info. Errors are HTTP 200 {ok: false, error} as Slack answers them
   (not_authed, invalid_auth, channel_not_found, user_not_found, unknown_method, invalid_json,
   ...); a rate limit is HTTP 429 with Retry-After and {ok: false, error: "ratelimited"}.
-- Socket Mode: apps.connections.open answers a single-use ws://127.0.0.1 URL; the server sends
+- Socket Mode: apps.connections.open answers a single-use ws://127.0.0.1 URL on the Web API's
+  port (relayed to the websockets server inside, so a sandbox allowing one port suffices); it sends
   hello (num_connections, debug_info, connection_info.app_id), events_api envelopes that must
   be acknowledged ({"envelope_id": ...}) within 3 s, else they are sent again (to any open
   connection) with retry_attempt/retry_reason "timeout", at most 3 retries; disconnect
@@ -51,6 +52,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import select
 import signal
 import socket
 import threading
@@ -119,7 +121,8 @@ class Emulator:
         self.faults = {}
         self.stats = dict.fromkeys(STAT_KEYS, 0)
         self.loop = None                   # the Socket Mode server's asyncio loop (own thread)
-        self.ws_port = 0
+        self.ws_port = 0                   # the websockets server (behind the Web API's port)
+        self.http_port = 0
         self.tickets = set()
         self.conns = []                    # open Socket Mode connections (Conn), oldest first
         self.pending = {}                  # envelope_id -> Envelope not yet acknowledged
@@ -182,7 +185,7 @@ class Emulator:
         ticket = uuid.uuid4().hex
         with self.lock:
             self.tickets.add(ticket)
-        return {"url": f"ws://127.0.0.1:{self.ws_port}/link/?ticket={ticket}&app_id={APP}"}
+        return {"url": f"ws://127.0.0.1:{self.http_port}/link/?ticket={ticket}&app_id={APP}"}
 
     def m_post_message(self, p):
         cid = str(p.get("channel") or "")
@@ -531,6 +534,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         emu = self.server.emu
         url = urlsplit(self.path)
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            return self._proxy_websocket(emu)
         try:
             body = self._read_body()
         except ApiError as e:
@@ -551,6 +556,34 @@ class Handler(BaseHTTPRequestHandler):
         self._send(code, payload, headers)
 
     do_POST = do_GET
+
+    def _proxy_websocket(self, emu):
+        """Socket Mode on the Web API's port: the upgrade request and then every byte either way
+        are relayed to the websockets server (a worker's sandbox lets it connect to its API
+        root's port only, as real Slack's wss:// and https:// share 443)."""
+        self.close_connection = True
+        upstream = socket.create_connection(("127.0.0.1", emu.ws_port))
+        head = self.requestline + "\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in self.headers.items()) + "\r\n"
+        upstream.sendall(head.encode("latin-1"))
+        client = self.connection
+        socks = [client, upstream]
+        try:
+            while True:
+                readable, _, _ = select.select(socks, [], [])
+                for sock in readable:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    (upstream if sock is client else client).sendall(data)
+        except OSError:
+            pass
+        finally:
+            upstream.close()
+            try:
+                client.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _params(self, query, body):
         params = dict(parse_qsl(query, keep_blank_values=True))
@@ -626,7 +659,7 @@ def run_ws_server(emu, ready):
 
     async def start():
         server = await websockets.server.serve(
-            emu.serve_ws, "127.0.0.1", 0, process_request=emu.process_request,
+            emu.serve_ws, "127.0.0.1", 0, compression=None, process_request=emu.process_request,
             ping_interval=emu.ping_interval, ping_timeout=None, max_size=1 << 20)
         emu.ws_port = server.sockets[0].getsockname()[1]
         ready.set()
@@ -651,6 +684,7 @@ def main():
     server.daemon_threads = True
     server.block_on_close = False
     server.emu = emu
+    emu.http_port = server.server_address[1]
     stop = threading.Event()
     parent = os.getppid()
 
