@@ -31,8 +31,8 @@ U0EMUBOT1 (bot id B0EMUBOT1):
   url_verification body (v0 HMAC-SHA256 of "v0:<ts>:<body>") and POSTs it to a URL.
 Does NOT emulate: OAuth, scopes, Block Kit, files, reactions, slash commands, interactivity,
 Enterprise Grid, message edits/deletes (other than injected raw events), real rate limit tiers.
-Test controls (JSON): /_emu/inject, /_emu/disconnect, /_emu/drop, /_emu/faults, /_emu/sent,
-/_emu/stats, /_emu/http_event -- see tests/emulators/README.md.
+Test controls (JSON): /_emu/inject, /_emu/channel, /_emu/disconnect, /_emu/drop, /_emu/hang,
+/_emu/faults, /_emu/sent, /_emu/stats, /_emu/http_event -- see tests/emulators/README.md.
 """
 import os
 import sys
@@ -433,6 +433,12 @@ class Emulator:
         ids = [self.deliver(e) for e in events]
         return {"ts": ts, "event_ids": [i[0] for i in ids], "envelope_ids": [i[1] for i in ids]}
 
+    def add_channel(self, b):
+        cid = str(b["channel"])
+        with self.lock:
+            ch = self.channel(cid, b.get("channel_type"), b.get("user"))
+        return {"channel": cid, "channel_type": ch["kind"]}
+
     def set_faults(self, b):
         faults = {}
         for key, value in b.items():
@@ -624,6 +630,7 @@ class Handler(BaseHTTPRequestHandler):
                 ("POST", "/_emu/drop"): lambda: emu.run(emu.drop()),
                 ("POST", "/_emu/hang"): lambda: emu.run(emu.hang()),
                 ("POST", "/_emu/faults"): lambda: emu.set_faults(data),
+                ("POST", "/_emu/channel"): lambda: emu.add_channel(data),
                 ("POST", "/_emu/http_event"): lambda: emu.http_event(data),
                 ("GET", "/_emu/sent"): lambda: {"messages": list(emu.sent)},
                 ("GET", "/_emu/stats"): emu.get_stats,
