@@ -5,7 +5,9 @@
 #include <chrono>
 
 #include "contract.hpp"
+#include "fs.hpp"
 #include "data.capnp.h"
+#include "sandbox.hpp"
 #include "slack_text.hpp"
 #include "utf8.hpp"
 
@@ -111,6 +113,18 @@ SlackWorker::SlackWorker(boost::asio::io_context& io, Logger& log, SlackConfig c
     if (on_fatal) on_fatal(78, why);
   };
   socket_ = std::make_unique<SocketMode>(io, log, std::move(o), std::move(h));
+  // Everything of this account lives in state/slack/<account>/, the only directory its sandbox
+  // lets it see. What a killed predecessor had not handed over comes first.
+  const std::string dir = sandbox::channel_state_dir(cfg_.state_dir, "slack", cfg_.account_id);
+  make_dirs(dir);
+  journal_ = std::make_unique<InboundJournal>(dir + "/inbound.jsonl", kMaxInbound);
+  for (SlackMessage& m : journal_->take_loaded()) {
+    seen_.seen("m:" + message_key(m));
+    inbound_.push_back({std::move(m), true, false});
+  }
+  if (!inbound_.empty())
+    log_.info("slack", std::to_string(inbound_.size()) +
+                           " message(s) not yet handed to the front by the last run: offered again");
 }
 
 SlackWorker::~SlackWorker() {
@@ -221,6 +235,10 @@ void SlackWorker::on_event(const Json& payload, int retry_attempt) {
     if (it != kinds_.end()) p.message.kind = it->second;
   }
   p.ready = p.message.kind != ConvKind::unknown;
+  // On disk before anything else: Slack has its ack already.
+  if (!journal_->add(p.message))
+    log_.error("slack", "cannot write the inbound journal; " + message_key(p.message) +
+                            " is held in memory only");
   inbound_.push_back(std::move(p));
   last_inbound_ms_ = now_ms();
   resolve_kinds();
@@ -254,6 +272,16 @@ void SlackWorker::resolve_kinds() {
     flush_inbound();
     resolve_kinds();
   });
+}
+
+void SlackWorker::acknowledged(const std::string& id) {
+  auto it = std::find_if(inbound_.begin(), inbound_.end(),
+                         [&](const Pending& p) { return message_key(p.message) == id; });
+  if (it == inbound_.end()) return;
+  inbound_.erase(it);
+  std::vector<const SlackMessage*> pending;
+  for (const Pending& p : inbound_) pending.push_back(&p.message);
+  if (!journal_->ack(id, pending)) log_.error("slack", "cannot update the inbound journal");
 }
 
 void SlackWorker::flush_inbound() {
@@ -300,10 +328,7 @@ void SlackWorker::on_front(capnp::MessageReader& r) {
   switch (msg.which()) {
     case ipc::Data::INBOUND_ACK: {
       const std::string id = msg.getInboundAck();
-      auto it = std::find_if(inbound_.begin(), inbound_.end(),
-                             [&](const Pending& p) { return message_key(p.message) == id; });
-      if (it != inbound_.end()) inbound_.erase(it);
-      return;
+      return acknowledged(id);
     }
     case ipc::Data::OUTBOUND: {
       auto o = msg.getOutbound();

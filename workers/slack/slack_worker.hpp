@@ -6,7 +6,9 @@
 // envelope retries, and a channel mention that comes as both message and app_mention), the
 // bot's own messages are dropped, other bots' are marked for the front's allowBots. A channel
 // whose kind the event does not say (G…: private channel or group DM) is looked up once with
-// conversations.info. Each message stays in a bounded queue until the front acknowledges it.
+// conversations.info. Each message stays in a bounded queue until the front acknowledges it,
+// and in a journal in the account's state dir (inbound_journal.hpp): Slack was told it arrived
+// before the front knew, so a worker killed in between must not be where it ends.
 // Outbound: escaped and cut at textChunkLimit (slack_text.hpp), one chat.postMessage per chunk
 // in order (thread_ts for a thread target "<channel>:thread:<ts>"); ratelimited/429 waits the
 // Retry-After; each delivery's result is remembered so a front that re-sends a delivery it never
@@ -31,6 +33,7 @@
 
 #include "error.hpp"
 #include "http_client.hpp"
+#include "inbound_journal.hpp"
 #include "link.hpp"
 #include "log.hpp"
 #include "slack_api.hpp"
@@ -105,6 +108,7 @@ class SlackWorker {
   void auth_test();
   void on_event(const nlohmann::json& payload, int retry_attempt);
   void resolve_kinds();
+  void acknowledged(const std::string& id);
   void flush_inbound();
   void on_front(capnp::MessageReader& r);
   void send_next();
@@ -121,6 +125,7 @@ class SlackWorker {
   uint32_t front_generation_ = 0;
   BotIdentity me_;
   std::deque<Pending> inbound_;
+  std::unique_ptr<InboundJournal> journal_;
   SeenKeys seen_{4096};
   std::map<std::string, ConvKind> kinds_;  // channel id -> kind (conversations.info), bounded
   bool resolving_ = false;

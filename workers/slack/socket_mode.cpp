@@ -39,8 +39,10 @@ void SocketMode::stop() {
   retry_timer_.cancel();
   hello_timer_.cancel();
   http_.cancel();
-  for (Conn& c : conns_) c.ws->abort();
+  // abort() reports on_closed at once: the list is emptied first, so those find nothing.
+  std::vector<Conn> conns = std::move(conns_);
   conns_.clear();
+  for (Conn& c : conns) c.ws->abort();
 }
 
 int64_t SocketMode::backoff_ms() {
@@ -192,8 +194,11 @@ void SocketMode::on_hello(uint64_t id, int num_connections) {
                          " connection(s) for this app)");
   // The new one is ready: the ones it replaces go now (their unacknowledged envelopes, if any,
   // come again on this one).
+  // (Collected first: a close can report on_closed at once, which edits the list.)
+  std::vector<std::shared_ptr<WsConnection>> replaced;
   for (Conn& other : conns_)
-    if (other.id != id && (other.leaving || other.hello)) other.ws->close(1000, "replaced");
+    if (other.id != id && (other.leaving || other.hello)) replaced.push_back(other.ws);
+  for (auto& ws : replaced) ws->close(1000, "replaced");
   publish();
 }
 
@@ -203,10 +208,12 @@ void SocketMode::on_disconnect(uint64_t id, const std::string& reason) {
   c->leaving = true;
   if (reason == "link_disabled") {
     // Socket Mode was turned off for the app: a new connection would be refused too. Slowly.
-    c->ws->close(1000, "link disabled");
-    state_.last_error = Error::unavailable("Slack disabled Socket Mode for this app", true);
+    auto it = std::find_if(conns_.begin(), conns_.end(), [&](const Conn& x) { return x.id == id; });
+    const std::shared_ptr<WsConnection> ws = it->ws;
+    conns_.erase(it);  // on_closed finds nothing: the retry below is the only one
+    ws->close(1000, "link disabled");
     failures_ = std::max(failures_, 5);
-    return;
+    return retry_later(Error::unavailable("Slack disabled Socket Mode for this app", true));
   }
   log_.info("slack", "socket mode: disconnect (" + reason + "); opening a new connection first");
   open_connection();
