@@ -70,7 +70,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
 
   void fail(const std::string& what, beast::error_code ec) {
     reset();
-    finish({0, "", what + ": " + ec.message()});
+    finish({0, "", what + ": " + ec.message(), ""});
   }
 
   void reset() {
@@ -206,7 +206,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   void finish_stream() {
     const int status = static_cast<int>(sparser->get().result_int());
     if (!sparser->get().keep_alive()) reset();
-    finish({status, std::move(error_body), ""});
+    finish({status, std::move(error_body), "", ""});
   }
 
   void read() {
@@ -321,7 +321,7 @@ void HttpClient::cancel() {
   ++old->gen;
   old->reset();
   impl_ = old->fresh();
-  old->finish({0, "", "cancelled"});  // may start the next request, on the fresh Impl
+  old->finish({0, "", "cancelled", ""});  // may start the next request, on the fresh Impl
 }
 
 }  // namespace clawgate::workers
