@@ -19,8 +19,10 @@ Json SlackEmulator::dm(const std::string& user, const std::string& text) {
   return inject({{"channel", "D" + user.substr(1)}, {"user", user}, {"text", text}});
 }
 
-void SlackEmulator::add_channel(const std::string& channel) {
-  server_.request("POST", "/_emu/channel", Json{{"channel", channel}}.dump());
+void SlackEmulator::add_channel(const std::string& channel, const std::string& type) {
+  Json body = {{"channel", channel}};
+  if (!type.empty()) body["channel_type"] = type;
+  server_.request("POST", "/_emu/channel", body.dump());
 }
 
 Json SlackEmulator::sent() { return server_.request("GET", "/_emu/sent", ""); }

@@ -25,7 +25,7 @@ class SlackEmulator {
   // A DM from `user` (U…) in its DM channel (D + the user id's rest).
   nlohmann::json dm(const std::string& user, const std::string& text);
   // Makes conversation `channel` exist (chat.postMessage refuses unknown ones).
-  void add_channel(const std::string& channel);
+  void add_channel(const std::string& channel, const std::string& type = "");
   nlohmann::json sent();   // {messages: [{channel, text, ts, thread_ts, ...}]}
   nlohmann::json stats();  // {connections_opened, envelopes_acked, chat.postMessage, ...}
   void faults(const nlohmann::json& f);
