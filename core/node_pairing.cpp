@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/record_fields.hpp"
 #include "utf8.hpp"
 
 namespace clawgate::core {
@@ -12,11 +13,11 @@ using Json = nlohmann::json;
 
 namespace {
 
-using P = NodePairing;
+using records::cut;
+using records::put_text;
+using records::put_time;
 
-std::string cut(const std::string& s, size_t max) {
-  return utf8::truncate_bytes(utf8::repair(s), max);
-}
+using P = NodePairing;
 
 std::string trimmed(const std::string& s) {
   return std::string(utf8::trim(s));
@@ -76,12 +77,6 @@ bool same_permissions(const std::optional<Permissions>& a, const std::optional<P
   return a.value_or(Permissions{}) == b.value_or(Permissions{});
 }
 
-void put_text(Json& j, const char* key, const std::string& v) {
-  if (!v.empty()) j[key] = v;
-}
-void put_time(Json& j, const char* key, const std::optional<int64_t>& v) {
-  if (v) j[key] = *v;
-}
 Json permissions_json(const Permissions& p) {
   Json j = Json::object();
   for (const auto& [k, v] : p) j[k] = v;

@@ -6,6 +6,7 @@
 #include <set>
 #include <system_error>
 
+#include "core/record_fields.hpp"
 #include "utf8.hpp"
 
 namespace clawgate::core {
@@ -13,6 +14,8 @@ namespace clawgate::core {
 using Json = nlohmann::json;
 
 namespace {
+
+using records::put_text;
 
 bool has(const Strings& list, const std::string& s) {
   return std::find(list.begin(), list.end(), s) != list.end();
@@ -73,10 +76,6 @@ std::string first(std::initializer_list<std::string> values) {
   for (const auto& v : values)
     if (!utf8::trim(v).empty()) return std::string(utf8::trim(v));
   return "";
-}
-
-void put_text(Json& j, const char* key, const std::string& v) {
-  if (!v.empty()) j[key] = v;
 }
 
 // The pending surface still describes what the live node declares (resolveCurrentPending…):

@@ -13,9 +13,14 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <filesystem>
+#include <iostream>
+#include <map>
 #include <memory>
 
+#include <capnp/message.h>
+#include <functional>
 #include "agent_worker.hpp"
+#include "contract.hpp"
 #include "inproc_gateway.hpp"
 #include "link.hpp"
 #include "protocol_gen.hpp"
@@ -374,6 +379,166 @@ TEST_P(Tools, TheRoundBoundEndsARunThatKeepsCallingTools) {
   const auto lifecycle = agent_events(op, run, "lifecycle");
   ASSERT_FALSE(lifecycle.empty());
   EXPECT_EQ(lifecycle.back()["data"]["phase"], "error");
+}
+
+// What one tool round adds to a run, measured: runs with one `which` call against runs that
+// answer at once, the fake model streaming without delay, the node answering at once. The end
+// of each run is taken when the gateway sends its chat final (the transport hook), so the
+// test loop's slicing does not count. The difference is the tool round trip through gateway
+// and node plus the one extra model request it needs (a plain run is one model request).
+TEST_P(Tools, MeasuresWhatAToolRoundAdds) {
+  const ConnId op = connect_operator(true);
+  connect_node(op, {"system.which"});
+  start_agent();
+  std::map<std::string, std::chrono::steady_clock::time_point> ended;
+  world->transport().on_send = [&](ConnId id, const std::string& frame) {
+    if (id == node) return on_node_frame(frame);
+    if (id != op || frame.find("\"state\":\"final\"") == std::string::npos) return;
+    ended[Json::parse(frame)["payload"]["runId"]] = std::chrono::steady_clock::now();
+  };
+  constexpr int kRuns = 20;
+  auto timed = [&](const std::string& key, const Json& script) {
+    models.script(script);
+    const auto t0 = std::chrono::steady_clock::now();
+    chat(op, "go", key);
+    EXPECT_TRUE(world->run_until([&] { return ended.count(key) > 0; })) << key;
+    return std::chrono::duration<double, std::milli>(ended[key] - t0).count();
+  };
+  const Json fast = {{"delay_ms", 0}, {"chunk_chars", 64}};
+  Json tool = fast;
+  tool["turns"] = {{{"tool_calls", {call("nodes", {{"action", "which"}, {"bins", {"git"}}})}}},
+                   {{"reply", "done"}}};
+  std::vector<double> plain, tooled;
+  for (int i = 0; i < kRuns; ++i) {
+    plain.push_back(timed("plain-" + std::to_string(i), fast));
+    tooled.push_back(timed("tool-" + std::to_string(i), tool));
+  }
+  std::sort(plain.begin(), plain.end());
+  std::sort(tooled.begin(), tooled.end());
+  const double p50_plain = plain[kRuns / 2], p50_tool = tooled[kRuns / 2];
+  std::cout << "[ MEASURE  ] " << api() << ": run p50 " << p50_plain << " ms without tools, "
+            << p50_tool << " ms with one tool round: +" << (p50_tool - p50_plain)
+            << " ms per round (p90 " << plain[kRuns * 9 / 10] << " / " << tooled[kRuns * 9 / 10]
+            << " ms)\n";
+  EXPECT_EQ(invokes.size(), static_cast<size_t>(kRuns));
+  EXPECT_LT(p50_tool - p50_plain, 1000.0);
+}
+
+// --- the tool messages of the agent link, from a hostile peer on either end
+
+// The front's end, played against by a raw "agent worker".
+struct ToolLinkFront : ::testing::Test {
+  ToolLinkFront() {
+    WorldOptions o;
+    o.state_dir = temp_state_dir();
+    world = std::make_unique<World>(o);
+    int fds[2];
+    ipc::make_socketpair(fds);
+    world->core().attach_peer(fds[0], "agent", "agent", "", 1);
+    worker = ipc::Link::create(world->io(), fds[1], ipc::contract::agent_link("fake-agent"));
+    worker->start(
+        [this](capnp::MessageReader& r) {
+          auto m = r.getRoot<ipc::AgentMsg>();
+          if (m.isToolResult())
+            results.push_back({{"run", m.getToolResult().getRunId().cStr()},
+                               {"call", m.getToolResult().getCallId().cStr()},
+                               {"error", m.getToolResult().getIsError()},
+                               {"text", m.getToolResult().getText().cStr()}});
+        },
+        [this](const std::string&) { lost = true; });
+    capnp::MallocMessageBuilder b;
+    b.initRoot<ipc::AgentMsg>().setHello("fake/model");
+    worker->send(b);
+    EXPECT_TRUE(world->run_until([&] { return world->core().runs().agent_connected(); }));
+  }
+  ~ToolLinkFront() override {
+    worker->close("test over");
+    world.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(temp_state_dir(), ec);
+  }
+  // A round of `n` calls for `run`; `edit` changes the message before it goes.
+  void round(const std::string& run, unsigned n,
+             const std::function<void(ipc::ToolRound::Builder)>& edit = nullptr) {
+    capnp::MallocMessageBuilder b;
+    auto tr = b.initRoot<ipc::AgentMsg>().initToolRound();
+    tr.setRunId(run);
+    tr.setRound(1);
+    auto calls = tr.initCalls(n);
+    for (unsigned i = 0; i < n; ++i) {
+      calls[i].setCallId("c" + std::to_string(i));
+      calls[i].setName("nodes");
+      calls[i].setArgumentsJson("{}");
+      calls[i].initNode().setAction(ipc::NodeToolAction::STATUS);
+    }
+    if (edit) edit(tr);
+    worker->send(b);
+  }
+
+  std::unique_ptr<World> world;
+  std::shared_ptr<ipc::Link> worker;
+  std::vector<Json> results;
+  bool lost = false;
+};
+
+TEST_F(ToolLinkFront, CallsOfARunNotGoingHereAreAnsweredWithErrorsAndTheLinkStays) {
+  round("no-such-run", 2, [](ipc::ToolRound::Builder tr) {
+    tr.getCalls()[1].getNode().setAction(static_cast<ipc::NodeToolAction>(9));
+  });
+  ASSERT_TRUE(world->run_until([&] { return results.size() == 2; }));
+  for (const Json& r : results) EXPECT_EQ(r["error"], true) << r.dump();
+  EXPECT_EQ(results[0]["call"], "c0");
+  EXPECT_FALSE(lost);
+}
+
+TEST_F(ToolLinkFront, ARoundPastTheLinkBoundsClosesTheLink) {
+  round("r", ipc::contract::lists::kToolCalls + 1);
+  EXPECT_TRUE(world->run_until([&] { return lost; }));
+  EXPECT_TRUE(results.empty());
+}
+
+TEST_F(ToolLinkFront, AnOversizedCallIdClosesTheLink) {
+  round("r", 1, [](ipc::ToolRound::Builder tr) {
+    tr.getCalls()[0].setCallId(std::string(ipc::contract::tools::kMaxIdBytes + 1, 'x'));
+  });
+  EXPECT_TRUE(world->run_until([&] { return lost; }));
+}
+
+// The worker's end, played against by a raw "front".
+TEST(ToolLinkWorker, ALateResultIsIgnoredAndAnOversizedOneClosesTheLink) {
+  boost::asio::io_context io;
+  FakeClock clock;
+  Logger log(clock, nullptr, LogLevel::error);
+  workers::AgentWorker worker(io, log, std::nullopt, "You are a test.", 60'000);
+  int fds[2];
+  ipc::make_socketpair(fds);
+  worker.attach_front(fds[0]);
+  bool lost = false, hello = false;
+  auto front = ipc::Link::create(io, fds[1], ipc::contract::agent_link("fake-front"));
+  front->start([&](capnp::MessageReader& r) { hello |= r.getRoot<ipc::AgentMsg>().isHello(); },
+               [&](const std::string&) { lost = true; });
+  auto result = [&](const std::string& text) {
+    capnp::MallocMessageBuilder b;
+    auto tr = b.initRoot<ipc::AgentMsg>().initToolResult();
+    tr.setRunId("nobody");
+    tr.setCallId("c0");
+    tr.setText(text);
+    front->send(b);
+  };
+  auto spin = [&](const std::function<bool()>& done, int ms = 3000) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (!done() && std::chrono::steady_clock::now() < until) {
+      io.restart();
+      io.run_for(std::chrono::milliseconds(5));
+    }
+    return done();
+  };
+  ASSERT_TRUE(spin([&] { return hello; }));
+  result("late");
+  EXPECT_FALSE(spin([&] { return lost; }, 200));
+  result(std::string(ipc::contract::tools::kMaxResultBytes + 1, 'x'));
+  EXPECT_TRUE(spin([&] { return lost; }));
+  front->close("test over");
 }
 
 INSTANTIATE_TEST_SUITE_P(Providers, Tools,

@@ -119,8 +119,10 @@ TEST(History, TheNewestTurnAlwaysGoesCutOnACodePointWhenItAloneIsTooBig) {
   for (const char* name : {"long_cjk_4096_utf16", "long_emoji_4096_codepoints", "arabic_rtl"}) {
     SessionHistory h;
     h.push(turn("user", "an older question"), SIZE_MAX);
+    const std::string piece = test_data::sample(name);
+    ASSERT_FALSE(piece.empty()) << name;  // (an empty sample would never reach 20 000 bytes)
     std::string big;
-    while (big.size() < 20'000) big += test_data::sample(name);
+    while (big.size() < 20'000) big += piece;
     h.push(turn("user", big), SIZE_MAX);
     const ModelWindow w = build_window(h, 200, 50);
     ASSERT_EQ(w.messages.size(), 1u) << name;
