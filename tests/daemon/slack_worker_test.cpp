@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <capnp/message.h>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <future>
 #include <mutex>
@@ -285,6 +286,34 @@ TEST(SlackWorker, MessagesTheFrontDidNotAcknowledgeGoToTheNextWorker) {
   ASSERT_TRUE(eventually([&] { return next.inbound().size() >= 2; }));
   EXPECT_EQ(next.inbound()[0].text, "kept one");
   EXPECT_EQ(next.inbound()[1].text, "kept two");
+}
+
+// Throughput against the emulator (a Python server: it is the slower side), both ways.
+TEST(SlackWorker, MeasureMessagesPerSecond) {
+  SlackEmulator emu;
+  TempDir dir;
+  Harness h(emu, dir.path);
+  ASSERT_TRUE(eventually([&] { return h.connected(); }));
+  emu.faults({{"no_echo", true}});
+  emu.add_channel("C0CHAN001");
+  constexpr int kN = 200;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kN; ++i) emu.dm("U0USER001", "in " + std::to_string(i));
+  ASSERT_TRUE(eventually([&] { return h.inbound().size() >= kN; }, 30000));
+  const double in_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kN; ++i) h.send("m-" + std::to_string(i), "C0CHAN001", "out " + std::to_string(i));
+  ASSERT_TRUE(eventually([&] { return h.deliveries().size() >= kN; }, 30000));
+  const double out_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const Json sent = emu.sent()["messages"];
+  ASSERT_EQ(sent.size(), static_cast<size_t>(kN));
+  for (int i = 0; i < kN; ++i) ASSERT_EQ(sent[i]["text"], "out " + std::to_string(i)) << "in order";
+  std::printf("[ measure ] slack worker vs emulator: %d inbound events in %.2f s (%.0f/s, each "
+              "injected by one HTTP call); %d chat.postMessage deliveries in %.2f s (%.0f/s, one "
+              "at a time, in order)\n",
+              kN, in_s, kN / in_s, kN, out_s, kN / out_s);
 }
 
 TEST(SlackWorker, ABotTokenSlackRefusesIsFatal) {
