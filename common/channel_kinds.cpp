@@ -1,24 +1,31 @@
-// Channel kinds: see channel_kinds.hpp. Labels as OpenClaw's UI shows them.
+// Channel kinds: see channel_kinds.hpp. Labels as OpenClaw's UI shows them; credentials and
+// their environment variables as upstream's docs name them.
 #include "channel_kinds.hpp"
 
-#include <array>
+#include "channel_config.hpp"
 
 namespace clawgate {
 
-namespace {
-constexpr std::array<ChannelKind, 7> kKinds = {{
-    {"telegram", "Telegram", "Bot API"},
-    {"whatsapp", "WhatsApp", "WhatsApp Web"},
-    {"discord", "Discord", "Bot"},
-    {"slack", "Slack", "Socket Mode"},
-    {"signal", "Signal", "signal-cli"},
-    {"imessage", "iMessage", "imsg"},
-    {"webchat", "WebChat", "Gateway WebSocket"},
-}};
-}  // namespace
+const std::vector<ChannelKind>& channel_kinds() {
+  static const std::vector<ChannelKind> kKinds = {
+      {"telegram",
+       "Telegram",
+       "Bot API",
+       "polling",
+       &read_telegram_section,
+       {{{"botToken", "tokenFile"}, "TELEGRAM_BOT_TOKEN"}}},
+      {"whatsapp", "WhatsApp", "WhatsApp Web", "", nullptr, {}},
+      {"discord", "Discord", "Bot", "", nullptr, {}},
+      {"slack", "Slack", "Socket Mode", "", nullptr, {}},
+      {"signal", "Signal", "signal-cli", "", nullptr, {}},
+      {"imessage", "iMessage", "imsg", "", nullptr, {}},
+      {"webchat", "WebChat", "Gateway WebSocket", "", nullptr, {}},
+  };
+  return kKinds;
+}
 
 const ChannelKind* channel_kind(const std::string& name) {
-  for (const auto& k : kKinds)
+  for (const auto& k : channel_kinds())
     if (name == k.name) return &k;
   return nullptr;
 }

@@ -1,6 +1,6 @@
 // Gateway configuration: see config.hpp. The keys are read by the generated parser
 // (cfg::parse_config); this file adds what spans keys or sources: credentials never in clear,
-// sender-list normalisation, channel defaults, and the environment's and flags' overrides.
+// channel sections as accounts (channel_config.cpp), and the environment's and flags' overrides.
 #include "config.hpp"
 
 #include <arpa/inet.h>
@@ -16,6 +16,8 @@
 #include <set>
 #include <thread>
 
+#include "channel_config.hpp"
+#include "channel_kinds.hpp"
 #include "fs.hpp"
 #include "net.hpp"
 #include "utf8.hpp"
@@ -48,197 +50,9 @@ std::string file_label(const std::string& path) {
   return path.empty() ? std::string("config") : path;
 }
 
-bool all_digits(const std::string& s) {
-  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
-}
-
-// A Telegram sender list (allowFrom, groupAllowFrom, groups.*.allowFrom): numeric user ids or
-// "*". "telegram:"/"tg:" prefixes are stripped. Anything else (an @username, a chat id) is kept
-// so the list still counts as configured, but it never matches: a username can change hands.
-std::vector<std::string> normalise_senders(const std::vector<std::string>& in,
-                                           const std::string& path, cfg::Issues& is) {
-  std::vector<std::string> out;
-  for (std::string id : in) {
-    while (!id.empty() && id.back() == ' ') id.pop_back();
-    while (!id.empty() && id.front() == ' ') id.erase(0, 1);
-    std::string lower = id;
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    for (const char* prefix : {"telegram:", "tg:"})
-      if (lower.rfind(prefix, 0) == 0) {
-        id = id.substr(std::string(prefix).size());
-        break;
-      }
-    const std::string shown = cfg::quote_text(utf8::preview(id, 48));
-    if (id != "*" && !all_digits(id)) {
-      if (id.rfind('-', 0) == 0 && all_digits(id.substr(1)))
-        is.add(Issue::Kind::warning, path,
-               shown +
-                   " is a group chat id; it never matches a sender (allow groups under "
-                   "channels.telegram.groups)");
-      else
-        is.add(Issue::Kind::warning, path,
-               shown +
-                   " is not a numeric Telegram user id and never matches (usernames can "
-                   "change hands; use the numeric id from the pairing reply or getUpdates)");
-    }
-    out.push_back(id);
-  }
-  return out;
-}
-
-// The runtime view of one Telegram account: sender lists normalised, the group policy
-// defaulted from channels.defaults, historyLimit read as upstream does. `path_of(key)` is where
-// the account's value of `key` is written (the account's own key, or the root it inherits).
-ChannelSettings telegram_settings(const cfg::TelegramChannel& t, const cfg::Config& c,
-                                  const std::function<std::string(const char*)>& path_of,
-                                  cfg::Issues& is) {
-  ChannelSettings out;
-  out.name = "telegram";
-  out.enabled = t.enabled;
-  out.dm_policy = t.dm_policy;
-  out.allow_from = normalise_senders(t.allow_from, path_of("allowFrom"), is);
-  out.group_policy =
-      t.group_policy.value_or(c.channels.defaults.group_policy.value_or("allowlist"));
-  if (t.group_allow_from)
-    out.group_allow_from = normalise_senders(*t.group_allow_from, path_of("groupAllowFrom"), is);
-  for (const auto& [id, g] : t.groups) {
-    GroupEntry e = g;
-    if (g.allow_from)
-      e.allow_from = normalise_senders(
-          *g.allow_from, path_of("groups") + "." + cfg::render_key(id) + ".allowFrom", is);
-    out.groups[id] = std::move(e);
-  }
-  // OpenClaw: the JSON integer maximum selects the default; 200 is the hard ceiling.
-  out.history_limit = t.history_limit == 9007199254740991
-                          ? 50
-                          : static_cast<int>(std::min<int64_t>(t.history_limit, 200));
-  if (out.dm_policy == "allowlist" && out.allow_from.empty())
-    is.add(Issue::Kind::warning, path_of("dmPolicy"),
-           "is allowlist but allowFrom is empty: every DM is refused");
-  // The bot token is part of every Bot API URL: never in clear to another host.
-  if (const std::string why = insecure_url_problem(t.api_root, t.dangerously_allow_insecure_http,
-                                                   path_of("dangerouslyAllowInsecureHttp"));
-      !why.empty())
-    is.add(Issue::Kind::error, path_of("apiRoot"), why);
-  out.section = t;
-  out.section.accounts.clear();  // the account's own section: no other account in it
-  out.section.default_account.reset();
-  return out;
-}
-
-// Adds the issues of `from` that `into` does not have yet: a root value every account
-// inherits is reported once, not once per account.
-void add_new_issues(cfg::Issues& into, const cfg::Issues& from) {
-  for (const auto& i : from.items()) {
-    const bool seen = std::any_of(into.items().begin(), into.items().end(), [&](const Issue& x) {
-      return x.kind == i.kind && x.path == i.path && x.message == i.message;
-    });
-    if (!seen) into.add(i.kind, i.path, i.message);
-  }
-}
-
 std::string lower_ascii(std::string s) {
   for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return s;
-}
-
-// channels.telegram as accounts (upstream's multi-account model, docs/channels/telegram.md):
-// without `accounts` the root is the single account "default". With it, one account per entry,
-// each the root with the account's keys laid over it key by key (a map such as groups replaces
-// the root's whole). What an account never inherits: botToken and tokenFile (the root's serve
-// the account named "default" only, as TELEGRAM_BOT_TOKEN does) and enabled (an account runs
-// when the channel and the account are both enabled). A restrictive root allowFrom bounds every
-// account: an account's "*" stands for the root's list, and its dmPolicy "open" for
-// "allowlist". Each account's `section` is that merged section, without `accounts`, so a
-// worker is sent its own token and no other account's.
-std::vector<ChannelSettings> telegram_accounts(const cfg::TelegramChannel& t, const cfg::Config& c,
-                                               const Json& section, cfg::Issues& is) {
-  const std::string base = "channels.telegram";
-  std::vector<ChannelSettings> out;
-  if (t.accounts.empty()) {
-    out.push_back(telegram_settings(
-        t, c, [&](const char* key) { return base + "." + key; }, is));
-    if (t.default_account && lower_ascii(*t.default_account) != "default")
-      is.add(Issue::Kind::warning, base + ".defaultAccount",
-             cfg::quote_text(utf8::preview(*t.default_account, 64)) +
-                 " names no account (there is no accounts map: the one account is default)");
-    return out;
-  }
-  const Json& accounts = section.at("accounts");
-  std::map<std::string, std::string> key_of;  // account id -> the key it was written as
-  const bool root_bounded =
-      !t.allow_from.empty() &&
-      std::find(t.allow_from.begin(), t.allow_from.end(), "*") == t.allow_from.end();
-  for (const auto& [key, account] : t.accounts) {
-    const std::string id = lower_ascii(key);
-    const std::string abase = base + ".accounts." + cfg::render_key(key);
-    if (auto dup = key_of.find(id); dup != key_of.end()) {
-      is.add(Issue::Kind::error, abase,
-             "is the same account as " + cfg::quote_text(dup->second) +
-                 " (account ids are read in lower case)");
-      continue;
-    }
-    key_of[id] = key;
-    const Json& own = accounts.at(key);
-    Json merged = section;
-    for (const char* k : {"accounts", "defaultAccount", "enabled"}) merged.erase(k);
-    if (id != "default") {
-      merged.erase("botToken");
-      merged.erase("tokenFile");
-    }
-    for (const auto& [k, v] : own.items())
-      if (k != "enabled") merged[k] = v;
-    cfg::Issues scratch;  // the file's own parse reported every key already
-    cfg::TelegramChannel merged_t = cfg::parse_TelegramChannel(merged, abase, scratch);
-    if (root_bounded && account.allow_from) {
-      auto& list = merged_t.allow_from;
-      if (std::find(list.begin(), list.end(), "*") != list.end()) {
-        list.erase(std::remove(list.begin(), list.end(), "*"), list.end());
-        list.insert(list.end(), t.allow_from.begin(), t.allow_from.end());
-        is.add(Issue::Kind::warning, abase + ".allowFrom",
-               "\"*\" stands for channels.telegram.allowFrom here: a root list without \"*\" "
-               "bounds every account");
-        if (merged_t.dm_policy == "open") merged_t.dm_policy = "allowlist";
-      }
-    }
-    auto path_of = [&](const char* k) { return (own.contains(k) ? abase : base) + "." + k; };
-    cfg::Issues found;
-    ChannelSettings a = telegram_settings(merged_t, c, path_of, found);
-    add_new_issues(is, found);
-    a.account_id = id;
-    a.enabled = t.enabled && account.enabled.value_or(true);
-    if (a.enabled && !merged_t.bot_token && !merged_t.token_file && id != "default")
-      is.add(Issue::Kind::warning, abase,
-             "has no botToken or tokenFile (the root's serve the account named default only): "
-             "its worker will not start");
-    out.push_back(std::move(a));
-  }
-  if ((t.bot_token || t.token_file) && !key_of.count("default"))
-    is.add(Issue::Kind::warning, base + (t.bot_token ? ".botToken" : ".tokenFile"),
-           "serves the account named default only, and accounts has none: no account uses it");
-  // The default account: defaultAccount when it names one, else "default", else the first id.
-  std::string chosen;
-  if (t.default_account) {
-    const std::string want = lower_ascii(*t.default_account);
-    if (key_of.count(want))
-      chosen = want;
-    else
-      is.add(
-          Issue::Kind::warning, base + ".defaultAccount",
-          cfg::quote_text(utf8::preview(*t.default_account, 64)) + " names no configured account");
-  }
-  if (chosen.empty() && key_of.count("default")) chosen = "default";
-  if (chosen.empty() && !key_of.empty()) {
-    chosen = key_of.begin()->first;
-    if (key_of.size() > 1 && !t.default_account)
-      is.add(Issue::Kind::warning, base + ".defaultAccount",
-             "is unset with " + std::to_string(key_of.size()) +
-                 " accounts and none named default: sends that name no account go through " +
-                 cfg::quote_text(chosen) + " (the first id in sorted order)");
-  }
-  for (auto& a : out) a.default_account_id = chosen;
-  return out;
 }
 
 // Channel ids upstream's messages.queue.byChannel knows.
@@ -334,10 +148,13 @@ void settings_from(ConfigFile& file, GatewaySettings& s) {
   s.config.agents.defaults.max_concurrent = s.queue.max_concurrent;
   static const Json kNone = Json::object();
   const Json& root = file.parsed.is_object() ? file.parsed : kNone;
-  if (c.channels.telegram)  // then the file has that section
-    for (auto& a :
-         telegram_accounts(*c.channels.telegram, c, root.at("channels").at("telegram"), is))
-      s.channels.push_back(std::move(a));
+  // Every channel this build runs a worker for, as accounts (channel_config.hpp).
+  const Json& channels = root.contains("channels") ? root.at("channels") : kNone;
+  for (const ChannelKind& kind : channel_kinds()) {
+    const auto section = channels.find(kind.name);
+    if (!kind.read || section == channels.end() || !section->is_object()) continue;
+    for (auto& a : channel_accounts(kind, *section, c, is)) s.channels.push_back(std::move(a));
+  }
   // The agent sections as written, for cron's heartbeat settings (the agent worker is sent
   // its typed part of s.config instead: schema/child_config.json).
   Json agent = Json::object();

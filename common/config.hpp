@@ -96,14 +96,30 @@ struct HistorySettings {
 };
 HistorySettings history_settings(const cfg::Config& c);
 
-// `channels.<name>.groups.<chatId | "*">`, as the schema declares Telegram's (enabled,
-// requireMention, groupPolicy, allowFrom; its allowFrom normalised like the channel's). Unset
-// fields fall back as core/access.hpp says.
-using GroupEntry = cfg::TelegramGroup;
+// One entry of a channel's group map, as the front applies it (core/access.hpp): a chat
+// (Telegram `groups.<chatId>`, Slack `channels.<channelId>`) or a group of chats (Discord
+// `guilds.<guildId>`), keyed by id or "*". Unset fields fall back as access.hpp says.
+struct GroupChannelEntry {      // one chat of a group: Discord guilds.<id>.channels.<id | "*">
+  std::optional<bool> enabled;  // false: the bot is silent there
+  std::optional<bool> require_mention;
+  std::optional<std::vector<std::string>> allow_from;  // users: replaces the group's senders here
+};
+struct GroupEntry {
+  std::optional<bool> enabled;
+  std::optional<bool> require_mention;
+  std::optional<std::string> group_policy;             // overrides the channel's groupPolicy
+  std::optional<std::vector<std::string>> allow_from;  // Telegram allowFrom; Discord, Slack users
+  std::optional<std::vector<std::string>> roles;       // Discord: role ids that may also trigger
+  std::optional<bool> allow_bots;                      // Slack: other bots' messages here
+  // Discord: the guild's channels by id, or "*". Non-empty: only these channels (a thread falls
+  // back to its parent's entry).
+  std::map<std::string, GroupChannelEntry> channels;
+};
 
 // One account of a `channels.<name>` section: the section itself when it has no `accounts`
 // (account "default"), else one per `accounts.<id>` with the root's keys inherited. Only
-// channels with a worker in this build are listed.
+// channels with a worker in this build are listed (the kind table, channel_kinds.hpp; each
+// kind's reader fills the fields below from its section, common/channel_config.cpp).
 // Sender lists hold sender ids exactly as the channel reports them (Telegram: numeric user ids,
 // "telegram:"/"tg:" prefixes stripped) or "*"; other entries are kept but never match.
 struct ChannelSettings {
@@ -117,12 +133,23 @@ struct ChannelSettings {
   std::vector<std::string> allow_from;
   std::string group_policy = "allowlist";                    // allowlist | open | disabled
   std::optional<std::vector<std::string>> group_allow_from;  // unset: allowFrom
-  std::map<std::string, GroupEntry> groups;                  // chat id or "*"
+  std::map<std::string, GroupEntry> groups;                  // chat (or guild) id, or "*"
+  // How `groups` is keyed: by the chat (Telegram, Slack), or by the group a chat belongs to
+  // (Discord: guilds, each with its channels). The key's name, for messages: "groups", "guilds".
+  bool groups_by_group_id = false;
+  std::string groups_key = "groups";
+  // In an allowlisted group without a sender list of its own: true, the channel's
+  // groupAllowFrom, else allowFrom, decides (Telegram); false, every member may (Discord).
+  bool group_senders_from_allow_from = true;
+  // Messages other bots write: "off" (ignored), "on", or "mentions" (only those that address this
+  // bot). The bot's own messages never reach the front.
+  std::string allow_bots = "off";
   // historyLimit: unaddressed group messages shown to the agent as context on a turn (0: none).
   int history_limit = 50;
-  // The account's section (the root merged with the account, without `accounts`): what its
-  // worker is sent of it (schema/child_config.json), compared on reload.
-  cfg::TelegramChannel section;
+  // The account's section (the root merged with the account, without `accounts`), as the
+  // typed settings in JSON: what its worker is sent of it (schema/child_config.json, built by
+  // ipc::ReloadMessage::channel), compared on reload.
+  cfg::Json section = cfg::Json::object();
 };
 
 // The settings of `account_id` on `channel` ("" for the channel's default account), or null

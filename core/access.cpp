@@ -1,10 +1,21 @@
 // Group access: see access.hpp. The order of checks and their reasons follow OpenClaw's
-// Telegram group access (group entry, then groupPolicy, then sender allowlist, then mentions).
+// Telegram group access (group entry, then groupPolicy, then sender allowlist, then mentions)
+// and its Discord guild access (guild entry, its channels map, users or roles, mentions).
 #include "core/access.hpp"
 
 #include <algorithm>
 
 namespace clawgate::core {
+
+namespace {
+
+const GroupChannelEntry* find_chat(const GroupEntry& g, const std::string& id) {
+  if (id.empty()) return nullptr;
+  const auto it = g.channels.find(id);
+  return it != g.channels.end() ? &it->second : nullptr;
+}
+
+}  // namespace
 
 bool sender_listed(const std::vector<std::string>& list, const std::string& sender_id) {
   return std::any_of(list.begin(), list.end(), [&](const std::string& a) {
@@ -14,33 +25,64 @@ bool sender_listed(const std::vector<std::string>& list, const std::string& send
 
 GroupDecision decide_group(const ChannelSettings& c, const GroupFacts& f) {
   GroupDecision d;
-  const std::string where = c.name + " group " + f.chat_id;
-  const auto exact_it = c.groups.find(f.chat_id);
+  const std::string& key = c.groups_by_group_id ? f.group_id : f.chat_id;
+  const std::string where = c.groups_by_group_id
+                                ? c.name + " group " + f.group_id + " chat " + f.chat_id
+                                : c.name + " group " + f.chat_id;
+  const auto exact_it = key.empty() ? c.groups.end() : c.groups.find(key);
   const auto star_it = c.groups.find("*");
   const GroupEntry* exact = exact_it != c.groups.end() ? &exact_it->second : nullptr;
   const GroupEntry* star = star_it != c.groups.end() ? &star_it->second : nullptr;
   const GroupEntry* entry = exact ? exact : star;
+  const std::string entry_key = c.groups_key + "." + (exact ? key : "*");
 
   if (entry && entry->enabled == false) {
-    d.reason = where + " is disabled (groups." + (exact ? f.chat_id : "*") + ".enabled)";
+    d.reason = where + " is disabled (" + entry_key + ".enabled)";
     return d;
   }
-  if (entry && entry->allow_from && !sender_listed(*entry->allow_from, f.sender_id)) {
-    d.reason = "sender " + f.sender_id + " is not in the allowFrom of " + where;
-    return d;
+  // A group of chats with a channels map: only the chats listed (a thread by its parent).
+  const GroupChannelEntry* chat = nullptr;
+  if (c.groups_by_group_id && entry && !entry->channels.empty()) {
+    chat = find_chat(*entry, f.chat_id);
+    if (!chat) chat = find_chat(*entry, f.parent_chat_id);
+    if (!chat) chat = find_chat(*entry, "*");
+    if (!chat) {
+      d.reason = where + " is not in " + entry_key + ".channels (add its id, or \"*\")";
+      return d;
+    }
+    if (chat->enabled == false) {
+      d.reason = where + " is disabled (" + entry_key + ".channels)";
+      return d;
+    }
+  }
+  if (chat && chat->allow_from) {
+    if (!sender_listed(*chat->allow_from, f.sender_id)) {
+      d.reason = "sender " + f.sender_id + " is not in the users of " + where;
+      return d;
+    }
+  } else if (entry && (entry->allow_from || entry->roles)) {
+    const bool by_user = entry->allow_from && sender_listed(*entry->allow_from, f.sender_id);
+    const bool by_role = entry->roles && std::any_of(f.sender_roles.begin(), f.sender_roles.end(),
+                                                     [&](const std::string& r) {
+                                                       return sender_listed(*entry->roles, r);
+                                                     });
+    if (!by_user && !by_role) {
+      d.reason = "sender " + f.sender_id + " is not in the allowFrom of " + where;
+      return d;
+    }
   }
   const std::string policy = entry && entry->group_policy ? *entry->group_policy : c.group_policy;
   if (policy == "disabled") {
     d.reason = where + ": groupPolicy is disabled";
     return d;
   }
-  // The chat allowlist is on with the channel's allowlist policy or any `groups` entry.
+  // The group allowlist is on with the channel's allowlist policy or any `groups` entry.
   const bool chat_list_on = c.group_policy == "allowlist" || !c.groups.empty();
   if (chat_list_on && !exact && !star) {
-    d.reason = where + " is not in groups (add its chat id, or \"*\")";
+    d.reason = where + " is not in " + c.groups_key + " (add its id, or \"*\")";
     return d;
   }
-  if (policy == "allowlist") {
+  if (policy == "allowlist" && c.group_senders_from_allow_from) {
     const std::vector<std::string>* senders = entry && entry->allow_from ? &*entry->allow_from
                                               : c.group_allow_from       ? &*c.group_allow_from
                                                                          : &c.allow_from;
@@ -55,7 +97,9 @@ GroupDecision decide_group(const ChannelSettings& c, const GroupFacts& f) {
     }
   }
   bool require_mention = true;
-  if (exact && exact->require_mention)
+  if (chat && chat->require_mention)
+    require_mention = *chat->require_mention;
+  else if (exact && exact->require_mention)
     require_mention = *exact->require_mention;
   else if (star && star->require_mention)
     require_mention = *star->require_mention;

@@ -1,24 +1,38 @@
 // Group access: what happens to a message from a group chat on any channel, OpenClaw's model.
-//   1. The group's entry: groups.<chatId>, else groups."*" (an exact entry replaces "*").
-//      enabled: false drops the message; its allowFrom, when set, must list the sender.
-//   2. groupPolicy (the entry's, else the channel's; default allowlist): disabled drops all;
-//      with a non-empty `groups` map (or allowlist) only listed chats (or "*") pass.
-//   3. allowlist: the sender must be in groups.<id>.allowFrom, else groupAllowFrom, else
-//      allowFrom; a chat listed by its own id with no sender list at all lets everyone in.
-//      DM pairing approvals never count here.
-//   4. Mention gating: requireMention (exact entry, else "*", else true). A message that is not
-//      addressed to the bot (mention, reply to the bot, command for the bot) is context only.
+//   1. The group's entry: groups.<key>, else groups."*" (an exact entry replaces "*"); the key is
+//      the chat id, or the chat's group id where groups are groups of chats (Discord guilds).
+//      enabled: false drops the message. A group of chats with a `channels` map admits only
+//      the chats listed there (by id, a thread by its parent's id, or "*"), each of which may be
+//      disabled too.
+//   2. Senders: the chat entry's users, else the group entry's allowFrom/users or roles (either
+//      one matching), when set, must list the sender.
+//   3. groupPolicy (the entry's, else the channel's; default allowlist): disabled drops all;
+//      with a non-empty `groups` map (or allowlist) only listed groups (or "*") pass.
+//   4. allowlist, where the channel falls back to its DM lists (Telegram): the sender must be in
+//      groupAllowFrom, else allowFrom, unless the entry has its own list; a chat listed by its
+//      own id with no sender list at all lets everyone in. DM pairing approvals never count.
+//   5. Mention gating: requireMention (the chat entry's, else the exact group entry's, else "*",
+//      else true). A message that is not addressed to the bot (mention, reply to the bot,
+//      command for the bot) is context only.
 // Pure function of the settings and the message facts; never throws.
 #pragma once
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "config.hpp"
 
 namespace clawgate::core {
 
 struct GroupFacts {
+  GroupFacts() = default;
+  GroupFacts(std::string chat, std::string sender, bool addressed_)
+      : chat_id(std::move(chat)), sender_id(std::move(sender)), addressed(addressed_) {}
   std::string chat_id, sender_id;
-  bool addressed = false;  // mentioned, a reply to the bot, or a command for the bot
+  bool addressed = false;      // mentioned, a reply to the bot, or a command for the bot
+  std::string group_id;        // the chat's group (Discord guild), "" for none
+  std::string parent_chat_id;  // a thread's parent chat, "" for none
+  std::vector<std::string> sender_roles;
 };
 
 struct GroupDecision {

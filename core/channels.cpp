@@ -170,6 +170,13 @@ void ChannelHub::on_inbound(Worker& w, ipc::Inbound::Reader in) {
   m.was_mentioned = in.getWasMentioned();
   m.reply_to_bot = in.getReplyToBot();
   m.bot_command = in.getBotCommand();
+  m.group_id = in.getGroupId();
+  m.thread_id = in.getThreadId();
+  m.parent_chat_id = in.getParentChatId();
+  m.sender_is_bot = in.getSenderIsBot();
+  for (auto r : ipc::contract::bounded(in.getSenderRoles(), ipc::contract::lists::kSenderRoles,
+                                       "inbound senderRoles"))
+    m.sender_roles.emplace_back(r.cStr());
   w.last_inbound_ms = now;
   InboundVerdict v;
   try {
@@ -261,6 +268,10 @@ void ChannelHub::on_status(Worker& w, ipc::WorkerStatus::Reader s) {
   w.connected = s.getConnected();
   w.detail = s.getDetail();
   w.bot_username = s.getBotUsername();
+  w.latency_ms = s.getLatencyMs();
+  w.last_event_ms = std::max<int64_t>(0, s.getLastEventMs());
+  w.rate_limited_until_ms = std::max<int64_t>(0, s.getRateLimitedUntilMs());
+  w.status_ms = clock_.wall_ms();
   if (s.hasLastError()) {
     w.last_error = {{"code", ipc::error_name(s.getLastError().getCode())},
                     {"message", std::string(s.getLastError().getMessage().cStr())}};
@@ -340,6 +351,18 @@ bool ChannelHub::deliver(const std::string& channel, const std::string& account_
   m.account_id = c->account_id;
   m.chat_id = to;
   return enqueue_reply(m, text, idempotency_key);
+}
+
+void ChannelHub::typing(const std::string& channel, const std::string& account_id,
+                        const std::string& to, bool active) {
+  const ChannelSettings* c = find_account(settings_.channels, channel, account_id);
+  Worker* w = c ? worker_for(channel, c->account_id) : nullptr;
+  if (!w) return;
+  capnp::MallocMessageBuilder b;
+  auto t = b.initRoot<ipc::Data>().initTyping();
+  t.setTo(to);
+  t.setActive(active);
+  w->link->send(b);
 }
 
 bool ChannelHub::enqueue_reply(const InboundMessage& m, const std::string& text,
@@ -686,7 +709,7 @@ Json ChannelHub::account_json(const ChannelSettings& c) {
             {"running", state == "running"},
             {"connected", w && w->connected},
             {"reconnectAttempts", row ? row->restarts : 0},
-            {"mode", "polling"},
+            {"mode", channel_kind(c.name) ? channel_kind(c.name)->mode : ""},
             {"dmPolicy", c.dm_policy},
             {"allowFrom", c.allow_from},
             {"state", state},
@@ -703,6 +726,18 @@ Json ChannelHub::account_json(const ChannelSettings& c) {
   if (row && row->next_restart_ms) a["nextRestartAt"] = row->next_restart_ms;
   if (w && !w->detail.empty()) a["detail"] = w->detail;
   if (w && !w->bot_username.empty()) a["name"] = "@" + w->bot_username;
+  if (w && w->status_ms) {  // the worker's live probe, as of its last status
+    a["lastProbeAt"] = w->status_ms;
+    a["lastTransportActivityAt"] = nullable_ms(w->last_event_ms);
+    Json probe = {{"ok", w->connected},
+                  {"latencyMs", w->latency_ms >= 0 ? Json(w->latency_ms) : Json(nullptr)},
+                  {"lastEventAt", nullable_ms(w->last_event_ms)},
+                  {"rateLimited", w->rate_limited_until_ms > clock_.wall_ms()},
+                  {"rateLimitedUntil", nullable_ms(w->rate_limited_until_ms)}};
+    probe["lastError"] =
+        w->last_error.is_object() ? Json(w->last_error.value("message", "")) : Json(nullptr);
+    a["probe"] = probe;
+  }
   a["pendingOutbound"] = queue_.pending(c.name, c.account_id).size();
   if (auto s = set_aside_.find(c.name + "/" + c.account_id); s != set_aside_.end()) {
     a["setAsideOutbound"] = s->second.count;

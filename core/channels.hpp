@@ -93,6 +93,11 @@ class ChannelHub {
   bool deliver(const std::string& channel, const std::string& account_id, const std::string& to,
                const std::string& text, const std::string& idempotency_key = "");
 
+  // A run answering `to` on that account is in progress (or over): its worker shows the
+  // platform's typing indicator meanwhile. Best effort: nothing is queued for a worker away.
+  void typing(const std::string& channel, const std::string& account_id, const std::string& to,
+              bool active);
+
   // Methods (its route table is the one list of them). `done` may run now or later, always on
   // the loop.
   static bool serves(schema::Method m);
@@ -119,6 +124,9 @@ class ChannelHub {
     std::string detail, bot_username;
     Json last_error;
     int64_t last_inbound_ms = 0, last_outbound_ms = 0;
+    // The live probe the worker reports (WorkerStatus): heartbeat round trip (-1 unknown), last
+    // platform event, when a rate limit ends; and when the front last heard a status.
+    int64_t latency_ms = -1, last_event_ms = 0, rate_limited_until_ms = 0, status_ms = 0;
     size_t in_flight = 0;
   };
   struct SetAside {  // per account, for channels.status

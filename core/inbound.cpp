@@ -95,8 +95,21 @@ std::optional<SessionKey> InboundRouter::session_key_for(const InboundMessage& m
   // Anything but a direct chat is a group: an unknown chat type gets the stricter rules.
   p.direct = m.chat_type == "direct";
   p.peer_id = p.direct ? m.sender_id : m.chat_id;
+  // Upstream's peer kinds: a channel of a server (Discord) keys as "channel", any other as "group".
+  p.group_kind = m.chat_type == "channel" ? "channel" : "group";
   p.dm_scope = dm_scope_;
   return SessionKey::for_peer(p, why);
+}
+
+bool InboundRouter::bot_allowed(const ChannelSettings& c, const InboundMessage& m) {
+  // A group entry's own allowBots (Slack's channels.<id>.allowBots) wins over the account's.
+  if (m.chat_type != "direct") {
+    auto it = c.groups.find(c.groups_by_group_id ? m.group_id : m.chat_id);
+    if (it == c.groups.end()) it = c.groups.find("*");
+    if (it != c.groups.end() && it->second.allow_bots) return *it->second.allow_bots;
+  }
+  if (c.allow_bots == "on") return true;
+  return c.allow_bots == "mentions" && m.addressed();
 }
 
 bool InboundRouter::allowed(const ChannelSettings& c, const InboundMessage& m) const {
@@ -121,8 +134,19 @@ InboundVerdict InboundRouter::handle(const InboundMessage& m, int64_t now_ms) {
   if (!c) {  // no settings for this channel account: fail closed, and hand out no code
     accept = false;
     v.reason = via + " chat " + m.chat_id + ": channel account not configured";
+  } else if (m.sender_is_bot && !bot_allowed(*c, m)) {
+    // Another bot: ignored unless allowBots says otherwise (two bots must not loop), and never
+    // offered a pairing code.
+    accept = false;
+    v.quiet = true;
+    v.reason = via + " chat " + m.chat_id + ": message from bot " + m.sender_id +
+               " ignored (allowBots is " + c->allow_bots + ")";
   } else if (m.chat_type != "direct") {
-    const GroupDecision g = decide_group(*c, {m.chat_id, m.sender_id, m.addressed()});
+    GroupFacts facts{m.chat_id, m.sender_id, m.addressed()};
+    facts.group_id = m.group_id;
+    facts.parent_chat_id = m.parent_chat_id;
+    facts.sender_roles = m.sender_roles;
+    const GroupDecision g = decide_group(*c, facts);
     accept = g.kind != GroupDecision::drop;
     context = g.kind == GroupDecision::context;
     v.reason = g.reason;

@@ -6,7 +6,8 @@
 //    8-character code (at most 3 open per channel account, 1 h each) that an operator approves
 //    with `clawgate pairing approve <channel> <code>`; approved senders are kept in the state
 //    dir, per account (an approval on one bot lets nobody in through another).
-// 3. Group policy (access.hpp): groupPolicy, groups, groupAllowFrom, mention gating. A permitted
+// 3. Other bots' messages are dropped unless allowBots lets them in (off | on | mentions).
+//    Group policy (access.hpp): groupPolicy, groups, groupAllowFrom, mention gating. A permitted
 //    group message that is not addressed to the bot is stored as context, not answered.
 // 4. Routing to a session key as upstream (session.dmScope; groups by chat), appended to that
 //    session's transcript (JSONL, fdatasync) and the sessions index. When that session's turn
@@ -34,6 +35,7 @@
 namespace clawgate::core {
 
 struct InboundMessage {
+  // chat_type: direct | group | channel (ipc ChatType's words).
   std::string channel, account_id, id, chat_id, chat_type, sender_id, sender_name, sender_username,
       text, message_id;
   int64_t ts_ms = 0;
@@ -42,6 +44,11 @@ struct InboundMessage {
   bool reply_to_bot = false;   // a reply to one of the bot's messages
   bool bot_command = false;    // a command meant for this bot
   bool addressed() const { return was_mentioned || reply_to_bot || bot_command; }
+  // Where a group message sits ("" when the channel has no such thing): the chat's group
+  // (Discord guild), the thread it is in, and a thread's parent chat.
+  std::string group_id, thread_id, parent_chat_id;
+  bool sender_is_bot = false;  // another bot wrote it (ChannelSettings::allow_bots decides)
+  std::vector<std::string> sender_roles;  // Discord: role ids, for guilds.<id>.roles
 };
 
 struct PairingRequest {
@@ -88,6 +95,8 @@ class InboundRouter {
 
  private:
   bool allowed(const ChannelSettings& c, const InboundMessage& m) const;
+  // Whether a message another bot wrote may be handled (allowBots).
+  static bool bot_allowed(const ChannelSettings& c, const InboundMessage& m);
   void save_pairing();
   void append_transcript(const SessionKey& key, const InboundMessage& m, int64_t now_ms,
                          bool context);

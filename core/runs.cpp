@@ -312,6 +312,7 @@ RunManager::Dispatch RunManager::send_run(Run& r, const SessionHistory& h) {
     queue_.push_front(r.id);
     return Dispatch::refused;
   }
+  show_typing(r, true);
   return Dispatch::sent;
 }
 
@@ -406,6 +407,7 @@ void RunManager::finish(const std::string& run_id, const Outcome& o, EndKind kin
   if (own && end.ok && !end.text.empty() && !r->heartbeat && !(r->resumed && answered(*r)))
     store_answer(*r, end, now);
   emit_end(*r, end, own, now);
+  show_typing(*r, false);
   if (own) deliver_answer(*r, end);
   answer_callers(*r, end, now);
   if (r->on_done) r->on_done(end.ok, end.text, end.error);
@@ -463,6 +465,14 @@ void RunManager::emit_end(Run& r, const Outcome& o, bool own, int64_t now) {
     ev["errorMessage"] = o.error;
   }
   emit_("chat", ev, false);
+}
+
+// While a channel message's turn runs, its chat shows the bot typing (where the platform can).
+void RunManager::show_typing(const Run& r, bool active) {
+  if (!hub_ || r.heartbeat || r.origin.kind != ipc::RunKind::CHANNEL || r.origin.channel.empty() ||
+      r.origin.to.empty())
+    return;
+  hub_->typing(r.origin.channel, r.origin.account_id, r.origin.to, active);
 }
 
 // An answer to a channel message goes back where it came from.

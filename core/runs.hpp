@@ -253,6 +253,7 @@ class RunManager final : private AgentLink::Listener {
   // it turns `o` into an error), the end events, the channel reply, the callers waiting.
   void store_answer(const Run& r, Outcome& o, int64_t now);
   void emit_end(Run& r, const Outcome& o, bool own, int64_t now);
+  void show_typing(const Run& r, bool active);
   void deliver_answer(const Run& r, const Outcome& o);
   void answer_callers(Run& r, const Outcome& o, int64_t now);
   void remember(const std::string& run_id, Snapshot s);

@@ -294,7 +294,9 @@ std::optional<SessionKey> SessionKey::for_peer(const Peer& p, std::string* why) 
       return main();  // "main", upstream's default
     }
   } else {
-    rest = std::string(channel) + ":group:" + std::string(peer.empty() ? "unknown" : peer);
+    const std::string_view kind = p.group_kind == "channel" ? "channel" : "group";
+    rest = std::string(channel) + ":" + std::string(kind) + ":" +
+           std::string(peer.empty() ? "unknown" : peer);
   }
   return parse(std::string(kHead) + std::string(kDefaultAgent) + ":" + rest, why);
 }

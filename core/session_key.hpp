@@ -67,13 +67,15 @@ class SessionKey {
   // a direct message by session.dmScope ("main": the main session; "per-peer":
   // agent:main:direct:<peer>; "per-channel-peer": agent:main:<channel>:direct:<peer>;
   // "per-account-channel-peer": agent:main:<channel>:<account>:direct:<peer>), any other chat
-  // one session per chat (agent:main:<channel>:group:<chat>). Peer ids are lowercased, except
+  // one session per chat (agent:main:<channel>:group:<chat>, or agent:main:<channel>:channel:<chat>
+  // for a server's channel). Peer ids are lowercased, except
   // where parse() keeps their case; the account id is normalized as upstream's account ids are
   // ("default" when empty). Nullopt, with the reason, when the ids make no valid key (a control
   // character, too long).
   struct Peer {
     std::string_view channel, account_id, peer_id;
     bool direct = true;
+    std::string_view group_kind = "group";  // not direct: "group", or "channel" (Discord)
     std::string_view dm_scope = "main";
   };
   static std::optional<SessionKey> for_peer(const Peer& p, std::string* why = nullptr);

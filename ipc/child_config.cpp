@@ -39,6 +39,24 @@ ReloadMessage ReloadMessage::telegram(const cfg::TelegramChannel& account) {
   return m;
 }
 
+ReloadMessage ReloadMessage::channel(const ChannelSettings& account) {
+  // Each kind's section, read back into its typed settings (they came from them: nothing is
+  // refused here) and written as its Reload member. One row per kind with a worker.
+  using Write = void (*)(const cfg::Json& section, Reload::Builder r);
+  static const std::pair<const char*, Write> kKinds[] = {
+      {"telegram",
+       [](const cfg::Json& s, Reload::Builder r) {
+         cfg::Issues is;
+         write_TelegramConfig(cfg::parse_TelegramChannel(s, "", is), r.initTelegram());
+       }},
+  };
+  ReloadMessage m;
+  for (const auto& [kind, write] : kKinds)
+    if (account.name == kind)
+      m.words_ = canonical([&](Reload::Builder r) { write(account.section, r); });
+  return m;
+}
+
 ReloadMessage ReloadMessage::front(const std::string& config_snapshot) {
   ReloadMessage m;
   m.words_ = canonical([&](Reload::Builder r) {

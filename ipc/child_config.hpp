@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "child_config_gen.hpp"
+#include "config.hpp"
 #include "control.capnp.h"
 #include "error.hpp"
 
@@ -30,6 +31,9 @@ class ReloadMessage {
   static ReloadMessage agent(const cfg::Config& config);
   // One Telegram account's worker: its section as merged from the root and the account.
   static ReloadMessage telegram(const cfg::TelegramChannel& account);
+  // One channel account's worker, of any kind: its section (ChannelSettings::section) in its
+  // kind's message. Empty for a kind this build has no worker message for.
+  static ReloadMessage channel(const ChannelSettings& account);
   // The front: config.get's answer, as JSON text.
   static ReloadMessage front(const std::string& config_snapshot);
 

@@ -63,6 +63,7 @@ namespace lists {
 inline constexpr size_t kChildren = 1024;      // control: the children table
 inline constexpr size_t kNotApplied = 64;      // control: a sandbox report's missing parts
 inline constexpr size_t kMessageIds = 4096;    // data: one id per chunk of one send
+inline constexpr size_t kSenderRoles = 256;    // data: an inbound sender's roles (Discord: 250)
 inline constexpr size_t kRunMessages = 65536;  // agent: one run's history window
 inline constexpr size_t kNodeOffers = 256;     // agent: the nodes a run's tools name
 inline constexpr size_t kNodeCommands = 512;   // agent: one node's commands in its offer

@@ -16,8 +16,9 @@ struct DataHello {
 # A value this build does not know is garbage: the front refuses that message (logged, and
 # acknowledged so the worker does not offer it again).
 enum ChatType {
-  direct @0;  # one person and the bot
-  group @1;   # anything else (Telegram: group, supergroup, channel)
+  direct @0;   # one person and the bot
+  group @1;    # a group chat (Telegram: group, supergroup, channel)
+  channel @2;  # a channel of a workspace or server (Discord guild channels and their threads)
 }
 
 struct Inbound {
@@ -34,6 +35,12 @@ struct Inbound {
   wasMentioned @9 :Bool;    # the bot's handle is mentioned (Telegram: @username or text_mention)
   replyToBot @10 :Bool;     # a reply to one of the bot's own messages
   botCommand @11 :Bool;     # starts with a command meant for this bot (/cmd or /cmd@this_bot)
+  # Where a group or channel message sits, for group access (core/access.hpp); "" when none:
+  groupId @12 :Text;        # the chat's group: Discord guild id, Slack team id
+  threadId @13 :Text;       # the thread the message is in (Discord: the thread's channel id)
+  parentChatId @14 :Text;   # a thread's parent chat (Discord: the channel the thread is in)
+  senderIsBot @15 :Bool;    # written by another bot (the worker never sends its own messages)
+  senderRoles @16 :List(Text);  # Discord: the sender's role ids in the guild
 }
 
 struct Outbound {
@@ -50,6 +57,14 @@ struct Delivery {
   error @3 :Common.IpcError;
 }
 
+# Front -> worker: a run answering this chat is in progress (active) or over. The worker shows
+# the platform's typing indicator while active (refreshed as the platform needs), at most a
+# bounded time; a worker whose platform has none ignores it.
+struct Typing {
+  to @0 :Text;
+  active @1 :Bool;
+}
+
 struct WorkerStatus {
   connected @0 :Bool;
   detail @1 :Text;          # e.g. "polling as @my_bot"
@@ -57,6 +72,10 @@ struct WorkerStatus {
   lastInboundMs @3 :Int64;
   lastOutboundMs @4 :Int64;
   botUsername @5 :Text;
+  # The live probe (channels.status): latency of the platform's heartbeat and rate-limit state.
+  latencyMs @6 :Int64 = -1; # last heartbeat round trip; -1 unknown
+  lastEventMs @7 :Int64;    # last event from the platform (any kind), 0 none
+  rateLimitedUntilMs @8 :Int64;  # wall time sends wait for a rate limit, 0 none
 }
 
 struct Data {
@@ -67,5 +86,6 @@ struct Data {
     outbound @3 :Outbound;    # front -> worker
     delivery @4 :Delivery;    # worker -> front
     status @5 :WorkerStatus;  # worker -> front, on change
+    typing @6 :Typing;        # front -> worker (a worker that shows none ignores it)
   }
 }

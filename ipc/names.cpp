@@ -71,6 +71,8 @@ const char* name_of(ChatType t) {
       return "direct";
     case ChatType::GROUP:
       return "group";
+    case ChatType::CHANNEL:
+      return "channel";
   }
   return nullptr;
 }

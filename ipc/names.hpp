@@ -22,7 +22,7 @@ const char* name_of(RunKind k);         // chat | agent | channel | cron | heart
 const char* name_of(RunStream s);       // lifecycle | assistant
 const char* name_of(RunPhase p);        // "" (none) | start
 const char* name_of(ChildRole r);       // front | agent | channel
-const char* name_of(ChatType t);        // direct | group
+const char* name_of(ChatType t);        // direct | group | channel
 const char* name_of(NodeToolAction a);  // status | describe | invoke (the nodes tool's actions)
 
 std::optional<ChatRole> parse_chat_role(std::string_view word);

@@ -9,8 +9,9 @@ problem as an Issue naming its key path, to_json for the effective config, the s
 itself, the uiHints that config.schema serves and the paths of sensitive values.
 
 The subset it understands (anything else stops the build, so the schema can never mean more
-than the parser checks): type (object, array, string, integer, number, boolean, or
-["string", "integer"] read as a string), properties with additionalProperties false (or an
+than the parser checks): type (object, array, string, integer, number, boolean,
+["string", "integer"] read as a string, or ["boolean", "string"] with an enum of true, false and
+words, read as the text "true", "false" or the word), properties with additionalProperties false (or an
 x-clawgate-ignored schema: the other keys are OpenClaw's, accepted unread), maps
 (additionalProperties: <schema>, maxProperties, propertyNames.maxLength and .minLength, and
 propertyNames.x-clawgate-check with the pattern it enforces, for editors), items/maxItems,
@@ -134,6 +135,8 @@ class Gen:
         t = node.get("type")
         if t == ["string", "integer"]:
             return "id"
+        if t == ["boolean", "string"]:
+            return "flag"
         if t == "object":
             if "properties" in node:
                 if node.get("additionalProperties") is not False and \
@@ -232,6 +235,21 @@ class Gen:
                         die(where, "unknown x-clawgate-check %r (add it to CHECKS and config_support)" % check)
                     body += "  if (!apply_check(%s(t), v, p, is)) return false;\n" % CHECKS[check]
                 body += "  out = std::move(t);\n  return true;"
+            self.readers.append((name, "std::string", body))
+            return "std::string", name
+        if k == "flag":
+            # true, false or one of the enum's words, held as text ("true", "false", "mentions").
+            words = [x for x in node.get("enum", []) if isinstance(x, str)]
+            if set(x for x in node.get("enum", []) if not isinstance(x, str)) != {True, False} \
+                    or not words:
+                die(where, "a [boolean, string] needs an enum of true, false and its words")
+            name = self.fresh()
+            body = ("  if (v.is_boolean()) {\n"
+                    "    out = v.get<bool>() ? \"true\" : \"false\";\n"
+                    "    return true;\n"
+                    "  }\n"
+                    "  static constexpr std::string_view kAllowed[] = {\"true\", \"false\", %s};\n"
+                    "  return read_enum(v, p, is, kAllowed, out);" % ", ".join(cpp_str(x) for x in words))
             self.readers.append((name, "std::string", body))
             return "std::string", name
         if k == "integer":

@@ -1,5 +1,9 @@
 // Child environments: see child_env.hpp.
 #include "child_env.hpp"
+
+#include <algorithm>
+
+#include "channel_kinds.hpp"
 #include "contract.hpp"
 
 namespace clawgate::supervisor {
@@ -41,11 +45,15 @@ Environment channel_environment(const GatewaySettings& s, const ChannelSettings&
   for (const char* k : {"SSL_CERT_FILE", "SSL_CERT_DIR"}) copy_var(parent, out, k);
   out[ipc::contract::env::kStateDir] = s.state_dir;
   out[ipc::contract::env::kAccountId] = c.account_id;
-  // The bot token variable only when the section names no token of its own (the worker's
-  // order: botToken, tokenFile, then the variable), and only for the default account.
-  const bool own_token = c.section.bot_token.has_value() || c.section.token_file.has_value();
-  if (c.name == "telegram" && c.account_id == "default" && !own_token)
-    copy_var(parent, out, "TELEGRAM_BOT_TOKEN");
+  // A credential's variable only when the section names none of its keys (the worker's
+  // order: the keys, then the variable), and only for the default account (channel_kinds.hpp).
+  const ChannelKind* kind = channel_kind(c.name);
+  if (kind && c.account_id == "default")
+    for (const auto& cred : kind->credentials) {
+      const bool own = std::any_of(cred.keys.begin(), cred.keys.end(),
+                                   [&](const std::string& k) { return c.section.contains(k); });
+      if (!own && !cred.env.empty()) copy_var(parent, out, cred.env);
+    }
   return out;
 }
 

@@ -112,6 +112,15 @@ std::string front_restart_key(const GatewaySettings& s) {
       if (g.require_mention) e["requireMention"] = *g.require_mention;
       if (g.group_policy) e["groupPolicy"] = *g.group_policy;
       if (g.allow_from) e["allowFrom"] = *g.allow_from;
+      if (g.roles) e["roles"] = *g.roles;
+      if (g.allow_bots) e["allowBots"] = *g.allow_bots;
+      for (const auto& [cid, ch] : g.channels) {
+        nlohmann::json x = nlohmann::json::object();
+        if (ch.enabled) x["enabled"] = *ch.enabled;
+        if (ch.require_mention) x["requireMention"] = *ch.require_mention;
+        if (ch.allow_from) x["users"] = *ch.allow_from;
+        e["channels"][cid] = x;
+      }
       groups[id] = e;
     }
     j["channels"][worker_name(c)] = {
@@ -122,7 +131,8 @@ std::string front_restart_key(const GatewaySettings& s) {
         {"groupAllowFrom",
          c.group_allow_from ? nlohmann::json(*c.group_allow_from) : nlohmann::json()},
         {"groups", groups},
-        {"historyLimit", c.history_limit}};
+        {"historyLimit", c.history_limit},
+        {"allowBots", c.allow_bots}};
   }
   return dump_json(j);  // a token or password from the environment may be any bytes
 }
@@ -297,7 +307,7 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
     w.account_id = c.account_id;
     w.exe = dir + "/clawgate-" + c.name;
     w.env = channel_environment(s, c, env);
-    w.config = ipc::ReloadMessage::telegram(c.section);  // its own token, no other account's
+    w.config = ipc::ReloadMessage::channel(c);  // its own token, no other account's
     out.push_back(std::move(w));
   }
   return out;

@@ -453,6 +453,7 @@ struct ToolLinkFront : ::testing::Test {
   }
   ~ToolLinkFront() override {
     worker->close("test over");
+    worker.reset();  // before the loop it runs on
     world.reset();
     std::error_code ec;
     std::filesystem::remove_all(temp_state_dir(), ec);

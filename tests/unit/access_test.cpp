@@ -182,5 +182,99 @@ TEST(GroupAccess, ReasonsNameTheGroupAndTheSender) {
   EXPECT_NE(d.reason.find(kStranger), std::string::npos) << d.reason;
 }
 
+// Discord's model: guilds are groups of channels (groups_by_group_id), each guild with optional
+// users/roles and an optional channels map that, once present, is an allowlist.
+TEST(GroupAccess, GuildsAreGroupsOfChannelsWithUsersRolesAndMentions) {
+  using K = GroupDecision::Kind;
+  constexpr const char* kGuild = "10";
+  ChannelSettings base;
+  base.name = "discord";
+  base.groups_by_group_id = true;
+  base.groups_key = "guilds";
+  base.group_senders_from_allow_from = false;
+  base.allow_from = {kOwner};  // DM list: never consulted in guilds
+  auto facts = [&](const std::string& chat, const std::string& sender, bool addressed,
+                   std::vector<std::string> roles = {}, const std::string& parent = "") {
+    GroupFacts f(chat, sender, addressed);
+    f.group_id = kGuild;
+    f.parent_chat_id = parent;
+    f.sender_roles = std::move(roles);
+    return f;
+  };
+  struct Row {
+    const char* what;
+    std::function<void(ChannelSettings&)> configure;
+    GroupFacts f;
+    K expected;
+  };
+  const auto listed = [&](ChannelSettings& c) { c.groups[kGuild] = entry(); };
+  const auto with_channels = [&](ChannelSettings& c) {
+    c.groups[kGuild] = entry();
+    c.groups[kGuild].channels["20"].require_mention = false;
+    c.groups[kGuild].channels["21"].enabled = false;
+  };
+  const std::vector<Row> rows = {
+      {"guild not listed: dropped", [](ChannelSettings&) {}, facts("20", kStranger, true), K::drop},
+      {"listed guild, no users/roles: any member, mentioned", listed, facts("20", kStranger, true),
+       K::trigger},
+      {"listed guild, not mentioned: context", listed, facts("20", kStranger, false), K::context},
+      {"\"*\" guild", [](ChannelSettings& c) { c.groups["*"] = entry(false); },
+       facts("99", kStranger, false), K::trigger},
+      {"guild disabled", [&](ChannelSettings& c) { c.groups[kGuild].enabled = false; },
+       facts("20", kOwner, true), K::drop},
+      {"users set: a stranger is dropped",
+       [&](ChannelSettings& c) { c.groups[kGuild].allow_from = std::vector<std::string>{kOwner}; },
+       facts("20", kStranger, true), K::drop},
+      {"roles set: a stranger with the role passes",
+       [&](ChannelSettings& c) {
+         c.groups[kGuild].allow_from = std::vector<std::string>{kOwner};
+         c.groups[kGuild].roles = std::vector<std::string>{"77"};
+       },
+       facts("20", kStranger, true, {"5", "77"}), K::trigger},
+      {"roles set: without the role, dropped",
+       [&](ChannelSettings& c) { c.groups[kGuild].roles = std::vector<std::string>{"77"}; },
+       facts("20", kStranger, true, {"5"}), K::drop},
+      {"channels map: a listed channel without mention requirement", with_channels,
+       facts("20", kStranger, false), K::trigger},
+      {"channels map: an unlisted channel is dropped", with_channels, facts("22", kStranger, true),
+       K::drop},
+      {"channels map: a disabled channel is dropped", with_channels, facts("21", kOwner, true),
+       K::drop},
+      {"channels map: a thread uses its parent's entry", with_channels,
+       facts("500", kStranger, false, {}, "20"), K::trigger},
+      {"channels map: \"*\" keeps the rest",
+       [&](ChannelSettings& c) {
+         with_channels(c);
+         c.groups[kGuild].channels["*"] = {};
+       },
+       facts("22", kStranger, false), K::context},
+      {"a channel's users replace the guild's",
+       [&](ChannelSettings& c) {
+         c.groups[kGuild].allow_from = std::vector<std::string>{kOwner};
+         c.groups[kGuild].channels["20"].allow_from = std::vector<std::string>{"*"};
+       },
+       facts("20", kStranger, true), K::trigger},
+      {"groupPolicy disabled",
+       [&](ChannelSettings& c) {
+         listed(c);
+         c.group_policy = "disabled";
+       },
+       facts("20", kOwner, true), K::drop},
+      {"groupPolicy open, empty guilds: any guild",
+       [](ChannelSettings& c) { c.group_policy = "open"; }, facts("20", kStranger, true),
+       K::trigger},
+  };
+  for (const Row& r : rows) {
+    SCOPED_TRACE(r.what);
+    ChannelSettings c = base;
+    r.configure(c);
+    const GroupDecision d = decide_group(c, r.f);
+    EXPECT_EQ(d.kind, r.expected) << d.reason;
+    if (d.kind != K::trigger) {
+      EXPECT_FALSE(d.reason.empty());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace clawgate::core

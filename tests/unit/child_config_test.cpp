@@ -21,6 +21,12 @@
 namespace clawgate {
 namespace {
 
+// An account's worker section as Telegram's typed settings (ChannelSettings holds it as JSON).
+cfg::TelegramChannel telegram_section(const ChannelSettings& c) {
+  cfg::Issues is;
+  return cfg::parse_TelegramChannel(c.section, "", is);
+}
+
 using Json = nlohmann::json;
 
 bool contains(std::string_view s, std::string_view part) {
@@ -101,17 +107,17 @@ TEST(ChildConfig, SettingsInAnyScriptArriveAsWritten) {
 
   ASSERT_EQ(s.channels.size(), 2u);
   for (const ChannelSettings& c : s.channels) {
-    Received worker(ipc::ReloadMessage::telegram(c.section));
+    Received worker(ipc::ReloadMessage::channel(c));
     const Result<cfg::TelegramChannel> t = ipc::telegram_settings(worker.reload(), "x");
     ASSERT_TRUE(t) << t.error().message;
-    EXPECT_EQ(t->bot_token, c.section.bot_token) << c.account_id;
-    EXPECT_EQ(t->token_file, c.section.token_file) << c.account_id;
+    EXPECT_EQ(t->bot_token, telegram_section(c).bot_token) << c.account_id;
+    EXPECT_EQ(t->token_file, telegram_section(c).token_file) << c.account_id;
     EXPECT_EQ(t->api_root, "http://127.0.0.1:8081/路径");
     EXPECT_EQ(t->poll_timeout_seconds, c.account_id == "work" ? 50 : 7);
     EXPECT_EQ(t->text_chunk_limit, 1000);
     EXPECT_TRUE(t->allow_from.empty() && t->groups.empty()) << "the front's business";
   }
-  EXPECT_EQ(find_account(s.channels, "telegram", "work")->section.token_file,
+  EXPECT_EQ(telegram_section(*find_account(s.channels, "telegram", "work")).token_file,
             "/run/secrets/ملف/文件 🗝");
 
   // The front's snapshot is text in any script too.

@@ -51,7 +51,8 @@ ChannelSettings telegram(const std::string& section) {
   ChannelSettings c;
   c.name = "telegram";
   cfg::Issues issues;
-  c.section = cfg::parse_TelegramChannel(cfg::Json::parse(section), "channels.telegram", issues);
+  c.section = cfg::to_json(
+      cfg::parse_TelegramChannel(cfg::Json::parse(section), "channels.telegram", issues));
   EXPECT_FALSE(issues.has_errors()) << section;
   return c;
 }

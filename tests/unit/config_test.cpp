@@ -20,6 +20,12 @@
 namespace clawgate {
 namespace {
 
+// An account's worker section as Telegram's typed settings (ChannelSettings holds it as JSON).
+cfg::TelegramChannel telegram_section(const ChannelSettings& c) {
+  cfg::Issues is;
+  return cfg::parse_TelegramChannel(c.section, "", is);
+}
+
 std::string write_temp(const std::string& text) {
   char path[] = "/tmp/clawgate-config-XXXXXX";
   const int fd = mkstemp(path);
@@ -159,8 +165,8 @@ TEST(Config, TelegramChannelSettings) {
   ASSERT_EQ(s.warnings.size(), 1u);
   EXPECT_NE(s.warnings[0].find("\"@alice\""), std::string::npos) << s.warnings[0];
   EXPECT_NE(s.warnings[0].find("usernames can change hands"), std::string::npos) << s.warnings[0];
-  EXPECT_EQ(c.section.bot_token.value_or(""), "123:abc") << "the worker's section";
-  EXPECT_EQ(c.section.poll_timeout_seconds, 20);
+  EXPECT_EQ(telegram_section(c).bot_token.value_or(""), "123:abc") << "the worker's section";
+  EXPECT_EQ(telegram_section(c).poll_timeout_seconds, 20);
 
   // Defaults: enabled, pairing.
   const GatewaySettings d = apply(R"({"channels":{"telegram":{}}})");
@@ -228,12 +234,12 @@ TEST(Config, TelegramAccountsInheritTheChannelRoot) {
   // Each worker's section: the merged keys, its own token only, no other account's (the
   // message each worker is sent of it: child_config_test.cpp).
   for (const auto& c : s.channels) {
-    EXPECT_TRUE(c.section.accounts.empty()) << c.account_id;
-    EXPECT_FALSE(c.section.default_account) << c.account_id;
-    EXPECT_EQ(c.section.api_root, "http://127.0.0.1:8081") << c.account_id;
-    EXPECT_EQ(c.section.poll_timeout_seconds, 5) << c.account_id;
-    const std::string token = c.section.bot_token.value_or("");
-    const std::string file = c.section.token_file.value_or("");
+    EXPECT_TRUE(telegram_section(c).accounts.empty()) << c.account_id;
+    EXPECT_FALSE(telegram_section(c).default_account) << c.account_id;
+    EXPECT_EQ(telegram_section(c).api_root, "http://127.0.0.1:8081") << c.account_id;
+    EXPECT_EQ(telegram_section(c).poll_timeout_seconds, 5) << c.account_id;
+    const std::string token = telegram_section(c).bot_token.value_or("");
+    const std::string file = telegram_section(c).token_file.value_or("");
     const std::map<std::string, std::pair<std::string, std::string>> want = {
         {"default", {"100:root-token", ""}},
         {"alpha", {"200:alpha-token", ""}},
@@ -241,7 +247,7 @@ TEST(Config, TelegramAccountsInheritTheChannelRoot) {
         {"gamma_2", {"300:gamma-token", ""}}};
     EXPECT_EQ(std::make_pair(token, file), want.at(c.account_id)) << c.account_id;
   }
-  EXPECT_EQ(def.section.history_limit, 7);
+  EXPECT_EQ(telegram_section(def).history_limit, 7);
 
   // Without accounts: the root is the one account, default, as before.
   const GatewaySettings single = apply(R"({"channels":{"telegram":{"botToken":"1:x"}}})");

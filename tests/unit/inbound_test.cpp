@@ -392,6 +392,36 @@ InboundMessage group_msg(const std::string& sender, const std::string& text, con
   return m;
 }
 
+TEST_F(InboundTest, OtherBotsAreDroppedUnlessAllowBotsLetsThemIn) {
+  GatewaySettings s = settings("open", {"*"});
+  InboundRouter off(dir_ + "/off", s);
+  InboundMessage m = dm("555", "", "beep");
+  m.sender_is_bot = true;
+  InboundVerdict v = off.handle(m, kT0);
+  EXPECT_EQ(v.kind, InboundVerdict::refused);
+  EXPECT_NE(v.reason.find("allowBots"), std::string::npos) << v.reason;
+  EXPECT_TRUE(v.quiet);
+  s.channels[0].allow_bots = "mentions";
+  InboundRouter mentions(dir_ + "/mentions", s);
+  EXPECT_EQ(mentions.handle(m, kT0).kind, InboundVerdict::refused) << "not addressed";
+  m.id = "b2";
+  m.was_mentioned = true;
+  EXPECT_EQ(mentions.handle(m, kT0).kind, InboundVerdict::accepted);
+  s.channels[0].allow_bots = "on";
+  InboundRouter on(dir_ + "/on", s);
+  m.was_mentioned = false;
+  EXPECT_EQ(on.handle(m, kT0).kind, InboundVerdict::accepted);
+  // A group entry's own allowBots (Slack's per channel) wins over the account's.
+  s.channels[0].allow_bots = "off";
+  s.channels[0].groups["-1001"].allow_bots = true;
+  s.channels[0].groups["-1001"].require_mention = false;
+  s.channels[0].group_policy = "open";
+  InboundRouter per_group(dir_ + "/group", s);
+  InboundMessage g = group_msg("555", "beep", "g-1", false);
+  g.sender_is_bot = true;
+  EXPECT_EQ(per_group.handle(g, kT0).kind, InboundVerdict::accepted);
+}
+
 TEST_F(InboundTest, GroupsAreBlockedUntilAllowedAndStrangersNeverReachTheTranscript) {
   // The default: groupPolicy allowlist and no groups: a bot added to any group stays silent.
   InboundRouter r(dir_, settings("open", {"111"}));
@@ -416,10 +446,15 @@ TEST_F(InboundTest, GroupsAreBlockedUntilAllowedAndStrangersNeverReachTheTranscr
 TEST_F(InboundTest, AnUnknownChatTypeGetsTheGroupRulesNotTheDmPolicy) {
   InboundRouter r(dir_, settings("open"));
   InboundMessage m = dm("42", "", "hi");
-  m.chat_type = "channel";
+  m.chat_type = "broadcast";
   m.chat_id = "-1009";
   EXPECT_EQ(r.handle(m, kT0).kind, InboundVerdict::refused) << "dmPolicy open must not apply";
   EXPECT_EQ(r.session_key_for(m).value().str(), "agent:main:telegram:group:-1009");
+  // A server's channel (Discord) has the group rules too, and upstream's "channel" key.
+  m.chat_type = "channel";
+  m.id = "43";
+  EXPECT_EQ(r.handle(m, kT0).kind, InboundVerdict::refused) << "dmPolicy open must not apply";
+  EXPECT_EQ(r.session_key_for(m).value().str(), "agent:main:telegram:channel:-1009");
 }
 
 TEST_F(InboundTest, DmPairingApprovalDoesNotAuthorizeGroups) {

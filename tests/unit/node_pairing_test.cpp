@@ -23,7 +23,7 @@ struct Fixture : ::testing::Test {
   MemorySurfaceStore store;
   int ids = 0;
   NodePairing pairing{store, clock, [this] { return "req-" + std::to_string(++ids); }};
-  const NodeCommandConfig cfg;
+  const NodeCommandConfig cfg{};
 };
 
 using NodePairingTest = Fixture;

@@ -39,6 +39,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   Callback cb;
   int timeout_ms = 0;
   bool reused = false, retried = false;
+  bool with_headers = false;  // request(): hand the response's header fields over
   uint64_t gen = 0;  // bumped per request and on cancel: late handlers of old ones do nothing
 
   explicit Impl(asio::io_context& io) : io(io), resolver(io) {}
@@ -70,7 +71,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
 
   void fail(const std::string& what, beast::error_code ec) {
     reset();
-    finish({0, "", what + ": " + ec.message(), ""});
+    finish({0, "", what + ": " + ec.message(), {}});
   }
 
   void reset() {
@@ -206,7 +207,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   void finish_stream() {
     const int status = static_cast<int>(sparser->get().result_int());
     if (!sparser->get().keep_alive()) reset();
-    finish({status, std::move(error_body), "", ""});
+    finish({status, std::move(error_body), "", {}});
   }
 
   void read() {
@@ -226,10 +227,11 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
       }
       auto res = self->parser->release();
       if (!res.keep_alive()) self->reset();
-      // Rate limits say when to come back here (Slack: 429 + Retry-After seconds).
-      std::string retry_after(res[http::field::retry_after].substr(0, 32));
-      self->finish({static_cast<int>(res.result_int()), std::move(res.body()), "",
-                    std::move(retry_after)});
+      HttpResponse out{static_cast<int>(res.result_int()), std::move(res.body()), "", {}};
+      if (self->with_headers)
+        for (const auto& f : res)
+          out.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+      self->finish(std::move(out));
     };
     if (tls) {
       http::async_read(*secure, buffer, *parser, on_read);
@@ -286,8 +288,17 @@ void HttpClient::post_stream(const std::string& path, const std::string& body,
   begin(path, body, headers, idle_timeout_ms, std::move(done), std::move(on_chunk));
 }
 
+void HttpClient::request(const std::string& method, const std::string& path,
+                         const std::string& body, int timeout_ms, Callback cb,
+                         const Headers& headers) {
+  if (method != "GET" && method != "POST")
+    throw std::invalid_argument("HttpClient::request: GET or POST, not " + method);
+  begin(path, body, headers, timeout_ms, std::move(cb), nullptr, method == "GET", true);
+}
+
 void HttpClient::begin(const std::string& path, const std::string& body, const Headers& headers,
-                       int timeout_ms, Callback cb, ChunkCallback on_chunk) {
+                       int timeout_ms, Callback cb, ChunkCallback on_chunk, bool get,
+                       bool with_headers) {
   if (impl_->cb) throw std::logic_error("HttpClient: a request is already outstanding");
   Impl& im = *impl_;
   im.cb = std::move(cb);
@@ -296,17 +307,18 @@ void HttpClient::begin(const std::string& path, const std::string& body, const H
   im.on_chunk = std::move(on_chunk);
   im.timeout_ms = timeout_ms;
   im.retried = false;
+  im.with_headers = with_headers;
   im.req = {};
-  im.req.method(http::verb::post);
+  im.req.method(get ? http::verb::get : http::verb::post);
   im.req.target(im.prefix + path);
   im.req.version(11);
   im.req.set(http::field::host, im.host);
   im.req.set(http::field::user_agent, "clawgate/0.1");
-  im.req.set(http::field::content_type, "application/json");
+  if (!get) im.req.set(http::field::content_type, "application/json");
   if (im.streaming) im.req.set(http::field::accept, "text/event-stream");
   for (const auto& [k, v] : headers) im.req.set(k, v);
   im.req.keep_alive(true);
-  im.req.body() = body;
+  if (!get) im.req.body() = body;
   im.req.prepare_payload();
   im.start();
 }
@@ -321,7 +333,7 @@ void HttpClient::cancel() {
   ++old->gen;
   old->reset();
   impl_ = old->fresh();
-  old->finish({0, "", "cancelled", ""});  // may start the next request, on the fresh Impl
+  old->finish({0, "", "cancelled", {}});  // may start the next request, on the fresh Impl
 }
 
 }  // namespace clawgate::workers

@@ -21,7 +21,9 @@ struct HttpResponse {
   int status = 0;
   std::string body;
   std::string error;  // transport failure; status is 0 then
-  std::string retry_after;  // the Retry-After header, verbatim (bounded), "" when none
+  // The response's header fields as sent (names as written), for request(); bounded by the
+  // parser's header limit (8 KiB).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 class HttpClient {
@@ -38,6 +40,10 @@ class HttpClient {
   // POSTs `body` (application/json) to prefix + path. Only one request may be outstanding.
   void post_json(const std::string& path, const std::string& body, int timeout_ms, Callback cb,
                  const Headers& headers = {});
+  // GET (no body) or POST (`body` as JSON) to prefix + path; the response carries its header
+  // fields. Only one request may be outstanding.
+  void request(const std::string& method, const std::string& path, const std::string& body,
+               int timeout_ms, Callback cb, const Headers& headers = {});
   // POSTs and hands a 2xx response body to on_chunk as it arrives (server-sent events); any
   // other status collects the body (up to 64 KiB) into the final response. Each read must make
   // progress within idle_timeout_ms. `done` runs once, after the last chunk.
@@ -48,7 +54,8 @@ class HttpClient {
 
  private:
   void begin(const std::string& path, const std::string& body, const Headers& headers,
-             int timeout_ms, Callback cb, ChunkCallback on_chunk);
+             int timeout_ms, Callback cb, ChunkCallback on_chunk, bool get = false,
+             bool with_headers = false);
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };

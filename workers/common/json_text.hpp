@@ -1,7 +1,5 @@
-// JSON text from a platform made safe to parse: a body the parser refuses only because of bad
-// characters (invalid UTF-8 bytes, \u escapes of unpaired UTF-16 surrogates) is repaired, so one
-// bad character costs a U+FFFD, not the whole answer or event. Shared by the channel workers.
-// Pure; never throws except std::bad_alloc.
+// JSON text from a platform API made safe to parse, shared by the channel workers.
+// Never throws except std::bad_alloc.
 #pragma once
 #include <string>
 

@@ -2,6 +2,7 @@
 #include "slack_api.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include "json_text.hpp"
 #include "utf8.hpp"
@@ -65,6 +66,16 @@ ApiAnswer read_api_answer(int http_status, const std::string& retry_after,
                                      : "http_" + std::to_string(http_status);
   if (http_status == 429 && a.error.empty()) a.error = "ratelimited";
   return a;
+}
+
+std::string retry_after_of(const std::vector<std::pair<std::string, std::string>>& headers) {
+  for (const auto& [name, value] : headers) {
+    if (name.size() != 11) continue;
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "retry-after") return value.substr(0, 32);
+  }
+  return "";
 }
 
 std::optional<BotIdentity> read_auth_test(const Json& body) {

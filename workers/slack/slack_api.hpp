@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "slack_events.hpp"
 
@@ -29,6 +31,9 @@ struct ApiAnswer {
 // are `transport_error` with status 0.
 ApiAnswer read_api_answer(int http_status, const std::string& retry_after,
                           const std::string& body, const std::string& transport_error = "");
+
+// The Retry-After field among an answer's header fields (any case), verbatim; "" when absent.
+std::string retry_after_of(const std::vector<std::pair<std::string, std::string>>& headers);
 
 // auth.test's result -> who this bot is; nullopt when user_id is missing or not an id.
 std::optional<BotIdentity> read_auth_test(const Json& body);

@@ -159,16 +159,17 @@ void SlackWorker::call(HttpClient& http, const std::string& method, const Json& 
     for (const auto& [k, v] : params.items())
       path += (path.find('?') == std::string::npos ? "?" : "&") + k + "=" + v.get<std::string>();
   }
-  http.post_json(path, body, method == "chat.postMessage" ? kSendTimeoutMs : kApiTimeoutMs,
-                 [this, started, done = std::move(done)](HttpResponse r) {
-                   if (stopping_) return;
-                   if (r.error.empty())
-                     latency_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::chrono::steady_clock::now() - started)
-                                       .count();
-                   done(read_api_answer(r.status, r.retry_after, r.body, r.error));
-                 },
-                 {{"Authorization", "Bearer " + cfg_.bot_token}});
+  http.request(
+      "POST", path, body, method == "chat.postMessage" ? kSendTimeoutMs : kApiTimeoutMs,
+      [this, started, done = std::move(done)](HttpResponse r) {
+        if (stopping_) return;
+        if (r.error.empty())
+          latency_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count();
+        done(read_api_answer(r.status, retry_after_of(r.headers), r.body, r.error));
+      },
+      {{"Authorization", "Bearer " + cfg_.bot_token}});
 }
 
 void SlackWorker::auth_test() {

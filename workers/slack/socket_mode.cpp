@@ -88,12 +88,12 @@ void SocketMode::open_connection() {
   retry_timer_.cancel();
   asking_ = true;
   const HttpClient::Headers headers = {{"Authorization", "Bearer " + opt_.app_token}};
-  http_.post_json(
-      "/apps.connections.open", "{}", 15'000,
+  http_.request(
+      "POST", "/apps.connections.open", "{}", 15'000,
       [this, alive = std::weak_ptr<bool>(alive_)](HttpResponse r) {
         if (!alive.lock() || stopping_) return;
         asking_ = false;
-        const ApiAnswer a = read_api_answer(r.status, r.retry_after, r.body, r.error);
+        const ApiAnswer a = read_api_answer(r.status, retry_after_of(r.headers), r.body, r.error);
         if (!a.ok) {
           if (a.auth_failure()) {
             if (h_.on_fatal) h_.on_fatal("Slack refused the app token (appToken): " + a.error);

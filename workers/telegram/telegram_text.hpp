@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "json_text.hpp"  // repair_json_text, for the Bot API answers
+#include "json_text.hpp"  // repair_json_text
 
 namespace clawgate::workers {
 

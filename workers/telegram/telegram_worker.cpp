@@ -456,6 +456,8 @@ void TelegramWorker::on_front(capnp::MessageReader& r) {
       send_next();
       return;
     }
+    case ipc::Data::TYPING:
+      return;  // no typing indicator here (yet): nothing to show
     default:
       throw std::runtime_error("unexpected message from the front");
   }

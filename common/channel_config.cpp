@@ -1,0 +1,253 @@
+// Channel sections as accounts: see channel_config.hpp. The merge is one function for every
+// kind; each kind's reader below turns its typed section into the settings the front applies.
+#include "channel_config.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "utf8.hpp"
+
+namespace clawgate {
+namespace {
+
+using Json = cfg::Json;
+using cfg::Issue;
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+std::string lower_ascii(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// Adds the issues of `from` that `into` does not have yet: a root value every account
+// inherits is reported once, not once per account.
+void add_new_issues(cfg::Issues& into, const cfg::Issues& from) {
+  for (const auto& i : from.items()) {
+    const bool seen = std::any_of(into.items().begin(), into.items().end(), [&](const Issue& x) {
+      return x.kind == i.kind && x.path == i.path && x.message == i.message;
+    });
+    if (!seen) into.add(i.kind, i.path, i.message);
+  }
+}
+
+bool has_star(const Json& list) {
+  if (!list.is_array()) return false;
+  return std::any_of(list.begin(), list.end(),
+                     [](const Json& v) { return v.is_string() && v.get<std::string>() == "*"; });
+}
+
+// Any of `keys` set in `section`.
+const std::string* credential_in(const Json& section, const std::vector<std::string>& keys) {
+  for (const auto& k : keys)
+    if (section.contains(k)) return &k;
+  return nullptr;
+}
+
+// The default account: defaultAccount when it names one, else "default", else the first id.
+std::string choose_default(const Json& section, const std::string& base,
+                           const std::map<std::string, std::string>& key_of, cfg::Issues& is) {
+  const auto named = section.find("defaultAccount");
+  const bool has_named = named != section.end() && named->is_string();
+  std::string chosen;
+  if (has_named) {
+    const std::string want = lower_ascii(named->get<std::string>());
+    if (key_of.count(want))
+      chosen = want;
+    else
+      is.add(Issue::Kind::warning, base + ".defaultAccount",
+             cfg::quote_text(utf8::preview(named->get<std::string>(), 64)) +
+                 " names no configured account");
+  }
+  if (chosen.empty() && key_of.count("default")) chosen = "default";
+  if (chosen.empty() && !key_of.empty()) {
+    chosen = key_of.begin()->first;
+    if (key_of.size() > 1 && !has_named)
+      is.add(Issue::Kind::warning, base + ".defaultAccount",
+             "is unset with " + std::to_string(key_of.size()) +
+                 " accounts and none named default: sends that name no account go through " +
+                 cfg::quote_text(chosen) + " (the first id in sorted order)");
+  }
+  return chosen;
+}
+
+}  // namespace
+
+std::vector<std::string> normalise_senders(const std::vector<std::string>& in,
+                                           const std::string& path, cfg::Issues& is,
+                                           const std::vector<std::string>& prefixes,
+                                           std::string (*problem)(const std::string& id)) {
+  std::vector<std::string> out;
+  for (std::string id : in) {
+    while (!id.empty() && id.back() == ' ') id.pop_back();
+    while (!id.empty() && id.front() == ' ') id.erase(0, 1);
+    const std::string lower = lower_ascii(id);
+    for (const std::string& prefix : prefixes)
+      if (lower.rfind(prefix, 0) == 0) {
+        id = id.substr(prefix.size());
+        break;
+      }
+    if (id != "*")
+      if (const std::string why = problem(id); !why.empty())
+        is.add(Issue::Kind::warning, path, cfg::quote_text(utf8::preview(id, 48)) + why);
+    out.push_back(id);
+  }
+  return out;
+}
+
+std::vector<ChannelSettings> channel_accounts(const ChannelKind& kind, const Json& section,
+                                              const cfg::Config& c, cfg::Issues& is) {
+  const std::string base = std::string("channels.") + kind.name;
+  std::vector<ChannelSettings> out;
+  Json root = section;
+  for (const char* k : {"accounts", "defaultAccount"}) root.erase(k);
+  const auto accounts = section.find("accounts");
+  if (accounts == section.end() || !accounts->is_object() || accounts->empty()) {
+    out.push_back(kind.read(
+        root, base, [&](const char* key) { return base + "." + key; }, c, is));
+    out.back().name = kind.name;
+    const auto named = section.find("defaultAccount");
+    if (named != section.end() && named->is_string() &&
+        lower_ascii(named->get<std::string>()) != "default")
+      is.add(Issue::Kind::warning, base + ".defaultAccount",
+             cfg::quote_text(utf8::preview(named->get<std::string>(), 64)) +
+                 " names no account (there is no accounts map: the one account is default)");
+    return out;
+  }
+  const bool channel_enabled = section.value("enabled", true);
+  const auto root_allow = section.find("allowFrom");
+  const bool root_bounded = root_allow != section.end() && root_allow->is_array() &&
+                            !root_allow->empty() && !has_star(*root_allow);
+  std::map<std::string, std::string> key_of;  // account id -> the key it was written as
+  for (const auto& [key, own] : accounts->items()) {
+    const std::string id = lower_ascii(key);
+    const std::string abase = base + ".accounts." + cfg::render_key(key);
+    if (auto dup = key_of.find(id); dup != key_of.end()) {
+      is.add(Issue::Kind::error, abase,
+             "is the same account as " + cfg::quote_text(dup->second) +
+                 " (account ids are read in lower case)");
+      continue;
+    }
+    key_of[id] = key;
+    Json merged = root;
+    merged.erase("enabled");
+    if (id != "default")
+      for (const auto& cred : kind.credentials)
+        for (const auto& k : cred.keys) merged.erase(k);
+    for (const auto& [k, v] : own.items())
+      if (k != "enabled") merged[k] = v;
+    if (root_bounded && own.contains("allowFrom") && has_star(own["allowFrom"])) {
+      Json list = Json::array();
+      for (const Json& v : own["allowFrom"])
+        if (!(v.is_string() && v.get<std::string>() == "*")) list.push_back(v);
+      for (const Json& v : *root_allow) list.push_back(v);
+      merged["allowFrom"] = list;
+      is.add(Issue::Kind::warning, abase + ".allowFrom",
+             "\"*\" stands for " + base +
+                 ".allowFrom here: a root list without \"*\" bounds every account");
+      if (merged.value("dmPolicy", "") == "open") merged["dmPolicy"] = "allowlist";
+    }
+    auto path_of = [&](const char* k) { return (own.contains(k) ? abase : base) + "." + k; };
+    cfg::Issues found;
+    ChannelSettings a = kind.read(merged, abase, path_of, c, found);
+    add_new_issues(is, found);
+    a.name = kind.name;
+    a.account_id = id;
+    const auto own_enabled = own.find("enabled");
+    a.enabled = channel_enabled && (own_enabled == own.end() || !own_enabled->is_boolean() ||
+                                    own_enabled->get<bool>());
+    if (a.enabled && id != "default")
+      for (const auto& cred : kind.credentials)
+        if (!credential_in(merged, cred.keys)) {
+          std::string names;
+          for (size_t i = 0; i < cred.keys.size(); ++i)
+            names += (i ? (i + 1 == cred.keys.size() ? " or " : ", ") : "") + cred.keys[i];
+          is.add(Issue::Kind::warning, abase,
+                 "has no " + names +
+                     " (the root's serve the account named default only): its worker will not "
+                     "start");
+        }
+    out.push_back(std::move(a));
+  }
+  if (!key_of.count("default"))
+    for (const auto& cred : kind.credentials)
+      if (const std::string* k = credential_in(section, cred.keys))
+        is.add(Issue::Kind::warning, base + "." + *k,
+               "serves the account named default only, and accounts has none: no account uses "
+               "it");
+  const std::string chosen = choose_default(section, base, key_of, is);
+  for (auto& a : out) a.default_account_id = chosen;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Telegram
+
+namespace {
+
+// Telegram sender ids (allowFrom, groupAllowFrom, groups.*.allowFrom) are numeric user ids.
+// Anything else (an @username, a chat id) never matches: a username can change hands.
+std::string telegram_sender_problem(const std::string& id) {
+  if (all_digits(id)) return "";
+  if (id.rfind('-', 0) == 0 && all_digits(id.substr(1)))
+    return " is a group chat id; it never matches a sender (allow groups under "
+           "channels.telegram.groups)";
+  return " is not a numeric Telegram user id and never matches (usernames can change hands; use "
+         "the numeric id from the pairing reply or getUpdates)";
+}
+
+std::vector<std::string> telegram_senders(const std::vector<std::string>& in,
+                                          const std::string& path, cfg::Issues& is) {
+  return normalise_senders(in, path, is, {"telegram:", "tg:"}, &telegram_sender_problem);
+}
+
+}  // namespace
+
+// The runtime view of one Telegram account: sender lists normalised, the group policy
+// defaulted from channels.defaults, historyLimit read as upstream does.
+ChannelSettings read_telegram_section(const Json& merged, const std::string& where,
+                                      const PathOf& path_of, const cfg::Config& c,
+                                      cfg::Issues& is) {
+  cfg::Issues scratch;  // the file's own parse reported every key already
+  cfg::TelegramChannel t = cfg::parse_TelegramChannel(merged, where, scratch);
+  ChannelSettings out;
+  out.name = "telegram";
+  out.enabled = t.enabled;
+  out.dm_policy = t.dm_policy;
+  out.allow_from = telegram_senders(t.allow_from, path_of("allowFrom"), is);
+  out.group_policy =
+      t.group_policy.value_or(c.channels.defaults.group_policy.value_or("allowlist"));
+  if (t.group_allow_from)
+    out.group_allow_from = telegram_senders(*t.group_allow_from, path_of("groupAllowFrom"), is);
+  for (const auto& [id, g] : t.groups) {
+    GroupEntry e;
+    e.enabled = g.enabled;
+    e.require_mention = g.require_mention;
+    e.group_policy = g.group_policy;
+    if (g.allow_from)
+      e.allow_from = telegram_senders(
+          *g.allow_from, path_of("groups") + "." + cfg::render_key(id) + ".allowFrom", is);
+    out.groups[id] = std::move(e);
+  }
+  // OpenClaw: the JSON integer maximum selects the default; 200 is the hard ceiling.
+  out.history_limit = t.history_limit == 9007199254740991
+                          ? 50
+                          : static_cast<int>(std::min<int64_t>(t.history_limit, 200));
+  if (out.dm_policy == "allowlist" && out.allow_from.empty())
+    is.add(Issue::Kind::warning, path_of("dmPolicy"),
+           "is allowlist but allowFrom is empty: every DM is refused");
+  // The bot token is part of every Bot API URL: never in clear to another host.
+  if (const std::string why = insecure_url_problem(t.api_root, t.dangerously_allow_insecure_http,
+                                                   path_of("dangerouslyAllowInsecureHttp"));
+      !why.empty())
+    is.add(Issue::Kind::error, path_of("apiRoot"), why);
+  t.accounts.clear();  // the account's own section: no other account in it
+  t.default_account.reset();
+  out.section = cfg::to_json(t);
+  out.section.erase("accounts");
+  return out;
+}
+
+}  // namespace clawgate
