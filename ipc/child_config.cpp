@@ -49,6 +49,11 @@ ReloadMessage ReloadMessage::channel(const ChannelSettings& account) {
          cfg::Issues is;
          write_TelegramConfig(cfg::parse_TelegramChannel(s, "", is), r.initTelegram());
        }},
+      {"slack",
+       [](const cfg::Json& s, Reload::Builder r) {
+         cfg::Issues is;
+         write_SlackConfig(cfg::parse_SlackChannel(s, "", is), r.initSlack());
+       }},
   };
   ReloadMessage m;
   for (const auto& [kind, write] : kKinds)
@@ -80,6 +85,11 @@ Result<cfg::Config> agent_settings(Reload::Reader r) {
 Result<cfg::TelegramChannel> telegram_settings(Reload::Reader r, std::string_view where) {
   if (!r.isTelegram()) return wrong_kind("a Telegram worker");
   return read_TelegramConfig(r.getTelegram(), where);
+}
+
+Result<cfg::SlackChannel> slack_settings(Reload::Reader r, std::string_view where) {
+  if (!r.isSlack()) return wrong_kind("a Slack worker");
+  return read_SlackConfig(r.getSlack(), where);
 }
 
 Result<std::string> front_snapshot(Reload::Reader r) {

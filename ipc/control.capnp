@@ -46,6 +46,7 @@ struct Reload {
     front @0 :FrontConfig;
     agent @1 :ChildConfig.AgentConfig;
     telegram @2 :ChildConfig.TelegramConfig;  # one account's worker
+    slack @3 :ChildConfig.SlackConfig;        # one account's worker
   }
 }
 

@@ -25,13 +25,21 @@ void SlackEmulator::add_channel(const std::string& channel, const std::string& t
   server_.request("POST", "/_emu/channel", body.dump());
 }
 
-Json SlackEmulator::sent() { return server_.request("GET", "/_emu/sent", ""); }
-Json SlackEmulator::stats() { return server_.request("GET", "/_emu/stats", ""); }
-void SlackEmulator::faults(const Json& f) { server_.request("POST", "/_emu/faults", f.dump()); }
+Json SlackEmulator::sent() {
+  return server_.request("GET", "/_emu/sent", "");
+}
+Json SlackEmulator::stats() {
+  return server_.request("GET", "/_emu/stats", "");
+}
+void SlackEmulator::faults(const Json& f) {
+  server_.request("POST", "/_emu/faults", f.dump());
+}
 Json SlackEmulator::disconnect(const Json& body) {
   return server_.request("POST", "/_emu/disconnect", body.dump());
 }
-Json SlackEmulator::drop() { return server_.request("POST", "/_emu/drop", "{}"); }
+Json SlackEmulator::drop() {
+  return server_.request("POST", "/_emu/drop", "{}");
+}
 
 Json SlackEmulator::channel_config() const {
   return {{"botToken", bot_token_}, {"appToken", app_token_}, {"apiRoot", api_root()}};

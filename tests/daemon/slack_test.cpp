@@ -27,7 +27,9 @@ Json slack_account(GatewayClient& c) {
   return list.is_array() && !list.empty() ? list[0] : Json::object();
 }
 
-bool slack_connected(GatewayClient& c) { return slack_account(c).value("connected", false); }
+bool slack_connected(GatewayClient& c) {
+  return slack_account(c).value("connected", false);
+}
 
 // Models + Slack, DMs open to kUser, the channel kChannel allowed with requireMention.
 Json gateway_config(const FakeModels& models, const SlackEmulator& emu) {

@@ -7,9 +7,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <capnp/message.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <capnp/message.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -124,10 +124,11 @@ class Harness {
         auto d = msg.getDelivery();
         Json ids = Json::array();
         for (auto id : d.getMessageIds()) ids.push_back(std::string(id));
-        deliveries_.push_back({{"id", std::string(d.getDeliveryId())},
-                               {"ok", d.getOk()},
-                               {"ids", ids},
-                               {"error", d.hasError() ? std::string(d.getError().getMessage()) : ""}});
+        deliveries_.push_back(
+            {{"id", std::string(d.getDeliveryId())},
+             {"ok", d.getOk()},
+             {"ids", ids},
+             {"error", d.hasError() ? std::string(d.getError().getMessage()) : ""}});
         return;
       }
       case ipc::Data::STATUS:
@@ -177,12 +178,20 @@ TEST(SlackWorker, EventsReachTheFrontOnceWithTheirFacts) {
   emu.add_channel("G0PRIV001", "mpim");
   emu.inject({{"channel", "G0PRIV001"},
               {"raw_event",
-               {{"type", "message"}, {"channel", "G0PRIV001"}, {"user", "U0USER002"},
-                {"text", "in a thread"}, {"ts", "1700000000.000050"},
-                {"thread_ts", "1700000000.000001"}, {"parent_user_id", "U0EMUBOT1"}}}});
-  emu.inject({{"channel", "C0CHAN001"}, {"user", "U0OTHER01"}, {"bot_id", "B0OTHER01"},
+               {{"type", "message"},
+                {"channel", "G0PRIV001"},
+                {"user", "U0USER002"},
+                {"text", "in a thread"},
+                {"ts", "1700000000.000050"},
+                {"thread_ts", "1700000000.000001"},
+                {"parent_user_id", "U0EMUBOT1"}}}});
+  emu.inject({{"channel", "C0CHAN001"},
+              {"user", "U0OTHER01"},
+              {"bot_id", "B0OTHER01"},
               {"text", "another bot"}});
-  emu.inject({{"channel", "C0CHAN001"}, {"user", "U0EMUBOT1"}, {"bot_id", "B0EMUBOT1"},
+  emu.inject({{"channel", "C0CHAN001"},
+              {"user", "U0EMUBOT1"},
+              {"bot_id", "B0EMUBOT1"},
               {"text", "my own echo"}});
   ASSERT_TRUE(eventually([&] { return h.inbound().size() >= 4; })) << h.inbound().size();
   std::this_thread::sleep_for(std::chrono::milliseconds(800));  // retries would arrive by now
@@ -300,20 +309,20 @@ TEST(SlackWorker, MeasureMessagesPerSecond) {
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < kN; ++i) emu.dm("U0USER001", "in " + std::to_string(i));
   ASSERT_TRUE(eventually([&] { return h.inbound().size() >= kN; }, 30000));
-  const double in_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double in_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < kN; ++i) h.send("m-" + std::to_string(i), "C0CHAN001", "out " + std::to_string(i));
+  for (int i = 0; i < kN; ++i)
+    h.send("m-" + std::to_string(i), "C0CHAN001", "out " + std::to_string(i));
   ASSERT_TRUE(eventually([&] { return h.deliveries().size() >= kN; }, 30000));
-  const double out_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double out_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const Json sent = emu.sent()["messages"];
   ASSERT_EQ(sent.size(), static_cast<size_t>(kN));
   for (int i = 0; i < kN; ++i) ASSERT_EQ(sent[i]["text"], "out " + std::to_string(i)) << "in order";
-  std::printf("[ measure ] slack worker vs emulator: %d inbound events in %.2f s (%.0f/s, each "
-              "injected by one HTTP call); %d chat.postMessage deliveries in %.2f s (%.0f/s, one "
-              "at a time, in order)\n",
-              kN, in_s, kN / in_s, kN, out_s, kN / out_s);
+  std::printf(
+      "[ measure ] slack worker vs emulator: %d inbound events in %.2f s (%.0f/s, each "
+      "injected by one HTTP call); %d chat.postMessage deliveries in %.2f s (%.0f/s, one "
+      "at a time, in order)\n",
+      kN, in_s, kN / in_s, kN, out_s, kN / out_s);
 }
 
 TEST(SlackWorker, ABotTokenSlackRefusesIsFatal) {

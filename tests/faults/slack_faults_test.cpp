@@ -62,8 +62,8 @@ TEST(SlackFaults, KillingTheSlackWorkerUnderTrafficLosesNothingAndTelegramDoesNo
                                              {"message", "msg-" + std::to_string(i)},
                                              {"idempotencyKey", "slack-" + std::to_string(i)}}));
     if (i == kSends / 3) {
-      ASSERT_TRUE(eventually(
-          [&] { return slack.stats()["chat.postMessage"].get<int>() >= 10; }, 10000, 5));
+      ASSERT_TRUE(
+          eventually([&] { return slack.stats()["chat.postMessage"].get<int>() >= 10; }, 10000, 5));
       killed_at = Clock::now();
       ASSERT_EQ(kill(slack_pid, SIGKILL), 0);
     }
@@ -77,19 +77,22 @@ TEST(SlackFaults, KillingTheSlackWorkerUnderTrafficLosesNothingAndTelegramDoesNo
       [&] {
         if (pid_of(c.gc, "slack") == slack_pid || !account(c.gc, "slack").value("connected", false))
           return false;
-        serving_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed_at)
-                         .count();
+        serving_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed_at).count();
         return true;
       },
       15000, 5))
       << gw.output();
   slack.dm("U0USER002", "still there?");
   std::map<std::string, int> seen;
-  ASSERT_TRUE(eventually([&] {
-    seen.clear();
-    for (const auto& m : slack.sent()["messages"]) seen[m["text"]]++;
-    return seen.size() == static_cast<size_t>(kSends) + 1;
-  }, 15000)) << seen.size();
+  ASSERT_TRUE(eventually(
+      [&] {
+        seen.clear();
+        for (const auto& m : slack.sent()["messages"]) seen[m["text"]]++;
+        return seen.size() == static_cast<size_t>(kSends) + 1;
+      },
+      15000))
+      << seen.size();
   int dups = 0;
   for (const auto& [text, n] : seen) dups += n - 1;
   EXPECT_LE(dups, 1) << "duplicates beyond the one request in flight at the kill";
@@ -98,9 +101,10 @@ TEST(SlackFaults, KillingTheSlackWorkerUnderTrafficLosesNothingAndTelegramDoesNo
   EXPECT_EQ(pid_of(c.gc, "telegram"), telegram_pid);
   EXPECT_TRUE(account(c.gc, "telegram").value("connected", false));
   EXPECT_EQ(account(c.gc, "telegram").value("restarts", -1), 0);
-  std::printf("[ measure ] slack worker kill -9 -> serving again (Socket Mode) after %lld ms; "
-              "duplicates: %d\n",
-              static_cast<long long>(serving_ms), dups);
+  std::printf(
+      "[ measure ] slack worker kill -9 -> serving again (Socket Mode) after %lld ms; "
+      "duplicates: %d\n",
+      static_cast<long long>(serving_ms), dups);
 }
 
 }  // namespace

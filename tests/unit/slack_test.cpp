@@ -17,6 +17,7 @@
 #include "inbound_journal.hpp"
 #include "shared_data.hpp"
 #include "slack_api.hpp"
+#include "slack_config.hpp"
 #include "slack_events.hpp"
 #include "slack_text.hpp"
 #include "slack_worker.hpp"
@@ -27,15 +28,19 @@ namespace {
 
 using nlohmann::json;
 
-BotIdentity me() { return {"U0BOT", "B0BOT", "T0TEAM", "bot"}; }
+BotIdentity me() {
+  return {"U0BOT", "B0BOT", "T0TEAM", "bot"};
+}
 
 json message_payload(json event) {
-  return {{"type", "event_callback"}, {"event_id", "Ev1"}, {"team_id", "T0TEAM"},
+  return {{"type", "event_callback"},
+          {"event_id", "Ev1"},
+          {"team_id", "T0TEAM"},
           {"event", std::move(event)}};
 }
 
 json plain_event() {
-  return {{"type", "message"},     {"channel", "C0CHAN"},        {"user", "U0USER"},
+  return {{"type", "message"},     {"channel", "C0CHAN"},       {"user", "U0USER"},
           {"text", "hello"},       {"ts", "1700000000.000100"}, {"channel_type", "channel"},
           {"client_msg_id", "abc"}};
 }
@@ -62,11 +67,19 @@ TEST(SlackFrames, HelloEventsAndDisconnect) {
 
 TEST(SlackFrames, HostileFramesNeitherThrowNorPassOn) {
   const std::vector<std::string> bad = {
-      "", "null", "[]", "\"x\"", "{", R"({"type":5})", R"({"type":"events_api"})",
+      "",
+      "null",
+      "[]",
+      "\"x\"",
+      "{",
+      R"({"type":5})",
+      R"({"type":"events_api"})",
       R"({"type":"events_api","envelope_id":"e","payload":"x"})",
       R"({"type":"events_api","envelope_id":7,"payload":{"a":1}})",
-      R"({"type":"hello","num_connections":1e300})", R"({"type":"hello","num_connections":-5})",
-      std::string("{\"type\":\"hello\"\0}", 17), "{\"type\":\"disconnect\",\"reason\":\"\xff\xfe\"}"};
+      R"({"type":"hello","num_connections":1e300})",
+      R"({"type":"hello","num_connections":-5})",
+      std::string("{\"type\":\"hello\"\0}", 17),
+      "{\"type\":\"disconnect\",\"reason\":\"\xff\xfe\"}"};
   for (const std::string& text : bad) {
     SocketFrame f;
     EXPECT_NO_THROW(f = read_socket_frame(text)) << text;
@@ -196,9 +209,9 @@ TEST(SlackEvents, HostileFieldsAreRefusedOrBounded) {
     EXPECT_TRUE(utf8::valid(r.message->text)) << what;
   }
   // Garbage payloads.
-  for (const json& p : {json(nullptr), json::array(), json("x"),
-                        json{{"type", "event_callback"}, {"event", "x"}},
-                        json{{"type", "event_callback"}, {"event", {{"type", 3}}}}}) {
+  for (const json& p :
+       {json(nullptr), json::array(), json("x"), json{{"type", "event_callback"}, {"event", "x"}},
+        json{{"type", "event_callback"}, {"event", {{"type", 3}}}}}) {
     EXPECT_NO_THROW(EXPECT_FALSE(read_event(p, me()).message)) << p.dump();
   }
 }
@@ -255,8 +268,8 @@ TEST(SlackApi, Answers) {
 }
 
 TEST(SlackApi, AuthTestAndConnectionUrl) {
-  auto me = read_auth_test(
-      {{"user_id", "U1"}, {"bot_id", "B1"}, {"team_id", "T1"}, {"user", "bot"}});
+  auto me =
+      read_auth_test({{"user_id", "U1"}, {"bot_id", "B1"}, {"team_id", "T1"}, {"user", "bot"}});
   ASSERT_TRUE(me);
   EXPECT_EQ(me->user_id, "U1");
   EXPECT_EQ(me->bot_id, "B1");
@@ -459,6 +472,47 @@ TEST(SlackJournal, MessagesReadBackAreCheckedLikeSlackInput) {
   EXPECT_EQ(m->thread_ts, "");
   EXPECT_EQ(m->kind, ConvKind::group) << "unknown kinds get the stricter rules";
   EXPECT_TRUE(utf8::valid(m->text));
+}
+
+TEST(SlackConfig, TokensNamedByTheKeyToFix) {
+  cfg::SlackChannel s;
+  s.bot_token = "xoxb-1";
+  s.app_token = "xapp-1";
+  s.api_root = "http://127.0.0.1:5/api/";
+  s.text_chunk_limit = 3000;
+  SlackConfig c = slack_config(s, "/tmp/st");
+  EXPECT_EQ(c.bot_token, "xoxb-1");
+  EXPECT_EQ(c.api_root, "http://127.0.0.1:5/api");
+  EXPECT_EQ(c.chunk_limit, 3000u);
+  auto error_of = [](const cfg::SlackChannel& x, const std::string& account = "default") {
+    try {
+      slack_config(x, "/tmp/st", account);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  cfg::SlackChannel no_app = s;
+  no_app.app_token.reset();
+  ::unsetenv("SLACK_APP_TOKEN");
+  EXPECT_NE(error_of(no_app).find("channels.slack.appToken"), std::string::npos);
+  ::setenv("SLACK_APP_TOKEN", "xapp-env", 1);
+  EXPECT_EQ(slack_config(no_app, "/tmp/st").app_token, "xapp-env") << "the default account";
+  EXPECT_NE(error_of(no_app, "work").find("channels.slack.accounts.work.appToken"),
+            std::string::npos)
+      << "the variable serves the default account only";
+  ::unsetenv("SLACK_APP_TOKEN");
+  cfg::SlackChannel swapped = s;
+  swapped.bot_token = "xapp-oops";
+  EXPECT_NE(error_of(swapped).find("botToken"), std::string::npos);
+  swapped = s;
+  swapped.app_token = "xoxb-oops";
+  EXPECT_NE(error_of(swapped).find("appToken"), std::string::npos);
+  cfg::SlackChannel http = s;
+  http.mode = "http";
+  EXPECT_NE(error_of(http).find("channels.slack.mode"), std::string::npos);
+  EXPECT_NE(error_of(s, "../x").find(""), std::string::npos);
+  EXPECT_FALSE(error_of(s, "../x").empty()) << "an account id is checked again";
 }
 
 }  // namespace

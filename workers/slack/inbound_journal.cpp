@@ -66,8 +66,8 @@ std::optional<SlackMessage> message_from_json(const nlohmann::json& j) {
   m.client_msg_id = str("client_msg_id");
   m.kind = conv_kind_from_type(str("kind"));
   if (m.kind == ConvKind::unknown) m.kind = ConvKind::group;  // the stricter rules
-  m.text = utf8::truncate_bytes(utf8::repair(text->get_ref<const std::string&>()),
-                                kMaxInboundTextBytes);
+  m.text =
+      utf8::truncate_bytes(utf8::repair(text->get_ref<const std::string&>()), kMaxInboundTextBytes);
   m.from_bot = bool_at(j, "from_bot");
   m.mentioned = bool_at(j, "mentioned");
   m.reply_to_bot = bool_at(j, "reply_to_bot");

@@ -12,9 +12,9 @@ namespace clawgate::workers::slack {
 bool ApiAnswer::transient() const {
   if (ok) return false;
   if (http_status == 0 || http_status == 429 || http_status >= 500) return true;
-  static const char* const kTransient[] = {"ratelimited", "internal_error", "fatal_error",
-                                           "service_unavailable", "request_timeout",
-                                           "invalid_response"};
+  static const char* const kTransient[] = {"ratelimited",     "internal_error",
+                                           "fatal_error",     "service_unavailable",
+                                           "request_timeout", "invalid_response"};
   return std::find(std::begin(kTransient), std::end(kTransient), error) != std::end(kTransient);
 }
 
@@ -27,8 +27,8 @@ bool ApiAnswer::auth_failure() const {
          std::find(std::begin(kAuth), std::end(kAuth), error) != std::end(kAuth);
 }
 
-ApiAnswer read_api_answer(int http_status, const std::string& retry_after,
-                          const std::string& body, const std::string& transport_error) {
+ApiAnswer read_api_answer(int http_status, const std::string& retry_after, const std::string& body,
+                          const std::string& transport_error) {
   ApiAnswer a;
   a.http_status = http_status;
   if (!transport_error.empty() || http_status == 0) {
@@ -48,7 +48,7 @@ ApiAnswer read_api_answer(int http_status, const std::string& retry_after,
   Json j = Json::parse(body, nullptr, false);
   if (j.is_discarded()) j = Json::parse(repair_json_text(body), nullptr, false);
   if (!j.is_object()) {
-    a.error = http_status == 200 ? "invalid_response"
+    a.error = http_status == 200   ? "invalid_response"
               : http_status == 429 ? "ratelimited"
                                    : "http_" + std::to_string(http_status);
     return a;
@@ -62,8 +62,8 @@ ApiAnswer read_api_answer(int http_status, const std::string& retry_after,
   const auto err = j.find("error");
   a.error = err != j.end() && err->is_string()
                 ? utf8::truncate_bytes(utf8::repair(err->get_ref<const std::string&>()), 128)
-                : http_status == 200 ? "invalid_response"
-                                     : "http_" + std::to_string(http_status);
+            : http_status == 200 ? "invalid_response"
+                                 : "http_" + std::to_string(http_status);
   if (http_status == 429 && a.error.empty()) a.error = "ratelimited";
   return a;
 }

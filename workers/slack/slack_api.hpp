@@ -29,8 +29,8 @@ struct ApiAnswer {
 
 // An HTTP answer (status, Retry-After header verbatim, body) of `method`; transport failures
 // are `transport_error` with status 0.
-ApiAnswer read_api_answer(int http_status, const std::string& retry_after,
-                          const std::string& body, const std::string& transport_error = "");
+ApiAnswer read_api_answer(int http_status, const std::string& retry_after, const std::string& body,
+                          const std::string& transport_error = "");
 
 // The Retry-After field among an answer's header fields (any case), verbatim; "" when absent.
 std::string retry_after_of(const std::vector<std::pair<std::string, std::string>>& headers);

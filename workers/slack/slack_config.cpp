@@ -40,7 +40,8 @@ SlackConfig slack_config(const cfg::SlackChannel& s, const std::string& state_di
   c.account_id = account_id;
   c.bot_token = token(s.bot_token, "SLACK_BOT_TOKEN", is_default);
   c.app_token = token(s.app_token, "SLACK_APP_TOKEN", is_default);
-  const std::string env_note = is_default ? "" : " (SLACK_* variables serve the default account only)";
+  const std::string env_note =
+      is_default ? "" : " (SLACK_* variables serve the default account only)";
   if (c.bot_token.empty())
     throw std::runtime_error("no Slack bot token: set " + where + ".botToken" +
                              (is_default ? " or SLACK_BOT_TOKEN" : env_note));
@@ -49,11 +50,13 @@ SlackConfig slack_config(const cfg::SlackChannel& s, const std::string& state_di
                              (is_default ? " or SLACK_APP_TOKEN" : env_note));
   // The two are easy to swap; Slack would refuse either in the other's place.
   if (c.bot_token.rfind("xapp-", 0) == 0)
-    throw std::runtime_error(where + ".botToken is an app-level token (xapp-…); it takes the bot "
-                                     "token (xoxb-…)");
+    throw std::runtime_error(where +
+                             ".botToken is an app-level token (xapp-…); it takes the bot "
+                             "token (xoxb-…)");
   if (c.app_token.rfind("xapp-", 0) != 0)
-    throw std::runtime_error(where + ".appToken is not an app-level token (xapp-…, with "
-                                     "connections:write)");
+    throw std::runtime_error(where +
+                             ".appToken is not an app-level token (xapp-…, with "
+                             "connections:write)");
   c.api_root = s.api_root;
   while (!c.api_root.empty() && c.api_root.back() == '/') c.api_root.pop_back();
   c.chunk_limit = static_cast<size_t>(s.text_chunk_limit);

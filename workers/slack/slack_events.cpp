@@ -25,7 +25,9 @@ std::optional<std::string> string_at(const Json& j, const char* key, size_t max_
                               max_bytes);
 }
 
-bool is_id_char(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+bool is_id_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
 
 }  // namespace
 
@@ -201,9 +203,10 @@ EventRead read_event(const Json& payload, const BotIdentity& me) {
     r.skipped = type + " event without a valid user";
     return r;
   }
-  const std::string_view ctype = e.contains("channel_type") && e["channel_type"].is_string()
-                                     ? std::string_view(e["channel_type"].get_ref<const std::string&>())
-                                     : std::string_view();
+  const std::string_view ctype =
+      e.contains("channel_type") && e["channel_type"].is_string()
+          ? std::string_view(e["channel_type"].get_ref<const std::string&>())
+          : std::string_view();
   m.kind = conv_kind_from_type(ctype);
   if (m.kind == ConvKind::unknown) m.kind = conv_kind_from_id(m.channel);
   const auto it = e.find("text");

@@ -89,6 +89,8 @@ std::string unescape_text(std::string_view text);
 
 // The key that names one message across event kinds and retries: channel + ts (a message and
 // its app_mention share it; a re-sent envelope repeats it).
-inline std::string message_key(const SlackMessage& m) { return m.channel + ":" + m.ts; }
+inline std::string message_key(const SlackMessage& m) {
+  return m.channel + ":" + m.ts;
+}
 
 }  // namespace clawgate::workers::slack

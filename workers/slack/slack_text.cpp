@@ -13,7 +13,9 @@ namespace clawgate::workers::slack {
 
 namespace {
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
 
 // Length of Slack markup starting at text[0] == '<' that passes through unescaped, or 0.
 size_t markup_length(std::string_view text) {
@@ -23,9 +25,9 @@ size_t markup_length(std::string_view text) {
   if (inner.empty() || inner.find('<') != std::string_view::npos ||
       inner.find('\n') != std::string_view::npos)
     return 0;
-  static const char* const kPrefixes[] = {"@U", "@W", "@B", "#C", "#G", "!here", "!channel",
-                                          "!everyone", "!subteam^", "!date^", "http://",
-                                          "https://", "mailto:"};
+  static const char* const kPrefixes[] = {"@U",      "@W",       "@B",        "#C",        "#G",
+                                          "!here",   "!channel", "!everyone", "!subteam^", "!date^",
+                                          "http://", "https://", "mailto:"};
   for (const char* p : kPrefixes)
     if (starts_with(inner, p)) return close + 1;
   return 0;

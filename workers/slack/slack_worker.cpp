@@ -5,8 +5,8 @@
 #include <chrono>
 
 #include "contract.hpp"
-#include "fs.hpp"
 #include "data.capnp.h"
+#include "fs.hpp"
 #include "sandbox.hpp"
 #include "slack_text.hpp"
 #include "utf8.hpp"
@@ -27,14 +27,21 @@ int64_t now_ms() {
 }
 
 bool valid_id(std::string_view s) {
-  return !s.empty() && s.size() <= kMaxIdBytes &&
-         std::all_of(s.begin(), s.end(),
-                     [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); });
+  return !s.empty() && s.size() <= kMaxIdBytes && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  });
 }
 
 ipc::ChatType chat_type(ConvKind k) {
   // Upstream: DMs route as direct, group DMs as group, channels (public or private) as channel.
-  return k == ConvKind::im ? ipc::ChatType::DIRECT : ipc::ChatType::GROUP;
+  switch (k) {
+    case ConvKind::im:
+      return ipc::ChatType::DIRECT;
+    case ConvKind::mpim:
+      return ipc::ChatType::GROUP;
+    default:
+      return ipc::ChatType::CHANNEL;
+  }
 }
 
 }  // namespace
@@ -76,6 +83,12 @@ void write_inbound(capnp::MessageBuilder& b, const SlackMessage& m) {
   in.setWasMentioned(m.mentioned);
   in.setReplyToBot(m.reply_to_bot);
   in.setBotCommand(false);
+  in.setGroupId(m.team);
+  if (thread) {
+    in.setThreadId(m.thread_ts);
+    in.setParentChatId(m.channel);  // its access follows the channel's entry
+  }
+  in.setSenderIsBot(m.from_bot);
 }
 
 bool SeenKeys::seen(const std::string& key) {
@@ -123,15 +136,18 @@ SlackWorker::SlackWorker(boost::asio::io_context& io, Logger& log, SlackConfig c
     inbound_.push_back({std::move(m), true, false});
   }
   if (!inbound_.empty())
-    log_.info("slack", std::to_string(inbound_.size()) +
-                           " message(s) not yet handed to the front by the last run: offered again");
+    log_.info("slack",
+              std::to_string(inbound_.size()) +
+                  " message(s) not yet handed to the front by the last run: offered again");
 }
 
 SlackWorker::~SlackWorker() {
   if (front_) front_->close("worker stopping");
 }
 
-void SlackWorker::start() { auth_test(); }
+void SlackWorker::start() {
+  auth_test();
+}
 
 void SlackWorker::stop() {
   stopping_ = true;
@@ -159,17 +175,16 @@ void SlackWorker::call(HttpClient& http, const std::string& method, const Json& 
     for (const auto& [k, v] : params.items())
       path += (path.find('?') == std::string::npos ? "?" : "&") + k + "=" + v.get<std::string>();
   }
-  http.request(
-      "POST", path, body, method == "chat.postMessage" ? kSendTimeoutMs : kApiTimeoutMs,
-      [this, started, done = std::move(done)](HttpResponse r) {
-        if (stopping_) return;
-        if (r.error.empty())
-          latency_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::steady_clock::now() - started)
-                            .count();
-        done(read_api_answer(r.status, retry_after_of(r.headers), r.body, r.error));
-      },
-      {{"Authorization", "Bearer " + cfg_.bot_token}});
+  http.request("POST", path, body, method == "chat.postMessage" ? kSendTimeoutMs : kApiTimeoutMs,
+               [this, started, done = std::move(done)](HttpResponse r) {
+                 if (stopping_) return;
+                 if (r.error.empty())
+                   latency_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - started)
+                                     .count();
+                 done(read_api_answer(r.status, retry_after_of(r.headers), r.body, r.error));
+               },
+               {{"Authorization", "Bearer " + cfg_.bot_token}});
 }
 
 void SlackWorker::auth_test() {
@@ -181,9 +196,11 @@ void SlackWorker::auth_test() {
         return;
       }
       const std::string why = a.ok ? "auth.test answered no user_id" : "auth.test: " + a.error;
-      const int64_t wait = std::max<int64_t>(backoff_ms(start_failures_++), a.retry_after_s * 1000LL);
-      last_error_ = Error{a.error == "ratelimited" ? ErrorCode::RATE_LIMITED : ErrorCode::UNAVAILABLE,
-                          why, true, wait};
+      const int64_t wait =
+          std::max<int64_t>(backoff_ms(start_failures_++), a.retry_after_s * 1000LL);
+      last_error_ =
+          Error{a.error == "ratelimited" ? ErrorCode::RATE_LIMITED : ErrorCode::UNAVAILABLE, why,
+                true, wait};
       send_status();
       log_.warn("slack", why + "; retrying in " + std::to_string(wait) + " ms");
       start_timer_.expires_after(std::chrono::milliseconds(wait));
@@ -193,7 +210,8 @@ void SlackWorker::auth_test() {
       return;
     }
     me_ = *me;
-    detail_ = "socket mode as @" + me_.user_name + " (" + me_.user_id + ", team " + me_.team_id + ")";
+    detail_ =
+        "socket mode as @" + me_.user_name + " (" + me_.user_id + ", team " + me_.team_id + ")";
     log_.info("slack", "bot @" + me_.user_name + " (" + me_.user_id + ") ready; socket mode");
     last_error_.reset();
     send_status();
@@ -203,6 +221,8 @@ void SlackWorker::auth_test() {
 
 void SlackWorker::on_event(const Json& payload, int retry_attempt) {
   last_event_ms_ = now_ms();
+  // channels.status shows the last event: refreshed with it, at most every few seconds.
+  if (last_event_ms_ - last_status_ms_ > 5000) send_status();
   EventRead r = read_event(payload, me_);
   if (!r.message) {
     if (!r.skipped.empty()) log_.warn("slack", "event skipped: " + r.skipped);
@@ -214,7 +234,8 @@ void SlackWorker::on_event(const Json& payload, int retry_attempt) {
   // each key is remembered whether or not an earlier one matched.
   const bool dup_event = seen_.seen(m.event_id.empty() ? "" : "e:" + m.event_id);
   const bool dup_message = seen_.seen("m:" + message_key(m));
-  const bool dup_client = seen_.seen(m.client_msg_id.empty() ? "" : "c:" + m.channel + ":" + m.client_msg_id);
+  const bool dup_client =
+      seen_.seen(m.client_msg_id.empty() ? "" : "c:" + m.channel + ":" + m.client_msg_id);
   if (dup_event || dup_message || dup_client) {
     log_.debug("slack", "repeat of " + message_key(m) + " dropped (retry " +
                             std::to_string(retry_attempt) + ")");
@@ -248,31 +269,34 @@ void SlackWorker::on_event(const Json& payload, int retry_attempt) {
 
 void SlackWorker::resolve_kinds() {
   if (resolving_ || stopping_) return;
-  auto it = std::find_if(inbound_.begin(), inbound_.end(), [](const Pending& p) { return !p.ready; });
+  auto it =
+      std::find_if(inbound_.begin(), inbound_.end(), [](const Pending& p) { return !p.ready; });
   if (it == inbound_.end()) return;
   resolving_ = true;
   const std::string channel = it->message.channel;
-  call(api_http_, "conversations.info", {{"channel", channel}}, [this, channel](const ApiAnswer& a) {
-    resolving_ = false;
-    ConvKind kind = a.ok ? conv_kind_from_info(a.body.value("channel", Json::object())) : ConvKind::unknown;
-    if (kind == ConvKind::unknown) {
-      // Cannot tell (no scope, not found, network): a private channel is the likelier, and a
-      // group counts as one for access (the stricter rules apply either way).
-      log_.warn("slack", "conversations.info " + channel + ": " + (a.ok ? "no kind" : a.error) +
-                             "; treated as a channel");
-      kind = ConvKind::group;
-    } else {
-      if (kinds_.size() >= kMaxKinds) kinds_.clear();
-      kinds_[channel] = kind;
-    }
-    for (Pending& p : inbound_)
-      if (!p.ready && p.message.channel == channel) {
-        p.message.kind = kind;
-        p.ready = true;
-      }
-    flush_inbound();
-    resolve_kinds();
-  });
+  call(
+      api_http_, "conversations.info", {{"channel", channel}}, [this, channel](const ApiAnswer& a) {
+        resolving_ = false;
+        ConvKind kind =
+            a.ok ? conv_kind_from_info(a.body.value("channel", Json::object())) : ConvKind::unknown;
+        if (kind == ConvKind::unknown) {
+          // Cannot tell (no scope, not found, network): a private channel is the likelier, and a
+          // group counts as one for access (the stricter rules apply either way).
+          log_.warn("slack", "conversations.info " + channel + ": " + (a.ok ? "no kind" : a.error) +
+                                 "; treated as a channel");
+          kind = ConvKind::group;
+        } else {
+          if (kinds_.size() >= kMaxKinds) kinds_.clear();
+          kinds_[channel] = kind;
+        }
+        for (Pending& p : inbound_)
+          if (!p.ready && p.message.channel == channel) {
+            p.message.kind = kind;
+            p.ready = true;
+          }
+        flush_inbound();
+        resolve_kinds();
+      });
 }
 
 void SlackWorker::acknowledged(const std::string& id) {
@@ -366,7 +390,8 @@ void SlackWorker::send_next() {
   if (sending_ || stopping_ || outbound_.empty()) return;
   sending_ = true;
   const Delivery& d = outbound_.front();
-  Json params = {{"channel", d.target.channel}, {"text", d.chunks[d.next]}, {"unfurl_links", false}};
+  Json params = {
+      {"channel", d.target.channel}, {"text", d.chunks[d.next]}, {"unfurl_links", false}};
   if (!d.target.thread_ts.empty()) params["thread_ts"] = d.target.thread_ts;
   call(send_http_, "chat.postMessage", params, [this](const ApiAnswer& a) {
     sending_ = false;
@@ -438,6 +463,7 @@ void SlackWorker::report(const Delivery& d, std::optional<Error> error) {
 
 void SlackWorker::send_status() {
   if (!front_ || !front_->is_open()) return;
+  last_status_ms_ = now_ms();
   capnp::MallocMessageBuilder b;
   auto s = b.initRoot<ipc::Data>().initStatus();
   s.setConnected(socket_->state().connected);
@@ -445,6 +471,9 @@ void SlackWorker::send_status() {
   s.setBotUsername(me_.user_name);
   s.setLastInboundMs(last_inbound_ms_);
   s.setLastOutboundMs(last_outbound_ms_);
+  s.setLatencyMs(latency_ms_);
+  s.setLastEventMs(last_event_ms_);
+  s.setRateLimitedUntilMs(rate_limited_until_ms_ > now_ms() ? rate_limited_until_ms_ : 0);
   if (last_error_) ipc::write_error(*last_error_, s.initLastError());
   front_->send(b);
 }

@@ -138,9 +138,9 @@ class SlackWorker {
   int start_failures_ = 0;
   std::string detail_;
   std::optional<Error> last_error_;
-  int64_t last_inbound_ms_ = 0, last_outbound_ms_ = 0, last_event_ms_ = 0;
-  int64_t latency_ms_ = -1;              // the last Web API call's round trip
-  int64_t rate_limited_until_ms_ = 0;    // chat.postMessage waits for a rate limit until then
+  int64_t last_inbound_ms_ = 0, last_outbound_ms_ = 0, last_event_ms_ = 0, last_status_ms_ = 0;
+  int64_t latency_ms_ = -1;            // the last Web API call's round trip
+  int64_t rate_limited_until_ms_ = 0;  // chat.postMessage waits for a rate limit until then
   std::mt19937 rng_{std::random_device{}()};
 };
 

@@ -32,7 +32,9 @@ SocketMode::~SocketMode() {
   stop();
 }
 
-void SocketMode::start() { open_connection(); }
+void SocketMode::start() {
+  open_connection();
+}
 
 void SocketMode::stop() {
   stopping_ = true;
@@ -60,9 +62,8 @@ SocketMode::Conn* SocketMode::find(uint64_t id) {
 
 void SocketMode::publish() {
   state_.connections = static_cast<int>(conns_.size());
-  state_.connected = std::any_of(conns_.begin(), conns_.end(), [](const Conn& c) {
-    return c.hello && c.ws->open();
-  });
+  state_.connected = std::any_of(conns_.begin(), conns_.end(),
+                                 [](const Conn& c) { return c.hello && c.ws->open(); });
   if (h_.on_state) h_.on_state(state_);
 }
 
@@ -70,20 +71,21 @@ void SocketMode::retry_later(const Error& why, int64_t min_wait_ms) {
   state_.last_error = why;
   ++failures_;
   const int64_t wait = std::max<int64_t>(backoff_ms(), min_wait_ms);
-  log_.warn("slack", "socket mode: " + why.message + "; new connection in " +
-                         std::to_string(wait) + " ms");
+  log_.warn("slack",
+            "socket mode: " + why.message + "; new connection in " + std::to_string(wait) + " ms");
   publish();
   retry_timer_.expires_after(std::chrono::milliseconds(wait));
-  retry_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](
-                              const boost::system::error_code& ec) {
-    if (!ec && alive.lock()) open_connection();
-  });
+  retry_timer_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
+        if (!ec && alive.lock()) open_connection();
+      });
 }
 
 void SocketMode::open_connection() {
   if (stopping_ || asking_ || opening_) return;
   // One ready connection that Slack has not asked us to leave is all we want.
-  if (std::any_of(conns_.begin(), conns_.end(), [](const Conn& c) { return c.hello && !c.leaving; }))
+  if (std::any_of(conns_.begin(), conns_.end(),
+                  [](const Conn& c) { return c.hello && !c.leaving; }))
     return;
   retry_timer_.cancel();
   asking_ = true;
@@ -146,8 +148,8 @@ void SocketMode::connect(const std::string& url) {
   hello_timer_.async_wait([this, id, alive](const boost::system::error_code& ec) {
     if (ec || !alive.lock()) return;
     if (Conn* c = find(id); c && !c->hello) {
-      log_.warn("slack", "socket mode: no hello within " +
-                             std::to_string(opt_.hello_timeout_ms) + " ms");
+      log_.warn("slack",
+                "socket mode: no hello within " + std::to_string(opt_.hello_timeout_ms) + " ms");
       c->ws->abort();
     }
   });
@@ -160,7 +162,8 @@ void SocketMode::on_text(uint64_t id, const std::string& text) {
   if (!c) return;
   const SocketFrame f = read_socket_frame(text);
   // The ack first, before reading further: Slack waits 3 s, then sends the envelope again.
-  if (!f.envelope_id.empty()) c->ws->send(dump_json(nlohmann::json{{"envelope_id", f.envelope_id}}));
+  if (!f.envelope_id.empty())
+    c->ws->send(dump_json(nlohmann::json{{"envelope_id", f.envelope_id}}));
   switch (f.kind) {
     case SocketFrame::Kind::hello:
       return on_hello(id, f.num_connections);
@@ -225,8 +228,8 @@ void SocketMode::on_closed(uint64_t id, uint16_t code, const std::string& reason
   if (it == conns_.end()) return;
   const bool was_ready = it->hello, was_leaving = it->leaving;
   // Ready for a while: a healthy connection that ended. A few seconds: Slack keeps refusing us.
-  const bool lived = was_ready && std::chrono::steady_clock::now() - it->ready_at >
-                                      std::chrono::seconds(5);
+  const bool lived =
+      was_ready && std::chrono::steady_clock::now() - it->ready_at > std::chrono::seconds(5);
   conns_.erase(it);
   if (opening_ == id) {
     opening_ = 0;
@@ -236,8 +239,8 @@ void SocketMode::on_closed(uint64_t id, uint16_t code, const std::string& reason
   const std::string what = error.empty() ? "closed by Slack (" + std::to_string(code) +
                                                (reason.empty() ? "" : " " + reason) + ")"
                                          : utf8::truncate_bytes(error, 200);
-  const bool another_ready = std::any_of(conns_.begin(), conns_.end(),
-                                         [](const Conn& c) { return c.hello; });
+  const bool another_ready =
+      std::any_of(conns_.begin(), conns_.end(), [](const Conn& c) { return c.hello; });
   if (another_ready) {  // replaced as planned
     publish();
     return;

@@ -48,7 +48,7 @@ class SocketMode {
   struct Handlers {
     // Each events_api payload, after its ack went out. retry_attempt > 0: Slack sent it before.
     std::function<void(const nlohmann::json& payload, int retry_attempt)> on_event;
-    std::function<void(const State&)> on_state;         // on every change
+    std::function<void(const State&)> on_state;            // on every change
     std::function<void(const std::string& why)> on_fatal;  // the app token was refused
   };
 
