@@ -205,7 +205,70 @@ std::vector<std::string> telegram_senders(const std::vector<std::string>& in,
   return normalise_senders(in, path, is, {"telegram:", "tg:"}, &telegram_sender_problem);
 }
 
+// Slack user ids as Slack reports them: U… or W… (Enterprise Grid), upper-case letters and
+// digits. Names and @handles can change hands.
+std::string slack_sender_problem(const std::string& id) {
+  const bool shape =
+      id.size() >= 2 && id.size() <= 32 && (id[0] == 'U' || id[0] == 'W') &&
+      id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == std::string::npos;
+  return shape ? "" : "is not a Slack user id (U… or W…, as Slack reports it)";
+}
+
+std::vector<std::string> slack_senders(const std::vector<std::string>& in, const std::string& path,
+                                       cfg::Issues& is) {
+  return normalise_senders(in, path, is, {"slack:", "user:"}, &slack_sender_problem);
+}
+
 }  // namespace
+
+// The runtime view of one Slack account: users lists normalised, channels keyed by their ids
+// (a thread by its parent's), no group sender fallback to allowFrom (upstream: an allowed
+// channel without `users` lets every member in), allowBots on or off.
+ChannelSettings read_slack_section(const Json& merged, const std::string& where,
+                                   const PathOf& path_of, const cfg::Config& c, cfg::Issues& is) {
+  cfg::Issues scratch;  // the file's own parse reported every key already
+  cfg::SlackChannel t = cfg::parse_SlackChannel(merged, where, scratch);
+  ChannelSettings out;
+  out.name = "slack";
+  out.enabled = t.enabled;
+  out.dm_policy = t.dm_policy;
+  out.allow_from = slack_senders(t.allow_from, path_of("allowFrom"), is);
+  out.group_policy =
+      t.group_policy.value_or(c.channels.defaults.group_policy.value_or("allowlist"));
+  out.groups_key = "channels";
+  out.group_senders_from_allow_from = false;
+  out.allow_bots = t.allow_bots ? "on" : "off";
+  for (const auto& [id, ch] : t.channels) {
+    GroupEntry e;
+    e.enabled = ch.enabled;
+    e.require_mention = ch.require_mention;
+    e.allow_bots = ch.allow_bots;
+    if (ch.users)
+      e.allow_from =
+          slack_senders(*ch.users, path_of("channels") + "." + cfg::render_key(id) + ".users", is);
+    out.groups[id] = std::move(e);
+  }
+  out.history_limit = t.history_limit == 9007199254740991
+                          ? 50
+                          : static_cast<int>(std::min<int64_t>(t.history_limit, 200));
+  if (out.dm_policy == "allowlist" && out.allow_from.empty())
+    is.add(Issue::Kind::warning, path_of("dmPolicy"),
+           "is allowlist but allowFrom is empty: every DM is refused");
+  if (t.mode == "http")
+    is.add(Issue::Kind::error, path_of("mode"),
+           "\"http\" (Request URLs) is not implemented by clawgate yet: use \"socket\" (Socket "
+           "Mode, the default) with an appToken");
+  // The tokens go in every request: never in clear to another host.
+  if (const std::string why = insecure_url_problem(t.api_root, t.dangerously_allow_insecure_http,
+                                                   path_of("dangerouslyAllowInsecureHttp"));
+      !why.empty())
+    is.add(Issue::Kind::error, path_of("apiRoot"), why);
+  t.accounts.clear();  // the account's own section: no other account in it
+  t.default_account.reset();
+  out.section = cfg::to_json(t);
+  out.section.erase("accounts");
+  return out;
+}
 
 // The runtime view of one Telegram account: sender lists normalised, the group policy
 // defaulted from channels.defaults, historyLimit read as upstream does.

@@ -37,5 +37,7 @@ ChannelSettings read_telegram_section(const cfg::Json& merged, const std::string
                                       const PathOf& path_of, const cfg::Config& c, cfg::Issues& is);
 ChannelSettings read_discord_section(const cfg::Json& merged, const std::string& where,
                                      const PathOf& path_of, const cfg::Config& c, cfg::Issues& is);
+ChannelSettings read_slack_section(const cfg::Json& merged, const std::string& where,
+                                   const PathOf& path_of, const cfg::Config& c, cfg::Issues& is);
 
 }  // namespace clawgate

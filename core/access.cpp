@@ -25,7 +25,10 @@ bool sender_listed(const std::vector<std::string>& list, const std::string& send
 
 GroupDecision decide_group(const ChannelSettings& c, const GroupFacts& f) {
   GroupDecision d;
-  const std::string& key = c.groups_by_group_id ? f.group_id : f.chat_id;
+  std::string key = c.groups_by_group_id ? f.group_id : f.chat_id;
+  // A thread that is its own chat (Slack: <channel>:thread:<ts>) follows its parent's entry.
+  if (!c.groups_by_group_id && !f.parent_chat_id.empty() && !c.groups.count(key))
+    key = f.parent_chat_id;
   const std::string where = c.groups_by_group_id
                                 ? c.name + " group " + f.group_id + " chat " + f.chat_id
                                 : c.name + " group " + f.chat_id;

@@ -105,6 +105,8 @@ bool InboundRouter::bot_allowed(const ChannelSettings& c, const InboundMessage& 
   // A group entry's own allowBots (Slack's channels.<id>.allowBots) wins over the account's.
   if (m.chat_type != "direct") {
     auto it = c.groups.find(c.groups_by_group_id ? m.group_id : m.chat_id);
+    if (it == c.groups.end() && !c.groups_by_group_id && !m.parent_chat_id.empty())
+      it = c.groups.find(m.parent_chat_id);  // a thread that is its own chat: its parent's
     if (it == c.groups.end()) it = c.groups.find("*");
     if (it != c.groups.end() && it->second.allow_bots) return *it->second.allow_bots;
   }

@@ -54,6 +54,11 @@ ReloadMessage ReloadMessage::channel(const ChannelSettings& account) {
          cfg::Issues is;
          write_DiscordConfig(cfg::parse_DiscordChannel(s, "", is), r.initDiscord());
        }},
+      {"slack",
+       [](const cfg::Json& s, Reload::Builder r) {
+         cfg::Issues is;
+         write_SlackConfig(cfg::parse_SlackChannel(s, "", is), r.initSlack());
+       }},
   };
   ReloadMessage m;
   for (const auto& [kind, write] : kKinds)
@@ -90,6 +95,11 @@ Result<cfg::TelegramChannel> telegram_settings(Reload::Reader r, std::string_vie
 Result<cfg::DiscordChannel> discord_settings(Reload::Reader r, std::string_view where) {
   if (!r.isDiscord()) return wrong_kind("a Discord worker");
   return read_DiscordConfig(r.getDiscord(), where);
+}
+
+Result<cfg::SlackChannel> slack_settings(Reload::Reader r, std::string_view where) {
+  if (!r.isSlack()) return wrong_kind("a Slack worker");
+  return read_SlackConfig(r.getSlack(), where);
 }
 
 Result<std::string> front_snapshot(Reload::Reader r) {

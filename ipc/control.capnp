@@ -47,6 +47,7 @@ struct Reload {
     agent @1 :ChildConfig.AgentConfig;
     telegram @2 :ChildConfig.TelegramConfig;  # one account's worker
     discord @3 :ChildConfig.DiscordConfig;    # one account's worker
+    slack @4 :ChildConfig.SlackConfig;        # one account's worker
   }
 }
 

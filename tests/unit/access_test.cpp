@@ -278,3 +278,40 @@ TEST(GroupAccess, GuildsAreGroupsOfChannelsWithUsersRolesAndMentions) {
 
 }  // namespace
 }  // namespace clawgate::core
+
+namespace clawgate::core {
+namespace {
+
+// Slack: channels keyed by id with their users; a thread (its own chat, <channel>:thread:<ts>)
+// follows its channel's entry; no fallback to allowFrom for channel senders.
+TEST(GroupAccess, SlackChannelsAndTheirThreads) {
+  ChannelSettings c;
+  c.name = "slack";
+  c.groups_key = "channels";
+  c.group_senders_from_allow_from = false;
+  c.allow_from = {"U0OWNER01"};
+  GroupEntry open_channel = entry(true);
+  GroupEntry users_only = entry(false);
+  users_only.allow_from = std::vector<std::string>{"U0FRIEND1"};
+  c.groups["C0OPEN001"] = open_channel;
+  c.groups["C0USERS01"] = users_only;
+  auto decide = [&](const std::string& chat, const std::string& parent, const std::string& who,
+                    bool addressed) {
+    GroupFacts f{chat, who, addressed};
+    f.parent_chat_id = parent;
+    return decide_group(c, f).kind;
+  };
+  using K = GroupDecision::Kind;
+  EXPECT_EQ(decide("C0OPEN001", "", "U0ANYONE1", true), K::trigger) << "no users: every member";
+  EXPECT_EQ(decide("C0OPEN001", "", "U0ANYONE1", false), K::context);
+  EXPECT_EQ(decide("C0OPEN001:thread:1.2", "C0OPEN001", "U0ANYONE1", true), K::trigger)
+      << "a thread follows its channel";
+  EXPECT_EQ(decide("C0OTHER01:thread:1.2", "C0OTHER01", "U0OWNER01", true), K::drop)
+      << "a thread of an unlisted channel is not let in by its own id";
+  EXPECT_EQ(decide("C0USERS01", "", "U0FRIEND1", false), K::trigger);
+  EXPECT_EQ(decide("C0USERS01:thread:3.4", "C0USERS01", "U0OWNER01", true), K::drop)
+      << "the channel's users, not allowFrom";
+}
+
+}  // namespace
+}  // namespace clawgate::core

@@ -236,6 +236,58 @@ TEST(ChildConfig, AValueTheSchemaRefusesIsRefusedFromTheLinkByItsPath) {
   EXPECT_FALSE(ipc::front_snapshot(Received(ipc::ReloadMessage::front(huge)).reload()));
 }
 
+// Slack: each account's worker gets its own tokens (the root's and the SLACK_* variables serve
+// the account named default only) and reads them back through slack_settings; nobody else
+// gets them.
+TEST(ChildConfig, EachSlackAccountIsSentItsOwnTokensOnly) {
+  GatewaySettings s = apply(
+      {{"channels",
+        {{"slack",
+          {{"botToken", "xoxb-root-secret"},
+           {"apiRoot", "http://127.0.0.1:9/api"},
+           {"textChunkLimit", 1234},
+           {"accounts",
+            {{"default", Json::object()},
+             {"work", {{"botToken", "xoxb-work-secret"}, {"appToken", "xapp-work-secret"}}}}}}},
+         {"telegram", {{"botToken", "111:tg-secret"}}}}}});
+  s.state_dir = "/var/lib/clawgate-test";
+  const Environment parent = {{"PATH", "/usr/bin"}, {"SLACK_APP_TOKEN", "xapp-env-secret"}};
+  const std::vector<std::string> secrets = {"xoxb-root-secret", "xoxb-work-secret",
+                                            "xapp-work-secret", "xapp-env-secret", "111:tg-secret"};
+  const std::map<std::string, std::vector<std::string>> own = {
+      {"front", {}},
+      {"agent", {}},
+      {"telegram", {"111:tg-secret"}},
+      {"slack", {"xoxb-root-secret", "xapp-env-secret"}},  // no appToken of its own: the variable
+      {"slack:work", {"xoxb-work-secret", "xapp-work-secret"}}};
+  const auto specs = supervisor::children_for(s, GatewayFlags{}, parent, "/opt/clawgate", "");
+  ASSERT_EQ(specs.size(), own.size());
+  for (const supervisor::ChildSpec& spec : specs) {
+    std::string handed =
+        std::string(spec.config.bytes()) + std::string(spec.live.bytes()) + spec.start_text;
+    for (const auto& [k, v] : spec.env) handed += "\n" + k + "=" + v;
+    for (const std::string& secret : secrets) {
+      const auto& mine = own.at(spec.name);
+      EXPECT_EQ(contains(handed, secret), std::find(mine.begin(), mine.end(), secret) != mine.end())
+          << spec.name << " and " << secret;
+    }
+    if (spec.name == "slack:work") {
+      EXPECT_EQ(spec.exe, "/opt/clawgate/clawgate-slack");
+      capnp::MallocMessageBuilder b;
+      auto msg = b.initRoot<ipc::Control>();
+      spec.config.copy_to(msg);
+      const Result<cfg::SlackChannel> got =
+          ipc::slack_settings(msg.asReader().getReload(), "channels.slack.accounts.work");
+      ASSERT_TRUE(got) << got.error().message;
+      EXPECT_EQ(got->bot_token, "xoxb-work-secret");
+      EXPECT_EQ(got->app_token, "xapp-work-secret");
+      EXPECT_EQ(got->api_root, "http://127.0.0.1:9/api");
+      EXPECT_EQ(got->text_chunk_limit, 1234);
+      EXPECT_FALSE(ipc::telegram_settings(msg.asReader().getReload(), "x")) << "not a Telegram's";
+    }
+  }
+}
+
 TEST(ChildConfig, EachChildIsSentItsOwnSecretsOnly) {
   GatewaySettings s = apply({{"models",
                               {{"providers",

@@ -184,13 +184,17 @@ TEST(ConfigParser, UnknownKeysAndOpenClawKeysClawgateIgnores) {
   GatewaySettings s;
   std::string token, password;
   apply_config_text(R"({"gatway": {}, "logging": {"level": "debug"}, "gateway": {"tls": {}},
-    "channels": {"slack": {}, "telegram": {"streaming": "partial", "streamMode": "x"}}})",
+    "channels": {"signal": {}, "slack": {"replyToMode": "all"},
+                 "telegram": {"streaming": "partial", "streamMode": "x"}}})",
                     "test.json", s, &token, &password);
   std::string all;
   for (const auto& w : s.warnings) all += w + "\n";
   EXPECT_NE(all.find("unknown config key: gatway"), std::string::npos) << all;
   EXPECT_NE(all.find("unknown config key: channels.telegram.streamMode"), std::string::npos);
-  EXPECT_NE(all.find("channels.slack: this build has no worker for this channel yet; ignored"),
+  EXPECT_NE(all.find("channels.signal: this build has no worker for this channel yet; ignored"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("channels.slack.replyToMode: clawgate does not implement it for Slack"),
             std::string::npos)
       << all;
   EXPECT_NE(all.find("channels.telegram.streaming: clawgate does not implement it"),
