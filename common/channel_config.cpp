@@ -123,7 +123,10 @@ std::vector<ChannelSettings> channel_accounts(const ChannelKind& kind, const Jso
   const bool root_bounded = root_allow != section.end() && root_allow->is_array() &&
                             !root_allow->empty() && !has_star(*root_allow);
   std::map<std::string, std::string> key_of;  // account id -> the key it was written as
-  for (const auto& [key, own] : accounts->items()) {
+  for (const auto& item : accounts->items()) {
+    // Named, not structured bindings: lambdas below capture them (C++17 forbids that).
+    const std::string& key = item.key();
+    const Json& own = item.value();
     const std::string id = lower_ascii(key);
     const std::string abase = base + ".accounts." + cfg::render_key(key);
     if (auto dup = key_of.find(id); dup != key_of.end()) {

@@ -61,9 +61,9 @@ ReloadMessage ReloadMessage::channel(const ChannelSettings& account) {
        }},
   };
   ReloadMessage m;
-  for (const auto& [kind, write] : kKinds)
-    if (account.name == kind)
-      m.words_ = canonical([&](Reload::Builder r) { write(account.section, r); });
+  for (const auto& row : kKinds)  // not a structured binding: the lambda captures it
+    if (account.name == row.first)
+      m.words_ = canonical([&](Reload::Builder r) { row.second(account.section, r); });
   return m;
 }
 

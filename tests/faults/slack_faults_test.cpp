@@ -27,7 +27,8 @@ Json account(GatewayClient& c, const char* channel) {
 }
 
 int pid_of(GatewayClient& c, const std::string& name) {
-  for (const auto& p : c.call("status")["processes"])
+  const Json status = c.call("status");  // held: a range over a temporary's member dangles
+  for (const auto& p : status["processes"])
     if (p["name"] == name) return p.value("pid", 0);
   return 0;
 }
@@ -88,7 +89,8 @@ TEST(SlackFaults, KillingTheSlackWorkerUnderTrafficLosesNothingAndTelegramDoesNo
   ASSERT_TRUE(eventually(
       [&] {
         seen.clear();
-        for (const auto& m : slack.sent()["messages"]) seen[m["text"]]++;
+        const Json sent = slack.sent();
+        for (const auto& m : sent["messages"]) seen[m["text"]]++;
         return seen.size() == static_cast<size_t>(kSends) + 1;
       },
       15000))
