@@ -27,7 +27,8 @@ Json account(GatewayClient& c, const char* channel) {
 }
 
 int pid_of(GatewayClient& c, const std::string& name) {
-  for (const auto& p : c.call("status")["processes"])
+  const Json status = c.call("status");
+  for (const auto& p : status["processes"])
     if (p["name"] == name) return p.value("pid", 0);
   return 0;
 }
@@ -49,7 +50,13 @@ TEST(SlackFaults, KillingTheSlackWorkerUnderTrafficLosesNothingAndTelegramDoesNo
   })) << gw.output();
   slack.faults({{"no_echo", true}});
   slack.add_channel("C0CHAN001");
-  const int slack_pid = pid_of(c.gc, "slack"), telegram_pid = pid_of(c.gc, "telegram");
+  // The supervisor reports pids a moment after the children start.
+  int slack_pid = 0, telegram_pid = 0;
+  eventually([&] {
+    slack_pid = pid_of(c.gc, "slack");
+    telegram_pid = pid_of(c.gc, "telegram");
+    return slack_pid > 0 && telegram_pid > 0;
+  });
   ASSERT_GT(slack_pid, 0);
   ASSERT_GT(telegram_pid, 0);
 
@@ -88,7 +95,8 @@ TEST(SlackFaults, KillingTheSlackWorkerUnderTrafficLosesNothingAndTelegramDoesNo
   ASSERT_TRUE(eventually(
       [&] {
         seen.clear();
-        for (const auto& m : slack.sent()["messages"]) seen[m["text"]]++;
+        const Json sent = slack.sent();
+        for (const auto& m : sent["messages"]) seen[m["text"]]++;
         return seen.size() == static_cast<size_t>(kSends) + 1;
       },
       15000))
