@@ -3,6 +3,8 @@
 #include "channel_config.hpp"
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <map>
 
 #include "utf8.hpp"
@@ -307,6 +309,116 @@ ChannelSettings read_telegram_section(const Json& merged, const std::string& whe
       !why.empty())
     is.add(Issue::Kind::error, path_of("apiRoot"), why);
   t.accounts.clear();  // the account's own section: no other account in it
+  t.default_account.reset();
+  out.section = cfg::to_json(t);
+  out.section.erase("accounts");
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Discord
+
+namespace {
+
+// A Discord id: 1 to 20 digits, a value in (0, 2^63).
+bool snowflake(const std::string& s) {
+  if (!all_digits(s) || s.size() > 20) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    const uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (uint64_t{INT64_MAX} - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  return v > 0;
+}
+
+std::string discord_sender_problem(const std::string& id) {
+  if (snowflake(id)) return "";
+  return " is not a Discord user id (a snowflake) and never matches (names and tags can change "
+         "hands; use the id from the pairing reply, or Copy User ID in Developer Mode)";
+}
+
+std::string discord_role_problem(const std::string& id) {
+  return snowflake(id) ? "" : " is not a Discord role id (a snowflake) and never matches";
+}
+
+// Discord sender lists: "discord:" and "user:" prefixes and the mention forms <@id>, <@!id>
+// are read as the id.
+std::vector<std::string> discord_senders(std::vector<std::string> in, const std::string& path,
+                                         cfg::Issues& is) {
+  for (std::string& id : in) {
+    std::string_view v = utf8::trim(id);
+    if (v.size() > 3 && v.substr(0, 2) == "<@" && v.back() == '>') {
+      v = v.substr(2, v.size() - 3);
+      if (!v.empty() && v.front() == '!') v.remove_prefix(1);
+      id = std::string(v);
+    }
+  }
+  return normalise_senders(in, path, is, {"discord:", "user:"}, &discord_sender_problem);
+}
+
+}  // namespace
+
+// The runtime view of one Discord account: guilds as groups of channels (access.hpp), sender
+// and role lists normalised, allowBots and historyLimit read as upstream does.
+ChannelSettings read_discord_section(const Json& merged, const std::string& where,
+                                     const PathOf& path_of, const cfg::Config& c, cfg::Issues& is) {
+  cfg::Issues scratch;  // the file's own parse reported every key already
+  cfg::DiscordChannel t = cfg::parse_DiscordChannel(merged, where, scratch);
+  ChannelSettings out;
+  out.name = "discord";
+  out.enabled = t.enabled;
+  out.dm_policy = t.dm_policy;
+  out.allow_from = discord_senders(t.allow_from, path_of("allowFrom"), is);
+  out.group_policy =
+      t.group_policy.value_or(c.channels.defaults.group_policy.value_or("allowlist"));
+  out.groups_by_group_id = true;
+  out.groups_key = "guilds";
+  out.group_senders_from_allow_from = false;  // a listed guild without users/roles: everyone
+  for (const auto& [id, g] : t.guilds) {
+    const std::string gpath = path_of("guilds") + "." + cfg::render_key(id);
+    if (id != "*" && !snowflake(id))
+      is.add(cfg::Issue::Kind::warning, gpath,
+             "is not a guild id (a snowflake): guilds are matched by id only, so it never matches");
+    GroupEntry e;
+    e.enabled = g.enabled;
+    e.require_mention = g.require_mention;
+    if (g.users) e.allow_from = discord_senders(*g.users, gpath + ".users", is);
+    if (g.roles)
+      e.roles = normalise_senders(*g.roles, gpath + ".roles", is, {"role:"}, &discord_role_problem);
+    for (const auto& [cid, ch] :
+         g.channels.value_or(std::map<std::string, cfg::DiscordGuildChannel>{})) {
+      const std::string cpath = gpath + ".channels." + cfg::render_key(cid);
+      if (cid != "*" && !snowflake(cid))
+        is.add(cfg::Issue::Kind::warning, cpath,
+               "is not a channel id (a snowflake): clawgate matches channels by id only, so it "
+               "never matches (use the id from Copy Channel ID)");
+      GroupChannelEntry x;
+      x.enabled = ch.enabled ? ch.enabled : ch.allow;  // allow: OpenClaw's legacy name
+      x.require_mention = ch.require_mention;
+      if (ch.users) x.allow_from = discord_senders(*ch.users, cpath + ".users", is);
+      e.channels[cid] = std::move(x);
+    }
+    out.groups[id] = std::move(e);
+  }
+  const std::string bots = t.allow_bots.value_or("false");
+  out.allow_bots = bots == "true" ? "on" : bots == "mentions" ? "mentions" : "off";
+  out.history_limit = t.history_limit == 9007199254740991
+                          ? 20
+                          : static_cast<int>(std::min<int64_t>(t.history_limit, 200));
+  if (out.dm_policy == "allowlist" && out.allow_from.empty())
+    is.add(cfg::Issue::Kind::warning, path_of("dmPolicy"),
+           "is allowlist but allowFrom is empty: every DM is refused");
+  if (out.dm_policy == "open" &&
+      std::find(out.allow_from.begin(), out.allow_from.end(), "*") == out.allow_from.end())
+    is.add(cfg::Issue::Kind::warning, path_of("dmPolicy"),
+           "is open but allowFrom lacks \"*\" (OpenClaw requires it): every sender may DM the bot");
+  // The token goes with every request: never in clear to another host.
+  if (const std::string why = insecure_url_problem(t.api_root, t.dangerously_allow_insecure_http,
+                                                   path_of("dangerouslyAllowInsecureHttp"));
+      !why.empty())
+    is.add(cfg::Issue::Kind::error, path_of("apiRoot"), why);
+  t.accounts.clear();
   t.default_account.reset();
   out.section = cfg::to_json(t);
   out.section.erase("accounts");

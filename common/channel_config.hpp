@@ -35,6 +35,8 @@ std::vector<std::string> normalise_senders(const std::vector<std::string>& in,
 // The readers of the kind table.
 ChannelSettings read_telegram_section(const cfg::Json& merged, const std::string& where,
                                       const PathOf& path_of, const cfg::Config& c, cfg::Issues& is);
+ChannelSettings read_discord_section(const cfg::Json& merged, const std::string& where,
+                                     const PathOf& path_of, const cfg::Config& c, cfg::Issues& is);
 ChannelSettings read_slack_section(const cfg::Json& merged, const std::string& where,
                                    const PathOf& path_of, const cfg::Config& c, cfg::Issues& is);
 

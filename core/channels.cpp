@@ -88,6 +88,8 @@ void ChannelHub::on_link_closed(const std::string& key, const std::string& reaso
   if (it == workers_.end()) return;
   const std::string channel = it->second.channel, account = it->second.account_id,
                     name = it->second.name;
+  if (it->second.last_error.is_object())
+    gone_errors_[channel + "/" + account] = it->second.last_error.value("message", "");
   workers_.erase(it);
   size_t again = 0;
   for (OutboundEntry* e : queue_.pending(channel, account)) {
@@ -143,6 +145,7 @@ void ChannelHub::on_hello(Worker& w, ipc::DataHello::Reader h) {
     throw std::runtime_error("hello from account " + utf8::preview(h.getAccountId().cStr(), 64) +
                              ", expected " + w.account_id);
   w.hello = true;
+  gone_errors_.erase(w.channel + "/" + w.account_id);  // a new worker speaks for the account
   changed();
   pump(w.channel, w.account_id);
 }
@@ -721,6 +724,11 @@ Json ChannelHub::account_json(const ChannelSettings& c) {
             {"since", nullable_ms(row ? row->since_ms : 0)}};
   std::string err = row ? row->last_error : "";
   if (w && w->last_error.is_object()) err = w->last_error.value("message", err);
+  // No worker speaks for the account now: what the last one said before it went (why it
+  // exited), then how it ended.
+  if (auto g = gone_errors_.find(c.name + "/" + c.account_id);
+      !w && g != gone_errors_.end() && !g->second.empty())
+    err = g->second + (err.empty() ? "" : " (" + err + ")");
   if (!supervised_ && c.enabled) err = "not supervised: run `clawgate gateway` to start workers";
   a["lastError"] = err.empty() ? Json(nullptr) : Json(err);
   if (row && row->next_restart_ms) a["nextRestartAt"] = row->next_restart_ms;

@@ -177,6 +177,9 @@ class ChannelHub {
   // wrote before dying are still read (and not sent again).
   std::map<std::string, Worker> workers_;
   std::map<std::string, SetAside> set_aside_;  // by "channel/account"
+  // The last error a worker reported before its link closed (a fatal one says why it exited),
+  // by "channel/account"; shown while no newer worker speaks for the account.
+  std::map<std::string, std::string> gone_errors_;
   std::vector<ChildRow> children_;
   std::map<std::string, Dedupe> dedupe_;  // idempotency key
   boost::asio::steady_timer retry_timer_;

@@ -49,6 +49,11 @@ ReloadMessage ReloadMessage::channel(const ChannelSettings& account) {
          cfg::Issues is;
          write_TelegramConfig(cfg::parse_TelegramChannel(s, "", is), r.initTelegram());
        }},
+      {"discord",
+       [](const cfg::Json& s, Reload::Builder r) {
+         cfg::Issues is;
+         write_DiscordConfig(cfg::parse_DiscordChannel(s, "", is), r.initDiscord());
+       }},
       {"slack",
        [](const cfg::Json& s, Reload::Builder r) {
          cfg::Issues is;
@@ -85,6 +90,11 @@ Result<cfg::Config> agent_settings(Reload::Reader r) {
 Result<cfg::TelegramChannel> telegram_settings(Reload::Reader r, std::string_view where) {
   if (!r.isTelegram()) return wrong_kind("a Telegram worker");
   return read_TelegramConfig(r.getTelegram(), where);
+}
+
+Result<cfg::DiscordChannel> discord_settings(Reload::Reader r, std::string_view where) {
+  if (!r.isDiscord()) return wrong_kind("a Discord worker");
+  return read_DiscordConfig(r.getDiscord(), where);
 }
 
 Result<cfg::SlackChannel> slack_settings(Reload::Reader r, std::string_view where) {

@@ -55,6 +55,7 @@ class ReloadMessage {
 // kind's message or a value the schema refuses. `where` is the section's path in the file.
 Result<cfg::Config> agent_settings(Reload::Reader r);
 Result<cfg::TelegramChannel> telegram_settings(Reload::Reader r, std::string_view where);
+Result<cfg::DiscordChannel> discord_settings(Reload::Reader r, std::string_view where);
 Result<cfg::SlackChannel> slack_settings(Reload::Reader r, std::string_view where);
 // The snapshot's text: UTF-8, at most kMaxConfigSnapshotBytes (the front parses it as JSON).
 Result<std::string> front_snapshot(Reload::Reader r);

@@ -46,7 +46,8 @@ struct Reload {
     front @0 :FrontConfig;
     agent @1 :ChildConfig.AgentConfig;
     telegram @2 :ChildConfig.TelegramConfig;  # one account's worker
-    slack @3 :ChildConfig.SlackConfig;        # one account's worker
+    discord @3 :ChildConfig.DiscordConfig;    # one account's worker
+    slack @4 :ChildConfig.SlackConfig;        # one account's worker
   }
 }
 

@@ -14,7 +14,7 @@ secs="$2"
 shift 2
 
 all=(front_frames front_handshake front_connect ipc_link sse openai_stream anthropic_stream
-  config_text cron_time telegram_updates slack_events http_request)
+  config_text cron_time telegram_updates discord_payloads slack_events http_request)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 

@@ -330,6 +330,34 @@ def main():
           compact({"ok": False, "error_code": 409, "description": "Conflict"})]
     write("telegram_updates", tg)
 
+    # --- Discord: byte 0 even, Gateway messages (one per line); odd, a REST answer.
+    def msg(mid, content, guild=True, extra=None):
+        d = {"id": str(1000000000000000000 + mid), "channel_id": "20", "content": content,
+             "author": {"id": "30", "username": "ann", "global_name": "Ann"},
+             "mentions": [], "mention_roles": []}
+        if guild:
+            d.update({"guild_id": "10", "member": {"roles": ["5", "77"], "nick": "A"}})
+        if extra:
+            d.update(extra)
+        return compact({"op": 0, "s": 2 + mid, "t": "MESSAGE_CREATE", "d": d})
+    dc = [b"\x00" + msg(1, "hi", False),
+          b"\x00" + b"\n".join([msg(2, "<@900> " + texts[0].decode()), msg(3, "<@&77>", extra={
+              "referenced_message": {"author": {"id": "900"}}, "mentions": [{"id": "900"}]})]),
+          b"\x00" + compact({"op": 0, "s": 9, "t": "GUILD_CREATE", "d": {
+              "id": "10", "roles": [{"id": "77", "tags": {"bot_id": "900"}}],
+              "threads": [{"id": "50", "type": 11, "parent_id": "20"}]}}),
+          b"\x00" + b"\n".join([compact({"op": 11}), compact({"op": 1, "d": None}),
+                                 compact({"op": 7, "d": None}), compact({"op": 9, "d": True})]),
+          b"\x01X-RateLimit-Remaining: 0\nX-RateLimit-Reset-After: 1.5\nX-RateLimit-Bucket: abc\n\n"
+          + compact({"id": "1", "content": "ok"}),
+          b"\x01Retry-After: 2\nX-RateLimit-Global: true\n\n"
+          + compact({"message": "You are being rate limited.", "retry_after": 0.25, "global": True}),
+          b"\x01\n" + compact({"url": "wss://gateway.discord.gg",
+                                "session_start_limit": {"total": 1000, "remaining": 999,
+                                                        "reset_after": 1000, "max_concurrency": 1}}),
+          b"\x01\n```python\nprint(1)\n```\n" + texts[1]]
+    write("discord_payloads", dc)
+
     # --- config files (JSON with comments).
     cfg = [(ROOT / "deploy" / "clawgate.json.example").read_bytes(),
            b'// comment\n{"gateway": {"port": 18789, "bind": "loopback", /* c */ "auth": {"mode": "token", "token": "t"}}}',

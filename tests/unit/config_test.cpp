@@ -418,14 +418,14 @@ TEST(Config, KeysNeverGoInClearToAnotherHost) {
 
 TEST(Config, OtherChannelsAreWarningsNotErrors) {
   const GatewaySettings s = apply(R"({"channels":{
-    "discord": {"token": "x"},
+    "whatsapp": {"dmPolicy": "open"},
     "carrierPigeon": {},
     "defaults": {},
     "telegram": {"dmPolicy": "open", "streamMode": "partial"}
   }})");
   ASSERT_EQ(s.channels.size(), 1u) << "only channels with a worker are listed";
   EXPECT_EQ(s.channels[0].name, "telegram");
-  EXPECT_TRUE(has_warning(s, "channels.discord")) << "discord is named";
+  EXPECT_TRUE(has_warning(s, "channels.whatsapp")) << "whatsapp is named";
   EXPECT_TRUE(has_warning(s, "no worker"));
   EXPECT_TRUE(has_warning(s, "unknown config key: channels.carrierPigeon"));
   EXPECT_TRUE(has_warning(s, "channels.telegram.streamMode"));
