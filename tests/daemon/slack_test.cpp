@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -75,6 +76,15 @@ TEST(Slack, ADirectMessageIsAnsweredInTheDm) {
   const Json a = slack_account(c.gc);
   EXPECT_TRUE(a["connected"]);
   EXPECT_GT(a.value("lastInboundAt", int64_t{0}), 0) << a.dump();
+  // The live probe: the Web API's round trip is known, nothing is rate limited.
+  EXPECT_TRUE(a["probe"]["latencyMs"].is_number()) << a.dump();
+  EXPECT_EQ(a["probe"].value("rateLimited", true), false) << a.dump();
+  EXPECT_TRUE(a["probe"]["lastEventAt"].is_number()) << a.dump();
+  const Json status = c.gc.call("status");
+  for (const auto& p : status["processes"])
+    if (p["name"] == "slack")
+      std::printf("[ measure ] slack worker RSS after one DM answered: %.1f MiB\n",
+                  p.value("rssBytes", 0) / 1048576.0);
 }
 
 TEST(Slack, AChannelIsAnsweredOnlyWhenTheBotIsMentionedAndAThreadInItsThread) {

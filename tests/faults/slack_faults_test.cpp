@@ -50,7 +50,13 @@ TEST(SlackFaults, KillingTheSlackWorkerUnderTrafficLosesNothingAndTelegramDoesNo
   })) << gw.output();
   slack.faults({{"no_echo", true}});
   slack.add_channel("C0CHAN001");
-  const int slack_pid = pid_of(c.gc, "slack"), telegram_pid = pid_of(c.gc, "telegram");
+  // The supervisor reports pids a moment after the children start.
+  int slack_pid = 0, telegram_pid = 0;
+  eventually([&] {
+    slack_pid = pid_of(c.gc, "slack");
+    telegram_pid = pid_of(c.gc, "telegram");
+    return slack_pid > 0 && telegram_pid > 0;
+  });
   ASSERT_GT(slack_pid, 0);
   ASSERT_GT(telegram_pid, 0);
 

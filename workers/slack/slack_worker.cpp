@@ -220,9 +220,10 @@ void SlackWorker::auth_test() {
 }
 
 void SlackWorker::on_event(const Json& payload, int retry_attempt) {
+  const bool first = last_event_ms_ == 0;
   last_event_ms_ = now_ms();
-  // channels.status shows the last event: refreshed with it, at most every few seconds.
-  if (last_event_ms_ - last_status_ms_ > 5000) send_status();
+  // channels.status shows the last event: refreshed with the first, then every few seconds.
+  if (first || last_event_ms_ - last_status_ms_ > 5000) send_status();
   EventRead r = read_event(payload, me_);
   if (!r.message) {
     if (!r.skipped.empty()) log_.warn("slack", "event skipped: " + r.skipped);
