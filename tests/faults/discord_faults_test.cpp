@@ -104,7 +104,10 @@ TEST(Faults, KillingTheDiscordWorkerUnderTrafficLosesNothingAndTelegramCarriesOn
   ASSERT_TRUE(eventually([&] {
     seen.clear();
     const Json sent = discord.sent();
-    for (const auto& m : sent["messages"]) seen[m["content"]]++;
+    for (const auto& m : sent["messages"]) {
+      const std::string text = m["content"];
+      if (text.rfind("dc-", 0) == 0) seen[text]++;  // not the pairing reply to the first DM
+    }
     return seen.size() == static_cast<size_t>(kSends);
   })) << seen.size();
   int dups = 0;
