@@ -246,7 +246,7 @@ TEST(CliConfig, ValidateNamesEveryProblemsKeyPathAndExits78) {
   EXPECT_EQ(r.exit_code, 78) << r.output;
 
   const std::string good = write_config(R"({"gateway": {"port": 19000},
-    "channels": {"telegram": {"allowFrom": ["@alice"]}, "discord": {}},
+    "channels": {"telegram": {"allowFrom": ["@alice"]}, "slack": {}},
     "agents": {"defaults": {"workspace": "~/工作区 🦞"}}})");
   r = run_cli({"config", "validate", good});
   EXPECT_EQ(r.exit_code, 0) << r.output;
