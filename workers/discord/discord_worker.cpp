@@ -204,8 +204,22 @@ void DiscordWorker::fatal(int code, const std::string& why) {
   if (stopping_) return;
   stopping_ = true;
   last_error_ = Error{ipc::ErrorCode::INVALID_REQUEST, why, false, 0};
-  send_status();  // the front shows why before the process goes
-  if (on_fatal) on_fatal(code, why);
+  fatal_code_ = code;
+  fatal_why_ = why;
+  // channels.status should say why: the front hears it first (a front still to attach gets a
+  // moment to), and the status is written before the process goes.
+  const bool front = front_ && front_->is_open();
+  if (front) send_status();
+  exit_after(front ? 200 : 2000);
+}
+
+void DiscordWorker::exit_after(int64_t ms) {
+  connect_timer_.expires_after(std::chrono::milliseconds(ms));
+  connect_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec == boost::asio::error::operation_aborted && fatal_code_ && front_ && front_->is_open())
+      return;  // re-armed by attach_front
+    if (on_fatal) on_fatal(fatal_code_, fatal_why_);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,6 +407,7 @@ void DiscordWorker::attach_front(int fd, uint32_t generation) {
   front_->send(b);
   send_status();
   flush_inbound();
+  if (fatal_code_) exit_after(200);  // it has heard why: now go
 }
 
 void DiscordWorker::on_front(capnp::MessageReader& r) {

@@ -101,6 +101,7 @@ class DiscordWorker {
   void on_dispatch(const Frame& f);
   void on_message(const Json& d);
   void fatal(int code, const std::string& why);
+  void exit_after(int64_t ms);  // on_fatal with the fatal code, after `ms`
   // Front
   void on_front(capnp::MessageReader& r);
   void flush_inbound();
@@ -141,6 +142,8 @@ class DiscordWorker {
   std::deque<std::string> done_order_;
   std::map<std::string, int64_t> typing_until_;  // channel id -> steady ms
   bool stopping_ = false;
+  int fatal_code_ = 0;  // set once fatal: the exit code on_fatal gets
+  std::string fatal_why_;
   std::string detail_;
   std::optional<Error> last_error_;
   int64_t last_inbound_ms_ = 0, last_outbound_ms_ = 0;
