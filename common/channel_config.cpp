@@ -362,6 +362,25 @@ std::vector<std::string> discord_senders(std::vector<std::string> in, const std:
 
 }  // namespace
 
+std::string place_slug(std::string_view name) {
+  // As upstream's normalizeDiscordSlug: trim, JavaScript's toLowerCase, then ASCII only.
+  const std::string lowered = utf8::lower(utf8::trim(name));
+  std::string_view l = lowered;
+  if (!l.empty() && l.front() == '#') l.remove_prefix(1);
+  std::string out;
+  bool gap = false;
+  for (const char ch : l) {
+    if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) {
+      if (gap && !out.empty()) out += '-';
+      out += ch;
+      gap = false;
+    } else {
+      gap = true;  // every byte of a multi-byte code point too: none is a-z or 0-9
+    }
+  }
+  return out;
+}
+
 // The runtime view of one Discord account: guilds as groups of channels (access.hpp), sender
 // and role lists normalised, allowBots and historyLimit read as upstream does.
 ChannelSettings read_discord_section(const Json& merged, const std::string& where,
@@ -380,9 +399,10 @@ ChannelSettings read_discord_section(const Json& merged, const std::string& wher
   out.group_senders_from_allow_from = false;  // a listed guild without users/roles: everyone
   for (const auto& [id, g] : t.guilds) {
     const std::string gpath = path_of("guilds") + "." + cfg::render_key(id);
-    if (id != "*" && !snowflake(id))
+    if (id != "*" && !snowflake(id) && place_slug(id) != id)
       is.add(cfg::Issue::Kind::warning, gpath,
-             "is not a guild id (a snowflake): guilds are matched by id only, so it never matches");
+             "is neither a guild id nor a slug of its name (\"" + place_slug(id) +
+                 "\"): guilds match by id, else by slug, so it never matches");
     GroupEntry e;
     e.enabled = g.enabled;
     e.require_mention = g.require_mention;
@@ -392,10 +412,10 @@ ChannelSettings read_discord_section(const Json& merged, const std::string& wher
     for (const auto& [cid, ch] :
          g.channels.value_or(std::map<std::string, cfg::DiscordGuildChannel>{})) {
       const std::string cpath = gpath + ".channels." + cfg::render_key(cid);
-      if (cid != "*" && !snowflake(cid))
+      if (cid.size() > 1 && cid.front() == '#')
         is.add(cfg::Issue::Kind::warning, cpath,
-               "is not a channel id (a snowflake): clawgate matches channels by id only, so it "
-               "never matches (use the id from Copy Channel ID)");
+               "starts with '#': channels match by id, name or slug, never with the '#', so it "
+               "never matches (write \"" + cid.substr(1) + "\")");
       GroupChannelEntry x;
       x.enabled = ch.enabled ? ch.enabled : ch.allow;  // allow: OpenClaw's legacy name
       x.require_mention = ch.require_mention;

@@ -5,6 +5,7 @@
 // Fails: nothing is thrown for the file's content; problems are issues with their key paths.
 #pragma once
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "channel_kinds.hpp"
@@ -31,6 +32,11 @@ std::vector<std::string> normalise_senders(const std::vector<std::string>& in,
                                            const std::string& path, cfg::Issues& is,
                                            const std::vector<std::string>& prefixes,
                                            std::string (*problem)(const std::string& id));
+
+// OpenClaw's slug of a place's name (Discord guild and channel keys): trimmed and lowercased as
+// JavaScript does, a leading '#' dropped, every run of characters other than a-z and 0-9 one
+// '-', none at either end ("My Server!" -> "my-server"; a name in another script has none).
+std::string place_slug(std::string_view name);
 
 // The readers of the kind table.
 ChannelSettings read_telegram_section(const cfg::Json& merged, const std::string& where,

@@ -5,14 +5,31 @@
 
 #include <algorithm>
 
+#include "channel_config.hpp"
+
 namespace clawgate::core {
 
 namespace {
 
-const GroupChannelEntry* find_chat(const GroupEntry& g, const std::string& id) {
-  if (id.empty()) return nullptr;
-  const auto it = g.channels.find(id);
+const GroupChannelEntry* find_chat(const GroupEntry& g, const std::string& key) {
+  if (key.empty()) return nullptr;
+  const auto it = g.channels.find(key);
   return it != g.channels.end() ? &it->second : nullptr;
+}
+
+// A chat's entry in its group's channels map, as upstream looks it up: the chat by id, name or
+// slug (a thread by its id only, as thread names are anyone's to choose), then its parent chat
+// the same way, then "*".
+const GroupChannelEntry* find_chat_entry(const GroupEntry& g, const GroupFacts& f) {
+  const bool thread = !f.parent_chat_id.empty();
+  const GroupChannelEntry* e = find_chat(g, f.chat_id);
+  if (!e && !thread) e = find_chat(g, place_slug(f.chat_name));
+  if (!e && !thread) e = find_chat(g, f.chat_name);
+  if (!e && thread) e = find_chat(g, f.parent_chat_id);
+  if (!e && thread) e = find_chat(g, place_slug(f.parent_chat_name));
+  if (!e && thread) e = find_chat(g, f.parent_chat_name);
+  if (!e) e = find_chat(g, "*");
+  return e;
 }
 
 }  // namespace
@@ -23,18 +40,31 @@ bool sender_listed(const std::vector<std::string>& list, const std::string& send
   });
 }
 
+const GroupEntry* group_entry(const ChannelSettings& c, const GroupFacts& f, std::string* key) {
+  auto at = [&](const std::string& k) -> const GroupEntry* {
+    if (k.empty() || k == "*") return nullptr;
+    const auto it = c.groups.find(k);
+    if (it == c.groups.end()) return nullptr;
+    if (key) *key = k;
+    return &it->second;
+  };
+  if (c.groups_by_group_id) {
+    const GroupEntry* g = at(f.group_id);
+    return g ? g : at(place_slug(f.group_name));
+  }
+  // A thread that is its own chat (Slack: <channel>:thread:<ts>) follows its parent's entry.
+  const GroupEntry* g = at(f.chat_id);
+  return g ? g : at(f.parent_chat_id);
+}
+
 GroupDecision decide_group(const ChannelSettings& c, const GroupFacts& f) {
   GroupDecision d;
-  std::string key = c.groups_by_group_id ? f.group_id : f.chat_id;
-  // A thread that is its own chat (Slack: <channel>:thread:<ts>) follows its parent's entry.
-  if (!c.groups_by_group_id && !f.parent_chat_id.empty() && !c.groups.count(key))
-    key = f.parent_chat_id;
+  std::string key;
   const std::string where = c.groups_by_group_id
                                 ? c.name + " group " + f.group_id + " chat " + f.chat_id
                                 : c.name + " group " + f.chat_id;
-  const auto exact_it = key.empty() ? c.groups.end() : c.groups.find(key);
   const auto star_it = c.groups.find("*");
-  const GroupEntry* exact = exact_it != c.groups.end() ? &exact_it->second : nullptr;
+  const GroupEntry* exact = group_entry(c, f, &key);
   const GroupEntry* star = star_it != c.groups.end() ? &star_it->second : nullptr;
   const GroupEntry* entry = exact ? exact : star;
   const std::string entry_key = c.groups_key + "." + (exact ? key : "*");
@@ -46,11 +76,9 @@ GroupDecision decide_group(const ChannelSettings& c, const GroupFacts& f) {
   // A group of chats with a channels map: only the chats listed (a thread by its parent).
   const GroupChannelEntry* chat = nullptr;
   if (c.groups_by_group_id && entry && !entry->channels.empty()) {
-    chat = find_chat(*entry, f.chat_id);
-    if (!chat) chat = find_chat(*entry, f.parent_chat_id);
-    if (!chat) chat = find_chat(*entry, "*");
+    chat = find_chat_entry(*entry, f);
     if (!chat) {
-      d.reason = where + " is not in " + entry_key + ".channels (add its id, or \"*\")";
+      d.reason = where + " is not in " + entry_key + ".channels (add its id or name, or \"*\")";
       return d;
     }
     if (chat->enabled == false) {

@@ -1,9 +1,10 @@
 // Group access: what happens to a message from a group chat on any channel, OpenClaw's model.
 //   1. The group's entry: groups.<key>, else groups."*" (an exact entry replaces "*"); the key is
-//      the chat id, or the chat's group id where groups are groups of chats (Discord guilds).
+//      the chat id (a thread without its own entry: its parent's), or, where groups are groups
+//      of chats (Discord guilds), the group's id or else the slug of its name.
 //      enabled: false drops the message. A group of chats with a `channels` map admits only
-//      the chats listed there (by id, a thread by its parent's id, or "*"), each of which may be
-//      disabled too.
+//      the chats listed there (by id, name or slug; a thread by its own id, else as its parent
+//      chat; or "*"), each of which may be disabled too.
 //   2. Senders: the chat entry's users, else the group entry's allowFrom/users or roles (either
 //      one matching), when set, must list the sender.
 //   3. groupPolicy (the entry's, else the channel's; default allowlist): disabled drops all;
@@ -33,6 +34,8 @@ struct GroupFacts {
   std::string group_id;        // the chat's group (Discord guild), "" for none
   std::string parent_chat_id;  // a thread's parent chat, "" for none
   std::vector<std::string> sender_roles;
+  // Names, where config keys may be names (Discord), "" when unknown.
+  std::string group_name, chat_name, parent_chat_name;
 };
 
 struct GroupDecision {
@@ -41,6 +44,10 @@ struct GroupDecision {
 };
 
 GroupDecision decide_group(const ChannelSettings& c, const GroupFacts& f);
+
+// The group's own entry (step 1 without "*"), nullptr when none; `key` gets the key it is under.
+const GroupEntry* group_entry(const ChannelSettings& c, const GroupFacts& f,
+                              std::string* key = nullptr);
 
 // True when `list` names `sender_id` exactly or holds "*".
 bool sender_listed(const std::vector<std::string>& list, const std::string& sender_id);

@@ -176,6 +176,16 @@ void ChannelHub::on_inbound(Worker& w, ipc::Inbound::Reader in) {
   m.group_id = in.getGroupId();
   m.thread_id = in.getThreadId();
   m.parent_chat_id = in.getParentChatId();
+  // Names only ever match config keys (Discord's are at most 100 code points): a longer one is
+  // cut on a code point and simply matches nothing.
+  auto name = [](capnp::Text::Reader t) {
+    std::string s = t.cStr();
+    s.resize(utf8::cut_bytes(s, kMaxPlaceNameBytes));
+    return s;
+  };
+  m.group_name = name(in.getGroupName());
+  m.chat_name = name(in.getChatName());
+  m.parent_chat_name = name(in.getParentChatName());
   m.sender_is_bot = in.getSenderIsBot();
   for (auto r : ipc::contract::bounded(in.getSenderRoles(), ipc::contract::lists::kSenderRoles,
                                        "inbound senderRoles"))

@@ -62,6 +62,7 @@ class ChannelHub {
   // The most one outbound entry carries over the worker link (whose messages are capped at
   // 1 MiB); `send` refuses more, and longer agent replies are queued in parts.
   static constexpr size_t kMaxOutboundBytes = 256 * 1024;
+  static constexpr size_t kMaxPlaceNameBytes = 512;  // an inbound guild/channel name
 
   ChannelHub(boost::asio::io_context& io, const Clock& clock, Logger& log,
              const GatewaySettings& settings, SessionStore* sessions = nullptr,

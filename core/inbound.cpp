@@ -101,14 +101,24 @@ std::optional<SessionKey> InboundRouter::session_key_for(const InboundMessage& m
   return SessionKey::for_peer(p, why);
 }
 
+GroupFacts InboundRouter::group_facts(const InboundMessage& m) {
+  GroupFacts f{m.chat_id, m.sender_id, m.addressed()};
+  f.group_id = m.group_id;
+  f.parent_chat_id = m.parent_chat_id;
+  f.sender_roles = m.sender_roles;
+  f.group_name = m.group_name;
+  f.chat_name = m.chat_name;
+  f.parent_chat_name = m.parent_chat_name;
+  return f;
+}
+
 bool InboundRouter::bot_allowed(const ChannelSettings& c, const InboundMessage& m) {
   // A group entry's own allowBots (Slack's channels.<id>.allowBots) wins over the account's.
   if (m.chat_type != "direct") {
-    auto it = c.groups.find(c.groups_by_group_id ? m.group_id : m.chat_id);
-    if (it == c.groups.end() && !c.groups_by_group_id && !m.parent_chat_id.empty())
-      it = c.groups.find(m.parent_chat_id);  // a thread that is its own chat: its parent's
-    if (it == c.groups.end()) it = c.groups.find("*");
-    if (it != c.groups.end() && it->second.allow_bots) return *it->second.allow_bots;
+    const GroupEntry* g = group_entry(c, group_facts(m));
+    if (!g)
+      if (auto star = c.groups.find("*"); star != c.groups.end()) g = &star->second;
+    if (g && g->allow_bots) return *g->allow_bots;
   }
   if (c.allow_bots == "on") return true;
   return c.allow_bots == "mentions" && m.addressed();
@@ -144,11 +154,7 @@ InboundVerdict InboundRouter::handle(const InboundMessage& m, int64_t now_ms) {
     v.reason = via + " chat " + m.chat_id + ": message from bot " + m.sender_id +
                " ignored (allowBots is " + c->allow_bots + ")";
   } else if (m.chat_type != "direct") {
-    GroupFacts facts{m.chat_id, m.sender_id, m.addressed()};
-    facts.group_id = m.group_id;
-    facts.parent_chat_id = m.parent_chat_id;
-    facts.sender_roles = m.sender_roles;
-    const GroupDecision g = decide_group(*c, facts);
+    const GroupDecision g = decide_group(*c, group_facts(m));
     accept = g.kind != GroupDecision::drop;
     context = g.kind == GroupDecision::context;
     v.reason = g.reason;

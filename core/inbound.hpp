@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "core/access.hpp"
 #include "core/session_key.hpp"
 #include "core/sessions.hpp"
 #include "fs.hpp"
@@ -47,6 +48,8 @@ struct InboundMessage {
   // Where a group message sits ("" when the channel has no such thing): the chat's group
   // (Discord guild), the thread it is in, and a thread's parent chat.
   std::string group_id, thread_id, parent_chat_id;
+  // Their names where the platform has them (Discord), for config keys written as names.
+  std::string group_name, chat_name, parent_chat_name;
   bool sender_is_bot = false;  // another bot wrote it (ChannelSettings::allow_bots decides)
   std::vector<std::string> sender_roles;  // Discord: role ids, for guilds.<id>.roles
 };
@@ -97,6 +100,7 @@ class InboundRouter {
   bool allowed(const ChannelSettings& c, const InboundMessage& m) const;
   // Whether a message another bot wrote may be handled (allowBots).
   static bool bot_allowed(const ChannelSettings& c, const InboundMessage& m);
+  static GroupFacts group_facts(const InboundMessage& m);
   void save_pairing();
   void append_transcript(const SessionKey& key, const InboundMessage& m, int64_t now_ms,
                          bool context);

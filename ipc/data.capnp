@@ -41,6 +41,11 @@ struct Inbound {
   parentChatId @14 :Text;   # a thread's parent chat (Discord: the channel the thread is in)
   senderIsBot @15 :Bool;    # written by another bot (the worker never sends its own messages)
   senderRoles @16 :List(Text);  # Discord: the sender's role ids in the guild
+  # Names, where config keys may name a place instead of its id (Discord: a guild by its slug, a
+  # channel by its name or slug); "" when unknown. Bounded like every text (contract.hpp).
+  groupName @17 :Text;      # Discord: the guild's name
+  chatName @18 :Text;       # Discord: the channel's (or thread's) name
+  parentChatName @19 :Text; # Discord: a thread's parent channel's name
 }
 
 struct Outbound {

@@ -1,6 +1,7 @@
 // Whole-gateway Discord tests: the real supervisor, front, agent and Discord worker processes
 // against the local Discord emulator (REST + Gateway) and the fake model server: a DM answered
-// by the agent, guild channels with and without a mention, other bots ignored, a dropped
+// by the agent, guild channels with and without a mention, guild and channel keys by name, a
+// thread no event announced, other bots ignored, a dropped
 // connection resumed without a duplicate, a zombied connection (ACK withheld), rate limits,
 // and the close codes that end the worker with exit 78.
 #include <gtest/gtest.h>
@@ -156,6 +157,68 @@ TEST(Discord, GuildChannelsAnswerMentionsOnlyWhereListed) {
   for (const auto& s : list["sessions"])
     found = found || s["key"] == std::string("agent:main:discord:channel:") + kChannel;
   EXPECT_TRUE(found) << list.dump();
+}
+
+// As upstream: a guild key may be the slug of the guild's name, a channel key its name or slug,
+// and a thread no event announced is looked up (GET /channels/{id}) and follows its parent.
+TEST(Discord, GuildsAndChannelsMatchByNameAndAnUnannouncedThreadFollowsItsParent) {
+  FakeModels models;
+  DiscordEmulator emu;
+  const Json guilds = {
+      {"groupPolicy", "allowlist"},
+      {"guilds",
+       {{"my-server",
+         {{"channels",
+           {{"support", {{"requireMention", false}}}, {"#random", {{"enabled", true}}}}}}}}}};
+  GatewayProcess gw({}, config_for(models, emu, guilds));
+  ASSERT_TRUE(eventually([&] { return discord_connected(gw); })) << gw.output();
+  const Json names = {{"12", "My Server"}, {"50", "Support"}, {"51", "random"}, {"52", "help"}};
+  // "Support" is the channel's name; its slug "support" is the key: answered without a mention.
+  emu.inject({{"guild_id", "12"},
+              {"channel_id", "50"},
+              {"names", names},
+              {"author_id", kUser},
+              {"content", "مرحبا, is the printer fixed? 🖨️"}});
+  ASSERT_TRUE(eventually([&] { return emu.sent()["messages"].size() == 1; })) << gw.output();
+  EXPECT_EQ(emu.sent()["messages"][0]["channel_id"], "50");
+  // "#random" never matches (a warning says so): channel 51 is not listed, even mentioned.
+  emu.inject({{"guild_id", "12"},
+              {"channel_id", "51"},
+              {"names", names},
+              {"author_id", kUser},
+              {"content", "anyone?"},
+              {"mention_bot", true}});
+  EXPECT_TRUE(stays_at(emu, 1));
+  EXPECT_NE(gw.output().find("starts with '#'"), std::string::npos) << gw.output();
+  // A thread of "Support" that no event announced: looked up, then answered as its parent is.
+  const int lookups = emu.stats()["channel_lookups"].get<int>();
+  emu.inject({{"guild_id", "12"},
+              {"channel_id", "52"},
+              {"thread_parent", "50"},
+              {"silent_thread", true},
+              {"names", names},
+              {"author_id", kUser},
+              {"content", "线程里的问题"}});
+  ASSERT_TRUE(eventually([&] { return emu.sent()["messages"].size() == 2; })) << gw.output();
+  EXPECT_EQ(emu.sent()["messages"][1]["channel_id"], "52");
+  EXPECT_EQ(emu.stats()["channel_lookups"].get<int>(), lookups + 1);
+  // Known now: the next message in the thread needs no second look-up.
+  emu.inject({{"guild_id", "12"},
+              {"channel_id", "52"},
+              {"thread_parent", "50"},
+              {"silent_thread", true},
+              {"author_id", kUser},
+              {"content", "and another"}});
+  ASSERT_TRUE(eventually([&] { return emu.sent()["messages"].size() == 3; })) << gw.output();
+  EXPECT_EQ(emu.stats()["channel_lookups"].get<int>(), lookups + 1);
+  // Another guild whose name has no slug in common: not listed, nothing.
+  emu.inject({{"guild_id", "13"},
+              {"channel_id", "60"},
+              {"names", {{"13", "我的服务器"}, {"60", "support"}}},
+              {"author_id", kUser},
+              {"content", "hi"},
+              {"mention_bot", true}});
+  EXPECT_TRUE(stays_at(emu, 3));
 }
 
 TEST(Discord, OtherBotsAreIgnoredUnlessAllowBots) {

@@ -1,7 +1,7 @@
 // Fuzz target: what the Discord worker reads from outside. Byte 0 even: a Gateway message
 // through GatewaySession (a HELLO and READY first, so dispatches are read) and every dispatch
-// through the readers the worker uses (read_message, read_guild, read_channel) into the Cap'n
-// Proto Inbound it sends the front. Byte 0 odd: a REST answer, "Name: value" header lines, an
+// through the readers the worker uses (read_message, read_guild, read_channel, Places) into the
+// Cap'n Proto Inbound it sends the front, with the place's names filled. Byte 0 odd: a REST answer, "Name: value" header lines, an
 // empty line, then the body, through read_rate_limit, parse_body, error_message and
 // read_gateway_bot; and the body as chunk_text input and as a delivery target.
 // Fails: a sanitizer report or an exception escaping (the worker runs these in callbacks where
@@ -26,6 +26,7 @@ void gateway(const std::string& text) {
   Me me;
   me.user_id = "900";
   me.role_by_guild["10"] = "77";
+  Places places;
   GatewaySession::Hooks h;
   h.send = [](std::string) {};
   h.close = [](uint16_t, std::string) {};
@@ -33,12 +34,12 @@ void gateway(const std::string& text) {
   h.dispatch = [&](const Frame& f) {
     if (f.t == "MESSAGE_CREATE") {
       if (auto m = read_message(f.d, me)) {
+        places.fill(*m);
         capnp::MallocMessageBuilder b;  // what the worker hands the front must build
         write_inbound(b, *m);
       }
-    } else if (f.t == "GUILD_CREATE") {
-      (void)read_guild(f.d, me.user_id);
     } else {
+      places.on_dispatch(f, me);
       (void)read_channel(f.d);
     }
   };

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "channel_config.hpp"
 #include "core/access.hpp"
 
 namespace clawgate::core {
@@ -311,6 +312,81 @@ TEST(GroupAccess, SlackChannelsAndTheirThreads) {
   EXPECT_EQ(decide("C0USERS01", "", "U0FRIEND1", false), K::trigger);
   EXPECT_EQ(decide("C0USERS01:thread:3.4", "C0USERS01", "U0OWNER01", true), K::drop)
       << "the channel's users, not allowFrom";
+}
+
+}  // namespace
+}  // namespace clawgate::core
+
+namespace clawgate::core {
+namespace {
+
+TEST(GroupAccess, PlaceSlugsAreUpstreams) {
+  EXPECT_EQ(place_slug("My Server!"), "my-server");
+  EXPECT_EQ(place_slug("  #General  "), "general");
+  EXPECT_EQ(place_slug("--a__b--c--"), "a-b-c");
+  EXPECT_EQ(place_slug("Café ☕ Crew"), "caf-crew") << "é is not a-z: a gap, as upstream";
+  EXPECT_EQ(place_slug("我的服务器"), "") << "another script has no slug";
+  EXPECT_EQ(place_slug("مرحبا 2024"), "2024");
+  EXPECT_EQ(place_slug("\xE2\x84\xAA"), "k") << "the Kelvin sign lowercases to k in JavaScript";
+  EXPECT_EQ(place_slug("\xFF\xFE" "ab"), "ab") << "invalid bytes are gaps";
+  EXPECT_EQ(place_slug(""), "");
+}
+
+// Discord: a guild by id, else by its name's slug; a chat by id, name or slug; a thread by its
+// own id only, else as its parent by id, name or slug.
+TEST(GroupAccess, DiscordKeysMayBeNamesAndSlugs) {
+  using K = GroupDecision::Kind;
+  ChannelSettings c;
+  c.name = "discord";
+  c.groups_by_group_id = true;
+  c.groups_key = "guilds";
+  c.group_senders_from_allow_from = false;
+  GroupEntry server = entry(false);
+  server.channels["support"].require_mention = false;
+  server.channels["Ops Room"] = {};
+  server.channels["60"].require_mention = true;
+  c.groups["my-server"] = server;
+  GroupEntry by_id = entry(true);
+  c.groups["11"] = by_id;
+  c.groups["other-name"] = entry(false);
+  auto facts = [](std::string guild, std::string guild_name, std::string chat,
+                  std::string chat_name, std::string parent = "", std::string parent_name = "") {
+    GroupFacts f(std::move(chat), "1001", false);
+    f.group_id = std::move(guild);
+    f.group_name = std::move(guild_name);
+    f.chat_name = std::move(chat_name);
+    f.parent_chat_id = std::move(parent);
+    f.parent_chat_name = std::move(parent_name);
+    return f;
+  };
+  struct Row {
+    const char* what;
+    GroupFacts f;
+    K expected;
+  };
+  const std::vector<Row> rows = {
+      {"guild by slug, channel by slug of its name", facts("10", "My Server", "50", "Support"),
+       K::trigger},
+      {"channel by its exact name", facts("10", "My Server", "51", "Ops Room"), K::trigger},
+      {"channel by id", facts("10", "My Server", "60", "whatever"), K::context},
+      {"a channel not listed", facts("10", "My Server", "52", "random"), K::drop},
+      {"a thread of a listed channel, by the parent's name",
+       facts("10", "My Server", "70", "support", "50", "Support"), K::trigger},
+      {"a thread named like a listed channel does not pass by its own name",
+       facts("10", "My Server", "71", "support", "52", "random"), K::drop},
+      {"the id entry wins over the slug entry", facts("11", "Other Name", "50", "support"),
+       K::context},
+      {"a guild whose name has no slug matches by id only", facts("12", "我的服务器", "50", "x"),
+       K::drop},
+  };
+  for (const Row& r : rows) {
+    SCOPED_TRACE(r.what);
+    const GroupDecision d = decide_group(c, r.f);
+    EXPECT_EQ(d.kind, r.expected) << d.reason;
+  }
+  std::string key;
+  ASSERT_NE(group_entry(c, facts("10", "My Server", "50", ""), &key), nullptr);
+  EXPECT_EQ(key, "my-server");
 }
 
 }  // namespace

@@ -436,6 +436,21 @@ TEST(Config, OtherChannelsAreWarningsNotErrors) {
   EXPECT_TRUE(has_warning(empty_allow, "allowFrom is empty"));
 }
 
+TEST(Config, DiscordGuildAndChannelKeysMayBeSlugsAndNames) {
+  const GatewaySettings s = apply(R"({"channels":{"discord":{"token":"t","guilds":{
+      "123456789012345678": {}, "my-server": {}, "My Server": {}, "*": {},
+      "10": {"channels": {"support": {}, "Ops Room": {}, "#general": {}, "333": {}}}}}}})");
+  size_t guild_warnings = 0, channel_warnings = 0;
+  for (const auto& w : s.warnings) {
+    guild_warnings += w.find("is neither a guild id") != std::string::npos;
+    channel_warnings += w.find("starts with '#'") != std::string::npos;
+  }
+  EXPECT_EQ(guild_warnings, 1u) << "only \"My Server\"";
+  EXPECT_TRUE(has_warning(s, "is neither a guild id nor a slug of its name (\"my-server\")"));
+  EXPECT_EQ(channel_warnings, 1u) << "only \"#general\"";
+  EXPECT_TRUE(has_warning(s, "never matches (write \"general\")"));
+}
+
 TEST(Config, SessionDmScope) {
   EXPECT_EQ(apply("{}").dm_scope, "main");
   for (const char* scope : {"main", "per-peer", "per-channel-peer", "per-account-channel-peer"}) {

@@ -15,6 +15,7 @@
 #include "discord_rest.hpp"
 #include "discord_text.hpp"
 #include "gateway_session.hpp"
+#include "places.hpp"
 #include "utf8.hpp"
 
 namespace clawgate::workers::discord {
@@ -274,17 +275,31 @@ TEST(DiscordPayload, HostileMessagesAreBoundedOrRefused) {
 
 TEST(DiscordPayload, GuildsThreadsAndGatewayBot) {
   const Json g = {{"id", "10"},
+                  {"name", "Café ☕ Crew"},
                   {"roles", {{{"id", "77"}, {"tags", {{"bot_id", "900"}}}}, {{"id", "78"}}}},
+                  {"channels",
+                   {{{"id", "20"}, {"type", 0}, {"name", "综合"}, {"parent_id", "5"}},
+                    {{"id", "21"}, {"type", 0}, {"name", 7}}}},
                   {"threads",
-                   {{{"id", "50"}, {"type", 11}, {"parent_id", "20"}},
+                   {{{"id", "50"}, {"type", 11}, {"parent_id", "20"}, {"name", "help"}},
                     {{"id", "51"}, {"type", 0}, {"parent_id", "20"}},
                     {{"id", "x"}, {"type", 11}, {"parent_id", "20"}}}}};
   auto facts = read_guild(g, "900");
   ASSERT_TRUE(facts);
+  EXPECT_EQ(facts->name, "Café ☕ Crew");
   EXPECT_EQ(facts->bot_role_id, "77");
-  ASSERT_EQ(facts->threads.size(), 1u);
-  EXPECT_EQ(facts->threads[0], std::make_pair(std::string("50"), std::string("20")));
+  ASSERT_EQ(facts->channels.size(), 4u) << "the bad id is skipped";
+  EXPECT_EQ(facts->channels[0].name, "综合");
+  EXPECT_EQ(facts->channels[0].guild_id, "10") << "GUILD_CREATE's channels omit it";
+  EXPECT_EQ(facts->channels[0].parent_id, "") << "a channel's parent is its category, not kept";
+  EXPECT_EQ(facts->channels[1].name, "") << "a name of the wrong type is none";
+  EXPECT_TRUE(facts->channels[2].thread);
+  EXPECT_EQ(facts->channels[2].parent_id, "20");
+  EXPECT_FALSE(facts->channels[3].thread) << "type 0 is no thread";
   EXPECT_FALSE(read_guild(Json{{"id", 10}}, "900"));
+  Json long_name = g;
+  long_name["name"] = std::string(300, 'a');
+  EXPECT_LE(utf8::code_points(read_guild(long_name, "900")->name), kMaxPlaceNameChars + 1);
   auto gb = read_gateway_bot(Json{
       {"url", "wss://gateway.discord.gg"},
       {"session_start_limit", {{"remaining", 0}, {"reset_after", 5000}, {"max_concurrency", 1}}}});
@@ -539,6 +554,90 @@ TEST(DiscordGateway, GarbageFromTheGatewayIsIgnored) {
   h.text({{"op", 0}, {"s", 2}, {"t", "READY"}, {"d", {{"session_id", 5}}}}, 2);
   EXPECT_FALSE(h.s.ready()) << "an unreadable READY ends the connection";
   EXPECT_EQ(h.closes.size(), 2u);  // the bad HELLO, the bad READY
+}
+
+Frame dispatch(const std::string& t, Json d) {
+  Frame f;
+  f.op = kDispatch;
+  f.t = t;
+  f.d = std::move(d);
+  return f;
+}
+
+Message in(const std::string& guild, const std::string& channel) {
+  Message m;
+  m.guild_id = guild;
+  m.channel_id = channel;
+  return m;
+}
+
+TEST(DiscordPlaces, NamesAndThreadParentsFromTheGatewayFillMessages) {
+  Places p;
+  Me me;
+  me.user_id = "900";
+  p.on_dispatch(dispatch("GUILD_CREATE",
+                         {{"id", "10"},
+                          {"name", "My Server"},
+                          {"roles", {{{"id", "77"}, {"tags", {{"bot_id", "900"}}}}}},
+                          {"channels", {{{"id", "20"}, {"type", 0}, {"name", "support"}}}},
+                          {"threads", Json::array()}}),
+                me);
+  EXPECT_EQ(me.role_by_guild["10"], "77");
+  Message m = in("10", "20");
+  p.fill(m);
+  EXPECT_EQ(m.guild_name, "My Server");
+  EXPECT_EQ(m.channel_name, "support");
+  EXPECT_EQ(m.parent_id, "");
+  // A thread announced later, and one from THREAD_LIST_SYNC: each names its parent.
+  p.on_dispatch(dispatch("THREAD_CREATE", {{"id", "50"},
+                                           {"guild_id", "10"},
+                                           {"type", 11},
+                                           {"parent_id", "20"},
+                                           {"name", "printer"}}),
+                me);
+  p.on_dispatch(dispatch("THREAD_LIST_SYNC",
+                         {{"guild_id", "10"},
+                          {"threads", {{{"id", "51"}, {"type", 12}, {"parent_id", "20"}}}}}),
+                me);
+  for (const char* thread : {"50", "51"}) {
+    Message t = in("10", thread);
+    p.fill(t);
+    EXPECT_EQ(t.parent_id, "20") << thread;
+    EXPECT_EQ(t.parent_name, "support") << thread;
+  }
+  // Renamed, then deleted: the new name, then nothing known.
+  p.on_dispatch(dispatch("GUILD_UPDATE", {{"id", "10"}, {"name", "Our Server"}}), me);
+  p.on_dispatch(dispatch("CHANNEL_UPDATE",
+                         {{"id", "20"}, {"guild_id", "10"}, {"type", 0}, {"name", "help-desk"}}),
+                me);
+  m = in("10", "20");
+  p.fill(m);
+  EXPECT_EQ(m.guild_name, "Our Server");
+  EXPECT_EQ(m.channel_name, "help-desk");
+  p.on_dispatch(dispatch("THREAD_DELETE", {{"id", "50"}, {"guild_id", "10"}}), me);
+  EXPECT_FALSE(p.knows("50"));
+  EXPECT_TRUE(p.knows("51"));
+  // A DM is nobody's place; garbage teaches nothing.
+  Message dm = in("", "20");
+  p.fill(dm);
+  EXPECT_EQ(dm.channel_name, "");
+  const size_t before = p.size();
+  p.on_dispatch(dispatch("THREAD_LIST_SYNC", {{"guild_id", "10"}, {"threads", "x"}}), me);
+  p.on_dispatch(dispatch("CHANNEL_CREATE", {{"id", "-1"}, {"guild_id", "10"}}), me);
+  p.on_dispatch(dispatch("CHANNEL_CREATE", Json::array()), me);
+  EXPECT_EQ(p.size(), before);
+}
+
+TEST(DiscordPlaces, TheTableIsBounded) {
+  Places p;
+  for (size_t i = 1; i <= Places::kMaxPlaces + 10; ++i)
+    p.learn(ChannelFacts{std::to_string(i), "10", "", "c", false});
+  EXPECT_EQ(p.size(), Places::kMaxPlaces);
+  EXPECT_TRUE(p.full());
+  p.learn(ChannelFacts{"1", "10", "", "renamed", false});  // a known one still changes
+  Message m = in("10", "1");
+  p.fill(m);
+  EXPECT_EQ(m.channel_name, "renamed");
 }
 
 }  // namespace

@@ -184,6 +184,7 @@ std::optional<GuildFacts> read_guild(const Json& d, const std::string& bot_user_
   const auto id = snowflake_at(d, "id");
   if (!id) return std::nullopt;
   g.id = *id;
+  g.name = bounded_text(d, "name", kMaxPlaceNameChars);
   size_t n = 0;
   const Json& roles = field(d, "roles");
   if (roles.is_array())
@@ -194,13 +195,17 @@ std::optional<GuildFacts> read_guild(const Json& d, const std::string& bot_user_
       const auto bot = snowflake_at(object_at(r, "tags"), "bot_id");
       if (rid && bot && *bot == bot_user_id) g.bot_role_id = *rid;
     }
-  n = 0;
-  const Json& threads = field(d, "threads");
-  if (threads.is_array())
-    for (const Json& t : threads) {
-      if (++n > 10'000) break;
-      if (auto c = read_channel(t); c && c->thread) g.threads.emplace_back(c->id, c->parent_id);
+  for (const char* list : {"channels", "threads"}) {
+    const Json& items = field(d, list);
+    if (!items.is_array()) continue;
+    for (const Json& item : items) {
+      if (g.channels.size() >= kMaxGuildChannels) break;
+      if (auto c = read_channel(item)) {
+        if (c->guild_id.empty()) c->guild_id = g.id;  // GUILD_CREATE's channels omit it
+        g.channels.push_back(std::move(*c));
+      }
     }
+  }
   return g;
 }
 
@@ -210,10 +215,12 @@ std::optional<ChannelFacts> read_channel(const Json& d) {
   if (!id) return std::nullopt;
   c.id = *id;
   c.guild_id = snowflake_at(d, "guild_id").value_or("");
+  c.name = bounded_text(d, "name", kMaxPlaceNameChars);
   const auto type = int_at(d, "type");
   c.thread = type && (*type == 10 || *type == 11 || *type == 12);
   c.parent_id = snowflake_at(d, "parent_id").value_or("");
   if (c.thread && c.parent_id.empty()) c.thread = false;  // a thread names its parent
+  if (!c.thread) c.parent_id.clear();                     // a channel's parent is its category
   return c;
 }
 

@@ -62,27 +62,34 @@ struct Ready {
 };
 std::optional<Ready> read_ready(const Json& d, std::string* why = nullptr);
 
-// What the worker keeps of a guild (GUILD_CREATE): the bot's own managed role there (a mention
-// of it addresses the bot) and which channels are threads of which parent.
-struct GuildFacts {
-  std::string id;
-  std::string bot_role_id;                                   // "" when none seen
-  std::vector<std::pair<std::string, std::string>> threads;  // thread id -> parent channel id
-};
-std::optional<GuildFacts> read_guild(const Json& d, const std::string& bot_user_id);
-// A channel or thread (CHANNEL_CREATE/UPDATE, THREAD_CREATE/UPDATE, or GET /channels/{id}):
-// its id and, for a thread (types 10, 11, 12), its parent; nullopt when unreadable.
+// A channel or thread (CHANNEL_CREATE/UPDATE, THREAD_CREATE/UPDATE, GUILD_CREATE's lists, or
+// GET /channels/{id}): its id, name and, for a thread (types 10, 11, 12), its parent; nullopt
+// when unreadable.
 struct ChannelFacts {
   std::string id, guild_id, parent_id;
+  std::string name;  // bounded to kMaxPlaceNameChars, "" when absent (a DM)
   bool thread = false;
 };
 std::optional<ChannelFacts> read_channel(const Json& d);
 
-// One MESSAGE_CREATE, as the front needs it. `thread_parent` is the parent channel when the
-// message's channel is a known thread. Mention facts: the bot user in `mentions` or <@id>/<@!id>
+inline constexpr size_t kMaxPlaceNameChars = 100;    // Discord's limit for guild and channel names
+inline constexpr size_t kMaxGuildChannels = 10'000;  // channels and threads read per GUILD_CREATE
+
+// What the worker keeps of a guild (GUILD_CREATE, GUILD_UPDATE): its name, the bot's own
+// managed role there (a mention of it addresses the bot), and its channels and active threads.
+struct GuildFacts {
+  std::string id, name;
+  std::string bot_role_id;             // "" when none seen
+  std::vector<ChannelFacts> channels;  // channels, then threads
+};
+std::optional<GuildFacts> read_guild(const Json& d, const std::string& bot_user_id);
+
+// One MESSAGE_CREATE, as the front needs it. The worker adds what it knows of the place: the
+// guild's and channel's names, and the parent channel when the channel is a thread. Mention facts: the bot user in `mentions` or <@id>/<@!id>
 // in the text, the bot's role in `mention_roles` (or <@&role>), a reply to one of its messages.
 struct Message {
   std::string id, channel_id, guild_id, parent_id;
+  std::string guild_name, channel_name, parent_name;  // "" when unknown
   std::string author_id, author_name, author_username, text;
   std::vector<std::string> roles;  // member.roles (guild messages)
   bool author_bot = false, own = false, mentioned = false, reply_to_bot = false;

@@ -120,6 +120,9 @@ void write_inbound(capnp::MessageBuilder& b, const Message& m) {
     in.setThreadId(m.channel_id);
     in.setParentChatId(m.parent_id);
   }
+  in.setGroupName(m.guild_name);
+  in.setChatName(m.channel_name);
+  in.setParentChatName(m.parent_name);
   in.setSenderIsBot(m.author_bot);
   auto roles = in.initSenderRoles(static_cast<unsigned>(m.roles.size()));
   for (unsigned i = 0; i < m.roles.size(); ++i) roles.set(i, m.roles[i]);
@@ -320,17 +323,8 @@ void DiscordWorker::on_dispatch(const Frame& f) {
     log_.info("discord", "session resumed at sequence " + std::to_string(session_->seq()));
   } else if (t == "MESSAGE_CREATE") {
     on_message(f.d);
-  } else if (t == "GUILD_CREATE") {
-    if (auto g = read_guild(f.d, me_.user_id)) {
-      if (!g->bot_role_id.empty()) me_.role_by_guild[g->id] = g->bot_role_id;
-      for (const auto& [thread, parent] : g->threads)
-        if (thread_parent_.size() < kMaxThreads) thread_parent_[thread] = parent;
-    }
-  } else if (t == "THREAD_CREATE" || t == "THREAD_UPDATE" || t == "CHANNEL_CREATE") {
-    if (auto c = read_channel(f.d); c && c->thread && thread_parent_.size() < kMaxThreads)
-      thread_parent_[c->id] = c->parent_id;
-  } else if (t == "THREAD_DELETE" || t == "CHANNEL_DELETE") {
-    if (auto id = snowflake_at(f.d, "id")) thread_parent_.erase(*id);
+  } else {
+    places_.on_dispatch(f, me_);
   }
 }
 
@@ -360,10 +354,49 @@ void DiscordWorker::on_message(const Json& d) {
   if (m->original_bytes)
     log_.warn("discord", "message " + m->id + ": text of " + std::to_string(m->original_bytes) +
                              " bytes cut to " + std::to_string(m->text.size()));
-  if (auto p = thread_parent_.find(m->channel_id); p != thread_parent_.end())
-    m->parent_id = p->second;
   last_inbound_ms_ = wall_ms();
-  inbound_.push_back({std::move(*m), false});
+  // A guild channel no event has named (a thread the Gateway did not list): its parent decides
+  // its access, so ask Discord before routing it, holding its messages in order meanwhile.
+  if (!m->guild_id.empty() && !places_.knows(m->channel_id) && !places_.full() &&
+      unplaced_count_ < kMaxUnplaced) {
+    auto [it, first] = unplaced_.try_emplace(m->channel_id);
+    it->second.push_back(std::move(*m));
+    ++unplaced_count_;
+    if (first) look_up_place(it->first);
+    return;
+  }
+  accept(std::move(*m));
+}
+
+void DiscordWorker::look_up_place(const std::string& channel_id) {
+  auto done = [this, channel_id](Rest::Result r) {
+    if (stopping_) return;  // held messages were never acknowledged: Discord's to lose or keep
+    if (r.status == 200) {
+      if (auto c = read_channel(r.body); c && c->id == channel_id) places_.learn(*c);
+    } else {
+      // Routed by id only; learnt as nameless so that the next message does not ask again.
+      log_.warn("discord", "channel " + channel_id + " not found out (" +
+                               (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error) +
+                               "): its messages route by id only");
+      places_.learn(ChannelFacts{channel_id, "", "", "", false});
+    }
+    auto it = unplaced_.find(channel_id);
+    if (it == unplaced_.end()) return;
+    std::vector<Message> held = std::move(it->second);
+    unplaced_.erase(it);
+    unplaced_count_ -= held.size();
+    for (Message& m : held) accept(std::move(m));
+  };
+  if (!aux_.call("GET", "/channels/" + channel_id, nullptr, done, kLookupTimeoutMs)) {
+    Rest::Result busy;
+    busy.error = "request queue full";
+    done(std::move(busy));
+  }
+}
+
+void DiscordWorker::accept(Message m) {
+  places_.fill(m);
+  inbound_.push_back({std::move(m), false});
   flush_inbound();
 }
 

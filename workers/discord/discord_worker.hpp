@@ -1,7 +1,7 @@
 // DiscordWorker: one Discord bot account. The Gateway (v10, over WsConnection) brings messages
 // in; REST (discord_rest.hpp) sends replies, opens DM channels and shows typing. It turns
-// MESSAGE_CREATE into typed inbound messages for the front (guild, thread parent, roles,
-// mention facts) and delivers the front's outbound messages, chunked (discord_text.hpp).
+// MESSAGE_CREATE into typed inbound messages for the front (guild, thread parent, the places'
+// names from places.hpp, roles, mention facts) and delivers the front's outbound messages, chunked (discord_text.hpp).
 // Inbound is at-least-once toward the front: a message stays in a bounded queue until the
 // front acknowledges it, and a message id seen again (a resume replaying what came before, a
 // duplicate dispatch) is dropped here, as the front drops it too.
@@ -33,6 +33,7 @@
 #include "gateway_session.hpp"
 #include "link.hpp"
 #include "log.hpp"
+#include "places.hpp"
 #include "ws_connection.hpp"
 
 namespace clawgate::workers::discord {
@@ -68,7 +69,8 @@ class DiscordWorker {
   static constexpr size_t kMaxInbound = 1000;         // unacknowledged messages held
   static constexpr size_t kMaxSeen = 5000;            // message ids remembered against duplicates
   static constexpr size_t kMaxRemembered = 2000;      // delivery results kept for re-sends
-  static constexpr size_t kMaxThreads = 20'000;       // thread -> parent entries
+  static constexpr size_t kMaxUnplaced = 1000;        // messages held for a place look-up
+  static constexpr int kLookupTimeoutMs = 5'000;
   static constexpr int64_t kTypingRefreshMs = 8'000;  // Discord shows typing for 10 s
   static constexpr int64_t kTypingMaxMs = 600'000;    // never longer than this per chat
 
@@ -100,6 +102,8 @@ class DiscordWorker {
   void reconnect_after(int64_t ms, bool resume, const std::string& url);
   void on_dispatch(const Frame& f);
   void on_message(const Json& d);
+  void look_up_place(const std::string& channel_id);  // GET /channels/{id}, then its messages
+  void accept(Message m);                              // to the front, with its place filled
   void fatal(int code, const std::string& why);
   void exit_after(int64_t ms);  // on_fatal with the fatal code, after `ms`
   // Front
@@ -135,7 +139,9 @@ class DiscordWorker {
   std::set<std::string> seen_;
   std::deque<std::string> seen_order_;
   Me me_;
-  std::map<std::string, std::string> thread_parent_;
+  Places places_;
+  std::map<std::string, std::vector<Message>> unplaced_;  // channel id -> messages, in order
+  size_t unplaced_count_ = 0;
   std::deque<Delivery> outbound_;
   bool sending_ = false;
   std::map<std::string, std::vector<std::string>> done_;  // delivery id -> message ids

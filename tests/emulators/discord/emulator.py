@@ -91,28 +91,34 @@ class Emulator:
         self.last_identify = 0.0
         self.stats = dict.fromkeys(("identify", "resume", "resumed", "replayed", "heartbeats", "acks_withheld",
                                     "connections", "messages_created", "rate_limited", "typing",
-                                    "gateway_bot", "dm_opened", "invalid_session", "rest"), 0)
+                                    "gateway_bot", "dm_opened", "invalid_session", "rest", "channel_lookups"), 0)
 
     # ---- state ---------------------------------------------------------------------------
-    def add_guild(self, gid, channels=(), threads=()):
+    def add_guild(self, gid, channels=(), threads=(), names=None, silent=False):
         """A guild the bot is in; one new to the bot is announced with GUILD_CREATE, a new channel
-        or thread of a known one with CHANNEL_CREATE / THREAD_CREATE, as Discord does."""
+        or thread of a known one with CHANNEL_CREATE / THREAD_CREATE, as Discord does. `names`:
+        {id: name} for the guild and its channels (default guild-<id>, chan-<id>, thread-<id>).
+        `silent`: the new threads are announced nowhere (only GET /channels/{id} knows them), as
+        for an archived thread a message brings back."""
+        names = names or {}
         new = gid not in self.guilds
-        g = self.guilds.setdefault(gid, {"id": gid, "name": "guild-" + gid, "channels": [], "threads": [],
-                                         "role": snowflake()})
+        g = self.guilds.setdefault(gid, {"id": gid, "name": names.get(gid, "guild-" + gid), "channels": [],
+                                         "threads": [], "role": snowflake()})
         events = []
         for c in channels:
             if c not in [x["id"] for x in g["channels"]]:
-                obj = {"id": c, "type": 0, "guild_id": gid, "name": "chan-" + c}
+                obj = {"id": c, "type": 0, "guild_id": gid, "name": names.get(c, "chan-" + c)}
                 g["channels"].append(obj)
                 self.channels[c] = obj
                 events.append(("CHANNEL_CREATE", obj))
         for t, parent in threads:
-            if t not in [x["id"] for x in g["threads"]]:
-                obj = {"id": t, "type": 11, "guild_id": gid, "parent_id": parent, "name": "thread-" + t}
-                g["threads"].append(obj)
+            if t not in [x["id"] for x in g["threads"]] and t not in self.channels:
+                obj = {"id": t, "type": 11, "guild_id": gid, "parent_id": parent,
+                       "name": names.get(t, "thread-" + t)}
                 self.channels[t] = obj
-                events.append(("THREAD_CREATE", obj))
+                if not silent:
+                    g["threads"].append(obj)
+                    events.append(("THREAD_CREATE", obj))
         if new:
             self.dispatch("GUILD_CREATE", self.guild_create(g))
         else:
@@ -154,8 +160,10 @@ class Emulator:
             gid = str(gid)
             channel = str(b.get("channel_id", "2001"))
             thread_parent = b.get("thread_parent")
+            names = {str(k): v for k, v in (b.get("names") or {}).items()}
             self.add_guild(gid, [str(thread_parent)] if thread_parent else [channel],
-                           [(channel, str(thread_parent))] if thread_parent else [])
+                           [(channel, str(thread_parent))] if thread_parent else [], names,
+                           bool(b.get("silent_thread")))
             d["guild_id"] = gid
             d["channel_id"] = channel
             d["member"] = {"roles": [str(r) for r in b.get("roles", [])], "nick": b.get("nick")}
@@ -285,6 +293,7 @@ class Emulator:
             self.stats["dm_opened"] += 1
             return 200, {"id": self.dm_channel(uid), "type": 1, "recipients": [{"id": uid}]}, ok_headers
         if method == "GET" and len(parts) == 2 and parts[0] == "channels":
+            self.stats["channel_lookups"] += 1
             c = self.channels.get(parts[1])
             return (200, c, ok_headers) if c else (404, {"message": "Unknown Channel", "code": 10003}, ok_headers)
         return 404, {"message": "404: Not Found", "code": 0}, ok_headers
