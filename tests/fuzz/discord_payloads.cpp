@@ -1,9 +1,9 @@
 // Fuzz target: what the Discord worker reads from outside. Byte 0 even: a Gateway message
 // through GatewaySession (a HELLO and READY first, so dispatches are read) and every dispatch
 // through the readers the worker uses (read_message, read_guild, read_channel, Places) into the
-// Cap'n Proto Inbound it sends the front, with the place's names filled. Byte 0 odd: a REST answer, "Name: value" header lines, an
-// empty line, then the body, through read_rate_limit, parse_body, error_message and
-// read_gateway_bot; and the body as chunk_text input and as a delivery target.
+// Cap'n Proto Inbound it sends the front, with the place's names filled. Byte 0 odd: a REST answer,
+// "Name: value" header lines, an empty line, then the body, through read_rate_limit, parse_body,
+// error_message and read_gateway_bot; and the body as chunk_text input and as a delivery target.
 // Fails: a sanitizer report or an exception escaping (the worker runs these in callbacks where
 // nothing catches) is a crash.
 #include <capnp/message.h>

@@ -328,7 +328,10 @@ TEST(GroupAccess, PlaceSlugsAreUpstreams) {
   EXPECT_EQ(place_slug("我的服务器"), "") << "another script has no slug";
   EXPECT_EQ(place_slug("مرحبا 2024"), "2024");
   EXPECT_EQ(place_slug("\xE2\x84\xAA"), "k") << "the Kelvin sign lowercases to k in JavaScript";
-  EXPECT_EQ(place_slug("\xFF\xFE" "ab"), "ab") << "invalid bytes are gaps";
+  EXPECT_EQ(place_slug("\xFF\xFE"
+                       "ab"),
+            "ab")
+      << "invalid bytes are gaps";
   EXPECT_EQ(place_slug(""), "");
 }
 

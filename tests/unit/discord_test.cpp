@@ -575,13 +575,13 @@ TEST(DiscordPlaces, NamesAndThreadParentsFromTheGatewayFillMessages) {
   Places p;
   Me me;
   me.user_id = "900";
-  p.on_dispatch(dispatch("GUILD_CREATE",
-                         {{"id", "10"},
-                          {"name", "My Server"},
-                          {"roles", {{{"id", "77"}, {"tags", {{"bot_id", "900"}}}}}},
-                          {"channels", {{{"id", "20"}, {"type", 0}, {"name", "support"}}}},
-                          {"threads", Json::array()}}),
-                me);
+  p.on_dispatch(
+      dispatch("GUILD_CREATE", {{"id", "10"},
+                                {"name", "My Server"},
+                                {"roles", {{{"id", "77"}, {"tags", {{"bot_id", "900"}}}}}},
+                                {"channels", {{{"id", "20"}, {"type", 0}, {"name", "support"}}}},
+                                {"threads", Json::array()}}),
+      me);
   EXPECT_EQ(me.role_by_guild["10"], "77");
   Message m = in("10", "20");
   p.fill(m);

@@ -85,8 +85,9 @@ struct GuildFacts {
 std::optional<GuildFacts> read_guild(const Json& d, const std::string& bot_user_id);
 
 // One MESSAGE_CREATE, as the front needs it. The worker adds what it knows of the place: the
-// guild's and channel's names, and the parent channel when the channel is a thread. Mention facts: the bot user in `mentions` or <@id>/<@!id>
-// in the text, the bot's role in `mention_roles` (or <@&role>), a reply to one of its messages.
+// guild's and channel's names, and the parent channel when the channel is a thread. Mention facts:
+// the bot user in `mentions` or <@id>/<@!id> in the text, the bot's role in `mention_roles` (or
+// <@&role>), a reply to one of its messages.
 struct Message {
   std::string id, channel_id, guild_id, parent_id;
   std::string guild_name, channel_name, parent_name;  // "" when unknown

@@ -1,12 +1,11 @@
 // DiscordWorker: one Discord bot account. The Gateway (v10, over WsConnection) brings messages
 // in; REST (discord_rest.hpp) sends replies, opens DM channels and shows typing. It turns
 // MESSAGE_CREATE into typed inbound messages for the front (guild, thread parent, the places'
-// names from places.hpp, roles, mention facts) and delivers the front's outbound messages, chunked (discord_text.hpp).
-// Inbound is at-least-once toward the front: a message stays in a bounded queue until the
-// front acknowledges it, and a message id seen again (a resume replaying what came before, a
-// duplicate dispatch) is dropped here, as the front drops it too.
-// The bot's own messages never leave the worker; other bots' go with senderIsBot (allowBots is
-// the front's decision).
+// names from places.hpp, roles, mention facts) and delivers the front's outbound messages, chunked
+// (discord_text.hpp). Inbound is at-least-once toward the front: a message stays in a bounded queue
+// until the front acknowledges it, and a message id seen again (a resume replaying what came
+// before, a duplicate dispatch) is dropped here, as the front drops it too. The bot's own messages
+// never leave the worker; other bots' go with senderIsBot (allowBots is the front's decision).
 // Fails: a rejected token (401, close 4004) or a refused intent (close 4014) ends the process
 // with exit 78 (on_fatal) naming what to fix; a lost connection reconnects and resumes with
 // jittered exponential backoff (gateway_session.hpp); REST 429s wait as Discord says.
@@ -66,10 +65,10 @@ void write_inbound(capnp::MessageBuilder& b, const Message& m);
 
 class DiscordWorker {
  public:
-  static constexpr size_t kMaxInbound = 1000;         // unacknowledged messages held
-  static constexpr size_t kMaxSeen = 5000;            // message ids remembered against duplicates
-  static constexpr size_t kMaxRemembered = 2000;      // delivery results kept for re-sends
-  static constexpr size_t kMaxUnplaced = 1000;        // messages held for a place look-up
+  static constexpr size_t kMaxInbound = 1000;     // unacknowledged messages held
+  static constexpr size_t kMaxSeen = 5000;        // message ids remembered against duplicates
+  static constexpr size_t kMaxRemembered = 2000;  // delivery results kept for re-sends
+  static constexpr size_t kMaxUnplaced = 1000;    // messages held for a place look-up
   static constexpr int kLookupTimeoutMs = 5'000;
   static constexpr int64_t kTypingRefreshMs = 8'000;  // Discord shows typing for 10 s
   static constexpr int64_t kTypingMaxMs = 600'000;    // never longer than this per chat
@@ -103,7 +102,7 @@ class DiscordWorker {
   void on_dispatch(const Frame& f);
   void on_message(const Json& d);
   void look_up_place(const std::string& channel_id);  // GET /channels/{id}, then its messages
-  void accept(Message m);                              // to the front, with its place filled
+  void accept(Message m);                             // to the front, with its place filled
   void fatal(int code, const std::string& why);
   void exit_after(int64_t ms);  // on_fatal with the fatal code, after `ms`
   // Front
