@@ -91,6 +91,7 @@ void ChannelHub::on_link_closed(const std::string& key, const std::string& reaso
   if (it->second.last_error.is_object())
     gone_errors_[channel + "/" + account] = it->second.last_error.value("message", "");
   workers_.erase(it);
+  fail_webhooks(key);
   size_t again = 0;
   for (OutboundEntry* e : queue_.pending(channel, account)) {
     if (!e->in_flight || e->in_flight_to != key) continue;
@@ -130,6 +131,8 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
       return on_delivery(w, msg.getDelivery());
     case ipc::Data::STATUS:
       return on_status(w, msg.getStatus());
+    case ipc::Data::HTTP_RESPONSE:
+      return on_http_response(key, msg.getHttpResponse());
     default:
       throw std::runtime_error("unexpected data message " +
                                std::to_string(static_cast<int>(msg.which())));
