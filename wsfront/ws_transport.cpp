@@ -319,10 +319,9 @@ struct Endpoint final : WsTransport::Impl {
     ex.slack_retry_num = con->get_request_header("X-Slack-Retry-Num");
     ex.body = con->get_request_body();
     con->defer_http_response();
-    std::weak_ptr<typename ConnectionPtr::element_type> weak = con;
-    webhooks->on_request(std::move(ex), [weak](WebhookReply r) {
-      auto c = weak.lock();
-      if (!c) return;  // the client went away meanwhile
+    // The callback holds the connection: a deferred one has no read or write pending that
+    // would (it would be freed and closed unanswered). The hub answers within its deadline.
+    webhooks->on_request(std::move(ex), [c = con](WebhookReply r) {
       c->set_status(static_cast<websocketpp::http::status_code::value>(r.status));
       c->append_header("Content-Type", r.content_type);
       c->append_header("X-Content-Type-Options", "nosniff");

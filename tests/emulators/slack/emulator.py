@@ -425,6 +425,11 @@ class Emulator:
         for conn in self.conns:
             conn.hung = True
             conn.ws.transport.pause_reading()  # no pongs, no acks read: a dead link
+            # ...that sends nothing either: its own keepalive pings stop too (a link that died
+            # on the way carries no pings; a client must notice the silence).
+            task = getattr(conn.ws, "keepalive_ping_task", None)
+            if task is not None:
+                task.cancel()
         return {"hung": len(self.conns)}
 
     # ---- controls --------------------------------------------------------------------------
