@@ -512,7 +512,10 @@ Json ChannelHub::account_json(const ChannelSettings& c) {
             {"running", state == "running"},
             {"connected", w && w->connected},
             {"reconnectAttempts", row ? row->restarts : 0},
-            {"mode", channel_kind(c.name) ? channel_kind(c.name)->mode : ""},
+            // Slack's HTTP-mode accounts say so (the kind's mode is Socket Mode's).
+            {"mode", !c.webhook_path.empty() ? "http"
+                     : channel_kind(c.name)  ? channel_kind(c.name)->mode
+                                             : ""},
             {"dmPolicy", c.dm_policy},
             {"allowFrom", c.allow_from},
             {"state", state},

@@ -91,6 +91,7 @@ TEST(SlackHttp, SignedEventsReachTheAgentOnceAndForgedOnesNowhere) {
       << slack_account(c.gc).dump() << gw.output();
   EXPECT_NE(slack_account(c.gc).value("detail", "").find("/slack/events"), std::string::npos)
       << slack_account(c.gc).dump();
+  EXPECT_EQ(slack_account(c.gc)["mode"], "http");
   const std::string url = events_url(gw);
 
   // Slack verifies the Request URL first.

@@ -169,6 +169,10 @@ class HubWebhookTest : public ::testing::Test {
 };
 
 TEST_F(HubWebhookTest, OnlyEnabledAccountsPathsAreServed) {
+  EXPECT_TRUE(front::ChannelWebhooks::wanted(settings_));
+  GatewaySettings none = settings_;
+  none.channels[0].enabled = false;
+  EXPECT_FALSE(front::ChannelWebhooks::wanted(none)) << "the transport is not even told";
   EXPECT_TRUE(hub_->serves_webhook("/slack/events"));
   EXPECT_FALSE(hub_->serves_webhook("/slack/off")) << "a disabled account";
   EXPECT_FALSE(hub_->serves_webhook("/slack/events/"));
