@@ -55,8 +55,8 @@ class TransportHandler {
 };
 
 // Plain HTTP requests on paths a handler claims (Slack HTTP mode's webhook paths), raw, answered
-// later: the transport holds the connection until `respond` runs (at most once; a connection
-// gone meanwhile is simply not answered).
+// later: the transport keeps the connection until `respond` runs, which the handler must do
+// exactly once (a client gone meanwhile just gets nothing).
 struct WebhookExchange {
   std::string method, path;  // path without the query
   std::string content_type, slack_timestamp, slack_signature, slack_retry_num;
