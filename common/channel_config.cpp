@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <cstring>
 #include <map>
 
 #include "utf8.hpp"
@@ -165,7 +166,8 @@ std::vector<ChannelSettings> channel_accounts(const ChannelKind& kind, const Jso
                                     own_enabled->get<bool>());
     if (a.enabled && id != "default")
       for (const auto& cred : kind.credentials)
-        if (!credential_in(merged, cred.keys)) {
+        if (!credential_in(merged, cred.keys) &&
+            (cred.mode.empty() || merged.value("mode", "socket") == cred.mode)) {
           std::string names;
           for (size_t i = 0; i < cred.keys.size(); ++i)
             names += (i ? (i + 1 == cred.keys.size() ? " or " : ", ") : "") + cred.keys[i];
@@ -224,6 +226,33 @@ std::vector<std::string> slack_senders(const std::vector<std::string>& in, const
 
 }  // namespace
 
+std::string webhook_path_problem(const std::string& path) {
+  if (path.size() < 2 || path[0] != '/')
+    return "must be a path on the gateway port, starting with / (e.g. /slack/events)";
+  for (const char c : path)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          std::strchr("/-._~", c)))
+      return "may hold only letters, digits and / - . _ ~ (no query, no escapes)";
+  // The front's own pages keep their meaning.
+  if (path == "/index.html" || path == "/healthz" || path.rfind("/__openclaw__", 0) == 0)
+    return "is one of the gateway's own paths";
+  return "";
+}
+
+void check_webhook_paths(const std::vector<ChannelSettings>& channels, cfg::Issues& is) {
+  std::map<std::string, const ChannelSettings*> taken;
+  for (const auto& c : channels) {
+    if (!c.enabled || c.webhook_path.empty()) continue;
+    auto [it, fresh] = taken.emplace(c.webhook_path, &c);
+    if (fresh) continue;
+    is.add(Issue::Kind::error,
+           "channels." + c.name + ".accounts." + cfg::render_key(c.account_id) + ".webhookPath",
+           cfg::quote_text(c.webhook_path) + " is also " + it->second->name + " account " +
+               cfg::quote_text(it->second->account_id) +
+               "'s: give each HTTP-mode account its own path");
+  }
+}
+
 // The runtime view of one Slack account: users lists normalised, channels keyed by their ids
 // (a thread by its parent's), no group sender fallback to allowFrom (upstream: an allowed
 // channel without `users` lets every member in), allowBots on or off.
@@ -257,10 +286,14 @@ ChannelSettings read_slack_section(const Json& merged, const std::string& where,
   if (out.dm_policy == "allowlist" && out.allow_from.empty())
     is.add(Issue::Kind::warning, path_of("dmPolicy"),
            "is allowlist but allowFrom is empty: every DM is refused");
-  if (t.mode == "http")
-    is.add(Issue::Kind::error, path_of("mode"),
-           "\"http\" (Request URLs) is not implemented by clawgate yet: use \"socket\" (Socket "
-           "Mode, the default) with an appToken");
+  // HTTP mode: the front answers POSTs to this path (webhook_path_problem); distinct per
+  // account is checked across accounts (check_webhook_paths).
+  if (t.mode == "http") {
+    if (const std::string why = webhook_path_problem(t.webhook_path); !why.empty())
+      is.add(Issue::Kind::error, path_of("webhookPath"), why);
+    else
+      out.webhook_path = t.webhook_path;
+  }
   // The tokens go in every request: never in clear to another host.
   if (const std::string why = insecure_url_problem(t.api_root, t.dangerously_allow_insecure_http,
                                                    path_of("dangerouslyAllowInsecureHttp"));

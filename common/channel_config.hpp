@@ -38,6 +38,13 @@ std::vector<std::string> normalise_senders(const std::vector<std::string>& in,
 // '-', none at either end ("My Server!" -> "my-server"; a name in another script has none).
 std::string place_slug(std::string_view name);
 
+// Slack HTTP mode's webhookPath: "" when the front can serve it, else what is wrong (not a
+// plain absolute path, or one of the front's own pages).
+std::string webhook_path_problem(const std::string& path);
+// Two enabled accounts taking events on one path: an error at the second (the front could not
+// tell whose event it is).
+void check_webhook_paths(const std::vector<ChannelSettings>& channels, cfg::Issues& is);
+
 // The readers of the kind table.
 ChannelSettings read_telegram_section(const cfg::Json& merged, const std::string& where,
                                       const PathOf& path_of, const cfg::Config& c, cfg::Issues& is);

@@ -40,6 +40,9 @@ struct ChannelKind {
   struct Credential {
     std::vector<std::string> keys;  // {"botToken", "tokenFile"}
     std::string env;                // "TELEGRAM_BOT_TOKEN"; "" for none
+    // Needed only when the section's `mode` is this ("" always): Slack's appToken serves Socket
+    // Mode, its signingSecret HTTP mode.
+    std::string mode = "";
   };
   std::vector<Credential> credentials;
 };

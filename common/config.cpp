@@ -155,6 +155,7 @@ void settings_from(ConfigFile& file, GatewaySettings& s) {
     if (!kind.read || section == channels.end() || !section->is_object()) continue;
     for (auto& a : channel_accounts(kind, *section, c, is)) s.channels.push_back(std::move(a));
   }
+  check_webhook_paths(s.channels, is);
   // The agent sections as written, for cron's heartbeat settings (the agent worker is sent
   // its typed part of s.config instead: schema/child_config.json).
   Json agent = Json::object();

@@ -146,6 +146,9 @@ struct ChannelSettings {
   std::string allow_bots = "off";
   // historyLimit: unaddressed group messages shown to the agent as context on a turn (0: none).
   int history_limit = 50;
+  // Slack HTTP mode (channels.slack.mode "http"): the path on the gateway port where the front
+  // takes this account's signed events and hands them to its worker; "" for every other account.
+  std::string webhook_path;
   // The account's section (the root merged with the account, without `accounts`), as the
   // typed settings in JSON: what its worker is sent of it (schema/child_config.json, built by
   // ipc::ReloadMessage::channel), compared on reload.

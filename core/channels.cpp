@@ -91,6 +91,7 @@ void ChannelHub::on_link_closed(const std::string& key, const std::string& reaso
   if (it->second.last_error.is_object())
     gone_errors_[channel + "/" + account] = it->second.last_error.value("message", "");
   workers_.erase(it);
+  fail_webhooks(key);
   size_t again = 0;
   for (OutboundEntry* e : queue_.pending(channel, account)) {
     if (!e->in_flight || e->in_flight_to != key) continue;
@@ -130,6 +131,8 @@ void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {
       return on_delivery(w, msg.getDelivery());
     case ipc::Data::STATUS:
       return on_status(w, msg.getStatus());
+    case ipc::Data::HTTP_RESPONSE:
+      return on_http_response(key, msg.getHttpResponse());
     default:
       throw std::runtime_error("unexpected data message " +
                                std::to_string(static_cast<int>(msg.which())));
@@ -519,7 +522,10 @@ Json ChannelHub::account_json(const ChannelSettings& c) {
             {"running", state == "running"},
             {"connected", w && w->connected},
             {"reconnectAttempts", row ? row->restarts : 0},
-            {"mode", channel_kind(c.name) ? channel_kind(c.name)->mode : ""},
+            // Slack's HTTP-mode accounts say so (the kind's mode is Socket Mode's).
+            {"mode", !c.webhook_path.empty() ? "http"
+                     : channel_kind(c.name)  ? channel_kind(c.name)->mode
+                                             : ""},
             {"dmPolicy", c.dm_policy},
             {"allowFrom", c.allow_from},
             {"state", state},

@@ -9,6 +9,8 @@
 // Delivery: each worker gets at most kWindow messages in flight; an entry in flight when its
 // worker dies is sent again to the next generation (at-least-once: a platform that cannot
 // dedupe, like Telegram, may see the one message that was mid-request again).
+// Slack HTTP mode: requests on an account's webhookPath go to its worker over the data link and
+// its answer back to Slack (channel_webhooks.cpp); the front holds no signing secret.
 // Fails: every method error is typed (INVALID_REQUEST, UNAVAILABLE with retryable, ...);
 // garbage from a worker closes its link and is logged, except an inbound message with a chat
 // type this build does not know: that one is refused (logged, acknowledged so the worker does
@@ -104,6 +106,29 @@ class ChannelHub {
   static bool serves(schema::Method m);
   bool call(schema::Method m, const Json& params, ReplyFn done);  // false: not its method
 
+  // Slack HTTP mode (channel_webhooks.cpp): a request Slack POSTed to an account's webhookPath,
+  // raw. The front never checks it: the signing secret is the worker's alone.
+  struct WebhookRequest {
+    std::string content_type, timestamp, signature;
+    int retry_num = -1;  // X-Slack-Retry-Num, -1 absent
+    std::string body;    // at most kMaxWebhookBodyBytes (the transport answers 413 beyond)
+  };
+  struct WebhookAnswer {
+    int status = 503;
+    std::string content_type = "text/plain; charset=utf-8", body;
+  };
+  using WebhookDone = std::function<void(WebhookAnswer)>;
+  static constexpr size_t kMaxWebhookBodyBytes = 1024 * 1024;
+  // Under Slack's 3 s: a late worker is a 503 Slack retries, not a timeout it counts as failure.
+  static constexpr int64_t kWebhookWaitMs = 2500;
+  static constexpr size_t kMaxWebhooksWaiting = 256;
+  // Whether `path` is an enabled HTTP-mode account's webhookPath.
+  bool serves_webhook(const std::string& path) const;
+  // Hands the request to that account's worker. `done` runs exactly once, on the loop: the
+  // worker's answer, or 503 when no worker is up, it goes away, or it is silent for
+  // kWebhookWaitMs (Slack sends the event again; the worker drops a repeat it already has).
+  void webhook(const std::string& path, WebhookRequest req, WebhookDone done);
+
   Json status_json();          // channels.status payload
   Json health_channels();      // health.channels
   Json children_json() const;  // status.processes
@@ -153,6 +178,9 @@ class ChannelHub {
   void on_delivery(Worker& w, ipc::Delivery::Reader d);
   void on_status(Worker& w, ipc::WorkerStatus::Reader s);
   void on_link_closed(const std::string& key, const std::string& reason);
+  void on_http_response(const std::string& key, ipc::HttpResponse::Reader r);
+  void finish_webhook(uint64_t id, WebhookAnswer a);
+  void fail_webhooks(const std::string& key);  // the worker's link closed
   void pump(const std::string& channel, const std::string& account_id);
   void set_aside(OutboundEntry& e, const std::string& why);
   void arm_retry(int64_t delay_ms);
@@ -185,6 +213,13 @@ class ChannelHub {
   std::map<std::string, Dedupe> dedupe_;  // idempotency key
   boost::asio::steady_timer retry_timer_;
   bool retry_armed_ = false;
+  struct WaitingWebhook {
+    std::string worker_key;  // "name#generation": only that link's answer counts
+    WebhookDone done;
+    std::shared_ptr<boost::asio::steady_timer> timer;
+  };
+  std::map<uint64_t, WaitingWebhook> webhooks_;  // by request id
+  uint64_t next_webhook_id_ = 1;
 };
 
 }  // namespace clawgate::core

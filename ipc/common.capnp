@@ -70,3 +70,24 @@ struct ChildStatus {
   rssBytes @13 :UInt64;      # from the child's last heartbeat
   sandbox @14 :SandboxReport;
 }
+
+# Slack HTTP mode's requests on the front <-> worker data link (data.capnp), here because that
+# file's own struct Data shadows the built-in Data type.
+# Front -> worker: one HTTP request the front took on the account's webhook path (Slack HTTP
+# mode), raw: the worker holds the signing secret and checks it; the front never reads the body.
+struct HttpRequest {
+  requestId @0 :UInt64;     # the front's; the answer names it
+  contentType @1 :Text;
+  timestamp @2 :Text;       # X-Slack-Request-Timestamp ("" when absent)
+  signature @3 :Text;       # X-Slack-Signature ("" when absent)
+  retryNum @4 :Int32 = -1;  # X-Slack-Retry-Num (-1 when absent; for logs only)
+  body @5 :Data;            # at most 1 MiB
+}
+
+# Worker -> front: the answer to send back. The front answers 503 itself when none comes in time.
+struct HttpResponse {
+  requestId @0 :UInt64;
+  status @1 :UInt16;
+  contentType @2 :Text;
+  body @3 :Data;            # small: a challenge, "" or an error word
+}

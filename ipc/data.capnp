@@ -92,5 +92,7 @@ struct Data {
     delivery @4 :Delivery;    # worker -> front
     status @5 :WorkerStatus;  # worker -> front, on change
     typing @6 :Typing;        # front -> worker (a worker that shows none ignores it)
+    httpRequest @7 :Common.HttpRequest;    # front -> worker (Slack HTTP mode only)
+    httpResponse @8 :Common.HttpResponse;  # worker -> front
   }
 }

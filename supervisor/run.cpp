@@ -132,7 +132,9 @@ std::string front_restart_key(const GatewaySettings& s) {
          c.group_allow_from ? nlohmann::json(*c.group_allow_from) : nlohmann::json()},
         {"groups", groups},
         {"historyLimit", c.history_limit},
-        {"allowBots", c.allow_bots}};
+        {"allowBots", c.allow_bots},
+        // The front serves the paths of HTTP-mode accounts (and whether it serves any).
+        {"webhookPath", c.enabled ? c.webhook_path : ""}};
   }
   return dump_json(j);  // a token or password from the environment may be any bytes
 }

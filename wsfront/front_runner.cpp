@@ -24,6 +24,7 @@
 #include "tls_server.hpp"
 #include "utf8.hpp"
 #include "version.hpp"
+#include "webhooks.hpp"
 #include "ws_transport.hpp"
 
 extern const char kWebchatHtml[];  // wsfront/webchat/index.html, embedded by the build
@@ -223,6 +224,9 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   canvas.open();  // nothing when it is off: its paths then answer 404
   ws.attach_canvas(&canvas);
   gateway.attach_canvas(&canvas);
+  // Slack HTTP mode: its webhook paths exist only while an account takes events that way.
+  ChannelWebhooks webhooks(core->channels(), log);
+  if (ChannelWebhooks::wanted(settings.gateway)) ws.attach_webhooks(&webhooks);
   // Config, token, listening socket and state files are open: from here on the state
   // directory only, and no outgoing TCP. Before any thread exists (Landlock is per thread).
   // A renewed certificate is read later, from inside the sandbox: its directories stay readable.
@@ -261,6 +265,7 @@ int run_front(const GatewayFlags& flags, const Environment& env) {
   io.run();
   // The canvas host goes before the transport and the gateway that point at it.
   ws.attach_canvas(nullptr);
+  ws.attach_webhooks(nullptr);
   gateway.attach_canvas(nullptr);
   core->flush();
   log.info("front", "stopped");

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -51,6 +52,26 @@ class TransportHandler {
   virtual void on_message(ConnId id, std::string&& data, bool binary) = 0;
   // After on_upgrade accepted: the connection is gone (closed, failed or never opened).
   virtual void on_close(ConnId id) = 0;
+};
+
+// Plain HTTP requests on paths a handler claims (Slack HTTP mode's webhook paths), raw, answered
+// later: the transport keeps the connection until `respond` runs, which the handler must do
+// exactly once (a client gone meanwhile just gets nothing).
+struct WebhookExchange {
+  std::string method, path;  // path without the query
+  std::string content_type, slack_timestamp, slack_signature, slack_retry_num;
+  std::string body;  // the transport refuses bodies past its limit (413) before this
+};
+struct WebhookReply {
+  int status = 503;
+  std::string content_type = "text/plain; charset=utf-8", body;
+};
+class WebhookHandler {
+ public:
+  virtual ~WebhookHandler() = default;
+  virtual bool claims(const std::string& path) const = 0;
+  virtual size_t max_body_bytes() const = 0;
+  virtual void on_request(WebhookExchange&& request, std::function<void(WebhookReply)> respond) = 0;
 };
 
 }  // namespace clawgate::front

@@ -6,7 +6,8 @@
 // enforced here by websocketpp. One endpoint template serves both: plain (config::asio's
 // socket) and TLS (config::asio_tls's), instantiated here and nowhere else. The canvas host
 // (canvas_host.hpp) gets its plain HTTP requests and its live-reload upgrades as plain structs;
-// this file only carries its answers and its "reload" texts.
+// this file only carries its answers and its "reload" texts. Webhook paths (Slack HTTP mode) are
+// answered later: the response is deferred until the handler's answer (transport.hpp).
 // Fails: accept errors are logged and retried after a pause; per-connection errors (a failed
 // TLS handshake: plain HTTP on a TLS port, a client refusing the certificate) close only that
 // connection.
@@ -112,6 +113,7 @@ struct WsTransport::Impl : Transport {
                      std::string body) = 0;
   virtual void set_tls_context(std::shared_ptr<asio::ssl::context> context) = 0;
   virtual void attach_canvas(CanvasHost* canvas) = 0;
+  virtual void attach_webhooks(WebhookHandler* handler) = 0;
 };
 
 namespace {
@@ -136,6 +138,7 @@ struct Endpoint final : WsTransport::Impl {
   asio::steady_timer retry_timer;
   std::unordered_map<ConnId, ConnectionPtr> connections;
   CanvasHost* canvas = nullptr;
+  WebhookHandler* webhooks = nullptr;
   std::unordered_map<ConnId, ConnectionPtr> reload_connections;
   ConnId next_id = 1;
   bool listening = false;
@@ -256,6 +259,12 @@ struct Endpoint final : WsTransport::Impl {
     auto con = server.get_con_from_hdl(h);
     const std::string resource = con->get_resource();
     const std::string path = resource.substr(0, resource.find('?'));
+    if (webhooks && webhooks->claims(path)) return on_webhook(con, path);
+    // Webhooks raise the connection's body limit; every other path keeps the usual one.
+    if (con->get_request_body().size() > size_t{Config::max_http_body_size}) {
+      con->set_status(websocketpp::http::status_code::request_entity_too_large);
+      return;
+    }
     if (canvas) {
       if (auto res = canvas->handle_http(canvas_request(con))) return respond(con, *res);
     }
@@ -291,6 +300,36 @@ struct Endpoint final : WsTransport::Impl {
     con->set_status(websocketpp::http::status_code::upgrade_required);
     con->append_header("Content-Type", "text/plain; charset=utf-8");
     con->set_body("clawgate: this port speaks the OpenClaw gateway protocol over WebSocket.\n");
+  }
+
+  // A webhook path (Slack HTTP mode): POST only, handed on raw; the answer comes later.
+  void on_webhook(const ConnectionPtr& con, const std::string& path) {
+    const std::string method = con->get_request().get_method();
+    if (method != "POST") {
+      con->set_status(websocketpp::http::status_code::method_not_allowed);
+      con->append_header("Allow", "POST");
+      return;
+    }
+    WebhookExchange ex;
+    ex.method = method;
+    ex.path = path;
+    ex.content_type = con->get_request_header("Content-Type");
+    ex.slack_timestamp = con->get_request_header("X-Slack-Request-Timestamp");
+    ex.slack_signature = con->get_request_header("X-Slack-Signature");
+    ex.slack_retry_num = con->get_request_header("X-Slack-Retry-Num");
+    ex.body = con->get_request_body();
+    con->defer_http_response();
+    // The callback holds the connection: a deferred one has no read or write pending that
+    // would (it would be freed and closed unanswered). The hub answers within its deadline.
+    webhooks->on_request(std::move(ex), [c = con](WebhookReply r) {
+      c->set_status(static_cast<websocketpp::http::status_code::value>(r.status));
+      c->append_header("Content-Type", r.content_type);
+      c->append_header("X-Content-Type-Options", "nosniff");
+      c->append_header("Cache-Control", "no-store");
+      c->set_body(r.body);
+      websocketpp::lib::error_code ec;
+      c->send_http_response(ec);  // a second answer is refused here (invalid_state)
+    });
   }
 
   void start_accept() {
@@ -381,6 +420,13 @@ struct Endpoint final : WsTransport::Impl {
   void set_tls_context(std::shared_ptr<asio::ssl::context> context) override {
     tls = std::move(context);
   }
+  void attach_webhooks(WebhookHandler* handler) override {
+    webhooks = handler;
+    // Bodies up to the webhooks' limit are read (larger: 413 before any is buffered); other
+    // paths refuse more than their usual limit in on_http.
+    server.set_max_http_body_size(
+        std::max(handler ? handler->max_body_bytes() : 0, size_t{Config::max_http_body_size}));
+  }
   void attach_canvas(CanvasHost* host) override {
     if (canvas && !host) canvas->set_reload_sender(nullptr);
     canvas = host;
@@ -420,6 +466,10 @@ uint16_t WsTransport::adopt(int fd) {
 
 void WsTransport::attach_canvas(CanvasHost* canvas) {
   impl_->attach_canvas(canvas);
+}
+
+void WsTransport::attach_webhooks(WebhookHandler* handler) {
+  impl_->attach_webhooks(handler);
 }
 
 void WsTransport::serve(const std::string& path, const std::string& content_type,

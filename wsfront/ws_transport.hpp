@@ -33,6 +33,9 @@ class WsTransport {
   void renew_tls(std::shared_ptr<boost::asio::ssl::context> context);
   // The canvas host answers its own HTTP paths and live-reload upgrades (null: none).
   void attach_canvas(CanvasHost* canvas);
+  // Webhook paths (Slack HTTP mode) are answered by `handler` (null: none), on connections
+  // accepted from then on.
+  void attach_webhooks(WebhookHandler* handler);
 
   struct Impl;
 

@@ -41,6 +41,16 @@ Json SlackEmulator::drop() {
   return server_.request("POST", "/_emu/drop", "{}");
 }
 
+Json SlackEmulator::hang() {
+  return server_.request("POST", "/_emu/hang", "{}");
+}
+Json SlackEmulator::http_event(const std::string& url, const std::string& signing_secret,
+                               Json body) {
+  body["url"] = url;
+  body["signing_secret"] = signing_secret;
+  return server_.request("POST", "/_emu/http_event", body.dump(), 15000);
+}
+
 Json SlackEmulator::channel_config() const {
   return {{"botToken", bot_token_}, {"appToken", app_token_}, {"apiRoot", api_root()}};
 }

@@ -31,6 +31,11 @@ class SlackEmulator {
   void faults(const nlohmann::json& f);
   nlohmann::json disconnect(const nlohmann::json& body);  // /_emu/disconnect
   nlohmann::json drop();                                  // /_emu/drop
+  nlohmann::json hang();                                  // /_emu/hang
+  // /_emu/http_event: Slack's side of HTTP mode; signs `body`'s event and POSTs it to `url`.
+  // Returns {status, body, sent}.
+  nlohmann::json http_event(const std::string& url, const std::string& signing_secret,
+                            nlohmann::json body);
   // channels.slack pointing at this emulator (tokens, apiRoot).
   nlohmann::json channel_config() const;
 

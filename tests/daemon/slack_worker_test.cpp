@@ -13,7 +13,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -23,6 +25,7 @@
 #include "link.hpp"
 #include "log.hpp"
 #include "slack_emulator.hpp"
+#include "slack_text.hpp"
 #include "slack_worker.hpp"
 #include "test_support.hpp"
 
@@ -41,10 +44,13 @@ struct Inbound {
 class Harness {
  public:
   Harness(const SlackEmulator& emu, const std::string& state_dir, bool auto_ack = true,
-          const std::string& bot_token = "")
+          const std::string& bot_token = "", const std::string& signing_secret = "")
       : log_(clock_, nullptr), auto_ack_(auto_ack) {
     cfg_.bot_token = bot_token.empty() ? emu.bot_token() : bot_token;
-    cfg_.app_token = emu.app_token();
+    cfg_.http_mode = !signing_secret.empty();  // HTTP mode: no Socket Mode, no app token
+    cfg_.signing_secret = signing_secret;
+    cfg_.webhook_path = "/slack/events";
+    if (!cfg_.http_mode) cfg_.app_token = emu.app_token();
     cfg_.api_root = emu.api_root();
     cfg_.state_dir = state_dir;
     cfg_.chunk_limit = 40;
@@ -92,6 +98,26 @@ class Harness {
     std::lock_guard<std::mutex> g(m_);
     return connected_;
   }
+  // Hands the worker an HTTP request as the front does (HTTP mode).
+  void http(uint64_t id, const std::string& body, const std::string& timestamp,
+            const std::string& signature, int retry_num = -1) {
+    boost::asio::post(io_, [=] {
+      capnp::MallocMessageBuilder b;
+      auto r = b.initRoot<ipc::Data>().initHttpRequest();
+      r.setRequestId(id);
+      r.setContentType("application/json");
+      r.setTimestamp(timestamp);
+      r.setSignature(signature);
+      r.setRetryNum(retry_num);
+      r.setBody(
+          capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(body.data()), body.size()));
+      front_->send(b);
+    });
+  }
+  std::map<uint64_t, std::pair<int, std::string>> http_answers() {
+    std::lock_guard<std::mutex> g(m_);
+    return http_answers_;
+  }
   void send(const std::string& id, const std::string& to, const std::string& text) {
     boost::asio::post(io_, [this, id, to, text] {
       capnp::MallocMessageBuilder b;
@@ -134,6 +160,13 @@ class Harness {
       case ipc::Data::STATUS:
         connected_ = msg.getStatus().getConnected();
         return;
+      case ipc::Data::HTTP_RESPONSE: {
+        auto a = msg.getHttpResponse();
+        http_answers_[a.getRequestId()] = {
+            a.getStatus(),
+            std::string(reinterpret_cast<const char*>(a.getBody().begin()), a.getBody().size())};
+        return;
+      }
       default:
         return;
     }
@@ -150,6 +183,7 @@ class Harness {
   bool auto_ack_;
   std::vector<Inbound> inbound_;
   Json deliveries_ = Json::array();
+  std::map<uint64_t, std::pair<int, std::string>> http_answers_;
   int fatal_ = 0;
   std::string fatal_why_;
   bool connected_ = false;
@@ -279,6 +313,71 @@ TEST(SlackWorker, RefreshAndDroppedConnectionsLoseNothing) {
   ASSERT_EQ(in.size(), 6u);
   EXPECT_EQ(in[5].text, "after the drop");
   EXPECT_TRUE(eventually([&] { return h.connected(); }));
+}
+
+// Socket Mode that goes quiet (the emulator stops reading: no pongs, no acks): the ping timeout
+// (4 s here) replaces the connection, and the event sent into the dead one arrives on the new.
+TEST(SlackWorker, AConnectionThatStopsAnsweringIsReplacedAndDeliveryGoesOn) {
+  SlackEmulator emu;
+  TempDir dir;
+  Harness h(emu, dir.path);
+  ASSERT_TRUE(eventually([&] { return h.connected(); }));
+  emu.dm("U0USER001", "before");
+  ASSERT_TRUE(eventually([&] { return h.inbound().size() == 1; }));
+  const auto hung_at = std::chrono::steady_clock::now();
+  emu.hang();
+  emu.dm("U0USER001", "into the silence");
+  ASSERT_TRUE(eventually([&] { return emu.stats()["connections_opened"] >= 2; }, 15000))
+      << emu.stats().dump();
+  const auto replaced = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - hung_at)
+                            .count();
+  EXPECT_GE(replaced, 2000) << "not before the pings went unanswered";
+  EXPECT_LE(replaced, 10000);
+  std::printf("[ measure ] slack: silent Socket Mode connection replaced after %lld ms\n",
+              static_cast<long long>(replaced));
+  ASSERT_TRUE(eventually([&] { return h.inbound().size() >= 2; }, 15000)) << emu.stats().dump();
+  EXPECT_EQ(h.inbound()[1].text, "into the silence");
+  emu.dm("U0USER001", "after");
+  ASSERT_TRUE(eventually([&] { return h.inbound().size() >= 3; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(h.inbound().size(), 3u) << "each once";
+  EXPECT_EQ(h.inbound()[2].text, "after");
+  EXPECT_TRUE(eventually([&] { return h.connected(); }));
+}
+
+// HTTP mode: requests as the front hands them over; the worker checks the signature and
+// answers, and a signed event goes the Socket Mode way (once, even when Slack retries it).
+TEST(SlackWorker, HttpModeAnswersTheFrontAndFeedsTheSamePipeline) {
+  SlackEmulator emu;
+  TempDir dir;
+  const std::string secret = "test-signing-secret";
+  Harness h(emu, dir.path, true, "", secret);
+  ASSERT_TRUE(eventually([&] { return h.connected(); })) << "ready once auth.test answered";
+  EXPECT_EQ(emu.stats().value("connections_opened", 0), 0) << "no Socket Mode in HTTP mode";
+  const std::string ts = std::to_string(std::time(nullptr));
+  const std::string ev =
+      R"({"type":"event_callback","event_id":"Ev0HTTP0001","team_id":"T0EMU0001","event":{"type":"message","channel":"D0USER001","channel_type":"im","user":"U0USER001","text":"hi over http","ts":"1700000000.000100"}})";
+  h.http(1, ev, ts, workers::slack::sign_request(secret, ts, ev));
+  h.http(2, ev, ts, workers::slack::sign_request(secret, ts, ev), 1);  // Slack's retry
+  h.http(3, ev, ts, workers::slack::sign_request("wrong", ts, ev));
+  const std::string old = std::to_string(std::time(nullptr) - 400);
+  h.http(4, ev, old, workers::slack::sign_request(secret, old, ev));
+  const std::string challenge = R"({"type":"url_verification","challenge":"ch4ll3nge"})";
+  h.http(5, challenge, ts, workers::slack::sign_request(secret, ts, challenge));
+  ASSERT_TRUE(eventually([&] { return h.http_answers().size() == 5; }));
+  const auto a = h.http_answers();
+  EXPECT_EQ(a.at(1).first, 200);
+  EXPECT_EQ(a.at(2).first, 200);
+  EXPECT_EQ(a.at(3).first, 401);
+  EXPECT_EQ(a.at(4).first, 401);
+  EXPECT_EQ(a.at(5), std::make_pair(200, std::string("ch4ll3nge")));
+  ASSERT_TRUE(eventually([&] { return !h.inbound().empty(); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto in = h.inbound();
+  ASSERT_EQ(in.size(), 1u) << "the retry was dropped";
+  EXPECT_EQ(in[0].text, "hi over http");
+  EXPECT_TRUE(in[0].direct);
 }
 
 TEST(SlackWorker, MessagesTheFrontDidNotAcknowledgeGoToTheNextWorker) {

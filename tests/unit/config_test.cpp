@@ -257,6 +257,37 @@ TEST(Config, TelegramAccountsInheritTheChannelRoot) {
   EXPECT_EQ(worker_name(single.channels[0]), "telegram");
 }
 
+TEST(Config, SlackHttpModeTakesAPathPerAccount) {
+  // The default path; an account in HTTP mode is not warned about an appToken it does not use,
+  // but about the signingSecret it does; a Socket Mode account the other way round.
+  GatewaySettings s = apply(R"({"channels":{"slack":{"mode":"http","accounts":{
+    "one":{"botToken":"xoxb-1","signingSecret":"s1"},
+    "two":{"botToken":"xoxb-2","webhookPath":"/slack/two"},
+    "three":{"mode":"socket","botToken":"xoxb-3","appToken":"xapp-3"}}}}})");
+  ASSERT_EQ(s.channels.size(), 3u);
+  std::map<std::string, std::string> path;
+  for (const auto& c : s.channels) path[c.account_id] = c.webhook_path;
+  EXPECT_EQ(path["one"], "/slack/events");
+  EXPECT_EQ(path["two"], "/slack/two");
+  EXPECT_EQ(path["three"], "") << "Socket Mode takes no path";
+  EXPECT_FALSE(has_warning(s, "accounts.one: has no appToken"));
+  EXPECT_TRUE(has_warning(s, "channels.slack.accounts.two: has no signingSecret"));
+  EXPECT_FALSE(has_warning(s, "accounts.three: has no signingSecret"));
+  // One path, two accounts: the front could not tell whose event it is.
+  EXPECT_NE(config_error(R"({"channels":{"slack":{"mode":"http","accounts":{
+    "one":{"botToken":"xoxb-1","signingSecret":"s1"},
+    "two":{"botToken":"xoxb-2","signingSecret":"s2"}}}}})")
+                .find("channels.slack.accounts.two.webhookPath"),
+            std::string::npos);
+  EXPECT_NE(config_error(R"({"channels":{"slack":{"mode":"http","webhookPath":"/healthz"}}})")
+                .find("channels.slack.webhookPath"),
+            std::string::npos);
+  EXPECT_EQ(config_error(R"({"channels":{"slack":{"mode":"http","botToken":"xoxb-1",
+    "signingSecret":"s"}}})"),
+            "")
+      << "http mode is no longer refused";
+}
+
 TEST(Config, TelegramAccountsWarnAndRefuseWhatUpstreamDoes) {
   // Two accounts, none named default, no defaultAccount: the first id sends, with a warning;
   // the root's token serves no account.

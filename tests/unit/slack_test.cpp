@@ -2,7 +2,8 @@
 // field bounded (hostile JSON must neither throw nor pass through), mentions and unescaping,
 // Web API answers (errors, 429 Retry-After, garbage), outbound escaping and chunking (Chinese,
 // Arabic, emoji: never a split code point, never a split token), targets, the dedupe set, and
-// the v0 request signature (HMAC, the 5-minute window).
+// the v0 request signature (HMAC, the 5-minute window), HTTP mode's requests as the front hands
+// them over (signature first, url_verification, events, forms, garbage), and the settings.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -14,6 +15,7 @@
 #include <fstream>
 
 #include "fs.hpp"
+#include "http_events.hpp"
 #include "inbound_journal.hpp"
 #include "shared_data.hpp"
 #include "slack_api.hpp"
@@ -406,6 +408,120 @@ TEST(SlackSignature, V0HmacAndWindow) {
   EXPECT_EQ(verify_signature("", ts, sig, body, now), SignatureCheck::missing);
 }
 
+// A request as Slack would sign it, `now_s` seconds in.
+HttpEvent signed_request(const std::string& secret, const std::string& body, int64_t ts,
+                         const std::string& content_type = "application/json") {
+  HttpEvent e;
+  e.request_id = 7;
+  e.content_type = content_type;
+  e.timestamp = std::to_string(ts);
+  e.body = body;
+  e.signature = sign_request(secret, e.timestamp, body);
+  return e;
+}
+
+TEST(SlackHttpEvents, SignatureFirstThenChallengeEventsAndForms) {
+  const std::string secret = "8f742231b10e8888abcd99yyyzzz85a5";
+  const int64_t now = 1'700'000'000;
+  // url_verification: the challenge back, before the bot's identity is known too.
+  auto a = answer_http_event(
+      signed_request(secret, R"({"type":"url_verification","challenge":"3eZbrw1aBm2rZgRNFdxV"})",
+                     now),
+      secret, now, /*ready=*/false);
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(a.body, "3eZbrw1aBm2rZgRNFdxV");
+  EXPECT_FALSE(a.event);
+  // An event: 200 and the payload for the Socket Mode pipeline, with Slack's retry number.
+  const std::string ev =
+      R"({"type":"event_callback","event_id":"Ev1","event":{"type":"message","channel":"D1","user":"U1","text":"hi","ts":"1.000001"}})";
+  HttpEvent r = signed_request(secret, ev, now - 200);
+  r.retry_num = 2;
+  a = answer_http_event(r, secret, now, true);
+  EXPECT_EQ(a.status, 200);
+  EXPECT_TRUE(a.body.empty());
+  ASSERT_TRUE(a.event);
+  EXPECT_EQ((*a.event)["event_id"], "Ev1");
+  EXPECT_EQ(a.retry_attempt, 2);
+  // ...but not before auth.test: 503, Slack sends it again.
+  a = answer_http_event(signed_request(secret, ev, now), secret, now, false);
+  EXPECT_EQ(a.status, 503);
+  EXPECT_FALSE(a.event);
+  // Refused before anything is read: a wrong secret, a changed body, a stale or future
+  // timestamp, no headers at all.
+  EXPECT_EQ(answer_http_event(signed_request("other", ev, now), secret, now, true).status, 401);
+  HttpEvent changed = signed_request(secret, ev, now);
+  changed.body[changed.body.size() - 3] = 'X';
+  a = answer_http_event(changed, secret, now, true);
+  EXPECT_EQ(a.status, 401);
+  EXPECT_FALSE(a.event);
+  EXPECT_NE(a.note.find("mismatch"), std::string::npos) << a.note;
+  a = answer_http_event(signed_request(secret, ev, now - 301), secret, now, true);
+  EXPECT_EQ(a.status, 401);
+  EXPECT_NE(a.note.find("window"), std::string::npos) << a.note;
+  EXPECT_EQ(answer_http_event(signed_request(secret, ev, now + 301), secret, now, true).status,
+            401);
+  HttpEvent bare;
+  bare.body = ev;
+  EXPECT_EQ(answer_http_event(bare, secret, now, true).status, 401);
+  EXPECT_EQ(answer_http_event(signed_request("", ev, now), "", now, true).status, 401)
+      << "no secret configured: nothing passes";
+  // Interactivity (form-encoded): 200, nothing goes on.
+  a = answer_http_event(signed_request(secret, "payload=%7B%22type%22%3A%22block_actions%22%7D",
+                                       now, "application/x-www-form-urlencoded"),
+                        secret, now, true);
+  EXPECT_EQ(a.status, 200);
+  EXPECT_FALSE(a.event);
+  // Signed garbage: 400; other payload kinds: 200, ignored.
+  for (const std::string& bad :
+       {std::string("not json"), std::string("[1,2]"),
+        std::string(R"({"type":"url_verification"})"),
+        std::string(R"({"type":"url_verification","challenge":12})"),
+        std::string(R"({"type":"url_verification","challenge":"a b"})"),
+        R"({"type":"url_verification","challenge":")" + std::string(300, 'x') + "\"}"})
+    EXPECT_EQ(answer_http_event(signed_request(secret, bad, now), secret, now, true).status, 400)
+        << bad;
+  a = answer_http_event(signed_request(secret, R"({"type":"app_rate_limited"})", now), secret, now,
+                        true);
+  EXPECT_EQ(a.status, 200);
+  EXPECT_FALSE(a.event);
+}
+
+TEST(SlackHttpEvents, TheRequestIsReadBoundedAndTheAnswerWritten) {
+  capnp::MallocMessageBuilder b;
+  auto r = b.initRoot<ipc::Data>().initHttpRequest();
+  r.setRequestId(42);
+  r.setContentType(std::string(500, 'c'));
+  r.setTimestamp(std::string(100, '1'));
+  r.setSignature("v0=" + std::string(300, 'a'));
+  r.setRetryNum(1'000'000);
+  const std::string body = "{\"type\":\"event_callback\"}";
+  r.setBody(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(body.data()), body.size()));
+  HttpEvent e = read_http_event(r.asReader());
+  EXPECT_EQ(e.request_id, 42u);
+  EXPECT_EQ(e.content_type.size(), 128u);
+  EXPECT_EQ(e.timestamp.size(), 32u);
+  EXPECT_EQ(e.signature.size(), 128u);
+  EXPECT_EQ(e.retry_num, 100);
+  EXPECT_EQ(e.body, body);
+  // Over the limit: the body is not taken and the request cannot pass.
+  std::string big(kMaxHttpEventBytes + 1, ' ');
+  r.setBody(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(big.data()), big.size()));
+  e = read_http_event(r.asReader());
+  EXPECT_TRUE(e.body.empty());
+  EXPECT_TRUE(e.signature.empty());
+
+  HttpEventAnswer a;
+  a.status = 401;
+  a.body = "invalid signature";
+  capnp::MallocMessageBuilder out;
+  write_http_response(out, 42, a);
+  auto w = out.getRoot<ipc::Data>().asReader();
+  ASSERT_TRUE(w.isHttpResponse());
+  EXPECT_EQ(w.getHttpResponse().getRequestId(), 42u);
+  EXPECT_EQ(w.getHttpResponse().getStatus(), 401);
+  EXPECT_EQ(w.getHttpResponse().getBody().size(), a.body.size());
+}
+
 TEST(SlackJournal, WhatTheFrontDidNotAcknowledgeSurvivesARestart) {
   char tmpl[] = "/tmp/slack-journal-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
@@ -508,9 +624,22 @@ TEST(SlackConfig, TokensNamedByTheKeyToFix) {
   swapped = s;
   swapped.app_token = "xoxb-oops";
   EXPECT_NE(error_of(swapped).find("appToken"), std::string::npos);
+  // HTTP mode: the signing secret instead of the app token.
   cfg::SlackChannel http = s;
   http.mode = "http";
-  EXPECT_NE(error_of(http).find("channels.slack.mode"), std::string::npos);
+  http.app_token.reset();
+  EXPECT_NE(error_of(http).find("channels.slack.signingSecret"), std::string::npos)
+      << error_of(http);
+  EXPECT_NE(error_of(http, "work").find("channels.slack.accounts.work.signingSecret"),
+            std::string::npos);
+  http.signing_secret = "s3cret";
+  http.webhook_path = "/hooks/slack";
+  const SlackConfig hc = slack_config(http, "/tmp/st");
+  EXPECT_TRUE(hc.http_mode);
+  EXPECT_EQ(hc.signing_secret, "s3cret");
+  EXPECT_EQ(hc.webhook_path, "/hooks/slack");
+  EXPECT_TRUE(hc.app_token.empty()) << "no app token needed, none taken";
+  EXPECT_FALSE(c.http_mode);
   EXPECT_NE(error_of(s, "../x").find(""), std::string::npos);
   EXPECT_FALSE(error_of(s, "../x").empty()) << "an account id is checked again";
 }

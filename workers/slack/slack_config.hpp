@@ -1,8 +1,9 @@
 // One Slack account's worker settings from its section as the supervisor sends it (the root
 // merged with the account): the tokens (the config's, else SLACK_BOT_TOKEN / SLACK_APP_TOKEN for
-// the account named default only), the API root, the chunk limit.
-// Fails: std::runtime_error naming the key to fix (a missing token, a token of the wrong kind,
-// mode "http", which this build does not implement): the worker exits 78.
+// the account named default only), the transport (Socket Mode: the app token; HTTP mode: the
+// signing secret), the API root, the chunk limit.
+// Fails: std::runtime_error naming the key to fix (a missing token or signing secret, a token of
+// the wrong kind): the worker exits 78.
 #pragma once
 #include <string>
 

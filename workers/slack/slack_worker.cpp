@@ -210,12 +210,13 @@ void SlackWorker::auth_test() {
       return;
     }
     me_ = *me;
-    detail_ =
-        "socket mode as @" + me_.user_name + " (" + me_.user_id + ", team " + me_.team_id + ")";
-    log_.info("slack", "bot @" + me_.user_name + " (" + me_.user_id + ") ready; socket mode");
+    const std::string how =
+        cfg_.http_mode ? "HTTP Request URLs at " + cfg_.webhook_path : std::string("socket mode");
+    detail_ = how + " as @" + me_.user_name + " (" + me_.user_id + ", team " + me_.team_id + ")";
+    log_.info("slack", "bot @" + me_.user_name + " (" + me_.user_id + ") ready; " + how);
     last_error_.reset();
     send_status();
-    socket_->start();
+    if (!cfg_.http_mode) socket_->start();
   });
 }
 
@@ -356,6 +357,8 @@ void SlackWorker::on_front(capnp::MessageReader& r) {
       const std::string id = msg.getInboundAck();
       return acknowledged(id);
     }
+    case ipc::Data::HTTP_REQUEST:
+      return on_http_request(read_http_event(msg.getHttpRequest()));
     case ipc::Data::OUTBOUND: {
       auto o = msg.getOutbound();
       Delivery d;
@@ -467,7 +470,8 @@ void SlackWorker::send_status() {
   last_status_ms_ = now_ms();
   capnp::MallocMessageBuilder b;
   auto s = b.initRoot<ipc::Data>().initStatus();
-  s.setConnected(socket_->state().connected);
+  // HTTP mode has no connection of its own: ready to take events once the bot is known.
+  s.setConnected(cfg_.http_mode ? !me_.user_id.empty() : socket_->state().connected);
   s.setDetail(detail_);
   s.setBotUsername(me_.user_name);
   s.setLastInboundMs(last_inbound_ms_);

@@ -9,6 +9,8 @@
 // conversations.info. Each message stays in a bounded queue until the front acknowledges it,
 // and in a journal in the account's state dir (inbound_journal.hpp): Slack was told it arrived
 // before the front knew, so a worker killed in between must not be where it ends.
+// HTTP mode (mode "http"): no Socket Mode; the front hands over the requests Slack POSTs to the
+// account's webhookPath and this worker checks and answers them (http_events.hpp).
 // Outbound: escaped and cut at textChunkLimit (slack_text.hpp), one chat.postMessage per chunk
 // in order (thread_ts for a thread target "<channel>:thread:<ts>"); ratelimited/429 waits the
 // Retry-After; each delivery's result is remembered so a front that re-sends a delivery it never
@@ -33,6 +35,7 @@
 
 #include "error.hpp"
 #include "http_client.hpp"
+#include "http_events.hpp"
 #include "inbound_journal.hpp"
 #include "link.hpp"
 #include "log.hpp"
@@ -44,6 +47,10 @@ namespace clawgate::workers::slack {
 
 struct SlackConfig {
   std::string bot_token, app_token;
+  // HTTP mode (Request URLs): events come from the front (http_events.hpp), signed with this
+  // secret; no Socket Mode and no app token. webhook_path is for status and logs only.
+  bool http_mode = false;
+  std::string signing_secret, webhook_path;
   std::string api_root = "https://slack.com/api";
   std::string state_dir;
   std::string account_id = "default";
@@ -107,6 +114,7 @@ class SlackWorker {
             std::function<void(const ApiAnswer&)> done);
   void auth_test();
   void on_event(const nlohmann::json& payload, int retry_attempt);
+  void on_http_request(const HttpEvent& req);  // HTTP mode (http_events.cpp)
   void resolve_kinds();
   void acknowledged(const std::string& id);
   void flush_inbound();
@@ -139,6 +147,7 @@ class SlackWorker {
   std::string detail_;
   std::optional<Error> last_error_;
   int64_t last_inbound_ms_ = 0, last_outbound_ms_ = 0, last_event_ms_ = 0, last_status_ms_ = 0;
+  int64_t http_warned_ms_ = 0;         // the last refused HTTP request logged as a warning
   int64_t latency_ms_ = -1;            // the last Web API call's round trip
   int64_t rate_limited_until_ms_ = 0;  // chat.postMessage waits for a rate limit until then
   std::mt19937 rng_{std::random_device{}()};

@@ -28,7 +28,9 @@ U0EMUBOT1 (bot id B0EMUBOT1):
   app_mention event (same ts, two event ids); the app's own chat.postMessage comes back as a
   message event with bot_id (Slack echoes them).
 - HTTP events (Request URL) mode, the client side: /_emu/http_event signs an event_callback or
-  url_verification body (v0 HMAC-SHA256 of "v0:<ts>:<body>") and POSTs it to a URL.
+  url_verification body (v0 HMAC-SHA256 of "v0:<ts>:<body>") and POSTs it to a URL; "body" sends
+  a payload again (a retry: same event id, a fresh signature), "form_payload" an interactivity
+  payload form-encoded.
 Does NOT emulate: OAuth, scopes, Block Kit, files, reactions, slash commands, interactivity,
 Enterprise Grid, message edits/deletes (other than injected raw events), real rate limit tiers.
 Test controls (JSON): /_emu/inject, /_emu/channel, /_emu/disconnect, /_emu/drop, /_emu/hang,
@@ -58,6 +60,7 @@ import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from http import HTTPStatus
@@ -422,6 +425,11 @@ class Emulator:
         for conn in self.conns:
             conn.hung = True
             conn.ws.transport.pause_reading()  # no pongs, no acks read: a dead link
+            # ...that sends nothing either: its own keepalive pings stop too (a link that died
+            # on the way carries no pings; a client must notice the silence).
+            task = getattr(conn.ws, "keepalive_ping_task", None)
+            if task is not None:
+                task.cancel()
         return {"hung": len(self.conns)}
 
     # ---- controls --------------------------------------------------------------------------
@@ -469,18 +477,29 @@ class Emulator:
     def http_event(self, b):
         url = str(b["url"])
         secret = str(b.get("signing_secret", ""))
+        content_type = "application/json"
         if b.get("url_verification"):
             body = {"token": "emu-verification-token", "challenge": uuid.uuid4().hex,
                     "type": "url_verification"}
+        elif "body" in b:  # a body sent before (its "sent"): Slack's retry of the same event
+            if not isinstance(b["body"], dict):
+                raise ValueError("body must be an object")
+            body = b["body"]
+        elif "form_payload" in b:  # interactivity: payload=<json>, form-encoded
+            body = b["form_payload"]
+            content_type = "application/x-www-form-urlencoded"
         else:
             events, _ = self.build_events(b)
             body = self.payload(events[0])
-        raw = json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogateescape")
+        if content_type == "application/json":
+            raw = json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogateescape")
+        else:
+            raw = urllib.parse.urlencode({"payload": json.dumps(body)}).encode()
         ts = int(time.time()) + _int(b.get("timestamp_offset_s"), 0)
         sig = sign(secret, ts, raw)
         if b.get("bad_signature"):
             sig = sig[:-4] + ("0000" if not sig.endswith("0000") else "1111")
-        headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": str(ts),
+        headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(ts),
                    "X-Slack-Signature": sig}
         if b.get("retry_num") is not None:
             headers["X-Slack-Retry-Num"] = str(int(b["retry_num"]))
