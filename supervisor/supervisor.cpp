@@ -38,6 +38,31 @@ ipc::ChildState to_wire(ChildState s) {
   }
   return ipc::ChildState::STOPPED;
 }
+
+ipc::ChildHold to_wire(Hold h) {
+  switch (h) {
+    case Hold::none:
+      return ipc::ChildHold::NONE;
+    case Hold::stopped:
+      return ipc::ChildHold::STOPPED;
+    case Hold::logged_out:
+      return ipc::ChildHold::LOGGED_OUT;
+  }
+  return ipc::ChildHold::NONE;
+}
+
+// How an operator names the worker on the command line.
+std::string cli_target(const ChildSpec& s) {
+  return s.channel + (s.account_id.empty() || s.account_id == "default"
+                          ? std::string()
+                          : " --account " + s.account_id);
+}
+
+ipc::ChildLifecycleResult::Builder lifecycle_result(capnp::MallocMessageBuilder& b, uint64_t id) {
+  auto res = b.initRoot<ipc::Control>().initLifecycleResult();
+  res.setRequestId(id);
+  return res;
+}
 }  // namespace
 
 Supervisor::Supervisor(boost::asio::io_context& io, const Clock& clock, Logger& log,
@@ -101,12 +126,14 @@ void Supervisor::reload(std::vector<ChildSpec> specs) {
     log_.info("supervisor", name + ": configuration changed, restarting it");
     c->spec = std::move(it->second);
     wanted.erase(it);
+    if (c->hold == Hold::stopped) c->hold = Hold::none;  // a change for it ends an operator stop
     c->history = ChildHistory{c->history.generation, c->history.restarts, 0, {}};
     request_stop(*c, true);
   }
   // Children removed while not running go now.
   for (auto it = children_.begin(); it != children_.end();) {
     if (it->second->remove_on_exit && !it->second->proc) {
+      drop_waiters(*it->second);
       it = children_.erase(it);
     } else {
       ++it;
@@ -159,6 +186,10 @@ void Supervisor::check_stopping() {
 
 void Supervisor::spawn(Child& c) {
   if (stopping_) return;
+  // The one place a child is started: a held one is not, so a logged-out worker's credentials
+  // reach no process, whatever asked for the start.
+  settle_logout(c);
+  if (c.hold != Hold::none) return park(c);
   c.restart_timer.cancel();
   c.next_restart_wall = 0;
   if (c.history.generation > 0) ++c.history.restarts;
@@ -265,6 +296,8 @@ void Supervisor::on_exit(const std::string& name, uint32_t generation, int statu
   c.last_exit_wall = clock_.wall_ms();
   const std::string how = describe_exit(e);
   log_.info("supervisor", name + ": " + how);
+  for (auto& done : std::exchange(c.exit_waiters, {})) done();
+  answer_start_waiters(c, generation, false);
 
   if (stopping_) {
     set_state(c, ChildState::stopped);
@@ -272,9 +305,15 @@ void Supervisor::on_exit(const std::string& name, uint32_t generation, int statu
     return;
   }
   if (c.remove_on_exit) {
+    drop_waiters(c);
     children_.erase(name);
     push_children();
     return;
+  }
+  settle_logout(c);  // a new token while its logout was stopping it: a login
+  if (c.hold != Hold::none) {
+    c.kill_reason.clear();
+    return park(c);
   }
   if (e.requested && !c.restart_on_exit) {
     set_state(c, ChildState::stopped, "stopped by request");
@@ -319,6 +358,7 @@ void Supervisor::on_control(Child& c, uint32_t generation, capnp::MessageReader&
       if (c.ready) throw std::runtime_error("a second ready");
       c.ready = true;  // lastError stays: why it last restarted is worth seeing while it runs
       set_state(c, ChildState::running);
+      answer_start_waiters(c, generation, true);
       if (c.spec.role == ipc::ChildRole::FRONT) {
         for (auto& [_, w] : children_)
           if (w->spec.role != ipc::ChildRole::FRONT) connect_worker(*w);
@@ -335,6 +375,8 @@ void Supervisor::on_control(Child& c, uint32_t generation, capnp::MessageReader&
       return;
     case ipc::Control::RESTART_CHILD:
       return on_restart_child(c, msg.getRestartChild());
+    case ipc::Control::LIFECYCLE:
+      return on_lifecycle(c, msg.getLifecycle());
     case ipc::Control::SANDBOX: {
       auto sb = msg.getSandbox();
       sandbox::Report rep;
@@ -384,19 +426,218 @@ void Supervisor::on_restart_child(Child& c, ipc::RestartChild::Reader rq) {
   res.setRequestId(rq.getRequestId());
   Child* t = find(target);
   if (c.spec.role != ipc::ChildRole::FRONT) throw std::runtime_error("restartChild from a worker");
+  if (t) settle_logout(*t);
   if (!t || t->spec.role == ipc::ChildRole::FRONT) {
     res.setOk(false);
     auto err = res.initError();
     err.setCode(ipc::ErrorCode::NOT_FOUND);
     err.setMessage("no such channel: " + target);
+  } else if (t->hold == Hold::logged_out) {
+    res.setOk(false);
+    auto err = res.initError();
+    err.setCode(ipc::ErrorCode::INVALID_REQUEST);
+    err.setMessage(target +
+                   " is logged out (channels.logout): set a new token in the config to "
+                   "log in again");
   } else {
     log_.info("supervisor", target + ": restart requested by an operator");
+    t->hold = Hold::none;
     t->history.consecutive_failures = 0;
     t->history.deaths.clear();
     request_stop(*t, true);
     res.setOk(true);
   }
   c.link->send(b);
+}
+
+void Supervisor::on_lifecycle(Child& c, ipc::ChildLifecycle::Reader rq) {
+  if (c.spec.role != ipc::ChildRole::FRONT) throw std::runtime_error("lifecycle from a worker");
+  const uint64_t id = rq.getRequestId();
+  const std::string target = rq.getName();
+  const auto action = rq.getAction();
+  // Answered on the link of the front that asked: a newer front never gets an old answer.
+  std::weak_ptr<ipc::Link> link = c.link;
+  auto fail = [link, id](ErrorCode code, const std::string& message, bool retryable) {
+    capnp::MallocMessageBuilder b;
+    auto res = lifecycle_result(b, id);
+    res.setOk(false);
+    ipc::write_error(Error{code, message, retryable}, res.initError());
+    if (auto l = link.lock()) l->send(b);
+  };
+  Child* t = find(target);
+  if (!t || t->spec.role != ipc::ChildRole::CHANNEL)
+    return fail(ErrorCode::NOT_FOUND, "no such channel worker: " + target, false);
+  if (stopping_) return fail(ErrorCode::UNAVAILABLE, "the gateway is stopping", true);
+  const std::string name = t->spec.name;
+  auto answer_stopped = [this, link, id, name](std::vector<std::string> env) {
+    capnp::MallocMessageBuilder b;
+    auto res = lifecycle_result(b, id);
+    res.setOk(true);
+    const Child* now = find(name);
+    res.setRunning(now && now->proc && now->ready);
+    auto list = res.initCredentialEnv(
+        static_cast<unsigned>(std::min(env.size(), ipc::contract::lists::kCredentialEnv)));
+    for (unsigned i = 0; i < list.size(); ++i) list.set(i, env[i]);
+    if (auto l = link.lock()) l->send(b);
+  };
+  switch (action) {
+    case ipc::LifecycleAction::STOP:
+      settle_logout(*t);
+      if (t->hold == Hold::none) {
+        log_.info("supervisor", name + ": stopped by an operator (channels.stop)");
+        t->hold = Hold::stopped;
+      }
+      return lifecycle_stop(*t, [answer_stopped] { answer_stopped({}); });
+    case ipc::LifecycleAction::LOGOUT: {
+      LogoutMark m{t->spec.channel, t->spec.account_id, t->spec.credentials, clock_.wall_ms()};
+      try {
+        opts_.logouts.mark(name, std::move(m));
+      } catch (const std::exception& e) {
+        log_.error("supervisor", name + ": cannot record the logout: " + e.what());
+        return fail(ErrorCode::UNAVAILABLE,
+                    std::string("cannot record the logout; nothing changed: ") + e.what(), true);
+      }
+      log_.info("supervisor", name + ": logged out by an operator (channels.logout)");
+      t->hold = Hold::logged_out;
+      std::vector<std::string> env = t->spec.credential_env;
+      return lifecycle_stop(*t, [answer_stopped, env] { answer_stopped(env); });
+    }
+    case ipc::LifecycleAction::START:
+      return lifecycle_start(*t, [link, id](const StartPlan& p, bool running) {
+        capnp::MallocMessageBuilder b;
+        auto res = lifecycle_result(b, id);
+        res.setOk(true);
+        res.setRunning(running);
+        res.setOutcome(p.status == StartStatus::handed_off ? ipc::StartOutcome::HANDED_OFF
+                       : p.status == StartStatus::retry    ? ipc::StartOutcome::RETRY
+                                                           : ipc::StartOutcome::SKIPPED);
+        res.setReason(p.reason);
+        if (auto l = link.lock()) l->send(b);
+      });
+  }
+  // A newer front's action: refused, the link stays.
+  fail(ErrorCode::INVALID_REQUEST, ipc::unknown_value("lifecycle action", action), false);
+}
+
+void Supervisor::lifecycle_stop(Child& t, std::function<void()> done) {
+  if (!t.proc) {
+    park(t);
+    return done();
+  }
+  t.exit_waiters.push_back(std::move(done));
+  request_stop(t, false);
+}
+
+void Supervisor::lifecycle_start(Child& t,
+                                 std::function<void(const StartPlan&, bool running)> done) {
+  settle_logout(t);
+  StartView v;
+  v.gateway_stopping = stopping_;
+  v.logged_out = t.hold == Hold::logged_out;
+  v.has_process = t.proc != nullptr;
+  v.stop_requested = t.stop_requested;
+  v.ready = t.ready;
+  StartPlan plan = plan_start(v);
+  if (plan.status == StartStatus::skipped && plan.reason == "logged-out")
+    plan.reason =
+        "logged-out: set a new token for " + cli_target(t.spec) + " in the config to log in again";
+  if (plan.step == StartStep::answer) return done(plan, t.proc && t.ready);
+  uint32_t min_generation = t.history.generation;
+  if (plan.step != StartStep::wait) {
+    log_.info("supervisor", t.spec.name + ": started by an operator (channels.start)");
+    t.hold = Hold::none;
+    // A manual start overrides the crash-loop breaker: earlier deaths no longer count.
+    t.history.consecutive_failures = 0;
+    t.history.deaths.clear();
+    min_generation = t.history.generation + 1;
+    if (plan.step == StartStep::spawn) {
+      spawn(t);
+    } else {
+      request_stop(t, true);
+    }
+  }
+  StartWaiter w;
+  w.id = ++next_waiter_;
+  w.min_generation = min_generation;
+  w.done = [done, plan](bool running) { done(plan, running); };
+  w.deadline = std::make_shared<boost::asio::steady_timer>(io_);
+  w.deadline->expires_after(std::chrono::milliseconds(opts_.start_wait_ms));
+  w.deadline->async_wait(
+      [this, name = t.spec.name, id = w.id](const boost::system::error_code& ec) {
+        if (ec) return;
+        Child* c = find(name);
+        if (!c) return;
+        for (auto it = c->start_waiters.begin(); it != c->start_waiters.end(); ++it) {
+          if (it->id != id) continue;
+          StartWaiter w = std::move(*it);  // keeps this timer alive until its handler returns
+          c->start_waiters.erase(it);
+          return w.done(c->proc && c->ready);  // not ready yet: started stays false, honestly
+        }
+      });
+  t.start_waiters.push_back(std::move(w));
+}
+
+void Supervisor::answer_start_waiters(Child& c, uint32_t generation, bool running) {
+  std::vector<StartWaiter> due;
+  for (auto it = c.start_waiters.begin(); it != c.start_waiters.end();) {
+    if (it->min_generation <= generation) {
+      due.push_back(std::move(*it));
+      it = c.start_waiters.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& w : due) {
+    w.deadline->cancel();
+    w.done(running);
+  }
+}
+
+void Supervisor::drop_waiters(Child& c) {
+  for (auto& done : std::exchange(c.exit_waiters, {})) done();
+  for (auto& w : std::exchange(c.start_waiters, {})) {
+    w.deadline->cancel();
+    w.done(false);
+  }
+}
+
+void Supervisor::settle_logout(Child& c) {
+  if (c.spec.role != ipc::ChildRole::CHANNEL) return;
+  switch (check_logout_mark(opts_.logouts.fingerprint(c.spec.name), c.spec.credentials)) {
+    case MarkCheck::none:
+      if (c.hold == Hold::logged_out) c.hold = Hold::none;  // the mark went another way
+      return;
+    case MarkCheck::holds:
+      c.hold = Hold::logged_out;
+      return;
+    case MarkCheck::cleared:
+      log_.info("supervisor", c.spec.name +
+                                  ": its credentials changed since channels.logout: "
+                                  "logged in again");
+      try {
+        opts_.logouts.clear(c.spec.name);
+      } catch (const std::exception& e) {
+        // The stale mark names the old credentials only: it cannot hold the new ones back.
+        log_.warn("supervisor", c.spec.name + ": cannot update the logout file: " + e.what());
+      }
+      if (c.hold == Hold::logged_out) c.hold = Hold::none;
+      return;
+  }
+}
+
+void Supervisor::park(Child& c) {
+  c.restart_timer.cancel();
+  c.next_restart_wall = 0;
+  const std::string target = cli_target(c.spec);
+  if (c.hold == Hold::logged_out) {
+    set_state(c, ChildState::stopped,
+              "logged out (channels.logout): set a new token for " + target +
+                  " in the config to log in again");
+  } else {
+    set_state(c, ChildState::stopped,
+              "stopped by an operator (channels.stop): `clawgate channels start " + target +
+                  "` starts it");
+  }
 }
 
 void Supervisor::on_link_closed(const std::string& name, uint32_t generation,
@@ -534,6 +775,7 @@ void Supervisor::push_children() {
     s.setLastStartMs(c->last_start_wall);
     s.setLastExitMs(c->last_exit_wall);
     s.setRssBytes(c->rss);
+    s.setHold(to_wire(c->hold));
     c->rss_pushed = c->rss;
     if (c->sandbox) {
       auto sb = s.initSandbox();
