@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <set>
@@ -152,7 +153,12 @@ TEST(Lifecycle, StopHoldsOneAccountAndStartDeliversWhatWaited) {
 
   // A stopped worker crashed after a kill restarts as usual: the hold was lifted by start.
   ASSERT_EQ(::kill(alpha_again, SIGKILL), 0);
-  ASSERT_TRUE(eventually([&] { return account(c.gc, "alpha")["state"] == "running"; }, 15000))
+  ASSERT_TRUE(eventually(
+      [&] {
+        const int pid = child_pid(c.gc, "telegram:alpha");
+        return pid > 0 && pid != alpha_again && account(c.gc, "alpha")["state"] == "running";
+      },
+      15000))
       << gw.output();
 
   // Errors: an account or channel nobody configured, no channel at all.
@@ -186,10 +192,17 @@ TEST(Lifecycle, StopHoldsOneAccountAndStartDeliversWhatWaited) {
 TEST(Lifecycle, LogoutHoldsAcrossARestartUntilTheTokenChanges) {
   TelegramEmulator emu({kAlphaToken, kBetaToken, kAlphaNewToken});
   TelegramEmulator alpha = emu.bot(kAlphaToken), alpha_new = emu.bot(kAlphaNewToken);
-  std::string state_dir;
+  // One state directory for both gateways (each GatewayProcess removes its own at the end).
+  char tmpl[] = "/tmp/clawgate-lifecycle-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string state_dir = tmpl;
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { std::filesystem::remove_all(dir); }
+  } cleanup{state_dir};
+  const std::map<std::string, std::string> same_state = {{"CLAWGATE_STATE_DIR", state_dir}};
   {
-    GatewayProcess gw({}, two_accounts(emu).dump());
-    state_dir = gw.state_dir();
+    GatewayProcess gw(same_state, two_accounts(emu).dump());
     ASSERT_TRUE(eventually([&] { return connected(gw, {"alpha", "beta"}); }, 15000)) << gw.output();
     Client c(gw);
     const int alpha_pid = child_pid(c.gc, "telegram:alpha");
@@ -230,7 +243,6 @@ TEST(Lifecycle, LogoutHoldsAcrossARestartUntilTheTokenChanges) {
   }
 
   // A new gateway on the same state directory and config: alpha stays logged out.
-  const std::map<std::string, std::string> same_state = {{"CLAWGATE_STATE_DIR", state_dir}};
   const int64_t alpha_calls = alpha.stats().value("getUpdates", 0);
   {
     GatewayProcess gw(same_state, two_accounts(emu).dump());
