@@ -18,6 +18,36 @@
 
 namespace clawgate::core {
 
+namespace {
+
+// The answer to channels.stop, .start or .logout: upstream's shapes, from the supervisor's.
+Json lifecycle_payload(ChannelHub::Lifecycle action, Json p, const ChannelHub::LifecycleAnswer& a) {
+  switch (action) {
+    case ChannelHub::Lifecycle::stop:
+      p["stopped"] = !a.running;
+      break;
+    case ChannelHub::Lifecycle::start: {
+      Json outcome = {{"status", a.outcome}};
+      if (a.outcome != "handed-off") outcome["reason"] = a.reason;
+      p["started"] = a.running;
+      p["outcome"] = outcome;
+      break;
+    }
+    case ChannelHub::Lifecycle::logout:
+      // The mark is written and the worker stopped: its credentials reach no process until they
+      // change (cleared, as upstream's CLI reads it). The config itself is not written: the
+      // gateway may not (it can be read-only).
+      p["cleared"] = true;
+      p["loggedOut"] = true;
+      p["envToken"] = !a.env.empty();
+      if (!a.env.empty()) p["envTokenVariables"] = a.env;
+      break;
+  }
+  return p;
+}
+
+}  // namespace
+
 const ChannelHub::Route* ChannelHub::route(schema::Method m) {
   using M = schema::Method;
   namespace P = schema::params;
@@ -199,31 +229,7 @@ void ChannelHub::m_lifecycle(Lifecycle action, const std::string& channel,
   child_lifecycle(worker_name(*c), action,
                   [done = std::move(done), head, action](Result<LifecycleAnswer> r) mutable {
                     if (!r) return done(Reply::fail(std::move(r).error()));
-                    const LifecycleAnswer& a = *r;
-                    Json p = head;
-                    switch (action) {
-                      case Lifecycle::stop:
-                        p["stopped"] = !a.running;
-                        break;
-                      case Lifecycle::start: {
-                        Json outcome = {{"status", a.outcome}};
-                        if (a.outcome != "handed-off") outcome["reason"] = a.reason;
-                        p["started"] = a.running;
-                        p["outcome"] = outcome;
-                        break;
-                      }
-                      case Lifecycle::logout:
-                        // The mark is written and the worker stopped: logged out. Nothing is
-                        // cleared from the config (the gateway does not write it), hence cleared is
-                        // true only in the sense upstream's CLI reads it: the account no longer
-                        // runs on those credentials.
-                        p["cleared"] = true;
-                        p["loggedOut"] = true;
-                        p["envToken"] = !a.env.empty();
-                        if (!a.env.empty()) p["envTokenVariables"] = a.env;
-                        break;
-                    }
-                    done(Reply::ok(p));
+                    done(Reply::ok(lifecycle_payload(action, std::move(head), *r)));
                   });
 }
 
