@@ -284,8 +284,19 @@ void Supervisor::on_exit(const std::string& name, uint32_t generation, int statu
   c.last_exit_wall = clock_.wall_ms();
   const std::string how = describe_exit(e);
   log_.info("supervisor", name + ": " + how);
-  for (auto& done : std::exchange(c.exit_waiters, {})) done();
-  answer_start_waiters(c, generation, false);
+  // Waiters (a stop, a logout, a start that ends here) are answered once the new state went to
+  // the front, on every path below: a caller's next channels.status already shows it.
+  struct AnswerWaiters {
+    Supervisor& self;
+    const std::string& name;
+    uint32_t generation;
+    ~AnswerWaiters() {
+      Child* ch = self.find(name);
+      if (!ch) return;  // removed: drop_waiters answered them
+      for (auto& done : std::exchange(ch->exit_waiters, {})) done();
+      self.answer_start_waiters(*ch, generation, false);
+    }
+  } answer_waiters{*this, name, generation};
 
   if (stopping_) {
     set_state(c, ChildState::stopped);
