@@ -38,6 +38,14 @@ commands:
   channels status             every channel worker: state, restarts, last error
   channels restart <channel> [--account ID]
                               restart one channel account's worker (e.g. telegram)
+  channels stop <channel> [--account ID]
+                              stop that worker and keep it stopped (until channels start, a
+                              config change for it, or a gateway restart)
+  channels start <channel> [--account ID]
+                              start it again (also a worker parked after a crash loop)
+  channels logout <channel> [--account ID]
+                              stop it until its token in the config changes (kept across
+                              restarts; the token is not revoked on the platform)
   pairing list [channel] [--account ID]
                               DM senders waiting for approval
   pairing approve <channel> <code> [--account ID]
@@ -249,6 +257,33 @@ void print_human(const std::string& command, const Json& p) {
     std::cout << "restarting " << p.value("channel", "?") << "\n";
     return;
   }
+  const std::string who = p.value("channel", "?") + " (" + p.value("accountId", "?") + ")";
+  if (command == "channels stop") {
+    std::cout << who << (p.value("stopped", false) ? ": stopped" : ": still running")
+              << "; `clawgate channels start` starts it again\n";
+    return;
+  }
+  if (command == "channels start") {
+    const Json o = p.value("outcome", Json::object());
+    const std::string status = o.value("status", "?");
+    std::cout << who << ": " << (p.value("started", false) ? "running" : "not running");
+    if (status == "handed-off")
+      std::cout << " (started)";
+    else
+      std::cout << " (" << status << ": " << o.value("reason", "?") << ")";
+    std::cout << "\n";
+    return;
+  }
+  if (command == "channels logout") {
+    std::cout << who << ": logged out; its worker stays stopped until its token in the config "
+              << "changes. The token itself is still valid on the platform: revoke it there "
+              << "if it should stop working.\n";
+    for (const auto& v : p.value("envTokenVariables", Json::array()))
+      std::cout << "note: " << v.get<std::string>()
+                << " in the gateway's environment still holds the token; a new value there is "
+                   "a login too\n";
+    return;
+  }
   if (command == "send") {
     std::cout << (p.value("status", "") == "queued" ? "queued " : "sent ")
               << p.value("messageId", p.value("queueId", "")) << "\n";
@@ -314,8 +349,16 @@ int run_subcommand(const std::string& command, std::vector<std::string> args) {
   } else if (command == "channels" && sub == "restart" && words.size() == 2) {
     c.method = "channels.restart";
     params["channel"] = words[1];
+  } else if (command == "channels" && (sub == "stop" || sub == "start" || sub == "logout") &&
+             words.size() == 2) {
+    // A blank --account is refused, as upstream does: an unset shell variable must not select
+    // the default account.
+    if (params.contains("accountId") && params["accountId"].get<std::string>().empty())
+      return usage(("channels " + sub + " <channel> [--account ID] (ID not empty)").c_str());
+    c.method = "channels." + sub;
+    params["channel"] = words[1];
   } else if (command == "channels") {
-    return usage("channels status | channels restart <channel> [--account ID]");
+    return usage("channels status | channels restart|stop|start|logout <channel> [--account ID]");
   } else if (command == "pairing" && sub == "list" && words.size() <= 2) {
     c.method = "channels.pairing.list";
     if (words.size() == 2) params["channel"] = words[1];
@@ -389,6 +432,9 @@ int run_method(const std::string& command, ClientArgs a) {
     else
       print_human(command, payload);
     ws.close();
+    // The worker is not in the state asked for (a skipped start, a stop still under way).
+    if (command == "channels start" && !payload.value("started", false)) return 1;
+    if (command == "channels stop" && !payload.value("stopped", false)) return 1;
     return 0;
   } catch (const clawgate::GatewayError& e) {
     std::cerr << "error: " << e.code << ": " << e.message;

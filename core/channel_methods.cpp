@@ -1,8 +1,9 @@
 // ChannelHub's protocol methods: the method table (the one list of what it serves; Core routes
-// by it), send, channels.restart and the pairing list/approve of channel senders. Params arrive
-// validated against their schema; handlers apply meaning.
+// by it), send, channels.restart, channels.stop/start/logout and the pairing list/approve of
+// channel senders. Params arrive validated against their schema; handlers apply meaning.
 // Fails: an unknown channel, account or pairing code, media or an oversize message is
-// INVALID_REQUEST; a send that cannot be queued or persisted is UNAVAILABLE, retryable.
+// INVALID_REQUEST; a send that cannot be queued or persisted is UNAVAILABLE, retryable; so is a
+// lifecycle call the supervisor cannot answer (gone, or the gateway stopping).
 #include <capnp/message.h>
 
 #include <algorithm>
@@ -17,6 +18,36 @@
 
 namespace clawgate::core {
 
+namespace {
+
+// The answer to channels.stop, .start or .logout: upstream's shapes, from the supervisor's.
+Json lifecycle_payload(ChannelHub::Lifecycle action, Json p, const ChannelHub::LifecycleAnswer& a) {
+  switch (action) {
+    case ChannelHub::Lifecycle::stop:
+      p["stopped"] = !a.running;
+      break;
+    case ChannelHub::Lifecycle::start: {
+      Json outcome = {{"status", a.outcome}};
+      if (a.outcome != "handed-off") outcome["reason"] = a.reason;
+      p["started"] = a.running;
+      p["outcome"] = outcome;
+      break;
+    }
+    case ChannelHub::Lifecycle::logout:
+      // The mark is written and the worker stopped: its credentials reach no process until they
+      // change (cleared, as upstream's CLI reads it). The config itself is not written: the
+      // gateway may not (it can be read-only).
+      p["cleared"] = true;
+      p["loggedOut"] = true;
+      p["envToken"] = !a.env.empty();
+      if (!a.env.empty()) p["envTokenVariables"] = a.env;
+      break;
+  }
+  return p;
+}
+
+}  // namespace
+
 const ChannelHub::Route* ChannelHub::route(schema::Method m) {
   using M = schema::Method;
   namespace P = schema::params;
@@ -28,6 +59,21 @@ const ChannelHub::Route* ChannelHub::route(schema::Method m) {
       {M::channels_restart,
        [](ChannelHub& h, const Json& p, ReplyFn done) {
          h.m_restart(p.get<P::ChannelsRestart>(), std::move(done));
+       }},
+      {M::channels_stop,
+       [](ChannelHub& h, const Json& p, ReplyFn done) {
+         const auto q = p.get<P::ChannelsStop>();
+         h.m_lifecycle(Lifecycle::stop, q.channel, q.account_id, std::move(done));
+       }},
+      {M::channels_start,
+       [](ChannelHub& h, const Json& p, ReplyFn done) {
+         const auto q = p.get<P::ChannelsStart>();
+         h.m_lifecycle(Lifecycle::start, q.channel, q.account_id, std::move(done));
+       }},
+      {M::channels_logout,
+       [](ChannelHub& h, const Json& p, ReplyFn done) {
+         const auto q = p.get<P::ChannelsLogout>();
+         h.m_lifecycle(Lifecycle::logout, q.channel, q.account_id, std::move(done));
        }},
       {M::channels_pairing_list,
        [](ChannelHub& h, const Json& p, ReplyFn done) {
@@ -145,6 +191,46 @@ void ChannelHub::m_restart(const schema::params::ChannelsRestart& req, ReplyFn d
     if (!account.empty()) p["accountId"] = account;
     done(Reply::ok(p));
   });
+}
+
+void ChannelHub::m_lifecycle(Lifecycle action, const std::string& channel,
+                             const std::optional<std::string>& account_id, ReplyFn done) {
+  const bool known = std::any_of(settings_.channels.begin(), settings_.channels.end(),
+                                 [&](const ChannelSettings& c) { return c.name == channel; });
+  if (!known) {
+    const ChannelKind* kind = channel_kind(channel);
+    return done(Reply::invalid(kind && !kind->read
+                                   ? "channel " + channel + " has no worker in clawgate"
+                                   : "unknown channel: " + utf8::preview(channel, 64) +
+                                         " (not configured)"));
+  }
+  // No account named: the channel's default account (upstream's defaultAccount).
+  const ChannelSettings* c = find_account(settings_.channels, channel, account_id.value_or(""));
+  if (!c)
+    return done(Reply::invalid("unknown account for " + channel + ": " +
+                               utf8::preview(account_id.value_or(""), 64) + " (not configured)"));
+  const std::string account = c->account_id;
+  Json head = {{"channel", channel}, {"accountId", account}};
+  if (!c->enabled) {  // no worker runs for it: nothing to stop, start or log out
+    if (action == Lifecycle::stop) {
+      head["stopped"] = true;
+      return done(Reply::ok(head));
+    }
+    if (action == Lifecycle::start) {
+      head["started"] = false;
+      head["outcome"] = {{"status", "skipped"}, {"reason", "disabled"}};
+      return done(Reply::ok(head));
+    }
+    return done(Reply::invalid(channel + " account " + account +
+                               " is disabled (enabled: false): no worker to log out"));
+  }
+  if (!supervised_ || !child_lifecycle)
+    return done(Reply::unavailable("not supervised: run `clawgate gateway` to manage workers"));
+  child_lifecycle(worker_name(*c), action,
+                  [done = std::move(done), head, action](Result<LifecycleAnswer> r) mutable {
+                    if (!r) return done(Reply::fail(std::move(r).error()));
+                    done(Reply::ok(lifecycle_payload(action, std::move(head), *r)));
+                  });
 }
 
 void ChannelHub::m_pairing_list(const schema::params::ChannelsPairingList& req, ReplyFn done) {

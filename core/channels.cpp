@@ -516,6 +516,10 @@ Json ChannelHub::account_json(const ChannelSettings& c) {
     if (x.channel == c.name && x.account_id == c.account_id && (!w || x.generation > w->generation))
       w = &x;
   std::string state = !c.enabled ? "stopped" : row ? row->state : "stopped";
+  // An operator's hold names the state: "stopped" by channels.stop, "logged-out" by
+  // channels.logout (upstream's linked: false), with the supervisor's why and how to undo it.
+  const std::string hold = row && c.enabled ? row->hold : "";
+  if (hold == "logged-out") state = "logged-out";
   Json a = {{"accountId", c.account_id},
             {"enabled", c.enabled},
             {"configured", true},
@@ -543,7 +547,9 @@ Json ChannelHub::account_json(const ChannelSettings& c) {
       !w && g != gone_errors_.end() && !g->second.empty())
     err = g->second + (err.empty() ? "" : " (" + err + ")");
   if (!supervised_ && c.enabled) err = "not supervised: run `clawgate gateway` to start workers";
+  if (!hold.empty()) err = row->last_error;  // the hold is why it does not run, nothing older
   a["lastError"] = err.empty() ? Json(nullptr) : Json(err);
+  if (hold == "logged-out") a["linked"] = false;
   if (row && row->next_restart_ms) a["nextRestartAt"] = row->next_restart_ms;
   if (w && !w->detail.empty()) a["detail"] = w->detail;
   if (w && !w->bot_username.empty()) a["name"] = "@" + w->bot_username;
@@ -634,6 +640,7 @@ Json ChannelHub::children_json() const {
                    {"restarts", r.restarts},
                    {"rssBytes", r.rss},
                    {"sandbox", r.sandbox},
+                   {"hold", r.hold.empty() ? Json(nullptr) : Json(r.hold)},
                    {"lastError", r.last_error}});
   return out;
 }

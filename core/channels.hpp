@@ -1,7 +1,7 @@
 // ChannelHub: the front's side of every channel worker. Holds the data links the supervisor
 // hands over (one per live worker generation), the supervisor's children table, the durable
-// outbound queue and the inbound router, and serves channels.status, channels.restart, send
-// and channels.pairing.*.
+// outbound queue and the inbound router, and serves channels.status, channels.restart,
+// channels.stop/start/logout, send and channels.pairing.*.
 // Accounts: a channel may run several accounts (one worker each). Everything here is per
 // (channel, account): a message comes in through one account's worker and its answer goes out
 // through the same one; a send or delivery that names no account uses the channel's default
@@ -81,12 +81,24 @@ class ChannelHub {
     int64_t since_ms = 0, next_restart_ms = 0, last_start_ms = 0, last_exit_ms = 0;
     uint64_t rss = 0;
     Json sandbox;  // {noNewPrivs, seccomp, landlockAbi, landlock, notApplied}; null until reported
+    std::string hold;  // "" | "stopped" (channels.stop) | "logged-out" (channels.logout)
   };
   void set_children(std::vector<ChildRow> rows);
   bool supervised() const { return supervised_; }
   void set_supervised(bool s) { supervised_ = s; }
   // channels.restart goes to the supervisor through this (set by the runner).
   std::function<void(const std::string& child, ReplyFn)> restart_child;
+  // channels.stop/start/logout go to the supervisor through this (set by the runner). The
+  // supervisor owns the worker's process and its logged-out mark; it answers with this.
+  enum class Lifecycle { stop, start, logout };
+  struct LifecycleAnswer {
+    bool running = false;          // the worker runs after the action
+    std::string outcome, reason;   // start: "handed-off" | "retry" | "skipped", and why
+    std::vector<std::string> env;  // logout: variables that still hold its credentials
+  };
+  std::function<void(const std::string& child, Lifecycle,
+                     std::function<void(Result<LifecycleAnswer>)>)>
+      child_lifecycle;
   std::function<void()> on_change;  // status changed: health is stale
   // Queues `text` for delivery to `to` through `account_id` of `channel` ("": its default
   // account; durable; chunked by the worker). False when no such account is configured or the
@@ -168,6 +180,9 @@ class ChannelHub {
 
   void m_send(const schema::params::Send& p, ReplyFn done);
   void m_restart(const schema::params::ChannelsRestart& p, ReplyFn done);
+  // channels.stop, channels.start, channels.logout: one account's worker, by the supervisor.
+  void m_lifecycle(Lifecycle action, const std::string& channel,
+                   const std::optional<std::string>& account_id, ReplyFn done);
   void m_pairing_list(const schema::params::ChannelsPairingList& p, ReplyFn done);
   void m_pairing_approve(const schema::params::ChannelsPairingApprove& p, ReplyFn done);
 

@@ -43,6 +43,13 @@ enum ChildState {
   stopped @4;   # exit 78 (config) or stopped by the operator: not retried until reload
 }
 
+# An operator's hold on a channel worker (channels.stop, channels.logout).
+enum ChildHold {
+  none @0;
+  stopped @1;    # channels.stop: until channels.start, a config change for it, or a gateway restart
+  loggedOut @2;  # channels.logout: until its credentials change (persisted in the state directory)
+}
+
 # What a child's sandbox enforces, as the child applied it (see common/sandbox.hpp).
 struct SandboxReport {
   reported @0 :Bool;            # false until the child has applied its sandbox
@@ -69,6 +76,7 @@ struct ChildStatus {
   lastExitMs @12 :Int64;
   rssBytes @13 :UInt64;      # from the child's last heartbeat
   sandbox @14 :SandboxReport;
+  hold @15 :ChildHold;       # why a stopped worker is not started again
 }
 
 # Slack HTTP mode's requests on the front <-> worker data link (data.capnp), here because that

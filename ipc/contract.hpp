@@ -68,6 +68,7 @@ inline constexpr size_t kRunMessages = 65536;  // agent: one run's history windo
 inline constexpr size_t kNodeOffers = 256;     // agent: the nodes a run's tools name
 inline constexpr size_t kNodeCommands = 512;   // agent: one node's commands in its offer
 inline constexpr size_t kToolCalls = 64;       // agent: the calls of one tool round
+inline constexpr size_t kCredentialEnv = 8;    // control: a logout's credential variables
 }  // namespace lists
 
 // Texts of the agent link's tool messages (agent.capnp ToolRound, ToolResult), in bytes. The

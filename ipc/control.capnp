@@ -39,6 +39,37 @@ struct RestartResult {
   error @2 :Common.IpcError;
 }
 
+# channels.stop / channels.start / channels.logout for one channel worker (front -> supervisor).
+# The supervisor owns the answer: it holds the worker's process and its logged-out mark.
+enum LifecycleAction {
+  stop @0;    # stop it, and keep it stopped (runtime only) until start, a config change or restart
+  start @1;   # start it now: also the override for a failed or exit-78 worker
+  logout @2;  # stop it and remember, in the state directory, the credentials it was logged out with
+}
+
+struct ChildLifecycle {
+  requestId @0 :UInt64;
+  name @1 :Text;
+  action @2 :LifecycleAction;
+}
+
+# What a start decided (upstream's `outcome.status`).
+enum StartOutcome {
+  handedOff @0;  # a worker was started (`running` says whether it got as far as ready)
+  retry @1;      # another start or stop owns it (`reason`: start-in-flight, task-owned, ...)
+  skipped @2;    # not started (`reason`: logged-out, gateway-stopping)
+}
+
+struct ChildLifecycleResult {
+  requestId @0 :UInt64;
+  ok @1 :Bool;
+  error @2 :Common.IpcError;   # when not ok
+  running @3 :Bool;            # after the action: the worker runs (its current generation is ready)
+  outcome @4 :StartOutcome;    # start only
+  reason @5 :Text;             # start: why retry or skipped
+  credentialEnv @6 :List(Text);  # logout: variables that still hold its credentials (at most 8)
+}
+
 # What a child is sent of the configuration: the part its job needs and nothing else (the keys
 # of each kind: schema/child_config.json). Sent first; a change to a worker's restarts it.
 struct Reload {
@@ -69,5 +100,7 @@ struct Control {
     restartResult @8 :RestartResult;            # supervisor -> front
     error @9 :Common.IpcError;                  # either way: a typed failure
     sandbox @10 :Common.SandboxReport;          # child -> supervisor, once it is sandboxed
+    lifecycle @11 :ChildLifecycle;              # front -> supervisor (channels.stop|start|logout)
+    lifecycleResult @12 :ChildLifecycleResult;  # supervisor -> front
   }
 }

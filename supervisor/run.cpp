@@ -165,6 +165,7 @@ SupervisorOptions supervisor_options(const Environment& env, int listen_fd) {
   opts.policy.max_backoff_ms = env_ms(env, "CLAWGATE_RESTART_MAX_BACKOFF_MS", 60'000);
   opts.policy.intensity_window_ms = env_ms(env, "CLAWGATE_RESTART_WINDOW_MS", 60'000);
   opts.stop_timeout_ms = env_ms(env, "CLAWGATE_STOP_TIMEOUT_MS", 5'000);
+  opts.start_wait_ms = env_ms(env, "CLAWGATE_START_WAIT_MS", 5'000);
   return opts;
 }
 
@@ -310,6 +311,9 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
     w.exe = dir + "/clawgate-" + c.name;
     w.env = channel_environment(s, c, env);
     w.config = ipc::ReloadMessage::channel(c);  // its own token, no other account's
+    ChannelCredentials creds = channel_credentials(c, w.env, hash_key);
+    w.credentials = std::move(creds.fingerprint);
+    w.credential_env = std::move(creds.env_names);
     out.push_back(std::move(w));
   }
   return out;
@@ -345,9 +349,21 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
   const int listen_fd = open_listener(settings, log);
   if (listen_fd < 0) return -listen_fd;
 
+  SupervisorOptions opts = supervisor_options(env, listen_fd);
+  opts.logouts = LogoutStore(settings.state_dir);
+  try {
+    opts.logouts.load();  // before any child: a logged-out worker's token goes to no process
+  } catch (const std::exception& e) {
+    std::cerr << "clawgate: " << e.what() << "\n";
+    ::close(listen_fd);
+    return 1;
+  }
+  for (const auto& [worker, m] : opts.logouts.marks())
+    log.info("supervisor", worker + ": logged out (channels.logout) until its token changes");
+
   std::signal(SIGPIPE, SIG_IGN);
   boost::asio::io_context io(1);
-  Supervisor sup(io, clock, log, supervisor_options(env, listen_fd));
+  Supervisor sup(io, clock, log, std::move(opts));
   SystemdNotifier systemd(io, sup);
   const std::string dir = [&] {
     auto it = env.find("CLAWGATE_LIBEXEC_DIR");

@@ -38,6 +38,19 @@ ipc::ChildState to_wire(ChildState s) {
   }
   return ipc::ChildState::STOPPED;
 }
+
+ipc::ChildHold to_wire(Hold h) {
+  switch (h) {
+    case Hold::none:
+      return ipc::ChildHold::NONE;
+    case Hold::stopped:
+      return ipc::ChildHold::STOPPED;
+    case Hold::logged_out:
+      return ipc::ChildHold::LOGGED_OUT;
+  }
+  return ipc::ChildHold::NONE;
+}
+
 }  // namespace
 
 Supervisor::Supervisor(boost::asio::io_context& io, const Clock& clock, Logger& log,
@@ -101,12 +114,14 @@ void Supervisor::reload(std::vector<ChildSpec> specs) {
     log_.info("supervisor", name + ": configuration changed, restarting it");
     c->spec = std::move(it->second);
     wanted.erase(it);
+    if (c->hold == Hold::stopped) c->hold = Hold::none;  // a change for it ends an operator stop
     c->history = ChildHistory{c->history.generation, c->history.restarts, 0, {}};
     request_stop(*c, true);
   }
   // Children removed while not running go now.
   for (auto it = children_.begin(); it != children_.end();) {
     if (it->second->remove_on_exit && !it->second->proc) {
+      drop_waiters(*it->second);
       it = children_.erase(it);
     } else {
       ++it;
@@ -159,6 +174,10 @@ void Supervisor::check_stopping() {
 
 void Supervisor::spawn(Child& c) {
   if (stopping_) return;
+  // The one place a child is started: a held one is not, so a logged-out worker's credentials
+  // reach no process, whatever asked for the start.
+  settle_logout(c);
+  if (c.hold != Hold::none) return park(c);
   c.restart_timer.cancel();
   c.next_restart_wall = 0;
   if (c.history.generation > 0) ++c.history.restarts;
@@ -265,6 +284,19 @@ void Supervisor::on_exit(const std::string& name, uint32_t generation, int statu
   c.last_exit_wall = clock_.wall_ms();
   const std::string how = describe_exit(e);
   log_.info("supervisor", name + ": " + how);
+  // Waiters (a stop, a logout, a start that ends here) are answered once the new state went to
+  // the front, on every path below: a caller's next channels.status already shows it.
+  struct AnswerWaiters {
+    Supervisor& self;
+    const std::string& name;
+    uint32_t generation;
+    ~AnswerWaiters() {
+      Child* ch = self.find(name);
+      if (!ch) return;  // removed: drop_waiters answered them
+      for (auto& done : std::exchange(ch->exit_waiters, {})) done();
+      self.answer_start_waiters(*ch, generation, false);
+    }
+  } answer_waiters{*this, name, generation};
 
   if (stopping_) {
     set_state(c, ChildState::stopped);
@@ -272,9 +304,15 @@ void Supervisor::on_exit(const std::string& name, uint32_t generation, int statu
     return;
   }
   if (c.remove_on_exit) {
+    drop_waiters(c);
     children_.erase(name);
     push_children();
     return;
+  }
+  settle_logout(c);  // a new token while its logout was stopping it: a login
+  if (c.hold != Hold::none) {
+    c.kill_reason.clear();
+    return park(c);
   }
   if (e.requested && !c.restart_on_exit) {
     set_state(c, ChildState::stopped, "stopped by request");
@@ -319,6 +357,7 @@ void Supervisor::on_control(Child& c, uint32_t generation, capnp::MessageReader&
       if (c.ready) throw std::runtime_error("a second ready");
       c.ready = true;  // lastError stays: why it last restarted is worth seeing while it runs
       set_state(c, ChildState::running);
+      answer_start_waiters(c, generation, true);
       if (c.spec.role == ipc::ChildRole::FRONT) {
         for (auto& [_, w] : children_)
           if (w->spec.role != ipc::ChildRole::FRONT) connect_worker(*w);
@@ -335,6 +374,8 @@ void Supervisor::on_control(Child& c, uint32_t generation, capnp::MessageReader&
       return;
     case ipc::Control::RESTART_CHILD:
       return on_restart_child(c, msg.getRestartChild());
+    case ipc::Control::LIFECYCLE:
+      return on_lifecycle(c, msg.getLifecycle());
     case ipc::Control::SANDBOX: {
       auto sb = msg.getSandbox();
       sandbox::Report rep;
@@ -384,13 +425,22 @@ void Supervisor::on_restart_child(Child& c, ipc::RestartChild::Reader rq) {
   res.setRequestId(rq.getRequestId());
   Child* t = find(target);
   if (c.spec.role != ipc::ChildRole::FRONT) throw std::runtime_error("restartChild from a worker");
+  if (t) settle_logout(*t);
   if (!t || t->spec.role == ipc::ChildRole::FRONT) {
     res.setOk(false);
     auto err = res.initError();
     err.setCode(ipc::ErrorCode::NOT_FOUND);
     err.setMessage("no such channel: " + target);
+  } else if (t->hold == Hold::logged_out) {
+    res.setOk(false);
+    auto err = res.initError();
+    err.setCode(ipc::ErrorCode::INVALID_REQUEST);
+    err.setMessage(target +
+                   " is logged out (channels.logout): set a new token in the config to "
+                   "log in again");
   } else {
     log_.info("supervisor", target + ": restart requested by an operator");
+    t->hold = Hold::none;
     t->history.consecutive_failures = 0;
     t->history.deaths.clear();
     request_stop(*t, true);
@@ -534,6 +584,7 @@ void Supervisor::push_children() {
     s.setLastStartMs(c->last_start_wall);
     s.setLastExitMs(c->last_exit_wall);
     s.setRssBytes(c->rss);
+    s.setHold(to_wire(c->hold));
     c->rss_pushed = c->rss;
     if (c->sandbox) {
       auto sb = s.initSandbox();

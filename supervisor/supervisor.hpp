@@ -17,8 +17,10 @@
 #include "child_config.hpp"
 #include "clock.hpp"
 #include "control.capnp.h"
+#include "lifecycle.hpp"
 #include "link.hpp"
 #include "log.hpp"
+#include "logouts.hpp"
 #include "restart_policy.hpp"
 #include "sandbox.hpp"
 #include "spawn.hpp"
@@ -45,9 +47,13 @@ struct ChildSpec {
   // Sent after `config`, and again whenever a reload changes it, to the running child: what it
   // shows but does not run on (the front: config.get's snapshot). Not compared.
   ipc::ReloadMessage live;
+  // A channel worker's credentials (logouts.hpp): what a logout is recorded against. Compared:
+  // new content in its token file restarts it, as a new token in the config does.
+  std::string credentials;
+  std::vector<std::string> credential_env;  // the variables among them (logout says so)
   bool operator==(const ChildSpec& o) const {
     return name == o.name && role == o.role && exe == o.exe && args == o.args && env == o.env &&
-           config == o.config && restart_key == o.restart_key;
+           config == o.config && restart_key == o.restart_key && credentials == o.credentials;
   }
 };
 
@@ -56,6 +62,9 @@ struct SupervisorOptions {
   int64_t heartbeat_interval_ms = 5000;
   int64_t stop_timeout_ms = 5000;  // SIGTERM -> SIGKILL for each child
   int listen_fd = -1;              // handed to the front as fd 4
+  // channels.start waits this long for the worker to say ready before it answers.
+  int64_t start_wait_ms = 5000;
+  LogoutStore logouts;  // loaded by the caller (a bad file stops the gateway before any child)
 };
 
 class Supervisor {
@@ -76,6 +85,13 @@ class Supervisor {
   std::function<void(const std::string&)> on_status;  // one-line summary for STATUS=
 
  private:
+  // A channels.start waiting for a generation at least `min_generation` to be ready or gone.
+  struct StartWaiter {
+    uint64_t id = 0;
+    uint32_t min_generation = 0;
+    std::function<void(bool running)> done;
+    std::shared_ptr<boost::asio::steady_timer> deadline;
+  };
   struct Child {
     explicit Child(boost::asio::io_context& io) : restart_timer(io) {}
     ChildSpec spec;
@@ -98,6 +114,9 @@ class Supervisor {
     std::string lost_reason;  // control socket closed; killed at lost_kill_at_steady if alive
     int64_t lost_kill_at_steady = 0;
     boost::asio::steady_timer restart_timer;
+    Hold hold = Hold::none;  // an operator's stop or logout: never started by the supervisor
+    std::vector<StartWaiter> start_waiters;
+    std::vector<std::function<void()>> exit_waiters;  // a stop or logout: answered once reaped
   };
 
   void spawn(Child& c);
@@ -105,6 +124,17 @@ class Supervisor {
   void on_control(Child& c, uint32_t generation, capnp::MessageReader& r);
   void on_hello(Child& c, uint32_t generation, ipc::Hello::Reader h);
   void on_restart_child(Child& c, ipc::RestartChild::Reader rq);  // from the front only
+  void on_lifecycle(Child& c, ipc::ChildLifecycle::Reader rq);    // from the front only
+  // Stops `t` and holds it (its hold is set by the caller); `done` once it has no process.
+  void lifecycle_stop(Child& t, std::function<void()> done);
+  // channels.start: `done` with the plan's outcome and whether the worker then runs.
+  void lifecycle_start(Child& t, std::function<void(const StartPlan&, bool running)> done);
+  // Applies a logged-out mark to `c` as its credentials are now: holds, or cleared (a login).
+  void settle_logout(Child& c);
+  // A held child: stopped, with why and how to undo it in its status.
+  void park(Child& c);
+  void answer_start_waiters(Child& c, uint32_t generation, bool running);
+  void drop_waiters(Child& c);  // the child goes away: every waiter is answered now
   void on_link_closed(const std::string& name, uint32_t generation, const std::string& reason);
   void request_stop(Child& c, bool restart_after);
   void kill_now(Child& c, const std::string& why);
@@ -126,6 +156,7 @@ class Supervisor {
   std::mt19937_64 rng_;
   bool stopping_ = false;
   std::function<void()> stop_done_;
+  uint64_t next_waiter_ = 0;
 };
 
 }  // namespace clawgate::supervisor

@@ -28,6 +28,32 @@ const char* child_state_name(ipc::ChildState s) {
   return "unknown";  // a newer supervisor's state
 }
 
+const char* child_hold_name(ipc::ChildHold h) {
+  switch (h) {
+    case ipc::ChildHold::NONE:
+      return "";
+    case ipc::ChildHold::STOPPED:
+      return "stopped";
+    case ipc::ChildHold::LOGGED_OUT:
+      return "logged-out";
+  }
+  return nullptr;
+}
+
+namespace {
+const char* start_outcome_name(ipc::StartOutcome o) {
+  switch (o) {
+    case ipc::StartOutcome::HANDED_OFF:
+      return "handed-off";
+    case ipc::StartOutcome::RETRY:
+      return "retry";
+    case ipc::StartOutcome::SKIPPED:
+      return "skipped";
+  }
+  return nullptr;
+}
+}  // namespace
+
 FrontControl::FrontControl(std::unique_ptr<ipc::ChildControl> control, core::Core& core,
                            std::function<void(const std::string& why)> stop,
                            std::function<void(nlohmann::json snapshot)> on_snapshot)
@@ -39,10 +65,15 @@ FrontControl::FrontControl(std::unique_ptr<ipc::ChildControl> control, core::Cor
   core_.channels().restart_child = [this](const std::string& child, core::ReplyFn done) {
     restart_child(child, std::move(done));
   };
+  core_.channels().child_lifecycle =
+      [this](const std::string& child, core::ChannelHub::Lifecycle action, LifecycleDone done) {
+        child_lifecycle(child, action, std::move(done));
+      };
 }
 
 FrontControl::~FrontControl() {
   core_.channels().restart_child = nullptr;
+  core_.channels().child_lifecycle = nullptr;
 }
 
 void FrontControl::start(const sandbox::Report& sandboxed) {
@@ -64,12 +95,15 @@ void FrontControl::start(const sandbox::Report& sandboxed) {
   h.on_other = [this](ipc::Control::Reader msg) {
     if (msg.isChildren()) return on_children(msg);
     if (msg.isRestartResult()) return on_restart_result(msg.getRestartResult());
+    if (msg.isLifecycleResult()) return on_lifecycle_result(msg.getLifecycleResult());
   };
   h.on_lost = [this](const std::string& reason) {
     // Nobody will answer the restarts still waiting.
     for (auto& [_, done] : std::exchange(restarts_, {})) {
       done(core::Reply::unavailable("the supervisor went away before the restart finished", true));
     }
+    for (auto& [_, done] : std::exchange(lifecycles_, {}))
+      done(Error{ErrorCode::UNAVAILABLE, "the supervisor went away before answering", true});
     stop_("lost the supervisor (" + reason + ")");
   };
   control_->start(std::move(h));
@@ -84,6 +118,52 @@ void FrontControl::restart_child(const std::string& child, core::ReplyFn done) {
   rq.setName(child);
   restarts_[next_request_] = std::move(done);
   control_->send(b);
+}
+
+void FrontControl::child_lifecycle(const std::string& child, core::ChannelHub::Lifecycle action,
+                                   LifecycleDone done) {
+  capnp::MallocMessageBuilder b;
+  auto rq = b.initRoot<ipc::Control>().initLifecycle();
+  rq.setRequestId(++next_request_);
+  rq.setName(child);
+  using L = core::ChannelHub::Lifecycle;
+  rq.setAction(action == L::stop    ? ipc::LifecycleAction::STOP
+               : action == L::start ? ipc::LifecycleAction::START
+                                    : ipc::LifecycleAction::LOGOUT);
+  if (!control_->send(b))
+    return done(Error{ErrorCode::UNAVAILABLE, "the supervisor is not reachable", true});
+  lifecycles_[next_request_] = std::move(done);
+}
+
+void FrontControl::on_lifecycle_result(ipc::ChildLifecycleResult::Reader r) {
+  auto it = lifecycles_.find(r.getRequestId());
+  if (it == lifecycles_.end()) return;
+  auto done = std::move(it->second);
+  lifecycles_.erase(it);
+  if (!r.getOk()) {
+    // A name the supervisor does not run is the caller's mistake; anything else is the
+    // supervisor's trouble (stopping, a state file it cannot write), worth retrying.
+    Error e = ipc::read_error(r.getError());
+    e.retryable =
+        e.retryable || (e.code != ErrorCode::NOT_FOUND && e.code != ErrorCode::INVALID_REQUEST);
+    if (e.code == ErrorCode::NOT_FOUND) e.code = ErrorCode::INVALID_REQUEST;
+    return done(std::move(e));
+  }
+  core::ChannelHub::LifecycleAnswer a;
+  a.running = r.getRunning();
+  const char* outcome = start_outcome_name(r.getOutcome());
+  if (!outcome) {  // a newer supervisor's word: garbage here, ChildControl ends the link
+    done(Error{ErrorCode::UNAVAILABLE, "the supervisor answered in words this front lacks", true});
+    throw std::runtime_error("lifecycle result refused: " +
+                             ipc::unknown_value("start outcome", r.getOutcome()));
+  }
+  a.outcome = outcome;
+  a.reason = ipc::contract::text_within(r.getReason().cStr(), r.getReason().size(), 4096,
+                                        "lifecycle reason");
+  for (auto v : ipc::contract::bounded(r.getCredentialEnv(), ipc::contract::lists::kCredentialEnv,
+                                       "lifecycle credentialEnv"))
+    a.env.push_back(ipc::contract::text_within(v.cStr(), v.size(), 256, "credential variable"));
+  done(std::move(a));
 }
 
 void FrontControl::on_children(ipc::Control::Reader msg) {
@@ -109,6 +189,11 @@ void FrontControl::on_children(ipc::Control::Reader msg) {
     r.last_start_ms = c.getLastStartMs();
     r.last_exit_ms = c.getLastExitMs();
     r.rss = c.getRssBytes();
+    const char* hold = child_hold_name(c.getHold());
+    if (!hold)  // garbage from the supervisor: ChildControl ends the link
+      throw std::runtime_error("children table refused: " +
+                               ipc::unknown_value("child hold", c.getHold()));
+    r.hold = hold;
     if (auto sb = c.getSandbox(); sb.getReported()) {
       core::Json missing = core::Json::array();
       for (auto t : ipc::contract::bounded(sb.getNotApplied(), ipc::contract::lists::kNotApplied,

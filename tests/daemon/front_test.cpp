@@ -113,6 +113,9 @@ TEST_F(Front, ChallengeThenHelloOkForProtocol4) {
                         "logs.tail",
                         "channels.status",
                         "channels.restart",
+                        "channels.stop",
+                        "channels.start",
+                        "channels.logout",
                         "channels.pairing.list",
                         "channels.pairing.approve",
                         "device.pair.list",
@@ -154,8 +157,8 @@ TEST_F(Front, ChallengeThenHelloOkForProtocol4) {
                         "node.pair.reject",
                         "node.pair.remove"})
     EXPECT_NE(std::find(methods.begin(), methods.end(), m), methods.end()) << m;
-  // 30, the 7 device.* methods, the 11 node ones.
-  EXPECT_EQ(methods.size(), 48u) << "only implemented methods are advertised";
+  // 33, the 7 device.* methods, the 11 node ones.
+  EXPECT_EQ(methods.size(), 51u) << "only implemented methods are advertised";
   EXPECT_EQ(hello["snapshot"]["presence"][0]["reason"], "self");
   EXPECT_TRUE(hello["snapshot"]["health"]["ok"]);
 }

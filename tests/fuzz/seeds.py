@@ -239,6 +239,8 @@ def main():
         e("control.capnp", "Control", '(children = [(name = "telegram", role = channel, channel = "telegram", '
           'accountId = "default", state = running, pid = 5, generation = 1)])'),
         e("control.capnp", "Control", '(restartResult = (requestId = 1, ok = true))'),
+        e("control.capnp", "Control", '(lifecycleResult = (requestId = 2, ok = true, running = true, '
+          'outcome = retry, reason = "task-owned", credentialEnv = ["TELEGRAM_BOT_TOKEN"]))'),
         e("control.capnp", "Control", '(peer = (name = "telegram", channel = "telegram", generation = 2))'),
     ]
     ipc += [b"\x02" + m for m in control]

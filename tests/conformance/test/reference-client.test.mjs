@@ -23,7 +23,8 @@ import { Log, isPlainObject, registerFrameConformanceTest } from "../lib/conform
 
 const IMPLEMENTED_METHODS = [
   "health", "status", "system-presence", "system-event", "last-heartbeat", "logs.tail",
-  "channels.status", "channels.restart", "channels.pairing.list", "channels.pairing.approve", "send",
+  "channels.status", "channels.restart", "channels.stop", "channels.start", "channels.logout",
+  "channels.pairing.list", "channels.pairing.approve", "send",
   "agent", "agent.wait", "chat.send", "chat.history", "chat.abort",
   "sessions.list", "sessions.preview", "sessions.patch", "sessions.reset", "sessions.delete",
   "sessions.compact", "cron.list", "cron.add", "cron.update", "cron.remove", "cron.run", "cron.runs",

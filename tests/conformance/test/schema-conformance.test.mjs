@@ -62,6 +62,11 @@ test("cli/cli admin connection: every implemented method", async () => {
   assert.match(send.error.message, /Channel is required/);
   const restart = await admin.request("channels.restart", { channel: "telegram" });
   assert.equal(restart.ok, false, "no telegram worker here");
+  for (const method of ["channels.stop", "channels.start", "channels.logout"]) {
+    const res = await admin.request(method, { channel: "telegram", accountId: "default" });
+    assert.equal(res.ok, false, `${method}: no telegram account here`);
+    assert.equal(res.error.code, "INVALID_REQUEST");
+  }
 
   const text = `schema conformance ${Date.now()}`;
   const presence = admin.waitEvent("presence", 5000, (f) => f.payload?.presence?.some?.((p) => p.text === text));
