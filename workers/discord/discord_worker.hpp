@@ -25,13 +25,14 @@
 
 #include <capnp/message.h>
 
+#include "channel_main.hpp"
+#include "channel_worker.hpp"
 #include "config_gen.hpp"
 #include "discord_payload.hpp"
 #include "discord_rest.hpp"
 #include "discord_text.hpp"
 #include "error.hpp"
 #include "gateway_session.hpp"
-#include "link.hpp"
 #include "log.hpp"
 #include "ws_connection.hpp"
 
@@ -63,37 +64,22 @@ bool secure_enough(const std::string& url, bool allow_insecure);
 // The data-link message that hands one message to the front.
 void write_inbound(capnp::MessageBuilder& b, const Message& m);
 
-class DiscordWorker {
+class DiscordWorker : public ChannelProcess {
  public:
   static constexpr size_t kMaxInbound = 1000;         // unacknowledged messages held
   static constexpr size_t kMaxSeen = 5000;            // message ids remembered against duplicates
-  static constexpr size_t kMaxRemembered = 2000;      // delivery results kept for re-sends
   static constexpr size_t kMaxThreads = 20'000;       // thread -> parent entries
   static constexpr int64_t kTypingRefreshMs = 8'000;  // Discord shows typing for 10 s
   static constexpr int64_t kTypingMaxMs = 600'000;    // never longer than this per chat
 
   DiscordWorker(boost::asio::io_context& io, Logger& log, DiscordConfig cfg);
-  ~DiscordWorker();
+  ~DiscordWorker() override;
 
-  void start();
-  void stop();
-  void attach_front(int fd, uint32_t generation);
-  std::function<void(int exit_code, const std::string& why)> on_fatal;
+  void start() override;
+  void stop() override;
+  void attach_front(int fd, uint32_t generation) override;
 
  private:
-  struct Pending {
-    Message message;
-    bool sent = false;  // on the current front link
-  };
-  struct Delivery {
-    std::string id, to, channel_id;
-    std::optional<Target> target;
-    std::vector<std::string> chunks;
-    size_t next = 0;
-    std::vector<std::string> message_ids;
-    int attempts = 0;
-  };
-
   // Gateway
   void fetch_gateway();
   void connect(const std::string& url);
@@ -103,15 +89,14 @@ class DiscordWorker {
   void fatal(int code, const std::string& why);
   void exit_after(int64_t ms);  // on_fatal with the fatal code, after `ms`
   // Front
-  void on_front(capnp::MessageReader& r);
-  void flush_inbound();
-  void send_status();
+  void remember(const std::string& id);  // seen_: a repeat of `id` is dropped
+  void send_status() { front_.send_status(); }
+  void fill_status(ipc::WorkerStatus::Builder s);
   // The live probe stays fresh in channels.status (latency, last event) without a change.
   void start_status_timer();
   // Delivery
-  void send_next();
-  void report(const Delivery& d, std::optional<Error> error = std::nullopt);
-  void retry_in(int64_t ms);
+  std::optional<Error> prepare(Outbox::Delivery& d, std::string_view text);
+  void send(Outbox::Delivery& d);
   void typing(const std::string& to, bool active);
   void refresh_typing();
   int64_t now_ms() const;
@@ -127,19 +112,12 @@ class DiscordWorker {
   uint64_t ws_gen_ = 0;
   std::string gateway_url_;
   int fetch_failures_ = 0;
-  boost::asio::steady_timer heartbeat_timer_, connect_timer_, send_timer_, typing_timer_,
-      status_timer_;
-  std::shared_ptr<ipc::Link> front_;
-  uint32_t front_generation_ = 0;
-  std::deque<Pending> inbound_;
+  boost::asio::steady_timer heartbeat_timer_, connect_timer_, typing_timer_, status_timer_;
+  FrontLink front_;
   std::set<std::string> seen_;
   std::deque<std::string> seen_order_;
   Me me_;
   std::map<std::string, std::string> thread_parent_;
-  std::deque<Delivery> outbound_;
-  bool sending_ = false;
-  std::map<std::string, std::vector<std::string>> done_;  // delivery id -> message ids
-  std::deque<std::string> done_order_;
   std::map<std::string, int64_t> typing_until_;  // channel id -> steady ms
   bool stopping_ = false;
   int fatal_code_ = 0;  // set once fatal: the exit code on_fatal gets
