@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "channel_worker.hpp"
+#include "clock.hpp"
+#include "contract.hpp"
 #include "fs.hpp"
 #include "inbound_journal.hpp"
 #include "utf8.hpp"
@@ -186,6 +188,78 @@ TEST(Outbox, ARetryKeepsTheOrderAndANewFrontKeepsOnlyWhatIsInFlight) {
   EXPECT_EQ(r.reports, (std::vector<std::string>{"d1 ok m1m2"}))
       << "d2..d4 are the new front's to send again";
   EXPECT_EQ(r.steps.size(), 3u);
+}
+
+}  // namespace
+}  // namespace clawgate::workers
+
+namespace clawgate::workers {
+namespace {
+
+// A FrontLink and a fake front on a socketpair, one loop.
+TEST(FrontLink, OffersWhatIsUnacknowledgedToEachFrontAndJournalsIt) {
+  TempDir dir;
+  boost::asio::io_context io;
+  SystemClock clock;
+  Logger log(clock, nullptr);
+  std::vector<std::string> heard, acked;
+  auto front_end = [&](std::shared_ptr<ipc::Link>& front, int fd) {
+    front = ipc::Link::create(io, fd, ipc::contract::data_link("worker"));
+    front->start(
+        [&](capnp::MessageReader& r) {
+          auto msg = r.getRoot<ipc::Data>();
+          if (msg.isInbound()) heard.push_back(msg.getInbound().getId().cStr());
+          if (msg.isHello()) heard.push_back("hello");
+        },
+        [](const std::string&) {});
+  };
+  std::string other;
+  {
+    FrontLink link(io, log, {"test", "default", dir.path + "/inbound.jsonl", 10},
+                   {[](ipc::WorkerStatus::Builder s) { s.setConnected(true); },
+                    {},
+                    [&](const std::string& id) { acked.push_back(id); },
+                    nullptr,
+                    [&](ipc::Data::Reader m) {
+                      other = m.isDelivery() ? "delivery" : "?";
+                      return true;
+                    }});
+    int fds[2];
+    ipc::make_socketpair(fds);
+    std::shared_ptr<ipc::Link> front;
+    front_end(front, fds[1]);
+    link.attach(fds[0], 1);
+    Msg a("a", "one"), b("b", "two"), c("c", "three");
+    link.offer(a.b);
+    link.offer(b.b, /*held=*/true);
+    link.offer(c.b);
+    io.run_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(heard, (std::vector<std::string>{"hello", "a"})) << "c waits behind the held b";
+    link.release(b.b);
+    io.run_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(heard, (std::vector<std::string>{"hello", "a", "b", "c"}));
+    capnp::MallocMessageBuilder ack;
+    ack.initRoot<ipc::Data>().setInboundAck("b");
+    front->send(ack);
+    capnp::MallocMessageBuilder odd;
+    odd.initRoot<ipc::Data>().initDelivery();
+    front->send(odd);
+    io.run_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(acked, std::vector<std::string>{"b"});
+    EXPECT_EQ(other, "delivery") << "a worker-specific message reaches its handler";
+    EXPECT_EQ(link.pending_ids(), (std::vector<std::string>{"a", "c"}));
+    // A new front hears everything unacknowledged again.
+    heard.clear();
+    ipc::make_socketpair(fds);
+    front_end(front, fds[1]);
+    link.attach(fds[0], 2);
+    io.run_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(heard, (std::vector<std::string>{"hello", "a", "c"}));
+  }
+  // The next run (a killed worker's successor) starts with them.
+  FrontLink next(io, log, {"test", "default", dir.path + "/inbound.jsonl", 10},
+                 {[](ipc::WorkerStatus::Builder) {}, {}, nullptr, nullptr, nullptr});
+  EXPECT_EQ(next.pending_ids(), (std::vector<std::string>{"a", "c"}));
 }
 
 }  // namespace

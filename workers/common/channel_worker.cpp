@@ -190,7 +190,8 @@ void FrontLink::flush() {
     if (p.held) return;  // in order: later messages wait for an earlier one's lookup
     if (p.sent) continue;
     capnp::FlatArrayMessageReader r(p.words);
-    capnp::MallocMessageBuilder b(r.sizeInWords() + 1);
+    // Sized from the words, not r.sizeInWords(): Cap'n Proto 0.9's ReaderArena deadlocks there.
+    capnp::MallocMessageBuilder b(static_cast<unsigned>(p.words.size()));
     b.setRoot(r.getRoot<ipc::Data>());
     if (!link_->send(b)) return;
     p.sent = true;
