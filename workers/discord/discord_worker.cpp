@@ -46,6 +46,13 @@ std::string gateway_query(std::string url) {
   return url + "?v=10&encoding=json";
 }
 
+// state/discord/<account>/, made: the only directory its sandbox lets it see.
+std::string account_dir(const DiscordConfig& c) {
+  const std::string dir = sandbox::channel_state_dir(c.state_dir, "discord", c.account_id);
+  make_dirs(dir);
+  return dir;
+}
+
 }  // namespace
 
 std::string discord_section_path(const std::string& account_id) {
@@ -135,15 +142,19 @@ DiscordWorker::DiscordWorker(boost::asio::io_context& io, Logger& log, DiscordCo
       connect_timer_(io),
       typing_timer_(io),
       status_timer_(io),
-      front_(io, log, {"discord", cfg_.account_id, "", kMaxInbound},
+      // The Gateway never sends a message again to a new session (a killed worker's successor
+      // IDENTIFYs afresh; only a RESUME of the same session replays): journaled until the front
+      // acknowledges it.
+      front_(io, log,
+             {"discord", cfg_.account_id, account_dir(cfg_) + "/inbound.jsonl", kMaxInbound},
              {[this](ipc::WorkerStatus::Builder s) { fill_status(s); },
               {[this](Outbox::Delivery& d, std::string_view text) { return prepare(d, text); },
                [this](Outbox::Delivery& d) { send(d); }, nullptr},
               nullptr,
               [this](ipc::Typing::Reader t) { typing(t.getTo(), t.getActive()); },
               nullptr}) {
-  // state/discord/<account>/: the only directory its sandbox lets it see.
-  make_dirs(sandbox::channel_state_dir(cfg_.state_dir, "discord", cfg_.account_id));
+  // What a killed predecessor had not handed over is offered first; a repeat of it is dropped.
+  for (const std::string& id : front_.pending_ids()) remember(id);
   GatewaySession::Hooks h;
   h.send = [this](std::string frame) {
     if (ws_) ws_->send(std::move(frame));

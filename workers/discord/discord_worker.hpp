@@ -3,8 +3,10 @@
 // MESSAGE_CREATE into typed inbound messages for the front (guild, thread parent, roles,
 // mention facts) and delivers the front's outbound messages, chunked (discord_text.hpp).
 // Inbound is at-least-once toward the front: a message stays in a bounded queue until the
-// front acknowledges it, and a message id seen again (a resume replaying what came before, a
-// duplicate dispatch) is dropped here, as the front drops it too.
+// front acknowledges it, and in a journal in the account's state dir (inbound_journal.hpp):
+// the Gateway does not send it again to the next worker's new session, so a worker killed in
+// between must not be where it ends. A message id seen again (a resume replaying what came
+// before, a duplicate dispatch) is dropped here, as the front drops it too.
 // The bot's own messages never leave the worker; other bots' go with senderIsBot (allowBots is
 // the front's decision).
 // Fails: a rejected token (401, close 4004) or a refused intent (close 4014) ends the process
