@@ -190,6 +190,57 @@ std::vector<ChannelSettings> channel_accounts(const ChannelKind& kind, const Jso
 }
 
 // ---------------------------------------------------------------------------------------------
+// What every kind's reader does the same way
+
+namespace {
+
+using Senders = std::vector<std::string> (*)(const std::vector<std::string>& in,
+                                             const std::string& path, cfg::Issues& is);
+
+// The rows a kind's reader differs by in the common part.
+struct SectionRules {
+  const char* name;
+  Senders senders;      // its sender ids, normalised (allowFrom)
+  int default_history;  // historyLimit when unset (the JSON integer maximum selects it)
+};
+
+// The account's typed section (any of cfg::*Channel: they share these keys) -> the settings
+// every kind has: enabled, dmPolicy, allowFrom, groupPolicy (defaulted from channels.defaults),
+// historyLimit (200 at most), and the section itself for the worker. `own` reads the kind's own
+// keys (its groups) in between; the warnings and errors every kind has follow.
+template <class Section, class Own>
+ChannelSettings read_section(Section t, const SectionRules& rules, const PathOf& path_of,
+                             const cfg::Config& c, cfg::Issues& is, Own&& own) {
+  ChannelSettings out;
+  out.name = rules.name;
+  out.enabled = t.enabled;
+  out.dm_policy = t.dm_policy;
+  out.allow_from = rules.senders(t.allow_from, path_of("allowFrom"), is);
+  out.group_policy =
+      t.group_policy.value_or(c.channels.defaults.group_policy.value_or("allowlist"));
+  own(t, out);
+  // OpenClaw: the JSON integer maximum selects the default; 200 is the hard ceiling.
+  out.history_limit = t.history_limit == 9007199254740991
+                          ? rules.default_history
+                          : static_cast<int>(std::min<int64_t>(t.history_limit, 200));
+  if (out.dm_policy == "allowlist" && out.allow_from.empty())
+    is.add(Issue::Kind::warning, path_of("dmPolicy"),
+           "is allowlist but allowFrom is empty: every DM is refused");
+  // The credentials go with every request: never in clear to another host.
+  if (const std::string why = insecure_url_problem(t.api_root, t.dangerously_allow_insecure_http,
+                                                   path_of("dangerouslyAllowInsecureHttp"));
+      !why.empty())
+    is.add(Issue::Kind::error, path_of("apiRoot"), why);
+  t.accounts.clear();  // the account's own section: no other account in it
+  t.default_account.reset();
+  out.section = cfg::to_json(t);
+  out.section.erase("accounts");
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
 // Telegram
 
 namespace {
@@ -259,51 +310,31 @@ void check_webhook_paths(const std::vector<ChannelSettings>& channels, cfg::Issu
 ChannelSettings read_slack_section(const Json& merged, const std::string& where,
                                    const PathOf& path_of, const cfg::Config& c, cfg::Issues& is) {
   cfg::Issues scratch;  // the file's own parse reported every key already
-  cfg::SlackChannel t = cfg::parse_SlackChannel(merged, where, scratch);
-  ChannelSettings out;
-  out.name = "slack";
-  out.enabled = t.enabled;
-  out.dm_policy = t.dm_policy;
-  out.allow_from = slack_senders(t.allow_from, path_of("allowFrom"), is);
-  out.group_policy =
-      t.group_policy.value_or(c.channels.defaults.group_policy.value_or("allowlist"));
-  out.groups_key = "channels";
-  out.group_senders_from_allow_from = false;
-  out.allow_bots = t.allow_bots ? "on" : "off";
-  for (const auto& [id, ch] : t.channels) {
-    GroupEntry e;
-    e.enabled = ch.enabled;
-    e.require_mention = ch.require_mention;
-    e.allow_bots = ch.allow_bots;
-    if (ch.users)
-      e.allow_from =
-          slack_senders(*ch.users, path_of("channels") + "." + cfg::render_key(id) + ".users", is);
-    out.groups[id] = std::move(e);
-  }
-  out.history_limit = t.history_limit == 9007199254740991
-                          ? 50
-                          : static_cast<int>(std::min<int64_t>(t.history_limit, 200));
-  if (out.dm_policy == "allowlist" && out.allow_from.empty())
-    is.add(Issue::Kind::warning, path_of("dmPolicy"),
-           "is allowlist but allowFrom is empty: every DM is refused");
-  // HTTP mode: the front answers POSTs to this path (webhook_path_problem); distinct per
-  // account is checked across accounts (check_webhook_paths).
-  if (t.mode == "http") {
-    if (const std::string why = webhook_path_problem(t.webhook_path); !why.empty())
-      is.add(Issue::Kind::error, path_of("webhookPath"), why);
-    else
-      out.webhook_path = t.webhook_path;
-  }
-  // The tokens go in every request: never in clear to another host.
-  if (const std::string why = insecure_url_problem(t.api_root, t.dangerously_allow_insecure_http,
-                                                   path_of("dangerouslyAllowInsecureHttp"));
-      !why.empty())
-    is.add(Issue::Kind::error, path_of("apiRoot"), why);
-  t.accounts.clear();  // the account's own section: no other account in it
-  t.default_account.reset();
-  out.section = cfg::to_json(t);
-  out.section.erase("accounts");
-  return out;
+  return read_section(
+      cfg::parse_SlackChannel(merged, where, scratch), {"slack", &slack_senders, 50}, path_of, c,
+      is, [&](const cfg::SlackChannel& t, ChannelSettings& out) {
+        out.groups_key = "channels";
+        out.group_senders_from_allow_from = false;
+        out.allow_bots = t.allow_bots ? "on" : "off";
+        for (const auto& [id, ch] : t.channels) {
+          GroupEntry e;
+          e.enabled = ch.enabled;
+          e.require_mention = ch.require_mention;
+          e.allow_bots = ch.allow_bots;
+          if (ch.users)
+            e.allow_from = slack_senders(
+                *ch.users, path_of("channels") + "." + cfg::render_key(id) + ".users", is);
+          out.groups[id] = std::move(e);
+        }
+        // HTTP mode: the front answers POSTs to this path (webhook_path_problem); distinct per
+        // account is checked across accounts (check_webhook_paths).
+        if (t.mode == "http") {
+          if (const std::string why = webhook_path_problem(t.webhook_path); !why.empty())
+            is.add(Issue::Kind::error, path_of("webhookPath"), why);
+          else
+            out.webhook_path = t.webhook_path;
+        }
+      });
 }
 
 // The runtime view of one Telegram account: sender lists normalised, the group policy
@@ -312,43 +343,23 @@ ChannelSettings read_telegram_section(const Json& merged, const std::string& whe
                                       const PathOf& path_of, const cfg::Config& c,
                                       cfg::Issues& is) {
   cfg::Issues scratch;  // the file's own parse reported every key already
-  cfg::TelegramChannel t = cfg::parse_TelegramChannel(merged, where, scratch);
-  ChannelSettings out;
-  out.name = "telegram";
-  out.enabled = t.enabled;
-  out.dm_policy = t.dm_policy;
-  out.allow_from = telegram_senders(t.allow_from, path_of("allowFrom"), is);
-  out.group_policy =
-      t.group_policy.value_or(c.channels.defaults.group_policy.value_or("allowlist"));
-  if (t.group_allow_from)
-    out.group_allow_from = telegram_senders(*t.group_allow_from, path_of("groupAllowFrom"), is);
-  for (const auto& [id, g] : t.groups) {
-    GroupEntry e;
-    e.enabled = g.enabled;
-    e.require_mention = g.require_mention;
-    e.group_policy = g.group_policy;
-    if (g.allow_from)
-      e.allow_from = telegram_senders(
-          *g.allow_from, path_of("groups") + "." + cfg::render_key(id) + ".allowFrom", is);
-    out.groups[id] = std::move(e);
-  }
-  // OpenClaw: the JSON integer maximum selects the default; 200 is the hard ceiling.
-  out.history_limit = t.history_limit == 9007199254740991
-                          ? 50
-                          : static_cast<int>(std::min<int64_t>(t.history_limit, 200));
-  if (out.dm_policy == "allowlist" && out.allow_from.empty())
-    is.add(Issue::Kind::warning, path_of("dmPolicy"),
-           "is allowlist but allowFrom is empty: every DM is refused");
-  // The bot token is part of every Bot API URL: never in clear to another host.
-  if (const std::string why = insecure_url_problem(t.api_root, t.dangerously_allow_insecure_http,
-                                                   path_of("dangerouslyAllowInsecureHttp"));
-      !why.empty())
-    is.add(Issue::Kind::error, path_of("apiRoot"), why);
-  t.accounts.clear();  // the account's own section: no other account in it
-  t.default_account.reset();
-  out.section = cfg::to_json(t);
-  out.section.erase("accounts");
-  return out;
+  return read_section(
+      cfg::parse_TelegramChannel(merged, where, scratch), {"telegram", &telegram_senders, 50},
+      path_of, c, is, [&](const cfg::TelegramChannel& t, ChannelSettings& out) {
+        if (t.group_allow_from)
+          out.group_allow_from =
+              telegram_senders(*t.group_allow_from, path_of("groupAllowFrom"), is);
+        for (const auto& [id, g] : t.groups) {
+          GroupEntry e;
+          e.enabled = g.enabled;
+          e.require_mention = g.require_mention;
+          e.group_policy = g.group_policy;
+          if (g.allow_from)
+            e.allow_from = telegram_senders(
+                *g.allow_from, path_of("groups") + "." + cfg::render_key(id) + ".allowFrom", is);
+          out.groups[id] = std::move(e);
+        }
+      });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -380,8 +391,9 @@ std::string discord_role_problem(const std::string& id) {
 
 // Discord sender lists: "discord:" and "user:" prefixes and the mention forms <@id>, <@!id>
 // are read as the id.
-std::vector<std::string> discord_senders(std::vector<std::string> in, const std::string& path,
-                                         cfg::Issues& is) {
+std::vector<std::string> discord_senders(const std::vector<std::string>& given,
+                                         const std::string& path, cfg::Issues& is) {
+  std::vector<std::string> in = given;
   for (std::string& id : in) {
     std::string_view v = utf8::trim(id);
     if (v.size() > 3 && v.substr(0, 2) == "<@" && v.back() == '>') {
@@ -419,67 +431,48 @@ std::string place_slug(std::string_view name) {
 ChannelSettings read_discord_section(const Json& merged, const std::string& where,
                                      const PathOf& path_of, const cfg::Config& c, cfg::Issues& is) {
   cfg::Issues scratch;  // the file's own parse reported every key already
-  cfg::DiscordChannel t = cfg::parse_DiscordChannel(merged, where, scratch);
-  ChannelSettings out;
-  out.name = "discord";
-  out.enabled = t.enabled;
-  out.dm_policy = t.dm_policy;
-  out.allow_from = discord_senders(t.allow_from, path_of("allowFrom"), is);
-  out.group_policy =
-      t.group_policy.value_or(c.channels.defaults.group_policy.value_or("allowlist"));
-  out.groups_by_group_id = true;
-  out.groups_key = "guilds";
-  out.group_senders_from_allow_from = false;  // a listed guild without users/roles: everyone
-  for (const auto& [id, g] : t.guilds) {
-    const std::string gpath = path_of("guilds") + "." + cfg::render_key(id);
-    if (id != "*" && !snowflake(id) && place_slug(id) != id)
-      is.add(cfg::Issue::Kind::warning, gpath,
-             "is neither a guild id nor a slug of its name (\"" + place_slug(id) +
-                 "\"): guilds match by id, else by slug, so it never matches");
-    GroupEntry e;
-    e.enabled = g.enabled;
-    e.require_mention = g.require_mention;
-    if (g.users) e.allow_from = discord_senders(*g.users, gpath + ".users", is);
-    if (g.roles)
-      e.roles = normalise_senders(*g.roles, gpath + ".roles", is, {"role:"}, &discord_role_problem);
-    for (const auto& [cid, ch] :
-         g.channels.value_or(std::map<std::string, cfg::DiscordGuildChannel>{})) {
-      const std::string cpath = gpath + ".channels." + cfg::render_key(cid);
-      if (cid.size() > 1 && cid.front() == '#')
-        is.add(cfg::Issue::Kind::warning, cpath,
-               "starts with '#': channels match by id, name or slug, never with the '#', so it "
-               "never matches (write \"" +
-                   cid.substr(1) + "\")");
-      GroupChannelEntry x;
-      x.enabled = ch.enabled ? ch.enabled : ch.allow;  // allow: OpenClaw's legacy name
-      x.require_mention = ch.require_mention;
-      if (ch.users) x.allow_from = discord_senders(*ch.users, cpath + ".users", is);
-      e.channels[cid] = std::move(x);
-    }
-    out.groups[id] = std::move(e);
-  }
-  const std::string bots = t.allow_bots.value_or("false");
-  out.allow_bots = bots == "true" ? "on" : bots == "mentions" ? "mentions" : "off";
-  out.history_limit = t.history_limit == 9007199254740991
-                          ? 20
-                          : static_cast<int>(std::min<int64_t>(t.history_limit, 200));
-  if (out.dm_policy == "allowlist" && out.allow_from.empty())
-    is.add(cfg::Issue::Kind::warning, path_of("dmPolicy"),
-           "is allowlist but allowFrom is empty: every DM is refused");
-  if (out.dm_policy == "open" &&
-      std::find(out.allow_from.begin(), out.allow_from.end(), "*") == out.allow_from.end())
-    is.add(cfg::Issue::Kind::warning, path_of("dmPolicy"),
-           "is open but allowFrom lacks \"*\" (OpenClaw requires it): every sender may DM the bot");
-  // The token goes with every request: never in clear to another host.
-  if (const std::string why = insecure_url_problem(t.api_root, t.dangerously_allow_insecure_http,
-                                                   path_of("dangerouslyAllowInsecureHttp"));
-      !why.empty())
-    is.add(cfg::Issue::Kind::error, path_of("apiRoot"), why);
-  t.accounts.clear();
-  t.default_account.reset();
-  out.section = cfg::to_json(t);
-  out.section.erase("accounts");
-  return out;
+  return read_section(
+      cfg::parse_DiscordChannel(merged, where, scratch), {"discord", &discord_senders, 20}, path_of,
+      c, is, [&](const cfg::DiscordChannel& t, ChannelSettings& out) {
+        out.groups_by_group_id = true;
+        out.groups_key = "guilds";
+        out.group_senders_from_allow_from = false;  // a listed guild without users/roles: everyone
+        for (const auto& [id, g] : t.guilds) {
+          const std::string gpath = path_of("guilds") + "." + cfg::render_key(id);
+          if (id != "*" && !snowflake(id) && place_slug(id) != id)
+            is.add(Issue::Kind::warning, gpath,
+                   "is neither a guild id nor a slug of its name (\"" + place_slug(id) +
+                       "\"): guilds match by id, else by slug, so it never matches");
+          GroupEntry e;
+          e.enabled = g.enabled;
+          e.require_mention = g.require_mention;
+          if (g.users) e.allow_from = discord_senders(*g.users, gpath + ".users", is);
+          if (g.roles)
+            e.roles =
+                normalise_senders(*g.roles, gpath + ".roles", is, {"role:"}, &discord_role_problem);
+          for (const auto& [cid, ch] :
+               g.channels.value_or(std::map<std::string, cfg::DiscordGuildChannel>{})) {
+            const std::string cpath = gpath + ".channels." + cfg::render_key(cid);
+            if (cid.size() > 1 && cid.front() == '#')
+              is.add(Issue::Kind::warning, cpath,
+                     "starts with '#': channels match by id, name or slug, never with the '#', so "
+                     "it never matches (write \"" + cid.substr(1) + "\")");
+            GroupChannelEntry x;
+            x.enabled = ch.enabled ? ch.enabled : ch.allow;  // allow: OpenClaw's legacy name
+            x.require_mention = ch.require_mention;
+            if (ch.users) x.allow_from = discord_senders(*ch.users, cpath + ".users", is);
+            e.channels[cid] = std::move(x);
+          }
+          out.groups[id] = std::move(e);
+        }
+        const std::string bots = t.allow_bots.value_or("false");
+        out.allow_bots = bots == "true" ? "on" : bots == "mentions" ? "mentions" : "off";
+        if (out.dm_policy == "open" &&
+            std::find(out.allow_from.begin(), out.allow_from.end(), "*") == out.allow_from.end())
+          is.add(Issue::Kind::warning, path_of("dmPolicy"),
+                 "is open but allowFrom lacks \"*\" (OpenClaw requires it): every sender may DM "
+                 "the bot");
+      });
 }
 
 }  // namespace clawgate

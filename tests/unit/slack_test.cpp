@@ -16,7 +16,6 @@
 
 #include "fs.hpp"
 #include "http_events.hpp"
-#include "inbound_journal.hpp"
 #include "shared_data.hpp"
 #include "slack_api.hpp"
 #include "slack_config.hpp"
@@ -520,74 +519,6 @@ TEST(SlackHttpEvents, TheRequestIsReadBoundedAndTheAnswerWritten) {
   EXPECT_EQ(w.getHttpResponse().getRequestId(), 42u);
   EXPECT_EQ(w.getHttpResponse().getStatus(), 401);
   EXPECT_EQ(w.getHttpResponse().getBody().size(), a.body.size());
-}
-
-TEST(SlackJournal, WhatTheFrontDidNotAcknowledgeSurvivesARestart) {
-  char tmpl[] = "/tmp/slack-journal-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  const std::string path = dir + "/inbound.jsonl";
-  auto msg = [](const std::string& ts, const std::string& text) {
-    SlackMessage m;
-    m.channel = "C0CHAN";
-    m.user = "U0USER";
-    m.ts = ts;
-    m.text = text;
-    m.kind = ConvKind::channel;
-    m.mentioned = true;
-    return m;
-  };
-  {
-    InboundJournal j(path, 10);
-    EXPECT_TRUE(j.take_loaded().empty());
-    const SlackMessage a = msg("1.000001", "first 你好"), b = msg("1.000002", "second"),
-                       c = msg("1.000003", "third");
-    ASSERT_TRUE(j.add(a));
-    ASSERT_TRUE(j.add(b));
-    ASSERT_TRUE(j.add(c));
-    ASSERT_TRUE(j.ack(message_key(b), {&a, &c}));
-  }
-  // A torn last line and garbage from a tampered file are skipped.
-  std::ofstream(path, std::ios::app) << "not json\n{\"add\": {\"channel\": \"c;x\"}}\n{\"add\":";
-  {
-    InboundJournal j(path, 10);
-    const auto loaded = j.take_loaded();
-    ASSERT_EQ(loaded.size(), 2u);
-    EXPECT_EQ(loaded[0].text, "first 你好");
-    EXPECT_EQ(loaded[1].ts, "1.000003");
-    EXPECT_TRUE(loaded[1].mentioned);
-    EXPECT_EQ(loaded[1].kind, ConvKind::channel);
-    ASSERT_TRUE(j.ack(message_key(loaded[0]), {&loaded[1]}));
-    ASSERT_TRUE(j.ack(message_key(loaded[1]), {}));
-  }
-  EXPECT_EQ(read_file(path).value_or("x"), "") << "emptied once nothing waits";
-  EXPECT_TRUE(InboundJournal(path, 10).take_loaded().empty());
-  // At most `max`, the newest.
-  {
-    InboundJournal j(path, 2);
-    for (int i = 1; i <= 5; ++i) j.add(msg("2.00000" + std::to_string(i), "m"));
-  }
-  const auto newest = InboundJournal(path, 2).take_loaded();
-  ASSERT_EQ(newest.size(), 2u);
-  EXPECT_EQ(newest[0].ts, "2.000004");
-  std::system(("rm -rf '" + dir + "'").c_str());
-}
-
-TEST(SlackJournal, MessagesReadBackAreCheckedLikeSlackInput) {
-  nlohmann::json j = message_to_json(*read_event(message_payload(plain_event()), me()).message);
-  EXPECT_TRUE(message_from_json(j));
-  for (const char* key : {"channel", "user", "ts", "text"}) {
-    nlohmann::json bad = j;
-    bad[key] = 5;
-    EXPECT_FALSE(message_from_json(bad)) << key;
-  }
-  j["thread_ts"] = "x";
-  j["kind"] = "weird";
-  j["text"] = std::string("a\xff");
-  const auto m = message_from_json(j);
-  ASSERT_TRUE(m);
-  EXPECT_EQ(m->thread_ts, "");
-  EXPECT_EQ(m->kind, ConvKind::group) << "unknown kinds get the stricter rules";
-  EXPECT_TRUE(utf8::valid(m->text));
 }
 
 TEST(SlackConfig, TokensNamedByTheKeyToFix) {

@@ -46,6 +46,13 @@ std::string gateway_query(std::string url) {
   return url + "?v=10&encoding=json";
 }
 
+// state/discord/<account>/, made: the only directory its sandbox lets it see.
+std::string account_dir(const DiscordConfig& c) {
+  const std::string dir = sandbox::channel_state_dir(c.state_dir, "discord", c.account_id);
+  make_dirs(dir);
+  return dir;
+}
+
 }  // namespace
 
 std::string discord_section_path(const std::string& account_id) {
@@ -136,11 +143,21 @@ DiscordWorker::DiscordWorker(boost::asio::io_context& io, Logger& log, DiscordCo
       aux_(io, cfg_.api_root, cfg_.token),
       heartbeat_timer_(io),
       connect_timer_(io),
-      send_timer_(io),
       typing_timer_(io),
-      status_timer_(io) {
-  // state/discord/<account>/: the only directory its sandbox lets it see.
-  make_dirs(sandbox::channel_state_dir(cfg_.state_dir, "discord", cfg_.account_id));
+      status_timer_(io),
+      // The Gateway never sends a message again to a new session (a killed worker's successor
+      // IDENTIFYs afresh; only a RESUME of the same session replays): journaled until the front
+      // acknowledges it.
+      front_(io, log,
+             {"discord", cfg_.account_id, account_dir(cfg_) + "/inbound.jsonl", kMaxInbound},
+             {[this](ipc::WorkerStatus::Builder s) { fill_status(s); },
+              {[this](Outbox::Delivery& d, std::string_view text) { return prepare(d, text); },
+               [this](Outbox::Delivery& d) { send(d); }, nullptr},
+              nullptr,
+              [this](ipc::Typing::Reader t) { typing(t.getTo(), t.getActive()); },
+              nullptr}) {
+  // What a killed predecessor had not handed over is offered first; a repeat of it is dropped.
+  for (const std::string& id : front_.pending_ids()) remember(id);
   GatewaySession::Hooks h;
   h.send = [this](std::string frame) {
     if (ws_) ws_->send(std::move(frame));
@@ -168,7 +185,6 @@ DiscordWorker::DiscordWorker(boost::asio::io_context& io, Logger& log, DiscordCo
 DiscordWorker::~DiscordWorker() {
   stopping_ = true;
   if (ws_) ws_->abort();
-  if (front_) front_->close("worker stopping");
 }
 
 int64_t DiscordWorker::now_ms() const {
@@ -196,8 +212,8 @@ void DiscordWorker::start_status_timer() {
 
 void DiscordWorker::stop() {
   stopping_ = true;
-  for (auto* t : {&heartbeat_timer_, &connect_timer_, &send_timer_, &typing_timer_, &status_timer_})
-    t->cancel();
+  for (auto* t : {&heartbeat_timer_, &connect_timer_, &typing_timer_, &status_timer_}) t->cancel();
+  front_.outbox().stop();
   rest_.cancel_all();
   aux_.cancel_all();
   if (ws_) ws_->close(1000, "stopping");
@@ -206,12 +222,13 @@ void DiscordWorker::stop() {
 void DiscordWorker::fatal(int code, const std::string& why) {
   if (stopping_) return;
   stopping_ = true;
+  front_.outbox().stop();
   last_error_ = Error{ipc::ErrorCode::INVALID_REQUEST, why, false, 0};
   fatal_code_ = code;
   fatal_why_ = why;
   // channels.status should say why: the front hears it first (a front still to attach gets a
   // moment to), and the status is written before the process goes.
-  const bool front = front_ && front_->is_open();
+  const bool front = front_.is_open();
   if (front) send_status();
   exit_after(front ? 200 : 2000);
 }
@@ -219,7 +236,7 @@ void DiscordWorker::fatal(int code, const std::string& why) {
 void DiscordWorker::exit_after(int64_t ms) {
   connect_timer_.expires_after(std::chrono::milliseconds(ms));
   connect_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec == boost::asio::error::operation_aborted && fatal_code_ && front_ && front_->is_open())
+    if (ec == boost::asio::error::operation_aborted && fatal_code_ && front_.is_open())
       return;  // re-armed by attach_front
     if (on_fatal) on_fatal(fatal_code_, fatal_why_);
   });
@@ -340,13 +357,8 @@ void DiscordWorker::on_message(const Json& d) {
     log_.debug("discord", "message " + m->id + " seen already (a resume replayed it); dropped");
     return;
   }
-  seen_.insert(m->id);
-  seen_order_.push_back(m->id);
-  if (seen_order_.size() > kMaxSeen) {
-    seen_.erase(seen_order_.front());
-    seen_order_.pop_front();
-  }
-  if (inbound_.size() >= kMaxInbound) {
+  remember(m->id);
+  if (front_.full()) {
     log_.error("discord", "front away and " + std::to_string(kMaxInbound) +
                               " messages waiting: message " + m->id + " dropped");
     return;
@@ -355,22 +367,25 @@ void DiscordWorker::on_message(const Json& d) {
     log_.warn("discord", "message " + m->id + ": text of " + std::to_string(m->original_bytes) +
                              " bytes cut to " + std::to_string(m->text.size()));
   last_inbound_ms_ = wall_ms();
+  places_.fill(*m);
+  capnp::MallocMessageBuilder b;
+  write_inbound(b, *m);
   // A guild channel no event has named (a thread the Gateway did not list): its parent decides
-  // its access, so ask Discord before routing it, holding its messages in order meanwhile.
-  if (!m->guild_id.empty() && !places_.knows(m->channel_id) && !places_.full() &&
-      unplaced_count_ < kMaxUnplaced) {
+  // its access, so ask Discord before it goes on (journaled and held meanwhile; later messages
+  // wait behind it, in order).
+  if (!m->guild_id.empty() && !places_.knows(m->channel_id) && !places_.full()) {
     auto [it, first] = unplaced_.try_emplace(m->channel_id);
     it->second.push_back(std::move(*m));
-    ++unplaced_count_;
+    front_.offer(b, /*held=*/true);
     if (first) look_up_place(it->first);
     return;
   }
-  accept(std::move(*m));
+  front_.offer(b);
 }
 
 void DiscordWorker::look_up_place(const std::string& channel_id) {
   auto done = [this, channel_id](Rest::Result r) {
-    if (stopping_) return;  // held messages were never acknowledged: Discord's to lose or keep
+    if (stopping_) return;  // held messages stay in the journal for the next worker
     if (r.status == 200) {
       if (auto c = read_channel(r.body); c && c->id == channel_id) places_.learn(*c);
     } else {
@@ -384,8 +399,12 @@ void DiscordWorker::look_up_place(const std::string& channel_id) {
     if (it == unplaced_.end()) return;
     std::vector<Message> held = std::move(it->second);
     unplaced_.erase(it);
-    unplaced_count_ -= held.size();
-    for (Message& m : held) accept(std::move(m));
+    for (Message& m : held) {
+      places_.fill(m);
+      capnp::MallocMessageBuilder b;
+      write_inbound(b, m);
+      front_.release(b);
+    }
   };
   if (!aux_.call("GET", "/channels/" + channel_id, nullptr, done, kLookupTimeoutMs)) {
     Rest::Result busy;
@@ -394,106 +413,24 @@ void DiscordWorker::look_up_place(const std::string& channel_id) {
   }
 }
 
-void DiscordWorker::accept(Message m) {
-  places_.fill(m);
-  inbound_.push_back({std::move(m), false});
-  flush_inbound();
+void DiscordWorker::remember(const std::string& id) {
+  seen_.insert(id);
+  seen_order_.push_back(id);
+  if (seen_order_.size() > kMaxSeen) {
+    seen_.erase(seen_order_.front());
+    seen_order_.pop_front();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Front
 
-void DiscordWorker::flush_inbound() {
-  if (!front_ || !front_->is_open()) return;
-  for (Pending& p : inbound_) {
-    if (p.sent) continue;
-    capnp::MallocMessageBuilder b;
-    write_inbound(b, p.message);
-    if (!front_->send(b)) return;
-    p.sent = true;
-  }
-}
-
 void DiscordWorker::attach_front(int fd, uint32_t generation) {
-  if (front_) front_->close("replaced");
-  front_generation_ = generation;
-  front_ = ipc::Link::create(io_, fd, ipc::contract::data_link("front"));
-  for (Pending& p : inbound_) p.sent = false;  // the new front hears everything unacknowledged
-  // Deliveries not yet started are the new front's to send again; one in progress finishes
-  // and its result goes to the new front (which re-sends it; done_ answers).
-  std::deque<Delivery> keep;
-  if (!outbound_.empty() && (sending_ || outbound_.front().next > 0))
-    keep.push_back(std::move(outbound_.front()));
-  outbound_ = std::move(keep);
-  auto link = front_;
-  link->start([this](capnp::MessageReader& r) { on_front(r); },
-              [this, generation](const std::string& reason) {
-                if (generation != front_generation_) return;
-                log_.warn("discord", "front link lost (" + reason +
-                                         "); holding inbound messages until it returns");
-              });
-  capnp::MallocMessageBuilder b;
-  auto h = b.initRoot<ipc::Data>().initHello();
-  h.setChannel("discord");
-  h.setAccountId(cfg_.account_id);
-  h.setGeneration(generation);
-  front_->send(b);
-  send_status();
-  flush_inbound();
+  front_.attach(fd, generation);
   if (fatal_code_) exit_after(200);  // it has heard why: now go
 }
 
-void DiscordWorker::on_front(capnp::MessageReader& r) {
-  auto msg = r.getRoot<ipc::Data>();
-  switch (msg.which()) {
-    case ipc::Data::INBOUND_ACK: {
-      const std::string id = msg.getInboundAck().cStr();
-      auto it = std::find_if(inbound_.begin(), inbound_.end(),
-                             [&](const Pending& p) { return p.message.id == id; });
-      if (it != inbound_.end()) inbound_.erase(it);
-      return;
-    }
-    case ipc::Data::OUTBOUND: {
-      auto o = msg.getOutbound();
-      Delivery d;
-      d.id = o.getDeliveryId();
-      d.to = o.getTo();
-      // Already delivered (the front restarted before hearing back): the result, not a resend.
-      if (auto it = done_.find(d.id); it != done_.end()) {
-        d.message_ids = it->second;
-        return report(d);
-      }
-      for (const auto& x : outbound_)
-        if (x.id == d.id) return;  // already queued here
-      d.target = parse_target(d.to);
-      if (!d.target)
-        return report(d, Error{ipc::ErrorCode::INVALID_REQUEST,
-                               "not a Discord target: " + utf8::preview(d.to, 64) +
-                                   " (channel:<id>, user:<id> or a channel id)",
-                               false, 0});
-      if (d.target->kind == Target::channel) d.channel_id = d.target->id;
-      d.chunks = chunk_text(std::string_view(o.getText().cStr(), o.getText().size()),
-                            cfg_.chunk_limit, cfg_.max_lines);
-      if (d.chunks.empty())
-        return report(d, Error{ipc::ErrorCode::INVALID_REQUEST, "empty message", false, 0});
-      outbound_.push_back(std::move(d));
-      send_next();
-      return;
-    }
-    case ipc::Data::TYPING: {
-      auto t = msg.getTyping();
-      typing(t.getTo(), t.getActive());
-      return;
-    }
-    default:
-      throw std::runtime_error("unexpected message from the front");
-  }
-}
-
-void DiscordWorker::send_status() {
-  if (!front_ || !front_->is_open()) return;
-  capnp::MallocMessageBuilder b;
-  auto s = b.initRoot<ipc::Data>().initStatus();
+void DiscordWorker::fill_status(ipc::WorkerStatus::Builder s) {
   s.setConnected(session_->ready());
   s.setDetail(detail_);
   s.setBotUsername(session_->identity().username);
@@ -506,100 +443,69 @@ void DiscordWorker::send_status() {
       std::max(rest_.limits().limited_until(steady), aux_.limits().limited_until(steady));
   if (limited > 0) s.setRateLimitedUntilMs(wall + (limited - steady));
   if (last_error_) ipc::write_error(*last_error_, s.initLastError());
-  front_->send(b);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Delivery
 
-void DiscordWorker::retry_in(int64_t ms) {
-  sending_ = true;  // nothing else goes out meanwhile: order is kept
-  send_timer_.expires_after(std::chrono::milliseconds(ms));
-  send_timer_.async_wait([this](const boost::system::error_code& ec) {
-    sending_ = false;
-    if (!ec) send_next();
-  });
+std::optional<Error> DiscordWorker::prepare(Outbox::Delivery& d, std::string_view text) {
+  const std::optional<Target> target = parse_target(d.to);
+  if (!target)
+    return Error{ipc::ErrorCode::INVALID_REQUEST,
+                 "not a Discord target: " + utf8::preview(d.to, 64) +
+                     " (channel:<id>, user:<id> or a channel id)",
+                 false, 0};
+  if (target->kind == Target::channel) d.route = target->id;  // a user's DM channel: opened first
+  d.chunks = chunk_text(text, cfg_.chunk_limit, cfg_.max_lines);
+  return std::nullopt;
 }
 
-void DiscordWorker::send_next() {
-  if (sending_ || stopping_ || outbound_.empty()) return;
-  sending_ = true;
-  Delivery& d = outbound_.front();
-  if (d.channel_id.empty()) {  // a DM: the channel Discord keeps for the bot and that user
-    aux_.call("POST", "/users/@me/channels", Json{{"recipient_id", d.target->id}},
-              [this](Rest::Result r) {
-                sending_ = false;
-                if (stopping_ || outbound_.empty()) return;
-                Delivery& d = outbound_.front();
-                const auto id = r.status == 200 ? snowflake_at(r.body, "id") : std::nullopt;
-                if (id) {
-                  d.channel_id = *id;
-                  return send_next();
-                }
-                if (r.status == 401)
-                  return fatal(78, "Discord rejected the bot token: check " + cfg_.token_key);
-                const bool transient = r.status == 0 || r.status >= 500 || r.status == 429;
-                if (transient && ++d.attempts <= kMaxSendAttempts)
-                  return retry_in(backoff_ms(d.attempts));
-                Delivery failed = std::move(d);
-                outbound_.pop_front();
-                report(failed, Error{transient ? ipc::ErrorCode::UNAVAILABLE
-                                               : ipc::ErrorCode::INVALID_REQUEST,
-                                     "cannot open a DM with " + failed.target->id + ": " +
-                                         (r.error.empty() ? "no channel id" : r.error),
-                                     transient, transient ? 5000 : 0});
-                send_next();
-              });
+void DiscordWorker::send(Outbox::Delivery& d) {
+  Outbox& out = front_.outbox();
+  if (d.route.empty()) {  // a DM: the channel Discord keeps for the bot and that user
+    const std::string user = parse_target(d.to)->id;
+    aux_.call(
+        "POST", "/users/@me/channels", Json{{"recipient_id", user}},
+        [this, &out, user](Rest::Result r) {
+          Outbox::Delivery* d = out.landed();
+          if (stopping_ || !d) return;
+          const auto id = r.status == 200 ? snowflake_at(r.body, "id") : std::nullopt;
+          if (id) {
+            d->route = *id;
+            return out.next();
+          }
+          if (r.status == 401)
+            return fatal(78, "Discord rejected the bot token: check " + cfg_.token_key);
+          const bool transient = r.status == 0 || r.status >= 500 || r.status == 429;
+          if (transient && ++d->attempts <= kMaxSendAttempts)
+            return out.retry_in(backoff_ms(d->attempts));
+          out.fail(Error{transient ? ipc::ErrorCode::UNAVAILABLE : ipc::ErrorCode::INVALID_REQUEST,
+                         "cannot open a DM with " + user + ": " +
+                             (r.error.empty() ? "no channel id" : r.error),
+                         transient, transient ? 5000 : 0});
+        });
     return;
   }
   const Json body = {{"content", d.chunks[d.next]},
                      // The model's text pings users it names, never @everyone or roles.
                      {"allowed_mentions", {{"parse", Json::array({"users"})}}}};
-  rest_.call("POST", "/channels/" + d.channel_id + "/messages", body, [this](Rest::Result r) {
-    sending_ = false;
-    if (stopping_ || outbound_.empty()) return;
-    Delivery& d = outbound_.front();
+  rest_.call("POST", "/channels/" + d.route + "/messages", body, [this, &out](Rest::Result r) {
+    Outbox::Delivery* d = out.landed();
+    if (stopping_ || !d) return;
     if (r.status / 100 == 2) {
-      d.message_ids.push_back(snowflake_at(r.body, "id").value_or(""));
       last_outbound_ms_ = wall_ms();
-      d.attempts = 0;
-      if (++d.next < d.chunks.size()) return send_next();
-      Delivery done = std::move(d);
-      outbound_.pop_front();
-      done_[done.id] = done.message_ids;
-      done_order_.push_back(done.id);
-      if (done_order_.size() > kMaxRemembered) {
-        done_.erase(done_order_.front());
-        done_order_.pop_front();
-      }
-      report(done);
-      return send_next();
+      return out.sent(snowflake_at(r.body, "id").value_or(""));
     }
     if (r.status == 401)
       return fatal(78, "Discord rejected the bot token: check " + cfg_.token_key);
     // 429s were waited out and sent again by Rest; one still here means it kept coming.
     const bool transient = r.status == 0 || r.status >= 500 || r.status == 429;
-    if (transient && ++d.attempts <= kMaxSendAttempts)
-      return retry_in(std::max(backoff_ms(d.attempts), r.limit.retry_after_ms));
-    Delivery failed = std::move(d);
-    outbound_.pop_front();
+    if (transient && ++d->attempts <= kMaxSendAttempts)
+      return out.retry_in(std::max(backoff_ms(d->attempts), r.limit.retry_after_ms));
     // Permanent (400 invalid body, 403 missing access, 404 unknown channel): the front records it.
-    report(failed, Error{transient ? ipc::ErrorCode::UNAVAILABLE : ipc::ErrorCode::INVALID_REQUEST,
-                         "create message: " + r.error, transient, transient ? 5000 : 0});
-    send_next();
+    out.fail(Error{transient ? ipc::ErrorCode::UNAVAILABLE : ipc::ErrorCode::INVALID_REQUEST,
+                   "create message: " + r.error, transient, transient ? 5000 : 0});
   });
-}
-
-void DiscordWorker::report(const Delivery& d, std::optional<Error> error) {
-  if (!front_ || !front_->is_open()) return;  // the next front sends it again; done_ answers
-  capnp::MallocMessageBuilder b;
-  auto r = b.initRoot<ipc::Data>().initDelivery();
-  r.setDeliveryId(d.id);
-  r.setOk(!error);
-  auto ids = r.initMessageIds(static_cast<unsigned>(d.message_ids.size()));
-  for (unsigned i = 0; i < d.message_ids.size(); ++i) ids.set(i, d.message_ids[i]);
-  if (error) ipc::write_error(*error, r.initError());
-  front_->send(b);
 }
 
 void DiscordWorker::typing(const std::string& to, bool active) {

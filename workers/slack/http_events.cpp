@@ -129,11 +129,9 @@ void SlackWorker::on_http_request(const HttpEvent& req) {
   }
   if (req.retry_num > 0 && a.event)
     log_.debug("slack", "HTTP event retry " + std::to_string(req.retry_num) + " from Slack");
-  if (front_ && front_->is_open()) {
-    capnp::MallocMessageBuilder b;
-    write_http_response(b, req.request_id, a);
-    front_->send(b);
-  }
+  capnp::MallocMessageBuilder b;
+  write_http_response(b, req.request_id, a);
+  front_.send(b);  // no front: the one that asked answers 503 itself
   // After the answer: Slack has its 200 before anything else happens (on_event dedupes a retry
   // whose first attempt did arrive).
   if (a.event) on_event(*a.event, a.retry_attempt);

@@ -44,6 +44,14 @@ ipc::ChatType chat_type(ConvKind k) {
   }
 }
 
+// state/slack/<account>/, made: everything of the account lives there, the only directory its
+// sandbox lets it see.
+std::string account_dir(const SlackConfig& c) {
+  const std::string dir = sandbox::channel_state_dir(c.state_dir, "slack", c.account_id);
+  make_dirs(dir);
+  return dir;
+}
+
 }  // namespace
 
 std::optional<Target> parse_target(const std::string& to) {
@@ -108,8 +116,19 @@ SlackWorker::SlackWorker(boost::asio::io_context& io, Logger& log, SlackConfig c
       cfg_(std::move(cfg)),
       api_http_(io, cfg_.api_root),
       send_http_(io, cfg_.api_root),
-      start_timer_(io),
-      send_timer_(io) {
+      // Slack was told each message arrived before the front knew: journaled until acknowledged.
+      front_(io, log, {"slack", cfg_.account_id, account_dir(cfg_) + "/inbound.jsonl", kMaxInbound},
+             {[this](ipc::WorkerStatus::Builder s) { fill_status(s); },
+              {[this](Outbox::Delivery& d, std::string_view text) { return prepare(d, text); },
+               [this](Outbox::Delivery& d) { send(d); }, nullptr},
+              nullptr,
+              nullptr,
+              [this](ipc::Data::Reader msg) {
+                if (msg.which() != ipc::Data::HTTP_REQUEST) return false;
+                on_http_request(read_http_event(msg.getHttpRequest()));  // HTTP mode
+                return true;
+              }}),
+      start_timer_(io) {
   SocketMode::Options o;
   o.api_root = cfg_.api_root;
   o.app_token = cfg_.app_token;
@@ -126,23 +145,9 @@ SlackWorker::SlackWorker(boost::asio::io_context& io, Logger& log, SlackConfig c
     if (on_fatal) on_fatal(78, why);
   };
   socket_ = std::make_unique<SocketMode>(io, log, std::move(o), std::move(h));
-  // Everything of this account lives in state/slack/<account>/, the only directory its sandbox
-  // lets it see. What a killed predecessor had not handed over comes first.
-  const std::string dir = sandbox::channel_state_dir(cfg_.state_dir, "slack", cfg_.account_id);
-  make_dirs(dir);
-  journal_ = std::make_unique<InboundJournal>(dir + "/inbound.jsonl", kMaxInbound);
-  for (SlackMessage& m : journal_->take_loaded()) {
-    seen_.seen("m:" + message_key(m));
-    inbound_.push_back({std::move(m), true, false});
-  }
-  if (!inbound_.empty())
-    log_.info("slack",
-              std::to_string(inbound_.size()) +
-                  " message(s) not yet handed to the front by the last run: offered again");
-}
-
-SlackWorker::~SlackWorker() {
-  if (front_) front_->close("worker stopping");
+  // What a killed predecessor had not handed over comes first (FrontLink's journal): a repeat
+  // from Slack is dropped.
+  for (const std::string& id : front_.pending_ids()) seen_.seen("m:" + id);
 }
 
 void SlackWorker::start() {
@@ -152,7 +157,7 @@ void SlackWorker::start() {
 void SlackWorker::stop() {
   stopping_ = true;
   start_timer_.cancel();
-  send_timer_.cancel();
+  front_.outbox().stop();
   api_http_.cancel();
   send_http_.cancel();
   socket_->stop();
@@ -244,7 +249,7 @@ void SlackWorker::on_event(const Json& payload, int retry_attempt) {
     return;
   }
   if (m.own) return;  // the bot's own posts come back as events
-  if (inbound_.size() >= kMaxInbound) {
+  if (front_.full()) {
     // Acknowledged to Slack already: dropping is all that is left; say so loudly.
     log_.error("slack", "inbound queue full (front away?); message " + message_key(m) + " dropped");
     return;
@@ -252,30 +257,25 @@ void SlackWorker::on_event(const Json& payload, int retry_attempt) {
   if (m.original_bytes)
     log_.warn("slack", message_key(m) + ": text of " + std::to_string(m.original_bytes) +
                            " bytes cut to " + std::to_string(m.text.size()));
-  Pending p;
-  p.message = std::move(m);
-  if (p.message.kind == ConvKind::unknown) {
-    auto it = kinds_.find(p.message.channel);
-    if (it != kinds_.end()) p.message.kind = it->second;
+  if (m.kind == ConvKind::unknown) {
+    auto it = kinds_.find(m.channel);
+    if (it != kinds_.end()) m.kind = it->second;
   }
-  p.ready = p.message.kind != ConvKind::unknown;
-  // On disk before anything else: Slack has its ack already.
-  if (!journal_->add(p.message))
-    log_.error("slack", "cannot write the inbound journal; " + message_key(p.message) +
-                            " is held in memory only");
-  inbound_.push_back(std::move(p));
+  // Journaled as it is (an unknown kind reads as a group's stricter rules if the worker dies
+  // before the lookup), held until its kind is known.
+  const bool held = m.kind == ConvKind::unknown;
+  capnp::MallocMessageBuilder b;
+  write_inbound(b, m);
+  front_.offer(b, held);
+  if (held) held_.push_back(std::move(m));
   last_inbound_ms_ = now_ms();
   resolve_kinds();
-  flush_inbound();
 }
 
 void SlackWorker::resolve_kinds() {
-  if (resolving_ || stopping_) return;
-  auto it =
-      std::find_if(inbound_.begin(), inbound_.end(), [](const Pending& p) { return !p.ready; });
-  if (it == inbound_.end()) return;
+  if (resolving_ || stopping_ || held_.empty()) return;
   resolving_ = true;
-  const std::string channel = it->message.channel;
+  const std::string channel = held_.front().channel;
   call(
       api_http_, "conversations.info", {{"channel", channel}}, [this, channel](const ApiAnswer& a) {
         resolving_ = false;
@@ -291,185 +291,74 @@ void SlackWorker::resolve_kinds() {
           if (kinds_.size() >= kMaxKinds) kinds_.clear();
           kinds_[channel] = kind;
         }
-        for (Pending& p : inbound_)
-          if (!p.ready && p.message.channel == channel) {
-            p.message.kind = kind;
-            p.ready = true;
+        for (auto it = held_.begin(); it != held_.end();) {
+          if (it->channel != channel) {
+            ++it;
+            continue;
           }
-        flush_inbound();
+          it->kind = kind;
+          capnp::MallocMessageBuilder b;
+          write_inbound(b, *it);
+          front_.release(b);
+          it = held_.erase(it);
+        }
         resolve_kinds();
       });
 }
 
-void SlackWorker::acknowledged(const std::string& id) {
-  auto it = std::find_if(inbound_.begin(), inbound_.end(),
-                         [&](const Pending& p) { return message_key(p.message) == id; });
-  if (it == inbound_.end()) return;
-  inbound_.erase(it);
-  std::vector<const SlackMessage*> pending;
-  for (const Pending& p : inbound_) pending.push_back(&p.message);
-  if (!journal_->ack(id, pending)) log_.error("slack", "cannot update the inbound journal");
-}
-
-void SlackWorker::flush_inbound() {
-  if (!front_ || !front_->is_open()) return;
-  for (Pending& p : inbound_) {
-    if (!p.ready) return;  // in order: later messages wait for an earlier one's lookup
-    if (p.sent) continue;
-    capnp::MallocMessageBuilder b;
-    write_inbound(b, p.message);
-    if (!front_->send(b)) return;
-    p.sent = true;
-  }
-}
-
 void SlackWorker::attach_front(int fd, uint32_t generation) {
-  if (front_) front_->close("replaced");
-  front_generation_ = generation;
-  front_ = ipc::Link::create(io_, fd, ipc::contract::data_link("front"));
-  for (Pending& p : inbound_) p.sent = false;  // the new front hears everything unacknowledged
-  // Deliveries not yet started are the new front's to send again; one in progress finishes
-  // and its result goes to the new front (which re-sends it; done_ answers).
-  std::deque<Delivery> keep;
-  if (!outbound_.empty() && (sending_ || outbound_.front().next > 0))
-    keep.push_back(std::move(outbound_.front()));
-  outbound_ = std::move(keep);
-  front_->start([this](capnp::MessageReader& r) { on_front(r); },
-                [this, generation](const std::string& reason) {
-                  if (generation != front_generation_) return;
-                  log_.warn("slack", "front link lost (" + reason +
-                                         "); holding inbound messages until it returns");
-                });
-  capnp::MallocMessageBuilder b;
-  auto h = b.initRoot<ipc::Data>().initHello();
-  h.setChannel("slack");
-  h.setAccountId(cfg_.account_id);
-  h.setGeneration(generation);
-  front_->send(b);
-  send_status();
-  flush_inbound();
+  front_.attach(fd, generation);
 }
 
-void SlackWorker::on_front(capnp::MessageReader& r) {
-  auto msg = r.getRoot<ipc::Data>();
-  switch (msg.which()) {
-    case ipc::Data::INBOUND_ACK: {
-      const std::string id = msg.getInboundAck();
-      return acknowledged(id);
-    }
-    case ipc::Data::HTTP_REQUEST:
-      return on_http_request(read_http_event(msg.getHttpRequest()));
-    case ipc::Data::OUTBOUND: {
-      auto o = msg.getOutbound();
-      Delivery d;
-      d.id = o.getDeliveryId();
-      d.to = o.getTo();
-      if (auto it = done_.find(d.id); it != done_.end()) {
-        d.message_ids = it->second;
-        return report(d);
-      }
-      for (const auto& x : outbound_)
-        if (x.id == d.id) return;  // already queued here
-      const std::optional<Target> t = parse_target(d.to);
-      if (!t)
-        return report(d, Error::invalid("not a Slack channel, user or thread: " +
-                                        utf8::truncate_bytes(d.to, 64)));
-      d.target = *t;
-      // The agent's text may carry invalid UTF-8 from a model; Slack's markup characters are
-      // escaped so "a < b" stays text.
-      d.chunks = chunk_text(
-          escape_text(utf8::repair(std::string_view(o.getText().cStr(), o.getText().size()))),
-          cfg_.chunk_limit);
-      if (d.chunks.empty()) return report(d, Error::invalid("empty message"));
-      outbound_.push_back(std::move(d));
-      send_next();
-      return;
-    }
-    default:
-      return;  // a message kind this worker has no use for (e.g. a typing indicator)
-  }
+std::optional<Error> SlackWorker::prepare(Outbox::Delivery& d, std::string_view text) {
+  if (!parse_target(d.to))
+    return Error::invalid("not a Slack channel, user or thread: " + utf8::truncate_bytes(d.to, 64));
+  // The agent's text may carry invalid UTF-8 from a model; Slack's markup characters are
+  // escaped so "a < b" stays text.
+  d.chunks = chunk_text(escape_text(utf8::repair(text)), cfg_.chunk_limit);
+  return std::nullopt;
 }
 
-void SlackWorker::send_next() {
-  if (sending_ || stopping_ || outbound_.empty()) return;
-  sending_ = true;
-  const Delivery& d = outbound_.front();
-  Json params = {
-      {"channel", d.target.channel}, {"text", d.chunks[d.next]}, {"unfurl_links", false}};
-  if (!d.target.thread_ts.empty()) params["thread_ts"] = d.target.thread_ts;
+void SlackWorker::send(Outbox::Delivery& d) {
+  const Target target = *parse_target(d.to);  // prepare() checked it
+  Json params = {{"channel", target.channel}, {"text", d.chunks[d.next]}, {"unfurl_links", false}};
+  if (!target.thread_ts.empty()) params["thread_ts"] = target.thread_ts;
   call(send_http_, "chat.postMessage", params, [this](const ApiAnswer& a) {
-    sending_ = false;
-    if (outbound_.empty()) return;
-    Delivery& d = outbound_.front();
-    auto retry_in = [this](int64_t ms) {
-      sending_ = true;  // nothing else goes out meanwhile: order is kept
-      send_timer_.expires_after(std::chrono::milliseconds(ms));
-      send_timer_.async_wait([this](const boost::system::error_code& ec) {
-        sending_ = false;
-        if (!ec) send_next();
-      });
-    };
+    Outbox& out = front_.outbox();
+    Outbox::Delivery* d = out.landed();
+    if (!d) return;
     if (a.ok) {
-      d.message_ids.push_back(slack_ts(a.body, "ts").value_or(""));
       last_outbound_ms_ = now_ms();
-      d.attempts = 0;
       if (rate_limited_until_ms_) {
         rate_limited_until_ms_ = 0;
         send_status();
       }
-      if (++d.next < d.chunks.size()) return send_next();
-      Delivery done = std::move(d);
-      outbound_.pop_front();
-      done_[done.id] = done.message_ids;
-      done_order_.push_back(done.id);
-      if (done_order_.size() > kMaxRemembered) {
-        done_.erase(done_order_.front());
-        done_order_.pop_front();
-      }
-      report(done);
-      return send_next();
+      return out.sent(slack_ts(a.body, "ts").value_or(""));
     }
     if (a.auth_failure()) {
-      report(d, Error::unavailable("chat.postMessage: " + a.error, true, 5000));
+      front_.report(*d, Error::unavailable("chat.postMessage: " + a.error, true, 5000));
       if (on_fatal) on_fatal(78, "Slack refused the bot token (botToken): " + a.error);
       return;
     }
-    ++d.attempts;
-    if (a.error == "ratelimited" && d.attempts <= kMaxSendAttempts) {
+    ++d->attempts;
+    if (a.error == "ratelimited" && d->attempts <= kMaxSendAttempts) {
       const int64_t wait = std::max(1, a.retry_after_s) * 1000LL;
       rate_limited_until_ms_ = now_ms() + wait;
       send_status();
       log_.warn("slack", "rate limited; retrying in " + std::to_string(a.retry_after_s) + " s");
-      return retry_in(wait);
+      return out.retry_in(wait);
     }
-    if (a.transient() && d.attempts <= kMaxSendAttempts) return retry_in(backoff_ms(d.attempts));
-    Delivery failed = std::move(d);
-    outbound_.pop_front();
+    if (a.transient() && d->attempts <= kMaxSendAttempts)
+      return out.retry_in(backoff_ms(d->attempts));
     // Permanent (channel_not_found, not_in_channel, is_archived): the front records it.
     const bool transient = a.transient();
-    report(failed, Error{transient ? ErrorCode::UNAVAILABLE : ErrorCode::INVALID_REQUEST,
-                         "chat.postMessage: " + a.error, transient, transient ? 5000 : 0});
-    send_next();
+    out.fail(Error{transient ? ErrorCode::UNAVAILABLE : ErrorCode::INVALID_REQUEST,
+                   "chat.postMessage: " + a.error, transient, transient ? 5000 : 0});
   });
 }
 
-void SlackWorker::report(const Delivery& d, std::optional<Error> error) {
-  if (!front_ || !front_->is_open()) return;  // the next front sends it again; done_ answers
-  capnp::MallocMessageBuilder b;
-  auto r = b.initRoot<ipc::Data>().initDelivery();
-  r.setDeliveryId(d.id);
-  r.setOk(!error);
-  auto ids = r.initMessageIds(static_cast<unsigned>(d.message_ids.size()));
-  for (unsigned i = 0; i < d.message_ids.size(); ++i) ids.set(i, d.message_ids[i]);
-  if (error) ipc::write_error(*error, r.initError());
-  front_->send(b);
-}
-
-void SlackWorker::send_status() {
-  if (!front_ || !front_->is_open()) return;
+void SlackWorker::fill_status(ipc::WorkerStatus::Builder s) {
   last_status_ms_ = now_ms();
-  capnp::MallocMessageBuilder b;
-  auto s = b.initRoot<ipc::Data>().initStatus();
   // HTTP mode has no connection of its own: ready to take events once the bot is known.
   s.setConnected(cfg_.http_mode ? !me_.user_id.empty() : socket_->state().connected);
   s.setDetail(detail_);
@@ -480,7 +369,6 @@ void SlackWorker::send_status() {
   s.setLastEventMs(last_event_ms_);
   s.setRateLimitedUntilMs(rate_limited_until_ms_ > now_ms() ? rate_limited_until_ms_ : 0);
   if (last_error_) ipc::write_error(*last_error_, s.initLastError());
-  front_->send(b);
 }
 
 }  // namespace clawgate::workers::slack

@@ -33,11 +33,11 @@
 
 #include <capnp/message.h>
 
+#include "channel_main.hpp"
+#include "channel_worker.hpp"
 #include "error.hpp"
 #include "http_client.hpp"
 #include "http_events.hpp"
-#include "inbound_journal.hpp"
-#include "link.hpp"
 #include "log.hpp"
 #include "slack_api.hpp"
 #include "slack_events.hpp"
@@ -82,46 +82,27 @@ class SeenKeys {
   std::deque<std::string> order_;
 };
 
-class SlackWorker {
+class SlackWorker : public ChannelProcess {
  public:
-  static constexpr size_t kMaxInbound = 1000;     // unacknowledged messages held
-  static constexpr size_t kMaxRemembered = 2000;  // delivery results kept for re-sends
+  static constexpr size_t kMaxInbound = 1000;  // unacknowledged messages held
 
   SlackWorker(boost::asio::io_context& io, Logger& log, SlackConfig cfg);
-  ~SlackWorker();
 
-  void start();
-  void stop();
-  void attach_front(int fd, uint32_t generation);
-  std::function<void(int exit_code, const std::string& why)> on_fatal;
+  void start() override;
+  void stop() override;
+  void attach_front(int fd, uint32_t generation) override;
 
  private:
-  struct Pending {
-    SlackMessage message;
-    bool ready = true;  // false while its channel's kind is being looked up
-    bool sent = false;  // on the current front link
-  };
-  struct Delivery {
-    std::string id, to;
-    Target target;
-    std::vector<std::string> chunks;
-    size_t next = 0;
-    std::vector<std::string> message_ids;
-    int attempts = 0;
-  };
-
   void call(HttpClient& http, const std::string& method, const nlohmann::json& params,
             std::function<void(const ApiAnswer&)> done);
   void auth_test();
   void on_event(const nlohmann::json& payload, int retry_attempt);
   void on_http_request(const HttpEvent& req);  // HTTP mode (http_events.cpp)
   void resolve_kinds();
-  void acknowledged(const std::string& id);
-  void flush_inbound();
-  void on_front(capnp::MessageReader& r);
-  void send_next();
-  void report(const Delivery& d, std::optional<Error> error = std::nullopt);
-  void send_status();
+  std::optional<Error> prepare(Outbox::Delivery& d, std::string_view text);
+  void send(Outbox::Delivery& d);
+  void send_status() { front_.send_status(); }
+  void fill_status(ipc::WorkerStatus::Builder s);
   int64_t backoff_ms(int failures);
 
   boost::asio::io_context& io_;
@@ -129,19 +110,14 @@ class SlackWorker {
   SlackConfig cfg_;
   HttpClient api_http_, send_http_;
   std::unique_ptr<SocketMode> socket_;
-  std::shared_ptr<ipc::Link> front_;
-  uint32_t front_generation_ = 0;
+  FrontLink front_;
   BotIdentity me_;
-  std::deque<Pending> inbound_;
-  std::unique_ptr<InboundJournal> journal_;
+  // Queued for the front but held there while their channel's kind is looked up, in order.
+  std::deque<SlackMessage> held_;
   SeenKeys seen_{4096};
   std::map<std::string, ConvKind> kinds_;  // channel id -> kind (conversations.info), bounded
   bool resolving_ = false;
-  std::deque<Delivery> outbound_;
-  bool sending_ = false;
-  std::map<std::string, std::vector<std::string>> done_;  // delivery id -> message ts
-  std::deque<std::string> done_order_;
-  boost::asio::steady_timer start_timer_, send_timer_;
+  boost::asio::steady_timer start_timer_;
   bool stopping_ = false;
   int start_failures_ = 0;
   std::string detail_;

@@ -161,8 +161,19 @@ TelegramWorker::TelegramWorker(boost::asio::io_context& io, Logger& log, Telegra
       cfg_(std::move(cfg)),
       poll_http_(io, cfg_.api_root),
       send_http_(io, cfg_.api_root),
-      poll_timer_(io),
-      send_timer_(io) {
+      front_(io, log, {"telegram", cfg_.account_id, "", kMaxInbound},
+             {[this](ipc::WorkerStatus::Builder s) { fill_status(s); },
+              {[this](Outbox::Delivery& d, std::string_view text) -> std::optional<Error> {
+                 // The agent's text may carry invalid UTF-8 from a model; Telegram would refuse
+                 // it.
+                 d.chunks = chunk_text(utf8::repair(text), cfg_.chunk_limit);
+                 return std::nullopt;
+               },
+               [this](Outbox::Delivery& d) { send(d); }, nullptr},
+              [this](const std::string&) { persist_offset(); },
+              nullptr,
+              nullptr}),
+      poll_timer_(io) {
   // Everything of this account lives in state/telegram/<account>/, the only directory its
   // sandbox lets it see. Older versions kept state/telegram/<account>.offset: moved here once.
   const std::string dir = telegram_account_dir(cfg_);
@@ -187,10 +198,6 @@ std::string telegram_account_dir(const TelegramConfig& c) {
   return sandbox::channel_state_dir(c.state_dir, "telegram", c.account_id);
 }
 
-TelegramWorker::~TelegramWorker() {
-  if (front_) front_->close("worker stopping");
-}
-
 void TelegramWorker::start() {
   get_me();
 }
@@ -198,7 +205,7 @@ void TelegramWorker::start() {
 void TelegramWorker::stop() {
   stopping_ = true;
   poll_timer_.cancel();
-  send_timer_.cancel();
+  front_.outbox().stop();
   poll_http_.cancel();
   send_http_.cancel();
 }
@@ -268,7 +275,7 @@ void TelegramWorker::poll_later(int64_t ms) {
 void TelegramWorker::poll() {
   if (stopping_) return;
   // Backpressure: with the front away and the queue full, stop fetching (Telegram keeps them).
-  if (inbound_.size() >= kMaxInbound) return poll_later(1000);
+  if (front_.full()) return poll_later(1000);
   polling_ = true;
   const Json params = {{"offset", poll_offset_},
                        {"timeout", cfg_.poll_timeout_s},
@@ -348,17 +355,19 @@ void TelegramWorker::on_updates(const Json& updates) {
       log_.warn("telegram", "update " + std::to_string(u.update_id) + ": text of " +
                                 std::to_string(u.facts.original_bytes) + " bytes cut to " +
                                 std::to_string(u.facts.text.size()));
-    inbound_.push_back({u.update_id, std::move(u.facts), false});
+    capnp::MallocMessageBuilder b;
+    write_inbound(b, u.update_id, u.facts);
+    front_.offer(b);
     last_inbound_ms_ = now_ms();
   }
   for (const std::string& why : skipped) log_.error("telegram", why);
   persist_offset();
-  flush_inbound();
 }
 
 void TelegramWorker::persist_offset() {
   // Only past what the front has acknowledged: the rest is fetched again after a crash.
-  const int64_t safe = inbound_.empty() ? poll_offset_ : inbound_.front().update_id;
+  const std::string oldest = front_.oldest_pending();
+  const int64_t safe = oldest.empty() ? poll_offset_ : std::atoll(oldest.c_str());
   if (safe == persisted_offset_) return;
   try {
     atomic_write_file(offset_path(), std::to_string(safe) + "\n");
@@ -385,158 +394,42 @@ void write_inbound(capnp::MessageBuilder& b, int64_t update_id, const InboundFac
   in.setBotCommand(f.bot_command);
 }
 
-void TelegramWorker::flush_inbound() {
-  if (!front_ || !front_->is_open()) return;
-  for (Pending& p : inbound_) {
-    if (p.sent) continue;
-    capnp::MallocMessageBuilder b;
-    write_inbound(b, p.update_id, p.message);
-    if (!front_->send(b)) return;
-    p.sent = true;
-  }
-}
-
 void TelegramWorker::attach_front(int fd, uint32_t generation) {
-  if (front_) front_->close("replaced");
-  front_generation_ = generation;
-  front_ = ipc::Link::create(io_, fd, ipc::contract::data_link("front"));
-  for (Pending& p : inbound_) p.sent = false;  // the new front hears everything unacknowledged
-  // Deliveries not yet started are the new front's to send again; one in progress finishes
-  // and its result goes to the new front (which re-sends it; done_ answers).
-  std::deque<Delivery> keep;
-  if (!outbound_.empty() && (sending_ || outbound_.front().next > 0))
-    keep.push_back(std::move(outbound_.front()));
-  outbound_ = std::move(keep);
-  auto link = front_;
-  link->start([this](capnp::MessageReader& r) { on_front(r); },
-              [this, generation](const std::string& reason) {
-                if (generation != front_generation_) return;
-                log_.warn("telegram", "front link lost (" + reason +
-                                          "); holding inbound messages until it returns");
-              });
-  capnp::MallocMessageBuilder b;
-  auto h = b.initRoot<ipc::Data>().initHello();
-  h.setChannel("telegram");
-  h.setAccountId(cfg_.account_id);
-  h.setGeneration(generation);
-  front_->send(b);
-  send_status();
-  flush_inbound();
+  front_.attach(fd, generation);
 }
 
-void TelegramWorker::on_front(capnp::MessageReader& r) {
-  auto msg = r.getRoot<ipc::Data>();
-  switch (msg.which()) {
-    case ipc::Data::INBOUND_ACK: {
-      const int64_t id = std::atoll(msg.getInboundAck().cStr());
-      auto it = std::find_if(inbound_.begin(), inbound_.end(),
-                             [&](const Pending& p) { return p.update_id == id; });
-      if (it != inbound_.end()) inbound_.erase(it);
-      persist_offset();
-      return;
-    }
-    case ipc::Data::OUTBOUND: {
-      auto o = msg.getOutbound();
-      Delivery d;
-      d.id = o.getDeliveryId();
-      d.to = o.getTo();
-      // Already delivered (the front restarted before hearing back): the result, not a resend.
-      if (auto it = done_.find(d.id); it != done_.end()) {
-        d.message_ids = it->second;
-        return report(d);
-      }
-      for (const auto& x : outbound_)
-        if (x.id == d.id) return;  // already queued here
-      // The agent's text may carry invalid UTF-8 from a model; Telegram would refuse it.
-      d.chunks = chunk_text(utf8::repair(std::string_view(o.getText().cStr(), o.getText().size())),
-                            cfg_.chunk_limit);
-      if (d.chunks.empty())
-        return report(d, Error{ipc::ErrorCode::INVALID_REQUEST, "empty message", false, 0});
-      outbound_.push_back(std::move(d));
-      send_next();
-      return;
-    }
-    case ipc::Data::TYPING:
-      return;  // no typing indicator here (yet): nothing to show
-    default:
-      throw std::runtime_error("unexpected message from the front");
-  }
-}
-
-void TelegramWorker::send_next() {
-  if (sending_ || stopping_ || outbound_.empty()) return;
-  sending_ = true;
-  Delivery& d = outbound_.front();
+void TelegramWorker::send(Outbox::Delivery& d) {
   Json params = {{"chat_id", d.to}, {"text", d.chunks[d.next]}};
   call(send_http_, "sendMessage", params, kSendTimeoutMs,
        [this](bool ok, const Json& res, int code, const std::string& desc, int retry_after) {
-         sending_ = false;
-         if (stopping_ || outbound_.empty()) return;
-         Delivery& d = outbound_.front();
-         auto retry_in = [this](int64_t ms) {
-           sending_ = true;  // nothing else goes out meanwhile: order is kept
-           send_timer_.expires_after(std::chrono::milliseconds(ms));
-           send_timer_.async_wait([this](const boost::system::error_code& ec) {
-             sending_ = false;
-             if (!ec) send_next();
-           });
-         };
+         Outbox& out = front_.outbox();
+         Outbox::Delivery* d = out.landed();
+         if (stopping_ || !d) return;
          if (ok) {
-           d.message_ids.push_back(std::to_string(int_field(res, "message_id")));
            last_outbound_ms_ = now_ms();
-           d.attempts = 0;
-           if (++d.next < d.chunks.size()) return send_next();
-           Delivery done = std::move(d);
-           outbound_.pop_front();
-           done_[done.id] = done.message_ids;
-           done_order_.push_back(done.id);
-           if (done_order_.size() > kMaxRemembered) {
-             done_.erase(done_order_.front());
-             done_order_.pop_front();
-           }
-           report(done);
-           return send_next();
+           return out.sent(std::to_string(int_field(res, "message_id")));
          }
-         ++d.attempts;
-         if (code == 429 && d.attempts <= kMaxSendAttempts) {
+         ++d->attempts;
+         if (code == 429 && d->attempts <= kMaxSendAttempts) {
            log_.warn("telegram", "rate limited; retrying in " + std::to_string(retry_after) + " s");
-           return retry_in(std::max(1, retry_after) * 1000LL);
+           return out.retry_in(std::max(1, retry_after) * 1000LL);
          }
          const bool transient = code == 0 || code >= 500 || code == 429;
-         if (transient && d.attempts <= kMaxSendAttempts) return retry_in(500LL << d.attempts);
-         Delivery failed = std::move(d);
-         outbound_.pop_front();
+         if (transient && d->attempts <= kMaxSendAttempts)
+           return out.retry_in(500LL << d->attempts);
          // Permanent (400 chat not found, 403 blocked): the front records the failure.
-         report(failed,
-                Error{transient ? ipc::ErrorCode::UNAVAILABLE : ipc::ErrorCode::INVALID_REQUEST,
-                      "sendMessage: " + desc, transient, transient ? 5000 : 0});
-         send_next();
+         out.fail(Error{transient ? ipc::ErrorCode::UNAVAILABLE : ipc::ErrorCode::INVALID_REQUEST,
+                        "sendMessage: " + desc, transient, transient ? 5000 : 0});
        });
 }
 
-void TelegramWorker::report(const Delivery& d, std::optional<Error> error) {
-  if (!front_ || !front_->is_open()) return;  // the next front sends it again; done_ answers
-  capnp::MallocMessageBuilder b;
-  auto r = b.initRoot<ipc::Data>().initDelivery();
-  r.setDeliveryId(d.id);
-  r.setOk(!error);
-  auto ids = r.initMessageIds(static_cast<unsigned>(d.message_ids.size()));
-  for (unsigned i = 0; i < d.message_ids.size(); ++i) ids.set(i, d.message_ids[i]);
-  if (error) ipc::write_error(*error, r.initError());
-  front_->send(b);
-}
-
-void TelegramWorker::send_status() {
-  if (!front_ || !front_->is_open()) return;
-  capnp::MallocMessageBuilder b;
-  auto s = b.initRoot<ipc::Data>().initStatus();
+void TelegramWorker::fill_status(ipc::WorkerStatus::Builder s) {
   s.setConnected(connected_);
   s.setDetail(detail_);
   s.setBotUsername(bot_username_);
   s.setLastInboundMs(last_inbound_ms_);
   s.setLastOutboundMs(last_outbound_ms_);
   if (last_error_) ipc::write_error(*last_error_, s.initLastError());
-  front_->send(b);
 }
 
 }  // namespace clawgate::workers

@@ -16,9 +16,7 @@
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -28,10 +26,11 @@
 
 #include <capnp/message.h>
 
+#include "channel_main.hpp"
+#include "channel_worker.hpp"
 #include "config_gen.hpp"
 #include "error.hpp"
 #include "http_client.hpp"
-#include "link.hpp"
 #include "log.hpp"
 #include "telegram_text.hpp"
 
@@ -87,33 +86,17 @@ std::vector<InboundUpdate> parse_updates(const Json& result, int64_t& offset, in
                                          const std::string& bot_username,
                                          std::vector<std::string>* skipped = nullptr);
 
-class TelegramWorker {
+class TelegramWorker : public ChannelProcess {
  public:
-  static constexpr size_t kMaxInbound = 1000;     // unacknowledged updates held
-  static constexpr size_t kMaxRemembered = 2000;  // delivery results kept for re-sends
+  static constexpr size_t kMaxInbound = 1000;  // unacknowledged updates held
 
   TelegramWorker(boost::asio::io_context& io, Logger& log, TelegramConfig cfg);
-  ~TelegramWorker();
 
-  void start();
-  void stop();
-  void attach_front(int fd, uint32_t generation);
-  std::function<void(int exit_code, const std::string& why)> on_fatal;
+  void start() override;
+  void stop() override;
+  void attach_front(int fd, uint32_t generation) override;
 
  private:
-  struct Pending {
-    int64_t update_id = 0;
-    InboundFacts message;
-    bool sent = false;  // on the current front link
-  };
-  struct Delivery {
-    std::string id, to;
-    std::vector<std::string> chunks;
-    size_t next = 0;
-    std::vector<std::string> message_ids;
-    int attempts = 0;
-  };
-
   void call(HttpClient& http, const std::string& method, const Json& params, int timeout_ms,
             std::function<void(bool ok, const Json& result, int code, const std::string& desc,
                                int retry_after_s)>
@@ -123,29 +106,20 @@ class TelegramWorker {
   void poll_later(int64_t ms);
   void on_updates(const Json& updates);
   bool skip_malformed_update();  // true: poll again now
-  void flush_inbound();
-  void on_front(capnp::MessageReader& r);
-  void send_next();
-  // Tells the front how a delivery ended: sent (no error) or failed with `error`.
-  void report(const Delivery& d, std::optional<Error> error = std::nullopt);
+  void send(Outbox::Delivery& d);
   void persist_offset();
   std::string offset_path() const;
-  void send_status();
+  void send_status() { front_.send_status(); }
+  void fill_status(ipc::WorkerStatus::Builder s);
   int64_t backoff_ms();
 
   boost::asio::io_context& io_;
   Logger& log_;
   TelegramConfig cfg_;
   HttpClient poll_http_, send_http_;
-  std::shared_ptr<ipc::Link> front_;
-  uint32_t front_generation_ = 0;
-  std::deque<Pending> inbound_;
+  FrontLink front_;
   int64_t poll_offset_ = 0, persisted_offset_ = -1;
-  std::deque<Delivery> outbound_;
-  bool sending_ = false;
-  std::map<std::string, std::vector<std::string>> done_;  // delivery id -> message ids
-  std::deque<std::string> done_order_;
-  boost::asio::steady_timer poll_timer_, send_timer_;
+  boost::asio::steady_timer poll_timer_;
   bool stopping_ = false, connected_ = false, polling_ = false;
   int failures_ = 0;
   // getUpdates answers that do not parse: the first retry asks for one update, and if that
