@@ -456,7 +456,8 @@ ChannelSettings read_discord_section(const Json& merged, const std::string& wher
             if (cid.size() > 1 && cid.front() == '#')
               is.add(Issue::Kind::warning, cpath,
                      "starts with '#': channels match by id, name or slug, never with the '#', so "
-                     "it never matches (write \"" + cid.substr(1) + "\")");
+                     "it never matches (write \"" +
+                         cid.substr(1) + "\")");
             GroupChannelEntry x;
             x.enabled = ch.enabled ? ch.enabled : ch.allow;  // allow: OpenClaw's legacy name
             x.require_mention = ch.require_mention;

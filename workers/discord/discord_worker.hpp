@@ -69,8 +69,8 @@ void write_inbound(capnp::MessageBuilder& b, const Message& m);
 
 class DiscordWorker : public ChannelProcess {
  public:
-  static constexpr size_t kMaxInbound = 1000;         // unacknowledged messages held
-  static constexpr size_t kMaxSeen = 5000;            // message ids remembered against duplicates
+  static constexpr size_t kMaxInbound = 1000;  // unacknowledged messages held
+  static constexpr size_t kMaxSeen = 5000;     // message ids remembered against duplicates
   static constexpr int kLookupTimeoutMs = 5'000;
   static constexpr int64_t kTypingRefreshMs = 8'000;  // Discord shows typing for 10 s
   static constexpr int64_t kTypingMaxMs = 600'000;    // never longer than this per chat
@@ -123,7 +123,7 @@ class DiscordWorker : public ChannelProcess {
   Me me_;
   Places places_;
   std::map<std::string, std::vector<Message>> unplaced_;  // held for a look-up, by channel id
-  std::map<std::string, int64_t> typing_until_;  // channel id -> steady ms
+  std::map<std::string, int64_t> typing_until_;           // channel id -> steady ms
   bool stopping_ = false;
   int fatal_code_ = 0;  // set once fatal: the exit code on_fatal gets
   std::string fatal_why_;
