@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the fuzz targets one after another, one libFuzzer process each (this is a shared
-# 2-core machine: no -jobs/-workers), each for SECONDS, from its checked-in seeds plus the
-# corpus it grew before (build/fuzz/corpus/<target>, not checked in).
+# Runs the fuzz targets, one single-threaded libFuzzer process each (no -jobs/-workers), two at
+# a time on a 2-core machine (FUZZ_PARALLEL, default the CPU count, at most 2: it is shared),
+# each for SECONDS, from its checked-in seeds plus the corpus it grew before
+# (build/fuzz/corpus/<target>, not checked in).
 #   tests/fuzz/run.sh BUILD_DIR SECONDS [TARGET...]      (no target: all of them)
 # Crashes, leaks and timeouts are written to BUILD_DIR/crashes/<target>/ (crash-*, leak-*,
 # timeout-*, oom-*), with libFuzzer's report in BUILD_DIR/crashes/<target>.log.
@@ -38,19 +39,17 @@ leaks_per_input() {
   esac
 }
 
-failed=0
-passed=0
-for t in "${targets[@]}"; do
-  bin="$build/bin/fuzz_$t"
-  if [ ! -x "$bin" ]; then
-    echo "fuzz: $t: no binary at $bin (build the fuzz preset first)" >&2
-    failed=1
-    continue
-  fi
-  corpus="$build/corpus/$t"
-  crashes="$build/crashes/$t"
+# One target; its result line goes to $build/crashes/<target>.result, exit 1 when it failed.
+run_one() {
+  local t=$1 bin="$build/bin/fuzz_$1"
+  local corpus="$build/corpus/$t" crashes="$build/crashes/$t"
   mkdir -p "$corpus" "$crashes"
-  log="$build/crashes/$t.log"
+  local log="$build/crashes/$t.log" result="$build/crashes/$t.result"
+  if [ ! -x "$bin" ]; then
+    echo "fuzz: $t: no binary at $bin (build the fuzz preset first)" >"$result"
+    return 1
+  fi
+  local start rc took execs last cov ft units
   start=$(date +%s)
   "$bin" -max_total_time="$secs" -max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 \
     -detect_leaks="$(leaks_per_input "$t")" \
@@ -64,12 +63,39 @@ for t in "${targets[@]}"; do
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   units=$(sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p' <<<"$last")
   if [ $rc -ne 0 ]; then
-    failed=1
-    echo "fuzz: $t: FAILED (exit $rc) after ${took}s, ${execs:-?} executions; see $log and $crashes/"
-    grep -m3 -E 'ERROR: |SUMMARY: |runtime error' "$log" | sed 's/^/  /'
-  else
+    {
+      echo "fuzz: $t: FAILED (exit $rc) after ${took}s, ${execs:-?} executions; see $log and $crashes/"
+      grep -m3 -E 'ERROR: |SUMMARY: |runtime error' "$log" | sed 's/^/  /'
+    } >"$result"
+    return 1
+  fi
+  echo "fuzz: $t: ok, ${execs:-?} executions in ${took}s, cov ${cov:-?} ft ${ft:-?}, corpus ${units:-?}" >"$result"
+}
+
+parallel=${FUZZ_PARALLEL:-$(nproc)}
+[ "$parallel" -gt 2 ] && parallel=2
+[ "$parallel" -lt 1 ] && parallel=1
+mkdir -p "$build/crashes"
+running=0
+for t in "${targets[@]}"; do
+  if [ $running -ge "$parallel" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+  run_one "$t" &
+  running=$((running + 1))
+done
+wait
+
+# Results in the targets' order, whatever order they finished in.
+failed=0
+passed=0
+for t in "${targets[@]}"; do
+  cat "$build/crashes/$t.result" 2>/dev/null || echo "fuzz: $t: no result"
+  if grep -q "^fuzz: $t: ok," "$build/crashes/$t.result" 2>/dev/null; then
     passed=$((passed + 1))
-    echo "fuzz: $t: ok, ${execs:-?} executions in ${took}s, cov ${cov:-?} ft ${ft:-?}, corpus ${units:-?}"
+  else
+    failed=1
   fi
 done
 echo "fuzz: $passed passed, $((${#targets[@]} - passed)) failed"
