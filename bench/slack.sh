@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/slack.sh: the Slack channel's figures (no aims, no verdicts): idle RSS and PSS of the
 # Slack worker in Socket Mode beside the supervisor's and the front's; Socket Mode inbound
-# throughput (DMs injected through the emulator from a sender the front refuses, so no model is
-# needed: each goes emulator -> worker (ack, dedupe, journal) -> front (policy) -> ack); `send`
+# throughput (DMs from a sender the front refuses, so no model is needed: each goes emulator ->
+# worker (ack, dedupe, journal) -> front (policy) -> ack), streamed as fast as the emulator takes
+# them and as a burst queued while the worker was stopped (the gateway's own pace); `send`
 # throughput and latency through the worker to chat.postMessage; how soon a kill -9'd worker
 # serves again (a new pid running and Socket Mode connected); then, on a second gateway in HTTP
 # Request URLs mode, the webhook round trip of signed and of forged event_callback POSTs
@@ -122,6 +123,7 @@ python3 -c 'import websockets' 2>/dev/null || PY=/usr/bin/python3
 start_server emulator 'listening on http://127\.0\.0\.1:[0-9]*' \
   "$PY" -u "$EMULATOR" --port 0 --bot-token "$BOT_TOKEN" --app-token "$APP_TOKEN"
 EMU_URL=$URL
+EMU_PID=$PID
 emu_post /_emu/channel '{"channel": "C0BENCH01"}' || die "the emulator refused /_emu/channel" "$WORK/emulator.log"
 start_gateway gateway "{\"channels\":{\"slack\":{\"botToken\":\"$BOT_TOKEN\",\"appToken\":\"$APP_TOKEN\",\
 \"apiRoot\":\"$EMU_URL/api\",\"dmPolicy\":\"allowlist\",\"allowFrom\":[\"U0BENCHOK\"]}}}"
@@ -144,10 +146,17 @@ FRONT_RSS=$(rss_kb "$FRONT_PID")
 FRONT_PSS=$(pss_kb "$FRONT_PID")
 
 echo "== inbound, Socket Mode: $INBOUND_N DMs from $REFUSED (refused by the front's allowlist), injected by 4 clients"
-cpu_start "$FRONT_PID" "$SL_PID"
+cpu_start "$FRONT_PID" "$SL_PID" "$EMU_PID"
 run_bounded inbound 90 "$PY" "$LOAD" inject "$EMU_URL" "$WORK/gateway.log" "$INBOUND_N" 4 "$REFUSED" || FAILED=1
-echo "   CPU during the run (share of one core): $(cpu_report front="$FRONT_PID" slack="$SL_PID")"
+echo "   CPU during the run (share of one core): $(cpu_report front="$FRONT_PID" slack="$SL_PID" emulator="$EMU_PID")"
 sed 's/^/   /' "$WORK/inbound.out"
+echo "== inbound, Socket Mode, a burst: channels stop slack, $INBOUND_N DMs queued in the emulator, channels start slack"
+"$GATEWAY" channels stop slack --url "$GW_URL" --token "$TOKEN" >"$WORK/stop.out" 2>&1 ||
+  die "channels stop slack failed" "$WORK/stop.out"
+run_bounded burst 90 "$PY" "$LOAD" burst "$EMU_URL" "$WORK/gateway.log" "$INBOUND_N" "$REFUSED" \
+  timeout -k 1 20 "$GATEWAY" channels start slack --url "$GW_URL" --token "$TOKEN" || FAILED=1
+sed 's/^/   /' "$WORK/burst.out"
+wait_ready 15 || die "the slack channel did not connect again within 15 s" "$WORK/gateway.log"
 
 send_bench() {  # NAME DEPTH
   echo "== $1: clawgate-bench send --n $SENDS --depth $2 (slack, channel:C0BENCH01)"
@@ -196,8 +205,10 @@ start_gateway gateway-http "{\"channels\":{\"slack\":{\"mode\":\"http\",\"botTok
 wait_ready 15 || die "the slack channel (HTTP mode) was not ready within 15 s" "$WORK/gateway-http.log"
 HOOK=${GW_URL/ws:/http:}/slack/events
 echo "   webhook $HOOK, slack worker pid $SL_PID"
+FRONT_PID=$(child_pid "$GW_PID" clawgate-front) || die "no front process" "$WORK/gateway-http.log"
 http_bench() {  # NAME CONC KIND
-  run_bounded "$1" 60 "$PY" "$LOAD" http "$HOOK" "$SECRET" "$HTTP_N" "$2" "$REFUSED" "$3" || FAILED=1
+  run_bounded "$1" 60 "$PY" "$LOAD" http "$HOOK" "$SECRET" "$HTTP_N" "$2" "$REFUSED" "$3" \
+    front="$FRONT_PID" slack="$SL_PID" || FAILED=1
   echo "   $3, $2 at a time: $(sed 's/^RESULT //' "$WORK/$1.out")"
 }
 http_bench http1 1 valid
@@ -218,8 +229,9 @@ echo "   the front refused $seen of the $want signed DMs (forged ones never reac
 echo
 printf '%-52s %22s\n' "idle RSS / PSS slack worker (Socket Mode)" "$(mib $((SL_RSS * 1024))) / $(mib $((SL_PSS * 1024))) MiB"
 printf '%-52s %22s\n' "idle RSS / PSS front" "$(mib $((FRONT_RSS * 1024))) / $(mib $((FRONT_PSS * 1024))) MiB"
-printf '%-52s %22s\n' "inbound $INBOUND_N DMs, all refused by the front" "$(field inbound front_rate) msgs/s"
-printf '%-52s %22s\n' "  all acked to Slack / injected" "$(field inbound acked_rate) / $(field inbound inject_rate) msgs/s"
+printf '%-52s %22s\n' "inbound, $INBOUND_N DMs streamed: injected / refused by front" "$(field inbound inject_rate) / $(field inbound front_rate) msgs/s"
+printf '%-52s %22s\n' "inbound, $INBOUND_N DMs queued, from the connection: all acked" "$(field burst acked_rate) msgs/s"
+printf '%-52s %22s\n' "  all refused by the front" "$(field burst front_rate) msgs/s"
 printf '%-52s %22s\n' "send, $SENDS at depth 64" "$(field send64 rate) sends/s"
 printf '%-52s %22s\n' "  latency p50 / p99" "$(field send64 p50_ms) / $(field send64 p99_ms) ms"
 printf '%-52s %22s\n' "send, $SENDS at depth 1, latency p50 / p99" "$(field send1 p50_ms) / $(field send1 p99_ms) ms"
