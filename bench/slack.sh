@@ -16,7 +16,7 @@
 # Knobs: INBOUND_N (500), SENDS (500), HTTP_N (500), HTTP_CONC (8).
 # Fails: exit 2 when a binary is missing or the emulator, a gateway or the channel does not come
 # up in time; exit 1 when a run failed (errors, timeouts, unexpected answers, a worker not back
-# within 15 s). Every wait is bounded; nothing outside 127.0.0.0/8 is touched. About 30 s.
+# within 15 s). Every wait is bounded; nothing outside 127.0.0.0/8 is touched. About 10 s.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
