@@ -42,6 +42,13 @@ void ChannelHub::webhook(const std::string& path, WebhookRequest req, WebhookDon
     log_.warn("channels", who + ": HTTP event on " + path + " while its worker is down: 503");
     return done(unavailable("worker not running"));
   }
+  // Unauthenticated bodies must not fill the worker's link (past its bound the link closes, and
+  // with it the account's inbound): a link behind by a few bodies already answers 503.
+  if (w->link->queued_bytes() + req.body.size() > kMaxWebhookQueuedBytes) {
+    log_.warn("channels", who + ": its link is " + std::to_string(w->link->queued_bytes()) +
+                              " bytes behind: HTTP event answered 503");
+    return done(unavailable("busy"));
+  }
   if (webhooks_.size() >= kMaxWebhooksWaiting) {
     log_.warn("channels", who + ": " + std::to_string(webhooks_.size()) +
                               " HTTP events wait for their worker already: 503");

@@ -134,6 +134,7 @@ class ChannelHub {
   // Under Slack's 3 s: a late worker is a 503 Slack retries, not a timeout it counts as failure.
   static constexpr int64_t kWebhookWaitMs = 2500;
   static constexpr size_t kMaxWebhooksWaiting = 256;
+  static constexpr size_t kMaxWebhookQueuedBytes = 4 * 1024 * 1024;  // unsent on a worker link
   // Whether `path` is an enabled HTTP-mode account's webhookPath.
   bool serves_webhook(const std::string& path) const;
   // Hands the request to that account's worker. `done` runs exactly once, on the loop: the

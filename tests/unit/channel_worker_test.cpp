@@ -98,6 +98,46 @@ TEST(InboundJournal, WhatTheFrontDidNotAcknowledgeSurvivesARestart) {
   EXPECT_EQ(std::string(inbound_of(newest[0], k).getId().cStr()), "4");
 }
 
+// Discord holds a guild message while it looks up the place; the lookup's answer (names, a
+// thread's parent) is journaled again, and the later line replaces the first on load, so a
+// worker killed before the front has it hands on what the lookup found. Old lines without the
+// name fields still load.
+TEST(InboundJournal, APlaceFilledInLaterReplacesTheHeldMessageAndNamesSurvive) {
+  TempDir dir;
+  const std::string path = dir.path + "/inbound.jsonl";
+  {
+    InboundJournal j(path, 10);
+    Msg held("7", "in a thread 线程"), other("8", "next");
+    ASSERT_TRUE(j.add(held.get()));
+    ASSERT_TRUE(j.add(other.get()));
+    Msg done("7", "in a thread 线程");
+    auto in = done.b.getRoot<ipc::Data>().getInbound();
+    in.setParentChatId("20");
+    in.setThreadId("C0CHAN");
+    in.setGroupName("My Server");
+    in.setChatName("help");
+    in.setParentChatName("support");
+    ASSERT_TRUE(j.add(done.get()));
+  }
+  std::ofstream(path, std::ios::app)
+      << R"({"add":{"id":"9","chatId":"1","senderId":"2","senderName":"","senderUsername":"",)"
+      << R"("messageId":"9","groupId":"","threadId":"","parentChatId":"","text":"old",)"
+      << R"("chatType":"direct"}})"
+      << "\n";
+  InboundJournal j(path, 10);
+  auto loaded = j.take_loaded();
+  ASSERT_EQ(loaded.size(), 3u) << "7 once, in its first place";
+  std::unique_ptr<capnp::FlatArrayMessageReader> k0, k2;
+  const auto m0 = inbound_of(loaded[0], k0);
+  EXPECT_EQ(std::string(m0.getId().cStr()), "7");
+  EXPECT_EQ(std::string(m0.getParentChatId().cStr()), "20");
+  EXPECT_EQ(std::string(m0.getGroupName().cStr()), "My Server");
+  EXPECT_EQ(std::string(m0.getChatName().cStr()), "help");
+  EXPECT_EQ(std::string(m0.getParentChatName().cStr()), "support");
+  EXPECT_EQ(std::string(inbound_of(loaded[2], k2).getText().cStr()), "old")
+      << "a line from before the names existed";
+}
+
 TEST(InboundJournal, MessagesReadBackAreCheckedLikeAPeersInput) {
   Msg m("7", "hello");
   const json j = inbound_to_json(m.get());

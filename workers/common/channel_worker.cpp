@@ -165,9 +165,14 @@ void FrontLink::offer(capnp::MessageBuilder& msg, bool held) {
 }
 
 void FrontLink::release(capnp::MessageBuilder& msg) {
-  const std::string id = msg.getRoot<ipc::Data>().getInbound().getId().cStr();
+  auto in = msg.getRoot<ipc::Data>().getInbound();
+  const std::string id = in.getId().cStr();
   for (Pending& p : pending_)
     if (p.id == id && p.held) {
+      // Journaled again as completed (the loader keeps the later line), so a worker killed
+      // before the front has it hands the next one what the lookup found.
+      if (journal_ && !journal_->add(in.asReader()))
+        log_.error(o_.channel, "cannot write the inbound journal for " + id);
       p.words = capnp::messageToFlatArray(msg);
       p.held = false;
     }

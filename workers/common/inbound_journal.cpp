@@ -39,6 +39,13 @@ const StringField kStrings[] = {
     {"parentChatId", &ipc::Inbound::Reader::getParentChatId,
      &ipc::Inbound::Builder::setParentChatId},
 };
+// Written always, read when present (a journal from before they existed lacks them).
+const StringField kOptionalStrings[] = {
+    {"groupName", &ipc::Inbound::Reader::getGroupName, &ipc::Inbound::Builder::setGroupName},
+    {"chatName", &ipc::Inbound::Reader::getChatName, &ipc::Inbound::Builder::setChatName},
+    {"parentChatName", &ipc::Inbound::Reader::getParentChatName,
+     &ipc::Inbound::Builder::setParentChatName},
+};
 
 struct BoolField {
   const char* key;
@@ -66,6 +73,7 @@ std::string add_line(ipc::Inbound::Reader m) {
 Json inbound_to_json(ipc::Inbound::Reader m) {
   Json j = Json::object();
   for (const StringField& f : kStrings) j[f.key] = std::string((m.*f.get)().cStr());
+  for (const StringField& f : kOptionalStrings) j[f.key] = std::string((m.*f.get)().cStr());
   j["text"] = std::string(m.getText().cStr());
   const char* type = ipc::name_of(m.getChatType());
   j["chatType"] = type ? type : "";
@@ -85,6 +93,9 @@ bool inbound_from_json(const Json& j, ipc::Inbound::Builder out) {
     (out.*f.set)(bounded(*it, kMaxFieldBytes));
   }
   if (out.getId().size() == 0) return false;  // nothing to acknowledge it by
+  for (const StringField& f : kOptionalStrings)
+    if (const auto it = j.find(f.key); it != j.end() && it->is_string())
+      (out.*f.set)(bounded(*it, kMaxFieldBytes));
   const auto text = j.find("text");
   if (text == j.end() || !text->is_string()) return false;
   out.setText(bounded(*text, kMaxTextBytes));
@@ -126,7 +137,15 @@ InboundJournal::InboundJournal(const std::string& path, size_t max) {
       capnp::MallocMessageBuilder b;
       auto in = b.initRoot<ipc::Data>().initInbound();
       if (!inbound_from_json(*add, in)) continue;
-      pending.emplace_back(in.getId().cStr(), capnp::messageToFlatArray(b));
+      // The same id again: the message as a lookup completed it (FrontLink::release), in place.
+      const std::string id = in.getId().cStr();
+      const auto same = std::find_if(pending.begin(), pending.end(),
+                                     [&](const auto& p) { return p.first == id; });
+      if (same != pending.end()) {
+        same->second = capnp::messageToFlatArray(b);
+        continue;
+      }
+      pending.emplace_back(id, capnp::messageToFlatArray(b));
       if (pending.size() > max) pending.pop_front();
     } else if (const auto ack = j.find("ack"); ack != j.end() && ack->is_string()) {
       const std::string id = *ack;

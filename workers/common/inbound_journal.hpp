@@ -3,8 +3,10 @@
 // session) but the front has not yet acknowledged, on disk in the account's state dir, so a
 // worker killed in between hands them to the next one (the front drops repeats by message id).
 // Generic over the platform: an entry is the data-link Inbound message itself, as JSON. Lines
-// {"add": inbound} and {"ack": id}, each made durable before the call returns (AppendLog); the
-// file is emptied whenever nothing is pending and compacted when it grows past a bound.
+// {"add": inbound} and {"ack": id}, each made durable before the call returns (AppendLog); a
+// later add of an id still pending replaces it in place (a held message the platform's lookup
+// completed); the file is emptied whenever nothing is pending and compacted when it grows past
+// a bound.
 // Fails: add()/ack() return false when the disk refuses (the caller logs it; the message stays
 // in memory). What load reads is checked like input from a peer: a line that does not read as an
 // Inbound (a field missing or of another type) is skipped, strings are repaired and bounded.

@@ -389,11 +389,14 @@ void DiscordWorker::look_up_place(const std::string& channel_id) {
     if (r.status == 200) {
       if (auto c = read_channel(r.body); c && c->id == channel_id) places_.learn(*c);
     } else {
-      // Routed by id only; learnt as nameless so that the next message does not ask again.
+      // Routed by id only. Learnt as nameless only when Discord says it never will answer (no
+      // access, no such channel), so that the next message does not ask again; after a
+      // transient failure the next message asks again.
       log_.warn("discord", "channel " + channel_id + " not found out (" +
                                (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error) +
-                               "): its messages route by id only");
-      places_.learn(ChannelFacts{channel_id, "", "", "", false});
+                               "): these messages route by id only");
+      if (r.status == 403 || r.status == 404)
+        places_.learn(ChannelFacts{channel_id, "", "", "", false});
     }
     auto it = unplaced_.find(channel_id);
     if (it == unplaced_.end()) return;
@@ -464,7 +467,7 @@ void DiscordWorker::send(Outbox::Delivery& d) {
   Outbox& out = front_.outbox();
   if (d.route.empty()) {  // a DM: the channel Discord keeps for the bot and that user
     const std::string user = parse_target(d.to)->id;
-    aux_.call(
+    const bool queued = aux_.call(
         "POST", "/users/@me/channels", Json{{"recipient_id", user}},
         [this, &out, user](Rest::Result r) {
           Outbox::Delivery* d = out.landed();
@@ -484,28 +487,32 @@ void DiscordWorker::send(Outbox::Delivery& d) {
                              (r.error.empty() ? "no channel id" : r.error),
                          transient, transient ? 5000 : 0});
         });
+    if (!queued) out.retry_in(1000);  // the request queue is full: this step again, in order
     return;
   }
   const Json body = {{"content", d.chunks[d.next]},
                      // The model's text pings users it names, never @everyone or roles.
                      {"allowed_mentions", {{"parse", Json::array({"users"})}}}};
-  rest_.call("POST", "/channels/" + d.route + "/messages", body, [this, &out](Rest::Result r) {
-    Outbox::Delivery* d = out.landed();
-    if (stopping_ || !d) return;
-    if (r.status / 100 == 2) {
-      last_outbound_ms_ = wall_ms();
-      return out.sent(snowflake_at(r.body, "id").value_or(""));
-    }
-    if (r.status == 401)
-      return fatal(78, "Discord rejected the bot token: check " + cfg_.token_key);
-    // 429s were waited out and sent again by Rest; one still here means it kept coming.
-    const bool transient = r.status == 0 || r.status >= 500 || r.status == 429;
-    if (transient && ++d->attempts <= kMaxSendAttempts)
-      return out.retry_in(std::max(backoff_ms(d->attempts), r.limit.retry_after_ms));
-    // Permanent (400 invalid body, 403 missing access, 404 unknown channel): the front records it.
-    out.fail(Error{transient ? ipc::ErrorCode::UNAVAILABLE : ipc::ErrorCode::INVALID_REQUEST,
-                   "create message: " + r.error, transient, transient ? 5000 : 0});
-  });
+  const bool queued =
+      rest_.call("POST", "/channels/" + d.route + "/messages", body, [this, &out](Rest::Result r) {
+        Outbox::Delivery* d = out.landed();
+        if (stopping_ || !d) return;
+        if (r.status / 100 == 2) {
+          last_outbound_ms_ = wall_ms();
+          return out.sent(snowflake_at(r.body, "id").value_or(""));
+        }
+        if (r.status == 401)
+          return fatal(78, "Discord rejected the bot token: check " + cfg_.token_key);
+        // 429s were waited out and sent again by Rest; one still here means it kept coming.
+        const bool transient = r.status == 0 || r.status >= 500 || r.status == 429;
+        if (transient && ++d->attempts <= kMaxSendAttempts)
+          return out.retry_in(std::max(backoff_ms(d->attempts), r.limit.retry_after_ms));
+        // Permanent (400 invalid body, 403 missing access, 404 unknown channel): the front records
+        // it.
+        out.fail(Error{transient ? ipc::ErrorCode::UNAVAILABLE : ipc::ErrorCode::INVALID_REQUEST,
+                       "create message: " + r.error, transient, transient ? 5000 : 0});
+      });
+  if (!queued) out.retry_in(1000);
 }
 
 void DiscordWorker::typing(const std::string& to, bool active) {

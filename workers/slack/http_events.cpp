@@ -116,6 +116,10 @@ void SlackWorker::on_http_request(const HttpEvent& req) {
   HttpEventAnswer a = cfg_.http_mode
                           ? answer_http_event(req, cfg_.signing_secret, now, !me_.user_id.empty())
                           : refuse(404, "not found", "HTTP request while in Socket Mode");
+  // Unlike Socket Mode nothing is acknowledged yet: with no room to keep the event, a 503 lets
+  // Slack send it again later instead of a 200 for an event then dropped.
+  if (a.event && front_.full())
+    a = refuse(503, "busy", "inbound queue full (front away?): HTTP event refused; Slack retries");
   if (!a.note.empty()) {
     // Refusals are what an operator debugging "no events" needs; a flood of forged requests
     // must not flood the log: one warning per 10 s, the rest at debug.
