@@ -88,6 +88,7 @@ void ChannelHub::on_link_closed(const std::string& key, const std::string& reaso
   if (it == workers_.end()) return;
   const std::string channel = it->second.channel, account = it->second.account_id,
                     name = it->second.name;
+  const uint32_t generation = it->second.generation;
   if (it->second.last_error.is_object())
     gone_errors_[channel + "/" + account] = it->second.last_error.value("message", "");
   workers_.erase(it);
@@ -113,6 +114,33 @@ void ChannelHub::on_link_closed(const std::string& key, const std::string& reaso
           (again ? "; " + std::to_string(again) + " message(s) in flight will be sent again" : ""));
   changed();
   pump(channel, account);
+  watch_orphan(name, channel, account, generation);
+}
+
+// A link the front closed (garbage from the worker, a stuck link) leaves a live worker without a
+// front: the supervisor connects a pair only when a process starts. A worker that died is
+// restarted by the supervisor anyway; one that still runs the same generation after a grace
+// period without a new link is restarted through it, so its inbound (journaled or not yet
+// acknowledged to the platform) reaches a front again.
+void ChannelHub::watch_orphan(const std::string& name, const std::string& channel,
+                              const std::string& account, uint32_t generation) {
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_);
+  timer->expires_after(std::chrono::milliseconds(kOrphanGraceMs));
+  std::weak_ptr<int> alive = alive_;  // the hub may be gone when the timer fires
+  timer->async_wait([this, alive, timer, name, channel, account,
+                     generation](const boost::system::error_code& ec) {
+    if (ec || alive.expired() || worker_for(channel, account) || !restart_child) return;
+    const auto row = std::find_if(children_.begin(), children_.end(), [&](const ChildRow& c) {
+      return c.name == name && c.state == "running" && c.generation == generation;
+    });
+    if (row == children_.end()) return;  // gone, restarting or held: the supervisor has it
+    log_.warn("channels", name + ": running without a data link for " +
+                              std::to_string(kOrphanGraceMs) + " ms; restarting it");
+    restart_child(name, [this, alive, name](Reply r) {
+      if (r.error && !alive.expired())
+        log_.error("channels", name + ": restart without a data link failed: " + r.error->message);
+    });
+  });
 }
 
 void ChannelHub::on_data(const std::string& key, capnp::MessageReader& r) {

@@ -135,6 +135,7 @@ class ChannelHub {
   static constexpr int64_t kWebhookWaitMs = 2500;
   static constexpr size_t kMaxWebhooksWaiting = 256;
   static constexpr size_t kMaxWebhookQueuedBytes = 4 * 1024 * 1024;  // unsent on a worker link
+  static constexpr int64_t kOrphanGraceMs = 5'000;  // a live worker without a link, then restart
   // Whether `path` is an enabled HTTP-mode account's webhookPath.
   bool serves_webhook(const std::string& path) const;
   // Hands the request to that account's worker. `done` runs exactly once, on the loop: the
@@ -194,6 +195,8 @@ class ChannelHub {
   void on_delivery(Worker& w, ipc::Delivery::Reader d);
   void on_status(Worker& w, ipc::WorkerStatus::Reader s);
   void on_link_closed(const std::string& key, const std::string& reason);
+  void watch_orphan(const std::string& name, const std::string& channel, const std::string& account,
+                    uint32_t generation);
   void on_http_response(const std::string& key, ipc::HttpResponse::Reader r);
   void finish_webhook(uint64_t id, WebhookAnswer a);
   void fail_webhooks(const std::string& key);  // the worker's link closed
@@ -226,7 +229,8 @@ class ChannelHub {
   // by "channel/account"; shown while no newer worker speaks for the account.
   std::map<std::string, std::string> gone_errors_;
   std::vector<ChildRow> children_;
-  std::map<std::string, Dedupe> dedupe_;  // idempotency key
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // for timers that outlive the hub
+  std::map<std::string, Dedupe> dedupe_;                   // idempotency key
   boost::asio::steady_timer retry_timer_;
   bool retry_armed_ = false;
   struct WaitingWebhook {

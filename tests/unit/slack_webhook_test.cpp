@@ -2,7 +2,8 @@
 // not one of the front's own, one account per path); the channel hub relaying a request to the
 // account's worker over the data link raw and the worker's answer back, and answering 503 itself
 // when no worker is up, the worker goes away, or it stays silent past the deadline; an answer
-// for a request that link was not given is garbage; X-Slack-Retry-Num read bounded.
+// for a request that link was not given is garbage, and a live worker left without a link is
+// restarted; X-Slack-Retry-Num read bounded.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -242,6 +243,51 @@ TEST_F(HubWebhookTest, AnAnswerForARequestThisLinkWasNotGivenIsGarbage) {
   ASSERT_TRUE(run_until(
       io_, [&] { return answers_.size() == 1; }, 1000ms));
   EXPECT_EQ(answers_[0].status, 503);
+}
+
+// The front closed the link for garbage but the worker process lives on: without a new link in
+// kOrphanGraceMs the hub asks the supervisor to restart it (its inbound must reach a front);
+// a worker that reconnects in time, or one the supervisor is already restarting, is left alone.
+TEST_F(HubWebhookTest, ALiveWorkerLeftWithoutALinkIsRestarted) {
+  std::vector<std::string> restarts;
+  hub_->restart_child = [&](const std::string& child, core::ReplyFn done) {
+    restarts.push_back(child);
+    done(core::Reply::ok(nlohmann::json::object()));
+  };
+  core::ChannelHub::ChildRow row;
+  row.name = "slack";
+  row.role = "channel";
+  row.channel = "slack";
+  row.account_id = "default";
+  row.state = "running";
+  row.generation = 1;
+  hub_->set_children({row});
+  start_worker(1);
+  post();
+  ASSERT_TRUE(run_until(io_, [&] { return seen_.size() == 1; }));
+  respond(seen_[0].id, 999, "bad status");  // garbage: the front closes the link
+  ASSERT_TRUE(run_until(
+      io_, [&] { return !answers_.empty(); }, 1000ms));
+  EXPECT_FALSE(run_until(
+      io_, [&] { return !restarts.empty(); }, 3000ms))
+      << "not before the grace";
+  ASSERT_TRUE(run_until(
+      io_, [&] { return !restarts.empty(); }, 4000ms));
+  EXPECT_EQ(restarts, std::vector<std::string>{"slack"});
+
+  // Garbage again, but the supervisor is restarting it already (another generation): nothing.
+  row.generation = 2;
+  hub_->set_children({row});
+  start_worker(2);
+  post();
+  ASSERT_TRUE(run_until(io_, [&] { return seen_.size() == 2; }));
+  respond(seen_[1].id, 999, "bad status");
+  ASSERT_TRUE(run_until(
+      io_, [&] { return answers_.size() == 2; }, 1000ms));
+  row.state = "backoff";
+  hub_->set_children({row});
+  EXPECT_FALSE(run_until(
+      io_, [&] { return restarts.size() > 1; }, 6000ms));
 }
 
 }  // namespace
