@@ -189,8 +189,7 @@ void Supervisor::spawn(Child& c) {
   c.sandbox.reset();
   c.kill_at_steady = c.lost_kill_at_steady = 0;
 
-  int ctl[2];
-  ipc::make_socketpair(ctl);
+  int ctl[2] = {-1, -1};
   SpawnRequest req;
   req.exe = c.spec.exe;
   req.args = c.spec.args;
@@ -199,7 +198,6 @@ void Supervisor::spawn(Child& c) {
   req.env[env::kChildName] = c.spec.name;
   req.env[env::kGeneration] = std::to_string(gen);
   req.env[env::kHeartbeatMs] = std::to_string(opts_.heartbeat_interval_ms);
-  req.fds[3] = ctl[1];
   if (c.spec.role == ipc::ChildRole::FRONT && opts_.listen_fd >= 0) {
     req.env[env::kListenFd] = std::to_string(ipc::contract::kListenFd);
     req.fds[4] = opts_.listen_fd;
@@ -209,8 +207,6 @@ void Supervisor::spawn(Child& c) {
     try {
       config_fd = sealed_memfd("clawgate-front-config", c.spec.start_text);
     } catch (const std::exception& e) {
-      ::close(ctl[0]);
-      ::close(ctl[1]);
       log_.error("supervisor", c.spec.name + ": cannot hand over its config: " + e.what());
       c.kill_reason = std::string("cannot start: ") + e.what();
       boost::asio::post(io_, [this, name = c.spec.name, gen] { on_exit(name, gen, 127 << 8); });
@@ -222,10 +218,14 @@ void Supervisor::spawn(Child& c) {
   c.started_steady = c.last_beat_steady = clock_.steady_ms();
   c.last_start_wall = clock_.wall_ms();
   try {
+    // Here, not earlier: out of descriptors (EMFILE) is one more failure to start this child,
+    // never an exception out of the link handler or io.run().
+    ipc::make_socketpair(ctl);
+    req.fds[3] = ctl[1];
     c.proc = spawn_child(io_, req);
   } catch (const std::exception& e) {
-    ::close(ctl[0]);
-    ::close(ctl[1]);
+    if (ctl[0] >= 0) ::close(ctl[0]);
+    if (ctl[1] >= 0) ::close(ctl[1]);
     if (config_fd >= 0) ::close(config_fd);
     log_.error("supervisor", c.spec.name + ": cannot start " + c.spec.exe + ": " + e.what());
     c.kill_reason = std::string("cannot start: ") + e.what();
