@@ -176,8 +176,11 @@ void Supervisor::spawn(Child& c) {
   if (stopping_) return;
   // The one place a child is started: a held one is not, so a logged-out worker's credentials
   // reach no process, whatever asked for the start.
-  settle_logout(c);
+  std::optional<TokenPrints> tokens = settle_logout(c);
   if (c.hold != Hold::none) return park(c);
+  // What this generation is given (read now, as the worker reads its tokenFile at start): what
+  // a logout of it marks. Unreadable: the worker cannot read it either.
+  c.spawned_tokens = tokens ? std::move(*tokens) : TokenPrints{};
   c.restart_timer.cancel();
   c.next_restart_wall = 0;
   if (c.history.generation > 0) ++c.history.restarts;
