@@ -179,8 +179,9 @@ void Supervisor::spawn(Child& c) {
   std::optional<TokenPrints> tokens = settle_logout(c);
   if (c.hold != Hold::none) return park(c);
   // What this generation is given (read now, as the worker reads its tokenFile at start): what
-  // a logout of it marks. Unreadable: the worker cannot read it either.
-  c.spawned_tokens = tokens ? std::move(*tokens) : TokenPrints{};
+  // a logout of it marks. Unreadable: the worker cannot read it either, and the previous
+  // generation's tokens stay the ones a logout marks.
+  if (tokens) c.spawned_tokens = std::move(*tokens);
   c.restart_timer.cancel();
   c.next_restart_wall = 0;
   if (c.history.generation > 0) ++c.history.restarts;

@@ -74,14 +74,20 @@ void Supervisor::on_lifecycle(Child& c, ipc::ChildLifecycle::Reader rq) {
     case ipc::LifecycleAction::LOGOUT: {
       // The tokens the running worker got and those it would get now (its tokenFile may have
       // changed since): either reaching a process again would undo the logout.
-      LogoutMark m{t->spec.channel, t->spec.account_id, t->spawned_tokens, clock_.wall_ms()};
+      // An earlier mark's tokens stay marked, after these (the bound drops the oldest); one made
+      // with a lost key stays uncomparable.
+      LogoutMark m{t->spec.channel, t->spec.account_id, {}, clock_.wall_ms()};
+      TokenPrints all = t->spawned_tokens;
       if (auto now = token_fingerprints(t->spec.tokens, opts_.logouts.key()))
-        m.tokens.insert(m.tokens.end(), now->begin(), now->end());
-      if (const LogoutMark* old = opts_.logouts.find(name); old && old->key_matches)
-        m.tokens.insert(m.tokens.end(), old->tokens.begin(), old->tokens.end());
-      std::sort(m.tokens.begin(), m.tokens.end());
-      m.tokens.erase(std::unique(m.tokens.begin(), m.tokens.end()), m.tokens.end());
-      if (m.tokens.size() > LogoutStore::kMaxTokens) m.tokens.resize(LogoutStore::kMaxTokens);
+        all.insert(all.end(), now->begin(), now->end());
+      if (const LogoutMark* old = opts_.logouts.find(name)) {
+        all.insert(all.end(), old->tokens.begin(), old->tokens.end());
+        m.key_matches = old->key_matches;
+      }
+      for (auto& p : all)
+        if (std::find(m.tokens.begin(), m.tokens.end(), p) == m.tokens.end() &&
+            m.tokens.size() < LogoutStore::kMaxTokens)
+          m.tokens.push_back(std::move(p));
       try {
         opts_.logouts.mark(name, std::move(m));
       } catch (const std::exception& e) {
