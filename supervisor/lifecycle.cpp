@@ -1,6 +1,8 @@
 // Operator lifecycle: see lifecycle.hpp.
 #include "lifecycle.hpp"
 
+#include <algorithm>
+
 namespace clawgate::supervisor {
 
 const char* to_string(Hold h) {
@@ -27,9 +29,15 @@ const char* to_string(StartStatus s) {
   return "unknown";
 }
 
-MarkCheck check_logout_mark(const std::optional<std::string>& marked, const std::string& current) {
+MarkCheck check_logout_mark(const std::optional<TokenPrints>& marked, bool key_matches,
+                            const std::optional<TokenPrints>& current) {
   if (!marked) return MarkCheck::none;
-  return *marked == current ? MarkCheck::holds : MarkCheck::cleared;
+  // Fails closed: a token that cannot be read or compared is never taken for a new one.
+  // No token at all is no login either.
+  if (!key_matches || !current || current->empty()) return MarkCheck::holds;
+  for (const auto& t : *current)
+    if (std::find(marked->begin(), marked->end(), t) != marked->end()) return MarkCheck::holds;
+  return MarkCheck::cleared;
 }
 
 StartPlan plan_start(const StartView& v) {

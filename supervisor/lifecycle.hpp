@@ -8,20 +8,25 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace clawgate::supervisor {
 
 enum class Hold { none, stopped, logged_out };
 const char* to_string(Hold h);
 
-// A logged-out mark against the credentials a worker has now.
+// A logged-out mark against the tokens a worker has now.
 enum class MarkCheck {
   none,     // no mark
-  holds,    // marked with these credentials: stays logged out
-  cleared,  // marked with others: a new token is a login, the mark goes
+  holds,    // one of its tokens is marked, or they cannot be known: stays logged out
+  cleared,  // every token is new: a login, the mark goes
 };
-MarkCheck check_logout_mark(const std::optional<std::string>& marked_fingerprint,
-                            const std::string& current_fingerprint);
+using TokenPrints = std::vector<std::string>;
+// `marked`: the mark's token fingerprints, nullopt for no mark; `key_matches`: the mark was made
+// with this fingerprint key (else nothing can be compared and it holds). `current`: the tokens'
+// fingerprints now, nullopt when one cannot be read.
+MarkCheck check_logout_mark(const std::optional<TokenPrints>& marked, bool key_matches,
+                            const std::optional<TokenPrints>& current);
 
 // How channels.start finds the worker.
 struct StartView {

@@ -33,23 +33,29 @@ std::string hex(const std::string& bytes) {
   return out;
 }
 
-// The content of a credential file as the fingerprint sees it: the bytes, or why there are none
-// (a worker that cannot read it will not start either; when it becomes readable the fingerprint
-// changes, which is a login).
-std::string credential_file(const std::string& path) {
+// As the Telegram worker trims its tokenFile (workers/telegram/telegram_worker.cpp trim()).
+std::string trim_token(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// A token file's content, or nullopt when it cannot be known (then neither can the token).
+std::optional<std::string> token_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) return std::string("unreadable: ") + std::strerror(errno);
+  if (fd < 0) return std::nullopt;
   struct stat st {};
-  std::string out;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxCredentialFile) {
-    out = "not a token file";
-  } else {
-    out.resize(static_cast<size_t>(st.st_size));
-    const ssize_t n = ::pread(fd, out.data(), out.size(), 0);
-    out.resize(n < 0 ? 0 : static_cast<size_t>(n));
+  std::optional<std::string> out;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= kMaxCredentialFile) {
+    std::string text(static_cast<size_t>(st.st_size), '\0');
+    const ssize_t n = ::pread(fd, text.data(), text.size(), 0);
+    if (n == static_cast<ssize_t>(text.size())) out = std::move(text);
   }
   ::close(fd);
   return out;
+}
+
+std::string print(const std::string& key, const std::string& what) {
+  return "hmac-sha256:" + hex(hmac_sha256(key, what));
 }
 
 const std::string* bounded(const nlohmann::json& j, const char* key, size_t max) {
@@ -61,7 +67,14 @@ const std::string* bounded(const nlohmann::json& j, const char* key, size_t max)
 
 }  // namespace
 
-LogoutStore::LogoutStore(std::string state_dir) : dir_(std::move(state_dir)) {}
+LogoutStore::LogoutStore(std::string state_dir, std::string key)
+    : dir_(std::move(state_dir)), key_(std::move(key)) {}
+
+// Proves a mark's fingerprints were made with this key: with another (the key file was lost and
+// made anew) none would ever match, and every logout would silently clear.
+std::string LogoutStore::key_check() const {
+  return print(key_, "clawgate logout key check");
+}
 
 std::string LogoutStore::path() const {
   return dir_.empty() ? "" : dir_ + "/" + kFileName;
@@ -84,27 +97,33 @@ void LogoutStore::load() {
   };
   if (text->size() > kMaxFileBytes) throw refuse("too large");
   const nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-  if (!j.is_object() || j.value("version", 0) != 1 || !j.contains("loggedOut") ||
+  if (!j.is_object() || j.value("version", 0) != 2 || !j.contains("loggedOut") ||
       !j["loggedOut"].is_object())
     throw refuse("not a logout file of this version");
   if (j["loggedOut"].size() > kMaxMarks) throw refuse("too many entries");
   for (const auto& [worker, e] : j["loggedOut"].items()) {
     const std::string *channel = bounded(e, "channel", kMaxName),
                       *account = bounded(e, "accountId", kMaxName),
-                      *fp = bounded(e, "credentials", kMaxFingerprint);
+                      *check = bounded(e, "keyCheck", kMaxFingerprint);
+    auto tokens = e.find("tokens");
     if (worker.empty() || worker.size() > kMaxName || !utf8::valid(worker) || !channel ||
-        !account || !fp)
+        !account || !check || tokens == e.end() || !tokens->is_array() ||
+        tokens->size() > kMaxTokens)
       throw refuse("a malformed entry");
-    LogoutMark m{*channel, *account, *fp, 0};
+    LogoutMark m{*channel, *account, {}, 0, *check == key_check()};
+    for (const auto& t : *tokens) {
+      if (!t.is_string() || t.get_ref<const std::string&>().size() > kMaxFingerprint)
+        throw refuse("a malformed entry");
+      m.tokens.push_back(t.get<std::string>());
+    }
     if (auto at = e.find("at"); at != e.end() && at->is_number_integer()) m.at_ms = *at;
     marks_[worker] = std::move(m);
   }
 }
 
-std::optional<std::string> LogoutStore::fingerprint(const std::string& worker) const {
+const LogoutMark* LogoutStore::find(const std::string& worker) const {
   auto it = marks_.find(worker);
-  if (it == marks_.end()) return std::nullopt;
-  return it->second.fingerprint;
+  return it == marks_.end() ? nullptr : &it->second;
 }
 
 void LogoutStore::mark(const std::string& worker, LogoutMark m) {
@@ -126,42 +145,60 @@ void LogoutStore::clear(const std::string& worker) {
 void LogoutStore::save(const std::map<std::string, LogoutMark>& marks) const {
   if (dir_.empty()) return;
   nlohmann::json out = nlohmann::json::object();
+  const std::string check = key_check();
   for (const auto& [worker, m] : marks)
     out[worker] = {{"channel", m.channel},
                    {"accountId", m.account_id},
-                   {"credentials", m.fingerprint},
+                   {"tokens", m.tokens},
+                   // A mark read with another key keeps what it had: it must go on holding.
+                   {"keyCheck", m.key_matches ? check : std::string("lost")},
                    {"at", m.at_ms}};
-  atomic_write_file(path(), dump_json({{"version", 1}, {"loggedOut", out}}, 2) + "\n", 0600);
+  atomic_write_file(path(), dump_json({{"version", 2}, {"loggedOut", out}}, 2) + "\n", 0600);
 }
 
-ChannelCredentials channel_credentials(const ChannelSettings& c, const Environment& child_env,
-                                       const std::string& key) {
-  ChannelCredentials out;
-  // Length-prefixed fields: unambiguous for any bytes (a token file or a variable may hold any).
-  std::string parts;
-  auto field = [&parts](const std::string& tag, const std::string& value) {
-    parts += tag + ":" + std::to_string(value.size()) + ":" + value + "\n";
+ChannelTokens channel_tokens(const ChannelSettings& c, const Environment& child_env) {
+  ChannelTokens out;
+  const ChannelKind* kind = channel_kind(c.name);
+  if (!kind) return out;
+  auto string_at = [&c](const std::string& k) {
+    auto it = c.section.find(k);
+    return it != c.section.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
-  field("channel", c.name);
-  field("account", c.account_id);
-  if (const ChannelKind* kind = channel_kind(c.name)) {
-    for (const auto& cred : kind->credentials) {
-      for (const auto& k : cred.keys) {
-        auto it = c.section.find(k);
-        if (it == c.section.end() || !it->is_string()) continue;
-        const std::string value = it->get<std::string>();
-        field("key " + k, value);
-        // A key that names a file (tokenFile): its content is the credential.
-        if (k.size() > 4 && k.compare(k.size() - 4, 4, "File") == 0)
-          field("file " + k, credential_file(value));
-      }
-      if (auto e = child_env.find(cred.env); !cred.env.empty() && e != child_env.end()) {
-        field("env " + cred.env, e->second);
-        out.env_names.push_back(cred.env);
-      }
+  const auto mode = c.section.find("mode");
+  for (const auto& cred : kind->credentials) {
+    // A credential of another mode is not used; with no mode written, either may be.
+    if (!cred.mode.empty() && mode != c.section.end() && mode->is_string() &&
+        mode->get<std::string>() != cred.mode)
+      continue;
+    TokenSource t;
+    for (const auto& k : cred.keys) {
+      const bool names_file = k.size() > 4 && k.compare(k.size() - 4, 4, "File") == 0;
+      (names_file ? t.file : t.value) = string_at(k);
     }
+    if (auto e = child_env.find(cred.env); !cred.env.empty() && e != child_env.end()) {
+      t.env = e->second;
+      out.env_names.push_back(cred.env);
+    }
+    out.sources.push_back(std::move(t));
   }
-  out.fingerprint = "hmac-sha256:" + hex(hmac_sha256(key, parts));
+  return out;
+}
+
+std::optional<std::vector<std::string>> token_fingerprints(const std::vector<TokenSource>& tokens,
+                                                           const std::string& key) {
+  std::vector<std::string> out;
+  for (const auto& t : tokens) {
+    // The workers' order (telegram_worker.cpp, discord_worker.cpp, slack_config.cpp): the value,
+    // else the file (an unreadable one stops the worker: no fallback), else the variable.
+    std::string token = t.value;
+    if (token.empty() && !t.file.empty()) {
+      auto text = token_file(t.file);
+      if (!text) return std::nullopt;
+      token = trim_token(std::move(*text));
+    }
+    if (token.empty()) token = t.env;
+    if (!token.empty()) out.push_back(print(key, "clawgate logout token\n" + token));
+  }
   return out;
 }
 

@@ -311,9 +311,14 @@ std::vector<ChildSpec> children_for(const GatewaySettings& s, const GatewayFlags
     w.exe = dir + "/clawgate-" + c.name;
     w.env = channel_environment(s, c, env);
     w.config = ipc::ReloadMessage::channel(c);  // its own token, no other account's
-    ChannelCredentials creds = channel_credentials(c, w.env, hash_key);
-    w.credentials = std::move(creds.fingerprint);
-    w.credential_env = std::move(creds.env_names);
+    ChannelTokens tokens = channel_tokens(c, w.env);
+    w.tokens = std::move(tokens.sources);
+    w.credential_env = std::move(tokens.env_names);
+    if (auto prints = token_fingerprints(w.tokens, hash_key)) {
+      for (const auto& p : *prints) w.credentials += p + "\n";
+    } else {
+      w.credentials = "unreadable";
+    }
     out.push_back(std::move(w));
   }
   return out;
@@ -350,7 +355,7 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
   if (listen_fd < 0) return -listen_fd;
 
   SupervisorOptions opts = supervisor_options(env, listen_fd);
-  opts.logouts = LogoutStore(settings.state_dir);
+  opts.logouts = LogoutStore(settings.state_dir, hash_key);
   try {
     opts.logouts.load();  // before any child: a logged-out worker's token goes to no process
   } catch (const std::exception& e) {
@@ -358,8 +363,15 @@ int run_supervisor(const GatewayFlags& flags, const Environment& env) {
     ::close(listen_fd);
     return 1;
   }
-  for (const auto& [worker, m] : opts.logouts.marks())
-    log.info("supervisor", worker + ": logged out (channels.logout) until its token changes");
+  for (const auto& [worker, m] : opts.logouts.marks()) {
+    if (m.key_matches) {
+      log.info("supervisor", worker + ": logged out (channels.logout) until its token changes");
+    } else {  // the key was lost: no token can be compared, so none is taken for a new one
+      log.error("supervisor", worker + ": logged out, and " + opts.logouts.path() +
+                                  " was written with another config-hash-key: it stays logged "
+                                  "out until that file is removed");
+    }
+  }
 
   std::signal(SIGPIPE, SIG_IGN);
   boost::asio::io_context io(1);

@@ -176,8 +176,12 @@ void Supervisor::spawn(Child& c) {
   if (stopping_) return;
   // The one place a child is started: a held one is not, so a logged-out worker's credentials
   // reach no process, whatever asked for the start.
-  settle_logout(c);
+  std::optional<TokenPrints> tokens = settle_logout(c);
   if (c.hold != Hold::none) return park(c);
+  // What this generation is given (read now, as the worker reads its tokenFile at start): what
+  // a logout of it marks. Unreadable: the worker cannot read it either, and the previous
+  // generation's tokens stay the ones a logout marks.
+  if (tokens) c.spawned_tokens = std::move(*tokens);
   c.restart_timer.cancel();
   c.next_restart_wall = 0;
   if (c.history.generation > 0) ++c.history.restarts;
@@ -189,8 +193,7 @@ void Supervisor::spawn(Child& c) {
   c.sandbox.reset();
   c.kill_at_steady = c.lost_kill_at_steady = 0;
 
-  int ctl[2];
-  ipc::make_socketpair(ctl);
+  int ctl[2] = {-1, -1};
   SpawnRequest req;
   req.exe = c.spec.exe;
   req.args = c.spec.args;
@@ -199,7 +202,6 @@ void Supervisor::spawn(Child& c) {
   req.env[env::kChildName] = c.spec.name;
   req.env[env::kGeneration] = std::to_string(gen);
   req.env[env::kHeartbeatMs] = std::to_string(opts_.heartbeat_interval_ms);
-  req.fds[3] = ctl[1];
   if (c.spec.role == ipc::ChildRole::FRONT && opts_.listen_fd >= 0) {
     req.env[env::kListenFd] = std::to_string(ipc::contract::kListenFd);
     req.fds[4] = opts_.listen_fd;
@@ -209,8 +211,6 @@ void Supervisor::spawn(Child& c) {
     try {
       config_fd = sealed_memfd("clawgate-front-config", c.spec.start_text);
     } catch (const std::exception& e) {
-      ::close(ctl[0]);
-      ::close(ctl[1]);
       log_.error("supervisor", c.spec.name + ": cannot hand over its config: " + e.what());
       c.kill_reason = std::string("cannot start: ") + e.what();
       boost::asio::post(io_, [this, name = c.spec.name, gen] { on_exit(name, gen, 127 << 8); });
@@ -222,10 +222,14 @@ void Supervisor::spawn(Child& c) {
   c.started_steady = c.last_beat_steady = clock_.steady_ms();
   c.last_start_wall = clock_.wall_ms();
   try {
+    // Here, not earlier: out of descriptors (EMFILE) is one more failure to start this child,
+    // never an exception out of the link handler or io.run().
+    ipc::make_socketpair(ctl);
+    req.fds[3] = ctl[1];
     c.proc = spawn_child(io_, req);
   } catch (const std::exception& e) {
-    ::close(ctl[0]);
-    ::close(ctl[1]);
+    if (ctl[0] >= 0) ::close(ctl[0]);
+    if (ctl[1] >= 0) ::close(ctl[1]);
     if (config_fd >= 0) ::close(config_fd);
     log_.error("supervisor", c.spec.name + ": cannot start " + c.spec.exe + ": " + e.what());
     c.kill_reason = std::string("cannot start: ") + e.what();

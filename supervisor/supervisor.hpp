@@ -47,13 +47,17 @@ struct ChildSpec {
   // Sent after `config`, and again whenever a reload changes it, to the running child: what it
   // shows but does not run on (the front: config.get's snapshot). Not compared.
   ipc::ReloadMessage live;
-  // A channel worker's credentials (logouts.hpp): what a logout is recorded against. Compared:
-  // new content in its token file restarts it, as a new token in the config does.
-  std::string credentials;
+  // A channel worker's tokens (logouts.hpp): read at each spawn, checked against a logout mark
+  // and recorded by the next logout.
+  std::vector<TokenSource> tokens;
   std::vector<std::string> credential_env;  // the variables among them (logout says so)
+  // The tokens' fingerprints when the config was read. Compared: new content in its token file
+  // restarts it, as a new token in the config does.
+  std::string credentials;
   bool operator==(const ChildSpec& o) const {
     return name == o.name && role == o.role && exe == o.exe && args == o.args && env == o.env &&
-           config == o.config && restart_key == o.restart_key && credentials == o.credentials;
+           config == o.config && restart_key == o.restart_key && tokens == o.tokens &&
+           credentials == o.credentials;
   }
 };
 
@@ -114,7 +118,8 @@ class Supervisor {
     std::string lost_reason;  // control socket closed; killed at lost_kill_at_steady if alive
     int64_t lost_kill_at_steady = 0;
     boost::asio::steady_timer restart_timer;
-    Hold hold = Hold::none;  // an operator's stop or logout: never started by the supervisor
+    Hold hold = Hold::none;      // an operator's stop or logout: never started by the supervisor
+    TokenPrints spawned_tokens;  // what the latest generation was given (a logout marks them)
     std::vector<StartWaiter> start_waiters;
     std::vector<std::function<void()>> exit_waiters;  // a stop or logout: answered once reaped
   };
@@ -129,8 +134,9 @@ class Supervisor {
   void lifecycle_stop(Child& t, std::function<void()> done);
   // channels.start: `done` with the plan's outcome and whether the worker then runs.
   void lifecycle_start(Child& t, std::function<void(const StartPlan&, bool running)> done);
-  // Applies a logged-out mark to `c` as its credentials are now: holds, or cleared (a login).
-  void settle_logout(Child& c);
+  // Applies a logged-out mark to `c` as its tokens are now: holds, or cleared (a login).
+  // Returns the tokens' fingerprints now (nullopt: one cannot be read).
+  std::optional<TokenPrints> settle_logout(Child& c);
   // A held child: stopped, with why and how to undo it in its status.
   void park(Child& c);
   void answer_start_waiters(Child& c, uint32_t generation, bool running);

@@ -72,7 +72,22 @@ void Supervisor::on_lifecycle(Child& c, ipc::ChildLifecycle::Reader rq) {
       }
       return lifecycle_stop(*t, [answer_stopped] { answer_stopped({}); });
     case ipc::LifecycleAction::LOGOUT: {
-      LogoutMark m{t->spec.channel, t->spec.account_id, t->spec.credentials, clock_.wall_ms()};
+      // The tokens the running worker got and those it would get now (its tokenFile may have
+      // changed since): either reaching a process again would undo the logout.
+      // An earlier mark's tokens stay marked, after these (the bound drops the oldest); one made
+      // with a lost key stays uncomparable.
+      LogoutMark m{t->spec.channel, t->spec.account_id, {}, clock_.wall_ms()};
+      TokenPrints all = t->spawned_tokens;
+      if (auto now = token_fingerprints(t->spec.tokens, opts_.logouts.key()))
+        all.insert(all.end(), now->begin(), now->end());
+      if (const LogoutMark* old = opts_.logouts.find(name)) {
+        all.insert(all.end(), old->tokens.begin(), old->tokens.end());
+        m.key_matches = old->key_matches;
+      }
+      for (auto& p : all)
+        if (std::find(m.tokens.begin(), m.tokens.end(), p) == m.tokens.end() &&
+            m.tokens.size() < LogoutStore::kMaxTokens)
+          m.tokens.push_back(std::move(p));
       try {
         opts_.logouts.mark(name, std::move(m));
       } catch (const std::exception& e) {
@@ -184,18 +199,30 @@ void Supervisor::drop_waiters(Child& c) {
   }
 }
 
-void Supervisor::settle_logout(Child& c) {
-  if (c.spec.role != ipc::ChildRole::CHANNEL) return;
-  switch (check_logout_mark(opts_.logouts.fingerprint(c.spec.name), c.spec.credentials)) {
+std::optional<TokenPrints> Supervisor::settle_logout(Child& c) {
+  if (c.spec.role != ipc::ChildRole::CHANNEL) return TokenPrints{};
+  std::optional<TokenPrints> now = token_fingerprints(c.spec.tokens, opts_.logouts.key());
+  const LogoutMark* mark = opts_.logouts.find(c.spec.name);
+  const auto marked = mark ? std::optional<TokenPrints>(mark->tokens) : std::nullopt;
+  switch (check_logout_mark(marked, mark && mark->key_matches, now)) {
     case MarkCheck::none:
       if (c.hold == Hold::logged_out) c.hold = Hold::none;  // the mark went another way
-      return;
+      return now;
     case MarkCheck::holds:
+      if (c.hold != Hold::logged_out) {
+        if (!mark->key_matches)
+          log_.error("supervisor", c.spec.name + ": " + opts_.logouts.path() +
+                                       " was written with another config-hash-key; its logout "
+                                       "holds until that file is removed");
+        else if (!now)
+          log_.warn("supervisor",
+                    c.spec.name + ": its token file cannot be read: it stays logged out");
+      }
       c.hold = Hold::logged_out;
-      return;
+      return now;
     case MarkCheck::cleared:
       log_.info("supervisor", c.spec.name +
-                                  ": its credentials changed since channels.logout: "
+                                  ": its tokens changed since channels.logout: "
                                   "logged in again");
       try {
         opts_.logouts.clear(c.spec.name);
@@ -204,8 +231,9 @@ void Supervisor::settle_logout(Child& c) {
         log_.warn("supervisor", c.spec.name + ": cannot update the logout file: " + e.what());
       }
       if (c.hold == Hold::logged_out) c.hold = Hold::none;
-      return;
+      return now;
   }
+  return now;
 }
 
 void Supervisor::park(Child& c) {

@@ -2,7 +2,8 @@
 // gateway (one emulator, two bots), real worker processes. A stopped account's worker is gone and
 // stays gone, the other account is untouched, a send to the stopped one queues and is delivered
 // after channels.start; a logout stops the worker across a gateway restart until the token in
-// the config changes; the CLI commands and the errors (unknown account, missing scope).
+// the config changes, and marks the token the worker read from its tokenFile; the CLI commands
+// and the errors (unknown account, missing scope).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -266,6 +267,63 @@ TEST(Lifecycle, LogoutHoldsAcrossARestartUntilTheTokenChanges) {
     EXPECT_FALSE(contains(read_text(state_dir + "/channel-logouts.json"), "telegram:alpha"))
         << "the mark is gone with the old token";
   }
+}
+
+// The token the running worker read is the one logged out, however and whenever it was written:
+// a tokenFile edited and picked up by channels.restart (no reload) is marked, the same token
+// with another trailing newline still holds, and a token file that cannot be read holds too.
+TEST(Lifecycle, LogoutMarksTheTokenTheWorkerReadFromItsFile) {
+  TelegramEmulator emu({kAlphaToken, kBetaToken, kAlphaNewToken});
+  TelegramEmulator alpha_new = emu.bot(kAlphaNewToken);
+  char tmpl[] = "/tmp/clawgate-tokenfile-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { std::filesystem::remove_all(dir); }
+  } cleanup{tmpl};
+  const std::string file = std::string(tmpl) + "/alpha.token";
+  std::ofstream(file) << kAlphaToken << "\n";
+  Json config = two_accounts(emu);
+  config["channels"]["telegram"]["accounts"]["alpha"] = {{"tokenFile", file}};
+  GatewayProcess gw({}, config.dump());
+  ASSERT_TRUE(eventually([&] { return connected(gw, {"alpha", "beta"}); }, 15000)) << gw.output();
+  Client c(gw);
+
+  // The file now holds another token; a restart (no reload) gives the worker that one.
+  std::ofstream(file, std::ios::trunc) << kAlphaNewToken;
+  const int old_pid = child_pid(c.gc, "telegram:alpha");
+  c.gc.call("channels.restart", {{"channel", "telegram"}, {"accountId", "alpha"}});
+  ASSERT_TRUE(eventually(
+      [&] {
+        const int pid = child_pid(c.gc, "telegram:alpha");
+        return pid > 0 && pid != old_pid && alpha_new.stats().value("getUpdates", 0) > 0;
+      },
+      15000))
+      << gw.output();
+  const Json r = c.gc.call("channels.logout", {{"channel", "telegram"}, {"accountId", "alpha"}});
+  EXPECT_EQ(r["loggedOut"], true) << r.dump();
+  ASSERT_TRUE(eventually([&] { return child_pid(c.gc, "telegram:alpha") == 0; }, 15000));
+
+  // Reloads with the new token written another way, then with the file unreadable: held.
+  for (const std::string step : {"newline", "missing"}) {
+    if (step == "newline") {
+      std::ofstream(file, std::ios::trunc) << kAlphaNewToken << "\r\n";
+    } else {
+      std::filesystem::remove(file);
+    }
+    ::kill(gw.pid(), SIGHUP);
+    usleep(1500 * 1000);
+    EXPECT_EQ(child_pid(c.gc, "telegram:alpha"), 0) << step << "\n" << gw.output();
+    EXPECT_EQ(account(c.gc, "alpha")["state"], "logged-out") << step;
+    const Json s = c.gc.call("channels.start", {{"channel", "telegram"}, {"accountId", "alpha"}});
+    EXPECT_EQ(s["outcome"]["status"], "skipped") << step << " " << s.dump();
+  }
+  const int64_t calls = alpha_new.stats().value("getUpdates", 0);
+  usleep(1500 * 1000);
+  EXPECT_EQ(alpha_new.stats().value("getUpdates", 0), calls)
+      << "no process polled with the logged-out token";
+  const std::string marks = read_text(gw.state_dir() + "/channel-logouts.json");
+  EXPECT_TRUE(contains(marks, "telegram:alpha")) << marks;
 }
 
 TEST(Lifecycle, CliStopStartLogoutAndTheVariableThatStillHoldsTheToken) {

@@ -1,8 +1,9 @@
 // Unit tests: a channel worker's operator lifecycle (channels.stop / start / logout) as data: the
 // start plan for every state a worker can be in, the logged-out mark against changed
-// credentials, the persisted marks (written 0600, read back, a bad file refused), and the
-// credential fingerprint (changes with the token, its file's content or its variable; never
-// holds the token). Pure or on a temp dir, no processes.
+// tokens (held while any is marked or unreadable or the key is another), the persisted marks
+// (written 0600, read back, a bad file refused), and the token fingerprints (the token the
+// worker uses, however it is written; never the token itself). Pure or on a temp dir, no
+// processes.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -79,53 +80,101 @@ TEST(Lifecycle, ALogoutIsNotOverriddenByStart) {
   EXPECT_EQ(plan_start(v).status, StartStatus::skipped);
 }
 
-TEST(Lifecycle, MarkHoldsForTheSameCredentialsAndClearsForNewOnes) {
-  EXPECT_EQ(check_logout_mark(std::nullopt, "hmac-sha256:aa"), MarkCheck::none);
-  EXPECT_EQ(check_logout_mark(std::string("hmac-sha256:aa"), "hmac-sha256:aa"), MarkCheck::holds);
-  EXPECT_EQ(check_logout_mark(std::string("hmac-sha256:aa"), "hmac-sha256:bb"), MarkCheck::cleared);
+TEST(Lifecycle, MarkHoldsWhileAnyTokenIsMarkedAndClearsWhenAllAreNew) {
+  const TokenPrints aa = {"hmac-sha256:aa"}, bb = {"hmac-sha256:bb"};
+  EXPECT_EQ(check_logout_mark(std::nullopt, true, aa), MarkCheck::none);
+  EXPECT_EQ(check_logout_mark(std::nullopt, true, std::nullopt), MarkCheck::none);
+  EXPECT_EQ(check_logout_mark(aa, true, aa), MarkCheck::holds);
+  EXPECT_EQ(check_logout_mark(aa, true, bb), MarkCheck::cleared);
+  // Slack: a new bot token beside the logged-out app token still holds.
+  EXPECT_EQ(check_logout_mark(TokenPrints{"hmac-sha256:bot", "hmac-sha256:app"}, true,
+                              TokenPrints{"hmac-sha256:bot2", "hmac-sha256:app"}),
+            MarkCheck::holds);
+  // Fails closed: an unreadable token, a mark made with another key, no token at all.
+  EXPECT_EQ(check_logout_mark(aa, true, std::nullopt), MarkCheck::holds);
+  EXPECT_EQ(check_logout_mark(aa, false, bb), MarkCheck::holds);
+  EXPECT_EQ(check_logout_mark(aa, true, TokenPrints{}), MarkCheck::holds);
   EXPECT_STREQ(to_string(Hold::logged_out), "logged-out");
   EXPECT_STREQ(to_string(Hold::stopped), "stopped");
+}
+
+LogoutMark mark_of(const std::string& channel, const std::string& account, TokenPrints tokens,
+                   int64_t at) {
+  LogoutMark m;
+  m.channel = channel;
+  m.account_id = account;
+  m.tokens = std::move(tokens);
+  m.at_ms = at;
+  return m;
 }
 
 TEST(LogoutStore, MarksSurviveAReloadAndTheFileIsPrivate) {
   TempDir dir;
   FakeClock clock;
   {
-    LogoutStore s(dir.path);
+    LogoutStore s(dir.path, "k");
     s.load();  // no file yet: nothing logged out
     EXPECT_TRUE(s.marks().empty());
-    s.mark("telegram:work", {"telegram", "work", "hmac-sha256:01", clock.wall_ms()});
+    s.mark("telegram:work", mark_of("telegram", "work", {"hmac-sha256:01"}, clock.wall_ms()));
     clock.advance(1000);
-    s.mark("discord", {"discord", "default", "hmac-sha256:02", clock.wall_ms()});
+    s.mark("discord", mark_of("discord", "default", {"hmac-sha256:02"}, clock.wall_ms()));
   }
   struct stat st {};
   ASSERT_EQ(::stat((dir.path + "/" + LogoutStore::kFileName).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  LogoutStore again(dir.path);
+  LogoutStore again(dir.path, "k");
   again.load();
   ASSERT_EQ(again.marks().size(), 2u);
-  EXPECT_EQ(again.fingerprint("telegram:work"), std::optional<std::string>("hmac-sha256:01"));
+  ASSERT_TRUE(again.find("telegram:work"));
+  EXPECT_EQ(again.find("telegram:work")->tokens, TokenPrints{"hmac-sha256:01"});
+  EXPECT_TRUE(again.find("telegram:work")->key_matches);
   EXPECT_EQ(again.marks().at("discord").at_ms, clock.wall_ms());
   EXPECT_EQ(again.marks().at("telegram:work").account_id, "work");
-  EXPECT_FALSE(again.fingerprint("telegram"));
+  EXPECT_FALSE(again.find("telegram"));
   again.clear("telegram:work");
   again.clear("never-marked");  // nothing to do, no error
-  LogoutStore third(dir.path);
+  LogoutStore third(dir.path, "k");
   third.load();
   EXPECT_EQ(third.marks().size(), 1u);
-  EXPECT_FALSE(third.fingerprint("telegram:work"));
+  EXPECT_FALSE(third.find("telegram:work"));
+}
+
+TEST(LogoutStore, ARegeneratedKeyKeepsEveryMarkHolding) {
+  TempDir dir;
+  {
+    LogoutStore s(dir.path, "old-key");
+    s.mark("telegram", mark_of("telegram", "default", {"hmac-sha256:01"}, 1));
+  }
+  LogoutStore lost(dir.path, "new-key");  // config-hash-key removed and made anew
+  lost.load();
+  ASSERT_TRUE(lost.find("telegram"));
+  EXPECT_FALSE(lost.find("telegram")->key_matches);
+  EXPECT_EQ(check_logout_mark(lost.find("telegram")->tokens, lost.find("telegram")->key_matches,
+                              TokenPrints{"hmac-sha256:other"}),
+            MarkCheck::holds);
+  // Another logout rewrites the file with the new key: the old mark must not become comparable.
+  lost.mark("discord", mark_of("discord", "default", {"hmac-sha256:02"}, 2));
+  LogoutStore again(dir.path, "new-key");
+  again.load();
+  EXPECT_FALSE(again.find("telegram")->key_matches);
+  EXPECT_TRUE(again.find("discord")->key_matches);
+  LogoutStore back(dir.path, "old-key");  // the old key file restored
+  back.load();
+  EXPECT_FALSE(back.find("discord")->key_matches);
 }
 
 TEST(LogoutStore, ABadFileIsRefusedNotForgotten) {
+  const std::string entry = R"({"channel":"telegram","accountId":"default","keyCheck":"x",)";
   for (const std::string& bad :
-       {std::string("{not json"), std::string(R"({"version":2,"loggedOut":{}})"),
-        std::string(R"({"version":1,"loggedOut":{"telegram":{"channel":"telegram"}}})"),
-        std::string(R"({"version":1,"loggedOut":{"telegram":{"channel":"telegram",)"
-                    R"("accountId":"default","credentials":")") +
-            std::string(200, 'a') + "\"}}}"}) {
+       {std::string("{not json"), std::string(R"({"version":1,"loggedOut":{}})"),
+        std::string(R"({"version":2,"loggedOut":{"telegram":{"channel":"telegram"}}})"),
+        R"({"version":2,"loggedOut":{"telegram":)" + entry + R"("tokens":"hmac"}}})",
+        R"({"version":2,"loggedOut":{"telegram":)" + entry + R"("tokens":[7]}}})",
+        R"({"version":2,"loggedOut":{"telegram":)" + entry + R"("tokens":[")" +
+            std::string(200, 'a') + "\"]}}}"}) {
     TempDir dir;
     atomic_write_file(dir.path + "/" + LogoutStore::kFileName, bad);
-    LogoutStore s(dir.path);
+    LogoutStore s(dir.path, "k");
     try {
       s.load();
       ADD_FAILURE() << "accepted: " << bad;
@@ -136,66 +185,116 @@ TEST(LogoutStore, ABadFileIsRefusedNotForgotten) {
 }
 
 TEST(LogoutStore, AFailedWriteChangesNothing) {
-  LogoutStore s("/nonexistent-clawgate-dir/sub");
-  EXPECT_THROW(s.mark("telegram", {"telegram", "default", "hmac-sha256:01", 1}), std::exception);
+  LogoutStore s("/nonexistent-clawgate-dir/sub", "k");
+  EXPECT_THROW(s.mark("telegram", mark_of("telegram", "default", {"hmac-sha256:01"}, 1)),
+               std::exception);
   EXPECT_TRUE(s.marks().empty()) << "a mark that is not on disk would be forgotten at restart";
 }
 
-ChannelSettings telegram(const std::string& account, cfg::Json section) {
+ChannelSettings section_of(const std::string& channel, const std::string& account,
+                           cfg::Json section) {
   ChannelSettings c;
-  c.name = "telegram";
+  c.name = channel;
   c.account_id = account;
   c.section = std::move(section);
   return c;
 }
 
-TEST(Credentials, FingerprintFollowsTheTokenAndNeverHoldsIt) {
-  const std::string key = "k1";
-  const std::string token = "123456:AAAA-secret-token";
-  const auto a = channel_credentials(telegram("default", {{"botToken", token}}), {}, key);
-  EXPECT_EQ(a.fingerprint.rfind("hmac-sha256:", 0), 0u);
-  EXPECT_EQ(a.fingerprint.size(), 12u + 64u);
-  EXPECT_EQ(a.fingerprint.find("secret"), std::string::npos);
-  EXPECT_TRUE(a.env_names.empty());
-  // Same inputs, same fingerprint; a new token, another account or another key: another.
-  EXPECT_EQ(channel_credentials(telegram("default", {{"botToken", token}}), {}, key).fingerprint,
-            a.fingerprint);
-  EXPECT_NE(
-      channel_credentials(telegram("default", {{"botToken", token + "x"}}), {}, key).fingerprint,
-      a.fingerprint);
-  EXPECT_NE(channel_credentials(telegram("work", {{"botToken", token}}), {}, key).fingerprint,
-            a.fingerprint);
-  EXPECT_NE(channel_credentials(telegram("default", {{"botToken", token}}), {}, "k2").fingerprint,
-            a.fingerprint);
-  // Keys that are not credentials do not count: a policy change is not a login.
-  EXPECT_EQ(
-      channel_credentials(telegram("default", {{"botToken", token}, {"dmPolicy", "open"}}), {}, key)
-          .fingerprint,
-      a.fingerprint);
+ChannelSettings telegram(const std::string& account, cfg::Json section) {
+  return section_of("telegram", account, std::move(section));
 }
 
-TEST(Credentials, AVariableAndATokenFileCount) {
-  TempDir dir;
-  const std::string file = dir.path + "/token";
-  atomic_write_file(file, "111:one\n");
-  const auto c = telegram("default", {{"tokenFile", file}});
-  const auto one = channel_credentials(c, {}, "k");
-  atomic_write_file(file, "222:two\n");
-  const auto two = channel_credentials(c, {}, "k");
-  EXPECT_NE(one.fingerprint, two.fingerprint) << "new content in the token file is a login";
-  std::filesystem::remove(file);
-  EXPECT_NE(channel_credentials(c, {}, "k").fingerprint, two.fingerprint);
+std::optional<TokenPrints> prints(const ChannelSettings& c, const Environment& env = {},
+                                  const std::string& key = "k") {
+  return token_fingerprints(channel_tokens(c, env).sources, key);
+}
 
-  const auto d = telegram("default", {});
-  const auto v1 = channel_credentials(d, {{"TELEGRAM_BOT_TOKEN", "1:a"}, {"PATH", "/bin"}}, "k");
-  const auto v2 = channel_credentials(d, {{"TELEGRAM_BOT_TOKEN", "2:b"}, {"PATH", "/bin"}}, "k");
-  EXPECT_NE(v1.fingerprint, v2.fingerprint);
-  ASSERT_EQ(v1.env_names.size(), 1u);
-  EXPECT_EQ(v1.env_names[0], "TELEGRAM_BOT_TOKEN");
-  EXPECT_EQ(channel_credentials(d, {{"TELEGRAM_BOT_TOKEN", "1:a"}, {"PATH", "/usr/bin"}}, "k")
-                .fingerprint,
-            v1.fingerprint)
-      << "only credential variables count";
+TEST(Credentials, FingerprintFollowsTheTokenAndNeverHoldsIt) {
+  const std::string token = "123456:AAAA-secret-token";
+  const auto a = prints(telegram("default", {{"botToken", token}}));
+  ASSERT_TRUE(a);
+  ASSERT_EQ(a->size(), 1u);
+  EXPECT_EQ((*a)[0].rfind("hmac-sha256:", 0), 0u);
+  EXPECT_EQ((*a)[0].size(), 12u + 64u);
+  EXPECT_EQ((*a)[0].find("secret"), std::string::npos);
+  EXPECT_TRUE(channel_tokens(telegram("default", {{"botToken", token}}), {}).env_names.empty());
+  // The token, not where it is written: another account with it is the same token.
+  EXPECT_EQ(prints(telegram("work", {{"botToken", token}})), a);
+  EXPECT_NE(prints(telegram("default", {{"botToken", token + "x"}})), a);
+  EXPECT_NE(prints(telegram("default", {{"botToken", token}}), {}, "k2"), a);
+  // Keys that are not credentials do not count: a policy change is not a login.
+  EXPECT_EQ(prints(telegram("default", {{"botToken", token}, {"dmPolicy", "open"}})), a);
+  // The worker's precedence: the value wins over the file and the variable.
+  EXPECT_EQ(prints(telegram("default", {{"botToken", token}, {"tokenFile", "/nonexistent"}}),
+                   {{"TELEGRAM_BOT_TOKEN", "other"}}),
+            a);
+}
+
+TEST(Credentials, TheSameTokenWrittenAnotherWayStillMatches) {
+  TempDir dir;
+  const std::string token = "111:one";
+  const auto direct = prints(telegram("default", {{"botToken", token}}));
+  for (const std::string& content : {token, token + "\n", token + "\r\n", token + " \n"}) {
+    const std::string file = dir.path + "/token";
+    atomic_write_file(file, content);
+    EXPECT_EQ(prints(telegram("default", {{"tokenFile", file}})), direct)
+        << "the worker trims its tokenFile";
+    const std::string moved = dir.path + "/elsewhere";
+    atomic_write_file(moved, content);
+    EXPECT_EQ(prints(telegram("default", {{"tokenFile", moved}})), direct);
+  }
+  EXPECT_EQ(prints(telegram("default", {}), {{"TELEGRAM_BOT_TOKEN", token}, {"PATH", "/bin"}}),
+            direct)
+      << "the variable carries the same token";
+  const auto t = channel_tokens(telegram("default", {}), {{"TELEGRAM_BOT_TOKEN", token}});
+  ASSERT_EQ(t.env_names.size(), 1u);
+  EXPECT_EQ(t.env_names[0], "TELEGRAM_BOT_TOKEN");
+  // An empty file: the worker falls back to the variable.
+  atomic_write_file(dir.path + "/empty", "\n");
+  EXPECT_EQ(prints(telegram("default", {{"tokenFile", dir.path + "/empty"}}),
+                   {{"TELEGRAM_BOT_TOKEN", token}}),
+            direct);
+}
+
+TEST(Credentials, AnUnreadableTokenFileIsUnknownNotNew) {
+  TempDir dir;
+  const auto missing = telegram("default", {{"tokenFile", dir.path + "/missing"}});
+  EXPECT_EQ(prints(missing), std::nullopt);
+  EXPECT_EQ(prints(telegram("default", {{"tokenFile", dir.path}})), std::nullopt)
+      << "a directory is not a token file";
+  atomic_write_file(dir.path + "/big", std::string(70000, 'a'));
+  EXPECT_EQ(prints(telegram("default", {{"tokenFile", dir.path + "/big"}})), std::nullopt);
+  // And so a logout made with the token keeps holding while the file cannot be read.
+  atomic_write_file(dir.path + "/token", "111:one\n");
+  const auto c = telegram("default", {{"tokenFile", dir.path + "/token"}});
+  const auto marked = prints(c);
+  ASSERT_TRUE(marked);
+  std::filesystem::remove(dir.path + "/token");
+  EXPECT_EQ(check_logout_mark(marked, true, prints(c)), MarkCheck::holds);
+  atomic_write_file(dir.path + "/token", "222:two\n");
+  EXPECT_EQ(check_logout_mark(marked, true, prints(c)), MarkCheck::cleared)
+      << "a readable new token is a login";
+}
+
+TEST(Credentials, SlackCountsEachTokenAndNotTheRest) {
+  const cfg::Json socket = {
+      {"botToken", "xoxb-1"}, {"appToken", "xapp-1"}, {"signingSecret", "s1"}, {"mode", "socket"}};
+  const auto marked = prints(section_of("slack", "default", socket));
+  ASSERT_TRUE(marked);
+  EXPECT_EQ(marked->size(), 2u) << "botToken and appToken; signingSecret serves HTTP mode";
+  cfg::Json changed = socket;
+  changed["signingSecret"] = "s2";  // unrelated to Socket Mode: no login
+  EXPECT_EQ(prints(section_of("slack", "default", changed)), marked);
+  changed["botToken"] = "xoxb-2";  // the logged-out app token is still there: still held
+  EXPECT_EQ(check_logout_mark(marked, true, prints(section_of("slack", "default", changed))),
+            MarkCheck::holds);
+  changed["appToken"] = "xapp-2";
+  EXPECT_EQ(check_logout_mark(marked, true, prints(section_of("slack", "default", changed))),
+            MarkCheck::cleared);
+  // From the variables, the same tokens.
+  EXPECT_EQ(prints(section_of("slack", "default", {{"mode", "socket"}}),
+                   {{"SLACK_BOT_TOKEN", "xoxb-1"}, {"SLACK_APP_TOKEN", "xapp-1"}}),
+            marked);
 }
 
 }  // namespace
