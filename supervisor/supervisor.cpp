@@ -21,7 +21,10 @@ constexpr int64_t kMinWatchMs = 10;  // deadlines closer than this are handled t
 // A heartbeat's RSS reaches the front (health, channels.status) when it moved this much since
 // the last children table sent: not on every beat, which would wake the front for nothing.
 constexpr uint64_t kRssPushStep = 512 * 1024;
-constexpr int64_t kLostGraceMs = 1000;  // control EOF -> kill, unless it exits by itself
+// Control EOF -> kill, unless it exits by itself first: a process exiting closes its socket
+// before it can be reaped, and on a loaded machine (or with a leak check at exit) that gap can
+// pass a second; its own exit status (78, say) must win.
+constexpr int64_t kLostGraceMs = 3000;
 
 ipc::ChildState to_wire(ChildState s) {
   switch (s) {
