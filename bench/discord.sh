@@ -45,27 +45,9 @@ URL=""
 PID=""
 TOKEN="bench-$$-$RANDOM"
 CALL_OUT=""
-DC_PROC_RE='"name": "discord",[^}]*"pid": ([0-9]+),[^}]*(\{[^}]*\}[^}]*)?"state": "([a-z]+)"'
 DC_PID=""
-DC_STATE=""
-discord_proc_in() {
-  DC_PID=""
-  DC_STATE=""
-  [[ $1 =~ $DC_PROC_RE ]] || return 1
-  DC_PID=${BASH_REMATCH[1]}
-  DC_STATE=${BASH_REMATCH[3]}
-}
-connected_in() { [[ $1 == *'"connected": true'* && $1 != *'"connected": false'* ]]; }
 wait_ready() {  # LIMIT_S: the Gateway READY and a running worker; sets DC_PID
-  local deadline=$((SECONDS + $1))
-  while ((SECONDS < deadline)); do
-    if call channels.status 2000 && connected_in "$CALL_OUT" && call status 2000 &&
-      discord_proc_in "$CALL_OUT" && [[ $DC_STATE == running && $DC_PID != 0 ]]; then
-      return 0
-    fi
-    sleep 0.05
-  done
-  return 1
+  wait_channel_ready discord "$1" && DC_PID=$CH_PID
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -112,35 +94,8 @@ send_bench() {  # NAME DEPTH
 send_bench send64 64
 send_bench send1 1
 
-echo "== restart: kill -9 the discord worker, poll until a new pid runs with the Gateway READY (5 times)"
-RESTART=()
-for k in 1 2 3 4 5; do
-  wait_ready 15 || { echo "   #$k: not ready before the kill"; FAILED=1; break; }
-  sleep 0.3
-  old=$DC_PID
-  now_us
-  t0=$NOW_US
-  kill -KILL "$old" 2>/dev/null || { FAILED=1; break; }
-  back=0
-  while :; do
-    CALL_OUT=$("$GATEWAY" call channels.status --url "$GW_URL" --token "$TOKEN" --timeout 1000 2>/dev/null)
-    if connected_in "$CALL_OUT"; then
-      CALL_OUT=$("$GATEWAY" call status --url "$GW_URL" --token "$TOKEN" --timeout 1000 2>/dev/null)
-      if discord_proc_in "$CALL_OUT" && [[ $DC_STATE == running && $DC_PID != "$old" ]]; then
-        now_us
-        back=1
-        break
-      fi
-    fi
-    now_us
-    ((NOW_US - t0 > 15000000)) && break
-    sleep 0.005
-  done
-  ms=$(awk -v d=$((NOW_US - t0)) 'BEGIN { printf "%.1f", d / 1000 }')
-  [[ $back == 1 ]] || { echo "   #$k: not back within 15 s"; FAILED=1; break; }
-  RESTART+=("$ms")
-  echo "   #$k: pid $old -> $DC_PID serving again after $ms ms (polled)"
-done
+kill_restart_rounds discord 5 "the Gateway READY"
+DC_PID=$CH_PID
 echo
 printf '%-48s %14s\n' "idle RSS discord worker" "$(mib "$DC_RSS") MiB"
 printf '%-48s %14s\n' "send, 1000 at depth 64" "$(field send64 rate) sends/s"

@@ -214,3 +214,65 @@ host_note() {
     echo "  autogroup scheduling is on: niced processes of other sessions compete as equals; figures are under contention"
   fi
 }
+
+# Channel workers (discord.sh, slack.sh): the gateway at GW_URL with TOKEN, `clawgate` as GATEWAY.
+# channel_proc_in NAME OUTPUT: the NAME worker's pid and state in `status` output (CH_PID,
+# CH_STATE); false when it is not listed.
+channel_proc_in() {
+  local re='"name": "'"$1"'",[^}]*"pid": ([0-9]+),[^}]*(\{[^}]*\}[^}]*)?"state": "([a-z]+)"'
+  CH_PID=""
+  CH_STATE=""
+  [[ $2 =~ $re ]] || return 1
+  CH_PID=${BASH_REMATCH[1]}
+  CH_STATE=${BASH_REMATCH[3]}
+}
+connected_in() { [[ $1 == *'"connected": true'* && $1 != *'"connected": false'* ]]; }
+
+# wait_channel_ready NAME LIMIT_S: the channel connected and its worker running; sets CH_PID.
+wait_channel_ready() {
+  local deadline=$((SECONDS + $2))
+  while ((SECONDS < deadline)); do
+    if call channels.status 2000 && connected_in "$CALL_OUT" && call status 2000 &&
+      channel_proc_in "$1" "$CALL_OUT" && [[ $CH_STATE == running && $CH_PID != 0 ]]; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  return 1
+}
+
+# kill_restart_rounds NAME ROUNDS WHAT: kill -9 the NAME worker ROUNDS times, each time polling
+# until a new pid runs with the channel connected (WHAT says what that means, for the lines).
+# RESTART gets each round's ms; FAILED=1 on a round that did not come back within 15 s.
+kill_restart_rounds() {
+  local name=$1 rounds=$2 k old t0 back ms
+  echo "== restart: kill -9 the $name worker, poll until a new pid runs with $3 ($rounds times)"
+  RESTART=()
+  for ((k = 1; k <= rounds; k++)); do
+    wait_channel_ready "$name" 15 || { echo "   #$k: not ready before the kill"; FAILED=1; break; }
+    sleep 0.3
+    old=$CH_PID
+    now_us
+    t0=$NOW_US
+    kill -KILL "$old" 2>/dev/null || { FAILED=1; break; }
+    back=0
+    while :; do
+      CALL_OUT=$("$GATEWAY" call channels.status --url "$GW_URL" --token "$TOKEN" --timeout 1000 2>/dev/null)
+      if connected_in "$CALL_OUT"; then
+        CALL_OUT=$("$GATEWAY" call status --url "$GW_URL" --token "$TOKEN" --timeout 1000 2>/dev/null)
+        if channel_proc_in "$name" "$CALL_OUT" && [[ $CH_STATE == running && $CH_PID != "$old" ]]; then
+          now_us
+          back=1
+          break
+        fi
+      fi
+      now_us
+      ((NOW_US - t0 > 15000000)) && break
+      sleep 0.005
+    done
+    ms=$(awk -v d=$((NOW_US - t0)) 'BEGIN { printf "%.1f", d / 1000 }')
+    [[ $back == 1 ]] || { echo "   #$k: not back within 15 s"; FAILED=1; break; }
+    RESTART+=("$ms")
+    echo "   #$k: pid $old -> $CH_PID serving again after $ms ms (polled)"
+  done
+}

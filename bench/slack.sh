@@ -61,27 +61,9 @@ BOT_TOKEN=xoxb-bench-bot
 APP_TOKEN=xapp-1-bench-app
 SECRET="bench-signing-$$-$RANDOM"
 REFUSED=U0BENCHNO  # the DM sender the front refuses (allowFrom holds only U0BENCHOK)
-SL_PROC_RE='"name": "slack",[^}]*"pid": ([0-9]+),[^}]*(\{[^}]*\}[^}]*)?"state": "([a-z]+)"'
 SL_PID=""
-SL_STATE=""
-slack_proc_in() {
-  SL_PID=""
-  SL_STATE=""
-  [[ $1 =~ $SL_PROC_RE ]] || return 1
-  SL_PID=${BASH_REMATCH[1]}
-  SL_STATE=${BASH_REMATCH[3]}
-}
-connected_in() { [[ $1 == *'"connected": true'* && $1 != *'"connected": false'* ]]; }
 wait_ready() {  # LIMIT_S: the channel connected and a running worker; sets SL_PID
-  local deadline=$((SECONDS + $1))
-  while ((SECONDS < deadline)); do
-    if call channels.status 2000 && connected_in "$CALL_OUT" && call status 2000 &&
-      slack_proc_in "$CALL_OUT" && [[ $SL_STATE == running && $SL_PID != 0 ]]; then
-      return 0
-    fi
-    sleep 0.05
-  done
-  return 1
+  wait_channel_ready slack "$1" && SL_PID=$CH_PID
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 emu_post() {  # PATH JSON: a control request to the emulator
@@ -167,35 +149,8 @@ send_bench() {  # NAME DEPTH
 send_bench send64 64
 send_bench send1 1
 
-echo "== restart: kill -9 the slack worker, poll until a new pid runs with Socket Mode connected (5 times)"
-RESTART=()
-for k in 1 2 3 4 5; do
-  wait_ready 15 || { echo "   #$k: not ready before the kill"; FAILED=1; break; }
-  sleep 0.3
-  old=$SL_PID
-  now_us
-  t0=$NOW_US
-  kill -KILL "$old" 2>/dev/null || { FAILED=1; break; }
-  back=0
-  while :; do
-    CALL_OUT=$("$GATEWAY" call channels.status --url "$GW_URL" --token "$TOKEN" --timeout 1000 2>/dev/null)
-    if connected_in "$CALL_OUT"; then
-      CALL_OUT=$("$GATEWAY" call status --url "$GW_URL" --token "$TOKEN" --timeout 1000 2>/dev/null)
-      if slack_proc_in "$CALL_OUT" && [[ $SL_STATE == running && $SL_PID != "$old" ]]; then
-        now_us
-        back=1
-        break
-      fi
-    fi
-    now_us
-    ((NOW_US - t0 > 15000000)) && break
-    sleep 0.005
-  done
-  ms=$(awk -v d=$((NOW_US - t0)) 'BEGIN { printf "%.1f", d / 1000 }')
-  [[ $back == 1 ]] || { echo "   #$k: not back within 15 s"; FAILED=1; break; }
-  RESTART+=("$ms")
-  echo "   #$k: pid $old -> $SL_PID serving again after $ms ms (polled)"
-done
+kill_restart_rounds slack 5 "Socket Mode connected"
+SL_PID=$CH_PID
 stop_gateway
 
 echo "== HTTP Request URLs mode: a second gateway, POST $HTTP_N event_callbacks (DMs from $REFUSED) to /slack/events"
