@@ -164,7 +164,18 @@ void AppendLog::append(const std::string& line) {
   while (off < data.size()) {
     const ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail("write", path_);
+    if (n < 0) {
+      // A part written before the error (ENOSPC mid-line) would join the next line into one
+      // that reads as neither: cut back to the last whole line (best effort: a reader skips a
+      // line it cannot parse).
+      const int err = errno;
+      if (off > 0) {
+        const bool cut = ::ftruncate(fd_, static_cast<off_t>(size_)) == 0;
+        (void)cut;
+      }
+      errno = err;
+      fail("write", path_);
+    }
     off += static_cast<size_t>(n);
   }
   if (::fdatasync(fd_) != 0) fail("fdatasync", path_);

@@ -2,14 +2,17 @@
 // file cannot smuggle in) and the Outbox (results remembered for re-sends, repeats ignored,
 // order kept through retries, a new front's share of the queue).
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <capnp/serialize.h>
 
 #include <boost/asio/io_context.hpp>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "channel_worker.hpp"
@@ -136,6 +139,27 @@ TEST(InboundJournal, APlaceFilledInLaterReplacesTheHeldMessageAndNamesSurvive) {
   EXPECT_EQ(std::string(m0.getParentChatName().cStr()), "support");
   EXPECT_EQ(std::string(inbound_of(loaded[2], k2).getText().cStr()), "old")
       << "a line from before the names existed";
+}
+
+// A disk that fills up mid-line (here: the file size limit) must not leave a fragment that the
+// next line joins: the journal's log is cut back to its last whole line before the error.
+TEST(InboundJournal, AWriteCutShortLeavesNoFragmentForTheNextLine) {
+  TempDir dir;
+  const std::string path = dir.path + "/log.jsonl";
+  AppendLog log(path);
+  log.append("{\"add\":\"first\"}");
+  struct rlimit old {};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of the signal
+  struct rlimit cap = old;
+  cap.rlim_cur = log.size() + 8;  // room for part of the next line only
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &cap), 0);
+  EXPECT_THROW(log.append("{\"add\":\"second, cut short by the limit\"}"), std::system_error);
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  log.append("{\"add\":\"third\"}");
+  EXPECT_EQ(read_lines(path),
+            (std::vector<std::string>{"{\"add\":\"first\"}", "{\"add\":\"third\"}"}));
 }
 
 TEST(InboundJournal, MessagesReadBackAreCheckedLikeAPeersInput) {

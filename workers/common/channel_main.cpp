@@ -41,6 +41,10 @@ int run_channel_main(const std::string& channel, const MakeChannel& make) {
     ChannelSetup setup;
     try {
       setup = make(config, state ? state : ".", account && *account ? account : "default", io, log);
+    } catch (const std::system_error& e) {
+      // The disk (the journal in the state dir), not the configuration: exit 1, retried.
+      log.error(channel, std::string("cannot start: ") + e.what());
+      return quit(1);
     } catch (const std::exception& e) {
       log.error(channel, std::string("configuration error: ") + e.what());
       return quit(kExitConfig);
