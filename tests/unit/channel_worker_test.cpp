@@ -195,7 +195,7 @@ TEST(InboundJournal, MessagesReadBackAreCheckedLikeAPeersInput) {
 // An Outbox whose platform records each step and answers when the test says.
 struct OutboxRig {
   OutboxRig()
-      : out(io, {[this](Outbox::Delivery& d, std::string_view text) -> std::optional<Error> {
+      : out(io, {[](Outbox::Delivery& d, std::string_view text) -> std::optional<Error> {
                    if (text == "bad target") return Error::invalid("no such chat");
                    for (char c : text) d.chunks.emplace_back(1, c);  // a chunk a character
                    return std::nullopt;
