@@ -156,8 +156,7 @@ TelegramConfig telegram_config(const cfg::TelegramChannel& t, const std::string&
 }
 
 TelegramWorker::TelegramWorker(boost::asio::io_context& io, Logger& log, TelegramConfig cfg)
-    : io_(io),
-      log_(log),
+    : log_(log),
       cfg_(std::move(cfg)),
       poll_http_(io, cfg_.api_root),
       send_http_(io, cfg_.api_root),

@@ -113,7 +113,6 @@ class TelegramWorker : public ChannelProcess {
   void fill_status(ipc::WorkerStatus::Builder s);
   int64_t backoff_ms();
 
-  boost::asio::io_context& io_;
   Logger& log_;
   TelegramConfig cfg_;
   HttpClient poll_http_, send_http_;
