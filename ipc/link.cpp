@@ -125,6 +125,8 @@ void Link::on_readable() {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      // A reset is the peer going away with our last message unread: a close like EOF.
+      if (errno == ECONNRESET) return fail("peer closed the connection (reset)");
       return fail(std::string("read: ") + std::strerror(errno));
     }
     for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
@@ -141,7 +143,9 @@ void Link::on_readable() {
       }
     }
     if (mh.msg_flags & MSG_CTRUNC) return fail("garbage: too many descriptors in one message");
-    if (n == 0) return fail(write_error_.empty() ? "peer closed the connection" : write_error_);
+    if (n == 0)
+      return fail("peer closed the connection" +
+                  (write_error_.empty() ? std::string() : " (" + write_error_ + ")"));
     inbuf_.append(data, static_cast<size_t>(n));
     parse_frames();
   }

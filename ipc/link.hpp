@@ -6,7 +6,9 @@
 // Fails: a malformed or oversized message, a peer that stops reading (queue over
 // `max_queued_bytes`), EOF or a socket error all end the link: on_closed runs once with the
 // reason and no further callbacks arrive. A peer that died (EPIPE on write) is still read to
-// EOF first, so messages it sent before dying are delivered. Never throws out of the loop.
+// EOF first, so messages it sent before dying are delivered. A peer that went away (EOF, or a
+// reset: it exited with our message unread) is the reason "peer closed the connection...".
+// Never throws out of the loop.
 #pragma once
 #include <capnp/message.h>
 

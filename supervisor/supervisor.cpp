@@ -462,12 +462,7 @@ void Supervisor::on_link_closed(const std::string& name, uint32_t generation,
   if (!c || c->history.generation != generation || !c->proc || c->stop_requested) return;
   if (!c->kill_reason.empty()) return;  // we killed it: its socket closing is no news
   const std::string why = "control channel lost: " + reason;
-  // The peer's end went away: EOF, or a reset / broken pipe when it exited with our last
-  // message unread. Anything else (garbage, a stuck link) is a live child misbehaving.
-  const bool peer_gone = reason.rfind("peer closed", 0) == 0 ||
-                         reason.find("Connection reset by peer") != std::string::npos ||
-                         reason.find("Broken pipe") != std::string::npos;
-  if (peer_gone) {
+  if (reason.rfind("peer closed", 0) == 0) {  // EOF or a reset (link.cpp)
     // A child exiting on its own closes the socket a moment before it can be reaped; its own
     // exit status (78, say) must win, so it gets a grace period before being killed.
     c->lost_reason = why;
